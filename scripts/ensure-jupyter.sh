@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the kernel tests and headless notebook runs need,
+# only when they are missing (PyPI is not reachable here; apt is).
+set -euo pipefail
+# Debian packages live under the system python, not a pyenv one that may be first on PATH.
+PY=/usr/bin/python3
+need=()
+[ -x /usr/bin/jupyter ] || need+=(jupyter)
+"$PY" -c 'import jupyter_server' >/dev/null 2>&1 || need+=(jupyter_server)
+"$PY" -c 'import nbclient, nbconvert, jupyter_client' >/dev/null 2>&1 || need+=(nbclient)
+"$PY" -c 'import jupyter_kernel_test' >/dev/null 2>&1 || need+=(jupyter_kernel_test)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+echo "arclight: missing ${need[*]}; installing Debian's Jupyter packages (apt-get)..." >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "arclight: run as root or install: python3-jupyter-server python3-jupyter-client python3-nbclient python3-nbconvert python3-jupyter-kernel-test python3-ipykernel" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  jupyter-core python3-jupyter-server python3-jupyter-client python3-nbclient \
+  python3-nbconvert python3-jupyter-kernel-test python3-ipykernel >/dev/null
+echo "arclight: Jupyter packages installed." >&2

@@ -1,0 +1,3 @@
+// The whole cell/script API: `import * as agl from "arclight"`.
+export * from "./types/index.js";
+export type * from "./store/lightning-store.js";

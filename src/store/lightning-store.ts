@@ -1,0 +1,109 @@
+import type {
+  Attempt,
+  AttemptedRollout,
+  AttemptUpdate,
+  EnqueueRolloutRequest,
+  NamedResources,
+  ResourcesUpdate,
+  Rollout,
+  RolloutConfig,
+  RolloutStatus,
+  RolloutUpdate,
+  Span,
+  SpanInput,
+  SpanQuery,
+  Worker,
+  WorkerUpdate,
+} from "../types/index.js";
+
+/** Filters for queryRollouts; all given fields must match. */
+export interface RolloutQuery {
+  status?: RolloutStatus | RolloutStatus[];
+  ids?: string[];
+  mode?: "train" | "val" | "test";
+}
+
+export interface StoreStatistics {
+  rollouts: number;
+  rolloutsByStatus: Record<string, number>;
+  attempts: number;
+  spans: number;
+  resources: number;
+  workers: number;
+  /** Durable stores: bytes in the write-ahead log not yet folded into Parquet. */
+  walBytes?: number;
+  parquetFiles?: number;
+}
+
+export interface WaitOptions {
+  /** Stop waiting after this long; returns the rollouts finished so far. */
+  timeoutMs?: number;
+}
+
+export interface DequeueOptions {
+  workerId?: string;
+}
+
+/**
+ * The LightningStore: the queue of rollouts, their attempts, the spans they
+ * emit and the versioned resources, with Agent Lightning v0.3's operations.
+ * Every method validates its input and throws ValidationError (store left
+ * unchanged), NotFoundError or InvalidTransitionError.
+ */
+export interface LightningStore {
+  readonly kind: "memory" | "durable";
+  readonly readOnly: boolean;
+  /** Default retry policy for rollouts that do not set their own. */
+  readonly defaults: RolloutConfig;
+
+  // queue
+  enqueueRollout(req: EnqueueRolloutRequest): Promise<Rollout>;
+  enqueueManyRollouts(reqs: EnqueueRolloutRequest[]): Promise<Rollout[]>;
+  /** Enqueue and immediately start an attempt (a runner that was handed a task directly). */
+  startRollout(req: EnqueueRolloutRequest, opts?: DequeueOptions): Promise<AttemptedRollout>;
+  /** Oldest queuing or requeuing rollout, with a fresh attempt; null when none. Never hands a rollout out twice. */
+  dequeueRollout(opts?: DequeueOptions): Promise<AttemptedRollout | null>;
+  dequeueManyRollouts(limit: number, opts?: DequeueOptions): Promise<AttemptedRollout[]>;
+  /** A new attempt on a rollout that is queuing or requeuing (manual retry). */
+  startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout>;
+
+  // state
+  updateRollout(rolloutId: string, update: RolloutUpdate): Promise<Rollout>;
+  /** attemptId may be "latest". Terminal attempt statuses drive the rollout (succeed, requeue or fail). */
+  updateAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<Attempt>;
+  getRolloutById(rolloutId: string): Promise<Rollout | null>;
+  getLatestAttempt(rolloutId: string): Promise<Attempt | null>;
+  queryRollouts(query?: RolloutQuery): Promise<Rollout[]>;
+  queryAttempts(rolloutId: string): Promise<Attempt[]>;
+  /** Resolves when every id is terminal or the timeout passes; returns the terminal ones. */
+  waitForRollouts(rolloutIds: string[], opts?: WaitOptions): Promise<Rollout[]>;
+
+  // spans
+  /** sequenceId is assigned by the store when omitted. Acknowledged = durable when the promise resolves. */
+  addSpan(span: Omit<SpanInput, "sequenceId"> & { sequenceId?: number }): Promise<Span>;
+  addSpans(spans: (Omit<SpanInput, "sequenceId"> & { sequenceId?: number })[]): Promise<Span[]>;
+  /** Takes an OpenTelemetry SDK ReadableSpan (or its plain-object shape) for a rollout attempt. */
+  addOtelSpan(rolloutId: string, attemptId: string, otelSpan: unknown, sequenceId?: number): Promise<Span>;
+  querySpans(query?: SpanQuery): Promise<Span[]>;
+  getNextSpanSequenceId(rolloutId: string, attemptId: string): Promise<number>;
+
+  // resources
+  addResources(resources: NamedResources, resourcesId?: string): Promise<ResourcesUpdate>;
+  updateResources(resourcesId: string, resources: NamedResources): Promise<ResourcesUpdate>;
+  getResourcesById(resourcesId: string): Promise<ResourcesUpdate | null>;
+  getLatestResources(): Promise<ResourcesUpdate | null>;
+  /** Every version of every resources id, oldest first. */
+  queryResources(): Promise<ResourcesUpdate[]>;
+
+  // workers
+  queryWorkers(): Promise<Worker[]>;
+  updateWorker(workerId: string, update: WorkerUpdate): Promise<Worker>;
+  /** Records a heartbeat for an attempt (and its worker); revives an unresponsive attempt. */
+  heartbeat(rolloutId: string, attemptId: string, workerId?: string): Promise<void>;
+
+  /** Marks attempts past their timeout / heartbeat deadline and requeues or fails their rollouts. Runs on a timer too. */
+  checkDeadlines(now?: number): Promise<void>;
+  statistics(): Promise<StoreStatistics>;
+  /** Flushes and releases files and timers. Further calls throw StoreClosedError. */
+  close(): Promise<void>;
+}
