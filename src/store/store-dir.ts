@@ -1,0 +1,48 @@
+// Listing a durable store directory by the rules of parquet-layout.ts.
+
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { STORE_LAYOUT } from "./parquet-layout.js";
+
+export interface StoreDirListing {
+  /** WAL segment numbers, ascending. */
+  segments: number[];
+  /** Segment numbers that have a span part file. */
+  parts: Set<number>;
+  /** Snapshot numbers, ascending. */
+  snapshots: number[];
+}
+
+function numbers(dir: string, re: RegExp): number[] {
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const f of readdirSync(dir)) {
+    const m = re.exec(f);
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export function listStoreDir(dir: string): StoreDirListing {
+  // Segments first, parts after: a part that appears between the two listings
+  // only makes a reader skip a segment whose spans it then reads from Parquet.
+  const segments = numbers(join(dir, STORE_LAYOUT.walDir), STORE_LAYOUT.walPattern);
+  const parts = new Set(numbers(join(dir, STORE_LAYOUT.spansDir), STORE_LAYOUT.partPattern));
+  const snapshots = numbers(dir, STORE_LAYOUT.snapshotPattern);
+  return { segments, parts, snapshots };
+}
+
+export const walPath = (dir: string, n: number) => join(dir, STORE_LAYOUT.walDir, STORE_LAYOUT.walFile(n));
+export const partPath = (dir: string, n: number) => join(dir, STORE_LAYOUT.spansDir, STORE_LAYOUT.partFile(n));
+export const snapshotPath = (dir: string, n: number) => join(dir, STORE_LAYOUT.snapshotFile(n));
+
+/** Retries a read of a directory another process is compacting (a file it listed may vanish). */
+export function retryOnVanish<T>(fn: () => T, tries = 5): T {
+  for (let i = 1; ; i++) {
+    try {
+      return fn();
+    } catch (e) {
+      if (i >= tries || (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+}
