@@ -1,3 +1,10 @@
 // The whole cell/script API: `import * as agl from "arclight"`.
 export * from "./types/index.js";
 export type * from "./store/lightning-store.js";
+export * from "./store/index.js";
+export * from "./tracer/index.js";
+export * from "./runner/index.js";
+export * from "./adapter/index.js";
+export * from "./algorithm/index.js";
+export * from "./trainer/index.js";
+export * from "./display/index.js";

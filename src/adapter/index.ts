@@ -1,0 +1,2 @@
+export * from "./rewards.js";
+export * from "./triplets.js";

@@ -1,0 +1,200 @@
+// A runner: dequeue a rollout, run the agent inside its trace scope with a
+// heartbeat, record the reward, finish the attempt. Agent errors become
+// failed attempts; nothing an agent does crashes the runner.
+import { randomUUID } from "node:crypto";
+import type { AttemptedRollout, LLMResource, NamedResources, Rollout } from "../types/index.js";
+import { InvalidTransitionError, isAttemptTerminal } from "../types/index.js";
+import type { LightningStore } from "../store/lightning-store.js";
+import { emitException, emitReward, TraceScope, withScope, instrumentOpenAI, type RewardValue } from "../tracer/index.js";
+import { finalReward } from "../adapter/rewards.js";
+import type { Agent, RolloutContext } from "./agent.js";
+import type { Hooks } from "./hooks.js";
+
+export interface RunnerOptions {
+  store: LightningStore;
+  agent: Agent<any>;
+  workerId?: string;
+  /** How often a running attempt reports it is alive. */
+  heartbeatMs?: number;
+  /** Wait between empty dequeues. */
+  pollMs?: number;
+  hooks?: Hooks;
+  /** Called with errors the runner survived (hook failures, lost races with the store). */
+  onError?: (e: unknown) => void;
+}
+
+export interface RunOutcome {
+  rollout: Rollout | null;
+  reward: number | null;
+  error: unknown | null;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+export class Runner {
+  readonly workerId: string;
+  private readonly store: LightningStore;
+  private readonly agent: Agent<any>;
+  private readonly heartbeatMs: number;
+  private readonly pollMs: number;
+  private readonly hooks: Hooks;
+  private readonly onError: (e: unknown) => void;
+
+  constructor(opts: RunnerOptions) {
+    if (!opts?.store) throw new TypeError("Runner: store is required");
+    if (!opts.agent || typeof opts.agent.run !== "function") throw new TypeError("Runner: agent must come from agl.rollout(fn)");
+    this.store = opts.store;
+    this.agent = opts.agent;
+    this.workerId = opts.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.pollMs = opts.pollMs ?? 10;
+    this.hooks = opts.hooks ?? {};
+    this.onError = opts.onError ?? ((e) => console.warn(`arclight runner ${this.workerId}: ${(e as Error)?.message ?? e}`));
+  }
+
+  /** Dequeues and runs rollouts until `signal` aborts (or `maxRollouts` ran); returns how many ran. */
+  async iterate(opts: { signal?: AbortSignal; maxRollouts?: number } = {}): Promise<number> {
+    await instrumentOpenAI();
+    let n = 0;
+    while (!opts.signal?.aborted && (opts.maxRollouts === undefined || n < opts.maxRollouts)) {
+      const next = await this.store.dequeueRollout({ workerId: this.workerId });
+      if (!next) {
+        await sleep(this.pollMs, opts.signal);
+        continue;
+      }
+      await this.runAttempt(next, opts.signal);
+      n++;
+    }
+    await this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
+    return n;
+  }
+
+  /** Runs one dequeued attempt to its end. Never throws for agent errors. */
+  async runAttempt(ar: AttemptedRollout, stop?: AbortSignal): Promise<RunOutcome> {
+    const { attempt } = ar;
+    const rid = ar.rolloutId;
+    const aid = attempt.attemptId;
+    const abort = new AbortController();
+    const onStop = () => abort.abort(new Error("runner stopped"));
+    stop?.addEventListener("abort", onStop, { once: true });
+
+    await this.safely(() => this.store.updateWorker(this.workerId, { status: "busy", currentRolloutId: rid, currentAttemptId: aid }));
+    await this.safely(() => this.hooks.onRolloutStart?.(ar));
+
+    const resources = await this.resourcesFor(ar);
+    const ctx: RolloutContext = {
+      rollout: stripAttempt(ar),
+      attempt,
+      resources,
+      llm: (Object.values(resources).find((r) => r.resourceType === "llm") as LLMResource | undefined) ?? null,
+      store: this.store,
+      workerId: this.workerId,
+      signal: abort.signal,
+    };
+    const scope = new TraceScope(this.store, rid, aid, this.agent.name);
+
+    // The heartbeat doubles as the watchdog: if the store ended this attempt (timeout), stop the agent.
+    const beat = setInterval(() => {
+      void this.store
+        .heartbeat(rid, aid, this.workerId)
+        .then(() => this.store.getLatestAttempt(rid))
+        .then((a) => {
+          if (a && (a.attemptId !== aid || isAttemptTerminal(a.status))) abort.abort(new Error(`attempt ${aid} ended by the store (${a.status})`));
+        })
+        .catch(() => {});
+    }, this.heartbeatMs);
+    beat.unref();
+
+    let error: unknown = null;
+    try {
+      await this.store.updateAttempt(rid, aid, { status: "running", workerId: this.workerId });
+      await this.safely(() => this.hooks.onTraceStart?.(ctx));
+      const result = await withScope(scope, () => raceAbort(Promise.resolve().then(() => this.agent.run(ar.input, ctx)), abort.signal));
+      if (result !== undefined && result !== null) withScope(scope, () => emitReward(result as RewardValue));
+    } catch (e) {
+      error = e;
+      try {
+        withScope(scope, () => emitException(e));
+      } catch (inner) {
+        this.onError(inner);
+      }
+    } finally {
+      clearInterval(beat);
+      stop?.removeEventListener("abort", onStop);
+    }
+    await this.safely(() => this.hooks.onTraceEnd?.(ctx, { error }));
+
+    // Spans must be acknowledged before the attempt is called finished, so a reader never sees a
+    // succeeded rollout with missing spans.
+    try {
+      await scope.flush();
+    } catch (e) {
+      error ??= e;
+    }
+    await this.finishAttempt(rid, aid, error);
+
+    const rollout = await this.store.getRolloutById(rid).catch(() => null);
+    let reward: number | null = null;
+    try {
+      reward = finalReward(await this.store.querySpans({ rolloutId: rid, attemptId: aid }));
+    } catch (e) {
+      this.onError(e);
+    }
+    await this.safely(() => this.hooks.onRolloutEnd?.(rollout, { error, reward }));
+    await this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
+    return { rollout, reward, error };
+  }
+
+  private async finishAttempt(rid: string, aid: string, error: unknown): Promise<void> {
+    const metadata = error ? { error: errorMessage(error) } : undefined;
+    try {
+      await this.store.updateAttempt(rid, aid, { status: error ? "failed" : "succeeded", endTime: Date.now(), ...(metadata ? { metadata } : {}) });
+    } catch (e) {
+      // The store may already have ended the attempt (timeout / unresponsive): its verdict stands.
+      if (!(e instanceof InvalidTransitionError)) this.onError(e);
+    }
+  }
+
+  private async resourcesFor(ar: AttemptedRollout): Promise<NamedResources> {
+    try {
+      const r = ar.resourcesId ? await this.store.getResourcesById(ar.resourcesId) : await this.store.getLatestResources();
+      return r?.resources ?? {};
+    } catch (e) {
+      this.onError(e);
+      return {};
+    }
+  }
+
+  private async safely(fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+}
+
+function stripAttempt(ar: AttemptedRollout): Rollout {
+  const { attempt: _a, ...rollout } = ar;
+  return rollout;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
+      (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
+    );
+  });
+}
