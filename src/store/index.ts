@@ -1,0 +1,24 @@
+// Public face of the store: openStore() and the types callers need.
+
+import { parseOrThrow } from "../types/validate.js";
+import { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+import type { LightningStore } from "./lightning-store.js";
+import { MemoryStore } from "./memory-store.js";
+
+export type { LightningStore, RolloutQuery, StoreStatistics, WaitOptions, DequeueOptions } from "./lightning-store.js";
+export { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+export { MemoryStore } from "./memory-store.js";
+export { SPAN_COLUMNS, SPAN_COLUMN_NAMES, STORE_LAYOUT, promotedColumns, readWalSpans, type SpanColumnName } from "./parquet-layout.js";
+
+/**
+ * `await openStore()` is an in-memory store; `await openStore("runs/x")` the
+ * durable store in that directory (created if missing).
+ */
+export async function openStore(dir?: string, opts: StoreOptions = {}): Promise<LightningStore> {
+  const o = parseOrThrow(StoreOptionsSchema, opts, "openStore");
+  if (dir === undefined) {
+    if (o.readOnly) throw new TypeError("openStore: readOnly needs a directory");
+    return new MemoryStore(o);
+  }
+  throw new TypeError("openStore: durable stores arrive in the next commit");
+}

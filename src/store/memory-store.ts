@@ -1,0 +1,16 @@
+// The in-memory LightningStore: the shared logic with nothing to persist.
+
+import { parseOrThrow } from "../types/validate.js";
+import { BaseStore, StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+
+export class MemoryStore extends BaseStore {
+  readonly kind = "memory" as const;
+
+  constructor(opts: StoreOptions = {}) {
+    const o = parseOrThrow(StoreOptionsSchema, opts, "MemoryStore");
+    super({ ...o, readOnly: false });
+    this.startDeadlineTimer(o.deadlineCheckIntervalMs ?? 1000);
+  }
+
+  protected persist(): void {}
+}
