@@ -7,4 +7,5 @@ export * from "./runner/index.js";
 export * from "./adapter/index.js";
 export * from "./algorithm/index.js";
 export * from "./trainer/index.js";
+export * from "./llm/index.js";
 export * from "./display/index.js";

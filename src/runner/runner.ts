@@ -90,7 +90,7 @@ export class Runner {
       rollout: stripAttempt(ar),
       attempt,
       resources,
-      llm: (Object.values(resources).find((r) => r.resourceType === "llm") as LLMResource | undefined) ?? null,
+      llm: llmFor(resources, rid, aid),
       store: this.store,
       workerId: this.workerId,
       signal: abort.signal,
@@ -176,6 +176,15 @@ export class Runner {
       this.onError(e);
     }
   }
+}
+
+/** The first LLM resource; an Arclight proxy's endpoint becomes this attempt's own base URL so its calls are attributed. */
+function llmFor(resources: NamedResources, rid: string, aid: string): LLMResource | null {
+  const llm = Object.values(resources).find((r) => r.resourceType === "llm") as LLMResource | undefined;
+  if (!llm) return null;
+  if (!llm.proxy) return llm;
+  const endpoint = llm.endpoint.replace(/\/v1\/?$/, `/rollout/${encodeURIComponent(rid)}/attempt/${encodeURIComponent(aid)}/v1`);
+  return { ...llm, endpoint };
 }
 
 function stripAttempt(ar: AttemptedRollout): Rollout {

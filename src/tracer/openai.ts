@@ -67,6 +67,14 @@ function recordCompletion(span: Span, kind: Kind, r: Completion): void {
   });
 }
 
+// Tells an Arclight LLM proxy that this call is traced here, so it is recorded once.
+function withTracedHeader(options: unknown): unknown {
+  if (options !== undefined && (typeof options !== "object" || options === null)) return options;
+  const o = (options ?? {}) as { headers?: unknown };
+  if (o.headers !== undefined && (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers) || o.headers instanceof Headers)) return options;
+  return { ...o, headers: { ...(o.headers as Record<string, string> | undefined), "x-arclight-traced": "1" } };
+}
+
 function fail(span: Span, e: unknown): void {
   span.recordException(e instanceof Error ? e : new Error(String(e)));
   span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
@@ -139,7 +147,7 @@ function wrapCreate(orig: Create, kind: Kind): Create {
     });
     let p: unknown;
     try {
-      p = orig.call(this, body, options);
+      p = orig.call(this, body, withTracedHeader(options));
     } catch (e) {
       fail(span, e);
       throw e;

@@ -7,6 +7,8 @@ export const LLMResourceSchema = z.object({
   model: z.string().min(1),
   samplingParameters: z.record(z.string(), z.unknown()).default({}),
   apiKey: z.string().optional(),
+  /** An Arclight LLM proxy: runners hand each rollout its own base URL under it, so calls are attributed. */
+  proxy: z.boolean().optional(),
 });
 
 export const PromptTemplateSchema = z.object({

@@ -1,0 +1,94 @@
+// Serves completions from a policy held in this process: chat template ->
+// token ids -> policy.generate -> text, with the ids and logprobs kept for
+// training. Swapping the policy (new weights) needs no restart of agents.
+import type { CompletionBackend, GenerateRequest, GenerateResult, GeneratorLike, TokenizerLike } from "./backend.js";
+
+export interface PolicyBackendOptions {
+  policy: GeneratorLike;
+  tokenizer: TokenizerLike;
+  /** The model name agents ask for. */
+  model: string;
+}
+
+export class PolicyBackend implements CompletionBackend {
+  private policy: GeneratorLike;
+  private readonly tokenizer: TokenizerLike;
+  private readonly model: string;
+
+  constructor(opts: PolicyBackendOptions) {
+    this.policy = opts.policy;
+    this.tokenizer = opts.tokenizer;
+    this.model = opts.model;
+  }
+
+  /** Serve `policy` from the next request on (requests in flight finish on the old one). */
+  setPolicy(policy: GeneratorLike): void {
+    this.policy = policy;
+  }
+
+  models(): string[] {
+    return [this.model];
+  }
+
+  get maxPromptTokens(): number {
+    return Math.max(1, this.policy.contextLength - 1);
+  }
+
+  private promptIds(req: Pick<GenerateRequest, "messages" | "prompt">): number[] {
+    const text = req.messages ? this.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true }) : (req.prompt ?? "");
+    return this.tokenizer.encode(text, { allowSpecial: true });
+  }
+
+  countPromptTokens(req: Pick<GenerateRequest, "messages" | "prompt">): number {
+    return this.promptIds(req).length;
+  }
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const promptTokenIds = this.promptIds(req);
+    const room = this.policy.contextLength - promptTokenIds.length;
+    const maxTokens = Math.max(0, Math.min(req.maxTokens, room));
+    const eos = this.tokenizer.eosId;
+    const out = await this.policy.generate([promptTokenIds], {
+      n: req.n,
+      temperature: req.temperature,
+      topP: req.topP,
+      maxTokens,
+      stopTokens: eos === null ? [] : [eos],
+      seed: req.seed,
+      signal: req.signal,
+    });
+    const choices = out.tokens.map((ids, i) => {
+      let tokenIds = ids;
+      let logprobs = out.logprobs[i] ?? [];
+      let finishReason: "stop" | "length" = tokenIds.length >= maxTokens ? "length" : "stop";
+      if (eos !== null && tokenIds.at(-1) === eos) {
+        finishReason = "stop";
+        tokenIds = tokenIds.slice(0, -1);
+        logprobs = logprobs.slice(0, tokenIds.length);
+      }
+      let text = this.tokenizer.decode(tokenIds, { skipSpecial: true });
+      // Stop strings are cut after generation; the token ids are cut to the shortest prefix that holds the text.
+      const cut = firstStop(text, req.stop);
+      if (cut >= 0) {
+        text = text.slice(0, cut);
+        let k = 0;
+        while (k < tokenIds.length && this.tokenizer.decode(tokenIds.slice(0, k), { skipSpecial: true }).length < cut) k++;
+        tokenIds = tokenIds.slice(0, k);
+        logprobs = logprobs.slice(0, k);
+        finishReason = "stop";
+      }
+      return { text, tokenIds, logprobs, finishReason };
+    });
+    return { model: this.model, promptTokenIds, choices };
+  }
+}
+
+function firstStop(text: string, stops: string[]): number {
+  let best = -1;
+  for (const s of stops) {
+    if (!s) continue;
+    const i = text.indexOf(s);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}

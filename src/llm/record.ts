@@ -1,0 +1,53 @@
+// An LLM call as a span in the calling rollout's attempt: the server-side
+// truth of prompt ids, response ids and logprobs that training needs.
+import { randomBytes } from "node:crypto";
+import { GEN_AI, type SpanInput } from "../types/index.js";
+import type { GenerateRequest, GenerateResult } from "./backend.js";
+
+export function llmCallSpan(
+  ids: { rolloutId: string; attemptId: string },
+  kind: "chat" | "text_completion",
+  req: GenerateRequest,
+  res: GenerateResult | null,
+  startTime: number,
+  error: Error | null,
+): Omit<SpanInput, "sequenceId"> {
+  const attributes: SpanInput["attributes"] = {
+    [GEN_AI.operationName]: kind,
+    [GEN_AI.system]: "arclight",
+    [GEN_AI.providerName]: "arclight",
+    [GEN_AI.requestModel]: req.model,
+    [GEN_AI.requestTemperature]: req.temperature,
+    [GEN_AI.requestTopP]: req.topP,
+    [GEN_AI.requestMaxTokens]: req.maxTokens,
+    [GEN_AI.inputMessages]: JSON.stringify(req.messages ?? [{ role: "user", content: req.prompt ?? "" }]),
+    "arclight.llm.recorded_by": "proxy",
+  };
+  if (res) {
+    attributes[GEN_AI.responseModel] = res.model;
+    attributes[GEN_AI.responseFinishReasons] = res.choices.map((c) => c.finishReason);
+    attributes[GEN_AI.usageInputTokens] = res.promptTokenIds.length;
+    attributes[GEN_AI.usageOutputTokens] = res.choices.reduce((n, c) => n + c.tokenIds.length, 0);
+    attributes[GEN_AI.outputMessages] = JSON.stringify(res.choices.map((c) => ({ role: "assistant", content: c.text })));
+    attributes[GEN_AI.promptTokenIds] = res.promptTokenIds;
+    res.choices.forEach((c, i) => {
+      attributes[i === 0 ? GEN_AI.completionTokenIds : `gen_ai.completion.${i}.token_ids`] = c.tokenIds;
+      attributes[i === 0 ? GEN_AI.completionLogprobs : `gen_ai.completion.${i}.logprobs`] = c.logprobs;
+    });
+  }
+  return {
+    rolloutId: ids.rolloutId,
+    attemptId: ids.attemptId,
+    traceId: randomBytes(16).toString("hex"),
+    spanId: randomBytes(8).toString("hex"),
+    parentId: null,
+    name: `${kind} ${req.model}`,
+    status: error ? { statusCode: "ERROR", description: error.message } : { statusCode: "OK" },
+    attributes,
+    events: [],
+    links: [],
+    startTime,
+    endTime: Date.now(),
+    resource: { attributes: { "service.name": "arclight-llm-proxy" }, schemaUrl: "" },
+  };
+}
