@@ -1,13 +1,18 @@
 // Public face of the store: openStore() and the types callers need.
 
 import { parseOrThrow } from "../types/validate.js";
+import { ValidationError } from "../types/errors.js";
 import { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
 import type { LightningStore } from "./lightning-store.js";
 import { MemoryStore } from "./memory-store.js";
+import { DurableStore } from "./durable-store.js";
 
 export type { LightningStore, RolloutQuery, StoreStatistics, WaitOptions, DequeueOptions } from "./lightning-store.js";
 export { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
 export { MemoryStore } from "./memory-store.js";
+export { DurableStore } from "./durable-store.js";
+export { StoreLockedError } from "./errors.js";
+export type { FsyncPolicy } from "./wal.js";
 export { SPAN_COLUMNS, SPAN_COLUMN_NAMES, STORE_LAYOUT, promotedColumns, readWalSpans, type SpanColumnName } from "./parquet-layout.js";
 
 /**
@@ -17,8 +22,8 @@ export { SPAN_COLUMNS, SPAN_COLUMN_NAMES, STORE_LAYOUT, promotedColumns, readWal
 export async function openStore(dir?: string, opts: StoreOptions = {}): Promise<LightningStore> {
   const o = parseOrThrow(StoreOptionsSchema, opts, "openStore");
   if (dir === undefined) {
-    if (o.readOnly) throw new TypeError("openStore: readOnly needs a directory");
+    if (o.readOnly) throw new ValidationError("openStore", ["readOnly: needs a directory (an in-memory store has nothing to read)"]);
     return new MemoryStore(o);
   }
-  throw new TypeError("openStore: durable stores arrive in the next commit");
+  return DurableStore.open(dir, o);
 }

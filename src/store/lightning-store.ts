@@ -104,6 +104,10 @@ export interface LightningStore {
   /** Marks attempts past their timeout / heartbeat deadline and requeues or fails their rollouts. Runs on a timer too. */
   checkDeadlines(now?: number): Promise<void>;
   statistics(): Promise<StoreStatistics>;
+  /** Read-only durable stores: reload what the writer has made durable since opening. No-op elsewhere. */
+  refresh?(): Promise<void>;
+  /** Durable stores: fold logged spans into Parquet and snapshot the state now. */
+  flush?(): Promise<void>;
   /** Flushes and releases files and timers. Further calls throw StoreClosedError. */
   close(): Promise<void>;
 }

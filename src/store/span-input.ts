@@ -104,9 +104,19 @@ function fast(v: unknown): SpanDraft | undefined {
   return out;
 }
 
-/** Validates one span input and returns a fresh normalized copy the store may keep. */
+const toMicro = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/**
+ * Validates one span input and returns a fresh normalized copy the store may
+ * keep: status always carries a description (null when none), times are
+ * rounded to the microsecond so a span reads back from Parquet unchanged.
+ */
 export function normalizeSpan(v: unknown, where: string): SpanDraft {
-  return fast(v) ?? (parseOrThrow(SpanInputSchema, v, where) as SpanDraft);
+  const s = fast(v) ?? (parseOrThrow(SpanInputSchema, v, where) as SpanDraft);
+  if (s.status.description === undefined) s.status = { statusCode: s.status.statusCode, description: null };
+  s.startTime = toMicro(s.startTime);
+  s.endTime = toMicro(s.endTime);
+  return s;
 }
 
 function copyAttrs(a: Attributes): Attributes {

@@ -1,0 +1,310 @@
+/**
+ * The durable embedded LightningStore: a directory with a write-ahead log,
+ * Parquet span files and state snapshots (layout in parquet-layout.ts).
+ *
+ * Acknowledgement and fsync policy (`fsync` option):
+ * - "batch" (default): group commit. Every mutation is one WAL record;
+ *   records queued while the previous write+fdatasync runs are written and
+ *   synced together, so a batch of addSpans (one record) or many concurrent
+ *   callers share one fsync. A promise resolves only after its record is
+ *   fdatasync'd: acknowledged means it survives kill -9 and power loss.
+ * - "always": each record is written and fdatasync'd on its own, in order.
+ * - "none": resolves once the record is written to the OS; survives kill -9
+ *   of the process, not a power cut or kernel crash.
+ * In every mode the in-memory state changes before the record is durable (so
+ * ids and sequence numbers are assigned atomically, before any await); a
+ * caller that did not see its promise resolve must not assume the change
+ * survived a crash.
+ *
+ * Records are `[u32le length][u32le crc32][JSON]`. On reopen a torn or
+ * corrupt tail (the first record whose length or CRC does not check) and
+ * everything after it in that segment is cut off; earlier good records are
+ * always kept.
+ *
+ * Checkpoints fold the current WAL segment N into `spans/part-N.parquet`
+ * (zstd) and `snapshot-N.json` (rollouts, attempts, resource versions,
+ * workers), then delete segments <= N. They run when `parquetRollSpans`
+ * spans (default 100k) or `parquetRollBytes` WAL bytes (default 256 MiB) have
+ * accumulated, every `checkpointIntervalMs` (default 30 s) while spans are
+ * pending, and on close. Every file is written to a temp name, fsync'd,
+ * renamed and its directory fsync'd. Reopening loads the newest snapshot,
+ * the Parquet parts and replays the WAL segments after the snapshot.
+ *
+ * One writer per directory (writer.lock holds its pid; a lock left by a dead
+ * process is taken over). Readers open with `{ readOnly: true }`, take no
+ * lock, see everything fsync'd so far and call `refresh()` to catch up.
+ *
+ * Spans are also kept in memory for querySpans; a store holds every span of
+ * its directory in RAM (about 1 KB each). Span times are kept to the
+ * microsecond, the Parquet unit.
+ */
+
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { parseOrThrow } from "../types/validate.js";
+import { ValidationError } from "../types/errors.js";
+import type { Span } from "../types/span.js";
+import { BaseStore, StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+import type { StoreStatistics } from "./lightning-store.js";
+import { fsyncDir, writeFileAtomic } from "./fs-durable.js";
+import { acquireWriterLock } from "./lock.js";
+import { SpanParquetIO } from "./parquet-io.js";
+import { STORE_LAYOUT } from "./parquet-layout.js";
+import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
+import { encodeRecord, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalRecord } from "./wal.js";
+import { join } from "node:path";
+
+interface Snapshot {
+  format: 1;
+  segment: number;
+  state: WalRecord;
+}
+
+const DEFAULTS = {
+  parquetRollSpans: 100_000,
+  parquetRollBytes: 256 * 1024 * 1024,
+  checkpointIntervalMs: 30_000,
+};
+
+export class DurableStore extends BaseStore {
+  readonly kind = "durable" as const;
+  private readonly policy: FsyncPolicy;
+  private readonly rollSpans: number;
+  private readonly rollBytes: number;
+  private readonly parquet = new SpanParquetIO();
+  private releaseLock: (() => void) | null = null;
+  private writer: WalSegmentWriter | null = null;
+  private segment = 0;
+  /** Spans logged in the current segment, bound for its Parquet part. */
+  private pendingSpans: Span[] = [];
+  private checkpointChain: Promise<void> = Promise.resolve();
+  private checkpointQueued = false;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private parquetFiles = 0;
+  /** The last background checkpoint failure, if any; the next checkpoint retries. */
+  lastCheckpointError: unknown = null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly opts: ReturnType<typeof StoreOptionsSchema.parse>,
+  ) {
+    super(opts);
+    this.policy = opts.fsync ?? "batch";
+    this.rollSpans = opts.parquetRollSpans ?? DEFAULTS.parquetRollSpans;
+    this.rollBytes = opts.parquetRollBytes ?? DEFAULTS.parquetRollBytes;
+  }
+
+  /** Opens (creating when missing) the store in `dir`. */
+  static async open(dir: string, options: StoreOptions = {}): Promise<DurableStore> {
+    const opts = parseOrThrow(StoreOptionsSchema, options, "openStore");
+    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("openStore", ["dir: expected a directory path"]);
+    const s = new DurableStore(dir, opts);
+    if (s.readOnly) {
+      if (!existsSync(dir)) throw new TypeError(`openStore: ${dir} does not exist (a read-only store cannot create it)`);
+      await s.load();
+      return s;
+    }
+    mkdirSync(join(dir, STORE_LAYOUT.walDir), { recursive: true });
+    mkdirSync(join(dir, STORE_LAYOUT.spansDir), { recursive: true });
+    s.releaseLock = acquireWriterLock(dir);
+    try {
+      await s.recover();
+    } catch (e) {
+      s.releaseLock();
+      s.parquet.close();
+      throw e;
+    }
+    s.startDeadlineTimer(opts.deadlineCheckIntervalMs ?? 1000);
+    const every = opts.checkpointIntervalMs ?? DEFAULTS.checkpointIntervalMs;
+    if (every > 0) {
+      s.checkpointTimer = setInterval(() => {
+        if (s.pendingSpans.length) s.scheduleCheckpoint();
+      }, every);
+      s.checkpointTimer.unref();
+    }
+    return s;
+  }
+
+  // -------------------------------------------------------------------------
+  // loading
+
+  /** Newest readable snapshot (a torn one from a crash is skipped). */
+  private readSnapshot(numbers: number[]): Snapshot | null {
+    for (let i = numbers.length - 1; i >= 0; i--) {
+      try {
+        const snap = JSON.parse(readFileSync(snapshotPath(this.dir, numbers[i]), "utf8")) as Snapshot;
+        if (snap.format === 1 && snap.segment === numbers[i]) return snap;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") throw e;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Rebuilds state: snapshot, then every later segment's records, then spans
+   * segment by segment from its Parquet part when it has one, else the WAL.
+   * Returns the WAL spans of segments that have no part, per segment.
+   */
+  private async load(): Promise<Map<number, Span[]>> {
+    const { snap, walRecords, parts } = retryOnVanish(() => {
+      const listing = listStoreDir(this.dir);
+      const snap = this.readSnapshot(listing.snapshots);
+      const base = snap?.segment ?? 0;
+      const walRecords = new Map<number, WalRecord[]>();
+      for (const n of listing.segments) if (n > base) walRecords.set(n, readWalFile(walPath(this.dir, n)).records);
+      return { snap, walRecords, parts: listing.parts };
+    });
+    this.resetState();
+    if (snap) this.applyRecord(snap.state);
+    const unsealed = new Map<number, Span[]>();
+    for (const [n, recs] of walRecords) {
+      const spans: Span[] = [];
+      for (const rec of recs) {
+        this.applyRecord({ ...rec, spans: undefined });
+        if (rec.spans) for (const s of rec.spans) spans.push(s);
+      }
+      if (!parts.has(n)) unsealed.set(n, spans);
+    }
+    const partNumbers = [...parts].sort((a, b) => a - b);
+    const fromParquet = await this.parquet.readParts(partNumbers.map((n) => partPath(this.dir, n)));
+    this.parquetFiles = partNumbers.length;
+    // Part spans come first: they hold older segments, so most inserts append.
+    this.applySpans(fromParquet);
+    for (const spans of unsealed.values()) this.applySpans(spans);
+    this.rebuildIndexes();
+    return unsealed;
+  }
+
+  /**
+   * Writer open: cut torn tails, drop Parquet parts a crash left without
+   * their snapshot, load, seal the old segments into parts and a snapshot,
+   * then start a fresh segment.
+   */
+  private async recover(): Promise<void> {
+    const listing = listStoreDir(this.dir);
+    const snap = this.readSnapshot(listing.snapshots);
+    const base = snap?.segment ?? 0;
+    for (const n of listing.parts) {
+      // A part newer than the snapshot was written just before a crash; its segment is still here.
+      if (n > base && listing.segments.includes(n)) unlinkSync(partPath(this.dir, n));
+    }
+    for (const n of listing.segments) if (n > base) truncateTornTail(walPath(this.dir, n));
+    const unsealed = await this.load();
+    const last = Math.max(base, ...listing.segments, ...listing.snapshots, ...listing.parts, 0);
+    if (unsealed.size) {
+      for (const [n, spans] of unsealed) await this.parquet.writePart(partPath(this.dir, n), spans);
+      await this.writeSnapshot(last, JSON.stringify(this.snapshotState(last)));
+      this.deleteUpTo(last);
+      this.parquetFiles = listStoreDir(this.dir).parts.size;
+    }
+    this.segment = last + 1;
+    this.writer = this.newWriter(this.segment, Promise.resolve());
+  }
+
+  private snapshotState(segment: number): Snapshot {
+    return { format: 1, segment, state: this.snapshotRecord() };
+  }
+
+  private newWriter(n: number, after: Promise<void>): WalSegmentWriter {
+    const path = walPath(this.dir, n);
+    return new WalSegmentWriter(path, this.policy, after, () => fsyncDir(path));
+  }
+
+  private async writeSnapshot(n: number, json: string): Promise<void> {
+    await writeFileAtomic(snapshotPath(this.dir, n), json);
+  }
+
+  /** Deletes WAL segments and older snapshots covered by snapshot `n`. */
+  private deleteUpTo(n: number): void {
+    const { segments, snapshots } = listStoreDir(this.dir);
+    for (const s of segments) if (s <= n) rmSync(walPath(this.dir, s), { force: true });
+    for (const s of snapshots) if (s < n) rmSync(snapshotPath(this.dir, s), { force: true });
+  }
+
+  // -------------------------------------------------------------------------
+  // writing
+
+  protected persist(rec: WalRecord): Promise<void> {
+    // Encode now: later mutations replace the objects this record names.
+    const buf = encodeRecord(rec);
+    const p = this.writer!.append(buf);
+    if (rec.spans) for (const s of rec.spans) this.pendingSpans.push(s);
+    if (this.pendingSpans.length >= this.rollSpans || this.writer!.bytes >= this.rollBytes) this.scheduleCheckpoint();
+    return p;
+  }
+
+  private scheduleCheckpoint(): void {
+    if (this.checkpointQueued || this.closed) return;
+    this.checkpointQueued = true;
+    this.checkpointChain = this.checkpointChain.then(() => {
+      this.checkpointQueued = false;
+      return this.checkpoint().catch((e) => {
+        this.lastCheckpointError = e;
+      });
+    });
+  }
+
+  /**
+   * Seals the current segment N. The state, the spans and the segment switch
+   * are taken in one synchronous step, so snapshot N is exactly the state
+   * after segment N's last record.
+   */
+  private async checkpoint(): Promise<void> {
+    const n = this.segment;
+    const old = this.writer!;
+    const spans = this.pendingSpans;
+    const snapshotJson = JSON.stringify(this.snapshotState(n));
+    this.pendingSpans = [];
+    this.segment = n + 1;
+    this.writer = this.newWriter(n + 1, old.drain());
+    await old.close();
+    await this.parquet.writePart(partPath(this.dir, n), spans);
+    this.parquetFiles++;
+    await this.writeSnapshot(n, snapshotJson);
+    this.deleteUpTo(n);
+    this.lastCheckpointError = null;
+  }
+
+  /** Folds everything logged so far into Parquet and a snapshot now. */
+  async flush(): Promise<void> {
+    this.assertWritable("flush");
+    this.scheduleCheckpoint();
+    await this.checkpointChain;
+    if (this.lastCheckpointError) throw this.lastCheckpointError;
+  }
+
+  /** Read-only stores: reload everything the writer has made durable since opening. */
+  async refresh(): Promise<void> {
+    this.assertOpen();
+    if (!this.readOnly) return;
+    await this.load();
+    this.notifyWaiters();
+  }
+
+  override async statistics(): Promise<StoreStatistics> {
+    const s = await super.statistics();
+    return { ...s, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles };
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    // Closed first, so no call slips in between the last checkpoint and the lock release.
+    await super.close();
+    if (!this.readOnly && this.writer) {
+      // Seal the last segment so the next open has nothing to replay.
+      await this.checkpointChain;
+      this.checkpointQueued = false;
+      try {
+        await this.checkpoint();
+      } finally {
+        await this.writer.close();
+        // The checkpoint opened segment N+1 lazily; it holds no records, so it need not exist.
+        rmSync(this.writer.path, { force: true });
+      }
+    }
+    this.parquet.close();
+    this.releaseLock?.();
+    this.releaseLock = null;
+  }
+}

@@ -1,0 +1,124 @@
+// Span part files through DuckDB: the appender fills a staging table and
+// COPY writes zstd Parquet (DESIGN.md: 3.8 s per 1M spans, the fastest
+// writer measured with types every engine reads).
+
+import { DuckDBInstance, timestampTZValue, type DuckDBConnection } from "@duckdb/node-api";
+import { rename } from "node:fs/promises";
+import type { Span } from "../types/span.js";
+import { fsyncDir, fsyncFile } from "./fs-durable.js";
+import { promotedColumns, SPAN_COLUMNS } from "./parquet-layout.js";
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Time in epoch ms -> integer microseconds, the Parquet unit. */
+export const toMicros = (ms: number) => BigInt(Math.round(ms * 1000));
+
+export class SpanParquetIO {
+  private conn: Promise<DuckDBConnection> | null = null;
+  private instance: DuckDBInstance | null = null;
+  private staging = 0;
+
+  private connection(): Promise<DuckDBConnection> {
+    this.conn ??= (async () => {
+      // Two threads: the machine this runs on may be small and shared.
+      this.instance = await DuckDBInstance.create(":memory:", { threads: "2" });
+      const c = await this.instance.connect();
+      return c;
+    })();
+    return this.conn;
+  }
+
+  /** Writes `spans` to `path` atomically (temp file, fsync, rename, fsync dir). */
+  async writePart(path: string, spans: readonly Span[]): Promise<void> {
+    const c = await this.connection();
+    const table = `staging_${++this.staging}`;
+    await c.run(`CREATE TEMP TABLE ${table} (${SPAN_COLUMNS.map((col) => `${col.name} ${col.type}`).join(", ")})`);
+    try {
+      const ap = await c.createAppender(table);
+      for (const s of spans) {
+        const p = promotedColumns(s);
+        ap.appendVarchar(s.rolloutId);
+        ap.appendVarchar(s.attemptId);
+        ap.appendBigInt(BigInt(s.sequenceId));
+        ap.appendVarchar(s.traceId);
+        ap.appendVarchar(s.spanId);
+        if (s.parentId === null) ap.appendNull();
+        else ap.appendVarchar(s.parentId);
+        ap.appendVarchar(s.name);
+        ap.appendTimestampTZ(timestampTZValue(toMicros(s.startTime)));
+        ap.appendTimestampTZ(timestampTZValue(toMicros(s.endTime)));
+        ap.appendVarchar(s.status.statusCode);
+        if (s.status.description == null) ap.appendNull();
+        else ap.appendVarchar(s.status.description);
+        ap.appendVarchar(JSON.stringify(s.attributes));
+        ap.appendVarchar(JSON.stringify(s.events));
+        ap.appendVarchar(JSON.stringify(s.links));
+        ap.appendVarchar(JSON.stringify(s.resource));
+        if (p.reward === null) ap.appendNull();
+        else ap.appendDouble(p.reward);
+        if (p.model === null) ap.appendNull();
+        else ap.appendVarchar(p.model);
+        if (p.inputTokens === null) ap.appendNull();
+        else ap.appendBigInt(BigInt(p.inputTokens));
+        if (p.outputTokens === null) ap.appendNull();
+        else ap.appendBigInt(BigInt(p.outputTokens));
+        ap.endRow();
+      }
+      ap.closeSync();
+      const tmp = `${path}.tmp`;
+      await c.run(`COPY ${table} TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      await fsyncFile(tmp);
+      await rename(tmp, path);
+      await fsyncDir(path);
+    } finally {
+      await c.run(`DROP TABLE IF EXISTS ${table}`);
+    }
+  }
+
+  /** Spans of the given part files, file by file in the order given, rows in file order. */
+  async readParts(paths: readonly string[]): Promise<Span[]> {
+    const out: Span[] = [];
+    for (const p of paths) for (const s of await this.readPart(p)) out.push(s);
+    return out;
+  }
+
+  private async readPart(path: string): Promise<Span[]> {
+    const c = await this.connection();
+    const r = await c.runAndReadAll(
+      `SELECT rollout_id, attempt_id, sequence_id, trace_id, span_id, parent_id, name, epoch_us(start_time) AS start_us, epoch_us(end_time) AS end_us,
+              status_code, status_message, attributes, events, links, resource
+       FROM read_parquet(${sqlString(path)})`,
+    );
+    const cols = r.getColumnsJS() as unknown[][];
+    const n = r.currentRowCount;
+    const out = new Array<Span>(n);
+    const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, attrs, events, links, res] = cols;
+    for (let i = 0; i < n; i++) {
+      out[i] = {
+        rolloutId: rid[i] as string,
+        attemptId: aid[i] as string,
+        sequenceId: Number(seq[i]),
+        traceId: tid[i] as string,
+        spanId: sid[i] as string,
+        parentId: (pid[i] as string | null) ?? null,
+        name: name[i] as string,
+        startTime: Number(st[i]) / 1000,
+        endTime: Number(et[i]) / 1000,
+        status: { statusCode: sc[i] as Span["status"]["statusCode"], description: (sm[i] as string | null) ?? null },
+        attributes: JSON.parse(attrs[i] as string),
+        events: JSON.parse(events[i] as string),
+        links: JSON.parse(links[i] as string),
+        resource: JSON.parse(res[i] as string),
+      };
+    }
+    return out;
+  }
+
+  close(): void {
+    if (!this.conn) return;
+    void this.conn.then((c) => c.closeSync()).catch(() => {});
+    this.instance?.closeSync();
+    this.conn = null;
+    this.instance = null;
+  }
+}
