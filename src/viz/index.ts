@@ -1,0 +1,19 @@
+// Public face of charts and table display: agl.chart, agl.charts.*, agl.table.
+import * as charts from "./charts.js";
+
+export { charts };
+export { Chart, chart, specSummary, CHART_THEME, VEGALITE_MIME, VEGALITE_SCHEMA, type ChartOptions } from "./chart.js";
+export type {
+  RewardCurveOptions,
+  RewardDistributionOptions,
+  LatencyOptions,
+  LatencyRow,
+  TokensOptions,
+  CompareRunsOptions,
+  RewardAgreementOptions,
+  Disagreement,
+} from "./charts.js";
+export { latencyPercentiles, AgreementChart } from "./charts.js";
+export { renderSVG, svgToPNG, compileSpec, type PngOptions } from "./render.js";
+export { chartFontPath, CHART_FONT_FAMILY } from "./font.js";
+export { table, TableView, isTabular, columnType, type TableOptions, type TableColumn } from "./table.js";
