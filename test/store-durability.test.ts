@@ -1,0 +1,266 @@
+// What only the durable store promises: reopening restores everything,
+// acknowledged writes survive kill -9 and torn tails, Parquet reads back in
+// DuckDB with the right types, and readers share the directory with a writer.
+
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { DurableStore, openStore, readWalSpans, SPAN_COLUMNS, StoreLockedError, type LightningStore } from "../src/store/index.js";
+import { AGL, GEN_AI, ReadOnlyStoreError } from "../src/types/index.js";
+import { makeSpan } from "./store-suite.js";
+
+const root = mkdtempSync(join(tmpdir(), "arclight-durable-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshDir = () => join(root, `d${++n}`);
+const execFileP = promisify(execFile);
+const CHILD = join(import.meta.dirname, "store-child.ts");
+
+async function everything(s: LightningStore) {
+  const rollouts = await s.queryRollouts();
+  return {
+    rollouts,
+    attempts: await Promise.all(rollouts.map((r) => s.queryAttempts(r.rolloutId))),
+    spans: await s.querySpans(),
+    resources: await s.queryResources(),
+    latest: await s.getLatestResources(),
+    workers: await s.queryWorkers(),
+  };
+}
+
+/** A copy of a live store's directory, as a crash would leave it (the copy has no live writer). */
+function crashCopy(dir: string): string {
+  const to = freshDir();
+  cpSync(dir, to, { recursive: true });
+  rmSync(join(to, "writer.lock"), { force: true });
+  return to;
+}
+
+async function populate(s: LightningStore) {
+  const a = await s.startRollout({ input: { q: "a" }, rolloutId: "ro-a", config: { maxAttempts: 2 } }, { workerId: "w1" });
+  await s.addSpans(Array.from({ length: 50 }, (_, i) => makeSpan("ro-a", a.attempt.attemptId, { name: `s${i}`, startTime: 1700000000000.123 + i, attributes: { [AGL.attrs.rewardPrimary]: i / 10 } })));
+  await s.updateAttempt("ro-a", "latest", { status: "failed" });
+  const a2 = (await s.dequeueRollout({ workerId: "w2" }))!;
+  await s.addSpan(makeSpan("ro-a", a2.attempt.attemptId, { parentId: "0123456789abcdef", status: { statusCode: "ERROR", description: "bad" } }));
+  await s.enqueueManyRollouts([{ input: 1, rolloutId: "ro-q1" }, { input: 2, rolloutId: "ro-q2", mode: "val" }]);
+  const rs = await s.addResources({ p: { resourceType: "prompt_template", template: "v1" } }, "rs-p");
+  await s.updateResources(rs.resourcesId, { p: { resourceType: "prompt_template", template: "v2" } });
+  await s.addResources({ llm: { resourceType: "llm", endpoint: "http://127.0.0.1:9/v1", model: "tiny" } }, "rs-llm");
+  return a2;
+}
+
+test("reopening restores every rollout, attempt, span, resource version, worker and the queue", async () => {
+  const dir = freshDir();
+  // A small roll size forces several Parquet parts plus a WAL tail.
+  const s = await openStore(dir, { parquetRollSpans: 20 });
+  const a2 = await populate(s);
+  const before = await everything(s);
+  await s.close();
+  assert.ok(readdirSync(join(dir, "spans")).filter((f) => f.endsWith(".parquet")).length >= 2);
+
+  const r = await openStore(dir);
+  assert.deepEqual(await everything(r), before);
+  // The queue survives in order, and sequence ids continue after the last stored one.
+  assert.equal((await r.dequeueRollout())?.rolloutId, "ro-q1");
+  const sp = await r.addSpan(makeSpan("ro-a", a2.attempt.attemptId));
+  assert.equal(sp.sequenceId, 1);
+  const st = await r.statistics();
+  assert.equal(st.spans, 52);
+  assert.equal(st.resources, 3);
+  await r.close();
+});
+
+test("a crash leaves acknowledged records that reopen replays, and a torn tail is cut off", async () => {
+  const dir = freshDir();
+  const s = await openStore(dir, { checkpointIntervalMs: 0 });
+  await populate(s);
+  const before = await everything(s);
+  // Simulate a crash mid-write: copy the directory while the writer is live, then tear the tail.
+  const crashed = crashCopy(dir);
+  const wal = readdirSync(join(crashed, "wal")).sort().at(-1)!;
+  const walFile = join(crashed, "wal", wal);
+  const goodSize = statSync(walFile).size;
+  appendFileSync(walFile, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 123, 34]));
+  const r = await openStore(crashed);
+  assert.deepEqual(await everything(r), before);
+  await r.close();
+  // A record with a bad checksum after good ones: only it is dropped.
+  const crashed2 = crashCopy(dir);
+  const walFile2 = join(crashed2, "wal", wal);
+  const rec = Buffer.from(JSON.stringify({ resources: [] }));
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(rec.length, 0);
+  head.writeUInt32LE(12345, 4);
+  appendFileSync(walFile2, Buffer.concat([head, rec]));
+  assert.ok(statSync(walFile2).size > goodSize);
+  const r2 = await openStore(crashed2);
+  assert.deepEqual(await everything(r2), before);
+  await r2.close();
+  await s.close();
+});
+
+test("spans acknowledged before kill -9 are all there after reopen (and the stale lock is taken over)", async () => {
+  const dir = freshDir();
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, "write", dir], { stdio: ["ignore", "pipe", "inherit"] });
+  let attemptId = "";
+  let lastSeq = -1;
+  const rollouts: string[] = [];
+  let resourcesVersion = 0;
+  let buf = "";
+  await new Promise<void>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`child exited early with ${code}`)));
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split("\n");
+      buf = lines.pop()!;
+      for (const line of lines) {
+        const [kind, a, b] = line.split(" ");
+        if (kind === "attempt") attemptId = a;
+        if (kind === "spans") lastSeq = Number(b);
+        if (kind === "rollout") rollouts.push(a);
+        if (kind === "resources") resourcesVersion = Number(a);
+      }
+      // Enough to have crossed several checkpoints (roll size 300).
+      if (lastSeq >= 1500) {
+        child.kill("SIGKILL");
+        resolve();
+      }
+    });
+  });
+  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
+  assert.equal(child.signalCode, "SIGKILL");
+  assert.ok(existsSync(join(dir, "writer.lock")));
+
+  const s = await openStore(dir);
+  const spans = await s.querySpans({ rolloutId: "ro-crash", attemptId });
+  const seqs = new Set(spans.map((x) => x.sequenceId));
+  for (let i = 0; i <= lastSeq; i++) assert.ok(seqs.has(i), `acknowledged span ${i} lost`);
+  for (const id of rollouts) assert.ok(await s.getRolloutById(id), `acknowledged rollout ${id} lost`);
+  assert.ok((await s.getResourcesById("rs-crash"))!.version >= resourcesVersion);
+  // Nothing twice, even though the crash may have hit a checkpoint.
+  assert.equal(seqs.size, spans.length);
+  await s.close();
+});
+
+test("Parquet part files read back in DuckDB with the documented types, nulls and counts", async () => {
+  const dir = freshDir();
+  const s = await openStore(dir);
+  const r = await s.startRollout({ input: 1, rolloutId: "ro-pq" });
+  const aid = r.attempt.attemptId;
+  await s.addSpans([
+    makeSpan("ro-pq", aid, { name: AGL.spans.reward, attributes: { [AGL.attrs.rewardPrimary]: 0.75 } }),
+    makeSpan("ro-pq", aid, { name: "chat", parentId: "00f067aa0ba902b7", attributes: { [GEN_AI.requestModel]: "req", [GEN_AI.responseModel]: "resp", [GEN_AI.usageInputTokens]: 11, [GEN_AI.usageOutputTokens]: 7 } }),
+    makeSpan("ro-pq", aid, { name: "plain", startTime: Date.UTC(2025, 0, 2, 3, 4, 5, 6) + 0.007, status: { statusCode: "ERROR", description: "it broke" } }),
+  ]);
+  await (s as DurableStore).flush();
+  // Logged after the flush: still only in the WAL.
+  await s.addSpan(makeSpan("ro-pq", aid, { name: "tail" }));
+  const inWal = readWalSpans(dir);
+  assert.deepEqual(inWal.map((x) => x.name), ["tail"]);
+
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const glob = `'${join(dir, "spans", "part-*.parquet")}'`;
+  const desc = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob})`)).getRowObjectsJS() as { column_name: string; column_type: string }[];
+  assert.deepEqual(desc.map((d) => d.column_name), SPAN_COLUMNS.map((x) => x.name));
+  const types = Object.fromEntries(desc.map((d) => [d.column_name, d.column_type]));
+  assert.equal(types.sequence_id, "BIGINT");
+  assert.equal(types.start_time, "TIMESTAMP WITH TIME ZONE");
+  assert.equal(types.reward, "DOUBLE");
+  assert.equal(types.input_tokens, "BIGINT");
+  assert.equal(types.attributes, "VARCHAR");
+  const rows = (await c.runAndReadAll(
+    `SELECT name, reward, model, input_tokens, output_tokens, parent_id, status_code, status_message, epoch_us(start_time) AS us, json_extract(attributes, '$."gen_ai.usage.input_tokens"')::INT AS json_tokens
+     FROM read_parquet(${glob}) ORDER BY sequence_id`,
+  )).getRowObjectsJS() as Record<string, unknown>[];
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows.map((x) => x.name), [AGL.spans.reward, "chat", "plain"]);
+  assert.equal(rows[0].reward, 0.75);
+  assert.equal(rows[1].reward, null);
+  assert.equal(rows[1].model, "resp");
+  assert.equal(rows[1].input_tokens, 11n);
+  assert.equal(rows[1].output_tokens, 7n);
+  assert.equal(rows[1].json_tokens, 11);
+  assert.equal(rows[0].model, null);
+  assert.equal(rows[0].input_tokens, null);
+  assert.equal(rows[0].parent_id, null);
+  assert.equal(rows[1].parent_id, "00f067aa0ba902b7");
+  assert.equal(rows[2].status_code, "ERROR");
+  assert.equal(rows[2].status_message, "it broke");
+  assert.equal(rows[0].status_message, null);
+  assert.equal(rows[2].us, BigInt(Date.UTC(2025, 0, 2, 3, 4, 5, 6)) * 1000n + 7n);
+  const counts = (await c.runAndReadAll(`SELECT count(*)::INT AS n, count(reward)::INT AS r FROM read_parquet(${glob})`)).getRowObjectsJS();
+  assert.deepEqual(counts, [{ n: 3, r: 1 }]);
+  c.closeSync();
+  db.closeSync();
+  await s.close();
+});
+
+test("a reader opens the directory read-only while the writer writes, in this process and another", async () => {
+  const dir = freshDir();
+  const w = await openStore(dir, { parquetRollSpans: 10 });
+  const r = await w.startRollout({ input: 1, rolloutId: "ro-live" });
+  await w.addSpans(Array.from({ length: 25 }, () => makeSpan("ro-live", r.attempt.attemptId, { name: "early" })));
+  await assert.rejects(openStore(dir), StoreLockedError);
+
+  const reader = await openStore(dir, { readOnly: true });
+  assert.equal(reader.readOnly, true);
+  assert.equal((await reader.querySpans()).length, 25);
+  await assert.rejects(reader.enqueueRollout({ input: 1 }), ReadOnlyStoreError);
+  await w.addSpan(makeSpan("ro-live", r.attempt.attemptId, { name: "late" }));
+  await w.updateAttempt("ro-live", "latest", { status: "succeeded" });
+  assert.equal((await reader.querySpans()).length, 25);
+  await reader.refresh!();
+  assert.equal((await reader.querySpans()).length, 26);
+  assert.equal((await reader.getRolloutById("ro-live"))?.status, "succeeded");
+
+  const { stdout } = await execFileP(process.execPath, ["--import", "tsx", CHILD, "read", dir]);
+  assert.deepEqual(JSON.parse(stdout), { rollouts: 1, spans: 26, names: ["early", "late"] });
+  await reader.close();
+  await w.close();
+});
+
+test("every fsync policy acknowledges writes that reopen finds", async () => {
+  for (const fsync of ["always", "batch", "none"] as const) {
+    const dir = freshDir();
+    const s = await openStore(dir, { fsync });
+    const r = await s.startRollout({ input: fsync });
+    await Promise.all(Array.from({ length: 20 }, () => s.addSpan(makeSpan(r.rolloutId, r.attempt.attemptId))));
+    const copy = crashCopy(dir);
+    await s.close();
+    const again = await openStore(copy);
+    assert.equal((await again.querySpans()).length, 20, fsync);
+    await again.close();
+  }
+});
+
+test("checkpoints fold the WAL into Parquet and delete sealed segments", async () => {
+  const dir = freshDir();
+  const s = (await openStore(dir, { parquetRollSpans: 100, checkpointIntervalMs: 0 })) as DurableStore;
+  const r = await s.startRollout({ input: 1 });
+  for (let i = 0; i < 5; i++) await s.addSpans(Array.from({ length: 60 }, () => makeSpan(r.rolloutId, r.attempt.attemptId)));
+  await s.flush();
+  const st = await s.statistics();
+  assert.ok(st.parquetFiles! >= 2);
+  assert.equal(readdirSync(join(dir, "wal")).length, 0);
+  assert.equal(readdirSync(dir).filter((f) => f.startsWith("snapshot-")).length, 1);
+  assert.deepEqual(readWalSpans(dir), []);
+  await s.close();
+  assert.equal(existsSync(join(dir, "writer.lock")), false);
+});
+
+test("openStore rejects bad directories and options with clear errors", async () => {
+  await assert.rejects(openStore(freshDir(), { fsync: "sometimes" as never }), /fsync/);
+  await assert.rejects(openStore(freshDir(), { readOnly: true }), /does not exist/);
+  await assert.rejects(openStore(undefined, { readOnly: true }), /readOnly/);
+  const file = join(root, "plain-file");
+  writeFileSync(file, "x");
+  await assert.rejects(openStore(file));
+});
+
