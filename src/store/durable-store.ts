@@ -48,6 +48,7 @@ import type { StoreStatistics } from "./lightning-store.js";
 import { fsyncDir, writeFileAtomic } from "./fs-durable.js";
 import { acquireWriterLock } from "./lock.js";
 import { SpanParquetIO } from "./parquet-io.js";
+import { PartWriter } from "./part-writer.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { encodeRecord, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalRecord } from "./wal.js";
@@ -70,12 +71,15 @@ export class DurableStore extends BaseStore {
   private readonly policy: FsyncPolicy;
   private readonly rollSpans: number;
   private readonly rollBytes: number;
+  /** Reads parts on load. */
   private readonly parquet = new SpanParquetIO();
+  /** Writes parts at checkpoints, in a worker thread. */
+  private readonly parts = new PartWriter();
   private releaseLock: (() => void) | null = null;
   private writer: WalSegmentWriter | null = null;
   private segment = 0;
   /** Spans logged in the current segment, bound for its Parquet part. */
-  private pendingSpans: Span[] = [];
+  private pendingSpans = 0;
   private checkpointChain: Promise<void> = Promise.resolve();
   private checkpointQueued = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -111,13 +115,14 @@ export class DurableStore extends BaseStore {
     } catch (e) {
       s.releaseLock();
       s.parquet.close();
+      await s.parts.close();
       throw e;
     }
     s.startDeadlineTimer(opts.deadlineCheckIntervalMs ?? 1000);
     const every = opts.checkpointIntervalMs ?? DEFAULTS.checkpointIntervalMs;
     if (every > 0) {
       s.checkpointTimer = setInterval(() => {
-        if (s.pendingSpans.length) s.scheduleCheckpoint();
+        if (s.pendingSpans) s.scheduleCheckpoint();
       }, every);
       s.checkpointTimer.unref();
     }
@@ -192,7 +197,7 @@ export class DurableStore extends BaseStore {
     const unsealed = await this.load();
     const last = Math.max(base, ...listing.segments, ...listing.snapshots, ...listing.parts, 0);
     if (unsealed.size) {
-      for (const [n, spans] of unsealed) await this.parquet.writePart(partPath(this.dir, n), spans);
+      for (const [n, spans] of unsealed) await this.parts.write(walPath(this.dir, n), partPath(this.dir, n), spans.length);
       await this.writeSnapshot(last, JSON.stringify(this.snapshotState(last)));
       this.deleteUpTo(last);
       this.parquetFiles = listStoreDir(this.dir).parts.size;
@@ -228,8 +233,8 @@ export class DurableStore extends BaseStore {
     // Encode now: later mutations replace the objects this record names.
     const buf = encodeRecord(rec);
     const p = this.writer!.append(buf);
-    if (rec.spans) for (const s of rec.spans) this.pendingSpans.push(s);
-    if (this.pendingSpans.length >= this.rollSpans || this.writer!.bytes >= this.rollBytes) this.scheduleCheckpoint();
+    if (rec.spans) this.pendingSpans += rec.spans.length;
+    if (this.pendingSpans >= this.rollSpans || this.writer!.bytes >= this.rollBytes) this.scheduleCheckpoint();
     return p;
   }
 
@@ -252,13 +257,14 @@ export class DurableStore extends BaseStore {
   private async checkpoint(): Promise<void> {
     const n = this.segment;
     const old = this.writer!;
-    const spans = this.pendingSpans;
     const snapshotJson = JSON.stringify(this.snapshotState(n));
-    this.pendingSpans = [];
+    const spanCount = this.pendingSpans;
+    this.pendingSpans = 0;
     this.segment = n + 1;
     this.writer = this.newWriter(n + 1, old.drain());
     await old.close();
-    await this.parquet.writePart(partPath(this.dir, n), spans);
+    // The sealed segment file holds exactly this part's spans; the worker reads them from there.
+    await this.parts.write(walPath(this.dir, n), partPath(this.dir, n), spanCount);
     this.parquetFiles++;
     await this.writeSnapshot(n, snapshotJson);
     this.deleteUpTo(n);
@@ -304,6 +310,7 @@ export class DurableStore extends BaseStore {
       }
     }
     this.parquet.close();
+    await this.parts.close();
     this.releaseLock?.();
     this.releaseLock = null;
   }

@@ -3,10 +3,12 @@
 // writer measured with types every engine reads).
 
 import { DuckDBInstance, timestampTZValue, type DuckDBConnection } from "@duckdb/node-api";
+import { existsSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import type { Span } from "../types/span.js";
 import { fsyncDir, fsyncFile } from "./fs-durable.js";
 import { promotedColumns, SPAN_COLUMNS } from "./parquet-layout.js";
+import { readWalFile } from "./wal.js";
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
@@ -73,6 +75,13 @@ export class SpanParquetIO {
     } finally {
       await c.run(`DROP TABLE IF EXISTS ${table}`);
     }
+  }
+
+  /** The part for one WAL segment: every span its records hold (an absent segment has none). */
+  async writePartFromWal(walPath: string | null, partPath: string): Promise<void> {
+    const spans: Span[] = [];
+    if (walPath !== null && existsSync(walPath)) for (const rec of readWalFile(walPath).records) if (rec.spans) for (const s of rec.spans) spans.push(s);
+    await this.writePart(partPath, spans);
   }
 
   /** Spans of the given part files, file by file in the order given, rows in file order. */

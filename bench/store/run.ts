@@ -1,0 +1,154 @@
+// Store ingest and query at scale: spans/s through addSpans (batches of
+// 1000) and querySpans latency, in memory and durable, each as a ratio
+// against building the same rows as raw Arrow columns in this run.
+//   npx tsx bench/store/run.ts            (1M spans; SPANS=200000 for a quick run)
+
+import { mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tableFromArrays, vectorFromArray, Utf8, Float64, Int64 } from "apache-arrow";
+import { openStore, type LightningStore } from "../../src/store/index.js";
+import type { Span } from "../../src/types/index.js";
+
+const N = Number(process.env.SPANS ?? 1_000_000);
+const BATCH = 1000;
+const PER_ROLLOUT = 1000;
+const ROLLOUTS = Math.ceil(N / PER_ROLLOUT);
+const NAMES = ["chat", "agentlightning.reward", "tool.call", "agentlightning.message"];
+
+type Draft = Omit<Span, "sequenceId">;
+
+function makeSpan(rolloutId: string, attemptId: string, i: number): Draft {
+  const name = NAMES[i % NAMES.length];
+  const attributes: Span["attributes"] =
+    name === "chat"
+      ? { "gen_ai.request.model": "tiny-llm", "gen_ai.usage.input_tokens": 100 + (i % 50), "gen_ai.usage.output_tokens": 20 + (i % 7) }
+      : name === "agentlightning.reward"
+        ? { "agentlightning.reward": JSON.stringify(i % 10), "agentlightning.reward.0.value": (i % 10) / 10 }
+        : { "tool.name": "search", step: i };
+  return {
+    rolloutId,
+    attemptId,
+    traceId: (i >>> 8).toString(16).padStart(32, "0"),
+    spanId: i.toString(16).padStart(16, "0"),
+    parentId: i % 4 === 0 ? null : (i - 1).toString(16).padStart(16, "0"),
+    name,
+    status: { statusCode: "OK", description: null },
+    attributes,
+    events: [],
+    links: [],
+    startTime: 1_700_000_000_000 + i,
+    endTime: 1_700_000_000_001 + i,
+    resource: { attributes: { "service.name": "bench" }, schemaUrl: "" },
+  };
+}
+
+/** Baseline: the same rows as Arrow columns, promoted columns included. */
+function arrowBaseline(): number {
+  const t0 = performance.now();
+  for (let off = 0; off < N; off += 100_000) {
+    const n = Math.min(100_000, N - off);
+    const cols: Record<string, unknown[]> = { rollout_id: [], attempt_id: [], sequence_id: [], trace_id: [], span_id: [], parent_id: [], name: [], start_time: [], end_time: [], status_code: [], attributes: [], resource: [], reward: [], model: [], input_tokens: [] };
+    for (let k = 0; k < n; k++) {
+      const i = off + k;
+      const s = makeSpan(`ro-${Math.floor(i / PER_ROLLOUT)}`, `at-${Math.floor(i / PER_ROLLOUT)}`, i);
+      cols.rollout_id.push(s.rolloutId);
+      cols.attempt_id.push(s.attemptId);
+      cols.sequence_id.push(BigInt(i % PER_ROLLOUT));
+      cols.trace_id.push(s.traceId);
+      cols.span_id.push(s.spanId);
+      cols.parent_id.push(s.parentId);
+      cols.name.push(s.name);
+      cols.start_time.push(s.startTime);
+      cols.end_time.push(s.endTime);
+      cols.status_code.push(s.status.statusCode);
+      cols.attributes.push(JSON.stringify(s.attributes));
+      cols.resource.push(JSON.stringify(s.resource));
+      cols.reward.push((s.attributes["agentlightning.reward.0.value"] as number | undefined) ?? null);
+      cols.model.push((s.attributes["gen_ai.request.model"] as string | undefined) ?? null);
+      cols.input_tokens.push(s.attributes["gen_ai.usage.input_tokens"] === undefined ? null : BigInt(s.attributes["gen_ai.usage.input_tokens"] as number));
+    }
+    const utf8 = ["rollout_id", "attempt_id", "trace_id", "span_id", "parent_id", "name", "status_code", "attributes", "resource", "model"];
+    const vecs: Record<string, ReturnType<typeof vectorFromArray>> = {};
+    for (const k of utf8) vecs[k] = vectorFromArray(cols[k], new Utf8());
+    vecs.sequence_id = vectorFromArray(cols.sequence_id, new Int64());
+    vecs.input_tokens = vectorFromArray(cols.input_tokens, new Int64());
+    vecs.reward = vectorFromArray(cols.reward, new Float64());
+    const t = tableFromArrays({ start_time: Float64Array.from(cols.start_time as number[]), end_time: Float64Array.from(cols.end_time as number[]) });
+    if (t.numRows !== n || vecs.name.length !== n) throw new Error("arrow baseline built the wrong table");
+  }
+  return N / ((performance.now() - t0) / 1000);
+}
+
+async function ingest(s: LightningStore): Promise<{ rate: number; attempts: string[] }> {
+  const attempts: string[] = [];
+  for (let r = 0; r < ROLLOUTS; r++) attempts.push((await s.startRollout({ input: r, rolloutId: `ro-${String(r).padStart(5, "0")}` })).attempt.attemptId);
+  const t0 = performance.now();
+  // Four batches in flight, as concurrent runners would send them.
+  const inflight: Promise<unknown>[] = [];
+  for (let off = 0; off < N; off += BATCH) {
+    const r = Math.floor(off / PER_ROLLOUT);
+    const batch = Array.from({ length: Math.min(BATCH, N - off) }, (_, k) => makeSpan(`ro-${String(r).padStart(5, "0")}`, attempts[r], off + k));
+    inflight.push(s.addSpans(batch));
+    if (inflight.length >= 4) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  return { rate: N / ((performance.now() - t0) / 1000), attempts };
+}
+
+async function queryLatency(s: LightningStore): Promise<{ p50: number; p95: number; scanMs: number }> {
+  const times: number[] = [];
+  for (let q = 0; q < 200; q++) {
+    const r = (q * 7919) % ROLLOUTS;
+    const t0 = performance.now();
+    const got = await s.querySpans({ rolloutId: `ro-${String(r).padStart(5, "0")}`, name: "agentlightning.reward" });
+    times.push(performance.now() - t0);
+    if (got.length === 0) throw new Error("query found nothing");
+  }
+  times.sort((a, b) => a - b);
+  const t0 = performance.now();
+  const rewards = await s.querySpans({ name: "agentlightning.reward", limit: 1000 });
+  const scanMs = performance.now() - t0;
+  if (rewards.length !== Math.min(1000, Math.floor(N / 4))) throw new Error(`scan found ${rewards.length}`);
+  return { p50: times[100], p95: times[190], scanMs };
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+async function main() {
+  console.log(`store bench: ${N.toLocaleString("en-US")} spans, batches of ${BATCH}, ${ROLLOUTS} rollouts, node ${process.version}`);
+  const arrow = arrowBaseline();
+  console.log(`baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s`);
+
+  const mem = await openStore(undefined, { deadlineCheckIntervalMs: 0 });
+  const m = await ingest(mem);
+  const mq = await queryLatency(mem);
+  await mem.close();
+  console.log(`memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow)  querySpans by rollout p50 ${ms(mq.p50)} p95 ${ms(mq.p95)}  name scan (limit 1000) ${ms(mq.scanMs)}`);
+
+  const dir = mkdtempSync(join(tmpdir(), "arclight-bench-"));
+  try {
+    const dur = await openStore(dir, { deadlineCheckIntervalMs: 0 });
+    const d = await ingest(dur);
+    const dq = await queryLatency(dur);
+    const t0 = performance.now();
+    await dur.close();
+    const closeMs = performance.now() - t0;
+    const parts = readdirSync(join(dir, "spans"));
+    const bytes = parts.reduce((sum, f) => sum + statSync(join(dir, "spans", f)).size, 0);
+    console.log(`durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit)  querySpans by rollout p50 ${ms(dq.p50)} p95 ${ms(dq.p95)}  name scan ${ms(dq.scanMs)}`);
+    console.log(`          close (last checkpoint) ${ms(closeMs)}; ${parts.length} Parquet parts, ${(bytes / 1e6).toFixed(1)} MB zstd`);
+    const t1 = performance.now();
+    const re = await openStore(dir, { deadlineCheckIntervalMs: 0 });
+    const reopenMs = performance.now() - t1;
+    const st = await re.statistics();
+    await re.close();
+    if (st.spans !== N) throw new Error(`reopen found ${st.spans} spans`);
+    console.log(`          reopen (Parquet -> memory) ${ms(reopenMs)} for ${fmt(st.spans)} spans`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
