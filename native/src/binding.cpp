@@ -1,0 +1,523 @@
+// N-API face of the native trainer: a Policy object whose long calls run on
+// libuv's worker threads and return promises. Every C++ exception becomes a
+// rejected promise or a thrown JS error; nothing here may abort the process.
+#include <napi.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "checkpoint.h"
+#include "gradcheck.h"
+#include "model.h"
+
+using namespace arclight;
+
+namespace {
+
+// One model plus the lock that serializes the calls made on it.
+struct PolicyState {
+  std::unique_ptr<Model<float>> model;
+  std::mutex mu;
+  std::atomic<bool> cancel{false};
+};
+
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Done = std::function<Napi::Value(Napi::Env)>;
+  PromiseWorker(Napi::Env env, std::function<void()> work, Done done)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      work_();
+    } catch (const Cancelled&) {
+      SetError("ARCLIGHT_CANCELLED: the call was cancelled");
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("unknown native error");
+    }
+  }
+  void OnOK() override {
+    try {
+      deferred_.Resolve(done_(Env()));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(Napi::Error::New(Env(), e.what()).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> work_;
+  Done done_;
+};
+
+// ---------------------------------------------------------------------------
+// argument parsing (the TS layer validates first; these checks are the backstop)
+
+[[noreturn]] void type_error(Napi::Env env, const std::string& m) { throw Napi::TypeError::New(env, m); }
+
+Napi::Object need_object(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsObject()) type_error(env, std::string(what) + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+double num(Napi::Object o, const char* key, double dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  if (!v.IsNumber()) type_error(o.Env(), std::string(key) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) type_error(o.Env(), std::string(key) + " must be finite");
+  return d;
+}
+
+int int_in(Napi::Object o, const char* key, int dflt, int lo, int hi) {
+  const double d = num(o, key, dflt);
+  if (d != std::floor(d) || d < lo || d > hi)
+    type_error(o.Env(), std::string(key) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return (int)d;
+}
+
+template <typename T, typename Arr>
+std::vector<T> typed(Napi::Object o, const char* key, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) type_error(o.Env(), std::string(key) + " is required");
+    return {};
+  }
+  if (!v.IsTypedArray()) type_error(o.Env(), std::string(key) + " must be a typed array");
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  Arr arr = v.As<Arr>();
+  if (ta.TypedArrayType() != arr.TypedArrayType()) type_error(o.Env(), std::string(key) + " has the wrong typed array type");
+  std::vector<T> out(arr.ElementLength());
+  for (size_t i = 0; i < out.size(); i++) out[i] = (T)arr[i];
+  return out;
+}
+
+ModelConfig parse_config(Napi::Env env, Napi::Object o) {
+  ModelConfig c;
+  Napi::Value fam = o.Get("family");
+  if (!fam.IsString()) type_error(env, "family must be \"gpt2\" or \"qwen2\"");
+  c.family = fam.As<Napi::String>().Utf8Value();
+  c.layers = int_in(o, "layers", c.layers, 1, 256);
+  c.dModel = int_in(o, "dModel", c.dModel, 2, 16384);
+  c.heads = int_in(o, "heads", c.heads, 1, 16384);
+  c.kvHeads = int_in(o, "kvHeads", c.heads, 1, 16384);
+  c.vocab = int_in(o, "vocab", c.vocab, 2, 1 << 22);
+  c.ctx = int_in(o, "ctx", c.ctx, 2, 1 << 20);
+  c.ffn = int_in(o, "ffn", 0, 0, 1 << 20);
+  c.normEps = num(o, "normEps", c.normEps);
+  c.ropeTheta = num(o, "ropeTheta", c.ropeTheta);
+  Napi::Value tie = o.Get("tieEmbeddings");
+  if (!tie.IsUndefined()) c.tieEmbeddings = tie.ToBoolean().Value();
+  try {
+    c.validate();
+  } catch (const std::exception& e) {
+    type_error(env, e.what());
+  }
+  return c;
+}
+
+SeqBatch parse_batch(Napi::Env env, Napi::Object o) {
+  SeqBatch b;
+  b.tokens = typed<int, Napi::Int32Array>(o, "tokens", true);
+  b.promptLen = typed<int, Napi::Int32Array>(o, "promptLens", true);
+  b.respLen = typed<int, Napi::Int32Array>(o, "responseLens", true);
+  b.advantages = typed<double, Napi::Float64Array>(o, "advantages", false);
+  b.oldLogprobs = typed<float, Napi::Float32Array>(o, "oldLogprobs", false);
+  b.refLogprobs = typed<float, Napi::Float32Array>(o, "refLogprobs", false);
+  b.mask = typed<float, Napi::Float32Array>(o, "mask", false);
+  if (b.promptLen.size() != b.respLen.size()) type_error(env, "promptLens and responseLens differ in length");
+  size_t total = 0, resp = 0;
+  for (size_t s = 0; s < b.promptLen.size(); s++) {
+    if (b.promptLen[s] < 1 || b.respLen[s] < 0) type_error(env, "sequence " + std::to_string(s) + ": prompt needs >= 1 token, response >= 0");
+    total += (size_t)b.promptLen[s] + b.respLen[s];
+    resp += b.respLen[s];
+  }
+  if (total != b.tokens.size()) type_error(env, "tokens length does not match promptLens + responseLens");
+  if (!b.advantages.empty() && b.advantages.size() != b.promptLen.size()) type_error(env, "advantages needs one value per sequence");
+  for (auto* a : {&b.oldLogprobs, &b.refLogprobs, &b.mask})
+    if (!a->empty() && a->size() != resp) type_error(env, "per-token arrays need one value per response token (" + std::to_string(resp) + ")");
+  b.finalize();
+  return b;
+}
+
+LossConfig parse_loss(Napi::Env env, Napi::Object o) {
+  LossConfig l;
+  Napi::Value k = o.Get("loss");
+  const std::string kind = k.IsString() ? k.As<Napi::String>().Utf8Value() : "grpo";
+  if (kind == "sft") l.kind = LossKind::SFT;
+  else if (kind == "grpo") l.kind = LossKind::GRPO;
+  else type_error(env, "loss must be \"grpo\" or \"sft\"");
+  l.epsLow = num(o, "clipLow", l.epsLow);
+  l.epsHigh = num(o, "clipHigh", l.epsHigh);
+  l.klBeta = num(o, "klBeta", 0);
+  l.entropyCoef = num(o, "entropyCoef", 0);
+  l.normLength = num(o, "normLength", 0);
+  Napi::Value a = o.Get("aggregation");
+  const std::string agg = a.IsString() ? a.As<Napi::String>().Utf8Value() : "token-mean";
+  if (agg == "token-mean") l.agg = Aggregation::TokenMean;
+  else if (agg == "seq-mean-token-mean") l.agg = Aggregation::SeqMeanTokenMean;
+  else if (agg == "seq-mean-token-sum-norm") l.agg = Aggregation::SeqMeanTokenSumNorm;
+  else type_error(env, "aggregation must be token-mean, seq-mean-token-mean or seq-mean-token-sum-norm");
+  return l;
+}
+
+OptimConfig parse_optim(Napi::Object o) {
+  OptimConfig c;
+  c.lr = num(o, "lr", c.lr);
+  c.beta1 = num(o, "beta1", c.beta1);
+  c.beta2 = num(o, "beta2", c.beta2);
+  c.eps = num(o, "adamEps", c.eps);
+  c.weightDecay = num(o, "weightDecay", c.weightDecay);
+  c.maxGradNorm = num(o, "maxGradNorm", c.maxGradNorm);
+  c.warmupSteps = int_in(o, "warmupSteps", 0, 0, INT32_MAX);
+  c.totalSteps = int_in(o, "totalSteps", 0, 0, INT32_MAX);
+  c.minLrRatio = num(o, "minLrRatio", 0);
+  return c;
+}
+
+Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v) {
+  auto a = Napi::Float64Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a[i] = v[i];
+  return a;
+}
+
+Napi::Object config_object(Napi::Env env, const ModelConfig& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", c.family);
+  o.Set("layers", c.layers);
+  o.Set("dModel", c.dModel);
+  o.Set("heads", c.heads);
+  o.Set("kvHeads", c.kvHeads);
+  o.Set("vocab", c.vocab);
+  o.Set("ctx", c.ctx);
+  o.Set("ffn", c.ffnDim());
+  o.Set("normEps", c.normEps);
+  o.Set("ropeTheta", c.ropeTheta);
+  o.Set("tieEmbeddings", c.tieEmbeddings);
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+
+class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
+ public:
+  static Napi::FunctionReference* ctor;
+
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativePolicy",
+                       {InstanceMethod("info", &NativePolicy::Info), InstanceMethod("generate", &NativePolicy::Generate),
+                        InstanceMethod("score", &NativePolicy::Score), InstanceMethod("trainStep", &NativePolicy::TrainStep),
+                        InstanceMethod("save", &NativePolicy::Save), InstanceMethod("clone", &NativePolicy::Clone),
+                        InstanceMethod("cancel", &NativePolicy::Cancel), InstanceMethod("dispose", &NativePolicy::Dispose)});
+  }
+
+  // new NativePolicy(config, seed) or, internally, new NativePolicy(External<PolicyState>)
+  NativePolicy(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativePolicy>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() == 1 && info[0].IsExternal()) {
+      state_ = *info[0].As<Napi::External<std::shared_ptr<PolicyState>>>().Data();
+      return;
+    }
+    Napi::Object cfgObj = need_object(env, info[0], "config");
+    ModelConfig c = parse_config(env, cfgObj);
+    const double seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+    state_ = std::make_shared<PolicyState>();
+    try {
+      state_->model = std::make_unique<Model<float>>(c);
+      state_->model->init((uint64_t)seed);
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(env, "not enough memory for this model config");
+    }
+    state_->model->cancelFlag = &state_->cancel;
+  }
+
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<PolicyState> st) {
+    auto ext = Napi::External<std::shared_ptr<PolicyState>>::New(env, new std::shared_ptr<PolicyState>(std::move(st)),
+                                                               [](Napi::Env, std::shared_ptr<PolicyState>* p) { delete p; });
+    return ctor->New({ext});
+  }
+
+ private:
+  std::shared_ptr<PolicyState> state_;
+
+  std::shared_ptr<PolicyState> live(Napi::Env env) {
+    if (!state_ || !state_->model) throw Napi::Error::New(env, "policy was disposed");
+    return state_;
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    auto st = live(info.Env());
+    std::lock_guard<std::mutex> lk(st->mu);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("config", config_object(info.Env(), st->model->cfg));
+    o.Set("numParams", (double)st->model->numParams());
+    o.Set("step", (double)st->model->step);
+    return o;
+  }
+
+  Napi::Value Generate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    Napi::Object o = need_object(env, info[0], "generate request");
+    GenRequest r;
+    std::vector<int> flat = typed<int, Napi::Int32Array>(o, "tokens", true);
+    std::vector<int> lens = typed<int, Napi::Int32Array>(o, "promptLens", true);
+    size_t at = 0;
+    for (int L : lens) {
+      if (L < 1 || at + L > flat.size()) type_error(env, "promptLens do not match tokens");
+      r.prompts.emplace_back(flat.begin() + at, flat.begin() + at + L);
+      at += L;
+    }
+    if (at != flat.size()) type_error(env, "promptLens do not match tokens");
+    r.n = int_in(o, "n", 1, 1, 1 << 16);
+    r.maxTokens = int_in(o, "maxTokens", 16, 0, 1 << 20);
+    r.sc.temperature = num(o, "temperature", 1.0);
+    r.sc.topK = int_in(o, "topK", 0, 0, INT32_MAX);
+    r.sc.topP = num(o, "topP", 1.0);
+    r.seed = (uint64_t)num(o, "seed", 0);
+    r.stop = typed<int, Napi::Int32Array>(o, "stop", false);
+    Napi::Value uc = o.Get("useCache");
+    if (!uc.IsUndefined()) r.useCache = uc.ToBoolean().Value();
+    auto res = std::make_shared<GenResult>();
+    auto secs = std::make_shared<double>(0);
+    auto* w = new PromiseWorker(
+        env,
+        [st, r, res, secs] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          st->cancel = false;
+          const auto t0 = std::chrono::steady_clock::now();
+          *res = st->model->generate(r);
+          *secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        },
+        [res, secs](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          Napi::Array toks = Napi::Array::New(env), lps = Napi::Array::New(env), slps = Napi::Array::New(env), fin = Napi::Array::New(env);
+          for (size_t s = 0; s < res->tokens.size(); s++) {
+            auto t = Napi::Int32Array::New(env, res->tokens[s].size());
+            for (size_t i = 0; i < res->tokens[s].size(); i++) t[i] = res->tokens[s][i];
+            toks.Set((uint32_t)s, t);
+            lps.Set((uint32_t)s, to_f64(env, res->logprobs[s]));
+            slps.Set((uint32_t)s, to_f64(env, res->sampleLogprobs[s]));
+            fin.Set((uint32_t)s, res->finish[s]);
+          }
+          out.Set("tokens", toks);
+          out.Set("logprobs", lps);
+          out.Set("sampleLogprobs", slps);
+          out.Set("finishReasons", fin);
+          out.Set("generatedTokens", (double)res->generated);
+          out.Set("seconds", *secs);
+          return out;
+        });
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value Score(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    auto b = std::make_shared<SeqBatch>(parse_batch(env, need_object(env, info[0], "batch")));
+    auto lp = std::make_shared<std::vector<double>>(), ent = std::make_shared<std::vector<double>>();
+    auto* w = new PromiseWorker(
+        env,
+        [st, b, lp, ent] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          st->cancel = false;
+          st->model->score(*b, nullptr, lp.get(), ent.get());
+        },
+        [lp, ent](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("logprobs", to_f64(env, *lp));
+          out.Set("entropy", to_f64(env, *ent));
+          return out;
+        });
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    auto b = std::make_shared<SeqBatch>(parse_batch(env, need_object(env, info[0], "batch")));
+    Napi::Object o = need_object(env, info[1], "train options");
+    LossConfig lc = parse_loss(env, o);
+    OptimConfig oc = parse_optim(o);
+    if (lc.kind == LossKind::GRPO && b->advantages.empty()) type_error(env, "grpo needs advantages");
+    if (lc.klBeta != 0 && b->refLogprobs.empty()) type_error(env, "klBeta needs refLogprobs");
+    auto stats = std::make_shared<StepStats>();
+    auto* w = new PromiseWorker(
+        env,
+        [st, b, lc, oc, stats] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          st->cancel = false;
+          *stats = st->model->train_step(*b, lc, oc);
+        },
+        [stats](Napi::Env env) -> Napi::Value {
+          const StepStats& s = *stats;
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("loss", s.loss);
+          out.Set("pgLoss", s.pgLoss);
+          out.Set("kl", s.kl);
+          out.Set("entropy", s.entropy);
+          out.Set("clipFrac", s.clipFrac);
+          out.Set("ratioMean", s.ratioMean);
+          out.Set("gradNorm", s.gradNorm);
+          out.Set("lr", s.lr);
+          out.Set("step", (double)s.step);
+          out.Set("responseTokens", (double)s.responseTokens);
+          out.Set("totalTokens", (double)s.totalTokens);
+          out.Set("seconds", s.seconds);
+          out.Set("tokensPerSecond", s.seconds > 0 ? s.totalTokens / s.seconds : 0.0);
+          return out;
+        });
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    if (!info[0].IsString()) type_error(env, "path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    auto* w = new PromiseWorker(
+        env,
+        [st, path] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          save_checkpoint(*st->model, path);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value Clone(const Napi::CallbackInfo& info) {
+    auto st = live(info.Env());
+    auto copy = std::make_shared<PolicyState>();
+    {
+      std::lock_guard<std::mutex> lk(st->mu);
+      copy->model = std::make_unique<Model<float>>(*st->model);
+    }
+    copy->model->cancelFlag = &copy->cancel;
+    return Wrap(info.Env(), copy);
+  }
+
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    if (state_) state_->cancel = true;
+    return info.Env().Undefined();
+  }
+
+  // Frees the weights once the calls already running finish.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (state_) {
+      auto st = state_;
+      state_.reset();
+      st->cancel = true;
+      auto* w = new PromiseWorker(
+          info.Env(), [st] { std::lock_guard<std::mutex> lk(st->mu); st->model.reset(); },
+          [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+      w->Queue();
+      return w->Promise();
+    }
+    return info.Env().Undefined();
+  }
+};
+
+Napi::FunctionReference* NativePolicy::ctor = nullptr;
+
+Napi::Value LoadPolicy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) type_error(env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto st = std::make_shared<PolicyState>();
+  auto* w = new PromiseWorker(
+      env, [st, path] { st->model = load_checkpoint(path); st->model->cancelFlag = &st->cancel; },
+      [st](Napi::Env env) -> Napi::Value { return NativePolicy::Wrap(env, st); });
+  w->Queue();
+  return w->Promise();
+}
+
+// Test hook: fp32 and fp64 analytic gradients against float64 central differences.
+Napi::Value GradCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelConfig c = parse_config(env, need_object(env, info[0], "config"));
+  SeqBatch b = parse_batch(env, need_object(env, info[1], "batch"));
+  Napi::Object o = need_object(env, info[2], "options");
+  LossConfig lc = parse_loss(env, o);
+  const uint64_t seed = (uint64_t)num(o, "seed", 1);
+  const double scale = num(o, "initScale", 1.0);
+  const int stride = int_in(o, "stride", 1, 1, 1 << 20);
+  try {
+    GradCheckResult r = gradcheck(c, b, lc, seed, scale, stride);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("relErrF32", r.relErrF32);
+    out.Set("relErrF64", r.relErrF64);
+    out.Set("maxAbsErrF64", r.maxAbsErrF64);
+    out.Set("gradNorm", r.gradNorm);
+    out.Set("checked", (double)r.checked);
+    return out;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// Group advantages exposed for the TS layer, so JS and C++ share one definition.
+Napi::Value GroupAdvantages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = need_object(env, info[0], "options");
+  std::vector<double> r = typed<double, Napi::Float64Array>(o, "rewards", true);
+  std::vector<int> g = typed<int, Napi::Int32Array>(o, "groups", true);
+  if (r.size() != g.size()) type_error(env, "rewards and groups differ in length");
+  Napi::Value ns = o.Get("normalizeStd");
+  Napi::Value rl = o.Get("rloo");
+  const bool normStd = ns.IsUndefined() ? true : ns.ToBoolean().Value();
+  const bool rloo = rl.IsUndefined() ? false : rl.ToBoolean().Value();
+  return to_f64(env, group_advantages(r, g, normStd, num(o, "epsilon", 1e-4), rloo));
+}
+
+// Tight-loop GEMM throughput of this build's matmul kernel: GFLOP/s.
+Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = need_object(env, info[0], "options");
+  const int N = int_in(o, "n", 256, 1, 8192), C = int_in(o, "c", 256, 1, 8192), OC = int_in(o, "oc", 256, 1, 8192);
+  const int reps = int_in(o, "reps", 10, 1, 100000);
+  std::vector<float> a((size_t)N * C), w((size_t)OC * C), out((size_t)N * OC);
+  Rng rng(1);
+  for (auto& x : a) x = (float)rng.uniform();
+  for (auto& x : w) x = (float)rng.uniform();
+  matmul_forward_cpu(out.data(), a.data(), w.data(), (const float*)nullptr, N, C, OC);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; r++) matmul_forward_cpu(out.data(), a.data(), w.data(), (const float*)nullptr, N, C, OC);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Napi::Number::New(env, 2.0 * N * C * OC * reps / s / 1e9);
+}
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("cpu", true);
+  // ---- CUDA backend hook: set from native/cuda when the nvcc section of binding.gyp is wired in.
+  o.Set("cuda", false);
+  return o;
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = NativePolicy::Init(env);
+  NativePolicy::ctor = new Napi::FunctionReference(Napi::Persistent(cls));
+  exports.Set("NativePolicy", cls);
+  exports.Set("loadPolicy", Napi::Function::New(env, LoadPolicy));
+  exports.Set("gradcheck", Napi::Function::New(env, GradCheck));
+  exports.Set("groupAdvantages", Napi::Function::New(env, GroupAdvantages));
+  exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
+  exports.Set("backends", Napi::Function::New(env, Backends));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(arclight, InitModule)

@@ -1,0 +1,106 @@
+// Policy checkpoints: Model<float> <-> safetensors through native/io.
+#include "checkpoint.h"
+
+#include <sstream>
+
+#include "../io/safetensors.h"
+
+namespace arclight {
+
+namespace {
+
+std::string fmt(double x) {
+  std::ostringstream s;
+  s.precision(17);
+  s << x;
+  return s.str();
+}
+
+const std::string& need(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+  auto it = meta.find(key);
+  if (it == meta.end()) throw std::runtime_error(path + ": not an Arclight checkpoint (metadata key " + key + " missing)");
+  return it->second;
+}
+
+int to_int(const std::string& s, const std::string& key) {
+  try {
+    size_t used = 0;
+    const long v = std::stol(s, &used);
+    if (used != s.size() || v < INT32_MIN || v > INT32_MAX) throw std::invalid_argument(s);
+    return (int)v;
+  } catch (const std::exception&) {
+    throw std::runtime_error("checkpoint metadata " + key + " is not an integer: \"" + s + "\"");
+  }
+}
+
+double to_double(const std::string& s, const std::string& key) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used != s.size()) throw std::invalid_argument(s);
+    return v;
+  } catch (const std::exception&) {
+    throw std::runtime_error("checkpoint metadata " + key + " is not a number: \"" + s + "\"");
+  }
+}
+
+}  // namespace
+
+void save_checkpoint(const Model<float>& model, const std::string& path) {
+  const ModelConfig& c = model.cfg;
+  std::vector<io::TensorF32> store(model.params.size());
+  std::vector<std::pair<std::string, const io::TensorF32*>> list;
+  for (size_t i = 0; i < model.params.size(); i++) {
+    const ParamInfo& p = model.params[i];
+    store[i].shape = p.shape;
+    store[i].data.assign(model.w.begin() + p.offset, model.w.begin() + p.offset + p.size);
+    list.emplace_back(p.name, &store[i]);
+  }
+  std::map<std::string, std::string> meta = {
+      {"format", "pt"},
+      {"arclight.format", "1"},
+      {"arclight.family", c.family},
+      {"arclight.layers", std::to_string(c.layers)},
+      {"arclight.dModel", std::to_string(c.dModel)},
+      {"arclight.heads", std::to_string(c.heads)},
+      {"arclight.kvHeads", std::to_string(c.kvHeads)},
+      {"arclight.vocab", std::to_string(c.vocab)},
+      {"arclight.ctx", std::to_string(c.ctx)},
+      {"arclight.ffn", std::to_string(c.ffn)},
+      {"arclight.normEps", fmt(c.normEps)},
+      {"arclight.ropeTheta", fmt(c.ropeTheta)},
+      {"arclight.tieEmbeddings", c.tieEmbeddings ? "true" : "false"},
+      {"arclight.step", std::to_string(model.step)},
+  };
+  io::write_safetensors(path, list, meta);
+}
+
+std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
+  std::map<std::string, std::string> meta;
+  auto tensors = io::read_safetensors(path, &meta);
+  ModelConfig c;
+  c.family = need(meta, "arclight.family", path);
+  c.layers = to_int(need(meta, "arclight.layers", path), "layers");
+  c.dModel = to_int(need(meta, "arclight.dModel", path), "dModel");
+  c.heads = to_int(need(meta, "arclight.heads", path), "heads");
+  c.kvHeads = to_int(need(meta, "arclight.kvHeads", path), "kvHeads");
+  c.vocab = to_int(need(meta, "arclight.vocab", path), "vocab");
+  c.ctx = to_int(need(meta, "arclight.ctx", path), "ctx");
+  c.ffn = to_int(need(meta, "arclight.ffn", path), "ffn");
+  c.normEps = to_double(need(meta, "arclight.normEps", path), "normEps");
+  c.ropeTheta = to_double(need(meta, "arclight.ropeTheta", path), "ropeTheta");
+  c.tieEmbeddings = need(meta, "arclight.tieEmbeddings", path) == "true";
+  auto model = std::make_unique<Model<float>>(c);  // validates the config
+  for (const ParamInfo& p : model->params) {
+    auto it = tensors.find(p.name);
+    if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + p.name + " missing");
+    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + p.name + " has the wrong shape");
+    std::copy(it->second.data.begin(), it->second.data.end(), model->w.begin() + p.offset);
+  }
+  if (tensors.size() != model->params.size()) throw std::runtime_error(path + ": unexpected extra tensors for this config");
+  auto st = meta.find("arclight.step");
+  if (st != meta.end()) model->step = to_int(st->second, "step");
+  return model;
+}
+
+}  // namespace arclight

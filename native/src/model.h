@@ -1,0 +1,535 @@
+// The decoder-only transformer (GPT-2 and Qwen2 families from one config) on
+// the CPU: parameters, forward with KV caches, hand-written backward, losses,
+// AdamW step and the KV-cached sampler. Templated on the float type so a
+// double build can check the fp32 gradients (see gradcheck.h).
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "activations.h"
+#include "adamw.h"
+#include "attention.h"
+#include "config.h"
+#include "grpo.h"
+#include "layernorm.h"
+#include "matmul.h"
+#include "param_names.h"
+#include "rope.h"
+#include "sampler.h"
+
+namespace arclight {
+
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+inline constexpr size_t kAbsent = SIZE_MAX;
+
+struct ParamInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  size_t offset = 0, size = 0;
+  bool decay = false;  // weight decay applies to matrices only
+};
+
+// One training/scoring sequence set: sequence s is tokens[tokOff[s] .. tokOff[s] + promptLen[s] + respLen[s]),
+// its response tokens' per-token arrays (oldLogprobs, refLogprobs, mask) start at respOff[s].
+struct SeqBatch {
+  std::vector<int> tokens, promptLen, respLen;
+  std::vector<size_t> tokOff, respOff;
+  std::vector<double> advantages;  // per sequence (GRPO)
+  std::vector<float> oldLogprobs, refLogprobs, mask;  // empty = absent (old: ratio 1; mask: all ones)
+
+  size_t numSeqs() const { return promptLen.size(); }
+  size_t respTokens() const { size_t n = 0; for (int r : respLen) n += r; return n; }
+  void finalize() {
+    tokOff.assign(numSeqs(), 0); respOff.assign(numSeqs(), 0);
+    size_t t = 0, r = 0;
+    for (size_t s = 0; s < numSeqs(); s++) { tokOff[s] = t; respOff[s] = r; t += promptLen[s] + respLen[s]; r += respLen[s]; }
+  }
+};
+
+struct StepStats {
+  double loss = 0, pgLoss = 0, kl = 0, entropy = 0, clipFrac = 0, ratioMean = 0;
+  double gradNorm = 0, lr = 0, seconds = 0;
+  long responseTokens = 0, totalTokens = 0;
+  long step = 0;
+};
+
+struct GenRequest {
+  std::vector<std::vector<int>> prompts;
+  int n = 1;
+  SampleConfig sc;
+  uint64_t seed = 0;
+  std::vector<int> stop;
+  int maxTokens = 16;
+  bool useCache = true;
+};
+
+struct GenResult {
+  // prompt-major: entry p * n + k is sample k of prompt p
+  std::vector<std::vector<int>> tokens;
+  std::vector<std::vector<double>> logprobs;        // under the policy at temperature 1
+  std::vector<std::vector<double>> sampleLogprobs;  // under the sampling distribution
+  std::vector<std::string> finish;                  // "stop" | "length" | "ctx"
+  long generated = 0;
+};
+
+template <typename F>
+class Model {
+ public:
+  // KV cache: [layers][cap][kvDim] for K and for V.
+  struct KVCache {
+    int cap = 0;
+    std::vector<F> k, v;
+    KVCache() = default;
+    KVCache(const ModelConfig& c, int capacity) : cap(capacity), k((size_t)c.layers * capacity * c.kvDim()), v(k.size()) {}
+    F* kl(int l, int kvd) { return k.data() + (size_t)l * cap * kvd; }
+    F* vl(int l, int kvd) { return v.data() + (size_t)l * cap * kvd; }
+  };
+
+  ModelConfig cfg;
+  std::vector<ParamInfo> params;
+  std::vector<F> w, g, m, v;
+  long step = 0;
+
+  explicit Model(const ModelConfig& c) : cfg(c) {
+    cfg.validate();
+    build_layout();
+    w.assign(total_, F(0));
+  }
+
+  size_t numParams() const { return total_; }
+
+  const ParamInfo* find(const std::string& name) const {
+    for (auto& p : params) if (p.name == name) return &p;
+    return nullptr;
+  }
+
+  // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2L), norms 1, biases 0.
+  void init(uint64_t seed) {
+    Rng rng(seed ^ 0xA5C1u);
+    const double resid = 0.02 / std::sqrt(2.0 * cfg.layers);
+    for (auto& p : params) {
+      F* d = w.data() + p.offset;
+      const bool isNorm = p.name.find("ln") != std::string::npos;
+      const bool isBias = p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+      if (isNorm && !isBias) { for (size_t i = 0; i < p.size; i++) d[i] = F(1); continue; }
+      if (isBias) { for (size_t i = 0; i < p.size; i++) d[i] = F(0); continue; }
+      const bool isProj = p.name.find("proj.weight") != std::string::npos;
+      const double sd = isProj ? resid : 0.02;
+      for (size_t i = 0; i < p.size; i++) d[i] = (F)(rng.normal() * sd);
+    }
+  }
+
+  template <typename G>
+  void copy_weights_from(const Model<G>& o) {
+    for (size_t i = 0; i < total_; i++) w[i] = (F)o.w[i];
+  }
+
+  // ==========================================================================
+  // forward
+  // Rows i = 0..N-1 with token tokens[i] at position pos[i], writing K/V into
+  // caches[i] and attending to that cache's positions 0..pos[i]. Training passes
+  // one cache for all rows and keeps attention probabilities (train = true).
+  // Logits are computed for rows [logitsFrom, N) into acts.logits.
+  struct LayerActs {
+    std::vector<F> xin, ln1, ln1m, ln1r, q, att, atty, x2, ln2, ln2m, ln2r, fch, fcg;
+  };
+  struct Acts {
+    std::vector<LayerActs> L;
+    std::vector<F> xout, lnf, lnfm, lnfr, logits, qkv, tmp;
+    // backward scratch
+    std::vector<F> dx, dx2, dln, dlnf, dfcg, dfch, datty, dq, dk, dv, dqkv, dlogits;
+  };
+
+  void forward(const int* tokens, const int* pos, KVCache* const* caches, int N, Acts& a, bool train, int logitsFrom) {
+    const int C = cfg.dModel, H = cfg.heads, KV = cfg.kvHeads, D = cfg.headDim(), QKV = cfg.qkvDim(), KVD = cfg.kvDim();
+    const int Fd = cfg.ffnDim(), Fh = cfg.qwen() ? 2 * Fd : Fd, V = cfg.vocab;
+    const F eps = (F)cfg.normEps;
+    a.L.resize(cfg.layers);
+    for (int i = 0; i < N; i++) {
+      if (tokens[i] < 0 || tokens[i] >= V) throw std::out_of_range("token id " + std::to_string(tokens[i]) + " outside vocab [0, " + std::to_string(V) + ")");
+      if (pos[i] < 0 || pos[i] >= cfg.ctx || pos[i] >= caches[i]->cap) throw std::out_of_range("position beyond context length " + std::to_string(cfg.ctx));
+    }
+    // embeddings
+    LayerActs& l0 = a.L[0];
+    l0.xin.resize((size_t)N * C);
+    for (int i = 0; i < N; i++) {
+      const F* e = W(off_.wte) + (size_t)tokens[i] * C;
+      F* x = l0.xin.data() + (size_t)i * C;
+      for (int c = 0; c < C; c++) x[c] = e[c];
+      if (!cfg.qwen()) { const F* p = W(off_.wpe) + (size_t)pos[i] * C; for (int c = 0; c < C; c++) x[c] += p[c]; }
+    }
+    a.qkv.resize((size_t)N * QKV);
+    a.tmp.resize((size_t)N * C);
+    std::vector<const F*> kc(N), vc(N);
+    for (int l = 0; l < cfg.layers; l++) {
+      check_cancel();
+      const LayerOff& o = off_.L[l];
+      LayerActs& la = a.L[l];
+      std::vector<F>& out = (l + 1 < cfg.layers) ? a.L[l + 1].xin : a.xout;
+      la.ln1.resize((size_t)N * C); la.ln1m.resize(N); la.ln1r.resize(N);
+      la.q.resize((size_t)N * H * D); la.atty.resize((size_t)N * H * D);
+      la.x2.resize((size_t)N * C); la.ln2.resize((size_t)N * C); la.ln2m.resize(N); la.ln2r.resize(N);
+      la.fch.resize((size_t)N * Fh); la.fcg.resize((size_t)N * Fd);
+      out.resize((size_t)N * C);
+      norm_fwd(la.ln1.data(), la.ln1m.data(), la.ln1r.data(), la.xin.data(), o.ln1w, o.ln1b, N, eps);
+      matmul_forward_cpu(a.qkv.data(), la.ln1.data(), W(o.qkvw), W(o.qkvb), N, C, QKV);
+      for (int i = 0; i < N; i++) {
+        const F* r = a.qkv.data() + (size_t)i * QKV;
+        std::memcpy(la.q.data() + (size_t)i * H * D, r, sizeof(F) * H * D);
+        F* kr = caches[i]->kl(l, KVD) + (size_t)pos[i] * KVD;
+        F* vr = caches[i]->vl(l, KVD) + (size_t)pos[i] * KVD;
+        std::memcpy(kr, r + H * D, sizeof(F) * KVD);
+        std::memcpy(vr, r + H * D + KVD, sizeof(F) * KVD);
+        if (cfg.qwen()) rope_forward_cpu(kr, KVD, 1, KV, D, pos + i, cfg.ropeTheta);
+        kc[i] = caches[i]->kl(l, KVD);
+        vc[i] = caches[i]->vl(l, KVD);
+      }
+      if (cfg.qwen()) rope_forward_cpu(la.q.data(), (size_t)H * D, N, H, D, pos, cfg.ropeTheta);
+      F* att = nullptr;
+      if (train) { la.att.resize((size_t)N * H * N); att = la.att.data(); }
+      attention_forward_cpu(la.atty.data(), att, N, la.q.data(), kc.data(), vc.data(), pos, N, H, KV, D);
+      matmul_forward_cpu(a.tmp.data(), la.atty.data(), W(o.projw), W(o.projb), N, H * D, C);
+      for (size_t i = 0; i < (size_t)N * C; i++) la.x2[i] = la.xin[i] + a.tmp[i];
+      norm_fwd(la.ln2.data(), la.ln2m.data(), la.ln2r.data(), la.x2.data(), o.ln2w, o.ln2b, N, eps);
+      matmul_forward_cpu(la.fch.data(), la.ln2.data(), W(o.fcw), W(o.fcb), N, C, Fh);
+      if (cfg.qwen()) swiglu_forward_cpu(la.fcg.data(), la.fch.data(), N, Fd);
+      else gelu_forward_cpu(la.fcg.data(), la.fch.data(), (size_t)N * Fd);
+      matmul_forward_cpu(a.tmp.data(), la.fcg.data(), W(o.mlpw), W(o.mlpb), N, Fd, C);
+      for (size_t i = 0; i < (size_t)N * C; i++) out[i] = la.x2[i] + a.tmp[i];
+    }
+    a.lnf.resize((size_t)N * C); a.lnfm.resize(N); a.lnfr.resize(N);
+    norm_fwd(a.lnf.data(), a.lnfm.data(), a.lnfr.data(), a.xout.data(), off_.lnfw, off_.lnfb, N, eps);
+    const int R = N - logitsFrom;
+    a.logits.resize((size_t)R * V);
+    if (R > 0) matmul_forward_cpu(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, W(head()), (const F*)nullptr, R, C, V);
+  }
+
+  // ==========================================================================
+  // backward for one sequence after forward(train = true): a.dlogits holds
+  // dLoss/dlogits for rows [logitsFrom, N). Accumulates into g.
+  void backward(const int* tokens, const int* pos, KVCache& cache, int N, Acts& a, int logitsFrom) {
+    const int C = cfg.dModel, H = cfg.heads, KV = cfg.kvHeads, D = cfg.headDim(), QKV = cfg.qkvDim(), KVD = cfg.kvDim();
+    const int Fd = cfg.ffnDim(), Fh = cfg.qwen() ? 2 * Fd : Fd, V = cfg.vocab;
+    const size_t NC = (size_t)N * C;
+    a.dlnf.assign(NC, F(0));
+    const int R = N - logitsFrom;
+    if (R > 0)
+      matmul_backward_cpu(a.dlnf.data() + (size_t)logitsFrom * C, G(head()), (F*)nullptr, a.dlogits.data(), a.lnf.data() + (size_t)logitsFrom * C,
+                          W(head()), R, C, V);
+    a.dx.assign(NC, F(0));
+    norm_bwd(a.dx.data(), off_.lnfw, off_.lnfb, a.dlnf.data(), a.xout.data(), a.lnfm.data(), a.lnfr.data(), N);
+    for (int l = cfg.layers - 1; l >= 0; l--) {
+      check_cancel();
+      const LayerOff& o = off_.L[l];
+      LayerActs& la = a.L[l];
+      // MLP block: out = x2 + mlp(norm2(x2))
+      a.dfcg.assign((size_t)N * Fd, F(0));
+      matmul_backward_cpu(a.dfcg.data(), G(o.mlpw), G(o.mlpb), a.dx.data(), la.fcg.data(), W(o.mlpw), N, Fd, C);
+      a.dfch.assign((size_t)N * Fh, F(0));
+      if (cfg.qwen()) swiglu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), N, Fd);
+      else gelu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), (size_t)N * Fd);
+      a.dln.assign(NC, F(0));
+      matmul_backward_cpu(a.dln.data(), G(o.fcw), G(o.fcb), a.dfch.data(), la.ln2.data(), W(o.fcw), N, C, Fh);
+      a.dx2 = a.dx;
+      norm_bwd(a.dx2.data(), o.ln2w, o.ln2b, a.dln.data(), la.x2.data(), la.ln2m.data(), la.ln2r.data(), N);
+      // attention block: x2 = xin + proj(attn(norm1(xin)))
+      a.datty.assign((size_t)N * H * D, F(0));
+      matmul_backward_cpu(a.datty.data(), G(o.projw), G(o.projb), a.dx2.data(), la.atty.data(), W(o.projw), N, H * D, C);
+      a.dq.assign((size_t)N * H * D, F(0));
+      a.dk.assign((size_t)N * KVD, F(0));
+      a.dv.assign((size_t)N * KVD, F(0));
+      attention_backward_cpu(a.dq.data(), a.dk.data(), a.dv.data(), a.datty.data(), la.att.data(), la.q.data(), cache.kl(l, KVD), cache.vl(l, KVD), N,
+                             H, KV, D);
+      if (cfg.qwen()) {
+        rope_backward_cpu(a.dq.data(), (size_t)H * D, N, H, D, pos, cfg.ropeTheta);
+        rope_backward_cpu(a.dk.data(), (size_t)KVD, N, KV, D, pos, cfg.ropeTheta);
+      }
+      a.dqkv.resize((size_t)N * QKV);
+      for (int i = 0; i < N; i++) {
+        F* r = a.dqkv.data() + (size_t)i * QKV;
+        std::memcpy(r, a.dq.data() + (size_t)i * H * D, sizeof(F) * H * D);
+        std::memcpy(r + H * D, a.dk.data() + (size_t)i * KVD, sizeof(F) * KVD);
+        std::memcpy(r + H * D + KVD, a.dv.data() + (size_t)i * KVD, sizeof(F) * KVD);
+      }
+      a.dln.assign(NC, F(0));
+      matmul_backward_cpu(a.dln.data(), G(o.qkvw), G(o.qkvb), a.dqkv.data(), la.ln1.data(), W(o.qkvw), N, C, QKV);
+      a.dx = a.dx2;
+      norm_bwd(a.dx.data(), o.ln1w, o.ln1b, a.dln.data(), la.xin.data(), la.ln1m.data(), la.ln1r.data(), N);
+    }
+    F* gwte = G(off_.wte);
+    for (int i = 0; i < N; i++) {
+      const F* d = a.dx.data() + (size_t)i * C;
+      F* e = gwte + (size_t)tokens[i] * C;
+      for (int c = 0; c < C; c++) e[c] += d[c];
+      if (!cfg.qwen()) { F* p = G(off_.wpe) + (size_t)pos[i] * C; for (int c = 0; c < C; c++) p[c] += d[c]; }
+    }
+  }
+
+  // ==========================================================================
+  // Scores every response token of the batch; with `loss` also computes the
+  // loss and accumulates its gradient into g. lpOut/entOut (may be null)
+  // receive per-response-token logprob and entropy, in batch order.
+  StepStats score(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut, bool doBackward = true) {
+    const int V = cfg.vocab;
+    const size_t S = b.numSeqs();
+    StepStats st;
+    std::vector<double> maskSums(S, 0.0);
+    int maxLen = 0;
+    for (size_t s = 0; s < S; s++) {
+      for (int t = 0; t < b.respLen[s]; t++) maskSums[s] += b.mask.empty() ? 1.0 : (double)b.mask[b.respOff[s] + t];
+      maxLen = std::max(maxLen, b.respLen[s]);
+    }
+    std::vector<double> wts = loss ? aggregation_weights(*loss, maskSums, maxLen) : std::vector<double>(S, 0.0);
+    double maskTotal = 0;
+    for (double x : maskSums) maskTotal += x;
+    if (lpOut) lpOut->assign(b.respTokens(), 0.0);
+    if (entOut) entOut->assign(b.respTokens(), 0.0);
+    Acts a;
+    std::vector<int> pos;
+    double sumKl = 0, sumEnt = 0, sumClip = 0, sumRatio = 0, sumPg = 0;
+    for (size_t s = 0; s < S; s++) {
+      check_cancel();
+      const int P = b.promptLen[s], Rn = b.respLen[s], N = P + Rn;
+      if (P < 1) throw std::invalid_argument("every sequence needs at least one prompt token");
+      if (N > cfg.ctx) throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " + std::to_string(cfg.ctx));
+      st.totalTokens += N;
+      st.responseTokens += Rn;
+      if (Rn == 0) continue;
+      const int* tok = b.tokens.data() + b.tokOff[s];
+      pos.resize(N);
+      for (int i = 0; i < N; i++) pos[i] = i;
+      KVCache cache(cfg, N);
+      std::vector<KVCache*> cp(N, &cache);
+      const int from = P - 1;
+      // the last row predicts past the sequence, so only rows P-1 .. N-2 are scored
+      forward(tok, pos.data(), cp.data(), N, a, loss != nullptr && doBackward, from);
+      if (loss) a.dlogits.assign((size_t)(N - from) * V, F(0));
+      for (int t = 0; t < Rn; t++) {
+        const F* z = a.logits.data() + (size_t)t * V;
+        const int y = tok[P + t];
+        double lp, ent;
+        logprob_entropy_row(z, V, y, &lp, &ent);
+        const size_t ri = b.respOff[s] + t;
+        if (lpOut) (*lpOut)[ri] = lp;
+        if (entOut) (*entOut)[ri] = ent;
+        if (!loss) continue;
+        const double mk = b.mask.empty() ? 1.0 : (double)b.mask[ri];
+        if (mk == 0) continue;
+        const double old = b.oldLogprobs.empty() ? lp : (double)b.oldLogprobs[ri];
+        const bool hasRef = !b.refLogprobs.empty();
+        const double adv = b.advantages.empty() ? 0.0 : b.advantages[s];
+        TokenLoss tl = token_loss(*loss, lp, old, hasRef, hasRef ? (double)b.refLogprobs[ri] : 0.0, ent, adv);
+        const double wt = wts[s] * mk;
+        st.loss += wt * tl.loss;
+        sumPg += wt * tl.pg;
+        sumKl += mk * tl.kl; sumEnt += mk * ent; sumClip += mk * (tl.clipped ? 1 : 0); sumRatio += mk * tl.ratio;
+        // d/dz_j: dLogp * (1[j=y] - p_j) + dEntropy * (-p_j (log p_j + H))
+        const double gl = wt * tl.dLogp, ge = wt * tl.dEntropy;
+        if (!doBackward || (gl == 0 && ge == 0)) continue;
+        F* dz = a.dlogits.data() + (size_t)t * V;
+        double mx = -INFINITY;
+        for (int j = 0; j < V; j++) mx = std::fmax(mx, (double)z[j]);
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += std::exp((double)z[j] - mx);
+        const double lse = mx + std::log(sum);
+        for (int j = 0; j < V; j++) {
+          const double lpj = (double)z[j] - lse, pj = std::exp(lpj);
+          dz[j] = (F)(gl * ((j == y ? 1.0 : 0.0) - pj) - ge * pj * (lpj + ent));
+        }
+      }
+      if (loss && doBackward) backward(tok, pos.data(), cache, N, a, from);
+    }
+    if (maskTotal > 0) {
+      st.kl = sumKl / maskTotal; st.entropy = sumEnt / maskTotal; st.clipFrac = sumClip / maskTotal; st.ratioMean = sumRatio / maskTotal;
+    }
+    st.pgLoss = sumPg;
+    return st;
+  }
+
+  // One optimizer step on the batch: zero grads, loss + backward, clip, AdamW.
+  StepStats train_step(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (m.size() != total_) { m.assign(total_, F(0)); v.assign(total_, F(0)); }
+    g.assign(total_, F(0));
+    StepStats st = score(b, &loss, nullptr, nullptr);
+    st.gradNorm = grad_norm_cpu(g.data(), total_);
+    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss)) throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
+    const double scale = (opt.maxGradNorm > 0 && st.gradNorm > opt.maxGradNorm) ? opt.maxGradNorm / st.gradNorm : 1.0;
+    st.lr = lr_at(opt, step);
+    step++;
+    for (auto& p : params)
+      adamw_update_cpu(w.data() + p.offset, g.data() + p.offset, m.data() + p.offset, v.data() + p.offset, p.size, st.lr, opt, step, scale, p.decay);
+    st.step = step;
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return st;
+  }
+
+  // ==========================================================================
+  // Sampling. Each prompt is prefilled once; its n samples copy that cache and
+  // decode together with every other live sample, one batched row each.
+  GenResult generate(const GenRequest& r) {
+    const int V = cfg.vocab;
+    const size_t Pn = r.prompts.size(), n = (size_t)r.n, S = Pn * n;
+    GenResult out;
+    out.tokens.resize(S); out.logprobs.resize(S); out.sampleLogprobs.resize(S); out.finish.assign(S, "");
+    std::vector<Rng> rngs;
+    for (size_t s = 0; s < S; s++) rngs.emplace_back(r.seed * 0x9E3779B97F4A7C15ull + (uint64_t)s * 0xD1B54A32D192ED03ull + 1);
+    std::vector<KVCache> caches(S);
+    std::vector<std::vector<F>> logits(S, std::vector<F>(V));
+    std::vector<int> len(S);  // tokens in sequence s so far (prompt + generated)
+    Acts a;
+    for (size_t p = 0; p < Pn; p++) {
+      const auto& pr = r.prompts[p];
+      const int P = (int)pr.size();
+      if (P < 1) throw std::invalid_argument("prompt " + std::to_string(p) + " is empty");
+      if (P >= cfg.ctx) throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " + std::to_string(cfg.ctx));
+      const int cap = std::min(cfg.ctx, P + std::max(r.maxTokens, 0));
+      KVCache base(cfg, cap);
+      std::vector<int> pos(P);
+      for (int i = 0; i < P; i++) pos[i] = i;
+      std::vector<KVCache*> cp(P, &base);
+      if (r.useCache) forward(pr.data(), pos.data(), cp.data(), P, a, false, P - 1);
+      for (size_t k = 0; k < n; k++) {
+        const size_t s = p * n + k;
+        len[s] = P;
+        if (r.useCache) {
+          caches[s] = base;  // whole-cache copy: only the prompt rows are filled so far
+          std::memcpy(logits[s].data(), a.logits.data(), sizeof(F) * V);
+        }
+      }
+    }
+    std::vector<std::vector<int>> seqs(S);
+    for (size_t s = 0; s < S; s++) seqs[s] = r.prompts[s / n];
+    std::vector<size_t> live;
+    for (size_t s = 0; s < S; s++) live.push_back(s);
+    std::vector<int> rowTok, rowPos;
+    std::vector<KVCache*> rowCache;
+    for (int stepI = 0; !live.empty(); stepI++) {
+      check_cancel();
+      if (!r.useCache) {
+        for (size_t s : live) {  // reference path: full forward of the whole sequence for every token
+          const int N = (int)seqs[s].size();
+          KVCache c(cfg, N);
+          std::vector<int> pos(N);
+          for (int i = 0; i < N; i++) pos[i] = i;
+          std::vector<KVCache*> cp(N, &c);
+          forward(seqs[s].data(), pos.data(), cp.data(), N, a, false, N - 1);
+          std::memcpy(logits[s].data(), a.logits.data(), sizeof(F) * V);
+        }
+      }
+      std::vector<size_t> next;
+      rowTok.clear(); rowPos.clear(); rowCache.clear();
+      for (size_t s : live) {
+        double lp, slp;
+        const int tok = sample_row(logits[s].data(), V, r.sc, rngs[s], &slp);
+        logprob_entropy_row(logits[s].data(), V, tok, &lp, nullptr);
+        out.tokens[s].push_back(tok);
+        out.logprobs[s].push_back(lp);
+        out.sampleLogprobs[s].push_back(slp);
+        seqs[s].push_back(tok);
+        out.generated++;
+        const int L = ++len[s];
+        if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end()) { out.finish[s] = "stop"; continue; }
+        if ((int)out.tokens[s].size() >= r.maxTokens) { out.finish[s] = "length"; continue; }
+        if (L >= cfg.ctx) { out.finish[s] = "ctx"; continue; }
+        next.push_back(s);
+        if (r.useCache) { rowTok.push_back(tok); rowPos.push_back(L - 1); rowCache.push_back(&caches[s]); }
+      }
+      live.swap(next);
+      if (r.useCache && !live.empty()) {
+        const int N = (int)live.size();
+        forward(rowTok.data(), rowPos.data(), rowCache.data(), N, a, false, 0);
+        for (int i = 0; i < N; i++) std::memcpy(logits[live[i]].data(), a.logits.data() + (size_t)i * V, sizeof(F) * V);
+      }
+    }
+    for (size_t s = 0; s < S; s++) if (r.maxTokens <= 0) out.finish[s] = "length";
+    return out;
+  }
+
+  // Checked between layers, sequences and tokens so long calls can stop.
+  std::atomic<bool>* cancelFlag = nullptr;
+
+ private:
+  struct LayerOff {
+    size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, mlpw, mlpb;
+  };
+  struct Offsets {
+    size_t wte, wpe, lnfw, lnfb, lm;
+    std::vector<LayerOff> L;
+  } off_;
+  size_t total_ = 0;
+
+  size_t add(const std::string& name, std::vector<int64_t> shape, bool present = true) {
+    if (!present) return kAbsent;
+    ParamInfo p;
+    p.name = name;
+    p.shape = shape;
+    p.offset = total_;
+    p.size = 1;
+    for (auto d : shape) p.size *= (size_t)d;
+    p.decay = shape.size() >= 2;
+    total_ += p.size;
+    params.push_back(p);
+    return p.offset;
+  }
+
+  void build_layout() {
+    namespace n = arclight::names;
+    const int64_t C = cfg.dModel, V = cfg.vocab, T = cfg.ctx, QKV = cfg.qkvDim(), HD = (int64_t)cfg.heads * cfg.headDim(), Fd = cfg.ffnDim();
+    const bool gpt = !cfg.qwen();
+    off_.wte = add(n::kWte, {V, C});
+    off_.wpe = add(n::kWpe, {T, C}, gpt);
+    for (int i = 0; i < cfg.layers; i++) {
+      LayerOff o;
+      o.ln1w = add(n::layer(i, n::kLn1Weight), {C});
+      o.ln1b = add(n::layer(i, n::kLn1Bias), {C}, gpt);
+      o.qkvw = add(n::layer(i, n::kQkvWeight), {QKV, C});
+      o.qkvb = add(n::layer(i, n::kQkvBias), {QKV});
+      o.projw = add(n::layer(i, n::kAttnProjWeight), {C, HD});
+      o.projb = add(n::layer(i, n::kAttnProjBias), {C}, gpt);
+      o.ln2w = add(n::layer(i, n::kLn2Weight), {C});
+      o.ln2b = add(n::layer(i, n::kLn2Bias), {C}, gpt);
+      if (gpt) {
+        o.fcw = add(n::layer(i, n::kFcWeight), {Fd, C});
+        o.fcb = add(n::layer(i, n::kFcBias), {Fd});
+      } else {
+        o.fcw = add(n::layer(i, n::kGateUpWeight), {2 * Fd, C});
+        o.fcb = kAbsent;
+      }
+      o.mlpw = add(n::layer(i, n::kMlpProjWeight), {C, Fd});
+      o.mlpb = add(n::layer(i, n::kMlpProjBias), {C}, gpt);
+      off_.L.push_back(o);
+    }
+    off_.lnfw = add(n::kLnfWeight, {C});
+    off_.lnfb = add(n::kLnfBias, {C}, gpt);
+    off_.lm = add(n::kLmHead, {V, C}, !cfg.tieEmbeddings);
+  }
+
+  size_t head() const { return cfg.tieEmbeddings ? off_.wte : off_.lm; }
+  F* W(size_t o) { return o == kAbsent ? nullptr : w.data() + o; }
+  F* G(size_t o) { return o == kAbsent ? nullptr : g.data() + o; }
+
+  void check_cancel() const {
+    if (cancelFlag && cancelFlag->load(std::memory_order_relaxed)) throw Cancelled();
+  }
+
+  void norm_fwd(F* out, F* mean, F* rstd, const F* inp, size_t wo, size_t bo, int N, F eps) {
+    if (cfg.qwen()) rmsnorm_forward_cpu(out, rstd, inp, W(wo), N, cfg.dModel, eps);
+    else layernorm_forward_cpu(out, mean, rstd, inp, W(wo), W(bo), N, cfg.dModel, eps);
+  }
+  void norm_bwd(F* dinp, size_t wo, size_t bo, const F* dout, const F* inp, const F* mean, const F* rstd, int N) {
+    if (cfg.qwen()) rmsnorm_backward_cpu(dinp, G(wo), dout, inp, W(wo), rstd, N, cfg.dModel);
+    else layernorm_backward_cpu(dinp, G(wo), G(bo), dout, inp, W(wo), mean, rstd, N, cfg.dModel);
+  }
+};
+
+}  // namespace arclight
