@@ -255,6 +255,28 @@ test("checkpoints fold the WAL into Parquet and delete sealed segments", async (
   assert.equal(existsSync(join(dir, "writer.lock")), false);
 });
 
+test("large checkpoints are written by the worker thread and every span lands in Parquet once", async () => {
+  const dir = freshDir();
+  const s = (await openStore(dir, { parquetRollSpans: 5000, checkpointIntervalMs: 0 })) as DurableStore;
+  const r = await s.startRollout({ input: 1 });
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < 12; i++) pending.push(s.addSpans(Array.from({ length: 1000 }, (_, j) => makeSpan(r.rolloutId, r.attempt.attemptId, { name: `n${j % 3}` }))));
+  await Promise.all(pending);
+  await s.flush();
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  const rows = (await c.runAndReadAll(`SELECT count(*)::INT AS n, count(DISTINCT sequence_id)::INT AS d, min(sequence_id)::INT AS lo, max(sequence_id)::INT AS hi FROM read_parquet('${join(dir, "spans", "part-*.parquet")}')`)).getRowObjectsJS();
+  assert.deepEqual(rows, [{ n: 12000, d: 12000, lo: 0, hi: 11999 }]);
+  c.closeSync();
+  db.closeSync();
+  await s.close();
+  const again = await openStore(dir);
+  // 333 of every 1000 have j % 3 === 1.
+  assert.equal((await again.querySpans({ name: "n1" })).length, 12 * 333);
+  assert.equal((await again.statistics()).spans, 12000);
+  await again.close();
+});
+
 test("openStore rejects bad directories and options with clear errors", async () => {
   await assert.rejects(openStore(freshDir(), { fsync: "sometimes" as never }), /fsync/);
   await assert.rejects(openStore(freshDir(), { readOnly: true }), /does not exist/);

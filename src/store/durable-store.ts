@@ -80,6 +80,8 @@ export class DurableStore extends BaseStore {
   private segment = 0;
   /** Spans logged in the current segment, bound for its Parquet part. */
   private pendingSpans = 0;
+  /** Segments switched away from whose Parquet part is not written yet (a failed checkpoint leaves them for the next). */
+  private sealing: { segment: number; spans: number }[] = [];
   private checkpointChain: Promise<void> = Promise.resolve();
   private checkpointQueued = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -258,14 +260,20 @@ export class DurableStore extends BaseStore {
     const n = this.segment;
     const old = this.writer!;
     const snapshotJson = JSON.stringify(this.snapshotState(n));
-    const spanCount = this.pendingSpans;
+    this.sealing.push({ segment: n, spans: this.pendingSpans });
     this.pendingSpans = 0;
     this.segment = n + 1;
     this.writer = this.newWriter(n + 1, old.drain());
     await old.close();
-    // The sealed segment file holds exactly this part's spans; the worker reads them from there.
-    await this.parts.write(walPath(this.dir, n), partPath(this.dir, n), spanCount);
-    this.parquetFiles++;
+    while (this.sealing.length) {
+      const { segment, spans } = this.sealing[0];
+      // A sealed segment file holds exactly its part's spans; the worker reads them from there.
+      if (!existsSync(partPath(this.dir, segment))) {
+        await this.parts.write(walPath(this.dir, segment), partPath(this.dir, segment), spans);
+        this.parquetFiles++;
+      }
+      this.sealing.shift();
+    }
     await this.writeSnapshot(n, snapshotJson);
     this.deleteUpTo(n);
     this.lastCheckpointError = null;

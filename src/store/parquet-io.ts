@@ -102,6 +102,16 @@ export class SpanParquetIO {
     const n = r.currentRowCount;
     const out = new Array<Span>(n);
     const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, attrs, events, links, res] = cols;
+    // Stored spans are never mutated (queries hand out copies), so equal JSON can share one parsed value.
+    const shared = new Map<string, unknown>();
+    const parseShared = (text: string) => {
+      let v = shared.get(text);
+      if (v === undefined) {
+        v = JSON.parse(text);
+        if (shared.size < 10_000) shared.set(text, v);
+      }
+      return v as never;
+    };
     for (let i = 0; i < n; i++) {
       out[i] = {
         rolloutId: rid[i] as string,
@@ -115,9 +125,9 @@ export class SpanParquetIO {
         endTime: Number(et[i]) / 1000,
         status: { statusCode: sc[i] as Span["status"]["statusCode"], description: (sm[i] as string | null) ?? null },
         attributes: JSON.parse(attrs[i] as string),
-        events: JSON.parse(events[i] as string),
-        links: JSON.parse(links[i] as string),
-        resource: JSON.parse(res[i] as string),
+        events: parseShared(events[i] as string),
+        links: parseShared(links[i] as string),
+        resource: parseShared(res[i] as string),
       };
     }
     return out;
