@@ -16,4 +16,4 @@ export type {
 export { latencyPercentiles, AgreementChart } from "./charts.js";
 export { renderSVG, svgToPNG, compileSpec, type PngOptions } from "./render.js";
 export { chartFontPath, CHART_FONT_FAMILY } from "./font.js";
-export { table, TableView, isTabular, columnType, type TableOptions, type TableColumn } from "./table.js";
+export { table, TableView, isTabular, columnType, declareColumnTypes, type TableOptions, type TableColumn } from "./table.js";

@@ -69,6 +69,16 @@ export function columnType(values: { at(i: number): unknown; length: number; dat
   return [...seen].sort().join("|");
 }
 
+// Types a frame builder declared for its columns (frames know a float column
+// even when every value happens to be whole); weak so tables still get collected.
+const DECLARED = new WeakMap<object, Record<string, string>>();
+
+/** Records the column types of a table built with a known schema; display prefers them to inference. */
+export function declareColumnTypes<T extends object>(t: T, types: Record<string, string>): T {
+  DECLARED.set(t, types);
+  return t;
+}
+
 interface Preview {
   columns: TableColumn[];
   numRows: number;
@@ -90,7 +100,8 @@ function preview(x: unknown, head: number, tail: number): Preview {
   if (isArqueroTable(x)) {
     const numRows = x.numRows();
     const names = x.columnNames();
-    const columns = names.map((name) => ({ name, type: columnType(x.column(name) ?? { at: () => null, length: 0 }) }));
+    const declared = DECLARED.get(x);
+    const columns = names.map((name) => ({ name, type: declared?.[name] ?? columnType(x.column(name) ?? { at: () => null, length: 0 }) }));
     const showTail = numRows > head + tail ? tail : 0;
     const headRows = x.objects({ limit: showTail ? head : numRows });
     const tailRows = showTail ? x.objects({ offset: numRows - tail, limit: tail }) : [];

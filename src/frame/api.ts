@@ -1,0 +1,5 @@
+// The `agl.frames` namespace: one call per table a researcher wants.
+export { spans, rollouts, attempts, rewards, llmCalls, triplets, messagesText, type SpanFrameOptions } from "./frames.js";
+export { rolloutSummary, rewardByStep, latencyByName, compareRuns, type RewardByStepOptions } from "./helpers.js";
+export { frameSchema, type ColumnKind } from "./columns.js";
+export type { FrameSource, SpanFilter } from "./source.js";

@@ -1,0 +1,138 @@
+// Reading a durable store directory without opening a store: rollout state
+// from the newest snapshot plus the WAL after it, spans from the Parquet
+// parts through DuckDB (projection and filters pushed down) plus the WAL
+// tail, so an experiment another process is still writing is seen live.
+// A read-only DurableStore would load every span into memory; frames read
+// only the columns and rows they need.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { NotFoundError } from "../types/errors.js";
+import type { Attempt, ResourcesUpdate, Rollout, Span } from "../types/index.js";
+import { STORE_LAYOUT } from "../store/parquet-layout.js";
+import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "../store/store-dir.js";
+import { readWalFile, type WalRecord } from "../store/wal.js";
+
+export interface DirState {
+  rollouts: Rollout[];
+  attempts: Attempt[];
+  resources: ResourcesUpdate[];
+}
+
+export function checkStoreDir(dir: string, where: string): void {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new NotFoundError("store directory", dir);
+  const hasLayout =
+    existsSync(join(dir, STORE_LAYOUT.walDir)) ||
+    existsSync(join(dir, STORE_LAYOUT.spansDir)) ||
+    listStoreDir(dir).snapshots.length > 0;
+  if (!hasLayout) throw new NotFoundError(`${where}: Arclight store (no wal/, spans/ or snapshot) in`, dir);
+}
+
+/** Rollouts, attempts and resource versions as of the last durable WAL record. */
+export function readDirState(dir: string): DirState {
+  const records = retryOnVanish(() => {
+    const { segments, snapshots } = listStoreDir(dir);
+    const recs: WalRecord[] = [];
+    let base = 0;
+    for (let i = snapshots.length - 1; i >= 0; i--) {
+      try {
+        const snap = JSON.parse(readFileSync(snapshotPath(dir, snapshots[i]), "utf8")) as { format: number; segment: number; state: WalRecord };
+        if (snap.format === 1) {
+          recs.push(snap.state);
+          base = snap.segment;
+          break;
+        }
+      } catch (e) {
+        // A torn snapshot from a crash: fall back to the one before it. A vanished one restarts the listing.
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") throw e;
+      }
+    }
+    for (const n of segments) if (n > base) for (const r of readWalFile(walPath(dir, n)).records) recs.push(r);
+    return recs;
+  });
+  const rollouts = new Map<string, Rollout>();
+  const attempts = new Map<string, Attempt>();
+  const resources: ResourcesUpdate[] = [];
+  for (const rec of records) {
+    for (const r of rec.rollouts ?? []) rollouts.set(r.rollout.rolloutId, r.rollout);
+    for (const a of rec.attempts ?? []) attempts.set(a.attemptId, a);
+    for (const r of rec.resources ?? []) resources.push(r);
+  }
+  return { rollouts: [...rollouts.values()], attempts: [...attempts.values()], resources };
+}
+
+// ---------------------------------------------------------------------------
+// DuckDB
+
+let instance: Promise<DuckDBInstance> | null = null;
+
+/** One shared in-memory DuckDB for frames; two threads because the machine may be small and shared. */
+export async function duckdb(): Promise<DuckDBConnection> {
+  instance ??= DuckDBInstance.create(":memory:", { threads: "2" });
+  return (await instance).connect();
+}
+
+export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+export interface SpanScan {
+  /** Parquet columns to read (projection); times come back as epoch microseconds. */
+  columns: readonly string[];
+  /** A SQL predicate over the Parquet columns, pushed into the scan (row-group pruning on min/max stats). */
+  where?: string;
+  /** The same predicate for WAL spans, which never touch DuckDB. */
+  walFilter?: (s: Span) => boolean;
+}
+
+export interface ScanResult {
+  /** Column name -> values, Parquet rows first, then WAL rows (as Span objects in `wal`). */
+  parquet: Record<string, unknown[]>;
+  parquetRows: number;
+  wal: Span[];
+  partFiles: string[];
+}
+
+const TIME_COLUMNS = new Set(["start_time", "end_time"]);
+
+/**
+ * Reads the spans of `dir`: Parquet parts by DuckDB, then WAL segments that
+ * have no part yet. The WAL is read first and the part listing taken after,
+ * so a checkpoint racing the read can only produce a part whose WAL spans we
+ * already hold; those are dropped, and every span is returned exactly once.
+ */
+export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult> {
+  const walBySegment = retryOnVanish(() => {
+    const { segments, parts } = listStoreDir(dir);
+    const out = new Map<number, Span[]>();
+    for (const n of segments) {
+      if (parts.has(n)) continue;
+      const spans: Span[] = [];
+      for (const rec of readWalFile(walPath(dir, n)).records) if (rec.spans) for (const s of rec.spans) spans.push(s);
+      out.set(n, spans);
+    }
+    return out;
+  });
+  const parts = [...listStoreDir(dir).parts].sort((a, b) => a - b);
+  for (const n of parts) walBySegment.delete(n);
+  const wal: Span[] = [];
+  for (const spans of walBySegment.values()) for (const s of spans) if (!scan.walFilter || scan.walFilter(s)) wal.push(s);
+
+  const partFiles = parts.map((n) => partPath(dir, n));
+  const parquet: Record<string, unknown[]> = {};
+  let parquetRows = 0;
+  if (partFiles.length > 0 && scan.columns.length > 0) {
+    const c = await duckdb();
+    try {
+      const select = scan.columns.map((col) => (TIME_COLUMNS.has(col) ? `epoch_us(${col}) AS ${col}` : col)).join(", ");
+      const files = `[${partFiles.map(sqlString).join(", ")}]`;
+      const q = `SELECT ${select} FROM read_parquet(${files})${scan.where ? ` WHERE ${scan.where}` : ""}`;
+      const r = await c.runAndReadAll(q);
+      const cols = r.getColumnsJS() as unknown[][];
+      scan.columns.forEach((col, i) => (parquet[col] = cols[i]));
+      parquetRows = r.currentRowCount;
+    } finally {
+      c.closeSync();
+    }
+  }
+  return { parquet, parquetRows, wal, partFiles };
+}

@@ -1,0 +1,522 @@
+// Frames: the store's rollouts, attempts, spans, rewards and LLM calls as
+// arquero tables with typed columns, from a live store or a directory.
+// Column names are snake_case, as in the Parquet files and DuckDB.
+
+import type { ColumnTable } from "arquero";
+import { z } from "zod";
+import { AdapterOptionsSchema, spansToTriplets, type AdapterOptions } from "../adapter/triplets.js";
+import { ValidationError } from "../types/errors.js";
+import type { Attempt, Attributes, Rollout, Span } from "../types/index.js";
+import { AGL, GEN_AI } from "../types/semconv.js";
+import { parseOrThrow } from "../types/validate.js";
+import { ColumnBuilder, type ColumnKind, type ColumnSpec } from "./columns.js";
+import type { DirState } from "./dir-reader.js";
+import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
+import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter, type SpanRecord } from "./source.js";
+
+export type { FrameSource, SpanFilter } from "./source.js";
+
+const SpanFrameOptionsSchema = z
+  .object({
+    /** true: every attribute key becomes a column; a list: only those keys. Columns are named by the key. */
+    flatten: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
+    /** Keep the attributes object column (default true); false skips reading it from Parquet. */
+    attributes: z.boolean().optional(),
+  })
+  .strict();
+export type SpanFrameOptions = z.input<typeof SpanFrameOptionsSchema>;
+
+// ---------------------------------------------------------------------------
+// Shared lookups: step and resources version of a rollout.
+
+/**
+ * The training step of a rollout: `metadata.step` when the algorithm set
+ * it, else the 1-based position of its resources id among all resource ids
+ * by creation time (each trainer update publishes a new id), else null.
+ */
+export interface RolloutContext {
+  rollout: Rollout;
+  step: number | null;
+  resourcesIndex: number | null;
+  attempts: Attempt[];
+}
+
+function contexts(state: DirState): Map<string, RolloutContext> {
+  const firstSeen = new Map<string, number>();
+  for (const r of [...state.resources].sort((a, b) => a.createTime - b.createTime))
+    if (!firstSeen.has(r.resourcesId)) firstSeen.set(r.resourcesId, firstSeen.size + 1);
+  const byRollout = new Map<string, Attempt[]>();
+  for (const a of state.attempts) {
+    let list = byRollout.get(a.rolloutId);
+    if (!list) byRollout.set(a.rolloutId, (list = []));
+    list.push(a);
+  }
+  const out = new Map<string, RolloutContext>();
+  for (const r of state.rollouts) {
+    const resourcesIndex = r.resourcesId ? firstSeen.get(r.resourcesId) ?? null : null;
+    const ms = r.metadata?.step;
+    const step = typeof ms === "number" && Number.isFinite(ms) ? ms : resourcesIndex;
+    const attempts = (byRollout.get(r.rolloutId) ?? []).sort((a, b) => a.sequenceId - b.sequenceId);
+    out.set(r.rolloutId, { rollout: r, step, resourcesIndex, attempts });
+  }
+  return out;
+}
+
+function attemptSeq(ctx: Map<string, RolloutContext>, rolloutId: string, attemptId: string): number {
+  return ctx.get(rolloutId)?.attempts.find((a) => a.attemptId === attemptId)?.sequenceId ?? 0;
+}
+
+function duration(start: number | null, end: number | null): number | null {
+  return start !== null && end !== null ? end - start : null;
+}
+
+function json(v: unknown): string | null {
+  if (v === undefined) return null;
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// spans
+
+const SPAN_COLUMNS: ColumnSpec[] = [
+  { name: "rollout_id", kind: "string" },
+  { name: "attempt_id", kind: "string" },
+  { name: "sequence_id", kind: "int" },
+  { name: "trace_id", kind: "string" },
+  { name: "span_id", kind: "string" },
+  { name: "parent_id", kind: "string" },
+  { name: "name", kind: "string" },
+  { name: "status_code", kind: "string" },
+  { name: "status_message", kind: "string" },
+  { name: "start_time", kind: "timestamp" },
+  { name: "end_time", kind: "timestamp" },
+  { name: "duration_ms", kind: "float64" },
+  { name: "reward", kind: "float64" },
+  { name: "model", kind: "string" },
+  { name: "input_tokens", kind: "int" },
+  { name: "output_tokens", kind: "int" },
+];
+
+function attrKind(v: unknown): ColumnKind {
+  if (typeof v === "number") return "float64";
+  if (typeof v === "boolean") return "boolean";
+  if (typeof v === "string") return "string";
+  return "json";
+}
+
+/**
+ * One row per span. `{ flatten: true }` adds a column per attribute key
+ * (named by the key; a key that clashes with a base column gets an `attr.`
+ * prefix); `{ flatten: ["gen_ai.request.model"] }` only those keys.
+ */
+export async function spans(source: FrameSource, filter?: SpanFilter, options: SpanFrameOptions = {}): Promise<ColumnTable> {
+  const src = checkSource(source, "frames.spans");
+  const f = parseFilter(filter, "frames.spans");
+  const opts = parseOrThrow(SpanFrameOptionsSchema, options, "frames.spans options");
+  const keepAttrs = opts.attributes ?? true;
+  const flatten = opts.flatten ?? false;
+  const recs = await loadSpans(src, f, { attributes: keepAttrs || flatten !== false });
+  const b = new ColumnBuilder([...SPAN_COLUMNS, ...(keepAttrs ? [{ name: "attributes", kind: "json" as const }] : [])]);
+  const base = new Set(b.specs.map((s) => s.name));
+  const colName = (key: string) => (base.has(key) ? `attr.${key}` : key);
+  if (Array.isArray(flatten)) {
+    // Listed keys get a column even when no span has them, so code reading it does not break on an empty run.
+    for (const key of flatten) {
+      const kind = recs.map((r) => r.attributes?.[key]).find((v) => v !== undefined && v !== null);
+      b.addColumn({ name: colName(key), kind: kind === undefined ? "json" : attrKind(kind) });
+    }
+  }
+  for (const r of recs) {
+    const row: Record<string, unknown> = {
+      rollout_id: r.rolloutId,
+      attempt_id: r.attemptId,
+      sequence_id: r.sequenceId,
+      trace_id: r.traceId,
+      span_id: r.spanId,
+      parent_id: r.parentId,
+      name: r.name,
+      status_code: r.statusCode,
+      status_message: r.statusMessage,
+      start_time: r.startTime,
+      end_time: r.endTime,
+      duration_ms: r.endTime - r.startTime,
+      reward: r.reward,
+      model: r.model,
+      input_tokens: r.inputTokens,
+      output_tokens: r.outputTokens,
+      attributes: r.attributes,
+    };
+    if (flatten !== false && r.attributes) {
+      const keys = flatten === true ? Object.keys(r.attributes) : flatten;
+      for (const key of keys) {
+        const v = r.attributes[key];
+        if (v === undefined) continue;
+        const name = colName(key);
+        if (!b.has(name)) b.addColumn({ name, kind: attrKind(v) });
+        row[name] = v;
+      }
+    }
+    b.push(row);
+  }
+  return b.table();
+}
+
+// ---------------------------------------------------------------------------
+// rollouts and attempts
+
+const ROLLOUT_COLUMNS: ColumnSpec[] = [
+  { name: "rollout_id", kind: "string" },
+  { name: "status", kind: "string" },
+  { name: "mode", kind: "string" },
+  { name: "resources_id", kind: "string" },
+  { name: "step", kind: "int" },
+  { name: "start_time", kind: "timestamp" },
+  { name: "end_time", kind: "timestamp" },
+  { name: "duration_ms", kind: "float64" },
+  { name: "attempts", kind: "int" },
+  { name: "input", kind: "json" },
+  { name: "metadata", kind: "json" },
+];
+
+/** One row per rollout, oldest first. */
+export async function rollouts(source: FrameSource): Promise<ColumnTable> {
+  const src = checkSource(source, "frames.rollouts");
+  const ctx = contexts(await loadState(src));
+  const b = new ColumnBuilder(ROLLOUT_COLUMNS);
+  const list = [...ctx.values()].sort((a, b2) => a.rollout.startTime - b2.rollout.startTime);
+  for (const { rollout: r, step, attempts: at } of list) {
+    b.push({
+      rollout_id: r.rolloutId,
+      status: r.status,
+      mode: r.mode,
+      resources_id: r.resourcesId,
+      step,
+      start_time: r.startTime,
+      end_time: r.endTime,
+      duration_ms: duration(r.startTime, r.endTime),
+      attempts: at.length,
+      input: r.input,
+      metadata: r.metadata,
+    });
+  }
+  return b.table();
+}
+
+const ATTEMPT_COLUMNS: ColumnSpec[] = [
+  { name: "rollout_id", kind: "string" },
+  { name: "attempt_id", kind: "string" },
+  { name: "sequence_id", kind: "int" },
+  { name: "status", kind: "string" },
+  { name: "worker_id", kind: "string" },
+  { name: "start_time", kind: "timestamp" },
+  { name: "end_time", kind: "timestamp" },
+  { name: "duration_ms", kind: "float64" },
+  { name: "last_heartbeat_time", kind: "timestamp" },
+  { name: "metadata", kind: "json" },
+];
+
+/** One row per attempt, by rollout then attempt number. */
+export async function attempts(source: FrameSource): Promise<ColumnTable> {
+  const src = checkSource(source, "frames.attempts");
+  const state = await loadState(src);
+  const b = new ColumnBuilder(ATTEMPT_COLUMNS);
+  const order = new Map(state.rollouts.map((r) => [r.rolloutId, r.startTime]));
+  const list = [...state.attempts].sort(
+    (a, c) => (order.get(a.rolloutId) ?? 0) - (order.get(c.rolloutId) ?? 0) || a.rolloutId.localeCompare(c.rolloutId) || a.sequenceId - c.sequenceId,
+  );
+  for (const a of list) {
+    b.push({
+      rollout_id: a.rolloutId,
+      attempt_id: a.attemptId,
+      sequence_id: a.sequenceId,
+      status: a.status,
+      worker_id: a.workerId,
+      start_time: a.startTime,
+      end_time: a.endTime,
+      duration_ms: duration(a.startTime, a.endTime),
+      last_heartbeat_time: a.lastHeartbeatTime,
+      metadata: a.metadata,
+    });
+  }
+  return b.table();
+}
+
+// ---------------------------------------------------------------------------
+// rewards
+
+export const REWARD_SQL = `(name = '${AGL.spans.reward}' OR reward IS NOT NULL)`;
+
+export function isRewardRecord(s: SpanRecord): boolean {
+  return s.name === AGL.spans.reward || s.reward !== null;
+}
+
+const REWARD_COLUMNS: ColumnSpec[] = [
+  { name: "rollout_id", kind: "string" },
+  { name: "attempt_id", kind: "string" },
+  { name: "attempt_sequence", kind: "int" },
+  { name: "span_id", kind: "string" },
+  { name: "sequence_id", kind: "int" },
+  { name: "dimension", kind: "string" },
+  { name: "value", kind: "float64" },
+  { name: "primary", kind: "boolean" },
+  { name: "rescored", kind: "boolean" },
+  { name: "step", kind: "int" },
+  { name: "resources_id", kind: "string" },
+  { name: "mode", kind: "string" },
+  { name: "time", kind: "timestamp" },
+];
+
+/** One row per reward dimension of every reward span, ordered by time. */
+export async function rewards(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
+  const src = checkSource(source, "frames.rewards");
+  const f = parseFilter(filter, "frames.rewards");
+  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: REWARD_SQL, keep: isRewardRecord });
+  const ctx = contexts(await loadState(src));
+  recs.sort((a, b) => a.startTime - b.startTime || a.sequenceId - b.sequenceId);
+  const b = new ColumnBuilder(REWARD_COLUMNS);
+  for (const r of recs) {
+    const c = ctx.get(r.rolloutId);
+    const rescored = r.attributes?.[RESCORED_ATTR] === true;
+    for (const e of rewardEntries(r.attributes, r.reward)) {
+      b.push({
+        rollout_id: r.rolloutId,
+        attempt_id: r.attemptId,
+        attempt_sequence: attemptSeq(ctx, r.rolloutId, r.attemptId),
+        span_id: r.spanId,
+        sequence_id: r.sequenceId,
+        dimension: e.dimension,
+        value: e.value,
+        primary: e.primary,
+        rescored,
+        step: c?.step ?? null,
+        resources_id: c?.rollout.resourcesId ?? null,
+        mode: c?.rollout.mode ?? null,
+        time: r.startTime,
+      });
+    }
+  }
+  return b.table();
+}
+
+// ---------------------------------------------------------------------------
+// LLM calls
+
+export const LLM_SQL = `(model IS NOT NULL OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR contains(attributes, '"${GEN_AI.operationName}"'))`;
+
+const LLM_OPERATIONS = new Set(["chat", "text_completion", "generate_content", "completion"]);
+
+export function isLlmRecord(s: SpanRecord): boolean {
+  const op = s.attributes?.[GEN_AI.operationName];
+  if (typeof op === "string") return LLM_OPERATIONS.has(op);
+  return s.model !== null || s.inputTokens !== null || s.outputTokens !== null;
+}
+
+function parseMaybeJson(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+function contentText(c: unknown): string | null {
+  if (typeof c === "string") return c;
+  if (Array.isArray(c)) {
+    const parts = c.map((p) => (typeof p === "string" ? p : p && typeof p === "object" && typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : null));
+    const text = parts.filter((p): p is string => p !== null);
+    return text.length ? text.join("") : null;
+  }
+  return null;
+}
+
+/** Chat messages as one readable text: "role: content" per message. */
+export function messagesText(messages: unknown): string | null {
+  const m = parseMaybeJson(messages);
+  if (typeof m === "string") return m;
+  if (!Array.isArray(m)) return null;
+  return m
+    .map((x) => {
+      if (!x || typeof x !== "object") return String(x);
+      const o = x as { role?: unknown; content?: unknown };
+      const text = contentText(o.content) ?? json(o.content) ?? "";
+      return typeof o.role === "string" ? `${o.role}: ${text}` : text;
+    })
+    .join("\n");
+}
+
+function responseText(attrs: Attributes | null): string | null {
+  const out = parseMaybeJson(attrs?.[GEN_AI.outputMessages]);
+  if (Array.isArray(out)) {
+    const texts = out.map((o) => (o && typeof o === "object" ? contentText((o as { content?: unknown }).content) : typeof o === "string" ? o : null));
+    const t = texts.filter((x): x is string => x !== null);
+    return t.length ? t.join("\n") : null;
+  }
+  return typeof out === "string" ? out : null;
+}
+
+const LLM_COLUMNS: ColumnSpec[] = [
+  { name: "rollout_id", kind: "string" },
+  { name: "attempt_id", kind: "string" },
+  { name: "span_id", kind: "string" },
+  { name: "sequence_id", kind: "int" },
+  { name: "agent_name", kind: "string" },
+  { name: "model", kind: "string" },
+  { name: "prompt", kind: "string" },
+  { name: "response", kind: "string" },
+  { name: "input_tokens", kind: "int" },
+  { name: "output_tokens", kind: "int" },
+  { name: "total_tokens", kind: "int" },
+  { name: "latency_ms", kind: "float64" },
+  { name: "finish_reason", kind: "string" },
+  { name: "status_code", kind: "string" },
+  { name: "step", kind: "int" },
+  { name: "resources_id", kind: "string" },
+  { name: "start_time", kind: "timestamp" },
+];
+
+/** One row per LLM call (spans with GenAI attributes): model, prompt and response text, tokens, latency, agent. */
+export async function llmCalls(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
+  const src = checkSource(source, "frames.llmCalls");
+  const f = parseFilter(filter, "frames.llmCalls");
+  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: LLM_SQL, keep: isLlmRecord });
+  const ctx = contexts(await loadState(src));
+  recs.sort((a, b) => a.startTime - b.startTime || a.sequenceId - b.sequenceId);
+  const b = new ColumnBuilder(LLM_COLUMNS);
+  for (const r of recs) {
+    const a = r.attributes;
+    const c = ctx.get(r.rolloutId);
+    const finish = a?.[GEN_AI.responseFinishReasons];
+    const agent = a?.[AGL.attrs.agentName];
+    b.push({
+      rollout_id: r.rolloutId,
+      attempt_id: r.attemptId,
+      span_id: r.spanId,
+      sequence_id: r.sequenceId,
+      agent_name: typeof agent === "string" ? agent : null,
+      model: r.model,
+      prompt: messagesText(a?.[GEN_AI.inputMessages]),
+      response: responseText(a),
+      input_tokens: r.inputTokens,
+      output_tokens: r.outputTokens,
+      total_tokens: r.inputTokens !== null || r.outputTokens !== null ? (r.inputTokens ?? 0) + (r.outputTokens ?? 0) : null,
+      latency_ms: r.endTime - r.startTime,
+      finish_reason: Array.isArray(finish) ? finish.join(",") : typeof finish === "string" ? finish : null,
+      status_code: r.statusCode,
+      step: c?.step ?? null,
+      resources_id: c?.rollout.resourcesId ?? null,
+      start_time: r.startTime,
+    });
+  }
+  return b.table();
+}
+
+// ---------------------------------------------------------------------------
+// triplets
+
+const TRIPLET_COLUMNS: ColumnSpec[] = [
+  { name: "rollout_id", kind: "string" },
+  { name: "attempt_id", kind: "string" },
+  { name: "sequence_id", kind: "int" },
+  { name: "span_id", kind: "string" },
+  { name: "agent_name", kind: "string" },
+  { name: "model", kind: "string" },
+  { name: "prompt", kind: "string" },
+  { name: "response", kind: "string" },
+  { name: "prompt_token_ids", kind: "json" },
+  { name: "response_token_ids", kind: "json" },
+  { name: "response_logprobs", kind: "json" },
+  { name: "prompt_length", kind: "int" },
+  { name: "response_length", kind: "int" },
+  { name: "reward", kind: "float64" },
+  { name: "step", kind: "int" },
+];
+
+/** Back to the Span shape the adapter takes; events, links and resource are not needed for triplets. */
+function toSpan(r: SpanRecord): Span {
+  return {
+    rolloutId: r.rolloutId,
+    attemptId: r.attemptId,
+    sequenceId: r.sequenceId,
+    traceId: r.traceId,
+    spanId: r.spanId,
+    parentId: r.parentId,
+    name: r.name,
+    status: { statusCode: r.statusCode as Span["status"]["statusCode"], description: r.statusMessage },
+    attributes: r.attributes ?? {},
+    events: [],
+    links: [],
+    startTime: r.startTime,
+    endTime: r.endTime,
+    resource: { attributes: {}, schemaUrl: "" },
+  };
+}
+
+/**
+ * The adapter's (prompt, response, reward) triplets of each rollout's latest
+ * attempt that has spans, one row per LLM call, through src/adapter's
+ * spansToTriplets with the same options.
+ */
+export async function triplets(source: FrameSource, adapterOptions: AdapterOptions = {}, filter?: SpanFilter): Promise<ColumnTable> {
+  const src = checkSource(source, "frames.triplets");
+  parseOrThrow(AdapterOptionsSchema, adapterOptions, "frames.triplets adapterOptions");
+  const f = parseFilter(filter, "frames.triplets");
+  const recs = await loadSpans(src, f, {
+    attributes: true,
+    prefilterSql: `(${LLM_SQL} OR ${REWARD_SQL})`,
+    keep: (s) => isLlmRecord(s) || isRewardRecord(s),
+  });
+  const ctx = contexts(await loadState(src));
+  const byAttempt = new Map<string, SpanRecord[]>();
+  for (const r of recs) {
+    const k = `${r.rolloutId}\u0000${r.attemptId}`;
+    let l = byAttempt.get(k);
+    if (!l) byAttempt.set(k, (l = []));
+    l.push(r);
+  }
+  const latest = new Map<string, { seq: number; spans: SpanRecord[] }>();
+  for (const list of byAttempt.values()) {
+    const { rolloutId, attemptId } = list[0];
+    const seq = attemptSeq(ctx, rolloutId, attemptId);
+    const cur = latest.get(rolloutId);
+    if (!cur || seq > cur.seq) latest.set(rolloutId, { seq, spans: list });
+  }
+  const order = [...latest.keys()].sort((a, b) => (ctx.get(a)?.rollout.startTime ?? 0) - (ctx.get(b)?.rollout.startTime ?? 0));
+  const b = new ColumnBuilder(TRIPLET_COLUMNS);
+  for (const id of order) {
+    for (const t of spansToTriplets(latest.get(id)!.spans.map(toSpan), adapterOptions)) {
+      b.push({
+        rollout_id: t.rolloutId,
+        attempt_id: t.attemptId,
+        sequence_id: t.sequenceId,
+        span_id: t.spanId,
+        agent_name: t.agentName,
+        model: t.model,
+        prompt: messagesText(t.prompt.messages),
+        response: t.response.text,
+        prompt_token_ids: t.prompt.tokenIds,
+        response_token_ids: t.response.tokenIds,
+        response_logprobs: t.response.logprobs,
+        prompt_length: t.prompt.tokenIds?.length ?? null,
+        response_length: t.response.tokenIds?.length ?? null,
+        reward: t.reward,
+        step: ctx.get(id)?.step ?? null,
+      });
+    }
+  }
+  return b.table();
+}
+
+// ---------------------------------------------------------------------------
+// internals shared with helpers.ts and rescore.ts
+
+export { contexts as rolloutContexts };
+export function checkColumns(t: ColumnTable, cols: string[], where: string): void {
+  const have = new Set(t.columnNames());
+  const missing = cols.filter((c) => !have.has(c));
+  if (missing.length) throw new ValidationError(where, [`frame lacks column(s) ${missing.join(", ")} (has ${[...have].join(", ")})`]);
+}

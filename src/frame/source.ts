@@ -1,0 +1,223 @@
+// Where frames read from: a live LightningStore (its query methods) or a
+// durable store directory read directly (dir-reader.ts). Both yield the same
+// SpanRecord shape, so each frame is written once.
+
+import { z } from "zod";
+import { promotedColumns } from "../store/parquet-layout.js";
+import type { LightningStore } from "../store/lightning-store.js";
+import { ValidationError } from "../types/errors.js";
+import type { Attempt, Attributes, ResourcesUpdate, Rollout, Span, SpanQuery } from "../types/index.js";
+import { parseOrThrow } from "../types/validate.js";
+import { checkStoreDir, readDirState, scanSpans, sqlString, type DirState } from "./dir-reader.js";
+
+/** A live store, or the path of a durable store directory (`runs/x`), possibly still being written. */
+export type FrameSource = LightningStore | string;
+
+export function isStore(x: unknown): x is LightningStore {
+  const s = x as LightningStore | null;
+  return typeof s === "object" && s !== null && typeof s.querySpans === "function" && typeof s.queryRollouts === "function";
+}
+
+export function checkSource(src: unknown, where: string): FrameSource {
+  if (typeof src === "string") {
+    if (src.length === 0) throw new ValidationError(where, ["source: expected a store or a store directory path"]);
+    checkStoreDir(src, where);
+    return src;
+  }
+  if (isStore(src)) return src;
+  throw new ValidationError(where, ["source: expected a LightningStore or a store directory path"]);
+}
+
+const TimeSchema = z.union([z.number(), z.date()]).transform((v) => (v instanceof Date ? v.getTime() : v));
+
+export const SpanFilterSchema = z
+  .object({
+    rolloutId: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+    attemptId: z.string().min(1).optional(),
+    name: z.string().optional(),
+    /** Prefix match on the span name, e.g. "agentlightning." */
+    namePrefix: z.string().optional(),
+    /** Spans starting at or after this time (Date or epoch ms). */
+    since: TimeSchema.optional(),
+    /** Spans starting before this time. */
+    until: TimeSchema.optional(),
+  })
+  .strict();
+export type SpanFilter = z.input<typeof SpanFilterSchema>;
+type ParsedFilter = z.output<typeof SpanFilterSchema>;
+
+export function parseFilter(filter: unknown, where: string): ParsedFilter {
+  return parseOrThrow(SpanFilterSchema, filter ?? {}, `${where} filter`);
+}
+
+/** One span as frames see it; attributes parsed on first use (Parquet keeps them as JSON text). */
+export interface SpanRecord {
+  rolloutId: string;
+  attemptId: string;
+  sequenceId: number;
+  traceId: string;
+  spanId: string;
+  parentId: string | null;
+  name: string;
+  startTime: number;
+  endTime: number;
+  statusCode: string;
+  statusMessage: string | null;
+  reward: number | null;
+  model: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  /** Null when the read did not project the attributes column. */
+  attributes: Attributes | null;
+}
+
+function fromSpan(s: Span, withAttributes: boolean): SpanRecord {
+  const p = promotedColumns(s);
+  return {
+    rolloutId: s.rolloutId,
+    attemptId: s.attemptId,
+    sequenceId: s.sequenceId,
+    traceId: s.traceId,
+    spanId: s.spanId,
+    parentId: s.parentId,
+    name: s.name,
+    startTime: s.startTime,
+    endTime: s.endTime,
+    statusCode: s.status.statusCode,
+    statusMessage: s.status.description ?? null,
+    reward: p.reward,
+    model: p.model,
+    inputTokens: p.inputTokens,
+    outputTokens: p.outputTokens,
+    attributes: withAttributes ? s.attributes : null,
+  };
+}
+
+function matches(s: SpanRecord, f: ParsedFilter): boolean {
+  if (f.rolloutId !== undefined && (Array.isArray(f.rolloutId) ? !f.rolloutId.includes(s.rolloutId) : s.rolloutId !== f.rolloutId)) return false;
+  if (f.attemptId !== undefined && s.attemptId !== f.attemptId) return false;
+  if (f.name !== undefined && s.name !== f.name) return false;
+  if (f.namePrefix !== undefined && !s.name.startsWith(f.namePrefix)) return false;
+  if (f.since !== undefined && s.startTime < f.since) return false;
+  if (f.until !== undefined && s.startTime >= f.until) return false;
+  return true;
+}
+
+function likePrefix(p: string): string {
+  return sqlString(p.replace(/[\\%_]/g, (c) => `\\${c}`) + "%") + " ESCAPE '\\'";
+}
+
+/** The filter as a SQL predicate DuckDB pushes into the Parquet scan (bare column vs constant, so min/max stats prune row groups). */
+export function filterSql(f: ParsedFilter): string[] {
+  const out: string[] = [];
+  if (f.rolloutId !== undefined) {
+    const ids = Array.isArray(f.rolloutId) ? f.rolloutId : [f.rolloutId];
+    out.push(ids.length === 0 ? "FALSE" : `rollout_id IN (${ids.map(sqlString).join(", ")})`);
+  }
+  if (f.attemptId !== undefined) out.push(`attempt_id = ${sqlString(f.attemptId)}`);
+  if (f.name !== undefined) out.push(`name = ${sqlString(f.name)}`);
+  if (f.namePrefix !== undefined) out.push(`name LIKE ${likePrefix(f.namePrefix)}`);
+  if (f.since !== undefined) out.push(`start_time >= to_timestamp(${f.since / 1000})`);
+  if (f.until !== undefined) out.push(`start_time < to_timestamp(${f.until / 1000})`);
+  return out;
+}
+
+/** Parquet columns behind SpanRecord; attributes only when asked for (it is most of a span's bytes). */
+const BASE_COLUMNS = [
+  "rollout_id",
+  "attempt_id",
+  "sequence_id",
+  "trace_id",
+  "span_id",
+  "parent_id",
+  "name",
+  "start_time",
+  "end_time",
+  "status_code",
+  "status_message",
+  "reward",
+  "model",
+  "input_tokens",
+  "output_tokens",
+] as const;
+
+export interface LoadSpansOptions {
+  attributes: boolean;
+  /** Extra SQL predicate (a superset of `keep`) that narrows the Parquet scan. */
+  prefilterSql?: string;
+  /** Exact predicate every record must pass, Parquet and WAL alike. */
+  keep?: (s: SpanRecord) => boolean;
+}
+
+function parseAttributes(v: unknown): Attributes | null {
+  if (typeof v !== "string") return null;
+  try {
+    return JSON.parse(v) as Attributes;
+  } catch {
+    return null;
+  }
+}
+
+function numOrNull(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = typeof v === "bigint" ? Number(v) : Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Spans of `src` that pass `filter`, in (rollout, attempt, sequence) order for stores and file order for directories. */
+export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: LoadSpansOptions): Promise<SpanRecord[]> {
+  let out: SpanRecord[];
+  if (typeof src !== "string") {
+    const q: SpanQuery = {};
+    if (typeof filter.rolloutId === "string") q.rolloutId = filter.rolloutId;
+    if (filter.attemptId !== undefined) q.attemptId = filter.attemptId;
+    if (filter.name !== undefined) q.name = filter.name;
+    if (filter.namePrefix !== undefined) q.namePrefix = filter.namePrefix;
+    out = [];
+    for (const s of await src.querySpans(q)) {
+      const r = fromSpan(s, opts.attributes);
+      if (matches(r, filter)) out.push(r);
+    }
+  } else {
+    const columns = opts.attributes ? [...BASE_COLUMNS, "attributes"] : [...BASE_COLUMNS];
+    const where = [...filterSql(filter), ...(opts.prefilterSql ? [`(${opts.prefilterSql})`] : [])];
+    const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined });
+    const c = scan.parquet;
+    out = new Array<SpanRecord>(scan.parquetRows);
+    for (let i = 0; i < scan.parquetRows; i++) {
+      out[i] = {
+        rolloutId: c.rollout_id[i] as string,
+        attemptId: c.attempt_id[i] as string,
+        sequenceId: Number(c.sequence_id[i]),
+        traceId: c.trace_id[i] as string,
+        spanId: c.span_id[i] as string,
+        parentId: (c.parent_id[i] as string | null) ?? null,
+        name: c.name[i] as string,
+        startTime: Number(c.start_time[i]) / 1000,
+        endTime: Number(c.end_time[i]) / 1000,
+        statusCode: c.status_code[i] as string,
+        statusMessage: (c.status_message[i] as string | null) ?? null,
+        reward: numOrNull(c.reward[i]),
+        model: (c.model[i] as string | null) ?? null,
+        inputTokens: numOrNull(c.input_tokens[i]),
+        outputTokens: numOrNull(c.output_tokens[i]),
+        attributes: opts.attributes ? parseAttributes(c.attributes[i]) : null,
+      };
+    }
+    for (const s of scan.wal) {
+      const r = fromSpan(s, opts.attributes);
+      if (matches(r, filter)) out.push(r);
+    }
+  }
+  return opts.keep ? out.filter(opts.keep) : out;
+}
+
+/** Rollouts, attempts and resource versions of `src`. */
+export async function loadState(src: FrameSource, rolloutIds?: string[]): Promise<DirState> {
+  if (typeof src === "string") return readDirState(src);
+  const rollouts: Rollout[] = await src.queryRollouts(rolloutIds ? { ids: rolloutIds } : undefined);
+  const attempts: Attempt[] = [];
+  for (const r of rollouts) attempts.push(...(await src.queryAttempts(r.rolloutId)));
+  const resources: ResourcesUpdate[] = await src.queryResources();
+  return { rollouts, attempts, resources };
+}
