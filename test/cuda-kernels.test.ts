@@ -75,3 +75,19 @@ test("CUDA kernels match the CPU references, or the parity binary skips with the
   assert.ok(Number(result[1]) >= 100, `only ${result[1]} checks ran`);
   assert.equal(run.status, 0);
 });
+
+test("the parity test's CPU reference for a GPT-2 block step matches float64 central differences", (t) => {
+  if (!nvcc) {
+    t.skip("skipped: nvcc not found, the parity binary cannot be built here");
+    return;
+  }
+  const b = buildOnce();
+  assert.equal(b.status, 0, `build.sh failed:\n${String(b.stderr)}`);
+  const run = spawnSync(join(outDir, "test_kernels"), ["--self-check"], { encoding: "utf8", timeout: 120_000 });
+  const out = run.stdout ?? "";
+  const lines = out.split("\n").filter((l) => l.startsWith("PASS") || l.startsWith("FAIL"));
+  assert.equal(lines.length, 16, `expected one check per GPT-2 block parameter:\n${out}`);
+  assert.deepEqual(lines.filter((l) => l.startsWith("FAIL")), []);
+  assert.match(out, /^SELF-CHECK: 16 passed, 0 failed$/m);
+  assert.equal(run.status, 0);
+});
