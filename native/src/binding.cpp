@@ -292,7 +292,6 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         env,
         [st, r, res, secs] {
           std::lock_guard<std::mutex> lk(st->mu);
-          st->cancel = false;
           const auto t0 = std::chrono::steady_clock::now();
           *res = st->model->generate(r);
           *secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -316,6 +315,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           out.Set("seconds", *secs);
           return out;
         });
+    st->cancel = false;  // on the JS thread, before queueing: an abort while the job waits is kept
     w->Queue();
     return w->Promise();
   }
@@ -329,7 +329,6 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         env,
         [st, b, lp, ent] {
           std::lock_guard<std::mutex> lk(st->mu);
-          st->cancel = false;
           st->model->score(*b, nullptr, lp.get(), ent.get());
         },
         [lp, ent](Napi::Env env) -> Napi::Value {
@@ -338,6 +337,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           out.Set("entropy", to_f64(env, *ent));
           return out;
         });
+    st->cancel = false;
     w->Queue();
     return w->Promise();
   }
@@ -356,7 +356,6 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         env,
         [st, b, lc, oc, stats] {
           std::lock_guard<std::mutex> lk(st->mu);
-          st->cancel = false;
           *stats = st->model->train_step(*b, lc, oc);
         },
         [stats](Napi::Env env) -> Napi::Value {
@@ -377,6 +376,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
           out.Set("tokensPerSecond", s.seconds > 0 ? s.totalTokens / s.seconds : 0.0);
           return out;
         });
+    st->cancel = false;
     w->Queue();
     return w->Promise();
   }

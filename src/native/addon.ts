@@ -1,0 +1,118 @@
+// Loads the node-gyp addon (build/Release/arclight.node) and describes its raw
+// surface. Everything here is internal: callers use Policy (policy.ts).
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface NativeConfig {
+  family: "gpt2" | "qwen2";
+  layers: number;
+  dModel: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+  ctx: number;
+  ffn: number;
+  normEps: number;
+  ropeTheta: number;
+  tieEmbeddings: boolean;
+}
+
+export interface NativeBatch {
+  tokens: Int32Array;
+  promptLens: Int32Array;
+  responseLens: Int32Array;
+  advantages?: Float64Array;
+  oldLogprobs?: Float32Array;
+  refLogprobs?: Float32Array;
+  mask?: Float32Array;
+}
+
+export interface NativeGeneration {
+  tokens: Int32Array[];
+  logprobs: Float64Array[];
+  sampleLogprobs: Float64Array[];
+  finishReasons: string[];
+  generatedTokens: number;
+  seconds: number;
+}
+
+export interface NativeTrainStats {
+  loss: number;
+  pgLoss: number;
+  kl: number;
+  entropy: number;
+  clipFrac: number;
+  ratioMean: number;
+  gradNorm: number;
+  lr: number;
+  step: number;
+  responseTokens: number;
+  totalTokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+export interface NativePolicyHandle {
+  info(): { config: NativeConfig; numParams: number; step: number };
+  generate(req: Record<string, unknown>): Promise<NativeGeneration>;
+  score(batch: NativeBatch): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
+  trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;
+  save(path: string): Promise<void>;
+  clone(): NativePolicyHandle;
+  cancel(): void;
+  dispose(): Promise<void> | undefined;
+}
+
+export interface GradCheckResult {
+  relErrF32: number;
+  relErrF64: number;
+  maxAbsErrF64: number;
+  gradNorm: number;
+  checked: number;
+}
+
+export interface NativeAddon {
+  NativePolicy: new (config: Partial<NativeConfig>, seed: number) => NativePolicyHandle;
+  loadPolicy(path: string): Promise<NativePolicyHandle>;
+  gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
+  groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
+  benchMatmul(opts: { n: number; c: number; oc: number; reps: number }): number;
+  backends(): { cpu: boolean; cuda: boolean };
+}
+
+export class NativeAddonMissingError extends Error {
+  override readonly name = "NativeAddonMissingError";
+}
+
+let cached: NativeAddon | undefined;
+
+// Source (src/native) and compiled (dist/src/native) layouts sit at different depths.
+function candidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [join(here, "..", "..", "build", "Release", "arclight.node"), join(here, "..", "..", "..", "build", "Release", "arclight.node")];
+}
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const paths = candidates();
+  const found = paths.find((p) => existsSync(p));
+  if (!found) {
+    throw new NativeAddonMissingError(
+      `Arclight's native trainer is not built (looked for ${paths.join(", ")}). ` +
+        "Build it with `npm run install` (node-gyp rebuild; needs a C++17 compiler and python3).",
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(found) as NativeAddon;
+  } catch (err) {
+    throw new NativeAddonMissingError(`Arclight's native addon at ${found} failed to load: ${(err as Error).message}. Rebuild with \`npm run install\`.`);
+  }
+  return cached;
+}
+
+export function isAddonBuilt(): boolean {
+  return candidates().some((p) => existsSync(p));
+}

@@ -1,0 +1,8 @@
+// Public face of the native trainer: `agl.native.Policy` and friends.
+export { Policy } from "./policy.js";
+export type { PolicyConfig, Family, Device, GenerateOptions, Generation, FinishReason, TrainOptions, TrainStats, LogprobResult } from "./policy.js";
+export type { SequenceBatch } from "./batch.js";
+export { groupAdvantages, consecutiveGroups } from "./advantages.js";
+export type { AdvantageOptions } from "./advantages.js";
+export { NativeAddonMissingError, isAddonBuilt, loadAddon } from "./addon.js";
+export type { GradCheckResult } from "./addon.js";

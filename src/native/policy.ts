@@ -1,0 +1,385 @@
+// The policy a notebook trains: a native transformer with generate, logprobs,
+// trainStep, save/load. Calls on one policy run one at a time, off the main
+// thread; an AbortSignal stops a long call between tokens, layers or sequences.
+import { ValidationError } from "../types/errors.js";
+import { loadAddon, type NativeConfig, type NativePolicyHandle, type NativeTrainStats } from "./addon.js";
+import { consecutiveGroups, groupAdvantages, type AdvantageOptions } from "./advantages.js";
+import { checkTokens, flattenBatch, perSequence, splitRows, type SequenceBatch } from "./batch.js";
+
+export type Family = "gpt2" | "qwen2";
+export type Device = "auto" | "cpu" | "cuda";
+
+export interface PolicyConfig {
+  family: Family;
+  layers: number;
+  dModel: number;
+  heads: number;
+  /** Grouped-query attention K/V heads (qwen2); defaults to heads. */
+  kvHeads?: number;
+  /** Default 260: 256 bytes + 4 specials, the built-in byte-level vocabulary. */
+  vocab?: number;
+  /** Context length (max prompt + response tokens); default 256. */
+  ctx?: number;
+  /** MLP hidden size; default 4 * dModel. */
+  ffn?: number;
+  normEps?: number;
+  ropeTheta?: number;
+  /** qwen2 only; gpt2 always ties. Default true. */
+  tieEmbeddings?: boolean;
+  device?: Device;
+  seed?: number;
+}
+
+export type FinishReason = "stop" | "length" | "ctx";
+
+export interface GenerateOptions {
+  /** Samples per prompt; they share one prefill. Default 1. */
+  n?: number;
+  /** 0 = greedy. Default 1. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Token ids that end a sample; the stop token is included in the returned tokens. */
+  stop?: number[];
+  /** Default 16. */
+  maxTokens?: number;
+  /** false recomputes the whole sequence per token (a reference path for tests). Default true. */
+  useCache?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Samples, prompt-major: entry `p * n + k` is sample k of prompt p
+ * (`promptIndex[i]` says which prompt). `logprobs` are under the unmodified
+ * policy at temperature 1 (what training's old logprobs need);
+ * `sampleLogprobs` are under the distribution actually sampled from
+ * (temperature, top-k, top-p applied; 0 for greedy).
+ */
+export interface Generation {
+  tokens: number[][];
+  logprobs: number[][];
+  sampleLogprobs: number[][];
+  finishReasons: FinishReason[];
+  promptIndex: number[];
+  generatedTokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+export interface TrainOptions extends AdvantageOptions {
+  loss?: "grpo" | "sft";
+  /** Peak learning rate; default 1e-3 (tiny models). */
+  lr?: number;
+  /** Ratio clip: [1 - clipLow, 1 + clipHigh]; default 0.2 / 0.2 (clipHigh 0.28 for DAPO's clip-higher). */
+  clipLow?: number;
+  clipHigh?: number;
+  /** k3 KL weight; needs refLogprobs in the batch or `reference`. Default 0. */
+  klBeta?: number;
+  /** Frozen reference policy (e.g. `policy.clone()` before training) for the KL term. */
+  reference?: Policy;
+  entropyCoef?: number;
+  aggregation?: "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum-norm";
+  /** Divisor for seq-mean-token-sum-norm; default the longest response in the batch. */
+  normLength?: number;
+  beta1?: number;
+  beta2?: number;
+  adamEps?: number;
+  weightDecay?: number;
+  /** Global-norm clip; 0 disables. Default 1. */
+  maxGradNorm?: number;
+  warmupSteps?: number;
+  /** Cosine decay to minLrRatio * lr by this step; 0 = constant. */
+  totalSteps?: number;
+  minLrRatio?: number;
+  signal?: AbortSignal;
+}
+
+export interface TrainStats extends NativeTrainStats {
+  /** Advantages actually used, one per sequence (GRPO). */
+  advantages?: number[];
+}
+
+export interface LogprobResult {
+  logprobs: number[][];
+  entropy: number[][];
+}
+
+const FAMILIES = new Set(["gpt2", "qwen2"]);
+
+function intIn(where: string, name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) issues.push(`${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
+}
+
+function numIn(name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi) issues.push(`${name} must be a number in [${lo}, ${hi}], got ${String(v)}`);
+}
+
+function checkConfig(c: PolicyConfig): void {
+  const where = "Policy.create";
+  if (c === null || typeof c !== "object") throw new ValidationError(where, ["config must be { family, layers, dModel, heads, ... }"]);
+  const issues: string[] = [];
+  if (!FAMILIES.has(c.family as string)) issues.push(`family must be "gpt2" or "qwen2", got ${JSON.stringify(c.family)}`);
+  for (const k of ["layers", "dModel", "heads"] as const) if (c[k] === undefined) issues.push(`${k} is required`);
+  intIn(where, "layers", c.layers, 1, 256, issues);
+  intIn(where, "dModel", c.dModel, 2, 16384, issues);
+  intIn(where, "heads", c.heads, 1, 16384, issues);
+  intIn(where, "kvHeads", c.kvHeads, 1, 16384, issues);
+  intIn(where, "vocab", c.vocab, 2, 1 << 22, issues);
+  intIn(where, "ctx", c.ctx, 2, 1 << 20, issues);
+  intIn(where, "ffn", c.ffn, 0, 1 << 20, issues);
+  intIn(where, "seed", c.seed, 0, Number.MAX_SAFE_INTEGER, issues);
+  numIn("normEps", c.normEps, 1e-12, 0.5, issues);
+  numIn("ropeTheta", c.ropeTheta, 1.0001, 1e12, issues);
+  if (c.device !== undefined && !["auto", "cpu", "cuda"].includes(c.device)) issues.push(`device must be "auto", "cpu" or "cuda"`);
+  if (!issues.length) {
+    if (c.dModel % c.heads !== 0) issues.push(`heads (${c.heads}) must divide dModel (${c.dModel})`);
+    const kv = c.kvHeads ?? c.heads;
+    if (c.heads % kv !== 0) issues.push(`kvHeads (${kv}) must divide heads (${c.heads})`);
+    if (c.family === "gpt2" && kv !== c.heads) issues.push("gpt2 has no grouped-query attention: kvHeads must equal heads");
+    if (c.family === "gpt2" && c.tieEmbeddings === false) issues.push("gpt2 always ties its head to wte");
+    if (c.family === "qwen2" && (c.dModel / c.heads) % 2 !== 0) issues.push("qwen2 needs an even head dimension (dModel / heads) for RoPE");
+  }
+  if (issues.length) throw new ValidationError(where, issues);
+}
+
+function abortError(): Error {
+  const e = new Error("The operation was aborted");
+  e.name = "AbortError";
+  return e;
+}
+
+function selectDevice(requested: Device): "cpu" {
+  const { cuda } = loadAddon().backends();
+  if (requested === "cuda" && !cuda) {
+    console.warn("arclight: device \"cuda\" requested but no CUDA backend/device is available; using the CPU backend.");
+  }
+  return "cpu";
+}
+
+export class Policy {
+  readonly device: "cpu" | "cuda";
+  #handle: NativePolicyHandle | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(handle: NativePolicyHandle, device: "cpu" | "cuda") {
+    this.#handle = handle;
+    this.device = device;
+  }
+
+  /** A freshly initialised policy (GPT-2 init, seeded). */
+  static async create(config: PolicyConfig): Promise<Policy> {
+    checkConfig(config);
+    const addon = loadAddon();
+    const device = selectDevice(config.device ?? "auto");
+    const cfg: Partial<NativeConfig> = {
+      family: config.family,
+      layers: config.layers,
+      dModel: config.dModel,
+      heads: config.heads,
+      kvHeads: config.kvHeads ?? config.heads,
+      vocab: config.vocab ?? 260,
+      ctx: config.ctx ?? 256,
+      ffn: config.ffn ?? 0,
+      normEps: config.normEps ?? (config.family === "qwen2" ? 1e-6 : 1e-5),
+      ropeTheta: config.ropeTheta ?? 10000,
+      tieEmbeddings: config.tieEmbeddings ?? true,
+    };
+    return new Policy(new addon.NativePolicy(cfg, config.seed ?? 0), device);
+  }
+
+  /** Loads a checkpoint written by `save` (safetensors, config in __metadata__). */
+  static async load(path: string, opts: { device?: Device } = {}): Promise<Policy> {
+    if (typeof path !== "string" || path.length === 0) throw new ValidationError("Policy.load", ["path must be a non-empty string"]);
+    const addon = loadAddon();
+    const device = selectDevice(opts.device ?? "auto");
+    return new Policy(await addon.loadPolicy(path), device);
+  }
+
+  get config(): NativeConfig {
+    return this.#live().info().config;
+  }
+  get numParams(): number {
+    return this.#live().info().numParams;
+  }
+  /** Optimizer steps taken (restored by load). */
+  get step(): number {
+    return this.#live().info().step;
+  }
+
+  async generate(prompts: number[][], opts: GenerateOptions = {}): Promise<Generation> {
+    const where = "policy.generate";
+    const cfg = this.config;
+    checkTokens(where, "prompts", prompts, cfg.vocab, 1);
+    const issues: string[] = [];
+    intIn(where, "n", opts.n, 1, 65536, issues);
+    intIn(where, "maxTokens", opts.maxTokens, 0, 1 << 20, issues);
+    intIn(where, "topK", opts.topK, 0, 2 ** 31 - 1, issues);
+    intIn(where, "seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, issues);
+    numIn("temperature", opts.temperature, 0, 1e6, issues);
+    numIn("topP", opts.topP, 1e-9, 1, issues);
+    if (opts.stop !== undefined && (!Array.isArray(opts.stop) || opts.stop.some((t) => !Number.isInteger(t) || t < 0 || t >= cfg.vocab)))
+      issues.push(`stop must be token ids in [0, ${cfg.vocab})`);
+    prompts.forEach((p, i) => {
+      if (p.length >= cfg.ctx) issues.push(`prompts[${i}] has ${p.length} tokens; it must be shorter than ctx (${cfg.ctx})`);
+    });
+    if (issues.length) throw new ValidationError(where, issues);
+    const lens = Int32Array.from(prompts.map((p) => p.length));
+    const flat = new Int32Array(lens.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const p of prompts) {
+      flat.set(p, at);
+      at += p.length;
+    }
+    const n = opts.n ?? 1;
+    const raw = await this.#run(opts.signal, (h) =>
+      h.generate({
+        tokens: flat,
+        promptLens: lens,
+        n,
+        temperature: opts.temperature ?? 1,
+        topK: opts.topK ?? 0,
+        topP: opts.topP ?? 1,
+        seed: opts.seed ?? 0,
+        stop: Int32Array.from(opts.stop ?? []),
+        maxTokens: opts.maxTokens ?? 16,
+        useCache: opts.useCache ?? true,
+      }),
+    );
+    return {
+      tokens: raw.tokens.map((t) => Array.from(t)),
+      logprobs: raw.logprobs.map((t) => Array.from(t)),
+      sampleLogprobs: raw.sampleLogprobs.map((t) => Array.from(t)),
+      finishReasons: raw.finishReasons as FinishReason[],
+      promptIndex: raw.tokens.map((_, i) => Math.floor(i / n)),
+      generatedTokens: raw.generatedTokens,
+      seconds: raw.seconds,
+      tokensPerSecond: raw.seconds > 0 ? raw.generatedTokens / raw.seconds : 0,
+    };
+  }
+
+  /** Per-response-token logprobs and entropies (teacher forcing), shaped like `batch.responses`. */
+  async logprobs(batch: Pick<SequenceBatch, "prompts" | "responses">, opts: { signal?: AbortSignal } = {}): Promise<LogprobResult> {
+    const cfg = this.config;
+    const nb = flattenBatch("policy.logprobs", { prompts: batch?.prompts, responses: batch?.responses } as SequenceBatch, cfg.vocab, cfg.ctx);
+    const raw = await this.#run(opts.signal, (h) => h.score(nb));
+    return { logprobs: splitRows(raw.logprobs, batch.responses), entropy: splitRows(raw.entropy, batch.responses) };
+  }
+
+  /** One optimizer step (AdamW) on the batch with the SFT or GRPO loss. */
+  async trainStep(batch: SequenceBatch, opts: TrainOptions = {}): Promise<TrainStats> {
+    const where = "policy.trainStep";
+    const cfg = this.config;
+    const nb = flattenBatch(where, batch, cfg.vocab, cfg.ctx);
+    const S = batch.prompts.length;
+    const loss = opts.loss ?? "grpo";
+    const issues: string[] = [];
+    if (loss !== "grpo" && loss !== "sft") issues.push('loss must be "grpo" or "sft"');
+    const aggs = ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"];
+    if (opts.aggregation !== undefined && !aggs.includes(opts.aggregation)) issues.push(`aggregation must be one of ${aggs.join(", ")}`);
+    numIn("lr", opts.lr, 0, 10, issues);
+    numIn("clipLow", opts.clipLow, 0, 1, issues);
+    numIn("clipHigh", opts.clipHigh, 0, 1e6, issues);
+    numIn("klBeta", opts.klBeta, 0, 1e6, issues);
+    numIn("entropyCoef", opts.entropyCoef, -1e6, 1e6, issues);
+    numIn("beta1", opts.beta1, 0, 0.999999, issues);
+    numIn("beta2", opts.beta2, 0, 0.999999999, issues);
+    numIn("adamEps", opts.adamEps, 0, 1, issues);
+    numIn("weightDecay", opts.weightDecay, 0, 10, issues);
+    numIn("maxGradNorm", opts.maxGradNorm, 0, 1e12, issues);
+    numIn("minLrRatio", opts.minLrRatio, 0, 1, issues);
+    numIn("normLength", opts.normLength, 0, 1e9, issues);
+    intIn(where, "warmupSteps", opts.warmupSteps, 0, 2 ** 31 - 1, issues);
+    intIn(where, "totalSteps", opts.totalSteps, 0, 2 ** 31 - 1, issues);
+    if (opts.reference !== undefined && !(opts.reference instanceof Policy)) issues.push("reference must be a Policy");
+    if (issues.length) throw new ValidationError(where, issues);
+
+    let advantages: number[] | undefined = perSequence(where, "advantages", batch.advantages, S);
+    if (!advantages && batch.rewards !== undefined) {
+      const rewards = perSequence(where, "rewards", batch.rewards, S)!;
+      let groups = batch.groups;
+      if (groups !== undefined) {
+        if (!Array.isArray(groups) || groups.length !== S || groups.some((g) => !Number.isInteger(g)))
+          throw new ValidationError(where, [`groups must be integer[${S}] (one group id per sequence)`]);
+      } else if (batch.groupSize !== undefined) {
+        groups = consecutiveGroups(S, batch.groupSize);
+      } else {
+        throw new ValidationError(where, ["rewards need groups (integer[S]) or groupSize"]);
+      }
+      advantages = groupAdvantages(rewards, groups, opts);
+    }
+    if (loss === "grpo" && !advantages) throw new ValidationError(where, ["grpo needs advantages: number[S], or rewards with groups/groupSize"]);
+    if (advantages) nb.advantages = Float64Array.from(advantages);
+    if ((opts.klBeta ?? 0) > 0 && !nb.refLogprobs) {
+      if (!opts.reference) throw new ValidationError(where, ["klBeta > 0 needs batch.refLogprobs or options.reference"]);
+      const ref = await opts.reference.logprobs(batch, { signal: opts.signal });
+      nb.refLogprobs = Float32Array.from(ref.logprobs.flat());
+    }
+    const native: Record<string, unknown> = {
+      loss,
+      lr: opts.lr ?? 1e-3,
+      clipLow: opts.clipLow ?? 0.2,
+      clipHigh: opts.clipHigh ?? 0.2,
+      klBeta: opts.klBeta ?? 0,
+      entropyCoef: opts.entropyCoef ?? 0,
+      aggregation: opts.aggregation ?? "token-mean",
+      normLength: opts.normLength ?? 0,
+      beta1: opts.beta1 ?? 0.9,
+      beta2: opts.beta2 ?? 0.999,
+      adamEps: opts.adamEps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0,
+      maxGradNorm: opts.maxGradNorm ?? 1,
+      warmupSteps: opts.warmupSteps ?? 0,
+      totalSteps: opts.totalSteps ?? 0,
+      minLrRatio: opts.minLrRatio ?? 0,
+    };
+    const stats = await this.#run(opts.signal, (h) => h.trainStep(nb, native));
+    return advantages ? { ...stats, advantages } : stats;
+  }
+
+  async save(path: string): Promise<void> {
+    if (typeof path !== "string" || path.length === 0) throw new ValidationError("policy.save", ["path must be a non-empty string"]);
+    await this.#run(undefined, (h) => h.save(path));
+  }
+
+  /** An independent copy of the weights (e.g. a frozen KL reference); optimizer state is not copied. */
+  clone(): Policy {
+    return new Policy(this.#live().clone(), this.device);
+  }
+
+  /** Frees the native weights; later calls throw. */
+  async dispose(): Promise<void> {
+    const h = this.#handle;
+    if (!h) return;
+    this.#handle = undefined;
+    await this.#queue.catch(() => undefined);
+    await h.dispose();
+  }
+
+  #live(): NativePolicyHandle {
+    if (!this.#handle) throw new Error("policy was disposed");
+    return this.#handle;
+  }
+
+  // Calls on one policy are queued so they never interleave on its weights.
+  #run<T>(signal: AbortSignal | undefined, call: (h: NativePolicyHandle) => Promise<T>): Promise<T> {
+    const h = this.#live();
+    const next = this.#queue.then(async () => {
+      if (signal?.aborted) throw abortError();
+      const onAbort = () => h.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        return await call(h);
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith("ARCLIGHT_CANCELLED")) throw abortError();
+        throw err;
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+    });
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+}
