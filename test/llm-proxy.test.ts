@@ -13,7 +13,7 @@ const bytes: agl.TokenizerLike = {
   eosId: 256,
 };
 class Scripted implements agl.GeneratorLike {
-  contextLength = 128;
+  config = { ctx: 128 };
   calls = 0;
   async generate(prompts: number[][], opts: { n?: number; maxTokens?: number; seed?: number }) {
     this.calls++;
@@ -42,14 +42,14 @@ test("chat completions through the openai client are served by the policy and re
   assert.equal(r.choices.length, 2);
   assert.equal(r.choices[0].message.content, "olleh");
   assert.equal(r.choices[0].finish_reason, "stop");
-  assert.equal(r.usage?.completion_tokens, 10);
+  assert.equal(r.usage?.completion_tokens, 12, "two choices of five bytes and an end token each");
   const spans = await store.querySpans({ rolloutId: ar.rolloutId });
   assert.equal(spans.length, 1);
   const [t] = agl.spansToTriplets(spans);
-  assert.deepEqual(t.response.tokenIds, [...Buffer.from("olleh")]);
-  assert.deepEqual(t.response.logprobs, [-0.25, -0.5, -0.75, -1, -1.25]);
+  assert.deepEqual(t.response.tokenIds, [...Buffer.from("olleh"), 256]);
+  assert.deepEqual(t.response.logprobs, [-0.25, -0.5, -0.75, -1, -1.25, -1.5]);
   assert.deepEqual(t.prompt.tokenIds, [...Buffer.from("user: hello\nassistant:")]);
-  assert.deepEqual(spans[0].attributes["gen_ai.completion.1.token_ids"], [...Buffer.from("olleh")]);
+  assert.deepEqual(spans[0].attributes["gen_ai.completion.1.token_ids"], [...Buffer.from("olleh"), 256]);
 });
 
 test("streaming, stop strings, max_tokens and text completions behave like OpenAI's", async () => {
@@ -65,7 +65,7 @@ test("streaming, stop strings, max_tokens and text completions behave like OpenA
   }
   assert.equal(text, "fedcba");
   assert.equal(finish, "stop");
-  assert.equal(usage, 6);
+  assert.equal(usage, 7);
   const stopped = await client.chat.completions.create({ model: "tiny", stop: ["c"], messages: [{ role: "user", content: "abcdef" }] });
   assert.equal(stopped.choices[0].message.content, "fed");
   const cut = await client.chat.completions.create({ model: "tiny", max_tokens: 2, messages: [{ role: "user", content: "abcdef" }] });
@@ -116,7 +116,7 @@ test("a call traced by the client is recorded once, with the agent name, and the
       assert.equal(llm.length, 1, "one LLM span per call");
       const [t] = agl.spansToTriplets(spans, { agentMatch: "reverser" });
       assert.equal(t.reward, 1);
-      assert.ok(t.response.tokenIds && t.response.tokenIds.length === 3);
+      assert.deepEqual(t.response.tokenIds, [...Buffer.from([...(r.input as string)].reverse().join("")), 256]);
     }
   } finally {
     await p.close();

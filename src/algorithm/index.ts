@@ -1,2 +1,11 @@
 export * from "./algorithm.js";
 export * from "./baseline.js";
+export { MetricsLog, METRICS_SPAN, METRIC_PREFIX } from "./metrics.js";
+export { GrpoAlgorithm, type GrpoOptions, type GrpoStepMetrics, type GrpoResult } from "./grpo.js";
+export { SftAlgorithm, type SftOptions, type SftResult } from "./sft.js";
+import { grpo } from "./grpo.js";
+import { sft } from "./sft.js";
+import { BaselineAlgorithm } from "./baseline.js";
+
+/** `agl.algorithms.grpo({...})`, `.sft({...})`, `.baseline()`. */
+export const algorithms = { grpo, sft, baseline: () => new BaselineAlgorithm() };

@@ -22,6 +22,7 @@ export interface GenerateRequest {
 
 export interface GeneratedChoice {
   text: string;
+  /** Generated ids, an ending stop token included (training must learn to stop). */
   tokenIds: number[];
   /** Log-probability of each generated token under the policy. */
   logprobs: number[];
@@ -51,11 +52,11 @@ export interface TokenizerLike {
   readonly eosId: number | null;
 }
 
-/** The slice of the native policy the backend uses (src/native implements it). */
+/** The slice of the native policy the backend uses (`agl.native.Policy` implements it). */
 export interface GeneratorLike {
-  readonly contextLength: number;
+  readonly config: { ctx: number };
   generate(
     prompts: number[][],
-    opts: { n?: number; temperature?: number; topP?: number; maxTokens?: number; stopTokens?: number[]; seed?: number; signal?: AbortSignal },
+    opts: { n?: number; temperature?: number; topP?: number; maxTokens?: number; stop?: number[]; seed?: number; signal?: AbortSignal },
   ): Promise<{ tokens: number[][]; logprobs: number[][] }>;
 }

@@ -31,7 +31,7 @@ export class PolicyBackend implements CompletionBackend {
   }
 
   get maxPromptTokens(): number {
-    return Math.max(1, this.policy.contextLength - 1);
+    return Math.max(1, this.policy.config.ctx - 1);
   }
 
   private promptIds(req: Pick<GenerateRequest, "messages" | "prompt">): number[] {
@@ -45,7 +45,7 @@ export class PolicyBackend implements CompletionBackend {
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const promptTokenIds = this.promptIds(req);
-    const room = this.policy.contextLength - promptTokenIds.length;
+    const room = this.policy.config.ctx - promptTokenIds.length;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, room));
     const eos = this.tokenizer.eosId;
     const out = await this.policy.generate([promptTokenIds], {
@@ -53,27 +53,24 @@ export class PolicyBackend implements CompletionBackend {
       temperature: req.temperature,
       topP: req.topP,
       maxTokens,
-      stopTokens: eos === null ? [] : [eos],
+      stop: eos === null ? [] : [eos],
       seed: req.seed,
       signal: req.signal,
     });
     const choices = out.tokens.map((ids, i) => {
       let tokenIds = ids;
       let logprobs = out.logprobs[i] ?? [];
-      let finishReason: "stop" | "length" = tokenIds.length >= maxTokens ? "length" : "stop";
-      if (eos !== null && tokenIds.at(-1) === eos) {
-        finishReason = "stop";
-        tokenIds = tokenIds.slice(0, -1);
-        logprobs = logprobs.slice(0, tokenIds.length);
-      }
-      let text = this.tokenizer.decode(tokenIds, { skipSpecial: true });
-      // Stop strings are cut after generation; the token ids are cut to the shortest prefix that holds the text.
+      const stopped = eos !== null && tokenIds.at(-1) === eos;
+      let finishReason: "stop" | "length" = stopped || tokenIds.length < maxTokens ? "stop" : "length";
+      const textIds = stopped ? tokenIds.slice(0, -1) : tokenIds;
+      let text = this.tokenizer.decode(textIds, { skipSpecial: true });
+      // Stop strings are cut after generation; the ids are cut to the shortest prefix that holds the text.
       const cut = firstStop(text, req.stop);
       if (cut >= 0) {
         text = text.slice(0, cut);
         let k = 0;
-        while (k < tokenIds.length && this.tokenizer.decode(tokenIds.slice(0, k), { skipSpecial: true }).length < cut) k++;
-        tokenIds = tokenIds.slice(0, k);
+        while (k < textIds.length && this.tokenizer.decode(textIds.slice(0, k), { skipSpecial: true }).length < cut) k++;
+        tokenIds = textIds.slice(0, k);
         logprobs = logprobs.slice(0, k);
         finishReason = "stop";
       }

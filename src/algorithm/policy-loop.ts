@@ -1,0 +1,150 @@
+// What GRPO and SFT share: serving the policy through the LLM proxy,
+// running groups of rollouts on it, reading back (ids, logprobs, reward)
+// samples, evaluating on the val set, and checkpoints that resume.
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { LightningStore } from "../store/lightning-store.js";
+import type { NamedResources, Rollout } from "../types/index.js";
+import { LlmProxy, PolicyBackend, type GeneratorLike, type TokenizerLike } from "../llm/index.js";
+import { spansToTriplets, type AdapterOptions } from "../adapter/index.js";
+import { finalReward } from "../adapter/rewards.js";
+import { waitAll } from "./baseline.js";
+import type { AlgorithmContext } from "./algorithm.js";
+
+export interface Sample {
+  prompt: number[];
+  response: number[];
+  logprobs: number[];
+  reward: number;
+  group: number;
+  rolloutId: string;
+}
+
+export interface Served {
+  proxy: LlmProxy;
+  trainResourcesId: string;
+  evalResourcesId: string;
+  close(): Promise<void>;
+}
+
+/** Starts the proxy over `policy` and publishes two resource sets: sampling for training, greedy-ish for eval. */
+export async function servePolicy(
+  store: LightningStore,
+  policy: GeneratorLike,
+  tokenizer: TokenizerLike,
+  model: string,
+  sampling: { temperature: number; maxTokens: number; evalTemperature: number },
+): Promise<Served> {
+  const proxy = await new LlmProxy({ backend: new PolicyBackend({ policy, tokenizer, model }), store, defaultMaxTokens: sampling.maxTokens }).start();
+  const llm = (temperature: number): NamedResources => ({
+    llm: { ...proxy.resource(model), samplingParameters: { temperature, max_tokens: sampling.maxTokens } },
+  });
+  const train = await store.addResources(llm(sampling.temperature));
+  const evalRes = await store.addResources(llm(sampling.evalTemperature));
+  return { proxy, trainResourcesId: train.resourcesId, evalResourcesId: evalRes.resourcesId, close: () => proxy.close() };
+}
+
+/** Enqueues each task `groupSize` times (one group per task) and waits for all of them. */
+export async function runGroups(
+  ctx: AlgorithmContext,
+  tasks: readonly unknown[],
+  groupSize: number,
+  resourcesId: string,
+  metadata: Record<string, unknown>,
+  groupBase: number,
+): Promise<Rollout[]> {
+  const reqs = tasks.flatMap((input, g) =>
+    Array.from({ length: groupSize }, () => ({
+      input,
+      mode: "train" as const,
+      resourcesId,
+      config: ctx.rolloutConfig,
+      metadata: { ...metadata, group: groupBase + g },
+    })),
+  );
+  const rollouts = await ctx.store.enqueueManyRollouts(reqs);
+  return waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal);
+}
+
+/** Training samples of finished rollouts: every LLM call with token ids, credited with the rollout's final reward. */
+export async function collectSamples(store: LightningStore, rollouts: readonly Rollout[], adapter: AdapterOptions): Promise<{ samples: Sample[]; rewards: number[] }> {
+  const samples: Sample[] = [];
+  const rewards: number[] = [];
+  for (const r of rollouts) {
+    const spans = await store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" });
+    const reward = r.status === "succeeded" ? (finalReward(spans) ?? 0) : 0;
+    rewards.push(reward);
+    if (r.status !== "succeeded") continue;
+    const group = Number((r.metadata as { group?: unknown }).group ?? 0);
+    for (const t of spansToTriplets(spans, { ...adapter, rewardAssignment: "final", requireTokenIds: true })) {
+      if (!t.response.tokenIds!.length || !t.prompt.tokenIds!.length) continue;
+      samples.push({
+        prompt: t.prompt.tokenIds!,
+        response: t.response.tokenIds!,
+        logprobs: t.response.logprobs ?? [],
+        reward: t.reward ?? reward,
+        group,
+        rolloutId: r.rolloutId,
+      });
+    }
+  }
+  return { samples, rewards };
+}
+
+/** Mean final reward over the val set, one rollout per task, on the eval resources. */
+export async function evaluate(ctx: AlgorithmContext, resourcesId: string, step: number): Promise<number | null> {
+  if (!ctx.val.length) return null;
+  const rollouts = await ctx.store.enqueueManyRollouts(ctx.val.map((input) => ({ input, mode: "val" as const, resourcesId, config: ctx.rolloutConfig, metadata: { step } })));
+  const done = await waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal);
+  let sum = 0;
+  for (const r of done) sum += r.status === "succeeded" ? (finalReward(await ctx.store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" })) ?? 0) : 0;
+  return sum / done.length;
+}
+
+export const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+export const std = (xs: readonly number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+};
+
+/** Seeded shuffle (mulberry32), so a run's task order is reproducible. */
+export function shuffled<T>(xs: readonly T[], seed: number): T[] {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+export interface CheckpointState {
+  step: number;
+  path: string;
+  history: unknown[];
+}
+
+/** Writes weights then `latest.json` (atomically), so a crash leaves the previous checkpoint usable. */
+export async function saveCheckpoint(dir: string, step: number, save: (path: string) => Promise<void>, history: unknown[]): Promise<CheckpointState> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `step-${String(step).padStart(6, "0")}.safetensors`);
+  await save(path);
+  const state: CheckpointState = { step, path, history };
+  await writeFile(join(dir, "latest.json.tmp"), JSON.stringify(state));
+  await rename(join(dir, "latest.json.tmp"), join(dir, "latest.json"));
+  return state;
+}
+
+export async function latestCheckpoint(dir: string | undefined): Promise<CheckpointState | null> {
+  if (!dir || !existsSync(join(dir, "latest.json"))) return null;
+  const state = JSON.parse(await readFile(join(dir, "latest.json"), "utf8")) as CheckpointState;
+  return existsSync(state.path) ? state : null;
+}
