@@ -1,8 +1,11 @@
 // Parity test of every CUDA kernel against the plain C++ references (native/src/*.h in double,
 // cpu_reference.h), then one full training step of a tiny GPT-2 block. No Node, no GPU needed to build.
 //
+// Usage: test_kernels [--self-check | --bench]  (--self-check needs no GPU: it checks the block
+// reference by central differences; --bench times the GEMMs).
 // Output: one "PASS|FAIL name ..." line per check and "RESULT: P passed, F failed on DEVICE";
 // "SKIP: no CUDA device (reason)" and exit 0 when there is no device. Exit 1 on any failure.
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -669,10 +672,50 @@ static int self_check() {
   return g_failed == 0 ? 0 : 1;
 }
 
+// GEMM throughput of the linear layers' shapes, tensor cores against the fp32 kernel measured in
+// the same run (the ratio is the number to keep); torch_gemm.py times the same shapes in PyTorch.
+static int bench() {
+  if (arclight_cuda_device_count() == 0) {
+    std::printf("SKIP: no CUDA device (%s)\n", cu::unavailable_reason());
+    return 0;
+  }
+  std::printf("device: %s\n", cu::device_description());
+  struct Shape { int N, C, OC; const char* what; };
+  const Shape shapes[] = {{4096, 768, 2304, "gpt2 qkv"}, {4096, 768, 3072, "gpt2 fc"}, {4096, 3072, 768, "gpt2 fcproj"},
+                          {4096, 896, 4864, "qwen2-0.5b gate/up"}, {4096, 768, 50257, "gpt2 lm head"}};
+  Rng rng(1);
+  for (const Shape& sh : shapes) {
+    Dev<float> x(rng.vector((size_t)sh.N * sh.C)), w(rng.vector((size_t)sh.OC * sh.C)), y((size_t)sh.N * sh.OC);
+    double secs[2];
+    for (int mode = 0; mode < 2; mode++) {
+      const cu::MathMode mm = mode ? cu::MathMode::BF16 : cu::MathMode::FP32;
+      cu::matmul_forward(y.p, x.p, w.p, cu::DType::F32, nullptr, sh.N, sh.C, sh.OC, mm);  // warm-up
+      cu::synchronize();
+      const int reps = 10;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int r = 0; r < reps; r++) cu::matmul_forward(y.p, x.p, w.p, cu::DType::F32, nullptr, sh.N, sh.C, sh.OC, mm);
+      cu::synchronize();
+      secs[mode] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+    }
+    const double flop = 2.0 * sh.N * sh.C * sh.OC;
+    std::printf("BENCH matmul_fwd %-20s N=%d C=%d OC=%d fp32 %.1f TFLOP/s  bf16-tc %.1f TFLOP/s  ratio %.2fx\n", sh.what,
+                sh.N, sh.C, sh.OC, flop / secs[0] / 1e12, flop / secs[1] / 1e12, secs[0] / secs[1]);
+  }
+  return 0;
+}
+
 // ----------------------------------------------------------------------------
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--self-check") == 0) return self_check();
+  if (argc > 1 && std::strcmp(argv[1], "--bench") == 0) {
+    try {
+      return bench();
+    } catch (const std::exception& e) {
+      std::printf("ERROR: %s\n", e.what());
+      return 2;
+    }
+  }
   const int devices = arclight_cuda_device_count();
   if (devices == 0) {
     std::printf("SKIP: no CUDA device (%s)\n", cu::unavailable_reason());
