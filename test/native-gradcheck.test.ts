@@ -17,9 +17,9 @@ const batch = {
   responseLens: Int32Array.from([4, 1, 1]),
   advantages: Float64Array.from([0.7, -1.1, 0.4]),
   // old logprobs differ from the current ones so ratios are not 1; clip range wide enough to stay differentiable
-  oldLogprobs: Float32Array.from([-2.3, -2.5, -2.2, -2.4, -2.6, -2.1]),
-  refLogprobs: Float32Array.from([-2.0, -2.9, -2.4, -2.1, -2.3, -2.5]),
-  mask: Float32Array.from([1, 0, 1, 1, 1, 1]),
+  oldLogprobs: Float64Array.from([-2.3, -2.5, -2.2, -2.4, -2.6, -2.1]),
+  refLogprobs: Float64Array.from([-2.0, -2.9, -2.4, -2.1, -2.3, -2.5]),
+  mask: Float64Array.from([1, 0, 1, 1, 1, 1]),
 };
 
 function check(r: GradCheckResult, what: string) {
@@ -49,7 +49,7 @@ for (const [family, cfg] of Object.entries(configs)) {
 
 test("tokens whose ratio is clipped pass no gradient", () => {
   // positive advantages and ratios far above 1 + clipHigh: every token takes the clipped branch
-  const clippedBatch = { ...batch, advantages: Float64Array.from([1, 2, 0.5]), oldLogprobs: new Float32Array(6).fill(-6) };
+  const clippedBatch = { ...batch, advantages: Float64Array.from([1, 2, 0.5]), oldLogprobs: new Float64Array(6).fill(-6) };
   const clipped = addon.gradcheck(configs.gpt2, clippedBatch, { loss: "grpo", clipLow: 0.2, clipHigh: 0.2, seed: 6, stride: 3 });
   assert.ok(clipped.gradNorm < 1e-9, `finite differences see a flat loss (${clipped.gradNorm})`);
   const open = addon.gradcheck(configs.gpt2, clippedBatch, { loss: "grpo", clipLow: 0.2, clipHigh: 1000, seed: 6, stride: 3 });

@@ -130,9 +130,9 @@ SeqBatch parse_batch(Napi::Env env, Napi::Object o) {
   b.promptLen = typed<int, Napi::Int32Array>(o, "promptLens", true);
   b.respLen = typed<int, Napi::Int32Array>(o, "responseLens", true);
   b.advantages = typed<double, Napi::Float64Array>(o, "advantages", false);
-  b.oldLogprobs = typed<float, Napi::Float32Array>(o, "oldLogprobs", false);
-  b.refLogprobs = typed<float, Napi::Float32Array>(o, "refLogprobs", false);
-  b.mask = typed<float, Napi::Float32Array>(o, "mask", false);
+  b.oldLogprobs = typed<double, Napi::Float64Array>(o, "oldLogprobs", false);
+  b.refLogprobs = typed<double, Napi::Float64Array>(o, "refLogprobs", false);
+  b.mask = typed<double, Napi::Float64Array>(o, "mask", false);
   if (b.promptLen.size() != b.respLen.size()) type_error(env, "promptLens and responseLens differ in length");
   size_t total = 0, resp = 0;
   for (size_t s = 0; s < b.promptLen.size(); s++) {

@@ -44,7 +44,7 @@ struct SeqBatch {
   std::vector<int> tokens, promptLen, respLen;
   std::vector<size_t> tokOff, respOff;
   std::vector<double> advantages;  // per sequence (GRPO)
-  std::vector<float> oldLogprobs, refLogprobs, mask;  // empty = absent (old: ratio 1; mask: all ones)
+  std::vector<double> oldLogprobs, refLogprobs, mask;  // empty = absent (old: ratio 1; mask: all ones)
 
   size_t numSeqs() const { return promptLen.size(); }
   size_t respTokens() const { size_t n = 0; for (int r : respLen) n += r; return n; }

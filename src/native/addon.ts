@@ -24,9 +24,9 @@ export interface NativeBatch {
   promptLens: Int32Array;
   responseLens: Int32Array;
   advantages?: Float64Array;
-  oldLogprobs?: Float32Array;
-  refLogprobs?: Float32Array;
-  mask?: Float32Array;
+  oldLogprobs?: Float64Array;
+  refLogprobs?: Float64Array;
+  mask?: Float64Array;
 }
 
 export interface NativeGeneration {

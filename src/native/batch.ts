@@ -63,12 +63,12 @@ export function checkTokens(where: string, name: string, rows: unknown, vocab: n
   return rows as number[][];
 }
 
-function perToken(where: string, name: string, rows: unknown, responses: number[][]): Float32Array | undefined {
+function perToken(where: string, name: string, rows: unknown, responses: number[][]): Float64Array | undefined {
   if (rows === undefined) return undefined;
   const shape = `number[${responses.length}][len(responses[i])]`;
   if (!Array.isArray(rows) || rows.length !== responses.length) throw new ValidationError(where, [`${name} must be ${shape}`]);
   const total = responses.reduce((n, r) => n + r.length, 0);
-  const out = new Float32Array(total);
+  const out = new Float64Array(total);
   let at = 0;
   rows.forEach((r: unknown, i) => {
     if (!Array.isArray(r) && !(r instanceof Float32Array) && !(r instanceof Float64Array))

@@ -315,7 +315,7 @@ export class Policy {
     if ((opts.klBeta ?? 0) > 0 && !nb.refLogprobs) {
       if (!opts.reference) throw new ValidationError(where, ["klBeta > 0 needs batch.refLogprobs or options.reference"]);
       const ref = await opts.reference.logprobs(batch, { signal: opts.signal });
-      nb.refLogprobs = Float32Array.from(ref.logprobs.flat());
+      nb.refLogprobs = Float64Array.from(ref.logprobs.flat());
     }
     const native: Record<string, unknown> = {
       loss,
