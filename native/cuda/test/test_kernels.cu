@@ -630,6 +630,65 @@ static void test_block_step(Rng& rng) {
   }
 }
 
+// A few optimizer steps, llm.c's second check: GPU (block step + AdamW on device) and CPU (double
+// block step + the CPU backend's AdamW) from the same start; the losses must agree step by step
+// and fall. Both sides keep fp32 parameters, so they stay comparable after each update.
+static void test_training_steps(Rng& rng, bool with_gpu) {
+  const BlockShape s{2, 16, 32, 2, 53};
+  BlockParams cpu = init_block(s, rng);
+  BlockParams gpu = cpu;
+  const int N = s.B * s.T;
+  vector<int> tokens(N), targets(N);
+  vec dloss(N);
+  for (int i = 0; i < N; i++) {
+    tokens[i] = rng.below(s.V);
+    targets[i] = (i + 1) % s.T == 0 ? -1 : (tokens[i] * 7 + 3) % s.V;  // learnable: next = f(current)
+    dloss[i] = targets[i] >= 0 ? 1.0f / (N - s.B) : 0.0f;
+  }
+  arclight::OptimConfig o;
+  o.lr = 3e-3;
+  o.beta1 = 0.9;
+  o.beta2 = 0.95;
+  o.weightDecay = 0.01;
+  auto cpu_all = cpu.all(), gpu_all = gpu.all();
+  vector<vec> cm, cv, gm, gv;
+  for (vec* w : cpu_all) {
+    cm.emplace_back(w->size(), 0.0f);
+    cv.emplace_back(w->size(), 0.0f);
+  }
+  gm = cm;
+  gv = cv;
+  vec losses_gpu, losses_cpu;
+  for (int step = 1; step <= 4; step++) {
+    vector<dvec> cg;
+    vector<vec> gg;
+    losses_cpu.push_back((float)block_step_cpu(s, cpu, tokens, targets, dloss, cg));
+    if (with_gpu) losses_gpu.push_back((float)block_step_gpu(s, gpu, tokens, targets, dloss, gg, cu::MathMode::FP32));
+    for (size_t t = 0; t < cpu_all.size(); t++) {
+      const vec g32(cg[t].begin(), cg[t].end());
+      arclight::adamw_update_cpu<float>(cpu_all[t]->data(), g32.data(), cm[t].data(), cv[t].data(), g32.size(), o.lr, o,
+                                        step, 1.0, true);
+      if (!with_gpu) continue;
+      Dev<float> p(*gpu_all[t]), g(gg[t]), m(gm[t]), v(gv[t]);
+      cu::AdamWArgs a{(float)o.lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay, 1.0f, step};
+      cu::adamw_update(p.p, nullptr, g.p, m.p, v.p, (long long)g32.size(), a);
+      *gpu_all[t] = p.get();
+      gm[t] = m.get();
+      gv[t] = v.get();
+    }
+  }
+  const vec& losses = with_gpu ? losses_gpu : losses_cpu;
+  const bool falls = losses.back() < losses.front() - 0.01f;
+  std::printf("%s %-44s %.6f -> %.6f\n", falls ? "PASS" : "FAIL",
+              with_gpu ? "train_4_steps_loss_falls" : "selfcheck_cpu_train_4_steps_loss_falls", losses.front(),
+              losses.back());
+  (falls ? g_passed : g_failed)++;
+  if (!with_gpu) return;
+  check("train_4_steps_losses_fp32", losses_gpu, losses_cpu, 1e-6, 1e-5);
+  check("train_4_steps_params_qkvw_fp32", gpu.qkvw, cpu.qkvw, 1e-5, 1e-4);
+  check("train_4_steps_params_wte_fp32", gpu.wte, cpu.wte, 1e-5, 1e-4);
+}
+
 // Host only: the block reference itself against float64 central differences, so that a GPU
 // mismatch later points at the GPU and not at the way this test composes the CPU kernels.
 static int self_check() {
@@ -668,6 +727,7 @@ static int self_check() {
     // enough to catch a wrong transpose or a missing residual.
     check(std::string("selfcheck_cpu_block_grad_") + names[t], got, want, 1e-7, 1e-4);
   }
+  test_training_steps(rng, false);
   std::printf("SELF-CHECK: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
@@ -747,6 +807,7 @@ int main(int argc, char** argv) {
     test_adamw(1000, rng);
     test_adamw(3, rng);
     test_block_step(rng);
+    test_training_steps(rng, true);
   } catch (const std::exception& e) {
     std::printf("ERROR: %s\n", e.what());
     std::printf("RESULT: %d passed, %d failed, aborted by an exception\n", g_passed, g_failed + 1);
