@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -630,6 +631,203 @@ static void test_block_step(Rng& rng) {
   }
 }
 
+// ----------------------------------------------------------------------------
+// one training step of a tiny Qwen2 block: RMSNorm, separate q/k/v with biases, RoPE, grouped-query
+// attention, o_proj without bias, fused [gate | up] SwiGLU MLP, untied head
+
+struct QwenShape {
+  int B, T, C, H, KV, F, V;
+  float theta;
+};
+
+struct QwenParams {
+  vector<vec> t;  // in the order of names()
+  static vector<const char*> names() {
+    return {"embed", "ln1w", "qw", "qb", "kw", "kb", "vw", "vb", "ow", "ln2w", "gateupw", "downw", "normw", "lmhead"};
+  }
+};
+enum { QE, QLN1, QQW, QQB, QKW, QKB, QVW, QVB, QOW, QLN2, QGU, QDW, QNW, QLM };
+
+static QwenParams init_qwen(const QwenShape& s, Rng& rng) {
+  const int C = s.C, D = C / s.H, QC = s.H * D, KC = s.KV * D;
+  const size_t sizes[] = {(size_t)s.V * C, (size_t)C, (size_t)QC * C, (size_t)QC, (size_t)KC * C, (size_t)KC,
+                          (size_t)KC * C, (size_t)KC, (size_t)C * QC, (size_t)C, (size_t)2 * s.F * C, (size_t)C * s.F,
+                          (size_t)C, (size_t)s.V * C};
+  QwenParams p;
+  for (int i = 0; i < 14; i++) {
+    const bool norm = i == QLN1 || i == QLN2 || i == QNW;
+    p.t.push_back(norm ? rng.vector(sizes[i], 0.8f, 1.2f) : rng.vector(sizes[i], -0.15f, 0.15f));
+  }
+  return p;
+}
+
+static double qwen_step_cpu(const QwenShape& s, const QwenParams& pf, const vector<int>& tokens,
+                            const vector<int>& targets, const vec& dloss, vector<dvec>& grads) {
+  const int B = s.B, T = s.T, C = s.C, H = s.H, KV = s.KV, F = s.F, V = s.V, N = B * T, D = C / H;
+  const int QC = H * D, KC = KV * D;
+  vector<dvec> P;
+  for (const vec& v : pf.t) P.push_back(to_d(v));
+  grads.assign(P.size(), dvec());
+  for (size_t i = 0; i < P.size(); i++) grads[i].assign(P[i].size(), 0.0);
+  const double eps = 1e-6;
+  vector<int> pos(N);
+  for (int i = 0; i < N; i++) pos[i] = i % T;
+  auto Z = [](size_t n) { return dvec(n, 0.0); };
+  dvec x0 = Z((size_t)N * C), n1 = Z((size_t)N * C), r1 = Z(N), q = Z((size_t)N * QC), k = Z((size_t)N * KC),
+       v = Z((size_t)N * KC);
+  ref::encoder_forward(x0.data(), tokens.data(), (const int*)nullptr, P[QE].data(), (const double*)nullptr, N, T, C);
+  arclight::rmsnorm_forward_cpu<double>(n1.data(), r1.data(), x0.data(), P[QLN1].data(), N, C, eps);
+  arclight::matmul_forward_cpu<double>(q.data(), n1.data(), P[QQW].data(), P[QQB].data(), N, C, QC);
+  arclight::matmul_forward_cpu<double>(k.data(), n1.data(), P[QKW].data(), P[QKB].data(), N, C, KC);
+  arclight::matmul_forward_cpu<double>(v.data(), n1.data(), P[QVW].data(), P[QVB].data(), N, C, KC);
+  arclight::rope_forward_cpu<double>(q.data(), QC, N, H, D, pos.data(), s.theta);
+  arclight::rope_forward_cpu<double>(k.data(), KC, N, KV, D, pos.data(), s.theta);
+  dvec atty, att;
+  attention_ref_forward(atty, att, q, k, v, B, T, T, H, KV, D);
+  dvec x1 = Z((size_t)N * C), n2 = Z((size_t)N * C), r2 = Z(N), gu = Z((size_t)N * 2 * F), a = Z((size_t)N * F);
+  arclight::matmul_forward_cpu<double>(x1.data(), atty.data(), P[QOW].data(), (const double*)nullptr, N, QC, C);
+  for (size_t i = 0; i < x1.size(); i++) x1[i] += x0[i];
+  arclight::rmsnorm_forward_cpu<double>(n2.data(), r2.data(), x1.data(), P[QLN2].data(), N, C, eps);
+  arclight::matmul_forward_cpu<double>(gu.data(), n2.data(), P[QGU].data(), (const double*)nullptr, N, C, 2 * F);
+  arclight::swiglu_forward_cpu<double>(a.data(), gu.data(), N, F);
+  dvec x2 = Z((size_t)N * C), nf = Z((size_t)N * C), rf = Z(N), logits = Z((size_t)N * V);
+  arclight::matmul_forward_cpu<double>(x2.data(), a.data(), P[QDW].data(), (const double*)nullptr, N, F, C);
+  for (size_t i = 0; i < x2.size(); i++) x2[i] += x1[i];
+  arclight::rmsnorm_forward_cpu<double>(nf.data(), rf.data(), x2.data(), P[QNW].data(), N, C, eps);
+  arclight::matmul_forward_cpu<double>(logits.data(), nf.data(), P[QLM].data(), (const double*)nullptr, N, C, V);
+  dvec losses(N), dlogits((size_t)N * V);
+  const dvec ddl = to_d(dloss);
+  ref::softmax_ce(losses.data(), dlogits.data(), logits.data(), targets.data(), ddl.data(), N, V);
+  double loss = 0;
+  for (int i = 0; i < N; i++) loss += losses[i] * dloss[i];
+
+  dvec dnf = Z((size_t)N * C), dx2 = Z((size_t)N * C), da = Z(a.size()), dgu = Z(gu.size()), dn2 = Z((size_t)N * C);
+  arclight::matmul_backward_cpu<double>(dnf.data(), grads[QLM].data(), nullptr, dlogits.data(), nf.data(), P[QLM].data(), N, C, V);
+  arclight::rmsnorm_backward_cpu<double>(dx2.data(), grads[QNW].data(), dnf.data(), x2.data(), P[QNW].data(), rf.data(), N, C);
+  arclight::matmul_backward_cpu<double>(da.data(), grads[QDW].data(), nullptr, dx2.data(), a.data(), P[QDW].data(), N, F, C);
+  arclight::swiglu_backward_cpu<double>(dgu.data(), gu.data(), da.data(), N, F);
+  arclight::matmul_backward_cpu<double>(dn2.data(), grads[QGU].data(), nullptr, dgu.data(), n2.data(), P[QGU].data(), N, C, 2 * F);
+  dvec dx1 = dx2;  // residual
+  arclight::rmsnorm_backward_cpu<double>(dx1.data(), grads[QLN2].data(), dn2.data(), x1.data(), P[QLN2].data(), r2.data(), N, C);
+  dvec datty = Z((size_t)N * QC), dq = Z(q.size()), dk = Z(k.size()), dv = Z(v.size()), dn1 = Z((size_t)N * C);
+  arclight::matmul_backward_cpu<double>(datty.data(), grads[QOW].data(), nullptr, dx1.data(), atty.data(), P[QOW].data(), N, QC, C);
+  for (int b = 0; b < B; b++)
+    arclight::attention_backward_cpu<double>(dq.data() + (size_t)b * T * QC, dk.data() + (size_t)b * T * KC,
+                                             dv.data() + (size_t)b * T * KC, datty.data() + (size_t)b * T * QC,
+                                             att.data() + (size_t)b * T * H * T, q.data() + (size_t)b * T * QC,
+                                             k.data() + (size_t)b * T * KC, v.data() + (size_t)b * T * KC, T, H, KV, D);
+  arclight::rope_backward_cpu<double>(dq.data(), QC, N, H, D, pos.data(), s.theta);
+  arclight::rope_backward_cpu<double>(dk.data(), KC, N, KV, D, pos.data(), s.theta);
+  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QQW].data(), grads[QQB].data(), dq.data(), n1.data(), P[QQW].data(), N, C, QC);
+  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QKW].data(), grads[QKB].data(), dk.data(), n1.data(), P[QKW].data(), N, C, KC);
+  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QVW].data(), grads[QVB].data(), dv.data(), n1.data(), P[QVW].data(), N, C, KC);
+  dvec dx0 = dx1;  // residual
+  arclight::rmsnorm_backward_cpu<double>(dx0.data(), grads[QLN1].data(), dn1.data(), x0.data(), P[QLN1].data(), r1.data(), N, C);
+  ref::encoder_backward(grads[QE].data(), (double*)nullptr, dx0.data(), tokens.data(), (const int*)nullptr, N, T, C);
+  return loss;
+}
+
+static double qwen_step_gpu(const QwenShape& s, const QwenParams& pf, const vector<int>& tokens,
+                            const vector<int>& targets, const vec& dloss, vector<vec>& grads_out, cu::MathMode mode) {
+  const int B = s.B, T = s.T, C = s.C, H = s.H, KV = s.KV, F = s.F, V = s.V, N = B * T, D = C / H;
+  const int QC = H * D, KC = KV * D;
+  const size_t NC = (size_t)N * C;
+  const float eps = 1e-6f;
+  const auto F32 = cu::DType::F32;
+  std::vector<std::unique_ptr<Dev<float>>> P, G;
+  for (const vec& v : pf.t) {
+    P.emplace_back(new Dev<float>(v));
+    G.emplace_back(new Dev<float>(v.size()));
+  }
+  auto p = [&](int i) { return P[i]->p; };
+  auto g = [&](int i) { return G[i]->p; };
+  Dev<int> d_tok(tokens), d_tgt(targets);
+  Dev<float> d_dloss(dloss);
+  Dev<float> x0(NC), n1(NC), r1(N), q((size_t)N * QC), k((size_t)N * KC), v((size_t)N * KC), atty((size_t)N * QC),
+      lse((size_t)B * H * T), x1(NC), n2(NC), r2(N), gu((size_t)N * 2 * F), a((size_t)N * F), x2(NC), nf(NC), rf(N),
+      logits((size_t)N * V), losses(N);
+  cu::encoder_forward(x0.p, d_tok.p, nullptr, p(QE), nullptr, N, T, C);
+  cu::rmsnorm_forward(n1.p, r1.p, x0.p, p(QLN1), N, C, eps);
+  cu::matmul_forward(q.p, n1.p, p(QQW), F32, p(QQB), N, C, QC, mode);
+  cu::matmul_forward(k.p, n1.p, p(QKW), F32, p(QKB), N, C, KC, mode);
+  cu::matmul_forward(v.p, n1.p, p(QVW), F32, p(QVB), N, C, KC, mode);
+  cu::rope_forward(q.p, nullptr, N, T, H, D, QC, s.theta);
+  cu::rope_forward(k.p, nullptr, N, T, KV, D, KC, s.theta);
+  const cu::AttentionDims dims = cu::attention_dims_dense(B, T, H, KV, D);
+  cu::attention_forward(atty.p, lse.p, q.p, k.p, v.p, dims);
+  cu::matmul_forward(x1.p, atty.p, p(QOW), F32, nullptr, N, QC, C, mode);
+  cu::add_inplace(x1.p, x0.p, (long long)NC);
+  cu::rmsnorm_forward(n2.p, r2.p, x1.p, p(QLN2), N, C, eps);
+  cu::matmul_forward(gu.p, n2.p, p(QGU), F32, nullptr, N, C, 2 * F, mode);
+  cu::swiglu_forward(a.p, gu.p, gu.p + F, N, F, 2 * F);
+  cu::matmul_forward(x2.p, a.p, p(QDW), F32, nullptr, N, F, C, mode);
+  cu::add_inplace(x2.p, x1.p, (long long)NC);
+  cu::rmsnorm_forward(nf.p, rf.p, x2.p, p(QNW), N, C, eps);
+  cu::matmul_forward(logits.p, nf.p, p(QLM), F32, nullptr, N, C, V, mode);
+  cu::softmax_ce_forward_backward(losses.p, logits.p, logits.p, d_tgt.p, d_dloss.p, N, V);
+
+  Dev<float> dnf(NC), dx2(NC), da((size_t)N * F), dgu((size_t)N * 2 * F), dn2(NC), dx1(NC), datty((size_t)N * QC),
+      dq((size_t)N * QC), dk((size_t)N * KC), dv((size_t)N * KC), dn1(NC), dx0(NC), scratch((size_t)B * H * T);
+  cu::matmul_backward(dnf.p, g(QLM), nullptr, logits.p, nf.p, p(QLM), F32, N, C, V, mode);
+  cu::rmsnorm_backward(dx2.p, g(QNW), dnf.p, x2.p, p(QNW), rf.p, N, C);
+  cu::matmul_backward(da.p, g(QDW), nullptr, dx2.p, a.p, p(QDW), F32, N, F, C, mode);
+  cu::swiglu_backward(dgu.p, dgu.p + F, da.p, gu.p, gu.p + F, N, F, 2 * F);
+  cu::matmul_backward(dn2.p, g(QGU), nullptr, dgu.p, n2.p, p(QGU), F32, N, C, 2 * F, mode);
+  cu::add_inplace(dx1.p, dx2.p, (long long)NC);
+  cu::rmsnorm_backward(dx1.p, g(QLN2), dn2.p, x1.p, p(QLN2), r2.p, N, C);
+  cu::matmul_backward(datty.p, g(QOW), nullptr, dx1.p, atty.p, p(QOW), F32, N, QC, C, mode);
+  cu::attention_backward(dq.p, dk.p, dv.p, scratch.p, datty.p, atty.p, lse.p, q.p, k.p, v.p, dims);
+  cu::rope_backward(dq.p, nullptr, N, T, H, D, QC, s.theta);
+  cu::rope_backward(dk.p, nullptr, N, T, KV, D, KC, s.theta);
+  cu::matmul_backward(dn1.p, g(QQW), g(QQB), dq.p, n1.p, p(QQW), F32, N, C, QC, mode);
+  cu::matmul_backward(dn1.p, g(QKW), g(QKB), dk.p, n1.p, p(QKW), F32, N, C, KC, mode);
+  cu::matmul_backward(dn1.p, g(QVW), g(QVB), dv.p, n1.p, p(QVW), F32, N, C, KC, mode);
+  cu::add_inplace(dx0.p, dx1.p, (long long)NC);
+  cu::rmsnorm_backward(dx0.p, g(QLN1), dn1.p, x0.p, p(QLN1), r1.p, N, C);
+  cu::encoder_backward(g(QE), nullptr, dx0.p, d_tok.p, nullptr, N, T, C);
+  cu::synchronize();
+  grads_out.clear();
+  for (auto& d : G) grads_out.push_back(d->get());
+  const vec l = losses.get();
+  double loss = 0;
+  for (int i = 0; i < N; i++) loss += (double)l[i] * dloss[i];
+  return loss;
+}
+
+static const QwenShape kQwenTest{2, 20, 64, 4, 2, 96, 101, 10000.0f};  // GQA 4:2, head_dim 16
+
+static void qwen_batch(const QwenShape& s, Rng& rng, vector<int>& tokens, vector<int>& targets, vec& dloss) {
+  const int N = s.B * s.T;
+  tokens.assign(N, 0);
+  targets.assign(N, 0);
+  dloss.assign(N, 0.0f);
+  for (int i = 0; i < N; i++) {
+    tokens[i] = rng.below(s.V);
+    targets[i] = (i + 1) % s.T == 0 ? -1 : rng.below(s.V);
+    dloss[i] = targets[i] >= 0 ? 1.0f / N : 0.0f;
+  }
+}
+
+static void test_qwen_step(Rng& rng) {
+  const QwenShape& s = kQwenTest;
+  const QwenParams params = init_qwen(s, rng);
+  vector<int> tokens, targets;
+  vec dloss;
+  qwen_batch(s, rng, tokens, targets, dloss);
+  vector<dvec> want;
+  const double want_loss = qwen_step_cpu(s, params, tokens, targets, dloss, want);
+  const auto names = QwenParams::names();
+  for (int mode = 0; mode < 2; mode++) {
+    vector<vec> got;
+    const double loss = qwen_step_gpu(s, params, tokens, targets, dloss, got, mode ? cu::MathMode::BF16 : cu::MathMode::FP32);
+    const char* tag = mode ? "bf16" : "fp32";
+    check(std::string("qwen2_step_loss_") + tag, vec{(float)loss}, dvec{want_loss}, 1e-5, mode ? 2e-2 : 1e-5);
+    for (size_t i = 0; i < want.size(); i++)
+      check(std::string("qwen2_step_grad_") + tag + "_" + names[i], got[i], want[i], (mode ? 5e-2 : 1e-4) * rms(want[i]),
+            mode ? 5e-2 : 1e-4);
+  }
+}
+
 // A few optimizer steps, llm.c's second check: GPU (block step + AdamW on device) and CPU (double
 // block step + the CPU backend's AdamW) from the same start; the losses must agree step by step
 // and fall. Both sides keep fp32 parameters, so they stay comparable after each update.
@@ -727,6 +925,36 @@ static int self_check() {
     // enough to catch a wrong transpose or a missing residual.
     check(std::string("selfcheck_cpu_block_grad_") + names[t], got, want, 1e-7, 1e-4);
   }
+  {
+    QwenShape qs = kQwenTest;
+    qs.B = 1;
+    qs.T = 6;
+    QwenParams qp = init_qwen(qs, rng);
+    vector<int> qt, qy;
+    vec qd;
+    qwen_batch(qs, rng, qt, qy, qd);
+    vector<dvec> qg, qunused;
+    qwen_step_cpu(qs, qp, qt, qy, qd, qg);
+    const auto qnames = QwenParams::names();
+    for (size_t t = 0; t < qp.t.size(); t++) {
+      vec& w = qp.t[t];
+      vec got, want;
+      for (int probe = 0; probe < 4; probe++) {
+        const size_t i = rng.below((int)w.size());
+        const float orig = w[i];
+        w[i] = orig + 1e-3f;
+        const double up = (double)w[i];
+        const double lp = qwen_step_cpu(qs, qp, qt, qy, qd, qunused);
+        w[i] = orig - 1e-3f;
+        const double down = (double)w[i];
+        const double lm = qwen_step_cpu(qs, qp, qt, qy, qd, qunused);
+        w[i] = orig;
+        got.push_back((float)qg[t][i]);
+        want.push_back((float)((lp - lm) / (up - down)));
+      }
+      check(std::string("selfcheck_cpu_qwen2_grad_") + qnames[t], got, want, 1e-7, 1e-4);
+    }
+  }
   test_training_steps(rng, false);
   std::printf("SELF-CHECK: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
@@ -808,6 +1036,7 @@ int main(int argc, char** argv) {
     test_adamw(3, rng);
     test_block_step(rng);
     test_training_steps(rng, true);
+    test_qwen_step(rng);
   } catch (const std::exception& e) {
     std::printf("ERROR: %s\n", e.what());
     std::printf("RESULT: %d passed, %d failed, aborted by an exception\n", g_passed, g_failed + 1);
