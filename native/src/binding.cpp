@@ -491,9 +491,9 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   Rng rng(1);
   for (auto& x : a) x = (float)rng.uniform();
   for (auto& x : w) x = (float)rng.uniform();
-  matmul_forward_cpu(out.data(), a.data(), w.data(), (const float*)nullptr, N, C, OC);
+  matmul_forward(out.data(), a.data(), w.data(), (const float*)nullptr, N, C, OC);
   const auto t0 = std::chrono::steady_clock::now();
-  for (int r = 0; r < reps; r++) matmul_forward_cpu(out.data(), a.data(), w.data(), (const float*)nullptr, N, C, OC);
+  for (int r = 0; r < reps; r++) matmul_forward(out.data(), a.data(), w.data(), (const float*)nullptr, N, C, OC);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return Napi::Number::New(env, 2.0 * N * C * OC * reps / s / 1e9);
 }
@@ -501,6 +501,7 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("cpu", true);
+  o.Set("cpuIsa", matmul_isa());
   // ---- CUDA backend hook: set from native/cuda when the nvcc section of binding.gyp is wired in.
   o.Set("cuda", false);
   return o;

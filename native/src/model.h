@@ -181,7 +181,7 @@ class Model {
       la.fch.resize((size_t)N * Fh); la.fcg.resize((size_t)N * Fd);
       out.resize((size_t)N * C);
       norm_fwd(la.ln1.data(), la.ln1m.data(), la.ln1r.data(), la.xin.data(), o.ln1w, o.ln1b, N, eps);
-      matmul_forward_cpu(a.qkv.data(), la.ln1.data(), W(o.qkvw), W(o.qkvb), N, C, QKV);
+      matmul_forward(a.qkv.data(), la.ln1.data(), W(o.qkvw), W(o.qkvb), N, C, QKV);
       for (int i = 0; i < N; i++) {
         const F* r = a.qkv.data() + (size_t)i * QKV;
         std::memcpy(la.q.data() + (size_t)i * H * D, r, sizeof(F) * H * D);
@@ -197,20 +197,20 @@ class Model {
       F* att = nullptr;
       if (train) { la.att.resize((size_t)N * H * N); att = la.att.data(); }
       attention_forward_cpu(la.atty.data(), att, N, la.q.data(), kc.data(), vc.data(), pos, N, H, KV, D);
-      matmul_forward_cpu(a.tmp.data(), la.atty.data(), W(o.projw), W(o.projb), N, H * D, C);
+      matmul_forward(a.tmp.data(), la.atty.data(), W(o.projw), W(o.projb), N, H * D, C);
       for (size_t i = 0; i < (size_t)N * C; i++) la.x2[i] = la.xin[i] + a.tmp[i];
       norm_fwd(la.ln2.data(), la.ln2m.data(), la.ln2r.data(), la.x2.data(), o.ln2w, o.ln2b, N, eps);
-      matmul_forward_cpu(la.fch.data(), la.ln2.data(), W(o.fcw), W(o.fcb), N, C, Fh);
+      matmul_forward(la.fch.data(), la.ln2.data(), W(o.fcw), W(o.fcb), N, C, Fh);
       if (cfg.qwen()) swiglu_forward_cpu(la.fcg.data(), la.fch.data(), N, Fd);
       else gelu_forward_cpu(la.fcg.data(), la.fch.data(), (size_t)N * Fd);
-      matmul_forward_cpu(a.tmp.data(), la.fcg.data(), W(o.mlpw), W(o.mlpb), N, Fd, C);
+      matmul_forward(a.tmp.data(), la.fcg.data(), W(o.mlpw), W(o.mlpb), N, Fd, C);
       for (size_t i = 0; i < (size_t)N * C; i++) out[i] = la.x2[i] + a.tmp[i];
     }
     a.lnf.resize((size_t)N * C); a.lnfm.resize(N); a.lnfr.resize(N);
     norm_fwd(a.lnf.data(), a.lnfm.data(), a.lnfr.data(), a.xout.data(), off_.lnfw, off_.lnfb, N, eps);
     const int R = N - logitsFrom;
     a.logits.resize((size_t)R * V);
-    if (R > 0) matmul_forward_cpu(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, W(head()), (const F*)nullptr, R, C, V);
+    if (R > 0) matmul_forward(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, W(head()), (const F*)nullptr, R, C, V);
   }
 
   // ==========================================================================
@@ -223,7 +223,7 @@ class Model {
     a.dlnf.assign(NC, F(0));
     const int R = N - logitsFrom;
     if (R > 0)
-      matmul_backward_cpu(a.dlnf.data() + (size_t)logitsFrom * C, G(head()), (F*)nullptr, a.dlogits.data(), a.lnf.data() + (size_t)logitsFrom * C,
+      matmul_backward(a.dlnf.data() + (size_t)logitsFrom * C, G(head()), (F*)nullptr, a.dlogits.data(), a.lnf.data() + (size_t)logitsFrom * C,
                           W(head()), R, C, V);
     a.dx.assign(NC, F(0));
     norm_bwd(a.dx.data(), off_.lnfw, off_.lnfb, a.dlnf.data(), a.xout.data(), a.lnfm.data(), a.lnfr.data(), N);
@@ -233,17 +233,17 @@ class Model {
       LayerActs& la = a.L[l];
       // MLP block: out = x2 + mlp(norm2(x2))
       a.dfcg.assign((size_t)N * Fd, F(0));
-      matmul_backward_cpu(a.dfcg.data(), G(o.mlpw), G(o.mlpb), a.dx.data(), la.fcg.data(), W(o.mlpw), N, Fd, C);
+      matmul_backward(a.dfcg.data(), G(o.mlpw), G(o.mlpb), a.dx.data(), la.fcg.data(), W(o.mlpw), N, Fd, C);
       a.dfch.assign((size_t)N * Fh, F(0));
       if (cfg.qwen()) swiglu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), N, Fd);
       else gelu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), (size_t)N * Fd);
       a.dln.assign(NC, F(0));
-      matmul_backward_cpu(a.dln.data(), G(o.fcw), G(o.fcb), a.dfch.data(), la.ln2.data(), W(o.fcw), N, C, Fh);
+      matmul_backward(a.dln.data(), G(o.fcw), G(o.fcb), a.dfch.data(), la.ln2.data(), W(o.fcw), N, C, Fh);
       a.dx2 = a.dx;
       norm_bwd(a.dx2.data(), o.ln2w, o.ln2b, a.dln.data(), la.x2.data(), la.ln2m.data(), la.ln2r.data(), N);
       // attention block: x2 = xin + proj(attn(norm1(xin)))
       a.datty.assign((size_t)N * H * D, F(0));
-      matmul_backward_cpu(a.datty.data(), G(o.projw), G(o.projb), a.dx2.data(), la.atty.data(), W(o.projw), N, H * D, C);
+      matmul_backward(a.datty.data(), G(o.projw), G(o.projb), a.dx2.data(), la.atty.data(), W(o.projw), N, H * D, C);
       a.dq.assign((size_t)N * H * D, F(0));
       a.dk.assign((size_t)N * KVD, F(0));
       a.dv.assign((size_t)N * KVD, F(0));
@@ -261,7 +261,7 @@ class Model {
         std::memcpy(r + H * D + KVD, a.dv.data() + (size_t)i * KVD, sizeof(F) * KVD);
       }
       a.dln.assign(NC, F(0));
-      matmul_backward_cpu(a.dln.data(), G(o.qkvw), G(o.qkvb), a.dqkv.data(), la.ln1.data(), W(o.qkvw), N, C, QKV);
+      matmul_backward(a.dln.data(), G(o.qkvw), G(o.qkvb), a.dqkv.data(), la.ln1.data(), W(o.qkvw), N, C, QKV);
       a.dx = a.dx2;
       norm_bwd(a.dx.data(), o.ln1w, o.ln1b, a.dln.data(), la.xin.data(), la.ln1m.data(), la.ln1r.data(), N);
     }
