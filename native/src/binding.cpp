@@ -443,6 +443,18 @@ Napi::Value LoadPolicy(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
+Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) type_error(env, "dir must be a string");
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  auto st = std::make_shared<PolicyState>();
+  auto* w = new PromiseWorker(
+      env, [st, dir] { st->model = load_hf_pretrained(dir); st->model->cancelFlag = &st->cancel; },
+      [st](Napi::Env env) -> Napi::Value { return NativePolicy::Wrap(env, st); });
+  w->Queue();
+  return w->Promise();
+}
+
 // Test hook: fp32 and fp64 analytic gradients against float64 central differences.
 Napi::Value GradCheck(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -512,6 +524,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   NativePolicy::ctor = new Napi::FunctionReference(Napi::Persistent(cls));
   exports.Set("NativePolicy", cls);
   exports.Set("loadPolicy", Napi::Function::New(env, LoadPolicy));
+  exports.Set("loadPretrained", Napi::Function::New(env, LoadPretrained));
   exports.Set("gradcheck", Napi::Function::New(env, GradCheck));
   exports.Set("groupAdvantages", Napi::Function::New(env, GroupAdvantages));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "../io/hf_layout.h"
 #include "../io/safetensors.h"
 
 namespace arclight {
@@ -42,6 +43,16 @@ double to_double(const std::string& s, const std::string& key) {
   } catch (const std::exception&) {
     throw std::runtime_error("checkpoint metadata " + key + " is not a number: \"" + s + "\"");
   }
+}
+
+void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path) {
+  for (const ParamInfo& p : model.params) {
+    auto it = tensors.find(p.name);
+    if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + p.name + " missing");
+    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + p.name + " has the wrong shape");
+    std::copy(it->second.data.begin(), it->second.data.end(), model.w.begin() + p.offset);
+  }
+  if (tensors.size() != model.params.size()) throw std::runtime_error(path + ": unexpected extra tensors for this config");
 }
 
 }  // namespace
@@ -91,15 +102,29 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
   c.ropeTheta = to_double(need(meta, "arclight.ropeTheta", path), "ropeTheta");
   c.tieEmbeddings = need(meta, "arclight.tieEmbeddings", path) == "true";
   auto model = std::make_unique<Model<float>>(c);  // validates the config
-  for (const ParamInfo& p : model->params) {
-    auto it = tensors.find(p.name);
-    if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + p.name + " missing");
-    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + p.name + " has the wrong shape");
-    std::copy(it->second.data.begin(), it->second.data.end(), model->w.begin() + p.offset);
-  }
-  if (tensors.size() != model->params.size()) throw std::runtime_error(path + ": unexpected extra tensors for this config");
+  fill_weights(*model, tensors, path);
   auto st = meta.find("arclight.step");
   if (st != meta.end()) model->step = to_int(st->second, "step");
+  return model;
+}
+
+std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir) {
+  io::HfConfig hc;
+  auto tensors = io::load_hf_checkpoint(dir, &hc);
+  ModelConfig c;
+  c.family = hc.family;
+  c.layers = (int)hc.layers;
+  c.dModel = (int)hc.d_model;
+  c.heads = (int)hc.heads;
+  c.kvHeads = (int)hc.kv_heads;
+  c.vocab = (int)hc.vocab;
+  c.ctx = (int)hc.ctx;
+  c.ffn = (int)hc.ffn;
+  c.normEps = hc.norm_eps;
+  c.ropeTheta = hc.rope_theta;
+  c.tieEmbeddings = hc.tie_embeddings;
+  auto model = std::make_unique<Model<float>>(c);
+  fill_weights(*model, tensors, dir);
   return model;
 }
 

@@ -10,5 +10,8 @@ namespace arclight {
 
 void save_checkpoint(const Model<float>& model, const std::string& path);
 std::unique_ptr<Model<float>> load_checkpoint(const std::string& path);
+// A local Hugging Face GPT-2 or Qwen2 directory (config.json + model.safetensors
+// or its shards), mapped by native/io/hf_layout.h.
+std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir);
 
 }  // namespace arclight

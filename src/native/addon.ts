@@ -76,10 +76,11 @@ export interface GradCheckResult {
 export interface NativeAddon {
   NativePolicy: new (config: Partial<NativeConfig>, seed: number) => NativePolicyHandle;
   loadPolicy(path: string): Promise<NativePolicyHandle>;
+  loadPretrained(dir: string): Promise<NativePolicyHandle>;
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
   groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
   benchMatmul(opts: { n: number; c: number; oc: number; reps: number }): number;
-  backends(): { cpu: boolean; cuda: boolean };
+  backends(): { cpu: boolean; cpuIsa: string; cuda: boolean };
 }
 
 export class NativeAddonMissingError extends Error {

@@ -198,6 +198,18 @@ export class Policy {
     return new Policy(await addon.loadPolicy(path), device);
   }
 
+  /**
+   * Loads a local Hugging Face GPT-2 or Qwen2 directory (config.json plus
+   * model.safetensors or its index + shards; F32/F16/BF16 weights become fp32).
+   * Nothing is downloaded.
+   */
+  static async fromPretrained(dir: string, opts: { device?: Device } = {}): Promise<Policy> {
+    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("Policy.fromPretrained", ["dir must be a non-empty string"]);
+    const addon = loadAddon();
+    const device = selectDevice(opts.device ?? "auto");
+    return new Policy(await addon.loadPretrained(dir), device);
+  }
+
   get config(): NativeConfig {
     return this.#live().info().config;
   }
