@@ -28,7 +28,7 @@ function buildOnce(): ReturnType<typeof spawnSync> {
   if (!build) {
     build = spawnSync("bash", [buildScript, "all"], {
       encoding: "utf8",
-      env: { ...process.env, NVCC: nvcc, ARCLIGHT_CUDA_BUILD: outDir, ARCLIGHT_CUDA_ARCHS: "80 90a" },
+      env: { ...process.env, NVCC: nvcc, ARCLIGHT_CUDA_BUILD: outDir, ARCLIGHT_CUDA_ARCHS: "80 90a", ARCLIGHT_CUDA_WERROR: "1" },
       timeout: 300_000,
     });
   }

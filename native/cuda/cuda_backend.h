@@ -20,7 +20,9 @@ namespace cuda {
 //   The softmax launchers are the exception: dlogits is written (=), so it may alias the logits.
 //   Gradient outputs must not alias the inputs of the same call unless stated.
 // - Everything runs on the default stream; launchers return without synchronising.
-// - Failures throw std::runtime_error (CudaError) carrying the CUDA error name and the call site.
+// - Bad shapes throw std::invalid_argument before anything is launched; CUDA failures throw
+//   arclight::cuda::CudaError (a std::runtime_error) with the CUDA error name and the call site.
+//   Launch errors surface at once; errors inside a kernel surface at the next synchronising call.
 
 // Reason the last device_count() call found nothing, for messages such as "SKIP: no CUDA device (...)".
 const char* unavailable_reason() noexcept;

@@ -28,7 +28,8 @@ class CudaError : public std::runtime_error {
 
 inline void check(cudaError_t code, const char* what_failed, const char* file, int line) {
   if (code != cudaSuccess) {
-    // Clear the sticky-free error state so the next call starts clean.
+    // Clears a non-sticky error so the next call starts clean; a sticky one (an illegal address)
+    // keeps failing every later call, and the backend must then be abandoned for the CPU one.
     (void)cudaGetLastError();
     throw CudaError(code, what_failed, file, line);
   }
