@@ -7,7 +7,7 @@
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBInstance, type DuckDBConnection, type DuckDBMaterializedResult } from "@duckdb/node-api";
 import { NotFoundError } from "../types/errors.js";
 import type { Attempt, ResourcesUpdate, Rollout, Span } from "../types/index.js";
 import { STORE_LAYOUT } from "../store/parquet-layout.js";
@@ -67,10 +67,42 @@ export function readDirState(dir: string): DirState {
 
 let instance: Promise<DuckDBInstance> | null = null;
 
-/** One shared in-memory DuckDB for frames; two threads because the machine may be small and shared. */
+/**
+ * One shared in-memory DuckDB for frames; two threads because the machine
+ * may be small and shared. Its in-process cache of Parquet bytes is off: the
+ * OS page cache already holds hot files, and reads then stay measurable.
+ */
 export async function duckdb(): Promise<DuckDBConnection> {
-  instance ??= DuckDBInstance.create(":memory:", { threads: "2" });
+  instance ??= (async () => {
+    const db = await DuckDBInstance.create(":memory:", { threads: "2" });
+    const c = await db.connect();
+    try {
+      await c.run("SET enable_external_file_cache = false");
+    } catch {
+      // Older DuckDB builds have no such cache.
+    } finally {
+      c.closeSync();
+    }
+    return db;
+  })();
   return (await instance).connect();
+}
+
+/**
+ * Result columns as JS arrays, read chunk by chunk: about twice as fast as
+ * getColumnsJS() (measured in bench/frames), which matters at a million rows.
+ */
+export function readColumns(result: DuckDBMaterializedResult): unknown[][] {
+  const out: unknown[][] = Array.from({ length: result.columnCount }, () => []);
+  for (let k = 0; k < result.chunkCount; k++) {
+    const chunk = result.getChunk(k);
+    for (let c = 0; c < out.length; c++) {
+      const v = chunk.getColumnVector(c);
+      const col = out[c];
+      for (let i = 0; i < v.itemCount; i++) col.push(v.getItem(i));
+    }
+  }
+  return out;
 }
 
 export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -126,10 +158,10 @@ export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult
       const select = scan.columns.map((col) => (TIME_COLUMNS.has(col) ? `epoch_us(${col}) AS ${col}` : col)).join(", ");
       const files = `[${partFiles.map(sqlString).join(", ")}]`;
       const q = `SELECT ${select} FROM read_parquet(${files})${scan.where ? ` WHERE ${scan.where}` : ""}`;
-      const r = await c.runAndReadAll(q);
-      const cols = r.getColumnsJS() as unknown[][];
+      const r = await c.run(q);
+      const cols = readColumns(r);
       scan.columns.forEach((col, i) => (parquet[col] = cols[i]));
-      parquetRows = r.currentRowCount;
+      parquetRows = r.rowCount;
     } finally {
       c.closeSync();
     }
