@@ -125,3 +125,18 @@ test("clone is independent, dispose frees, and device cuda falls back to the CPU
     console.warn = orig;
   }
 });
+
+test("learning rate follows linear warmup then cosine decay to minLrRatio", async () => {
+  const policy = await Policy.create({ family: "gpt2", layers: 1, dModel: 8, heads: 2, vocab: 12, ctx: 8, seed: 2 });
+  const small = { prompts: [[1]], responses: [[2, 3]] };
+  const opts = { loss: "sft", lr: 0.01, warmupSteps: 2, totalSteps: 6, minLrRatio: 0.1 } as const;
+  const lrs: number[] = [];
+  for (let i = 0; i < 7; i++) lrs.push((await policy.trainStep(small, opts)).lr);
+  const expected = [0.005, 0.01];
+  for (let s = 2; s < 7; s++) {
+    const t = Math.min(1, (s - 2) / 4);
+    expected.push(0.001 + 0.5 * (0.01 - 0.001) * (1 + Math.cos(Math.PI * t)));
+  }
+  lrs.forEach((lr, i) => assert.ok(Math.abs(lr - expected[i]) < 1e-12, `step ${i}: ${lr} vs ${expected[i]}`));
+  assert.equal(policy.step, 7);
+});
