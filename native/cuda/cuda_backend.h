@@ -24,9 +24,9 @@ namespace cuda {
 //   arclight::cuda::CudaError (a std::runtime_error) with the CUDA error name and the call site.
 //   Launch errors surface at once; errors inside a kernel surface at the next synchronising call.
 
-// Reason the last device_count() call found nothing, for messages such as "SKIP: no CUDA device (...)".
+// Why the last arclight_cuda_device_count() found none, for "SKIP: no CUDA device (...)" messages.
 const char* unavailable_reason() noexcept;
-// Device name and compute capability of device 0, e.g. "NVIDIA H100 80GB HBM3 (sm_90)".
+// Device 0 as "name (sm_XY, N SMs)", e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)".
 const char* device_description();
 
 void* device_alloc(std::size_t bytes);
