@@ -3,7 +3,9 @@
 // against building the same rows as raw Arrow columns in this run.
 //   npx tsx bench/store/run.ts            (1M spans; SPANS=200000 for a quick run)
 
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromArrays, vectorFromArray, Utf8, Float64, Int64 } from "apache-arrow";
@@ -116,39 +118,59 @@ async function queryLatency(s: LightningStore): Promise<{ p50: number; p95: numb
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const ms = (x: number) => `${x.toFixed(2)} ms`;
 
-async function main() {
-  console.log(`store bench: ${N.toLocaleString("en-US")} spans, batches of ${BATCH}, ${ROLLOUTS} rollouts, node ${process.version}`);
-  const arrow = arrowBaseline();
-  console.log(`baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s`);
+type Result = Record<string, number>;
 
-  const mem = await openStore(undefined, { deadlineCheckIntervalMs: 0 });
-  const m = await ingest(mem);
-  const mq = await queryLatency(mem);
-  await mem.close();
-  console.log(`memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow)  querySpans by rollout p50 ${ms(mq.p50)} p95 ${ms(mq.p95)}  name scan (limit 1000) ${ms(mq.scanMs)}`);
-
+async function runCase(which: string): Promise<Result> {
+  if (which === "arrow") return { rate: arrowBaseline() };
+  if (which === "memory") {
+    const mem = await openStore(undefined, { deadlineCheckIntervalMs: 0 });
+    const m = await ingest(mem);
+    const q = await queryLatency(mem);
+    await mem.close();
+    return { rate: m.rate, ...q };
+  }
   const dir = mkdtempSync(join(tmpdir(), "arclight-bench-"));
   try {
     const dur = await openStore(dir, { deadlineCheckIntervalMs: 0 });
     const d = await ingest(dur);
-    const dq = await queryLatency(dur);
+    const q = await queryLatency(dur);
     const t0 = performance.now();
     await dur.close();
     const closeMs = performance.now() - t0;
     const parts = readdirSync(join(dir, "spans"));
     const bytes = parts.reduce((sum, f) => sum + statSync(join(dir, "spans", f)).size, 0);
-    console.log(`durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit)  querySpans by rollout p50 ${ms(dq.p50)} p95 ${ms(dq.p95)}  name scan ${ms(dq.scanMs)}`);
-    console.log(`          close (last checkpoint) ${ms(closeMs)}; ${parts.length} Parquet parts, ${(bytes / 1e6).toFixed(1)} MB zstd`);
     const t1 = performance.now();
     const re = await openStore(dir, { deadlineCheckIntervalMs: 0 });
     const reopenMs = performance.now() - t1;
     const st = await re.statistics();
     await re.close();
     if (st.spans !== N) throw new Error(`reopen found ${st.spans} spans`);
-    console.log(`          reopen (Parquet -> memory) ${ms(reopenMs)} for ${fmt(st.spans)} spans`);
+    return { rate: d.rate, ...q, closeMs, parts: parts.length, mb: bytes / 1e6, reopenMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Each case in its own process, so one case's heap never slows the next. */
+function inChild(which: string): Result {
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--case", which], { encoding: "utf8", env: process.env, maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as Result;
+}
+
+async function main() {
+  const i = process.argv.indexOf("--case");
+  if (i >= 0) {
+    console.log(JSON.stringify(await runCase(process.argv[i + 1])));
+    return;
+  }
+  console.log(`store bench: ${N.toLocaleString("en-US")} spans, batches of ${BATCH} (4 in flight), ${ROLLOUTS} rollouts, node ${process.version}, one process per case`);
+  const arrow = inChild("arrow").rate;
+  console.log(`baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s`);
+  const m = inChild("memory");
+  console.log(`memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow)  querySpans by rollout p50 ${ms(m.p50)} p95 ${ms(m.p95)}  name scan (limit 1000) ${ms(m.scanMs)}`);
+  const d = inChild("durable");
+  console.log(`durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit)  querySpans by rollout p50 ${ms(d.p50)} p95 ${ms(d.p95)}  name scan ${ms(d.scanMs)}`);
+  console.log(`          close (last checkpoint) ${ms(d.closeMs)}; ${d.parts} Parquet parts, ${d.mb.toFixed(1)} MB zstd; reopen (Parquet -> memory) ${ms(d.reopenMs)}`);
 }
 
 await main();

@@ -3,6 +3,13 @@
 // sequence numbers are assigned before any await, so concurrent callers in
 // one process can never interleave), then hands the changed records to
 // `persist`, which the durable store turns into a WAL append.
+//
+// Queue order: FIFO by the time a rollout entered the queue. A requeued
+// rollout goes to the back, behind rollouts enqueued before its attempt
+// failed, so one flaky task cannot starve the rest.
+//
+// Only the latest attempt of a rollout drives the rollout's status; an older
+// attempt that reports late changes only itself.
 
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
@@ -920,6 +927,11 @@ export abstract class BaseStore implements LightningStore {
     this.stopDeadlineTimer();
     // Waiters resolve with what finished so far rather than hang on a closed store.
     this.notifyWaiters();
+  }
+
+  /** Drops every record so a closed store held by a stray reference frees its memory. */
+  protected releaseMemory(): void {
+    this.resetState();
   }
 }
 

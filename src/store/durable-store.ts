@@ -16,13 +16,14 @@
  * caller that did not see its promise resolve must not assume the change
  * survived a crash.
  *
- * Records are `[u32le length][u32le crc32][JSON]`. On reopen a torn or
- * corrupt tail (the first record whose length or CRC does not check) and
+ * Records are lines `{"c":<crc32>,"r":<JSON>}`. On reopen a torn or corrupt
+ * tail (the first line without its newline or whose CRC does not check) and
  * everything after it in that segment is cut off; earlier good records are
  * always kept.
  *
  * Checkpoints fold the current WAL segment N into `spans/part-N.parquet`
- * (zstd) and `snapshot-N.json` (rollouts, attempts, resource versions,
+ * (zstd; DuckDB reads the sealed segment as NDJSON and writes the part on its
+ * own threads, so ingest goes on meanwhile) and `snapshot-N.json` (rollouts, attempts, resource versions,
  * workers), then delete segments <= N. They run when `parquetRollSpans`
  * spans (default 100k) or `parquetRollBytes` WAL bytes (default 256 MiB) have
  * accumulated, every `checkpointIntervalMs` (default 30 s) while spans are
@@ -48,7 +49,6 @@ import type { StoreStatistics } from "./lightning-store.js";
 import { fsyncDir, writeFileAtomic } from "./fs-durable.js";
 import { acquireWriterLock } from "./lock.js";
 import { SpanParquetIO } from "./parquet-io.js";
-import { PartWriter } from "./part-writer.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { encodeRecord, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalRecord } from "./wal.js";
@@ -71,10 +71,7 @@ export class DurableStore extends BaseStore {
   private readonly policy: FsyncPolicy;
   private readonly rollSpans: number;
   private readonly rollBytes: number;
-  /** Reads parts on load. */
   private readonly parquet = new SpanParquetIO();
-  /** Writes parts at checkpoints, in a worker thread. */
-  private readonly parts = new PartWriter();
   private releaseLock: (() => void) | null = null;
   private writer: WalSegmentWriter | null = null;
   private segment = 0;
@@ -117,7 +114,6 @@ export class DurableStore extends BaseStore {
     } catch (e) {
       s.releaseLock();
       s.parquet.close();
-      await s.parts.close();
       throw e;
     }
     s.startDeadlineTimer(opts.deadlineCheckIntervalMs ?? 1000);
@@ -199,7 +195,7 @@ export class DurableStore extends BaseStore {
     const unsealed = await this.load();
     const last = Math.max(base, ...listing.segments, ...listing.snapshots, ...listing.parts, 0);
     if (unsealed.size) {
-      for (const [n, spans] of unsealed) await this.parts.write(walPath(this.dir, n), partPath(this.dir, n), spans.length);
+      for (const n of unsealed.keys()) await this.parquet.writePartFromWal(walPath(this.dir, n), partPath(this.dir, n));
       await this.writeSnapshot(last, JSON.stringify(this.snapshotState(last)));
       this.deleteUpTo(last);
       this.parquetFiles = listStoreDir(this.dir).parts.size;
@@ -266,10 +262,10 @@ export class DurableStore extends BaseStore {
     this.writer = this.newWriter(n + 1, old.drain());
     await old.close();
     while (this.sealing.length) {
-      const { segment, spans } = this.sealing[0];
-      // A sealed segment file holds exactly its part's spans; the worker reads them from there.
+      const { segment } = this.sealing[0];
+      // A sealed segment file holds exactly its part's spans; DuckDB reads them from there.
       if (!existsSync(partPath(this.dir, segment))) {
-        await this.parts.write(walPath(this.dir, segment), partPath(this.dir, segment), spans);
+        await this.parquet.writePartFromWal(walPath(this.dir, segment), partPath(this.dir, segment));
         this.parquetFiles++;
       }
       this.sealing.shift();
@@ -318,8 +314,8 @@ export class DurableStore extends BaseStore {
       }
     }
     this.parquet.close();
-    await this.parts.close();
     this.releaseLock?.();
     this.releaseLock = null;
+    this.releaseMemory();
   }
 }

@@ -13,4 +13,10 @@ export class MemoryStore extends BaseStore {
   }
 
   protected persist(): void {}
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    await super.close();
+    this.releaseMemory();
+  }
 }

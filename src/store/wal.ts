@@ -26,16 +26,18 @@ export interface WalRecord {
   latestResourcesId?: string;
 }
 
-const HEADER = 8;
-/** Larger lengths can only come from a torn or corrupt header. */
-const MAX_RECORD = 1 << 30;
+/**
+ * One record per line: `{"c":<crc32 of the payload's UTF-8>,"r":<payload JSON>}\n`.
+ * JSON never holds a raw newline, so lines frame records; and a segment is
+ * newline-delimited JSON, which DuckDB's read_json turns into Parquet
+ * without the records passing through JavaScript again.
+ */
+const PREFIX = '{"c":';
+const MID = ',"r":';
 
 export function encodeRecord(rec: WalRecord): Buffer {
-  const payload = Buffer.from(JSON.stringify(rec), "utf8");
-  const head = Buffer.allocUnsafe(HEADER);
-  head.writeUInt32LE(payload.length, 0);
-  head.writeUInt32LE(crc32(payload), 4);
-  return Buffer.concat([head, payload]);
+  const payload = JSON.stringify(rec);
+  return Buffer.from(`${PREFIX}${crc32(payload)}${MID}${payload}}\n`, "utf8");
 }
 
 export interface WalReadResult {
@@ -45,26 +47,37 @@ export interface WalReadResult {
   totalBytes: number;
 }
 
+const NL = 0x0a;
+const PREFIX_BYTES = Buffer.from(PREFIX);
+const MID_BYTES = Buffer.from(MID);
+
 /** Decodes records until the end or the first torn/corrupt one (which ends the log). */
 export function decodeRecords(buf: Buffer): WalReadResult {
   const records: WalRecord[] = [];
   let off = 0;
-  while (off + HEADER <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    const sum = buf.readUInt32LE(off + 4);
-    if (len > MAX_RECORD || off + HEADER + len > buf.length) break;
-    const payload = buf.subarray(off + HEADER, off + HEADER + len);
-    if (crc32(payload) !== sum) break;
-    let rec: WalRecord;
-    try {
-      rec = JSON.parse(payload.toString("utf8")) as WalRecord;
-    } catch {
-      break;
-    }
+  while (off < buf.length) {
+    const end = buf.indexOf(NL, off);
+    if (end < 0) break; // torn: the last line never got its newline
+    const rec = decodeLine(buf.subarray(off, end));
+    if (!rec) break;
     records.push(rec);
-    off += HEADER + len;
+    off = end + 1;
   }
   return { records, validBytes: off, totalBytes: buf.length };
+}
+
+function decodeLine(line: Buffer): WalRecord | null {
+  if (line.length < PREFIX.length + MID.length + 2 || !line.subarray(0, PREFIX.length).equals(PREFIX_BYTES)) return null;
+  const mid = line.indexOf(MID_BYTES, PREFIX.length);
+  if (mid < 0 || mid - PREFIX.length > 10 || line[line.length - 1] !== 0x7d) return null;
+  const sum = Number(line.subarray(PREFIX.length, mid).toString("latin1"));
+  const payload = line.subarray(mid + MID.length, line.length - 1);
+  if (!Number.isInteger(sum) || crc32(payload) !== sum) return null;
+  try {
+    return JSON.parse(payload.toString("utf8")) as WalRecord;
+  } catch {
+    return null;
+  }
 }
 
 export function readWalFile(path: string): WalReadResult {
