@@ -119,7 +119,9 @@ export class BpeTokenizer implements Tokenizer {
   private readonly normalize: (s: string) => string;
   private readonly pre: PreTok;
   private readonly ignoreMerges: boolean;
+  // Keyed by the pre-tokenized piece as typed, so a hit skips the byte mapping too.
   private readonly cache = new Map<string, number[]>();
+  private readonly idBytes: (number[] | null | undefined)[] = [];
   private readonly cacheSize: number;
 
   /** Reads tokenizer.json, and tokenizer_config.json beside it when present (eos, pad, chat template). */
@@ -251,7 +253,7 @@ export class BpeTokenizer implements Tokenizer {
       }
       let s = this.normalize(seg.text);
       if (this.pre.addPrefixSpace && !s.startsWith(" ")) s = " " + s;
-      for (const piece of pretokenize(this.pre.steps, s)) for (const id of this.bpe(toByteLevel(piece))) out.push(id);
+      for (const piece of pretokenize(this.pre.steps, s)) for (const id of this.bpe(piece)) out.push(id);
     }
     return out;
   }
@@ -271,11 +273,15 @@ export class BpeTokenizer implements Tokenizer {
         if (!(at.special && opts.skipSpecial)) out += at.content;
         continue;
       }
-      const tok = this.idToToken[id]!;
-      if (!fromByteLevel(tok, bytes)) {
-        flush();
-        out += tok;  // a vocab entry outside the byte alphabet: show it as written
+      let b = this.idBytes[id];
+      if (b === undefined) {
+        const tmp: number[] = [];
+        b = this.idBytes[id] = fromByteLevel(this.idToToken[id]!, tmp) ? tmp : null;
       }
+      if (b === null) {
+        flush();
+        out += this.idToToken[id];  // a vocab entry outside the byte alphabet: show it as written
+      } else for (const x of b) bytes.push(x);
     }
     flush();
     return out;
@@ -301,9 +307,10 @@ export class BpeTokenizer implements Tokenizer {
 
   // Merges the lowest-ranked adjacent pair everywhere it occurs, left to
   // right, until no ranked pair is left (GPT-2's reference algorithm).
-  private bpe(word: string): number[] {
-    const hit = this.cache.get(word);
+  private bpe(piece: string): number[] {
+    const hit = this.cache.get(piece);
     if (hit) return hit;
+    const word = toByteLevel(piece);
     const whole = this.vocab.get(word);
     let ids: number[];
     if (whole !== undefined && (this.ignoreMerges || word.length === 1)) {
@@ -337,7 +344,7 @@ export class BpeTokenizer implements Tokenizer {
       ids = syms.map((s) => this.vocab.get(s)!);
     }
     if (this.cache.size >= this.cacheSize) this.cache.clear();
-    this.cache.set(word, ids);
+    this.cache.set(piece, ids);
     return ids;
   }
 }

@@ -37,6 +37,14 @@ export const BYTE_ORDER: readonly number[] = TABLE.order;
 const encoder = new TextEncoder();
 
 export function toByteLevel(text: string): string {
+  let ascii = true;
+  for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+  if (ascii) {
+    // Most pieces are ASCII: skip the TextEncoder call and its allocation.
+    let s = "";
+    for (let i = 0; i < text.length; i++) s += TABLE.byteToChar[text.charCodeAt(i)];
+    return s;
+  }
   const bytes = encoder.encode(text);
   let s = "";
   for (const b of bytes) s += TABLE.byteToChar[b];

@@ -49,19 +49,14 @@ export class ByteTokenizer implements Tokenizer {
   decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
     const arr = checkIds("ByteTokenizer.decode", ids, () => true, this.vocabSize);
     let out = "";
-    let bytes: number[] = [];
-    const flush = () => {
-      if (bytes.length) out += decoder.decode(new Uint8Array(bytes));
-      bytes = [];
-    };
-    for (const id of arr) {
-      if (id < 256) bytes.push(id);
-      else {
-        flush();
-        if (!opts.skipSpecial) out += BYTE_SPECIALS[id - 256];
-      }
+    let start = 0;
+    // Decode each run of byte ids in one call; specials break the runs.
+    for (let i = 0; i <= arr.length; i++) {
+      if (i < arr.length && arr[i] < 256) continue;
+      if (i > start) out += decoder.decode(Uint8Array.from(arr.slice(start, i)));
+      if (i < arr.length && !opts.skipSpecial) out += BYTE_SPECIALS[arr[i] - 256];
+      start = i + 1;
     }
-    flush();
     return out;
   }
 
