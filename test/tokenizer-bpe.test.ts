@@ -198,3 +198,19 @@ test("trainBpe learns the most frequent pair first and is deterministic", () => 
   assert.deepEqual(trainBpe("ab ab ab cd", { merges: 3 }), j);
   assert.throws(() => trainBpe("x", { merges: -1 }), ValidationError);
 });
+
+test("heap merge for long words gives the same ids as the scan and stays fast on huge pieces", () => {
+  const corpus = readFileSync(join(fixtureDir, "corpus.txt"), "utf8");
+  const scan = BpeTokenizer.fromJSON(fixtureJson(), { longWord: Infinity });
+  const heap = BpeTokenizer.fromJSON(fixtureJson(), { longWord: 0 });
+  assert.deepEqual(heap.encode(corpus), scan.encode(corpus));
+  const t3s = BpeTokenizer.fromJSON(handmade(["a a", "aa aa", "b c", "a b"]), { longWord: Infinity });
+  const t3h = BpeTokenizer.fromJSON(handmade(["a a", "aa aa", "b c", "a b"]), { longWord: 0 });
+  for (const w of ["aaaaa", "abc", "aabcaaab", "abababcc"]) assert.deepEqual(t3h.encode(w), t3s.encode(w), w);
+  const tok = BpeTokenizer.fromJSON(fixtureJson());
+  const huge = " ".repeat(200_000) + "x" + "7".repeat(100_000);
+  const t0 = performance.now();
+  const ids = tok.encode(huge);
+  assert.ok(performance.now() - t0 < 5_000, "long pieces must not be quadratic");
+  assert.equal(tok.decode(ids), huge);
+});

@@ -27,6 +27,8 @@ export interface BpeOptions {
   tokenizerConfig?: unknown;
   /** Pre-tokenized words remembered (default 50k); the cache is cleared when full. */
   cacheSize?: number;
+  /** Words longer than this (in bytes) use the O(n log n) heap merge instead of the quadratic scan. Default 48. */
+  longWord?: number;
 }
 
 const WHERE = "tokenizer.json";
@@ -123,6 +125,7 @@ export class BpeTokenizer implements Tokenizer {
   private readonly cache = new Map<string, number[]>();
   private readonly idBytes: (number[] | null | undefined)[] = [];
   private readonly cacheSize: number;
+  private readonly longWord: number;
 
   /** Reads tokenizer.json, and tokenizer_config.json beside it when present (eos, pad, chat template). */
   static fromFile(path: string, opts: BpeOptions = {}): BpeTokenizer {
@@ -160,6 +163,7 @@ export class BpeTokenizer implements Tokenizer {
     if (typeof model.dropout === "number" && model.dropout > 0) fail("BPE dropout is not supported");
     this.ignoreMerges = model.ignore_merges === true;
     this.cacheSize = opts.cacheSize ?? 50_000;
+    this.longWord = opts.longWord ?? 48;
 
     if (!isRec(model.vocab)) fail("model.vocab must be an object of token -> id");
     let maxId = -1;
@@ -315,6 +319,8 @@ export class BpeTokenizer implements Tokenizer {
     let ids: number[];
     if (whole !== undefined && (this.ignoreMerges || word.length === 1)) {
       ids = [whole];
+    } else if (word.length > this.longWord) {
+      ids = this.mergeWithHeap(Array.from(word)).map((s) => this.vocab.get(s)!);
     } else {
       let syms = Array.from(word);
       while (syms.length > 1) {
@@ -346,5 +352,71 @@ export class BpeTokenizer implements Tokenizer {
     if (this.cache.size >= this.cacheSize) this.cache.clear();
     this.cache.set(piece, ids);
     return ids;
+  }
+
+  // Same result as the scan above (lowest rank first, ties to the left), in
+  // O(n log n): a linked list of symbols and a heap of candidate pairs whose
+  // stale entries are skipped when popped. Guards long inputs such as runs of
+  // whitespace or digits, where the scan would be quadratic.
+  private mergeWithHeap(syms: string[]): string[] {
+    const n = syms.length;
+    const val = syms.slice();
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
+    }
+    const heap: Array<[number, number, string]> = [];  // [rank, left position, pair key]
+    const less = (a: [number, number, string], b: [number, number, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+    const push = (e: [number, number, string]) => {
+      heap.push(e);
+      for (let i = heap.length - 1; i > 0; ) {
+        const p = (i - 1) >> 1;
+        if (!less(heap[i], heap[p])) break;
+        [heap[i], heap[p]] = [heap[p], heap[i]];
+        i = p;
+      }
+    };
+    const pop = () => {
+      const top = heap[0];
+      const last = heap.pop()!;
+      if (heap.length) {
+        heap[0] = last;
+        for (let i = 0; ; ) {
+          const l = 2 * i + 1, r = l + 1;
+          let m = i;
+          if (l < heap.length && less(heap[l], heap[m])) m = l;
+          if (r < heap.length && less(heap[r], heap[m])) m = r;
+          if (m === i) break;
+          [heap[i], heap[m]] = [heap[m], heap[i]];
+          i = m;
+        }
+      }
+      return top;
+    };
+    const consider = (i: number) => {
+      const j = i < 0 ? -1 : next[i];
+      if (j < 0) return;
+      const key = val[i] + " " + val[j];
+      const r = this.ranks.get(key);
+      if (r !== undefined) push([r, i, key]);
+    };
+    for (let i = 0; i + 1 < n; i++) consider(i);
+    const dead = new Uint8Array(n);
+    while (heap.length) {
+      const [, i, key] = pop();
+      const j = next[i];
+      if (dead[i] || j < 0 || val[i] + " " + val[j] !== key) continue;
+      val[i] += val[j];
+      dead[j] = 1;
+      next[i] = next[j];
+      if (next[j] >= 0) prev[next[j]] = i;
+      consider(prev[i]);
+      consider(i);
+    }
+    const out: string[] = [];
+    for (let i = 0; i >= 0; i = next[i]) out.push(val[i]);
+    return out;
   }
 }
