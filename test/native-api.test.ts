@@ -140,3 +140,12 @@ test("learning rate follows linear warmup then cosine decay to minLrRatio", asyn
   lrs.forEach((lr, i) => assert.ok(Math.abs(lr - expected[i]) < 1e-12, `step ${i}: ${lr} vs ${expected[i]}`));
   assert.equal(policy.step, 7);
 });
+
+test("estimateParams matches the native parameter count; oversized configs are refused up front", async () => {
+  const { estimateParams } = await import("../src/native/index.js");
+  for (const cfg of [qwen, { ...qwen, tieEmbeddings: true }, { family: "gpt2", layers: 3, dModel: 24, heads: 3, vocab: 70, ctx: 20, ffn: 40 } as const]) {
+    const p = await Policy.create(cfg);
+    assert.equal(estimateParams(cfg), p.numParams);
+  }
+  await assert.rejects(Policy.create({ family: "gpt2", layers: 64, dModel: 16384, heads: 128, vocab: 100000, ctx: 4096 }), /GiB/);
+});

@@ -235,6 +235,8 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       state_->model->init((uint64_t)seed);
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "not enough memory for this model config");
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
     }
     state_->model->cancelFlag = &state_->cancel;
   }
@@ -400,9 +402,11 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   Napi::Value Clone(const Napi::CallbackInfo& info) {
     auto st = live(info.Env());
     auto copy = std::make_shared<PolicyState>();
-    {
+    try {
       std::lock_guard<std::mutex> lk(st->mu);
       copy->model = std::make_unique<Model<float>>(*st->model);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("clone failed: ") + e.what());
     }
     copy->model->cancelFlag = &copy->cancel;
     return Wrap(info.Env(), copy);

@@ -1,6 +1,7 @@
 // The policy a notebook trains: a native transformer with generate, logprobs,
 // trainStep, save/load. Calls on one policy run one at a time, off the main
 // thread; an AbortSignal stops a long call between tokens, layers or sequences.
+import { totalmem } from "node:os";
 import { ValidationError } from "../types/errors.js";
 import { loadAddon, type NativeConfig, type NativePolicyHandle, type NativeTrainStats } from "./addon.js";
 import { consecutiveGroups, groupAdvantages, type AdvantageOptions } from "./advantages.js";
@@ -142,7 +143,22 @@ function checkConfig(c: PolicyConfig): void {
     if (c.family === "gpt2" && c.tieEmbeddings === false) issues.push("gpt2 always ties its head to wte");
     if (c.family === "qwen2" && (c.dModel / c.heads) % 2 !== 0) issues.push("qwen2 needs an even head dimension (dModel / heads) for RoPE");
   }
+  if (!issues.length) {
+    // weights, gradients and two AdamW moments in fp32: refuse what cannot fit rather than be OOM-killed
+    const bytes = estimateParams(c) * 16;
+    if (bytes > totalmem()) issues.push(`this config needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for training state; the machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB`);
+  }
   if (issues.length) throw new ValidationError(where, issues);
+}
+
+/** Parameter count of a config (same layout as native/src/param_names.h). */
+export function estimateParams(c: PolicyConfig): number {
+  const C = c.dModel, V = c.vocab ?? 260, T = c.ctx ?? 256, H = c.heads, KV = c.kvHeads ?? c.heads, D = C / H;
+  const F = c.ffn && c.ffn > 0 ? c.ffn : 4 * C;
+  const qkv = (H + 2 * KV) * D;
+  if (c.family === "gpt2") return V * C + T * C + c.layers * (2 * C + qkv * C + qkv + C * H * D + C + 2 * C + F * C + F + C * F + C) + 2 * C;
+  const untied = c.tieEmbeddings === false ? V * C : 0;
+  return V * C + c.layers * (C + qkv * C + qkv + C * H * D + C + 2 * F * C + C * F) + C + untied;
 }
 
 function abortError(): Error {
