@@ -75,6 +75,45 @@ test("reopening restores every rollout, attempt, span, resource version, worker 
   await r.close();
 });
 
+test("after reopen, spans on disk and spans in memory answer every query as one ordered set", async () => {
+  const dir = freshDir();
+  const s = await openStore(dir);
+  const a = await s.startRollout({ input: 1, rolloutId: "ro-1" });
+  const b = await s.startRollout({ input: 1, rolloutId: "ro-2" });
+  const mk = (rid: string, aid: string, i: number) => makeSpan(rid, aid, { name: i % 2 ? "agentlightning.reward" : "llm.call" });
+  await s.addSpans(Array.from({ length: 6 }, (_, i) => mk("ro-1", a.attempt.attemptId, i)));
+  await s.addSpans(Array.from({ length: 4 }, (_, i) => mk("ro-2", b.attempt.attemptId, i)));
+  await s.close();
+  // Second session: the same attempts go on; their older spans are now only in Parquet.
+  const t = await openStore(dir);
+  assert.equal(await t.getNextSpanSequenceId("ro-1", a.attempt.attemptId), 6);
+  await t.addSpans(Array.from({ length: 3 }, (_, i) => mk("ro-1", a.attempt.attemptId, i)));
+  await t.addSpans(Array.from({ length: 2 }, (_, i) => mk("ro-2", b.attempt.attemptId, i)));
+  const queries = [
+    {},
+    { rolloutId: "ro-1" },
+    { rolloutId: "ro-1", attemptId: "latest" },
+    { attemptId: "latest" },
+    { attemptId: b.attempt.attemptId },
+    { name: "llm.call" },
+    { namePrefix: "agentlightning." },
+    { rolloutId: "ro-1", minSequenceId: 5 },
+    { limit: 7 },
+    { rolloutId: "ro-2", limit: 3 },
+    { rolloutId: "ro-none" },
+  ];
+  const mixed = [];
+  for (const q of queries) mixed.push(await t.querySpans(q));
+  assert.deepEqual(mixed[1].map((x) => x.sequenceId), [0, 1, 2, 3, 4, 5, 7, 8, 9]);
+  assert.deepEqual(mixed[8].map((x) => `${x.rolloutId}:${x.sequenceId}`), ["ro-1:0", "ro-1:1", "ro-1:2", "ro-1:3", "ro-1:4", "ro-1:5", "ro-1:7"]);
+  assert.equal((await t.statistics()).spans, 15);
+  await t.close();
+  // Third session: everything on disk; the same queries give the same answers.
+  const u = await openStore(dir, { readOnly: true });
+  for (let i = 0; i < queries.length; i++) assert.deepEqual(await u.querySpans(queries[i]), mixed[i], JSON.stringify(queries[i]));
+  await u.close();
+});
+
 test("a crash leaves acknowledged records that reopen replays, and a torn tail is cut off", async () => {
   const dir = freshDir();
   const s = await openStore(dir, { checkpointIntervalMs: 0 });

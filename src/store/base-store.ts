@@ -278,6 +278,13 @@ export abstract class BaseStore implements LightningStore {
     }
   }
 
+  /** Cold spans of an attempt exist up to `maxSeq`: later ids must follow them. */
+  protected noteColdSpans(attemptId: string, maxSeq: number, count: number): void {
+    const e = this.attempts.get(attemptId);
+    if (e && maxSeq + 1 > e.nextSeq) e.nextSeq = maxSeq + 1;
+    this.spanCount += count;
+  }
+
   /** After replay: rebuild the queue and the active-attempt set from the records. */
   protected rebuildIndexes(): void {
     this.queue = [];
@@ -736,25 +743,39 @@ export abstract class BaseStore implements LightningStore {
     const limit = q.limit ?? Infinity;
     const out: Span[] = [];
     const rolloutIds = q.rolloutId !== undefined ? (this.rollouts.has(q.rolloutId) ? [q.rolloutId] : []) : this.rolloutIdsSorted();
+    const latest: string[] | null = q.attemptId === "latest" ? [] : null;
     for (const rid of rolloutIds) {
       const re = this.rollouts.get(rid)!;
       let attempts: AttemptEntry[];
-      if (q.attemptId === "latest") attempts = re.attempts.length ? [re.attempts[re.attempts.length - 1]] : [];
-      else if (q.attemptId !== undefined) attempts = re.attempts.filter((a) => a.attempt.attemptId === q.attemptId);
+      if (q.attemptId === "latest") {
+        attempts = re.attempts.length ? [re.attempts[re.attempts.length - 1]] : [];
+        if (attempts.length) latest!.push(attempts[0].attempt.attemptId);
+      } else if (q.attemptId !== undefined) attempts = re.attempts.filter((a) => a.attempt.attemptId === q.attemptId);
       else attempts = re.attempts.length > 1 ? [...re.attempts].sort((a, b) => cmp(a.attempt.attemptId, b.attempt.attemptId)) : re.attempts;
+      if (out.length >= limit) continue;
       for (const ae of attempts) {
         const spans = ae.spans;
         let i = q.minSequenceId === undefined ? 0 : lowerBound(spans, q.minSequenceId);
-        for (; i < spans.length; i++) {
+        for (; i < spans.length && out.length < limit; i++) {
           const s = spans[i];
           if (q.name !== undefined && s.name !== q.name) continue;
           if (q.namePrefix !== undefined && !s.name.startsWith(q.namePrefix)) continue;
           out.push(cloneSpan(s));
-          if (out.length >= limit) return out;
         }
       }
     }
-    return out;
+    if (q.rolloutId !== undefined && !rolloutIds.length) return out;
+    const cold = await this.queryColdSpans({ ...q, attemptIds: latest ?? (q.attemptId !== undefined ? [q.attemptId] : null) });
+    if (!cold.length) return out;
+    return mergeSpans(out, cold, limit);
+  }
+
+  /**
+   * Spans kept outside memory (a durable store's Parquet parts from earlier
+   * sessions), filtered like querySpans and in its order, at most `limit`.
+   */
+  protected async queryColdSpans(_q: ColdSpanQuery): Promise<Span[]> {
+    return [];
   }
 
   private rolloutIdsSorted(): string[] {
@@ -933,6 +954,32 @@ export abstract class BaseStore implements LightningStore {
   protected releaseMemory(): void {
     this.resetState();
   }
+}
+
+export interface ColdSpanQuery {
+  rolloutId?: string;
+  /** null: any attempt. */
+  attemptIds: string[] | null;
+  name?: string;
+  namePrefix?: string;
+  minSequenceId?: number;
+  limit?: number;
+}
+
+function spanOrder(a: Span, b: Span): number {
+  return cmp(a.rolloutId, b.rolloutId) || cmp(a.attemptId, b.attemptId) || a.sequenceId - b.sequenceId;
+}
+
+/** Merges two lists sorted by (rolloutId, attemptId, sequenceId), keeping the first `limit`. */
+function mergeSpans(a: Span[], b: Span[], limit: number): Span[] {
+  const out: Span[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && spanOrder(a[i], b[j]) <= 0)) out.push(a[i++]);
+    else out.push(b[j++]);
+  }
+  return out;
 }
 
 function cmp(a: string, b: string): number {

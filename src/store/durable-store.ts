@@ -35,16 +35,18 @@
  * process is taken over). Readers open with `{ readOnly: true }`, take no
  * lock, see everything fsync'd so far and call `refresh()` to catch up.
  *
- * Spans are also kept in memory for querySpans; a store holds every span of
- * its directory in RAM (about 1 KB each). Span times are kept to the
- * microsecond, the Parquet unit.
+ * Spans logged since the store was opened are also kept in memory; spans
+ * that were already in Parquet parts when it opened stay on disk, and
+ * querySpans reads them with DuckDB and merges them in order. So reopening a
+ * directory of millions of spans is quick and costs little RAM. Span times
+ * are kept to the microsecond, the Parquet unit.
  */
 
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
 import type { Span } from "../types/span.js";
-import { BaseStore, StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+import { BaseStore, StoreOptionsSchema, type ColdSpanQuery, type StoreOptions } from "./base-store.js";
 import type { StoreStatistics } from "./lightning-store.js";
 import { fsyncDir, writeFileAtomic } from "./fs-durable.js";
 import { acquireWriterLock } from "./lock.js";
@@ -83,6 +85,8 @@ export class DurableStore extends BaseStore {
   private checkpointQueued = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private parquetFiles = 0;
+  /** Part files that existed at load; their spans are queried from disk, never held in memory. */
+  private coldParts: string[] = [];
   /** The last background checkpoint failure, if any; the next checkpoint retries. */
   lastCheckpointError: unknown = null;
 
@@ -168,12 +172,11 @@ export class DurableStore extends BaseStore {
       }
       if (!parts.has(n)) unsealed.set(n, spans);
     }
-    const partNumbers = [...parts].sort((a, b) => a - b);
-    const fromParquet = await this.parquet.readParts(partNumbers.map((n) => partPath(this.dir, n)));
-    this.parquetFiles = partNumbers.length;
-    // Part spans come first: they hold older segments, so most inserts append.
-    this.applySpans(fromParquet);
+    // Spans of parts stay on disk: queries read them through DuckDB (cold), memory holds the rest.
+    this.coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
+    this.parquetFiles = this.coldParts.length;
     for (const spans of unsealed.values()) this.applySpans(spans);
+    for (const a of await this.parquet.summarizeParts(this.coldParts)) this.noteColdSpans(a.attemptId, a.maxSeq, a.count);
     this.rebuildIndexes();
     return unsealed;
   }
@@ -273,6 +276,10 @@ export class DurableStore extends BaseStore {
     await this.writeSnapshot(n, snapshotJson);
     this.deleteUpTo(n);
     this.lastCheckpointError = null;
+  }
+
+  protected override queryColdSpans(q: ColdSpanQuery): Promise<Span[]> {
+    return this.parquet.queryParts(this.coldParts, q);
   }
 
   /** Folds everything logged so far into Parquet and a snapshot now. */

@@ -6,11 +6,37 @@ import { DuckDBInstance, timestampTZValue, type DuckDBConnection } from "@duckdb
 import { existsSync, statSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import type { Span } from "../types/span.js";
+import type { ColdSpanQuery } from "./base-store.js";
 import { fsyncDir, fsyncFile } from "./fs-durable.js";
 import { promotedColumns, SPAN_COLUMNS } from "./parquet-layout.js";
 import { AGL, GEN_AI } from "../types/semconv.js";
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+const fileList = (paths: readonly string[]) => `[${paths.map(sqlString).join(", ")}]`;
+
+function rowsToSpans(cols: unknown[][], n: number): Span[] {
+  const out = new Array<Span>(n);
+  const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, attrs, events, links, res] = cols;
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      rolloutId: rid[i] as string,
+      attemptId: aid[i] as string,
+      sequenceId: Number(seq[i]),
+      traceId: tid[i] as string,
+      spanId: sid[i] as string,
+      parentId: (pid[i] as string | null) ?? null,
+      name: name[i] as string,
+      status: { statusCode: sc[i] as Span["status"]["statusCode"], description: (sm[i] as string | null) ?? null },
+      attributes: JSON.parse(attrs[i] as string),
+      events: JSON.parse(events[i] as string),
+      links: JSON.parse(links[i] as string),
+      startTime: Number(st[i]) / 1000,
+      endTime: Number(et[i]) / 1000,
+      resource: JSON.parse(res[i] as string),
+    };
+  }
+  return out;
+}
 
 /** Time in epoch ms -> integer microseconds, the Parquet unit. */
 export const toMicros = (ms: number) => BigInt(Math.round(ms * 1000));
@@ -93,53 +119,33 @@ export class SpanParquetIO {
     await fsyncDir(partPath);
   }
 
-  /** Spans of the given part files, file by file in the order given, rows in file order. */
-  async readParts(paths: readonly string[]): Promise<Span[]> {
-    const out: Span[] = [];
-    for (const p of paths) for (const s of await this.readPart(p)) out.push(s);
-    return out;
-  }
-
-  private async readPart(path: string): Promise<Span[]> {
+  /** Spans of the given part files matching `q`, ordered by (rollout, attempt, sequence id). */
+  async queryParts(paths: readonly string[], q: ColdSpanQuery): Promise<Span[]> {
+    if (!paths.length || (q.attemptIds !== null && !q.attemptIds.length)) return [];
+    const where: string[] = [];
+    if (q.rolloutId !== undefined) where.push(`rollout_id = ${sqlString(q.rolloutId)}`);
+    if (q.attemptIds !== null) where.push(`attempt_id IN (${q.attemptIds.map(sqlString).join(", ")})`);
+    if (q.name !== undefined) where.push(`name = ${sqlString(q.name)}`);
+    if (q.namePrefix !== undefined) where.push(`starts_with(name, ${sqlString(q.namePrefix)})`);
+    if (q.minSequenceId !== undefined) where.push(`sequence_id >= ${Math.trunc(q.minSequenceId)}`);
     const c = await this.connection();
     const r = await c.runAndReadAll(
       `SELECT rollout_id, attempt_id, sequence_id, trace_id, span_id, parent_id, name, epoch_us(start_time) AS start_us, epoch_us(end_time) AS end_us,
               status_code, status_message, attributes, events, links, resource
-       FROM read_parquet(${sqlString(path)})`,
+       FROM read_parquet(${fileList(paths)})
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY rollout_id, attempt_id, sequence_id
+       ${q.limit !== undefined ? `LIMIT ${Math.trunc(q.limit)}` : ""}`,
     );
-    const cols = r.getColumnsJS() as unknown[][];
-    const n = r.currentRowCount;
-    const out = new Array<Span>(n);
-    const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, attrs, events, links, res] = cols;
-    // Stored spans are never mutated (queries hand out copies), so equal JSON can share one parsed value.
-    const shared = new Map<string, unknown>();
-    const parseShared = (text: string) => {
-      let v = shared.get(text);
-      if (v === undefined) {
-        v = JSON.parse(text);
-        if (shared.size < 10_000) shared.set(text, v);
-      }
-      return v as never;
-    };
-    for (let i = 0; i < n; i++) {
-      out[i] = {
-        rolloutId: rid[i] as string,
-        attemptId: aid[i] as string,
-        sequenceId: Number(seq[i]),
-        traceId: tid[i] as string,
-        spanId: sid[i] as string,
-        parentId: (pid[i] as string | null) ?? null,
-        name: name[i] as string,
-        startTime: Number(st[i]) / 1000,
-        endTime: Number(et[i]) / 1000,
-        status: { statusCode: sc[i] as Span["status"]["statusCode"], description: (sm[i] as string | null) ?? null },
-        attributes: JSON.parse(attrs[i] as string),
-        events: parseShared(events[i] as string),
-        links: parseShared(links[i] as string),
-        resource: parseShared(res[i] as string),
-      };
-    }
-    return out;
+    return rowsToSpans(r.getColumnsJS() as unknown[][], r.currentRowCount);
+  }
+
+  /** Per attempt: how many spans the parts hold and the largest sequence id. */
+  async summarizeParts(paths: readonly string[]): Promise<{ attemptId: string; maxSeq: number; count: number }[]> {
+    if (!paths.length) return [];
+    const c = await this.connection();
+    const r = await c.runAndReadAll(`SELECT attempt_id, max(sequence_id) AS mx, count(*) AS n FROM read_parquet(${fileList(paths)}) GROUP BY attempt_id`);
+    return (r.getRowsJS() as [string, bigint, bigint][]).map(([attemptId, mx, n]) => ({ attemptId, maxSeq: Number(mx), count: Number(n) }));
   }
 
   close(): void {
