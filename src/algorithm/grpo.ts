@@ -115,7 +115,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     const stepsPerEpoch = Math.max(1, Math.ceil(ctx.train.length / o.batchSize));
     const totalSteps = o.steps ?? stepsPerEpoch * o.epochs;
     const order = (epoch: number) => shuffled(ctx.train, o.seed + epoch);
-    const served = await servePolicy(ctx.store, policy, o.tokenizer, o.model, { temperature: o.temperature, maxTokens: o.maxTokens, evalTemperature: o.evalTemperature });
+    const served = await servePolicy(ctx.store, policy, o.tokenizer, o.model, { temperature: o.temperature, maxTokens: o.maxTokens, evalTemperature: o.evalTemperature, seed: o.seed });
     const metrics = await MetricsLog.open(ctx.store, "grpo", { ...o, policy: undefined, tokenizer: undefined, onStep: undefined });
     const bar = o.progress ? progress({ total: totalSteps, label: "GRPO steps" }) : null;
     let error: unknown = null;

@@ -34,9 +34,10 @@ export async function servePolicy(
   policy: GeneratorLike,
   tokenizer: TokenizerLike,
   model: string,
-  sampling: { temperature: number; maxTokens: number; evalTemperature: number },
+  sampling: { temperature: number; maxTokens: number; evalTemperature: number; seed: number },
 ): Promise<Served> {
-  const proxy = await new LlmProxy({ backend: new PolicyBackend({ policy, tokenizer, model }), store, defaultMaxTokens: sampling.maxTokens }).start();
+  const backend = new PolicyBackend({ policy, tokenizer, model, seed: sampling.seed });
+  const proxy = await new LlmProxy({ backend, store, defaultMaxTokens: sampling.maxTokens }).start();
   const llm = (temperature: number): NamedResources => ({
     llm: { ...proxy.resource(model), samplingParameters: { temperature, max_tokens: sampling.maxTokens } },
   });

@@ -59,7 +59,7 @@ export class SftAlgorithm implements Algorithm<SftResult> {
   async run(ctx: AlgorithmContext): Promise<SftResult> {
     const o = this.o;
     recordSeed("sft", o.seed);
-    const served = await servePolicy(ctx.store, o.policy, o.tokenizer, o.model, { temperature: o.temperature, maxTokens: o.maxTokens, evalTemperature: o.evalTemperature });
+    const served = await servePolicy(ctx.store, o.policy, o.tokenizer, o.model, { temperature: o.temperature, maxTokens: o.maxTokens, evalTemperature: o.evalTemperature, seed: o.seed });
     const metrics = await MetricsLog.open(ctx.store, "sft", { ...o, policy: undefined, tokenizer: undefined });
     const history: SftResult["history"] = [];
     let kept = 0;

@@ -8,17 +8,27 @@ export interface PolicyBackendOptions {
   tokenizer: TokenizerLike;
   /** The model name agents ask for. */
   model: string;
+  /** Requests without a seed draw one from this seeded sequence, so samples differ but a run can be replayed. */
+  seed?: number;
 }
 
 export class PolicyBackend implements CompletionBackend {
   private policy: GeneratorLike;
   private readonly tokenizer: TokenizerLike;
   private readonly model: string;
+  private nextSeed: number;
 
   constructor(opts: PolicyBackendOptions) {
     this.policy = opts.policy;
     this.tokenizer = opts.tokenizer;
     this.model = opts.model;
+    this.nextSeed = (opts.seed ?? 0x5eed) >>> 0;
+  }
+
+  private drawSeed(): number {
+    // Weyl sequence: distinct per call, and the same sequence for the same start.
+    this.nextSeed = (this.nextSeed + 0x9e3779b9) >>> 0;
+    return this.nextSeed;
   }
 
   /** Serve `policy` from the next request on (requests in flight finish on the old one). */
@@ -54,7 +64,7 @@ export class PolicyBackend implements CompletionBackend {
       topP: req.topP,
       maxTokens,
       stop: eos === null ? [] : [eos],
-      seed: req.seed,
+      seed: req.seed ?? this.drawSeed(),
       signal: req.signal,
     });
     const choices = out.tokens.map((ids, i) => {
