@@ -90,3 +90,30 @@ test("group advantages: GRPO z-scores with unbiased std, Dr. GRPO without std, R
   const rloo = groupAdvantages(rewards, groups, { estimator: "rloo" });
   assert.ok(Math.abs(rloo[7] - (7 - 3)) < 1e-12 && Math.abs(rloo[4] - (3 - 13 / 3)) < 1e-12);
 });
+
+test("loss aggregation modes and metrics follow their definitions (checked against teacher-forced logprobs)", async () => {
+  const policy = await Policy.create(tiny.qwen2);
+  const b = { prompts: [[1, 2], [3], [4, 5, 6]], responses: [[7, 8, 9, 10], [11], [12, 13]], mask: [[1, 1, 0, 1], [1], [1, 1]] };
+  const { logprobs, entropy } = await policy.logprobs(b);
+  const seqs = logprobs.map((row, s) => row.map((lp, t) => ({ lp, h: entropy[s][t], m: b.mask[s][t] })));
+  const masked = seqs.flat().filter((x) => x.m === 1);
+  const tokenMean = -masked.reduce((a, x) => a + x.lp, 0) / masked.length;
+  const seqMean = seqs.reduce((a, row) => a + -row.filter((x) => x.m).reduce((u, x) => u + x.lp, 0) / row.filter((x) => x.m).length, 0) / seqs.length;
+  const sumNorm = seqs.reduce((a, row) => a + -row.filter((x) => x.m).reduce((u, x) => u + x.lp, 0), 0) / 4;
+  const meanEntropy = masked.reduce((a, x) => a + x.h, 0) / masked.length;
+  const cases = [
+    ["token-mean", tokenMean],
+    ["seq-mean-token-mean", seqMean],
+    ["seq-mean-token-sum-norm", sumNorm],
+  ] as const;
+  for (const [aggregation, expected] of cases) {
+    const st = await policy.clone().trainStep(b, { loss: "sft", aggregation });
+    assert.ok(Math.abs(st.loss - expected) < 1e-9, `${aggregation}: ${st.loss} vs ${expected}`);
+    assert.ok(Math.abs(st.entropy - meanEntropy) < 1e-9, `entropy ${st.entropy} vs ${meanEntropy}`);
+  }
+  // GRPO at ratio 1: token-mean loss = -(sum of A over masked tokens) / masked tokens
+  const adv = [0.5, -1, 2];
+  const st = await policy.clone().trainStep({ ...b, advantages: adv }, { loss: "grpo", entropyCoef: 0.1 });
+  const pg = -seqs.reduce((a, row, s) => a + row.filter((x) => x.m).length * adv[s], 0) / masked.length;
+  assert.ok(Math.abs(st.loss - (pg - 0.1 * meanEntropy)) < 1e-9, `grpo loss ${st.loss}`);
+});
