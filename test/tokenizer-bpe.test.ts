@@ -86,6 +86,8 @@ test("GPT-2 pre-tokenizer regex splits contractions, spaces and newlines like GP
   assert.deepEqual(pretokenize(re, "Hello world's  end\n\nfoo"), ["Hello", " world", "'s", " ", " end", "\n", "\n", "foo"]);
   assert.deepEqual(pretokenize(re, "I'M 12345 (x)"), ["I", "'", "M", " 12345", " (", "x", ")"]);
   assert.deepEqual(pretokenize(re, "tab\there  "), ["tab", "\t", "here", "  "]);
+  // Oniguruma's \s (used by HF): U+FEFF is not whitespace, U+0085 is.
+  assert.deepEqual(pretokenize(re, "\ufeff! a\u0085 b"), ["\ufeff!", " a", "\u0085", " b"]);
 });
 
 test("Qwen2 pre-tokenizer regex: case-insensitive contractions, single digits, punctuation glued to words", () => {

@@ -8,12 +8,17 @@ export const GPT2_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+
 /** Qwen2's Split pattern as written in its tokenizer.json (Oniguruma syntax). */
 export const QWEN2_PATTERN_HF = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
+// Oniguruma's Unicode \s (what HF tokenizers use): 0009-000D, 0085, Zs, Zl, Zp.
+// JavaScript's \s differs (it has U+FEFF, lacks U+0085), so \s is spelled out.
+const ONIG_WS = String.raw`\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
+
 /**
- * Rewrites `(?i:...)` groups of plain literals into character classes
- * (`'s` -> `'[sS]`), since Node 20's RegExp has no inline modifiers.
+ * Translates an HF (Oniguruma) pattern to JavaScript: `(?i:...)` groups of
+ * plain literals become character classes (`'s` -> `'[sS]`), since Node 20's
+ * RegExp has no inline modifiers, and `\s` / `\S` get Oniguruma's meaning.
  */
 export function translatePattern(pattern: string): string {
-  return pattern.replace(/\(\?i:([^()\\[\]]*)\)/g, (_m, body: string) => {
+  const noModifiers = pattern.replace(/\(\?i:([^()\\[\]]*)\)/g, (_m, body: string) => {
     const cased = body.replace(/\p{L}/gu, (c) => {
       const lo = c.toLowerCase();
       const up = c.toUpperCase();
@@ -21,6 +26,23 @@ export function translatePattern(pattern: string): string {
     });
     return `(?:${cased})`;
   });
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < noModifiers.length; i++) {
+    const c = noModifiers[i];
+    if (c === "\\") {
+      const n = noModifiers[i + 1];
+      if (n === "s") out += inClass ? ONIG_WS : `[${ONIG_WS}]`;
+      else if (n === "S" && !inClass) out += `[^${ONIG_WS}]`;
+      else out += c + (n ?? "");
+      i++;
+      continue;
+    }
+    if (c === "[" && !inClass) inClass = true;
+    else if (c === "]" && inClass) inClass = false;
+    out += c;
+  }
+  return out;
 }
 
 export function compilePattern(pattern: string): RegExp {
