@@ -149,3 +149,32 @@ test("estimateParams matches the native parameter count; oversized configs are r
   }
   await assert.rejects(Policy.create({ family: "gpt2", layers: 64, dModel: 16384, heads: 128, vocab: 100000, ctx: 4096 }), /GiB/);
 });
+
+test("generate ends samples on stop tokens (kept in the output), maxTokens and the context length", async () => {
+  const policy = await Policy.create({ family: "gpt2", layers: 1, dModel: 16, heads: 2, vocab: 30, ctx: 8, seed: 4 });
+  const greedy = await policy.generate([[1, 2]], { temperature: 0, maxTokens: 4 });
+  assert.deepEqual(greedy.finishReasons, ["length"]);
+  const stopAt = greedy.tokens[0][1];
+  const stopped = await policy.generate([[1, 2]], { temperature: 0, maxTokens: 4, stop: [stopAt] });
+  const firstHit = greedy.tokens[0].indexOf(stopAt);
+  assert.deepEqual(stopped.tokens[0], greedy.tokens[0].slice(0, firstHit + 1));
+  assert.deepEqual(stopped.finishReasons, ["stop"]);
+  const full = await policy.generate([[1, 2, 3, 4, 5, 6]], { maxTokens: 10, n: 3, seed: 1 });
+  assert.deepEqual(full.finishReasons, ["ctx", "ctx", "ctx"]);
+  assert.ok(full.tokens.every((t) => t.length === 2));
+  // the same seed draws the same samples; another seed draws others
+  const again = await policy.generate([[1, 2, 3]], { n: 4, maxTokens: 5, seed: 9 });
+  assert.deepEqual((await policy.generate([[1, 2, 3]], { n: 4, maxTokens: 5, seed: 9 })).tokens, again.tokens);
+  assert.notDeepEqual((await policy.generate([[1, 2, 3]], { n: 4, maxTokens: 5, seed: 10 })).tokens, again.tokens);
+});
+
+test("top-k 1 equals greedy, and sample logprobs are 0 there while policy logprobs are not", async () => {
+  const policy = await Policy.create({ family: "qwen2", layers: 1, dModel: 16, heads: 2, vocab: 30, ctx: 16, seed: 4 });
+  const greedy = await policy.generate([[1, 2]], { temperature: 0, maxTokens: 6 });
+  const topk = await policy.generate([[1, 2]], { temperature: 0.7, topK: 1, maxTokens: 6, seed: 3 });
+  assert.deepEqual(topk.tokens, greedy.tokens);
+  assert.ok(topk.sampleLogprobs[0].every((x) => x === 0));
+  assert.ok(topk.logprobs[0].every((x) => x < 0));
+  const nucleus = await policy.generate([[1, 2]], { topP: 0.5, maxTokens: 6, seed: 3, n: 4 });
+  nucleus.sampleLogprobs.flat().forEach((s, i) => assert.ok(s >= nucleus.logprobs.flat()[i] - 1e-12, "renormalised nucleus is at least as likely"));
+});
