@@ -8,4 +8,8 @@ export * from "./adapter/index.js";
 export * from "./algorithm/index.js";
 export * from "./trainer/index.js";
 export * from "./llm/index.js";
+export * as native from "./native/index.js";
+export * from "./tokenizer/index.js";
 export * from "./display/index.js";
+export * from "./viz/index.js";
+export * from "./frame/index.js";

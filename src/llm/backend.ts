@@ -1,10 +1,7 @@
 // What the proxy needs from whatever produces completions: the native
 // policy (with a tokenizer) or an upstream OpenAI-compatible server.
 
-export interface ChatMessage {
-  role: string;
-  content: string;
-}
+import type { ChatMessage } from "../tokenizer/tokenizer.js";
 
 export interface GenerateRequest {
   model: string;
