@@ -153,12 +153,23 @@ test("Qwen2-format tokenizer.json (NFC + Split + ByteLevel) and tokenizer_config
   const dir = mkdtempSync(join(tmpdir(), "arclight-tok-"));
   try {
     writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(json));
-    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ eos_token: "<|im_end|>", pad_token: "<|endoftext|>", chat_template: "{% for m in messages %}<|im_start|>..." }));
+    // Qwen2-Instruct's template, as stored in its tokenizer_config.json.
+    const qwenTemplate =
+      "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}" +
+      "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ eos_token: "<|im_end|>", pad_token: "<|endoftext|>", chat_template: qwenTemplate }));
     const tok = BpeTokenizer.fromFile(join(dir, "tokenizer.json"));
     assert.equal(tok.eosId, tok.tokenId("<|im_end|>"));
     assert.equal(tok.padId, tok.tokenId("<|endoftext|>"));
     assert.deepEqual(tok.stopIds, [tok.eosId]);
     assert.equal(tok.chatTemplate, "chatml");
+    assert.equal(tok.defaultSystem, "You are a helpful assistant.");
+    assert.equal(
+      tok.applyChatTemplate([{ role: "user", content: "hi" }], { addGenerationPrompt: true }),
+      "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+    );
+    assert.equal(tok.applyChatTemplate([{ role: "system", content: "S" }]), "<|im_start|>system\nS<|im_end|>\n");
+    assert.equal(tok.applyChatTemplate([]), "");
     assert.deepEqual(tok.encode("e\u0301"), tok.encode("é"));  // NFC first
     const digits = tok.encode("2026").map((i) => tok.idToTokenString(i));
     assert.deepEqual(digits, ["2", "0", "2", "6"]);

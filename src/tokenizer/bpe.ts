@@ -110,6 +110,8 @@ export class BpeTokenizer implements Tokenizer {
   readonly stopIds: readonly number[];
   readonly chatTemplate: ChatTemplateName;
   readonly addedTokens: readonly AddedToken[];
+  /** System prompt the model's chat_template inserts when a conversation has none (Qwen2-Instruct's), if any. */
+  readonly defaultSystem: string | undefined;
 
   private readonly vocab = new Map<string, number>();
   private readonly idToToken: (string | undefined)[] = [];
@@ -240,8 +242,9 @@ export class BpeTokenizer implements Tokenizer {
     this.eosId = eos;
     this.padId = pick("pad", opts.padToken, cfg.pad_token, []) ?? eos;
     const hasChatml = this.tokenId(CHATML_START) !== undefined && this.tokenId(CHATML_END) !== undefined;
-    this.chatTemplate =
-      opts.chatTemplate ?? templateFromJinja(typeof cfg.chat_template === "string" ? cfg.chat_template : undefined, hasChatml ? "chatml" : "plain");
+    const fromJinja = templateFromJinja(typeof cfg.chat_template === "string" ? cfg.chat_template : undefined, hasChatml ? "chatml" : "plain");
+    this.chatTemplate = opts.chatTemplate ?? fromJinja.name;
+    this.defaultSystem = this.chatTemplate === fromJinja.name ? fromJinja.defaultSystem : undefined;
     if (this.chatTemplate === "chatml" && !hasChatml) throw new ValidationError("BpeTokenizer", ["chatml template needs <|im_start|> and <|im_end|> tokens"]);
     const imEnd = this.tokenId(CHATML_END);
     this.stopIds = this.chatTemplate === "chatml" && imEnd !== undefined && imEnd !== eos ? [eos, imEnd] : [eos];
@@ -302,7 +305,7 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    return renderChat(this.chatTemplate, messages, opts);
+    return renderChat(this.chatTemplate, messages, { defaultSystem: this.defaultSystem, ...opts });
   }
 
   encodeChat(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): number[] {

@@ -31,6 +31,11 @@ export function validateMessages(where: string, messages: unknown): asserts mess
  */
 export function renderChat(template: ChatTemplateName, messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): string {
   validateMessages("applyChatTemplate", messages);
+  if (opts.defaultSystem !== undefined) {
+    if (typeof opts.defaultSystem !== "string") throw new ValidationError("applyChatTemplate", ["defaultSystem must be a string"]);
+    // Qwen2's template adds its system prompt when the conversation has none.
+    if (messages.length > 0 && messages[0].role !== "system") messages = [{ role: "system", content: opts.defaultSystem }, ...messages];
+  }
   let out = "";
   if (template === "chatml") {
     for (const m of messages) out += `${CHATML_START}${m.role}\n${m.content}${CHATML_END}\n`;
@@ -42,8 +47,15 @@ export function renderChat(template: ChatTemplateName, messages: readonly ChatMe
   return out;
 }
 
-/** Picks a template from a HF `chat_template` string: ChatML when it mentions `<|im_start|>`, else plain. */
-export function templateFromJinja(jinja: string | undefined, fallback: ChatTemplateName): ChatTemplateName {
-  if (jinja === undefined) return fallback;
-  return jinja.includes(CHATML_START) ? "chatml" : "plain";
+/**
+ * Reads what Arclight uses from a HF Jinja `chat_template`: ChatML when it
+ * mentions `<|im_start|>`, else plain; and the default system prompt a
+ * ChatML template inserts (the literal in `'<|im_start|>system\n...<|im_end|>'`),
+ * as Qwen2-Instruct's does. The rest of the template is not interpreted.
+ */
+export function templateFromJinja(jinja: string | undefined, fallback: ChatTemplateName): { name: ChatTemplateName; defaultSystem?: string } {
+  if (jinja === undefined) return { name: fallback };
+  if (!jinja.includes(CHATML_START)) return { name: "plain" };
+  const m = /<\|im_start\|>system(?:\\n|\n)([^'"{}]*?)<\|im_end\|>/.exec(jinja);
+  return m ? { name: "chatml", defaultSystem: m[1].replace(/\\n/g, "\n") } : { name: "chatml" };
 }

@@ -19,6 +19,8 @@ export interface DecodeOptions {
 export interface ChatTemplateOptions {
   /** Append the opening of an assistant turn so the model writes the reply. */
   addGenerationPrompt?: boolean;
+  /** System message put first when the conversation has none (BpeTokenizer fills it from a Qwen2-style chat_template). */
+  defaultSystem?: string;
 }
 
 /** `chatml`: Qwen2's `<|im_start|>role\ncontent<|im_end|>\n`; `plain`: `role: content\n` for GPT-2 / byte-level models. */
