@@ -15,8 +15,8 @@ async function meanReward(policy: Policy, seed: number): Promise<number> {
   return g.tokens.reduce((s, t, i) => s + reward(all[g.promptIndex[i]], t), 0) / g.tokens.length;
 }
 
-test("GRPO raises the mean reward of a tiny qwen2 policy from chance to above 0.9", async () => {
-  const policy = await Policy.create({ family: "qwen2", layers: 2, dModel: 32, heads: 2, kvHeads: 1, vocab: 13, ctx: 8, seed: 1 });
+for (const family of ["qwen2", "gpt2"] as const) test(`GRPO raises the mean reward of a tiny ${family} policy from chance to above 0.9`, async () => {
+  const policy = await Policy.create({ family, layers: 2, dModel: 32, heads: 2, kvHeads: family === "qwen2" ? 1 : 2, vocab: 13, ctx: 8, seed: 1 });
   const start = await meanReward(policy, 1000);
   assert.ok(start < 0.25, `starts near chance (1/13): ${start}`);
   const maxSteps = 400;
@@ -28,7 +28,7 @@ test("GRPO raises the mean reward of a tiny qwen2 policy from chance to above 0.
     const rewards = g.tokens.map((t, i) => reward(prompts[g.promptIndex[i]], t));
     await policy.trainStep(
       { prompts: g.promptIndex.map((p) => prompts[p]), responses: g.tokens, rewards, groupSize: 8, oldLogprobs: g.logprobs },
-      { loss: "grpo", lr: 3e-3 },
+      { loss: "grpo", lr: 5e-3, beta2: 0.99 },
     );
     steps = step + 1;
     if (step % 20 === 19) {
