@@ -477,6 +477,43 @@ void test_qwen2_mapping(Ctx& ctx) {
   expect_throw<HfLayoutError>(ctx, "kv heads mismatch", [&] { map_hf_weights(hf, gqa_wrong); }, "self_attn.k_proj.weight");
 }
 
+// Mutated copies of a valid file must either load or throw SafetensorsError:
+// never crash, hang, or over-allocate. Seeded, so failures reproduce.
+void test_fuzz(Ctx& ctx) {
+  std::string good = read_bytes(ctx.fixtures + "/mixed.safetensors");
+  CHECK(ctx, good.size() > 16);
+  std::string path = ctx.scratch + "/fuzz.safetensors";
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  auto next = [&s] { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; };
+  int loaded = 0, rejected = 0, other = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string b = good;
+    int edits = 1 + int(next() % 4);
+    for (int e = 0; e < edits; ++e) {
+      size_t at = size_t(next() % b.size());
+      switch (next() % 4) {
+        case 0: b[at] = char(next()); break;                          // random byte
+        case 1: b[at] = "{}[],:\"0123456789-e."[next() % 20]; break;  // JSON-ish byte
+        case 2: b.resize(at); break;                                    // truncate
+        default: b.insert(at, 1, char(next())); break;                  // insert
+      }
+      if (b.empty()) b = "x";
+    }
+    write_bytes(path, b);
+    try {
+      read_safetensors(path);
+      ++loaded;
+    } catch (const SafetensorsError&) {
+      ++rejected;
+    } catch (...) {
+      ++other;
+    }
+  }
+  CHECK(ctx, other == 0);
+  CHECK(ctx, rejected > 2000);
+  std::cout << "     fuzz: " << loaded << " loaded, " << rejected << " rejected\n";
+}
+
 void test_json(Ctx& ctx) {
   auto v = json::parse(R"( {"a":[1,-2,3.5e2,true,null],"s":"\u00e9\ud83d\ude00\n"} )");
   CHECK(ctx, v.kind == json::Kind::Object && v.find("a")->items.size() == 5);
@@ -509,6 +546,7 @@ int main(int argc, char** argv) {
       {"hf config", test_config},
       {"gpt2 layout", test_gpt2_mapping},
       {"qwen2 layout", test_qwen2_mapping},
+      {"fuzzed files", test_fuzz},
   };
   for (const auto& [name, fn] : tests) {
     int before = ctx.failures;
