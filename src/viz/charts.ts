@@ -156,6 +156,11 @@ function setupCurve(rows: Row[], opts: RewardCurveOptions, where: string): Curve
 function curveSpec(c: CurveSetup, title: string, yTitle: string): TopLevelSpec {
   const xEnc: Record<string, unknown> = { field: c.x, type: c.xType, title: c.xTitle };
   if (c.xType === "temporal") xEnc.scale = { type: "utc" };
+  else if (c.points.length && c.points.every((p) => Number.isInteger(p[c.x]))) {
+    // Steps are whole numbers: no 0.5 ticks, and the axis starts where the run does.
+    xEnc.axis = { tickMinStep: 1, format: "d" };
+    xEnc.scale = { zero: false };
+  }
   const colorEnc = c.color ? { color: { field: c.color, type: "nominal", title: c.color } } : {};
   const tooltip = [
     { field: c.x, type: c.xType, title: c.xTitle },
@@ -532,12 +537,22 @@ export function rewardAgreement(frame: unknown, opts: RewardAgreementOptions = {
       width: 260,
       height: 260,
       encoding: {
-        x: { field: "old", type: "ordinal", title: `old reward (${oldF})` },
+        x: { field: "old", type: "ordinal", title: `old reward (${oldF})`, axis: { labelAngle: 0 } },
         y: { field: "new", type: "ordinal", title: `new reward (${newF})`, sort: "descending" },
       },
       layer: [
-        { mark: "rect", encoding: { color: { field: "count", type: "quantitative", title: "rollouts", scale: { scheme: "blues" } } } },
-        { mark: { type: "text", fontSize: 13 }, encoding: { text: { field: "count", type: "quantitative" } } },
+        {
+          mark: "rect",
+          encoding: { color: { field: "count", type: "quantitative", title: "rollouts", scale: { scheme: "blues" }, legend: { orient: "bottom" } } },
+        },
+        {
+          mark: { type: "text", fontSize: 13 },
+          encoding: {
+            text: { field: "count", type: "quantitative" },
+            // Light text on the darker half of the scale, so every count stays legible.
+            color: { condition: { test: `datum.count > ${Math.max(...[...cells.values()].map((x) => x.count)) / 2}`, value: "white" }, value: "black" },
+          },
+        },
       ],
     };
   } else {
