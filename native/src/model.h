@@ -410,7 +410,7 @@ class Model {
     std::vector<std::vector<int>> seqs(S);
     for (size_t s = 0; s < S; s++) seqs[s] = r.prompts[s / n];
     std::vector<size_t> live;
-    for (size_t s = 0; s < S; s++) live.push_back(s);
+    if (r.maxTokens > 0) for (size_t s = 0; s < S; s++) live.push_back(s);
     std::vector<int> rowTok, rowPos;
     std::vector<KVCache*> rowCache;
     for (int stepI = 0; !live.empty(); stepI++) {
