@@ -35,9 +35,13 @@ export interface WalRecord {
 const PREFIX = '{"c":';
 const MID = ',"r":';
 
+const SUFFIX = Buffer.from("}\n");
+
 export function encodeRecord(rec: WalRecord): Buffer {
-  const payload = JSON.stringify(rec);
-  return Buffer.from(`${PREFIX}${crc32(payload)}${MID}${payload}}\n`, "utf8");
+  // crc32 over bytes: handing it the string makes zlib re-encode it (measured 10% of ingest).
+  const payload = Buffer.from(JSON.stringify(rec), "utf8");
+  const head = Buffer.from(`${PREFIX}${crc32(payload)}${MID}`, "latin1");
+  return Buffer.concat([head, payload, SUFFIX], head.length + payload.length + SUFFIX.length);
 }
 
 export interface WalReadResult {
