@@ -63,6 +63,9 @@ test("byte-to-unicode table and base ids are GPT-2's", () => {
   assert.deepEqual(tok.encode("<|endoftext|>", { allowSpecial: true }), [50256]);
   assert.equal(tok.vocabSize, 50257);
   assert.equal(tok.eosId, 50256);
+  assert.equal(tok.padId, 50256);  // GPT-2 has no pad token: eos stands in
+  assert.equal(tok.chatTemplate, "plain");  // no <|im_start|> in the vocabulary
+  assert.deepEqual(tok.stopIds, [50256]);
 });
 
 test("BPE applies merges by rank, not left to right, as computed by hand", () => {

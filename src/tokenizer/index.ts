@@ -1,4 +1,15 @@
 // Tokenizers: the built-in byte-level one, byte-level BPE from HF tokenizer.json, chat templates.
+//
+// Choices worth knowing:
+// - encode() leaves special-token strings in user text as plain text unless
+//   { allowSpecial: true }; encodeChat() allows them, since the template wrote them.
+// - HF Jinja chat templates are not executed: ChatML is chosen when the
+//   template (or the vocabulary) uses <|im_start|>, plain `role: content\n`
+//   otherwise, and a Qwen2-style default system prompt is read from it.
+// - tokenizer.json components outside GPT-2/Qwen2 byte-level BPE (WordPiece,
+//   byte_fallback, TemplateProcessing, Lowercase, ...) are rejected with a
+//   ValidationError rather than approximated. Added tokens' lstrip/rstrip/
+//   single_word flags are ignored (GPT-2 and Qwen2 set none).
 export type { ChatMessage, ChatTemplateName, ChatTemplateOptions, DecodeOptions, EncodeOptions, Tokenizer } from "./tokenizer.js";
 export { ByteTokenizer, BYTE_SPECIALS, type ByteTokenizerOptions } from "./byte-tokenizer.js";
 export { BpeTokenizer, type AddedToken, type BpeOptions } from "./bpe.js";
