@@ -119,6 +119,8 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     c.rope_theta = r.number_or("rope_theta", 10000.0);
     c.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
     if (r.string_or("hidden_act", "silu") != "silu") fail(where, "hidden_act must be silu for Arclight's Qwen2");
+    // Loading a scaled-RoPE model as plain RoPE would run but give wrong logits.
+    if (r.has("rope_scaling")) fail(where, "rope_scaling is not supported (Arclight's Qwen2 uses plain RoPE)");
   } else {
     fail(where, "unsupported model_type \"" + model_type + "\" (Arclight loads gpt2 and qwen2)");
   }

@@ -334,6 +334,12 @@ void test_config(Ctx& ctx) {
     parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":3,"num_key_value_heads":2,
         "hidden_size":12,"intermediate_size":8,"vocab_size":5,"max_position_embeddings":8})");
   }, "not a multiple");
+  expect_throw<HfLayoutError>(ctx, "rope scaling", [] {
+    parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
+        "vocab_size":5,"max_position_embeddings":8,"rope_scaling":{"type":"yarn","factor":4.0}})");
+  }, "rope_scaling");
+  CHECK(ctx, parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
+        "vocab_size":5,"max_position_embeddings":8,"rope_scaling":null})").kv_heads == 2);
   expect_throw<HfLayoutError>(ctx, "bad json", [] { parse_hf_config("{\"n_layer\":1,}"); }, "invalid JSON");
   expect_throw<HfLayoutError>(ctx, "bad type", [] { parse_hf_config(R"({"model_type":"gpt2","n_layer":"2"})"); }, "positive integer");
 }
