@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { openStore, DurableStore } from "../src/store/index.js";
 import { frames, sql, writeSyntheticRun } from "../src/frame/index.js";
 import { scanSpans } from "../src/frame/dir-reader.js";
+import { ValidationError } from "../src/types/errors.js";
 
 type Row = Record<string, unknown>;
 
@@ -24,6 +25,8 @@ async function assertSame(store: DurableStore, dir: string) {
   assert.deepEqual(fromDir, fromStore);
   assert.deepEqual(sortRows((await frames.rewards(dir)).objects() as Row[]), sortRows((await frames.rewards(store)).objects() as Row[]));
   assert.deepEqual(sortRows((await frames.rollouts(dir)).objects() as Row[]), sortRows((await frames.rollouts(store)).objects() as Row[]));
+  assert.deepEqual(sortRows((await frames.rolloutSummary(dir)).objects() as Row[]), sortRows((await frames.rolloutSummary(store)).objects() as Row[]));
+  assert.deepEqual(sortRows((await frames.latencyByName(dir)).objects() as Row[]), sortRows((await frames.latencyByName(store)).objects() as Row[]));
 }
 
 test("frames read a directory while its writer holds it: WAL tail, Parquet parts, then both", async () => {
@@ -115,6 +118,14 @@ test("time and rollout filters push into the Parquet scan and match the store's 
     const t = await frames.spans(dir, { since, until, rolloutId: ids });
     const expected = all.filter((s) => s.startTime >= since && s.startTime < until && ids.includes(s.rolloutId)).map((s) => s.spanId).sort();
     assert.deepEqual((t.objects() as Row[]).map((r) => r.span_id).sort(), expected);
+    const narrow = await frames.spans(dir, { namePrefix: "chat " }, { columns: ["name", "duration_ms"], attributes: false });
+    assert.deepEqual(narrow.columnNames(), ["name", "duration_ms"]);
+    const chats = all.filter((s) => s.name.startsWith("chat "));
+    assert.deepEqual(
+      (narrow.objects() as Row[]).map((r) => Math.round((r.duration_ms as number) * 1000)).sort(),
+      chats.map((s) => Math.round((s.endTime - s.startTime) * 1000)).sort(),
+    );
+    await assert.rejects(frames.spans(dir, {}, { columns: ["nope" as never] }), ValidationError);
     const named = await frames.spans(dir, { namePrefix: "agentlightning." });
     assert.equal(named.numRows(), all.filter((s) => s.name.startsWith("agentlightning.")).length);
     await store.close();

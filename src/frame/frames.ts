@@ -16,12 +16,33 @@ import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type 
 
 export type { FrameSource, SpanFilter } from "./source.js";
 
+const SPAN_FRAME_COLUMNS = [
+  "rollout_id",
+  "attempt_id",
+  "sequence_id",
+  "trace_id",
+  "span_id",
+  "parent_id",
+  "name",
+  "status_code",
+  "status_message",
+  "start_time",
+  "end_time",
+  "duration_ms",
+  "reward",
+  "model",
+  "input_tokens",
+  "output_tokens",
+] as const;
+
 const SpanFrameOptionsSchema = z
   .object({
     /** true: every attribute key becomes a column; a list: only those keys. Columns are named by the key. */
     flatten: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
     /** Keep the attributes object column (default true); false skips reading it from Parquet. */
     attributes: z.boolean().optional(),
+    /** Only these base columns (and only they are read from Parquet); default all. */
+    columns: z.array(z.enum(SPAN_FRAME_COLUMNS)).min(1).optional(),
   })
   .strict();
 export type SpanFrameOptions = z.input<typeof SpanFrameOptionsSchema>;
@@ -119,8 +140,12 @@ export async function spans(source: FrameSource, filter?: SpanFilter, options: S
   const opts = parseOrThrow(SpanFrameOptionsSchema, options, "frames.spans options");
   const keepAttrs = opts.attributes ?? true;
   const flatten = opts.flatten ?? false;
-  const recs = await loadSpans(src, f, { attributes: keepAttrs || flatten !== false });
-  const b = new ColumnBuilder([...SPAN_COLUMNS, ...(keepAttrs ? [{ name: "attributes", kind: "json" as const }] : [])]);
+  const wanted = opts.columns ? new Set<string>(opts.columns) : null;
+  // duration_ms is derived from the two times, so asking for it reads them.
+  const read = wanted ? [...wanted, ...(wanted.has("duration_ms") ? ["start_time", "end_time"] : [])] : undefined;
+  const recs = await loadSpans(src, f, { attributes: keepAttrs || flatten !== false, columns: read });
+  const specs = wanted ? SPAN_COLUMNS.filter((c) => wanted.has(c.name)) : SPAN_COLUMNS;
+  const b = new ColumnBuilder([...specs, ...(keepAttrs ? [{ name: "attributes", kind: "json" as const }] : [])]);
   const base = new Set(b.specs.map((s) => s.name));
   const colName = (key: string) => (base.has(key) ? `attr.${key}` : key);
   if (Array.isArray(flatten)) {

@@ -19,7 +19,10 @@ const op = aq.op;
 export async function rolloutSummary(source: FrameSource): Promise<ColumnTable> {
   const src = checkSource(source, "frames.rolloutSummary");
   const ctx = rolloutContexts(await loadState(src));
-  const recs = await loadSpans(src, parseFilter({}, "frames.rolloutSummary"), { attributes: false });
+  const recs = await loadSpans(src, parseFilter({}, "frames.rolloutSummary"), {
+    attributes: false,
+    columns: ["rollout_id", "attempt_id", "sequence_id", "start_time", "end_time", "reward", "model", "input_tokens", "output_tokens"],
+  });
   interface Acc {
     spans: number;
     llm: number;
@@ -122,7 +125,7 @@ export async function rewardByStep(sourceOrRewards: FrameSource | ColumnTable, o
 /** Latency percentiles (ms) per span name: n, mean, p50, p90, p99, max, slowest p50 first. */
 export async function latencyByName(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
   const src = checkSource(source, "frames.latencyByName");
-  const recs = await loadSpans(src, parseFilter(filter, "frames.latencyByName"), { attributes: false });
+  const recs = await loadSpans(src, parseFilter(filter, "frames.latencyByName"), { attributes: false, columns: ["name", "start_time", "end_time"] });
   const t = aq.table({ name: recs.map((r) => r.name), duration_ms: Float64Array.from(recs, (r) => r.endTime - r.startTime) });
   return t
     .groupby("name")

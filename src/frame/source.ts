@@ -143,6 +143,12 @@ const BASE_COLUMNS = [
 
 export interface LoadSpansOptions {
   attributes: boolean;
+  /**
+   * Parquet columns to read besides attributes (default all base columns).
+   * Fields of columns not read come back null (NaN for times); callers only
+   * look at what they asked for. Hex ids are the slowest strings to bring into JS.
+   */
+  columns?: readonly string[];
   /** Extra SQL predicate (a superset of `keep`) that narrows the Parquet scan. */
   prefilterSql?: string;
   /** Exact predicate every record must pass, Parquet and WAL alike. */
@@ -179,29 +185,34 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
       if (matches(r, filter)) out.push(r);
     }
   } else {
-    const columns = opts.attributes ? [...BASE_COLUMNS, "attributes"] : [...BASE_COLUMNS];
+    const base = opts.columns ? BASE_COLUMNS.filter((col) => opts.columns!.includes(col)) : [...BASE_COLUMNS];
+    const columns = opts.attributes ? [...base, "attributes"] : base;
     const where = [...filterSql(filter), ...(opts.prefilterSql ? [`(${opts.prefilterSql})`] : [])];
     const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined });
-    const c = scan.parquet;
+    const none: unknown[] = [];
+    const c = (name: string) => scan.parquet[name] ?? none;
+    const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, rw, model, it, ot, attrs] = [...BASE_COLUMNS, "attributes"].map(c);
+    const str = (v: unknown) => (v as string | null | undefined) ?? null;
+    const time = (v: unknown) => (v === undefined || v === null ? NaN : Number(v) / 1000);
     out = new Array<SpanRecord>(scan.parquetRows);
     for (let i = 0; i < scan.parquetRows; i++) {
       out[i] = {
-        rolloutId: c.rollout_id[i] as string,
-        attemptId: c.attempt_id[i] as string,
-        sequenceId: Number(c.sequence_id[i]),
-        traceId: c.trace_id[i] as string,
-        spanId: c.span_id[i] as string,
-        parentId: (c.parent_id[i] as string | null) ?? null,
-        name: c.name[i] as string,
-        startTime: Number(c.start_time[i]) / 1000,
-        endTime: Number(c.end_time[i]) / 1000,
-        statusCode: c.status_code[i] as string,
-        statusMessage: (c.status_message[i] as string | null) ?? null,
-        reward: numOrNull(c.reward[i]),
-        model: (c.model[i] as string | null) ?? null,
-        inputTokens: numOrNull(c.input_tokens[i]),
-        outputTokens: numOrNull(c.output_tokens[i]),
-        attributes: opts.attributes ? parseAttributes(c.attributes[i]) : null,
+        rolloutId: str(rid[i]) as string,
+        attemptId: str(aid[i]) as string,
+        sequenceId: numOrNull(seq[i]) as number,
+        traceId: str(tid[i]) as string,
+        spanId: str(sid[i]) as string,
+        parentId: str(pid[i]),
+        name: str(name[i]) as string,
+        startTime: time(st[i]),
+        endTime: time(et[i]),
+        statusCode: str(sc[i]) as string,
+        statusMessage: str(sm[i]),
+        reward: numOrNull(rw[i]),
+        model: str(model[i]),
+        inputTokens: numOrNull(it[i]),
+        outputTokens: numOrNull(ot[i]),
+        attributes: opts.attributes ? parseAttributes(attrs[i]) : null,
       };
     }
     for (const s of scan.wal) {
