@@ -265,9 +265,10 @@ export class DurableStore extends BaseStore {
     this.writer = this.newWriter(n + 1, old.drain());
     await old.close();
     while (this.sealing.length) {
-      const { segment } = this.sealing[0];
+      const { segment, spans } = this.sealing[0];
       // A sealed segment file holds exactly its part's spans; DuckDB reads them from there.
-      if (!existsSync(partPath(this.dir, segment))) {
+      // A segment without spans needs no part: readers find none in its log either.
+      if (spans > 0 && !existsSync(partPath(this.dir, segment))) {
         await this.parquet.writePartFromWal(walPath(this.dir, segment), partPath(this.dir, segment));
         this.parquetFiles++;
       }
@@ -309,11 +310,11 @@ export class DurableStore extends BaseStore {
     // Closed first, so no call slips in between the last checkpoint and the lock release.
     await super.close();
     if (!this.readOnly && this.writer) {
-      // Seal the last segment so the next open has nothing to replay.
+      // Seal the last segment so the next open has nothing to replay (nothing to seal if nothing was logged).
       await this.checkpointChain;
       this.checkpointQueued = false;
       try {
-        await this.checkpoint();
+        if (this.writer.bytes > 0 || this.sealing.length) await this.checkpoint();
       } finally {
         await this.writer.close();
         // The checkpoint opened segment N+1 lazily; it holds no records, so it need not exist.
