@@ -104,6 +104,8 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     c.norm_eps = r.number_or("layer_norm_epsilon", 1e-5);
     c.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
     if (!c.tie_embeddings) fail(where, "GPT-2 with an untied lm_head is not supported (Arclight's GPT-2 ties it)");
+    if (r.boolean_or("scale_attn_by_inverse_layer_idx", false) || r.boolean_or("reorder_and_upcast_attn", false))
+      fail(where, "scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported (standard GPT-2 attention only)");
     if (r.string_or("activation_function", "gelu_new") != "gelu_new")
       fail(where, "activation_function must be gelu_new (GELU-tanh) for Arclight's GPT-2");
   } else if (model_type == "qwen2" || (model_type.empty() && r.has("num_hidden_layers"))) {

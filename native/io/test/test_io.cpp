@@ -334,6 +334,10 @@ void test_config(Ctx& ctx) {
     parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":3,"num_key_value_heads":2,
         "hidden_size":12,"intermediate_size":8,"vocab_size":5,"max_position_embeddings":8})");
   }, "not a multiple");
+  expect_throw<HfLayoutError>(ctx, "gpt2 attention variant", [] {
+    parse_hf_config(R"({"model_type":"gpt2","n_layer":1,"n_head":1,"n_embd":4,"n_positions":4,"vocab_size":5,
+        "scale_attn_by_inverse_layer_idx":true})");
+  }, "scale_attn_by_inverse_layer_idx");
   expect_throw<HfLayoutError>(ctx, "rope scaling", [] {
     parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
         "vocab_size":5,"max_position_embeddings":8,"rope_scaling":{"type":"yarn","factor":4.0}})");
