@@ -165,6 +165,9 @@ async function main() {
   console.log("\n-- load to arquero table (what a notebook calls)");
   const spansNoAttrs = await median3("frames.spans(dir, {}, { attributes: false })", () => frames.spans(DIR, {}, { attributes: false }), 1);
   await median3("frames.rewards(dir) (reward rows, attributes parsed)", () => frames.rewards(DIR));
+  await median3("frames.spans(dir, {}, { columns: [name, duration_ms] })", () => frames.spans(DIR, {}, { columns: ["name", "duration_ms"], attributes: false }), 1);
+  await median3("frames.rolloutSummary(dir) (9 columns, no hex ids)", () => frames.rolloutSummary(DIR), 1);
+  await median3("frames.latencyByName(dir)", () => frames.latencyByName(DIR), 1);
   const rawLoad = await median3("rollout_id+reward columns -> aq.table", async () => {
     const s = await scanSpans(DIR, { columns: ["rollout_id", "reward"] });
     return aq.table({ rollout_id: s.parquet.rollout_id, reward: s.parquet.reward });
