@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromArrays, vectorFromArray, Utf8, Float64, Int64 } from "apache-arrow";
 import { openStore, type LightningStore } from "../../src/store/index.js";
@@ -71,7 +71,7 @@ function arrowBaseline(): number {
       cols.input_tokens.push(s.attributes["gen_ai.usage.input_tokens"] === undefined ? null : BigInt(s.attributes["gen_ai.usage.input_tokens"] as number));
     }
     const utf8 = ["rollout_id", "attempt_id", "trace_id", "span_id", "parent_id", "name", "status_code", "attributes", "resource", "model"];
-    const vecs: Record<string, ReturnType<typeof vectorFromArray>> = {};
+    const vecs: Record<string, { length: number }> = {};
     for (const k of utf8) vecs[k] = vectorFromArray(cols[k], new Utf8());
     vecs.sequence_id = vectorFromArray(cols.sequence_id, new Int64());
     vecs.input_tokens = vectorFromArray(cols.input_tokens, new Int64());
@@ -82,10 +82,11 @@ function arrowBaseline(): number {
   return N / ((performance.now() - t0) / 1000);
 }
 
-async function ingest(s: LightningStore): Promise<{ rate: number; attempts: string[] }> {
+async function ingest(s: LightningStore): Promise<{ rate: number; cpuUs: number; attempts: string[] }> {
   const attempts: string[] = [];
   for (let r = 0; r < ROLLOUTS; r++) attempts.push((await s.startRollout({ input: r, rolloutId: `ro-${String(r).padStart(5, "0")}` })).attempt.attemptId);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   // Four batches in flight, as concurrent runners would send them.
   const inflight: Promise<unknown>[] = [];
   for (let off = 0; off < N; off += BATCH) {
@@ -95,7 +96,9 @@ async function ingest(s: LightningStore): Promise<{ rate: number; attempts: stri
     if (inflight.length >= 4) await inflight.shift();
   }
   await Promise.all(inflight);
-  return { rate: N / ((performance.now() - t0) / 1000), attempts };
+  const c = process.cpuUsage(c0);
+  // Process CPU (all threads: JS, DuckDB checkpoints, fsync) per span: steadier than wall time on a shared box.
+  return { rate: N / ((performance.now() - t0) / 1000), cpuUs: (c.user + c.system) / N, attempts };
 }
 
 async function queryLatency(s: LightningStore): Promise<{ p50: number; p95: number; scanMs: number }> {
@@ -121,13 +124,18 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 type Result = Record<string, number>;
 
 async function runCase(which: string): Promise<Result> {
-  if (which === "arrow") return { rate: arrowBaseline() };
+  if (which === "arrow") {
+    const c0 = process.cpuUsage();
+    const rate = arrowBaseline();
+    const c = process.cpuUsage(c0);
+    return { rate, cpuUs: (c.user + c.system) / N };
+  }
   if (which === "memory") {
     const mem = await openStore(undefined, { deadlineCheckIntervalMs: 0 });
     const m = await ingest(mem);
     const q = await queryLatency(mem);
     await mem.close();
-    return { rate: m.rate, ...q };
+    return { rate: m.rate, cpuUs: m.cpuUs, ...q };
   }
   const dir = mkdtempSync(join(tmpdir(), "arclight-bench-"));
   try {
@@ -143,9 +151,11 @@ async function runCase(which: string): Promise<Result> {
     const re = await openStore(dir, { deadlineCheckIntervalMs: 0 });
     const reopenMs = performance.now() - t1;
     const st = await re.statistics();
+    // After reopen every span is in Parquet: queries go through DuckDB.
+    const cold = await queryLatency(re);
     await re.close();
     if (st.spans !== N) throw new Error(`reopen found ${st.spans} spans`);
-    return { rate: d.rate, ...q, closeMs, parts: parts.length, mb: bytes / 1e6, reopenMs };
+    return { rate: d.rate, cpuUs: d.cpuUs, ...q, closeMs, parts: parts.length, mb: bytes / 1e6, reopenMs, coldP50: cold.p50, coldP95: cold.p95, coldScanMs: cold.scanMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -164,13 +174,17 @@ async function main() {
     return;
   }
   console.log(`store bench: ${N.toLocaleString("en-US")} spans, batches of ${BATCH} (4 in flight), ${ROLLOUTS} rollouts, node ${process.version}, one process per case`);
-  const arrow = inChild("arrow").rate;
-  console.log(`baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s`);
+  const a = inChild("arrow");
+  const arrow = a.rate;
+  const cpu = (r: Result) => `${r.cpuUs.toFixed(1)} CPU-us/span (x${(a.cpuUs / r.cpuUs).toFixed(2)} of Arrow)`;
+  console.log(`baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s, ${a.cpuUs.toFixed(1)} CPU-us/span; load average ${loadavg()[0].toFixed(1)}`);
   const m = inChild("memory");
-  console.log(`memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow)  querySpans by rollout p50 ${ms(m.p50)} p95 ${ms(m.p95)}  name scan (limit 1000) ${ms(m.scanMs)}`);
+  console.log(`memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow), ${cpu(m)}  querySpans by rollout p50 ${ms(m.p50)} p95 ${ms(m.p95)}  name scan (limit 1000) ${ms(m.scanMs)}`);
   const d = inChild("durable");
-  console.log(`durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit)  querySpans by rollout p50 ${ms(d.p50)} p95 ${ms(d.p95)}  name scan ${ms(d.scanMs)}`);
-  console.log(`          close (last checkpoint) ${ms(d.closeMs)}; ${d.parts} Parquet parts, ${d.mb.toFixed(1)} MB zstd; reopen (Parquet -> memory) ${ms(d.reopenMs)}`);
+  console.log(`durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit), ${cpu(d)}  querySpans by rollout p50 ${ms(d.p50)} p95 ${ms(d.p95)}  name scan ${ms(d.scanMs)}`);
+  console.log(`          load average after: ${loadavg()[0].toFixed(1)}`);
+  console.log(`          close (last checkpoint) ${ms(d.closeMs)}; ${d.parts} Parquet parts, ${d.mb.toFixed(1)} MB zstd; reopen ${ms(d.reopenMs)}`);
+  console.log(`durable, reopened (spans on disk, DuckDB)  querySpans by rollout p50 ${ms(d.coldP50)} p95 ${ms(d.coldP95)}  name scan (limit 1000) ${ms(d.coldScanMs)}`);
 }
 
 await main();
