@@ -1,6 +1,9 @@
 // N-API face of the native trainer: a Policy object whose long calls run on
 // libuv's worker threads and return promises. Every C++ exception becomes a
 // rejected promise or a thrown JS error; nothing here may abort the process.
+#ifdef ARCLIGHT_WITH_CUDA
+#include "cuda_backend.h"
+#endif
 #include <napi.h>
 
 #include <chrono>
@@ -518,8 +521,18 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("cpu", true);
   o.Set("cpuIsa", matmul_isa());
-  // ---- CUDA backend hook: set from native/cuda when the nvcc section of binding.gyp is wired in.
+  // The model runs on the CPU backend; the CUDA kernels are compiled and probed, not yet wired into it.
   o.Set("cuda", false);
+#ifdef ARCLIGHT_WITH_CUDA
+  const int devices = arclight_cuda_device_count();
+  o.Set("cudaCompiled", true);
+  o.Set("cudaDevices", devices);
+  o.Set("cudaReason", devices > 0 ? std::string(arclight::cuda::device_description()) : std::string(arclight::cuda::unavailable_reason()));
+#else
+  o.Set("cudaCompiled", false);
+  o.Set("cudaDevices", 0);
+  o.Set("cudaReason", "built without nvcc");
+#endif
   return o;
 }
 

@@ -80,7 +80,7 @@ export interface NativeAddon {
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
   groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
   benchMatmul(opts: { n: number; c: number; oc: number; reps: number }): number;
-  backends(): { cpu: boolean; cpuIsa: string; cuda: boolean };
+  backends(): { cpu: boolean; cpuIsa: string; cuda: boolean; cudaCompiled: boolean; cudaDevices: number; cudaReason: string };
 }
 
 export class NativeAddonMissingError extends Error {

@@ -168,9 +168,10 @@ function abortError(): Error {
 }
 
 function selectDevice(requested: Device): "cpu" {
-  const { cuda } = loadAddon().backends();
-  if (requested === "cuda" && !cuda) {
-    console.warn("arclight: device \"cuda\" requested but no CUDA backend/device is available; using the CPU backend.");
+  const b = loadAddon().backends();
+  if (requested === "cuda" && !b.cuda) {
+    const why = !b.cudaCompiled ? "the addon was built without nvcc" : b.cudaDevices === 0 ? `no CUDA device (${b.cudaReason})` : `the model does not run on CUDA yet (found ${b.cudaReason})`;
+    console.warn(`arclight: device "cuda" requested but ${why}; using the CPU backend.`);
   }
   return "cpu";
 }
