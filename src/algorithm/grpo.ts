@@ -37,6 +37,8 @@ const GrpoOptionsSchema = z
     normalizeStd: z.boolean().default(true),
     advantage: z.enum(["grpo", "rloo"]).default("grpo"),
     maxGradNorm: z.number().min(0).default(1),
+    /** AdamW's second-moment decay; 0.99 adapts faster on the tiny, few-hundred-step runs of CPU demos. */
+    beta2: z.number().min(0).max(0.999999999).default(0.999),
     warmupSteps: z.number().int().min(0).default(0),
     temperature: z.number().min(0).max(2).default(1),
     evalTemperature: z.number().min(0).max(2).default(0),
@@ -206,6 +208,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
         normalizeStd: o.normalizeStd,
         estimator: o.advantage,
         maxGradNorm: o.maxGradNorm,
+        beta2: o.beta2,
         warmupSteps: o.warmupSteps,
         totalSteps: totalSteps * o.updatesPerBatch,
       });

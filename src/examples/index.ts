@@ -1,0 +1,13 @@
+export { ArithmeticTokenizer } from "./arithmetic-tokenizer.js";
+export {
+  additionTasks,
+  scoreAnswer,
+  additionAgent,
+  trainArithmetic,
+  ARITHMETIC_POLICY,
+  type AdditionTask,
+  type TrainArithmeticOptions,
+  type TrainArithmeticResult,
+} from "./arithmetic.js";
+export { runDemo, DEMO_CONFIG } from "./demo.js";
+export { renderReport, curveRows, type DemoReport } from "./report.js";
