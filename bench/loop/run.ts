@@ -16,11 +16,11 @@ async function loop() {
   const r = await trainArithmetic({ store, steps, nRunners: 4, progress: false, ...cfg });
   const wall = (performance.now() - t0) / 1000;
   await store.close();
-  const sum = (k: "generateSeconds" | "trainSeconds" | "stepSeconds") => r.history.reduce((s, m) => s + m[k], 0);
+  const sum = (k: "generateSeconds" | "collectSeconds" | "trainSeconds" | "stepSeconds") => r.history.reduce((s, m) => s + m[k], 0);
   const rollouts = r.history.reduce((n, m) => n + m.samples, 0);
   // one prompt of 4 tokens and one answer token per rollout
   const tokens = rollouts * 5;
-  return { wall, steps: sum("stepSeconds"), gen: sum("generateSeconds"), train: sum("trainSeconds"), rollouts, tokens, before: r.before, after: r.after };
+  return { wall, steps: sum("stepSeconds"), gen: sum("generateSeconds"), collect: sum("collectSeconds"), train: sum("trainSeconds"), rollouts, tokens, before: r.before, after: r.after };
 }
 
 async function direct() {
@@ -47,9 +47,12 @@ async function direct() {
 
 const base = await direct();
 const l = await loop();
+// the rollout phase's own cost per call, to tell the proxy and store apart from sampling
+const perRollout = (1000 * l.gen) / l.rollouts;
 const f = (x: number) => x.toFixed(2);
 console.log(`loop bench: ${steps} GRPO steps, demo config (batch 16 tasks x group 8, 4 runners, 1-token answers)`);
 console.log(`direct (baseline): ${f(base.wall)} s, ${(base.rollouts / base.wall).toFixed(0)} rollouts/s, ${(base.tokens / base.train).toFixed(0)} trained tokens/s in trainStep; generate ${f(base.gen)} s, train ${f(base.train)} s`);
-console.log(`through the loop:  ${f(l.wall)} s (incl. val before/after), ${(l.rollouts / l.steps).toFixed(0)} rollouts/s, ${(l.tokens / l.train).toFixed(0)} trained tokens/s in trainStep; per-step total ${f(l.steps)} s = rollouts ${f(l.gen)} s (${((100 * l.gen) / l.steps).toFixed(0)}%) + training ${f(l.train)} s (${((100 * l.train) / l.steps).toFixed(0)}%) + bookkeeping ${f(l.steps - l.gen - l.train)} s (${((100 * (l.steps - l.gen - l.train)) / l.steps).toFixed(0)}%)`);
+console.log(`through the loop:  ${f(l.wall)} s (incl. val before/after), ${(l.rollouts / l.steps).toFixed(0)} rollouts/s, ${(l.tokens / l.train).toFixed(0)} trained tokens/s in trainStep; per-step total ${f(l.steps)} s = rollouts ${f(l.gen)} s (${((100 * l.gen) / l.steps).toFixed(0)}%) + reading spans back ${f(l.collect)} s (${((100 * l.collect) / l.steps).toFixed(0)}%) + training ${f(l.train)} s (${((100 * l.train) / l.steps).toFixed(0)}%) + metrics/other ${f(l.steps - l.gen - l.collect - l.train)} s`);
 console.log(`ratio: loop step time / direct step time = ${(l.steps / base.wall).toFixed(1)}x; rollout phase / direct generate = ${(l.gen / base.gen).toFixed(1)}x`);
+console.log(`per rollout: ${perRollout.toFixed(2)} ms in the loop vs ${((1000 * base.gen) / base.rollouts).toFixed(3)} ms of batched sampling`);
 console.log(`val reward ${l.before} -> ${l.after}`);

@@ -68,7 +68,10 @@ export interface GrpoStepMetrics {
   entropy: number;
   gradNorm: number;
   trainTokensPerSecond: number;
+  /** Rollouts of the step: queueing, agents, proxy calls, sampling, span writes. */
   generateSeconds: number;
+  /** Reading the step's spans back into training samples (adapter). */
+  collectSeconds: number;
   trainSeconds: number;
   stepSeconds: number;
   valReward?: number | null;
@@ -133,6 +136,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
         const start = (step % stepsPerEpoch) * o.batchSize;
         const tasks = order(epoch).slice(start, start + o.batchSize);
         const rollouts = await runGroups(ctx, tasks, o.groupSize, served.trainResourcesId, { step, algorithm: "grpo" }, step * o.batchSize);
+        const tRolled = performance.now();
         const { samples, rewards } = await collectSamples(ctx.store, rollouts, o.adapter);
         const t1 = performance.now();
         const stats = samples.length ? await this.update(policy, samples, reference, totalSteps) : null;
@@ -148,7 +152,8 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
           entropy: stats?.entropy ?? 0,
           gradNorm: stats?.gradNorm ?? 0,
           trainTokensPerSecond: stats?.tokensPerSecond ?? 0,
-          generateSeconds: (t1 - t0) / 1000,
+          generateSeconds: (tRolled - t0) / 1000,
+          collectSeconds: (t1 - tRolled) / 1000,
           trainSeconds: (t2 - t1) / 1000,
           stepSeconds: 0,
         };

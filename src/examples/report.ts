@@ -28,13 +28,13 @@ export function curveRows(history: readonly GrpoStepMetrics[], before: number | 
 
 export function renderReport(r: DemoReport): string {
   const curve = charts.rewardCurve(curveRows(r.history, r.before, r.after), { x: "step", y: "reward", color: "series", window: 1, title: "Reward by GRPO step" });
-  const sum = (k: "generateSeconds" | "trainSeconds" | "stepSeconds") => r.history.reduce((s, m) => s + m[k], 0);
-  const gen = sum("generateSeconds"), train = sum("trainSeconds"), step = sum("stepSeconds");
+  const sum = (k: "generateSeconds" | "collectSeconds" | "trainSeconds" | "stepSeconds") => r.history.reduce((s, m) => s + m[k], 0);
+  const gen = sum("generateSeconds"), collect = sum("collectSeconds"), train = sum("trainSeconds"), step = sum("stepSeconds");
   const rows = [
     ["validation reward before", num(r.before)],
     ["validation reward after", num(r.after)],
     ["GRPO steps", String(r.history.length)],
-    ["wall time", `${r.seconds.toFixed(1)} s (rollouts ${gen.toFixed(1)} s, training ${train.toFixed(1)} s, other ${(step - gen - train).toFixed(1)} s)`],
+    ["wall time", `${r.seconds.toFixed(1)} s (rollouts ${gen.toFixed(1)} s, reading spans ${collect.toFixed(1)} s, training ${train.toFixed(1)} s, other ${(step - gen - collect - train).toFixed(1)} s)`],
     ...Object.entries(r.config).map(([k, v]) => [k, JSON.stringify(v)]),
     ["arclight", r.runInfo.arclightVersion],
     ["node", r.runInfo.nodeVersion],
