@@ -2,6 +2,7 @@
 // runs/demo, write runs/demo/report.html, and print the before/after line.
 import { rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { openStore } from "../store/index.js";
 import { runInfo } from "../display/run-info.js";
 import { ARITHMETIC_POLICY, trainArithmetic } from "./arithmetic.js";
@@ -27,7 +28,7 @@ export async function runDemo(dir = "runs/demo"): Promise<{ before: number | nul
 
 const fmt = (x: number | null) => (x === null ? "n/a" : x.toFixed(3));
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const r = await runDemo(process.argv[2]);
   console.log(`validation reward: before ${fmt(r.before)} -> after ${fmt(r.after)}`);
 }
