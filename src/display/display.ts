@@ -24,7 +24,7 @@ export function display(value: unknown, opts?: DisplayOptions): void {
   const bundle = toMimeBundle(value);
   const hook = kernelHook();
   if (hook) hook.display({ bundle, displayId: opts?.displayId, metadata: opts?.metadata });
-  else console.log(bundle["text/plain"]);
+  else console.log(typeof value === "string" ? value : bundle["text/plain"]);
 }
 
 /** Replaces the output shown earlier with `display(x, { displayId })`. */

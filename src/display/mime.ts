@@ -39,8 +39,9 @@ export function unregisterFormatter(name: string): boolean {
   return true;
 }
 
+/** util.inspect, as the Node REPL shows values (strings quoted). */
 export function plainText(value: unknown): string {
-  return typeof value === "string" ? value : inspect(value, { depth: 4, colors: false, maxArrayLength: 50, breakLength: 100 });
+  return inspect(value, { depth: 4, colors: false, maxArrayLength: 50, breakLength: 100 });
 }
 
 function checkBundle(bundle: unknown, where: string): MimeBundle {

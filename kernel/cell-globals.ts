@@ -1,0 +1,26 @@
+// Declarations prepended to every cell's context: the `agl` global, and the
+// ES2023 array methods Node 20 has but tslab's bundled TypeScript 5.0 lacks.
+export const CELL_GLOBALS = `declare global {
+  const agl: typeof import("arclight");
+  interface Array<T> {
+    findLast<S extends T>(predicate: (value: T, index: number, array: T[]) => value is S, thisArg?: any): S | undefined;
+    findLast(predicate: (value: T, index: number, array: T[]) => unknown, thisArg?: any): T | undefined;
+    findLastIndex(predicate: (value: T, index: number, array: T[]) => unknown, thisArg?: any): number;
+    toReversed(): T[];
+    toSorted(compareFn?: (a: T, b: T) => number): T[];
+    toSpliced(start: number, deleteCount: number, ...items: T[]): T[];
+    toSpliced(start: number, deleteCount?: number): T[];
+    with(index: number, value: T): T[];
+  }
+  interface ReadonlyArray<T> {
+    findLast<S extends T>(predicate: (value: T, index: number, array: readonly T[]) => value is S, thisArg?: any): S | undefined;
+    findLast(predicate: (value: T, index: number, array: readonly T[]) => unknown, thisArg?: any): T | undefined;
+    findLastIndex(predicate: (value: T, index: number, array: readonly T[]) => unknown, thisArg?: any): number;
+    toReversed(): T[];
+    toSorted(compareFn?: (a: T, b: T) => number): T[];
+    toSpliced(start: number, deleteCount: number, ...items: T[]): T[];
+    toSpliced(start: number, deleteCount?: number): T[];
+    with(index: number, value: T): T[];
+  }
+}
+`;

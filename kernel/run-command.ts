@@ -1,0 +1,33 @@
+// `arclight run NOTEBOOK.ipynb [--out executed.ipynb] [--html report.html] [--timeout S]`.
+import { writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { UsageError } from "../src/cli/commands.js";
+import { runNotebook } from "./notebook-runner.js";
+import { renderReport } from "./report-html.js";
+
+export async function runCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { out: { type: "string" }, html: { type: "string" }, timeout: { type: "string" } }, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const [path, ...extra] = parsed.positionals;
+  if (path === undefined || extra.length) throw new UsageError("expected exactly one notebook path");
+  if (!path.endsWith(".ipynb")) throw new UsageError(`${path}: expected an .ipynb file`);
+  const timeoutS = parsed.values.timeout === undefined ? 600 : Number(parsed.values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+  const { notebook, report, failure } = await runNotebook(path, {
+    timeoutS,
+    onCell: (n) => process.stderr.write(`arclight run: cell ${n} done\n`),
+  });
+  if (parsed.values.out) writeFileSync(parsed.values.out, JSON.stringify(notebook, null, 1) + "\n");
+  if (parsed.values.html) writeFileSync(parsed.values.html, renderReport(notebook, report, basename(path, ".ipynb")));
+  if (failure) {
+    process.stderr.write(`arclight run: ${path}: ${failure.message}\n${failure.traceback.join("\n")}\n`);
+    return 1;
+  }
+  process.stderr.write(`arclight run: ${path}: all cells ran in ${(report.durationMs / 1000).toFixed(1)} s\n`);
+  return 0;
+}
