@@ -13,3 +13,4 @@ export * from "./tokenizer/index.js";
 export * from "./display/index.js";
 export * from "./viz/index.js";
 export * from "./frame/index.js";
+export * as examples from "./examples/index.js";

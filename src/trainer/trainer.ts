@@ -1,5 +1,6 @@
 // The Trainer wires an algorithm to a pool of runners over one store:
 // the algorithm fills the queue, runners drain it, and both stop together.
+import { setMaxListeners } from "node:events";
 import type { LightningStore } from "../store/lightning-store.js";
 import { openStore } from "../store/index.js";
 import type { RolloutConfigInput } from "../types/index.js";
@@ -59,6 +60,8 @@ export class Trainer {
     const store = await this.storePromise;
     const algorithm = (this.opts.algorithm ?? new BaselineAlgorithm()) as Algorithm<R>;
     const stop = new AbortController();
+    // Every runner and each of its attempts listen on this one signal.
+    setMaxListeners(0, stop.signal);
     const onUserAbort = () => stop.abort(opts.signal?.reason);
     opts.signal?.addEventListener("abort", onUserAbort, { once: true });
     const runners = Array.from(
