@@ -71,6 +71,32 @@ function forwardSelfReference(root: string): void {
     if (typeof orig !== "function") continue;
     sys[name] = (p: unknown, ...rest: unknown[]) => (orig as (...a: unknown[]) => unknown).call(sys, fwd(p), ...rest);
   }
+  // TypeScript 5.0's node10 resolution ignores `exports`; ESM-only packages (vega, vega-lite) declare
+  // their types only there. Surface them as a top-level "types" field.
+  const readFile = sys.readFile as (p: string, enc?: string) => string | undefined;
+  sys.readFile = (p: string, enc?: string) => {
+    const text = readFile(p, enc);
+    if (text === undefined || !p.endsWith("/package.json") || !p.includes("/node_modules/")) return text;
+    try {
+      const pkg = JSON.parse(text) as { types?: string; typings?: string; exports?: unknown };
+      if (pkg.types || pkg.typings || typeof pkg.exports !== "object" || pkg.exports === null) return text;
+      const dot = (pkg.exports as Record<string, unknown>)["."];
+      const find = (e: unknown): string | undefined => {
+        if (typeof e !== "object" || e === null) return undefined;
+        const o = e as Record<string, unknown>;
+        if (typeof o.types === "string") return o.types;
+        for (const k of ["import", "default", "node", "require"]) {
+          const t = find(o[k]);
+          if (t) return t;
+        }
+        return undefined;
+      };
+      const types = find(dot);
+      return types ? JSON.stringify({ ...pkg, types }) : text;
+    } catch {
+      return text;
+    }
+  };
   sys.__arclightForwarded = true;
 }
 

@@ -62,7 +62,7 @@ export function gitCommit(dir: string): string | null {
 }
 
 // Node 20 has fetch but no WebSocket global; @jupyterlab/services takes both through its settings.
-function settingsFor(server: RunningServer): ServerConnection.ISettings {
+export function settingsFor(server: RunningServer): ServerConnection.ISettings {
   return ServerConnection.makeSettings({
     baseUrl: server.baseUrl,
     wsUrl: server.baseUrl.replace(/^http/, "ws"),
