@@ -18,16 +18,16 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!path.endsWith(".ipynb")) throw new UsageError(`${path}: expected an .ipynb file`);
   const timeoutS = parsed.values.timeout === undefined ? 600 : Number(parsed.values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError("--timeout must be a positive number of seconds");
-  // @jupyterlab/services logs every socket it opens with console.log; keep stdout clean.
-  const log = console.log;
-  console.log = (...a: unknown[]) => {
+  // @jupyterlab/services logs every socket it opens with console.debug; keep stdout clean.
+  const log = console.debug;
+  console.debug = (...a: unknown[]) => {
     if (!(typeof a[0] === "string" && a[0].startsWith("Starting WebSocket"))) log(...a);
   };
   let result;
   try {
     result = await runNotebook(path, { timeoutS, onCell: (n) => process.stderr.write(`arclight run: cell ${n} done\n`) });
   } finally {
-    console.log = log;
+    console.debug = log;
   }
   const { notebook, report, failure } = result;
   if (parsed.values.out) writeFileSync(parsed.values.out, JSON.stringify(notebook, null, 1) + "\n");
