@@ -97,6 +97,10 @@ function forwardSelfReference(root: string): void {
       return text;
     }
   };
+  // tslab's converter has one slot for TypeScript's timers; directory watchers (failed module lookups under
+  // the package root, where builds keep writing) schedule a second one and it throws from a timer.
+  // Cells re-resolve on every convert anyway.
+  sys.watchDirectory = () => ({ close: () => {} });
   sys.__arclightForwarded = true;
 }
 
