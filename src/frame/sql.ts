@@ -4,10 +4,9 @@
 
 import type { ColumnTable } from "arquero";
 import * as aq from "arquero";
-import { timestampTZValue, type DuckDBConnection } from "@duckdb/node-api";
-import { SPAN_COLUMNS, promotedColumns } from "../store/parquet-layout.js";
+import { SPAN_COLUMNS } from "../store/parquet-layout.js";
+import { appendSpanRows } from "../store/parquet-io.js";
 import { ValidationError } from "../types/errors.js";
-import type { Span } from "../types/span.js";
 import { checkStoreDir, duckdb, scanSpans, sqlString } from "./dir-reader.js";
 
 export interface SqlOptions {
@@ -15,41 +14,6 @@ export interface SqlOptions {
   includeWal?: boolean;
 }
 
-const micros = (ms: number) => BigInt(Math.round(ms * 1000));
-
-async function appendWalSpans(c: DuckDBConnection, table: string, spans: Span[]): Promise<void> {
-  const ap = await c.createAppender(table);
-  for (const s of spans) {
-    const p = promotedColumns(s);
-    ap.appendVarchar(s.rolloutId);
-    ap.appendVarchar(s.attemptId);
-    ap.appendBigInt(BigInt(s.sequenceId));
-    ap.appendVarchar(s.traceId);
-    ap.appendVarchar(s.spanId);
-    if (s.parentId === null) ap.appendNull();
-    else ap.appendVarchar(s.parentId);
-    ap.appendVarchar(s.name);
-    ap.appendTimestampTZ(timestampTZValue(micros(s.startTime)));
-    ap.appendTimestampTZ(timestampTZValue(micros(s.endTime)));
-    ap.appendVarchar(s.status.statusCode);
-    if (s.status.description == null) ap.appendNull();
-    else ap.appendVarchar(s.status.description);
-    ap.appendVarchar(JSON.stringify(s.attributes));
-    ap.appendVarchar(JSON.stringify(s.events));
-    ap.appendVarchar(JSON.stringify(s.links));
-    ap.appendVarchar(JSON.stringify(s.resource));
-    if (p.reward === null) ap.appendNull();
-    else ap.appendDouble(p.reward);
-    if (p.model === null) ap.appendNull();
-    else ap.appendVarchar(p.model);
-    if (p.inputTokens === null) ap.appendNull();
-    else ap.appendBigInt(BigInt(p.inputTokens));
-    if (p.outputTokens === null) ap.appendNull();
-    else ap.appendBigInt(BigInt(p.outputTokens));
-    ap.endRow();
-  }
-  ap.closeSync();
-}
 
 /** DuckDB values -> JS values arquero handles: safe bigints become numbers, the rest stays (Dates, strings, null). */
 function jsValue(v: unknown): unknown {
@@ -70,7 +34,7 @@ export async function sql(dir: string, query: string, opts: SqlOptions = {}): Pr
   try {
     const cols = SPAN_COLUMNS.map((col) => `${col.name} ${col.type}`).join(", ");
     await c.run(`CREATE OR REPLACE TEMP TABLE arclight_wal_spans (${cols})`);
-    if (opts.includeWal !== false && scan.wal.length) await appendWalSpans(c, "arclight_wal_spans", scan.wal);
+    if (opts.includeWal !== false && scan.wal.length) await appendSpanRows(c, "arclight_wal_spans", scan.wal);
     const names = SPAN_COLUMNS.map((col) => col.name).join(", ");
     const parts = scan.partFiles.length
       ? `SELECT ${names} FROM read_parquet([${scan.partFiles.map(sqlString).join(", ")}]) UNION ALL `

@@ -41,6 +41,41 @@ function rowsToSpans(cols: unknown[][], n: number): Span[] {
 /** Time in epoch ms -> integer microseconds, the Parquet unit. */
 export const toMicros = (ms: number) => BigInt(Math.round(ms * 1000));
 
+/** Appends spans as rows of a table created with SPAN_COLUMNS (the Parquet layout), in column order. */
+export async function appendSpanRows(c: DuckDBConnection, table: string, spans: readonly Span[]): Promise<void> {
+  const ap = await c.createAppender(table);
+  for (const s of spans) {
+    const p = promotedColumns(s);
+    ap.appendVarchar(s.rolloutId);
+    ap.appendVarchar(s.attemptId);
+    ap.appendBigInt(BigInt(s.sequenceId));
+    ap.appendVarchar(s.traceId);
+    ap.appendVarchar(s.spanId);
+    if (s.parentId === null) ap.appendNull();
+    else ap.appendVarchar(s.parentId);
+    ap.appendVarchar(s.name);
+    ap.appendTimestampTZ(timestampTZValue(toMicros(s.startTime)));
+    ap.appendTimestampTZ(timestampTZValue(toMicros(s.endTime)));
+    ap.appendVarchar(s.status.statusCode);
+    if (s.status.description == null) ap.appendNull();
+    else ap.appendVarchar(s.status.description);
+    ap.appendVarchar(JSON.stringify(s.attributes));
+    ap.appendVarchar(JSON.stringify(s.events));
+    ap.appendVarchar(JSON.stringify(s.links));
+    ap.appendVarchar(JSON.stringify(s.resource));
+    if (p.reward === null) ap.appendNull();
+    else ap.appendDouble(p.reward);
+    if (p.model === null) ap.appendNull();
+    else ap.appendVarchar(p.model);
+    if (p.inputTokens === null) ap.appendNull();
+    else ap.appendBigInt(BigInt(p.inputTokens));
+    if (p.outputTokens === null) ap.appendNull();
+    else ap.appendBigInt(BigInt(p.outputTokens));
+    ap.endRow();
+  }
+  ap.closeSync();
+}
+
 export class SpanParquetIO {
   private conn: Promise<DuckDBConnection> | null = null;
   private instance: DuckDBInstance | null = null;
@@ -62,37 +97,7 @@ export class SpanParquetIO {
     const table = `staging_${++this.staging}`;
     await c.run(`CREATE TEMP TABLE ${table} (${SPAN_COLUMNS.map((col) => `${col.name} ${col.type}`).join(", ")})`);
     try {
-      const ap = await c.createAppender(table);
-      for (const s of spans) {
-        const p = promotedColumns(s);
-        ap.appendVarchar(s.rolloutId);
-        ap.appendVarchar(s.attemptId);
-        ap.appendBigInt(BigInt(s.sequenceId));
-        ap.appendVarchar(s.traceId);
-        ap.appendVarchar(s.spanId);
-        if (s.parentId === null) ap.appendNull();
-        else ap.appendVarchar(s.parentId);
-        ap.appendVarchar(s.name);
-        ap.appendTimestampTZ(timestampTZValue(toMicros(s.startTime)));
-        ap.appendTimestampTZ(timestampTZValue(toMicros(s.endTime)));
-        ap.appendVarchar(s.status.statusCode);
-        if (s.status.description == null) ap.appendNull();
-        else ap.appendVarchar(s.status.description);
-        ap.appendVarchar(JSON.stringify(s.attributes));
-        ap.appendVarchar(JSON.stringify(s.events));
-        ap.appendVarchar(JSON.stringify(s.links));
-        ap.appendVarchar(JSON.stringify(s.resource));
-        if (p.reward === null) ap.appendNull();
-        else ap.appendDouble(p.reward);
-        if (p.model === null) ap.appendNull();
-        else ap.appendVarchar(p.model);
-        if (p.inputTokens === null) ap.appendNull();
-        else ap.appendBigInt(BigInt(p.inputTokens));
-        if (p.outputTokens === null) ap.appendNull();
-        else ap.appendBigInt(BigInt(p.outputTokens));
-        ap.endRow();
-      }
-      ap.closeSync();
+      await appendSpanRows(c, table, spans);
       const tmp = `${path}.tmp`;
       await c.run(`COPY ${table} TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
       await fsyncFile(tmp);
