@@ -58,7 +58,9 @@ test("streaming, stop strings, max_tokens and text completions behave like OpenA
   let text = "";
   let finish: string | null = null;
   let usage = 0;
+  let chunks = 0;
   for await (const c of stream) {
+    if (c.choices[0]?.delta?.content !== undefined) chunks++;
     text += c.choices[0]?.delta?.content ?? "";
     finish = c.choices[0]?.finish_reason ?? finish;
     usage = c.usage?.completion_tokens ?? usage;
@@ -66,6 +68,11 @@ test("streaming, stop strings, max_tokens and text completions behave like OpenA
   assert.equal(text, "fedcba");
   assert.equal(finish, "stop");
   assert.equal(usage, 7);
+  assert.equal(chunks, 7, "one chunk per generated token, the end token included");
+  const multi = await client.chat.completions.create({ model: "tiny", stream: true, messages: [{ role: "user", content: "naïve" }] });
+  let joined = "";
+  for await (const c of multi) joined += c.choices[0]?.delta?.content ?? "";
+  assert.equal(joined, "evïan", "a character split over two byte tokens arrives whole");
   const stopped = await client.chat.completions.create({ model: "tiny", stop: ["c"], messages: [{ role: "user", content: "abcdef" }] });
   assert.equal(stopped.choices[0].message.content, "fed");
   const cut = await client.chat.completions.create({ model: "tiny", max_tokens: 2, messages: [{ role: "user", content: "abcdef" }] });

@@ -24,6 +24,8 @@ export interface GeneratedChoice {
   /** Log-probability of each generated token under the policy. */
   logprobs: number[];
   finishReason: "stop" | "length";
+  /** Text each token adds (a token that ends mid-character adds "" and the next carries it); joins to `text`. */
+  tokenTexts?: string[];
 }
 
 export interface GenerateResult {

@@ -53,6 +53,21 @@ export class PolicyBackend implements CompletionBackend {
     return this.promptIds(req).length;
   }
 
+  /** What each token adds to the decoded text, so a stream can send one chunk per token. */
+  private pieces(ids: number[], text: string): string[] {
+    const out: string[] = [];
+    let shown = 0;
+    for (let k = 1; k <= ids.length; k++) {
+      const prefix = this.tokenizer.decode(ids.slice(0, k), { skipSpecial: true });
+      // A prefix ending inside a multi-byte character decodes to U+FFFD; hold it until the character completes.
+      const upto = prefix.endsWith("\uFFFD") && k < ids.length ? shown : Math.min(prefix.length, text.length);
+      out.push(text.slice(shown, Math.max(shown, upto)));
+      shown = Math.max(shown, upto);
+    }
+    if (shown < text.length && out.length) out[out.length - 1] += text.slice(shown);
+    return out;
+  }
+
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const promptTokenIds = this.promptIds(req);
     const room = this.policy.config.ctx - promptTokenIds.length;
@@ -84,7 +99,7 @@ export class PolicyBackend implements CompletionBackend {
         logprobs = logprobs.slice(0, k);
         finishReason = "stop";
       }
-      return { text, tokenIds, logprobs, finishReason };
+      return { text, tokenIds, logprobs, finishReason, tokenTexts: this.pieces(tokenIds, text) };
     });
     return { model: this.model, promptTokenIds, choices };
   }

@@ -186,9 +186,14 @@ export class LlmProxy {
     const base = { id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: Math.floor(Date.now() / 1000), model: r.model };
     const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
     r.choices.forEach((c, index) => {
-      // Each choice streams as one content chunk carrying its ids and logprobs, then its finish chunk.
-      const delta = kind === "chat" ? { delta: { role: "assistant", content: c.text } } : { text: c.text };
-      send({ ...base, ...(index === 0 ? { prompt_token_ids: r.promptTokenIds } : {}), choices: [{ index, ...delta, token_ids: c.tokenIds, logprobs: logprobsBody(c.logprobs), finish_reason: null }] });
+      // One chunk per generated token (its text, id and logprob), then the choice's finish chunk.
+      const pieces = c.tokenTexts && c.tokenTexts.length === c.tokenIds.length ? c.tokenTexts : [c.text];
+      pieces.forEach((piece, k) => {
+        const ids = pieces.length === c.tokenIds.length ? [c.tokenIds[k]] : c.tokenIds;
+        const lps = pieces.length === c.tokenIds.length ? c.logprobs.slice(k, k + 1) : c.logprobs;
+        const delta = kind === "chat" ? { delta: k === 0 ? { role: "assistant", content: piece } : { content: piece } } : { text: piece };
+        send({ ...base, ...(index === 0 && k === 0 ? { prompt_token_ids: r.promptTokenIds } : {}), choices: [{ index, ...delta, token_ids: ids, logprobs: logprobsBody(lps), finish_reason: null }] });
+      });
       send({ ...base, choices: [{ index, ...(kind === "chat" ? { delta: {} } : { text: "" }), finish_reason: c.finishReason }] });
     });
     if (includeUsage) send({ ...base, choices: [], usage: usage(r) });
