@@ -12,7 +12,7 @@ import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder, type ColumnKind, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
-import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter, type SpanRecord } from "./source.js";
+import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter, type SpanRecord, recordToSpan as toSpan } from "./source.js";
 
 export type { FrameSource, SpanFilter } from "./source.js";
 
@@ -461,25 +461,6 @@ const TRIPLET_COLUMNS: ColumnSpec[] = [
   { name: "step", kind: "int" },
 ];
 
-/** Back to the Span shape the adapter takes; events, links and resource are not needed for triplets. */
-function toSpan(r: SpanRecord): Span {
-  return {
-    rolloutId: r.rolloutId,
-    attemptId: r.attemptId,
-    sequenceId: r.sequenceId,
-    traceId: r.traceId,
-    spanId: r.spanId,
-    parentId: r.parentId,
-    name: r.name,
-    status: { statusCode: r.statusCode as Span["status"]["statusCode"], description: r.statusMessage },
-    attributes: r.attributes ?? {},
-    events: [],
-    links: [],
-    startTime: r.startTime,
-    endTime: r.endTime,
-    resource: { attributes: {}, schemaUrl: "" },
-  };
-}
 
 /**
  * The adapter's (prompt, response, reward) triplets of each rollout's latest

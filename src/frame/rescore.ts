@@ -13,7 +13,7 @@ import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder } from "./columns.js";
 import { isLlmRecord, messagesText, rolloutContexts } from "./frames.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
-import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanRecord } from "./source.js";
+import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanRecord, recordToSpan as toSpan } from "./source.js";
 import { newSpanId } from "./synthetic.js";
 
 /** One LLM call as a reward function sees it. */
@@ -75,24 +75,6 @@ function parseJson(v: unknown): unknown {
   }
 }
 
-function toSpan(r: SpanRecord): Span {
-  return {
-    rolloutId: r.rolloutId,
-    attemptId: r.attemptId,
-    sequenceId: r.sequenceId,
-    traceId: r.traceId,
-    spanId: r.spanId,
-    parentId: r.parentId,
-    name: r.name,
-    status: { statusCode: r.statusCode as Span["status"]["statusCode"], description: r.statusMessage },
-    attributes: r.attributes ?? {},
-    events: [],
-    links: [],
-    startTime: r.startTime,
-    endTime: r.endTime,
-    resource: { attributes: {}, schemaUrl: "" },
-  };
-}
 
 function llmCallOf(r: SpanRecord): LlmCall {
   const a = r.attributes ?? {};

@@ -71,6 +71,26 @@ export interface SpanRecord {
   attributes: Attributes | null;
 }
 
+/** Back to the Span shape the adapter takes; events, links and resource are not kept in records. */
+export function recordToSpan(r: SpanRecord): Span {
+  return {
+    rolloutId: r.rolloutId,
+    attemptId: r.attemptId,
+    sequenceId: r.sequenceId,
+    traceId: r.traceId,
+    spanId: r.spanId,
+    parentId: r.parentId,
+    name: r.name,
+    status: { statusCode: r.statusCode as Span["status"]["statusCode"], description: r.statusMessage },
+    attributes: r.attributes ?? {},
+    events: [],
+    links: [],
+    startTime: r.startTime,
+    endTime: r.endTime,
+    resource: { attributes: {}, schemaUrl: "" },
+  };
+}
+
 function fromSpan(s: Span, withAttributes: boolean): SpanRecord {
   const p = promotedColumns(s);
   return {
