@@ -11,8 +11,7 @@ import type { Policy, TrainStats } from "../native/policy.js";
 import { progress } from "../display/progress.js";
 import { recordSeed } from "../display/run-info.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
-import { MetricsLog } from "./metrics.js";
-import { collectSamples, evaluate, latestCheckpoint, mean, runGroups, saveCheckpoint, servePolicy, shuffled, std, type Sample } from "./policy-loop.js";
+import { collectSamples, evaluate, latestCheckpoint, mean, runGroups, saveCheckpoint, shuffled, withServedPolicy, std, type Sample } from "./policy-loop.js";
 
 const GrpoOptionsSchema = z
   .object({
@@ -120,70 +119,65 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     const stepsPerEpoch = Math.max(1, Math.ceil(ctx.train.length / o.batchSize));
     const totalSteps = o.steps ?? stepsPerEpoch * o.epochs;
     const order = (epoch: number) => shuffled(ctx.train, o.seed + epoch);
-    const served = await servePolicy(ctx.store, policy, o.tokenizer, o.model, { temperature: o.temperature, maxTokens: o.maxTokens, evalTemperature: o.evalTemperature, seed: o.seed });
-    const metrics = await MetricsLog.open(ctx.store, "grpo", { ...o, policy: undefined, tokenizer: undefined, onStep: undefined });
-    const bar = o.progress ? progress({ total: totalSteps, label: "GRPO steps" }) : null;
-    let error: unknown = null;
+    const config = { ...o, policy: undefined, tokenizer: undefined, onStep: undefined };
     try {
-      const before = await evaluate(ctx, served.evalResourcesId, firstStep);
-      await metrics.write("val", firstStep, { valReward: before });
-      let after = before;
-      bar?.update(firstStep, before !== null ? { "val reward": round(before) } : {});
-      for (let step = firstStep; step < totalSteps; step++) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
-        const t0 = performance.now();
-        const epoch = Math.floor(step / stepsPerEpoch);
-        const start = (step % stepsPerEpoch) * o.batchSize;
-        const tasks = order(epoch).slice(start, start + o.batchSize);
-        const rollouts = await runGroups(ctx, tasks, o.groupSize, served.trainResourcesId, { step, algorithm: "grpo" }, step * o.batchSize);
-        const tRolled = performance.now();
-        const { samples, rewards } = await collectSamples(ctx.store, rollouts, o.adapter);
-        const t1 = performance.now();
-        const stats = samples.length ? await this.update(policy, samples, reference, totalSteps) : null;
-        const t2 = performance.now();
-        const m: GrpoStepMetrics = {
-          step: step + 1,
-          rewardMean: mean(rewards),
-          rewardStd: std(rewards),
-          samples: samples.length,
-          loss: stats?.loss ?? 0,
-          kl: stats?.kl ?? 0,
-          clipFrac: stats?.clipFrac ?? 0,
-          entropy: stats?.entropy ?? 0,
-          gradNorm: stats?.gradNorm ?? 0,
-          trainTokensPerSecond: stats?.tokensPerSecond ?? 0,
-          generateSeconds: (tRolled - t0) / 1000,
-          collectSeconds: (t1 - tRolled) / 1000,
-          trainSeconds: (t2 - t1) / 1000,
-          stepSeconds: 0,
-        };
-        if (o.evalEvery > 0 && (step + 1) % o.evalEvery === 0 && step + 1 < totalSteps) {
-          m.valReward = after = await evaluate(ctx, served.evalResourcesId, step + 1);
+      return await withServedPolicy(ctx, { ...o, policy }, "grpo", config, async (served, metrics) => {
+        const bar = o.progress ? progress({ total: totalSteps, label: "GRPO steps" }) : null;
+        const before = await evaluate(ctx, served.evalResourcesId, firstStep);
+        await metrics.write("val", firstStep, { valReward: before });
+        let after = before;
+        bar?.update(firstStep, before !== null ? { "val reward": round(before) } : {});
+        for (let step = firstStep; step < totalSteps; step++) {
+          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
+          const t0 = performance.now();
+          const epoch = Math.floor(step / stepsPerEpoch);
+          const start = (step % stepsPerEpoch) * o.batchSize;
+          const tasks = order(epoch).slice(start, start + o.batchSize);
+          const rollouts = await runGroups(ctx, tasks, o.groupSize, served.trainResourcesId, { step, algorithm: "grpo" }, step * o.batchSize);
+          const tRolled = performance.now();
+          const { samples, rewards } = await collectSamples(ctx.store, rollouts, o.adapter);
+          const t1 = performance.now();
+          const stats = samples.length ? await this.update(policy, samples, reference, totalSteps) : null;
+          const t2 = performance.now();
+          const m: GrpoStepMetrics = {
+            step: step + 1,
+            rewardMean: mean(rewards),
+            rewardStd: std(rewards),
+            samples: samples.length,
+            loss: stats?.loss ?? 0,
+            kl: stats?.kl ?? 0,
+            clipFrac: stats?.clipFrac ?? 0,
+            entropy: stats?.entropy ?? 0,
+            gradNorm: stats?.gradNorm ?? 0,
+            trainTokensPerSecond: stats?.tokensPerSecond ?? 0,
+            generateSeconds: (tRolled - t0) / 1000,
+            collectSeconds: (t1 - tRolled) / 1000,
+            trainSeconds: (t2 - t1) / 1000,
+            stepSeconds: 0,
+          };
+          if (o.evalEvery > 0 && (step + 1) % o.evalEvery === 0 && step + 1 < totalSteps) {
+            m.valReward = after = await evaluate(ctx, served.evalResourcesId, step + 1);
+          }
+          m.stepSeconds = (performance.now() - t0) / 1000;
+          history.push(m);
+          await metrics.write("train", step + 1, { ...m });
+          if (o.checkpointDir && ((step + 1) % o.checkpointEvery === 0 || step + 1 === totalSteps)) {
+            const ck = await saveCheckpoint(o.checkpointDir, step + 1, (p) => policy.save(p), history);
+            await ctx.store.updateResources(served.trainResourcesId, {
+              ...(await ctx.store.getResourcesById(served.trainResourcesId))!.resources,
+              checkpoint: { resourceType: "checkpoint", path: ck.path, metadata: { step: step + 1, algorithm: "grpo" } },
+            });
+          }
+          o.onStep?.(m);
+          bar?.update(step + 1, { reward: round(m.rewardMean), ...(m.valReward != null ? { "val reward": round(m.valReward) } : {}) });
         }
-        m.stepSeconds = (performance.now() - t0) / 1000;
-        history.push(m);
-        await metrics.write("train", step + 1, { ...m });
-        if (o.checkpointDir && ((step + 1) % o.checkpointEvery === 0 || step + 1 === totalSteps)) {
-          const ck = await saveCheckpoint(o.checkpointDir, step + 1, (p) => policy.save(p), history);
-          await ctx.store.updateResources(served.trainResourcesId, {
-            ...(await ctx.store.getResourcesById(served.trainResourcesId))!.resources,
-            checkpoint: { resourceType: "checkpoint", path: ck.path, metadata: { step: step + 1, algorithm: "grpo" } },
-          });
-        }
-        o.onStep?.(m);
-        bar?.update(step + 1, { reward: round(m.rewardMean), ...(m.valReward != null ? { "val reward": round(m.valReward) } : {}) });
-      }
-      if (totalSteps > firstStep) after = await evaluate(ctx, served.evalResourcesId, totalSteps);
-      await metrics.write("val", totalSteps, { valReward: after });
-      bar?.done(after !== null ? { "val reward": round(after) } : {});
-      ctx.log(`grpo: ${totalSteps - firstStep} steps; val reward ${fmt(before)} -> ${fmt(after)}`);
-      return { before, after, history, steps: totalSteps, policy, metricsRolloutId: metrics.rolloutId };
-    } catch (e) {
-      error = e;
-      throw e;
+        if (totalSteps > firstStep) after = await evaluate(ctx, served.evalResourcesId, totalSteps);
+        await metrics.write("val", totalSteps, { valReward: after });
+        bar?.done(after !== null ? { "val reward": round(after) } : {});
+        ctx.log(`grpo: ${totalSteps - firstStep} steps; val reward ${fmt(before)} -> ${fmt(after)}`);
+        return { before, after, history, steps: totalSteps, policy, metricsRolloutId: metrics.rolloutId };
+      });
     } finally {
-      await metrics.close(error).catch(() => {});
-      await served.close();
       await reference?.dispose();
     }
   }

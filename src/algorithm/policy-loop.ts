@@ -11,6 +11,7 @@ import { spansToTriplets, type AdapterOptions } from "../adapter/index.js";
 import { finalReward } from "../adapter/rewards.js";
 import { waitAll } from "./baseline.js";
 import type { AlgorithmContext } from "./algorithm.js";
+import { MetricsLog } from "./metrics.js";
 
 export interface Sample {
   prompt: number[];
@@ -44,6 +45,37 @@ export async function servePolicy(
   const train = await store.addResources(llm(sampling.temperature));
   const evalRes = await store.addResources(llm(sampling.evalTemperature));
   return { proxy, trainResourcesId: train.resourcesId, evalResourcesId: evalRes.resourcesId, close: () => proxy.close() };
+}
+
+/**
+ * Serves `policy` through the proxy and opens the algorithm's metrics rollout for the length of
+ * `body`; both are closed however it ends (the metrics attempt fails when body throws).
+ */
+export async function withServedPolicy<R>(
+  ctx: AlgorithmContext,
+  serve: { policy: GeneratorLike; tokenizer: TokenizerLike; model: string; temperature: number; maxTokens: number; evalTemperature: number; seed: number },
+  algorithm: string,
+  config: Record<string, unknown>,
+  body: (served: Served, metrics: MetricsLog) => Promise<R>,
+): Promise<R> {
+  const served = await servePolicy(ctx.store, serve.policy, serve.tokenizer, serve.model, serve);
+  let metrics: MetricsLog;
+  try {
+    metrics = await MetricsLog.open(ctx.store, algorithm, config);
+  } catch (e) {
+    await served.close();
+    throw e;
+  }
+  let error: unknown = null;
+  try {
+    return await body(served, metrics);
+  } catch (e) {
+    error = e;
+    throw e;
+  } finally {
+    await metrics.close(error).catch(() => {});
+    await served.close();
+  }
 }
 
 /** Enqueues each task `groupSize` times (one group per task) and waits for all of them. */

@@ -10,8 +10,7 @@ import type { Policy, TrainStats } from "../native/policy.js";
 import { progress } from "../display/progress.js";
 import { recordSeed } from "../display/run-info.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
-import { MetricsLog } from "./metrics.js";
-import { collectSamples, evaluate, mean, runGroups, servePolicy, shuffled, type Sample } from "./policy-loop.js";
+import { collectSamples, evaluate, mean, runGroups, shuffled, withServedPolicy, type Sample } from "./policy-loop.js";
 
 const SftOptionsSchema = z
   .object({
@@ -59,13 +58,10 @@ export class SftAlgorithm implements Algorithm<SftResult> {
   async run(ctx: AlgorithmContext): Promise<SftResult> {
     const o = this.o;
     recordSeed("sft", o.seed);
-    const served = await servePolicy(ctx.store, o.policy, o.tokenizer, o.model, { temperature: o.temperature, maxTokens: o.maxTokens, evalTemperature: o.evalTemperature, seed: o.seed });
-    const metrics = await MetricsLog.open(ctx.store, "sft", { ...o, policy: undefined, tokenizer: undefined });
-    const history: SftResult["history"] = [];
-    let kept = 0;
-    let step = 0;
-    let error: unknown = null;
-    try {
+    return withServedPolicy(ctx, o, "sft", { ...o, policy: undefined, tokenizer: undefined }, async (served, metrics) => {
+      const history: SftResult["history"] = [];
+      let kept = 0;
+      let step = 0;
       const before = await evaluate(ctx, served.evalResourcesId, 0);
       await metrics.write("val", 0, { valReward: before });
       for (let round = 0; round < o.rounds; round++) {
@@ -100,13 +96,7 @@ export class SftAlgorithm implements Algorithm<SftResult> {
       await metrics.write("val", step, { valReward: after });
       ctx.log(`sft: ${kept} responses, ${step} steps; val reward ${before?.toFixed(3) ?? "n/a"} -> ${after?.toFixed(3) ?? "n/a"}`);
       return { before, after, kept, steps: step, history, metricsRolloutId: metrics.rolloutId };
-    } catch (e) {
-      error = e;
-      throw e;
-    } finally {
-      await metrics.close(error).catch(() => {});
-      await served.close();
-    }
+    });
   }
 
   private filter(samples: Sample[]): Sample[] {
