@@ -20,7 +20,7 @@
         "include_dirs": ["native/cuda"],
         "actions": [{
           "action_name": "build_libarclight_cuda",
-          "inputs": ["<!@(ls native/cuda/*.cuh native/cuda/*.cu native/cuda/*.h native/cuda/build.sh)"],
+          "inputs": ["<!@(ls native/cuda/*.cuh native/cuda/*.cu native/cuda/*.cpp native/cuda/*.h native/cuda/build.sh native/src/*.h)"],
           "outputs": ["<(PRODUCT_DIR)/cuda/libarclight_cuda.a"],
           "action": ["env", "ARCLIGHT_CUDA_BUILD=<(PRODUCT_DIR)/cuda", "bash", "native/cuda/build.sh", "lib"]
         }],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds Arclight's CUDA backend with nvcc (the test with g++): build/libarclight_cuda.a (the kernels behind
-# cuda_backend.h, for the addon to link) and build/test_kernels (the standalone parity test).
+# Builds Arclight's CUDA backend with nvcc (the host parts with g++): build/libarclight_cuda.a (the kernels
+# behind cuda_backend.h and the whole model behind cuda_model.h, for the addon to link), build/test_kernels
+# (kernel parity) and build/test_model (full-model parity against the CPU backend).
 #
 #   native/cuda/build.sh [lib|test|all]      default: all
 #   ARCLIGHT_CUDA_ARCHS="80 90a"             GPU targets (sm_XX); fewer compile faster
@@ -28,20 +29,27 @@ flags=(-O3 -std=c++17 --threads "${ARCLIGHT_CUDA_THREADS:-1}" -Xcompiler -Wall,-
 werror=()
 if [ "${ARCLIGHT_CUDA_WERROR:-0}" = 1 ]; then flags+=(--Werror all-warnings); werror=(-Werror); fi
 
+cxx="${CXX:-g++}"
+omp=(-fopenmp)  # the CPU backend's headers use OpenMP; a compiler without it still builds (serially)
+echo 'int main(){return 0;}' | "$cxx" -x c++ -fopenmp - -o /dev/null 2>/dev/null || omp=(-Wno-unknown-pragmas)
 if [ "$what" != test ] || [ ! -f "$out/libarclight_cuda.a" ]; then
   "$nvcc" "${flags[@]}" "${gencode[@]}" -c "$here/cuda_backend.cu" -o "$out/cuda_backend.o"
+  # The model holds no device code: the host compiler builds it against cuda_backend.h alone.
+  "$cxx" -std=c++17 -O2 -fPIC -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/cuda_model.cpp" -o "$out/cuda_model.o"
   rm -f "$out/libarclight_cuda.a"
-  ar rcs "$out/libarclight_cuda.a" "$out/cuda_backend.o"
+  ar rcs "$out/libarclight_cuda.a" "$out/cuda_backend.o" "$out/cuda_model.o"
 fi
 if [ "$what" != lib ]; then
-  # The test holds no device code: g++ compiles it, which also proves that cuda_backend.h is plain
-  # C++, and links it the way the addon will (libarclight_cuda.a + cudart_static).
+  # The tests hold no device code: g++ compiles them, which also proves that cuda_backend.h and
+  # cuda_model.h are plain C++, and links them the way the addon does (libarclight_cuda.a + cudart_static).
   cuda_home="${CUDA_HOME:-/usr/local/cuda}"
-  omp=(-fopenmp)  # only speeds up the CPU references; a compiler without it still builds the test
-  echo 'int main(){return 0;}' | "${CXX:-g++}" -x c++ -fopenmp - -o /dev/null 2>/dev/null || omp=(-Wno-unknown-pragmas)
-  "${CXX:-g++}" -x c++ -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/test_kernels.cu" \
+  link=("$out/libarclight_cuda.a" -L"$cuda_home/lib64" -lcudart_static -ldl -lrt -lpthread "${omp[@]}")
+  "$cxx" -x c++ -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/test_kernels.cu" \
     -o "$out/test_kernels.o"
-  "${CXX:-g++}" "$out/test_kernels.o" "$out/libarclight_cuda.a" -L"$cuda_home/lib64" -lcudart_static \
-    -ldl -lrt -lpthread "${omp[@]}" -o "$out/test_kernels"
+  "$cxx" "$out/test_kernels.o" "${link[@]}" -o "$out/test_kernels"
+  # test_model runs the CPU backend itself (Model<float>), so it links its dispatched matmul too.
+  "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/../src/matmul_dispatch.cpp" -o "$out/matmul_dispatch.o"
+  "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/test_model.cpp" -o "$out/test_model.o"
+  "$cxx" "$out/test_model.o" "$out/matmul_dispatch.o" "${link[@]}" -o "$out/test_model"
 fi
 echo "build.sh: built $what into $out (sm: $archs)"

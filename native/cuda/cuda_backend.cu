@@ -60,6 +60,14 @@ void copy_to_host(void* dst, const void* src, std::size_t bytes) {
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 void device_zero(void* ptr, std::size_t bytes) { CUDA_CHECK(cudaMemset(ptr, 0, bytes)); }
+void copy_device(void* dst, const void* src, std::size_t bytes) {
+  if (bytes > 0) CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+void copy_device_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width,
+                      std::size_t height) {
+  if (width > 0 && height > 0)
+    CUDA_CHECK(cudaMemcpy2D(dst, dpitch, src, spitch, width, height, cudaMemcpyDeviceToDevice));
+}
 void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
 
 void matmul_forward(float* out, const float* inp, const void* weight, DType weight_type,

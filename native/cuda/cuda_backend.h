@@ -34,6 +34,11 @@ void device_free(void* ptr) noexcept;
 void copy_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_to_host(void* dst, const void* src, std::size_t bytes);
 void device_zero(void* ptr, std::size_t bytes);
+// Device to device: one block, and `height` rows of `width` bytes (row i at dst + i*dpitch from
+// src + i*spitch), e.g. K/V rows from the fused qkv buffer into a KV cache.
+void copy_device(void* dst, const void* src, std::size_t bytes);
+void copy_device_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width,
+                      std::size_t height);
 void synchronize();
 
 enum class MathMode {

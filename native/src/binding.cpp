@@ -3,6 +3,7 @@
 // rejected promise or a thrown JS error; nothing here may abort the process.
 #ifdef ARCLIGHT_WITH_CUDA
 #include "cuda_backend.h"
+#include "cuda_model.h"
 #endif
 #include <napi.h>
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "backend.h"
 #include "checkpoint.h"
 #include "gradcheck.h"
 #include "model.h"
@@ -19,12 +21,43 @@ using namespace arclight;
 
 namespace {
 
-// One model plus the lock that serializes the calls made on it.
+// One model (on the backend chosen at creation) plus the lock that serializes the calls made on it.
 struct PolicyState {
-  std::unique_ptr<Model<float>> model;
+  std::unique_ptr<Backend> model;
+  std::string deviceNote;  // why the requested device is not the one running, "" when it is
   std::mutex mu;
   std::atomic<bool> cancel{false};
 };
+
+// Where a policy runs: "cpu"; "cuda" when the addon has CUDA and a device answers; "auto" = cuda
+// when possible, else cpu. A request that cannot be met runs on the CPU with a note for JS (never
+// a throw): no device, an addon built without nvcc, or a device that failed to take the model.
+struct DeviceRequest {
+  std::string device = "auto", precision = "fp32";
+};
+
+std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const DeviceRequest& req, std::string* note) {
+  note->clear();
+  const bool bf16 = req.precision == "bf16";
+  if (req.device != "cpu") {
+#ifdef ARCLIGHT_WITH_CUDA
+    if (arclight_cuda_device_count() > 0) {
+      try {
+        auto m = std::make_unique<arclight::cuda::CudaModel>(*host, bf16 ? arclight::cuda::MathMode::BF16 : arclight::cuda::MathMode::FP32);
+        return m;
+      } catch (const std::exception& e) {
+        *note = std::string("device \"") + req.device + "\" could not take the model (" + e.what() + "); using the CPU backend";
+      }
+    } else if (req.device == "cuda") {
+      *note = std::string("device \"cuda\" requested but there is no CUDA device (") + arclight::cuda::unavailable_reason() + "); using the CPU backend";
+    }
+#else
+    if (req.device == "cuda") *note = "device \"cuda\" requested but the addon was built without nvcc; using the CPU backend";
+#endif
+  }
+  if (bf16 && note->empty()) *note = "precision \"bf16\" applies to the CUDA backend; the CPU backend runs fp32";
+  return std::make_unique<CpuBackend>(std::move(host));
+}
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
@@ -101,6 +134,25 @@ std::vector<T> typed(Napi::Object o, const char* key, bool required) {
   std::vector<T> out(arr.ElementLength());
   for (size_t i = 0; i < out.size(); i++) out[i] = (T)arr[i];
   return out;
+}
+
+DeviceRequest parse_device(Napi::Env env, const Napi::Value& v) {
+  DeviceRequest r;
+  if (v.IsUndefined() || v.IsNull()) return r;
+  if (!v.IsObject()) type_error(env, "options must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Value d = o.Get("device"), p = o.Get("precision");
+  if (!d.IsUndefined()) {
+    if (!d.IsString()) type_error(env, "device must be \"auto\", \"cpu\" or \"cuda\"");
+    r.device = d.As<Napi::String>().Utf8Value();
+    if (r.device != "auto" && r.device != "cpu" && r.device != "cuda") type_error(env, "device must be \"auto\", \"cpu\" or \"cuda\"");
+  }
+  if (!p.IsUndefined()) {
+    if (!p.IsString()) type_error(env, "precision must be \"fp32\" or \"bf16\"");
+    r.precision = p.As<Napi::String>().Utf8Value();
+    if (r.precision != "fp32" && r.precision != "bf16") type_error(env, "precision must be \"fp32\" or \"bf16\"");
+  }
+  return r;
 }
 
 ModelConfig parse_config(Napi::Env env, Napi::Object o) {
@@ -222,7 +274,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
                         InstanceMethod("cancel", &NativePolicy::Cancel), InstanceMethod("dispose", &NativePolicy::Dispose)});
   }
 
-  // new NativePolicy(config, seed) or, internally, new NativePolicy(External<PolicyState>)
+  // new NativePolicy(config, seed, { device, precision }) or, internally, new NativePolicy(External<PolicyState>)
   NativePolicy(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativePolicy>(info) {
     Napi::Env env = info.Env();
     if (info.Length() == 1 && info[0].IsExternal()) {
@@ -232,16 +284,18 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Object cfgObj = need_object(env, info[0], "config");
     ModelConfig c = parse_config(env, cfgObj);
     const double seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+    const DeviceRequest req = parse_device(env, info.Length() > 2 ? info[2] : env.Undefined());
     state_ = std::make_shared<PolicyState>();
     try {
-      state_->model = std::make_unique<Model<float>>(c);
-      state_->model->init((uint64_t)seed);
+      auto host = std::make_unique<Model<float>>(c);
+      host->init((uint64_t)seed);
+      state_->model = make_backend(std::move(host), req, &state_->deviceNote);
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "not enough memory for this model config");
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
-    state_->model->cancelFlag = &state_->cancel;
+    state_->model->setCancelFlag(&state_->cancel);
   }
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<PolicyState> st) {
@@ -262,9 +316,12 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     auto st = live(info.Env());
     std::lock_guard<std::mutex> lk(st->mu);
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("config", config_object(info.Env(), st->model->cfg));
+    o.Set("config", config_object(info.Env(), st->model->config()));
     o.Set("numParams", (double)st->model->numParams());
-    o.Set("step", (double)st->model->step);
+    o.Set("step", (double)st->model->step());
+    o.Set("device", st->model->device());
+    o.Set("precision", st->model->precision());
+    if (!st->deviceNote.empty()) o.Set("deviceNote", st->deviceNote);
     return o;
   }
 
@@ -334,7 +391,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         env,
         [st, b, lp, ent] {
           std::lock_guard<std::mutex> lk(st->mu);
-          st->model->score(*b, nullptr, lp.get(), ent.get());
+          st->model->score(*b, lp.get(), ent.get());
         },
         [lp, ent](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
@@ -361,7 +418,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         env,
         [st, b, lc, oc, stats] {
           std::lock_guard<std::mutex> lk(st->mu);
-          *stats = st->model->train_step(*b, lc, oc);
+          *stats = st->model->trainStep(*b, lc, oc);
         },
         [stats](Napi::Env env) -> Napi::Value {
           const StepStats& s = *stats;
@@ -395,7 +452,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         env,
         [st, path] {
           std::lock_guard<std::mutex> lk(st->mu);
-          save_checkpoint(*st->model, path);
+          save_checkpoint(st->model->host(), path);
         },
         [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
     w->Queue();
@@ -407,11 +464,12 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     auto copy = std::make_shared<PolicyState>();
     try {
       std::lock_guard<std::mutex> lk(st->mu);
-      copy->model = std::make_unique<Model<float>>(*st->model);
+      copy->model = st->model->clone();
+      copy->deviceNote = st->deviceNote;
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), std::string("clone failed: ") + e.what());
     }
-    copy->model->cancelFlag = &copy->cancel;
+    copy->model->setCancelFlag(&copy->cancel);
     return Wrap(info.Env(), copy);
   }
 
@@ -442,9 +500,14 @@ Napi::Value LoadPolicy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) type_error(env, "path must be a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  const DeviceRequest req = parse_device(env, info.Length() > 1 ? info[1] : env.Undefined());
   auto st = std::make_shared<PolicyState>();
   auto* w = new PromiseWorker(
-      env, [st, path] { st->model = load_checkpoint(path); st->model->cancelFlag = &st->cancel; },
+      env,
+      [st, path, req] {
+        st->model = make_backend(load_checkpoint(path), req, &st->deviceNote);
+        st->model->setCancelFlag(&st->cancel);
+      },
       [st](Napi::Env env) -> Napi::Value { return NativePolicy::Wrap(env, st); });
   w->Queue();
   return w->Promise();
@@ -454,9 +517,14 @@ Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) type_error(env, "dir must be a string");
   std::string dir = info[0].As<Napi::String>().Utf8Value();
+  const DeviceRequest req = parse_device(env, info.Length() > 1 ? info[1] : env.Undefined());
   auto st = std::make_shared<PolicyState>();
   auto* w = new PromiseWorker(
-      env, [st, dir] { st->model = load_hf_pretrained(dir); st->model->cancelFlag = &st->cancel; },
+      env,
+      [st, dir, req] {
+        st->model = make_backend(load_hf_pretrained(dir), req, &st->deviceNote);
+        st->model->setCancelFlag(&st->cancel);
+      },
       [st](Napi::Env env) -> Napi::Value { return NativePolicy::Wrap(env, st); });
   w->Queue();
   return w->Promise();
@@ -517,18 +585,56 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 2.0 * N * C * OC * reps / s / 1e9);
 }
 
+// Tight-loop throughput of the CUDA GEMM (TFLOP/s) on one device, fp32 SIMT or bf16 tensor cores:
+// the peak the bench divides by for MFU, measured in the same process as the training step.
+Napi::Value BenchCudaMatmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = need_object(env, info[0], "options");
+  const int N = int_in(o, "n", 4096, 1, 16384), C = int_in(o, "c", 4096, 1, 16384), OC = int_in(o, "oc", 4096, 1, 65536);
+  const int reps = int_in(o, "reps", 10, 1, 100000);
+  Napi::Value p = o.Get("precision");
+  const bool bf16 = p.IsString() && p.As<Napi::String>().Utf8Value() == "bf16";
+#ifdef ARCLIGHT_WITH_CUDA
+  if (arclight_cuda_device_count() == 0) throw Napi::Error::New(env, std::string("no CUDA device (") + arclight::cuda::unavailable_reason() + ")");
+  namespace cu = arclight::cuda;
+  void* x = nullptr; void* w = nullptr; void* y = nullptr;
+  try {
+    x = cu::device_alloc((size_t)N * C * 4);
+    w = cu::device_alloc((size_t)OC * C * 4);
+    y = cu::device_alloc((size_t)N * OC * 4);
+    cu::device_zero(x, (size_t)N * C * 4);
+    cu::device_zero(w, (size_t)OC * C * 4);
+    const cu::MathMode mm = bf16 ? cu::MathMode::BF16 : cu::MathMode::FP32;
+    cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, N, C, OC, mm);  // warm-up
+    cu::synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; r++) cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, N, C, OC, mm);
+    cu::synchronize();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cu::device_free(x); cu::device_free(w); cu::device_free(y);
+    return Napi::Number::New(env, 2.0 * N * C * OC * reps / s / 1e12);
+  } catch (const std::exception& e) {
+    cu::device_free(x); cu::device_free(w); cu::device_free(y);
+    throw Napi::Error::New(env, e.what());
+  }
+#else
+  (void)N; (void)C; (void)OC; (void)reps; (void)bf16;
+  throw Napi::Error::New(env, "the addon was built without nvcc");
+#endif
+}
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("cpu", true);
   o.Set("cpuIsa", matmul_isa());
-  // The model runs on the CPU backend; the CUDA kernels are compiled and probed, not yet wired into it.
-  o.Set("cuda", false);
 #ifdef ARCLIGHT_WITH_CUDA
   const int devices = arclight_cuda_device_count();
+  o.Set("cuda", devices > 0);  // device "auto" picks it
   o.Set("cudaCompiled", true);
   o.Set("cudaDevices", devices);
   o.Set("cudaReason", devices > 0 ? std::string(arclight::cuda::device_description()) : std::string(arclight::cuda::unavailable_reason()));
 #else
+  o.Set("cuda", false);
   o.Set("cudaCompiled", false);
   o.Set("cudaDevices", 0);
   o.Set("cudaReason", "built without nvcc");
@@ -546,6 +652,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("groupAdvantages", Napi::Function::New(env, GroupAdvantages));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
   exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("benchCudaMatmul", Napi::Function::New(env, BenchCudaMatmul));
   return exports;
 }
 

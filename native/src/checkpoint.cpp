@@ -45,27 +45,49 @@ double to_double(const std::string& s, const std::string& key) {
   }
 }
 
-void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path) {
+// AdamW moments of parameter p are stored as optim.m.<p> and optim.v.<p>.
+const std::string kOptimM = "optim.m.", kOptimV = "optim.v.";
+
+bool is_optim(const std::string& name) { return name.compare(0, 6, "optim.") == 0; }
+
+// Copies tensor prefix+p.name of every parameter into dst (laid out like the weights).
+void fill(std::vector<float>& dst, const Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& prefix,
+          const std::string& path) {
   for (const ParamInfo& p : model.params) {
-    auto it = tensors.find(p.name);
-    if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + p.name + " missing");
-    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + p.name + " has the wrong shape");
-    std::copy(it->second.data.begin(), it->second.data.end(), model.w.begin() + p.offset);
+    auto it = tensors.find(prefix + p.name);
+    if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + prefix + p.name + " missing");
+    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + prefix + p.name + " has the wrong shape");
+    std::copy(it->second.data.begin(), it->second.data.end(), dst.begin() + p.offset);
   }
-  if (tensors.size() != model.params.size()) throw std::runtime_error(path + ": unexpected extra tensors for this config");
+}
+
+void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path) {
+  fill(model.w, model, tensors, "", path);
+  size_t weights = 0;
+  for (auto& kv : tensors) weights += is_optim(kv.first) ? 0 : 1;
+  if (weights != model.params.size()) throw std::runtime_error(path + ": unexpected extra tensors for this config");
 }
 
 }  // namespace
 
 void save_checkpoint(const Model<float>& model, const std::string& path) {
   const ModelConfig& c = model.cfg;
-  std::vector<io::TensorF32> store(model.params.size());
+  const bool optim = model.m.size() == model.numParams() && model.v.size() == model.numParams();
+  const size_t P = model.params.size();
+  std::vector<io::TensorF32> store(optim ? 3 * P : P);
   std::vector<std::pair<std::string, const io::TensorF32*>> list;
-  for (size_t i = 0; i < model.params.size(); i++) {
+  auto put = [&](size_t slot, const std::string& name, const std::vector<float>& src, const ParamInfo& p) {
+    store[slot].shape = p.shape;
+    store[slot].data.assign(src.begin() + p.offset, src.begin() + p.offset + p.size);
+    list.emplace_back(name, &store[slot]);
+  };
+  for (size_t i = 0; i < P; i++) {
     const ParamInfo& p = model.params[i];
-    store[i].shape = p.shape;
-    store[i].data.assign(model.w.begin() + p.offset, model.w.begin() + p.offset + p.size);
-    list.emplace_back(p.name, &store[i]);
+    put(i, p.name, model.w, p);
+    if (optim) {
+      put(P + i, kOptimM + p.name, model.m, p);
+      put(2 * P + i, kOptimV + p.name, model.v, p);
+    }
   }
   std::map<std::string, std::string> meta = {
       {"format", "pt"},
@@ -83,6 +105,7 @@ void save_checkpoint(const Model<float>& model, const std::string& path) {
       {"arclight.tieEmbeddings", c.tieEmbeddings ? "true" : "false"},
       {"arclight.step", std::to_string(model.step)},
   };
+  if (optim) meta["arclight.optim"] = "adamw";
   io::write_safetensors(path, list, meta);
 }
 
@@ -105,6 +128,17 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
   fill_weights(*model, tensors, path);
   auto st = meta.find("arclight.step");
   if (st != meta.end()) model->step = to_int(st->second, "step");
+  auto opt = meta.find("arclight.optim");
+  if (opt != meta.end()) {
+    if (opt->second != "adamw") throw std::runtime_error(path + ": unknown optimizer state \"" + opt->second + "\"");
+    model->m.assign(model->numParams(), 0.0f);
+    model->v.assign(model->numParams(), 0.0f);
+    fill(model->m, *model, tensors, kOptimM, path);
+    fill(model->v, *model, tensors, kOptimV, path);
+  } else {
+    for (auto& kv : tensors)
+      if (is_optim(kv.first)) throw std::runtime_error(path + ": tensor " + kv.first + " without arclight.optim metadata");
+  }
   return model;
 }
 

@@ -1,5 +1,8 @@
 // Policy checkpoints as safetensors: Arclight parameter names (param_names.h),
-// fp32 weights, the model config in __metadata__. Optimizer state is not saved.
+// fp32 weights, the model config in __metadata__, and once the policy has
+// taken a step its AdamW moments as optim.m.<name> / optim.v.<name> with
+// arclight.optim = "adamw" (the step count is arclight.step). A checkpoint
+// without them loads with a fresh optimizer.
 #pragma once
 #include <memory>
 #include <string>

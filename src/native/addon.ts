@@ -54,8 +54,14 @@ export interface NativeTrainStats {
   tokensPerSecond: number;
 }
 
+export interface NativeDeviceOptions {
+  device?: "auto" | "cpu" | "cuda";
+  precision?: "fp32" | "bf16";
+}
+
 export interface NativePolicyHandle {
-  info(): { config: NativeConfig; numParams: number; step: number };
+  /** device: what runs the model; deviceNote: why it is not what was asked for (absent when it is). */
+  info(): { config: NativeConfig; numParams: number; step: number; device: "cpu" | "cuda"; precision: "fp32" | "bf16"; deviceNote?: string };
   generate(req: Record<string, unknown>): Promise<NativeGeneration>;
   score(batch: NativeBatch): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
   trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;
@@ -74,13 +80,16 @@ export interface GradCheckResult {
 }
 
 export interface NativeAddon {
-  NativePolicy: new (config: Partial<NativeConfig>, seed: number) => NativePolicyHandle;
-  loadPolicy(path: string): Promise<NativePolicyHandle>;
-  loadPretrained(dir: string): Promise<NativePolicyHandle>;
+  NativePolicy: new (config: Partial<NativeConfig>, seed: number, opts?: NativeDeviceOptions) => NativePolicyHandle;
+  loadPolicy(path: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
+  loadPretrained(dir: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
   groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
   benchMatmul(opts: { n: number; c: number; oc: number; reps: number }): number;
+  /** cuda: the model can run on a CUDA device here (device "auto" picks it). */
   backends(): { cpu: boolean; cpuIsa: string; cuda: boolean; cudaCompiled: boolean; cudaDevices: number; cudaReason: string };
+  /** CUDA GEMM throughput in TFLOP/s (throws without a device). */
+  benchCudaMatmul(opts: { n: number; c: number; oc: number; reps: number; precision: "fp32" | "bf16" }): number;
 }
 
 export class NativeAddonMissingError extends Error {

@@ -9,6 +9,14 @@ import { checkTokens, flattenBatch, perSequence, splitRows, type SequenceBatch }
 
 export type Family = "gpt2" | "qwen2";
 export type Device = "auto" | "cpu" | "cuda";
+/** CUDA GEMM operands: fp32, or bf16 on the tensor cores (fp32 master weights and optimizer state either way). */
+export type Precision = "fp32" | "bf16";
+
+/** Where a policy runs: "auto" (default) = CUDA when a device exists, else the CPU. */
+export interface DeviceOptions {
+  device?: Device;
+  precision?: Precision;
+}
 
 export interface PolicyConfig {
   family: Family;
@@ -28,6 +36,7 @@ export interface PolicyConfig {
   /** qwen2 only; gpt2 always ties. Default true. */
   tieEmbeddings?: boolean;
   device?: Device;
+  precision?: Precision;
   seed?: number;
 }
 
@@ -134,7 +143,7 @@ function checkConfig(c: PolicyConfig): void {
   intIn(where, "seed", c.seed, 0, Number.MAX_SAFE_INTEGER, issues);
   numIn("normEps", c.normEps, 1e-12, 0.5, issues);
   numIn("ropeTheta", c.ropeTheta, 1.0001, 1e12, issues);
-  if (c.device !== undefined && !["auto", "cpu", "cuda"].includes(c.device)) issues.push(`device must be "auto", "cpu" or "cuda"`);
+  deviceIssues(c, issues);
   if (!issues.length) {
     if (c.dModel % c.heads !== 0) issues.push(`heads (${c.heads}) must divide dModel (${c.dModel})`);
     const kv = c.kvHeads ?? c.heads;
@@ -161,36 +170,58 @@ export function estimateParams(c: PolicyConfig): number {
   return V * C + c.layers * (C + qkv * C + qkv + C * H * D + C + 2 * F * C + C * F) + C + untied;
 }
 
+function deviceIssues(o: DeviceOptions, issues: string[]): void {
+  if (o.device !== undefined && !["auto", "cpu", "cuda"].includes(o.device)) issues.push(`device must be "auto", "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
+  if (o.precision !== undefined && !["fp32", "bf16"].includes(o.precision)) issues.push(`precision must be "fp32" or "bf16", got ${JSON.stringify(o.precision)}`);
+}
+
+function checkDeviceOptions(where: string, o: DeviceOptions): void {
+  if (o === null || typeof o !== "object") throw new ValidationError(where, ["options must be { device?, precision? }"]);
+  const issues: string[] = [];
+  deviceIssues(o, issues);
+  if (issues.length) throw new ValidationError(where, issues);
+}
+
 function abortError(): Error {
   const e = new Error("The operation was aborted");
   e.name = "AbortError";
   return e;
 }
 
-function selectDevice(requested: Device): "cpu" {
-  const b = loadAddon().backends();
-  if (requested === "cuda" && !b.cuda) {
-    const why = !b.cudaCompiled ? "the addon was built without nvcc" : b.cudaDevices === 0 ? `no CUDA device (${b.cudaReason})` : `the model does not run on CUDA yet (found ${b.cudaReason})`;
-    console.warn(`arclight: device "cuda" requested but ${why}; using the CPU backend.`);
+// The native side picks the backend; a request it could not meet (device "cuda" without a
+// device, bf16 on the CPU) comes back as a note, printed once per distinct note.
+const warned = new Set<string>();
+function noteDevice(handle: NativePolicyHandle): void {
+  const note = handle.info().deviceNote;
+  if (note && !warned.has(note)) {
+    warned.add(note);
+    console.warn(`arclight: ${note}.`);
   }
-  return "cpu";
 }
 
 export class Policy {
+  /** What runs the model: "cuda" only when a device took it. */
   readonly device: "cpu" | "cuda";
+  /** GEMM precision actually used ("bf16" only on CUDA). */
+  readonly precision: Precision;
+  /** Why `device`/`precision` differ from what was asked for; undefined when they do not. */
+  readonly deviceNote: string | undefined;
   #handle: NativePolicyHandle | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(handle: NativePolicyHandle, device: "cpu" | "cuda") {
+  private constructor(handle: NativePolicyHandle) {
     this.#handle = handle;
-    this.device = device;
+    const info = handle.info();
+    this.device = info.device;
+    this.precision = info.precision;
+    this.deviceNote = info.deviceNote;
+    noteDevice(handle);
   }
 
   /** A freshly initialised policy (GPT-2 init, seeded). */
   static async create(config: PolicyConfig): Promise<Policy> {
     checkConfig(config);
     const addon = loadAddon();
-    const device = selectDevice(config.device ?? "auto");
     const cfg: Partial<NativeConfig> = {
       family: config.family,
       layers: config.layers,
@@ -204,15 +235,19 @@ export class Policy {
       ropeTheta: config.ropeTheta ?? 10000,
       tieEmbeddings: config.tieEmbeddings ?? true,
     };
-    return new Policy(new addon.NativePolicy(cfg, config.seed ?? 0), device);
+    return new Policy(new addon.NativePolicy(cfg, config.seed ?? 0, { device: config.device ?? "auto", precision: config.precision ?? "fp32" }));
   }
 
-  /** Loads a checkpoint written by `save` (safetensors, config in __metadata__). */
-  static async load(path: string, opts: { device?: Device } = {}): Promise<Policy> {
+  /**
+   * Loads a checkpoint written by `save` (safetensors, config in __metadata__). Its AdamW moments
+   * and step count come back too, so training resumes where it stopped; a checkpoint without
+   * them (older files) starts a fresh optimizer at its saved step.
+   */
+  static async load(path: string, opts: DeviceOptions = {}): Promise<Policy> {
     if (typeof path !== "string" || path.length === 0) throw new ValidationError("Policy.load", ["path must be a non-empty string"]);
+    checkDeviceOptions("Policy.load", opts);
     const addon = loadAddon();
-    const device = selectDevice(opts.device ?? "auto");
-    return new Policy(await addon.loadPolicy(path), device);
+    return new Policy(await addon.loadPolicy(path, { device: opts.device ?? "auto", precision: opts.precision ?? "fp32" }));
   }
 
   /**
@@ -220,11 +255,11 @@ export class Policy {
    * model.safetensors or its index + shards; F32/F16/BF16 weights become fp32).
    * Nothing is downloaded.
    */
-  static async fromPretrained(dir: string, opts: { device?: Device } = {}): Promise<Policy> {
+  static async fromPretrained(dir: string, opts: DeviceOptions = {}): Promise<Policy> {
     if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("Policy.fromPretrained", ["dir must be a non-empty string"]);
+    checkDeviceOptions("Policy.fromPretrained", opts);
     const addon = loadAddon();
-    const device = selectDevice(opts.device ?? "auto");
-    return new Policy(await addon.loadPretrained(dir), device);
+    return new Policy(await addon.loadPretrained(dir, { device: opts.device ?? "auto", precision: opts.precision ?? "fp32" }));
   }
 
   get config(): NativeConfig {
@@ -368,14 +403,15 @@ export class Policy {
     return advantages ? { ...stats, advantages } : stats;
   }
 
+  /** Weights, config, step and (after the first step) the AdamW moments, as one safetensors file. */
   async save(path: string): Promise<void> {
     if (typeof path !== "string" || path.length === 0) throw new ValidationError("policy.save", ["path must be a non-empty string"]);
     await this.#run(undefined, (h) => h.save(path));
   }
 
-  /** An independent copy of the weights (e.g. a frozen KL reference); optimizer state is not copied. */
+  /** An independent copy on the same device (e.g. a frozen KL reference): weights, optimizer state and step. */
   clone(): Policy {
-    return new Policy(this.#live().clone(), this.device);
+    return new Policy(this.#live().clone());
   }
 
   /** Frees the native weights; later calls throw. */

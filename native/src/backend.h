@@ -1,0 +1,65 @@
+// The one interface the N-API binding talks to: a policy's weights, optimizer
+// state and the calls made on them, on the CPU (Model<float>) or on a CUDA
+// device (native/cuda/cuda_model.h). Chosen once, when the policy is created
+// or loaded; checkpoints and clones go through the host snapshot so both
+// backends read and write the same files.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model.h"
+
+namespace arclight {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // "cpu" | "cuda": what actually runs the model.
+  virtual const char* device() const = 0;
+  // "fp32" | "bf16" (GEMM operands; master weights and optimizer state stay fp32).
+  virtual const char* precision() const = 0;
+  virtual const ModelConfig& config() const = 0;
+  virtual size_t numParams() const = 0;
+  virtual long step() const = 0;
+
+  // One optimizer step: zero grads, loss + backward, global-norm clip, AdamW (Model::train_step semantics).
+  virtual StepStats trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) = 0;
+  // Teacher-forced logprob and entropy of every response token, in batch order.
+  virtual void score(const SeqBatch& b, std::vector<double>* logprobs, std::vector<double>* entropy) = 0;
+  virtual GenResult generate(const GenRequest& r) = 0;
+
+  // Weights, AdamW moments (empty before the first step) and step counter as a host model,
+  // current as of this call: what save_checkpoint writes and clone copies.
+  virtual const Model<float>& host() = 0;
+  // Checked between layers, sequences and decoded tokens.
+  virtual void setCancelFlag(std::atomic<bool>* flag) = 0;
+  // An independent copy on the same device (weights, optimizer state and step).
+  virtual std::unique_ptr<Backend> clone() = 0;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(std::unique_ptr<Model<float>> m) : m_(std::move(m)) {}
+  const char* device() const override { return "cpu"; }
+  const char* precision() const override { return "fp32"; }
+  const ModelConfig& config() const override { return m_->cfg; }
+  size_t numParams() const override { return m_->numParams(); }
+  long step() const override { return m_->step; }
+  StepStats trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) override { return m_->train_step(b, loss, opt); }
+  void score(const SeqBatch& b, std::vector<double>* lp, std::vector<double>* ent) override { m_->score(b, nullptr, lp, ent); }
+  GenResult generate(const GenRequest& r) override { return m_->generate(r); }
+  const Model<float>& host() override { return *m_; }
+  void setCancelFlag(std::atomic<bool>* flag) override { m_->cancelFlag = flag; }
+  std::unique_ptr<Backend> clone() override {
+    auto copy = std::make_unique<Model<float>>(*m_);
+    copy->cancelFlag = nullptr;
+    return std::make_unique<CpuBackend>(std::move(copy));
+  }
+
+ private:
+  std::unique_ptr<Model<float>> m_;
+};
+
+}  // namespace arclight
