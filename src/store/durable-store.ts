@@ -16,14 +16,14 @@
  * caller that did not see its promise resolve must not assume the change
  * survived a crash.
  *
- * Records are lines `{"c":<crc32>,"r":<JSON>}`. On reopen a torn or corrupt
- * tail (the first line without its newline or whose CRC does not check) and
- * everything after it in that segment is cut off; earlier good records are
- * always kept.
+ * Records are CRC'd lines, spans one per line after their record's header
+ * (format in wal.ts). On reopen a torn or corrupt tail (the first record
+ * cut short or whose CRC does not check) and everything after it in that
+ * segment is cut off; earlier good records are always kept.
  *
  * Checkpoints fold the current WAL segment N into `spans/part-N.parquet`
- * (zstd; DuckDB reads the sealed segment as NDJSON and writes the part on its
- * own threads, so ingest goes on meanwhile) and `snapshot-N.json` (rollouts, attempts, resource versions,
+ * (zstd; DuckDB reads the sealed segment's span lines as NDJSON and writes
+ * the part on its own thread, so ingest goes on meanwhile) and `snapshot-N.json` (rollouts, attempts, resource versions,
  * workers), then delete segments <= N. They run when `parquetRollSpans`
  * spans (default 100k) or `parquetRollBytes` WAL bytes (default 256 MiB) have
  * accumulated, every `checkpointIntervalMs` (default 30 s) while spans are
@@ -85,6 +85,8 @@ export class DurableStore extends BaseStore {
   private checkpointQueued = false;
   private checkpointTimer: NodeJS.Timeout | null = null;
   private parquetFiles = 0;
+  /** Segments read at load whose spans sit inside record payloads (the first WAL format). */
+  private readonly inlineSpanSegments = new Set<number>();
   /** Part files that existed at load; their spans are queried from disk, never held in memory. */
   private coldParts: string[] = [];
   /** The last background checkpoint failure, if any; the next checkpoint retries. */
@@ -158,7 +160,13 @@ export class DurableStore extends BaseStore {
       const snap = this.readSnapshot(listing.snapshots);
       const base = snap?.segment ?? 0;
       const walRecords = new Map<number, WalRecord[]>();
-      for (const n of listing.segments) if (n > base) walRecords.set(n, readWalFile(walPath(this.dir, n)).records);
+      this.inlineSpanSegments.clear();
+      for (const n of listing.segments) {
+        if (n <= base) continue;
+        const r = readWalFile(walPath(this.dir, n));
+        walRecords.set(n, r.records);
+        if (r.inlineSpans) this.inlineSpanSegments.add(n);
+      }
       return { snap, walRecords, parts: listing.parts };
     });
     this.resetState();
@@ -198,7 +206,11 @@ export class DurableStore extends BaseStore {
     const unsealed = await this.load();
     const last = Math.max(base, ...listing.segments, ...listing.snapshots, ...listing.parts, 0);
     if (unsealed.size) {
-      for (const n of unsealed.keys()) await this.parquet.writePartFromWal(walPath(this.dir, n), partPath(this.dir, n));
+      for (const [n, spans] of unsealed) {
+        // DuckDB reads span lines; a segment of the first record format (spans inside payloads) goes through the appender.
+        if (this.inlineSpanSegments.has(n)) await this.parquet.writePart(partPath(this.dir, n), spans);
+        else await this.parquet.writePartFromWal(walPath(this.dir, n), partPath(this.dir, n));
+      }
       await this.writeSnapshot(last, JSON.stringify(this.snapshotState(last)));
       this.deleteUpTo(last);
       this.parquetFiles = listStoreDir(this.dir).parts.size;

@@ -110,9 +110,11 @@ export class SpanParquetIO {
 
   /**
    * The part for one WAL segment: every span its records hold (a missing
-   * segment has none). DuckDB reads the segment as newline-delimited JSON and
-   * writes the Parquet itself, on its own threads. The segment must be sealed
-   * and whole (torn tails are cut on open before a segment is sealed).
+   * segment has none). DuckDB reads the segment's span lines as
+   * newline-delimited JSON and writes the Parquet itself, on its own thread.
+   * The segment must be sealed and whole (torn tails are cut on open before a
+   * segment is sealed), and in the current record format: segments with
+   * spans inside record payloads (the first format) go through writePart.
    */
   async writePartFromWal(walPath: string | null, partPath: string): Promise<void> {
     if (walPath === null || !existsSync(walPath) || statSync(walPath).size === 0) return this.writePart(partPath, []);
@@ -166,44 +168,41 @@ const numberTypes = "('DOUBLE', 'BIGINT', 'UBIGINT')";
 const intTypes = "('BIGINT', 'UBIGINT')";
 
 /**
- * The JSON shape of a span inside a WAL record, as a DuckDB type, so
- * read_json parses each record once into structs (extracting fields from
- * JSON text one by one re-parses it per field: 4x slower, measured).
+ * The JSON fields of a span line in a WAL segment (see wal.ts), as DuckDB
+ * types, so read_json parses each line once into typed columns. Header
+ * lines have none of these keys and come out with a null spanId.
  */
-const SPAN_STRUCT =
-  "STRUCT(spans STRUCT(rolloutId VARCHAR, attemptId VARCHAR, sequenceId BIGINT, traceId VARCHAR, spanId VARCHAR, parentId VARCHAR, name VARCHAR, " +
-  "startTime DOUBLE, endTime DOUBLE, status STRUCT(statusCode VARCHAR, description VARCHAR), attributes JSON, events JSON, links JSON, resource JSON)[])";
+const SPAN_LINE_COLUMNS =
+  "{rolloutId: 'VARCHAR', attemptId: 'VARCHAR', sequenceId: 'BIGINT', traceId: 'VARCHAR', spanId: 'VARCHAR', parentId: 'VARCHAR', name: 'VARCHAR', " +
+  "startTime: 'DOUBLE', endTime: 'DOUBLE', status: 'STRUCT(statusCode VARCHAR, description VARCHAR)', attributes: 'JSON', events: 'JSON', links: 'JSON', resource: 'JSON'}";
 
 /** SELECT of SPAN_COLUMNS over a WAL segment; mirrors promotedColumns() for the analysis columns. */
 function walSpansSql(walPath: string): string {
   const key = (k: string) => `'$."${k}"'`;
-  const num = (k: string, type: string, types: string) => `CASE WHEN json_type(s.attributes, ${key(k)}) IN ${types} THEN (s.attributes->>${key(k)})::${type} END`;
-  const str = (k: string) => `CASE WHEN json_type(s.attributes, ${key(k)}) = 'VARCHAR' THEN s.attributes->>${key(k)} END`;
-  const ts = (field: string) => `make_timestamptz(round(s.${field} * 1000)::BIGINT)`;
+  const num = (k: string, type: string, types: string) => `CASE WHEN json_type(attributes, ${key(k)}) IN ${types} THEN (attributes->>${key(k)})::${type} END`;
+  const str = (k: string) => `CASE WHEN json_type(attributes, ${key(k)}) = 'VARCHAR' THEN attributes->>${key(k)} END`;
+  const ts = (field: string) => `make_timestamptz(round(${field} * 1000)::BIGINT)`;
   return `
-    WITH sp AS (
-      SELECT unnest(r.spans) AS s
-      FROM read_json(${sqlString(walPath)}, format = 'newline_delimited', columns = {c: 'UBIGINT', r: '${SPAN_STRUCT}'}, maximum_object_size = 1073741824)
-    )
     SELECT
-      s.rolloutId AS rollout_id,
-      s.attemptId AS attempt_id,
-      s.sequenceId AS sequence_id,
-      s.traceId AS trace_id,
-      s.spanId AS span_id,
-      s.parentId AS parent_id,
-      s.name AS name,
+      rolloutId AS rollout_id,
+      attemptId AS attempt_id,
+      sequenceId AS sequence_id,
+      traceId AS trace_id,
+      spanId AS span_id,
+      parentId AS parent_id,
+      name,
       ${ts("startTime")} AS start_time,
       ${ts("endTime")} AS end_time,
-      s.status.statusCode AS status_code,
-      s.status.description AS status_message,
-      s.attributes::VARCHAR AS attributes,
-      s.events::VARCHAR AS events,
-      s.links::VARCHAR AS links,
-      s.resource::VARCHAR AS resource,
+      status.statusCode AS status_code,
+      status.description AS status_message,
+      attributes::VARCHAR AS attributes,
+      events::VARCHAR AS events,
+      links::VARCHAR AS links,
+      resource::VARCHAR AS resource,
       ${num(AGL.attrs.rewardPrimary, "DOUBLE", numberTypes)} AS reward,
       COALESCE(${str(GEN_AI.responseModel)}, ${str(GEN_AI.requestModel)})::VARCHAR AS model,
       ${num(GEN_AI.usageInputTokens, "BIGINT", intTypes)} AS input_tokens,
       ${num(GEN_AI.usageOutputTokens, "BIGINT", intTypes)} AS output_tokens
-    FROM sp`;
+    FROM read_json(${sqlString(walPath)}, format = 'newline_delimited', columns = ${SPAN_LINE_COLUMNS}, maximum_object_size = 1073741824)
+    WHERE spanId IS NOT NULL`;
 }

@@ -12,8 +12,10 @@ import type { Span } from "../types/span.js";
  * ```
  * runs/x/
  *   writer.lock                 pid of the process that writes (readers take no lock)
- *   wal/wal-000007.log          write-ahead log segments, one record per line:
- *                               {"c":<crc32 of payload>,"r":<payload JSON>}
+ *   wal/wal-000007.log          write-ahead log segments, newline-delimited JSON:
+ *                               {"c":<crc32>,"r":<payload JSON>} per record, and
+ *                               {"c":<crc32>,"b":<bytes>,"r":<payload>} followed by
+ *                               one span JSON per line for records with spans
  *   spans/part-000006.parquet   spans of WAL segment 6 (zstd); part N holds
  *                               exactly the spans logged in segment N
  *   snapshot-000006.json        rollouts, attempts, resource versions and

@@ -27,21 +27,58 @@ export interface WalRecord {
 }
 
 /**
- * One record per line: `{"c":<crc32 of the payload's UTF-8>,"r":<payload JSON>}\n`.
- * JSON never holds a raw newline, so lines frame records; and a segment is
- * newline-delimited JSON, which DuckDB's read_json turns into Parquet
- * without the records passing through JavaScript again.
+ * Record framing. A record without spans is one line:
+ *
+ *   {"c":<crc32>,"r":<payload JSON>}\n
+ *
+ * A record with spans is a header line followed by a block of `b` bytes, one
+ * span per line:
+ *
+ *   {"c":<crc32>,"b":<block bytes>,"r":<payload JSON without spans>}\n
+ *   <span JSON>\n <span JSON>\n ...
+ *
+ * The CRC covers the payload's UTF-8 and then the block, so a record is whole
+ * or torn as one. JSON never holds a raw newline, so lines frame everything,
+ * and a segment stays newline-delimited JSON: DuckDB's read_json turns the
+ * span lines into Parquet columns at checkpoints without the spans passing
+ * through JavaScript again. Spans as flat lines rather than an array inside
+ * the payload: DuckDB parses them ~3x faster (no list-of-struct unnesting),
+ * and V8 writes many small strings into a buffer faster than one large one
+ * (measured 1.8 vs 3.1 us per span; bench/store). Records written as one line
+ * with `spans` inside the payload (the first format) still decode.
  */
 const PREFIX = '{"c":';
+const BLOCK = ',"b":';
 const MID = ',"r":';
-
-const SUFFIX = Buffer.from("}\n");
+const NL = 0x0a;
+/** Room before the payload for the longest header: 10 CRC digits and a 15-digit block size. */
+const HEAD_ROOM = PREFIX.length + 10 + BLOCK.length + 15 + MID.length;
 
 export function encodeRecord(rec: WalRecord): Buffer {
-  // crc32 over bytes: handing it the string makes zlib re-encode it (measured 10% of ingest).
-  const payload = Buffer.from(JSON.stringify(rec), "utf8");
-  const head = Buffer.from(`${PREFIX}${crc32(payload)}${MID}`, "latin1");
-  return Buffer.concat([head, payload, SUFFIX], head.length + payload.length + SUFFIX.length);
+  const spans = rec.spans?.length ? rec.spans : null;
+  const json = JSON.stringify(spans ? { ...rec, spans: undefined } : rec);
+  const lines = spans ? spans.map((sp) => JSON.stringify(sp)) : [];
+  // UTF-8 needs at most 3 bytes per UTF-16 unit. Sizing by that bound skips a byteLength pass over
+  // every string (as costly as the write itself); untouched pages of the slack are never faulted in.
+  let room = json.length * 3 + 2;
+  for (const l of lines) room += l.length * 3 + 1;
+  const out = Buffer.allocUnsafe(HEAD_ROOM + room);
+  const payloadAt = HEAD_ROOM;
+  const payloadEnd = payloadAt + out.write(json, payloadAt, "utf8");
+  out[payloadEnd] = 0x7d; // }
+  out[payloadEnd + 1] = NL;
+  const blockAt = payloadEnd + 2;
+  let o = blockAt;
+  for (const l of lines) {
+    o += out.write(l, o, "utf8");
+    out[o++] = NL;
+  }
+  let sum = crc32(out.subarray(payloadAt, payloadEnd));
+  if (spans) sum = crc32(out.subarray(blockAt, o), sum);
+  const head = spans ? `${PREFIX}${sum}${BLOCK}${o - blockAt}${MID}` : `${PREFIX}${sum}${MID}`;
+  const start = payloadAt - head.length;
+  out.write(head, start, "latin1");
+  return out.subarray(start, o);
 }
 
 export interface WalReadResult {
@@ -49,36 +86,72 @@ export interface WalReadResult {
   /** Bytes up to the end of the last good record. */
   validBytes: number;
   totalBytes: number;
+  /** Spans found inside record payloads (the first format), which DuckDB cannot read from the segment. */
+  inlineSpans: number;
 }
 
-const NL = 0x0a;
 const PREFIX_BYTES = Buffer.from(PREFIX);
+const BLOCK_BYTES = Buffer.from(BLOCK);
 const MID_BYTES = Buffer.from(MID);
 
 /** Decodes records until the end or the first torn/corrupt one (which ends the log). */
 export function decodeRecords(buf: Buffer): WalReadResult {
   const records: WalRecord[] = [];
   let off = 0;
+  let inlineSpans = 0;
   while (off < buf.length) {
-    const end = buf.indexOf(NL, off);
-    if (end < 0) break; // torn: the last line never got its newline
-    const rec = decodeLine(buf.subarray(off, end));
-    if (!rec) break;
-    records.push(rec);
-    off = end + 1;
+    const r = decodeRecordAt(buf, off);
+    if (!r) break;
+    records.push(r.rec);
+    inlineSpans += r.inlineSpans;
+    off = r.next;
   }
-  return { records, validBytes: off, totalBytes: buf.length };
+  return { records, validBytes: off, totalBytes: buf.length, inlineSpans };
 }
 
-function decodeLine(line: Buffer): WalRecord | null {
-  if (line.length < PREFIX.length + MID.length + 2 || !line.subarray(0, PREFIX.length).equals(PREFIX_BYTES)) return null;
-  const mid = line.indexOf(MID_BYTES, PREFIX.length);
-  if (mid < 0 || mid - PREFIX.length > 10 || line[line.length - 1] !== 0x7d) return null;
-  const sum = Number(line.subarray(PREFIX.length, mid).toString("latin1"));
-  const payload = line.subarray(mid + MID.length, line.length - 1);
-  if (!Number.isInteger(sum) || crc32(payload) !== sum) return null;
+/** Digits of a decimal field at `at` up to `until` (1-15 of them), else null. */
+function readInt(line: Buffer, at: number, until: number): number | null {
+  if (until <= at || until - at > 15) return null;
+  let n = 0;
+  for (let i = at; i < until; i++) {
+    const d = line[i] - 0x30;
+    if (d < 0 || d > 9) return null;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function decodeRecordAt(buf: Buffer, off: number): { rec: WalRecord; next: number; inlineSpans: number } | null {
+  const end = buf.indexOf(NL, off);
+  if (end < 0) return null; // torn: the header never got its newline
+  const line = buf.subarray(off, end);
+  if (line.length < PREFIX.length + MID.length + 3 || !line.subarray(0, PREFIX.length).equals(PREFIX_BYTES) || line[line.length - 1] !== 0x7d) return null;
+  const comma = line.indexOf(0x2c, PREFIX.length);
+  const sum = readInt(line, PREFIX.length, comma);
+  if (sum === null || sum > 0xffffffff) return null;
+  let at = comma;
+  let blockBytes = 0;
+  if (line.subarray(at, at + BLOCK.length).equals(BLOCK_BYTES)) {
+    const next = line.indexOf(0x2c, at + BLOCK.length);
+    const b = readInt(line, at + BLOCK.length, next);
+    if (b === null || b === 0) return null;
+    blockBytes = b;
+    at = next;
+  }
+  if (!line.subarray(at, at + MID.length).equals(MID_BYTES)) return null;
+  const payload = line.subarray(at + MID.length, line.length - 1);
+  const blockAt = end + 1;
+  const blockEnd = blockAt + blockBytes;
+  if (blockEnd > buf.length || (blockBytes && buf[blockEnd - 1] !== NL)) return null; // torn inside the block
+  let c = crc32(payload);
+  if (blockBytes) c = crc32(buf.subarray(blockAt, blockEnd), c);
+  if (c !== sum) return null;
   try {
-    return JSON.parse(payload.toString("utf8")) as WalRecord;
+    const rec = JSON.parse(payload.toString("utf8")) as WalRecord;
+    const inlineSpans = rec.spans?.length ?? 0;
+    // One parse for the whole block: its lines joined as a JSON array.
+    if (blockBytes) rec.spans = JSON.parse(`[${buf.toString("utf8", blockAt, blockEnd - 1).replaceAll("\n", ",")}]`) as Span[];
+    return { rec, next: blockEnd, inlineSpans };
   } catch {
     return null;
   }
