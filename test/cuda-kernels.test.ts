@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-// Builds native/cuda (kernels library + standalone parity binary) with nvcc and runs the binary.
+// Builds native/cuda (kernels + model library, standalone parity binaries) with nvcc and runs them.
 // Without a GPU the binary must say "SKIP: no CUDA device (reason)" and exit 0: the test is then
 // reported as skipped with that reason. With a GPU every kernel must pass its parity check.
 
@@ -73,6 +73,31 @@ test("CUDA kernels match the CPU references, or the parity binary skips with the
   const result = /^RESULT: (\d+) passed, 0 failed on (.+)$/m.exec(out);
   assert.ok(result, `no RESULT line:\n${out}\n${run.stderr}`);
   assert.ok(Number(result[1]) >= 100, `only ${result[1]} checks ran`);
+  assert.equal(run.status, 0);
+});
+
+test("the whole model on CUDA matches the CPU backend (logprobs, losses, gradients, AdamW steps, greedy decoding), or skips with the reason", (t) => {
+  if (!nvcc) {
+    t.skip("skipped: nvcc not found, the model parity binary cannot be built here");
+    return;
+  }
+  const b = buildOnce();
+  assert.equal(b.status, 0, `build.sh failed:\n${String(b.stderr)}`);
+  const run = spawnSync(join(outDir, "test_model"), [], { encoding: "utf8", timeout: 240_000 });
+  const out = run.stdout ?? "";
+  assert.equal(run.signal, null, `test_model was killed by ${run.signal}:\n${out}\n${run.stderr}`);
+  const skip = /^SKIP: no CUDA device \((.+)\)$/m.exec(out);
+  if (skip) {
+    assert.equal(run.status, 0, "a skip must exit 0");
+    assert.doesNotMatch(out, /^(PASS|FAIL) /m, "a skipped run must not report results");
+    t.skip(`skipped: no CUDA device (${skip[1]})`);
+    return;
+  }
+  const fails = out.split("\n").filter((l) => l.startsWith("FAIL") || l.startsWith("ERROR"));
+  assert.deepEqual(fails, [], `model parity failed:\n${out}`);
+  const result = /^RESULT: (\d+) passed, 0 failed on (.+)$/m.exec(out);
+  assert.ok(result, `no RESULT line:\n${out}\n${run.stderr}`);
+  assert.ok(Number(result[1]) >= 200, `only ${result[1]} checks ran`);
   assert.equal(run.status, 0);
 });
 
