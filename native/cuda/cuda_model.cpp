@@ -77,6 +77,8 @@ struct CudaModel::Impl {
 
   Impl(const Model<float>& h, MathMode md) : cfg(h.cfg), mode(md), hostModel(h) {
     hostModel.cancelFlag = nullptr;
+    // Checked here, so that make_backend falls back to the CPU instead of every call failing later.
+    if (cfg.headDim() > 256) throw std::invalid_argument("the CUDA attention kernel supports head_dim <= 256, this model has " + std::to_string(cfg.headDim()));
     total = hostModel.numParams();
     step = h.step;
     auto off = [&](const std::string& name) {

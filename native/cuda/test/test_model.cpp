@@ -5,9 +5,14 @@
 // gradient norms, weights and moments), greedy generation through the device KV cache, the
 // host snapshot (save/clone path), chunked batches and cancellation. fp32 tight, bf16 looser.
 //
-// Usage: test_model. Output like test_kernels: "PASS|FAIL name ..." lines, then
+// Usage: test_model [--bench]. Output like test_kernels: "PASS|FAIL name ..." lines, then
 // "RESULT: P passed, F failed on DEVICE"; "SKIP: no CUDA device (reason)" and exit 0 without one.
+// --bench: training steps of the whole model on the device (tokens/s, TFLOP/s, MFU against the bf16
+// GEMM peak measured in the same run) and KV-cached generation tokens/s, as "BENCH model ..." lines.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -237,10 +242,93 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   check_true(tag + "_cancel", cancelled, cancelled ? "score threw Cancelled" : "score ran to the end");
 }
 
-int main() {
+static double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Tight-loop GEMM throughput of our kernel (TFLOP/s), best of 3: the MFU denominator.
+static double gemm_peak(cu::MathMode mode) {
+  const int n = 4096;
+  const size_t bytes = (size_t)n * n * sizeof(float);
+  void* x = cu::device_alloc(bytes);
+  void* w = cu::device_alloc(bytes);
+  void* y = cu::device_alloc(bytes);
+  cu::device_zero(x, bytes);
+  cu::device_zero(w, bytes);
+  double best = 0;
+  for (int rep = 0; rep < 4; rep++) {  // the first round warms up
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < 10; r++) cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, n, n, n, mode);
+    cu::synchronize();
+    if (rep > 0) best = std::max(best, 2.0 * n * n * n * 10 / seconds_since(t0) / 1e12);
+  }
+  cu::device_free(x);
+  cu::device_free(w);
+  cu::device_free(y);
+  return best;
+}
+
+static int bench() {
+  std::printf("device: %s\n", cu::device_description());
+  const double bf16Peak = gemm_peak(cu::MathMode::BF16), fp32Peak = gemm_peak(cu::MathMode::FP32);
+  std::printf("BENCH gemm_peak 4096^3 fp32 %.1f TFLOP/s  bf16 %.1f TFLOP/s\n", fp32Peak, bf16Peak);
+  struct Shape { const char* what; int layers, C, heads, V, S, P, R; cu::MathMode mode; };
+  const Shape shapes[] = {{"gpt2 L4 C256 fp32", 4, 256, 4, 260, 8, 32, 96, cu::MathMode::FP32},
+                          {"gpt2 L4 C256 bf16", 4, 256, 4, 260, 8, 32, 96, cu::MathMode::BF16},
+                          {"gpt2-small L12 C768 fp32", 12, 768, 12, 50257, 8, 32, 480, cu::MathMode::FP32},
+                          {"gpt2-small L12 C768 bf16", 12, 768, 12, 50257, 8, 32, 480, cu::MathMode::BF16}};
+  for (const Shape& sh : shapes) {
+    ModelConfig c;
+    c.family = "gpt2"; c.layers = sh.layers; c.dModel = sh.C; c.heads = sh.heads; c.kvHeads = sh.heads; c.vocab = sh.V; c.ctx = 1024;
+    Model<float> host(c);
+    host.init(1);
+    cu::CudaModel m(host, sh.mode);
+    SeqBatch b;
+    for (int s = 0; s < sh.S; s++) {
+      for (int i = 0; i < sh.P + sh.R; i++) b.tokens.push_back((s * 31 + i * 7) % sh.V);
+      b.promptLen.push_back(sh.P);
+      b.respLen.push_back(sh.R);
+    }
+    b.finalize();
+    LossConfig sft;
+    sft.kind = LossKind::SFT;
+    OptimConfig oc;
+    oc.lr = 1e-4;
+    m.trainStep(b, sft, oc);  // warm-up: allocations
+    vector<double> ts;
+    for (int i = 0; i < 5; i++) ts.push_back(m.trainStep(b, sft, oc).seconds);
+    std::sort(ts.begin(), ts.end());
+    const double step = ts[ts.size() / 2];
+    const double T = sh.P + sh.R, C = sh.C, L = sh.layers;
+    // 6 FLOPs per matmul weight per token, causal attention, the head on the scored rows only
+    const double fwd = sh.S * (2 * L * 12 * C * C * T + L * 4 * C * (T * (T + 1) / 2) + 2.0 * sh.V * C * sh.R);
+    const double tflops = 3 * fwd / step / 1e12;
+    GenRequest g;
+    for (int s = 0; s < 4; s++) g.prompts.push_back(vector<int>(b.tokens.begin() + b.tokOff[s], b.tokens.begin() + b.tokOff[s] + sh.P));
+    g.n = 4;
+    g.maxTokens = 64;
+    g.seed = 1;
+    const auto t0 = std::chrono::steady_clock::now();
+    const GenResult gr = m.generate(g);
+    const double genS = seconds_since(t0);
+    std::printf("BENCH model %-26s %dx%d tok  step %.1f ms  %.0f tokens/s  %.2f TFLOP/s  MFU %.1f%% of bf16 peak  generate %.0f tokens/s\n",
+                sh.what, sh.S, sh.P + sh.R, step * 1e3, sh.S * T / step, tflops, 100 * tflops / bf16Peak, gr.generated / genS);
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
   if (arclight_cuda_device_count() == 0) {
     std::printf("SKIP: no CUDA device (%s)\n", cu::unavailable_reason());
     return 0;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "--bench") == 0) {
+    try {
+      return bench();
+    } catch (const std::exception& e) {
+      std::printf("ERROR: %s\n", e.what());
+      return 2;
+    }
   }
   try {
     std::printf("device: %s\n", cu::device_description());
