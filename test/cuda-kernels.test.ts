@@ -101,6 +101,24 @@ test("the whole model on CUDA matches the CPU backend (logprobs, losses, gradien
   assert.equal(run.status, 0);
 });
 
+test("CudaModel's own logic (padding, gathers, KV cache, backward order, AdamW wiring) matches the CPU backend through a host emulation of the launchers", (t) => {
+  if (!nvcc) {
+    t.skip("skipped: nvcc not found, the CUDA backend cannot be built here");
+    return;
+  }
+  const b = buildOnce();
+  assert.equal(b.status, 0, `build.sh failed:\n${String(b.stderr)}`);
+  const run = spawnSync(join(outDir, "test_model_host"), [], { encoding: "utf8", timeout: 240_000 });
+  const out = run.stdout ?? "";
+  assert.equal(run.signal, null, `test_model_host was killed by ${run.signal}:\n${out}\n${run.stderr}`);
+  const fails = out.split("\n").filter((l) => l.startsWith("FAIL") || l.startsWith("ERROR"));
+  assert.deepEqual(fails, [], `CudaModel over the host emulation disagrees with the CPU backend:\n${out}`);
+  const result = /^RESULT: (\d+) passed, 0 failed on host emulation/m.exec(out);
+  assert.ok(result, `no RESULT line:\n${out}\n${run.stderr}`);
+  assert.ok(Number(result[1]) >= 700, `only ${result[1]} checks ran`);
+  assert.equal(run.status, 0);
+});
+
 test("the parity test's CPU references for GPT-2 and Qwen2 block steps match float64 central differences and learn", (t) => {
   if (!nvcc) {
     t.skip("skipped: nvcc not found, the parity binary cannot be built here");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds Arclight's CUDA backend with nvcc (the host parts with g++): build/libarclight_cuda.a (the kernels
 # behind cuda_backend.h and the whole model behind cuda_model.h, for the addon to link), build/test_kernels
-# (kernel parity) and build/test_model (full-model parity against the CPU backend).
+# (kernel parity), build/test_model (full-model parity against the CPU backend) and build/test_model_host
+# (the same test linked against test/host_backend.cpp, a host emulation of the launchers: no GPU needed).
 #
 #   native/cuda/build.sh [lib|test|all]      default: all
 #   ARCLIGHT_CUDA_ARCHS="80 90a"             GPU targets (sm_XX); fewer compile faster
@@ -51,5 +52,8 @@ if [ "$what" != lib ]; then
   "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/../src/matmul_dispatch.cpp" -o "$out/matmul_dispatch.o"
   "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/test_model.cpp" -o "$out/test_model.o"
   "$cxx" "$out/test_model.o" "$out/matmul_dispatch.o" "${link[@]}" -o "$out/test_model"
+  # The same test against a host emulation of cuda_backend.h: CudaModel's own logic, checked without a GPU.
+  "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/host_backend.cpp" -o "$out/host_backend.o"
+  "$cxx" "$out/test_model.o" "$out/cuda_model.o" "$out/host_backend.o" "$out/matmul_dispatch.o" "${omp[@]}" -o "$out/test_model_host"
 fi
 echo "build.sh: built $what into $out (sm: $archs)"

@@ -61,19 +61,43 @@ static bool check_true(const string& name, bool ok, const string& detail) {
   return ok;
 }
 
+// Norm-wise agreement, ||got - want|| / ||want|| <= maxRel: for bf16, where single elements near
+// zero carry no information, and for Adam updates, whose near-zero gradients flip sign freely.
+template <typename A, typename B>
+static bool check_rel(const string& name, const vector<A>& got, const vector<B>& want, double maxRel) {
+  double num = 0, den = 0;
+  bool finite = got.size() == want.size();
+  for (size_t i = 0; finite && i < got.size(); i++) {
+    const double d = (double)got[i] - (double)want[i];
+    finite = std::isfinite(d);
+    num += d * d;
+    den += (double)want[i] * want[i];
+  }
+  const double rel = std::sqrt(num / std::max(den, 1e-300));
+  const bool ok = finite && rel <= maxRel;
+  std::printf("%s %-52s n=%-7zu rel_l2=%.2e (max %.0e)%s\n", ok ? "PASS" : "FAIL", name.c_str(), got.size(), rel, maxRel, finite ? "" : " size mismatch or NaN");
+  (ok ? g_passed : g_failed)++;
+  return ok;
+}
+
 static double rms(const vector<float>& v, size_t off, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; i++) s += (double)v[off + i] * v[off + i];
   return n ? std::sqrt(s / n) : 0.0;
 }
 
-// Per-parameter gradient (or update) comparison, tolerance relative to that tensor's scale.
-static void check_params(const string& tag, const Model<float>& layout, const vector<float>& got, const vector<float>& want, double rel) {
+// Per-parameter gradient comparison: elementwise with a tolerance relative to that tensor's scale
+// (fp32), or norm-wise (bf16, normRel > 0).
+static void check_params(const string& tag, const Model<float>& layout, const vector<float>& got, const vector<float>& want, double rel, double normRel) {
   for (const ParamInfo& p : layout.params) {
     const vector<float> g(got.begin() + p.offset, got.begin() + p.offset + p.size);
     const vector<float> w(want.begin() + p.offset, want.begin() + p.offset + p.size);
-    const double scale = rms(want, p.offset, p.size);
-    check(tag + "_" + p.name, g, w, rel * scale + 1e-12, rel);
+    if (normRel > 0) {
+      check_rel(tag + "_" + p.name, g, w, normRel);
+    } else {
+      const double scale = rms(want, p.offset, p.size);
+      check(tag + "_" + p.name, g, w, rel * scale + 1e-12, rel);
+    }
   }
 }
 
@@ -94,21 +118,24 @@ static SeqBatch make_batch(const ModelConfig& c, uint64_t seed) {
   return b;
 }
 
-// Larger-than-init weights so that every path carries a gradient well above rounding noise.
-static Model<float> make_model(const ModelConfig& c, uint64_t seed) {
+// Larger-than-init weights (fp32 test) so that every path carries a gradient well above rounding
+// noise; biases get small random values so that their paths matter too.
+static Model<float> make_model(const ModelConfig& c, uint64_t seed, float scale) {
   Model<float> m(c);
   m.init(seed);
   Rng rng(seed + 5);
-  for (auto& x : m.w) x = x * 4.0f + (x == 0.0f ? (float)(0.05 * rng.normal()) : 0.0f);
+  for (auto& x : m.w) x = x * scale + (x == 0.0f ? (float)(0.05 * rng.normal()) : 0.0f);
   return m;
 }
 
 static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode mode) {
   const bool bf = mode == cu::MathMode::BF16;
   const string tag = name + (bf ? "_bf16" : "_fp32");
-  // fp32: both sides are fp32 with different summation orders; bf16: GEMM operands keep 8 bits.
-  const double lpTol = bf ? 6e-2 : 2e-4, gradRel = bf ? 1.5e-1 : 2e-3, lossRel = bf ? 3e-2 : 1e-4;
-  Model<float> cpu = make_model(cfg, 11);
+  // fp32: both sides are fp32 with different summation orders, elementwise checks. bf16: GEMM
+  // operands keep 8 significant bits, so GPT-2-scale weights and norm-wise checks, with bounds
+  // about 5x what the host emulation of the bf16 launchers (test_model_host) measures.
+  const double lpTol = bf ? 1e-2 : 2e-4, gradRel = 2e-3, gradNormRel = bf ? 3e-2 : 0, lossRel = bf ? 1e-2 : 1e-4;
+  Model<float> cpu = make_model(cfg, 11, bf ? 1.0f : 4.0f);
   cu::CudaModel gpu(cpu, mode);
   SeqBatch b = make_batch(cfg, 23);
 
@@ -128,7 +155,10 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   // 2. losses and every gradient: SFT, then GRPO with old/ref logprobs, KL and entropy terms
   Rng rng(99);
   SeqBatch g = b;
-  for (double lp : lpC) g.oldLogprobs.push_back(lp + 0.3 * (rng.uniform() - 0.5));  // ratios off 1, some clipped
+  // fp32: ratios off 1, some clipped. bf16 leaves the old policy out (ratio 1): its logprob error
+  // would move tokens across the clip boundary, where the gradient jumps.
+  if (!bf)
+    for (double lp : lpC) g.oldLogprobs.push_back(lp + 0.3 * (rng.uniform() - 0.5));
   for (double lp : lpC) g.refLogprobs.push_back(lp + 0.2 * (rng.uniform() - 0.5));
   struct LossCase { const char* name; LossConfig lc; const SeqBatch* batch; };
   LossConfig sft; sft.kind = LossKind::SFT;
@@ -144,12 +174,12 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
     const StepStats sg = gpu.lossAndGradients(*lc.batch, lc.lc, &gg);
     check1(t + "_loss", sg.loss, sc.loss, 1e-6, lossRel);
     if (lc.lc.kind == LossKind::GRPO) {
-      check1(t + "_kl", sg.kl, sc.kl, 1e-5, bf ? 1e-1 : 1e-3);
+      check1(t + "_kl", sg.kl, sc.kl, bf ? 2e-3 : 1e-5, bf ? 1e-1 : 1e-3);
       check1(t + "_entropy", sg.entropy, sc.entropy, 1e-5, lossRel);
-      check1(t + "_clipfrac", sg.clipFrac, sc.clipFrac, bf ? 0.1 : 1e-9, 0);
+      check1(t + "_clipfrac", sg.clipFrac, sc.clipFrac, 1e-9, 0);
     }
     check1(t + "_tokens", (double)sg.totalTokens + 1e3 * sg.responseTokens, (double)sc.totalTokens + 1e3 * sc.responseTokens, 0, 0);
-    check_params(t + "_grad", cpu, gg, cpu.g, gradRel);
+    check_params(t + "_grad", cpu, gg, cpu.g, gradRel, gradNormRel);
   }
 
   // 3. three AdamW steps (warmup, cosine, decay, clipping) from the same start
@@ -163,7 +193,7 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
     const StepStats a = cpuT.train_step(g, grpo, oc);
     const StepStats c = gpuT.trainStep(g, grpo, oc);
     check1(tag + "_train_loss_step" + std::to_string(s + 1), c.loss, a.loss, 1e-6, bf ? 5e-2 : 1e-3);
-    check1(tag + "_train_gradnorm_step" + std::to_string(s + 1), c.gradNorm, a.gradNorm, 1e-6, bf ? 1e-1 : 1e-3);
+    check1(tag + "_train_gradnorm_step" + std::to_string(s + 1), c.gradNorm, a.gradNorm, 1e-6, bf ? 1e-1 : 2e-3);
     check1(tag + "_train_lr_step" + std::to_string(s + 1), c.lr, a.lr, 0, 1e-12);
   }
   const Model<float>& h = gpuT.host();
@@ -171,9 +201,10 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   // Updates are about lr per element (Adam normalises): compare them against a fraction of lr.
   vector<float> dC(w0.size()), dG(w0.size());
   for (size_t i = 0; i < w0.size(); i++) { dC[i] = cpuT.w[i] - w0[i]; dG[i] = h.w[i] - w0[i]; }
-  check(tag + "_train_weight_updates", dG, dC, (bf ? 0.5 : 0.05) * oc.lr, 0);
-  check(tag + "_train_adam_m", h.m, cpuT.m, bf ? 1e-2 : 1e-5, bf ? 2e-1 : 1e-2);
-  check(tag + "_train_adam_v", h.v, cpuT.v, bf ? 1e-4 : 1e-8, bf ? 3e-1 : 2e-2);
+  // Norm-wise: an element whose gradient is ~0 on both sides may step +lr on one and -lr on the other.
+  check_rel(tag + "_train_weight_updates", dG, dC, bf ? 0.2 : 2e-2);
+  check_rel(tag + "_train_adam_m", h.m, cpuT.m, bf ? 0.1 : 5e-3);
+  check_rel(tag + "_train_adam_v", h.v, cpuT.v, bf ? 0.1 : 5e-3);
 
   // 4. host snapshot round trip: a model built from it (what load and clone do) scores the same
   cu::CudaModel again(h, mode);
