@@ -51,7 +51,8 @@ import {
 } from "../types/index.js";
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
 import { otelToSpanDraft } from "./otel-span.js";
-import { cloneSpan, normalizeSpan, type SpanDraft } from "./span-input.js";
+import { normalizeSpan, type SpanDraft } from "./span-input.js";
+import { encodeSpanBlock, NameInterner, SpanArena, SpanList, type SpanBlock } from "./span-list.js";
 import type { LoggedRollout, WalRecord } from "./wal.js";
 
 // ---------------------------------------------------------------------------
@@ -92,8 +93,7 @@ export function resolveConfig(base: RolloutConfig, over: RolloutConfigInput | un
 
 interface AttemptEntry {
   attempt: Attempt;
-  /** Sorted by sequenceId. */
-  spans: Span[];
+  spans: SpanList;
   nextSeq: number;
 }
 
@@ -145,7 +145,8 @@ class ChangeSet {
   rollouts = new Map<string, RolloutEntry>();
   attempts = new Map<string, Attempt>();
   workers = new Map<string, Worker>();
-  spans: Span[] = [];
+  /** The spans this mutation added, encoded once for memory and the WAL alike. */
+  spanBlock: SpanBlock | null = null;
   resources: ResourcesUpdate[] = [];
   latestResourcesId: string | undefined;
 
@@ -153,7 +154,6 @@ class ChangeSet {
     const rec: WalRecord = {};
     if (this.rollouts.size) rec.rollouts = [...this.rollouts.values()].map((e): LoggedRollout => ({ rollout: e.rollout, queuedAt: e.queuedAt }));
     if (this.attempts.size) rec.attempts = [...this.attempts.values()];
-    if (this.spans.length) rec.spans = this.spans;
     if (this.resources.length) rec.resources = this.resources;
     if (this.workers.size) rec.workers = [...this.workers.values()];
     if (this.latestResourcesId !== undefined) rec.latestResourcesId = this.latestResourcesId;
@@ -161,7 +161,7 @@ class ChangeSet {
   }
 
   get empty(): boolean {
-    return !this.rollouts.size && !this.attempts.size && !this.workers.size && !this.spans.length && !this.resources.length;
+    return !this.rollouts.size && !this.attempts.size && !this.workers.size && !this.spanBlock && !this.resources.length;
   }
 }
 
@@ -181,6 +181,8 @@ export abstract class BaseStore implements LightningStore {
   protected resourcesLatest = new Map<string, ResourcesUpdate>();
   protected latestResourcesId: string | null = null;
   protected spanCount = 0;
+  private readonly spanNames = new NameInterner();
+  private spanArena = new SpanArena();
 
   /** Rollout ids in dequeue order; stale entries (moved on, or re-queued later) are skipped. */
   private queue: { id: string; at: number }[] = [];
@@ -199,8 +201,8 @@ export abstract class BaseStore implements LightningStore {
     this.clock = opts.clock ?? Date.now;
   }
 
-  /** Makes the changes durable; resolves when acknowledged. */
-  protected abstract persist(rec: WalRecord): Promise<void> | void;
+  /** Makes the changes durable; resolves when acknowledged. `spans` holds the spans the record adds, as JSON lines. */
+  protected abstract persist(rec: WalRecord, spans: SpanBlock | null): Promise<void> | void;
 
   protected startDeadlineTimer(intervalMs: number): void {
     if (intervalMs <= 0 || this.readOnly) return;
@@ -228,7 +230,7 @@ export abstract class BaseStore implements LightningStore {
 
   private async commit(ch: ChangeSet): Promise<void> {
     if (ch.empty) return;
-    await this.persist(ch.toRecord());
+    await this.persist(ch.toRecord(), ch.spanBlock);
   }
 
   // -------------------------------------------------------------------------
@@ -253,7 +255,7 @@ export abstract class BaseStore implements LightningStore {
       } else {
         const re = this.rollouts.get(a.rolloutId);
         if (!re) continue;
-        const entry: AttemptEntry = { attempt: a, spans: [], nextSeq: 0 };
+        const entry: AttemptEntry = { attempt: a, spans: new SpanList(), nextSeq: 0 };
         this.attempts.set(a.attemptId, entry);
         re.attempts.push(entry);
         re.attempts.sort((x, y) => x.attempt.sequenceId - y.attempt.sequenceId);
@@ -268,12 +270,17 @@ export abstract class BaseStore implements LightningStore {
     for (const w of rec.workers ?? []) this.workers.set(w.workerId, w);
   }
 
-  /** Spans restored from Parquet or the WAL; those of unknown attempts are kept out of queries. */
-  protected applySpans(spans: Span[]): void {
-    for (const s of spans) {
+  /**
+   * Spans restored from the WAL; those of unknown attempts are kept out of
+   * queries. `block` is their JSON lines when the log had them as such.
+   */
+  protected applySpans(spans: Span[], block: SpanBlock = encodeSpanBlock(spans)): void {
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i];
       const e = this.attempts.get(s.attemptId);
       if (!e || e.attempt.rolloutId !== s.rolloutId) continue;
-      insertSpan(e, s);
+      e.spans.insert(s.sequenceId, this.spanNames.intern(s.name), block, i);
+      if (s.sequenceId >= e.nextSeq) e.nextSeq = s.sequenceId + 1;
       this.spanCount++;
     }
   }
@@ -305,6 +312,8 @@ export abstract class BaseStore implements LightningStore {
     this.resourcesLatest.clear();
     this.latestResourcesId = null;
     this.spanCount = 0;
+    this.spanNames.clear();
+    this.spanArena = new SpanArena();
     this.queue = [];
     this.queueHead = 0;
     this.activeAttempts.clear();
@@ -465,7 +474,7 @@ export abstract class BaseStore implements LightningStore {
       lastHeartbeatTime: null,
       metadata: {},
     };
-    const ae: AttemptEntry = { attempt, spans: [], nextSeq: 0 };
+    const ae: AttemptEntry = { attempt, spans: new SpanList(), nextSeq: 0 };
     e.attempts.push(ae);
     this.attempts.set(attempt.attemptId, ae);
     this.activeAttempts.add(ae);
@@ -702,7 +711,6 @@ export abstract class BaseStore implements LightningStore {
     }
     const now = this.clock();
     const ch = new ChangeSet();
-    const out = new Array<Span>(drafts.length);
     const touched = new Set<AttemptEntry>();
     for (let i = 0; i < drafts.length; i++) {
       const d = drafts[i];
@@ -710,13 +718,14 @@ export abstract class BaseStore implements LightningStore {
       let seq = d.sequenceId;
       if (seq === undefined) seq = ae.nextSeq++;
       else if (seq >= ae.nextSeq) ae.nextSeq = seq + 1;
-      const s = d as Span;
-      s.sequenceId = seq;
-      insertSpan(ae, s);
-      ch.spans.push(s);
-      out[i] = cloneSpan(s);
+      d.sequenceId = seq;
       touched.add(ae);
     }
+    // The drafts are the store's own normalized copies and it keeps only their bytes, so they go back to the caller as they are.
+    const out = drafts as Span[];
+    const block = this.spanArena.encode(out);
+    for (let i = 0; i < out.length; i++) entries[i].spans.insert(out[i].sequenceId, this.spanNames.intern(out[i].name), block, i);
+    ch.spanBlock = block;
     this.spanCount += drafts.length;
     for (const ae of touched) {
       ae.attempt = { ...ae.attempt, lastHeartbeatTime: now };
@@ -755,12 +764,12 @@ export abstract class BaseStore implements LightningStore {
       if (out.length >= limit) continue;
       for (const ae of attempts) {
         const spans = ae.spans;
-        let i = q.minSequenceId === undefined ? 0 : lowerBound(spans, q.minSequenceId);
+        let i = q.minSequenceId === undefined ? 0 : spans.lowerBound(q.minSequenceId);
         for (; i < spans.length && out.length < limit; i++) {
-          const s = spans[i];
-          if (q.name !== undefined && s.name !== q.name) continue;
-          if (q.namePrefix !== undefined && !s.name.startsWith(q.namePrefix)) continue;
-          out.push(cloneSpan(s));
+          const name = spans.nameAt(i);
+          if (q.name !== undefined && name !== q.name) continue;
+          if (q.namePrefix !== undefined && !name.startsWith(q.namePrefix)) continue;
+          out.push(spans.read(i));
         }
       }
     }
@@ -986,25 +995,3 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function lowerBound(spans: Span[], seq: number): number {
-  let lo = 0;
-  let hi = spans.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (spans[mid].sequenceId < seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Appends in the common case; an explicit out-of-order sequenceId is inserted in place. */
-function insertSpan(ae: AttemptEntry, s: Span): void {
-  const spans = ae.spans;
-  if (!spans.length || spans[spans.length - 1].sequenceId <= s.sequenceId) spans.push(s);
-  else {
-    let i = lowerBound(spans, s.sequenceId);
-    while (i < spans.length && spans[i].sequenceId <= s.sequenceId) i++;
-    spans.splice(i, 0, s);
-  }
-  if (s.sequenceId >= ae.nextSeq) ae.nextSeq = s.sequenceId + 1;
-}

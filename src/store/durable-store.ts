@@ -53,7 +53,8 @@ import { acquireWriterLock } from "./lock.js";
 import { SpanParquetIO } from "./parquet-io.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
-import { encodeRecord, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalRecord } from "./wal.js";
+import { indexSpanBlock, type SpanBlock } from "./span-list.js";
+import { encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
 import { join } from "node:path";
 
 interface Snapshot {
@@ -155,38 +156,43 @@ export class DurableStore extends BaseStore {
    * Returns the WAL spans of segments that have no part, per segment.
    */
   private async load(): Promise<Map<number, Span[]>> {
-    const { snap, walRecords, parts } = retryOnVanish(() => {
+    const { snap, walLogs, parts } = retryOnVanish(() => {
       const listing = listStoreDir(this.dir);
       const snap = this.readSnapshot(listing.snapshots);
       const base = snap?.segment ?? 0;
-      const walRecords = new Map<number, WalRecord[]>();
+      const walLogs = new Map<number, WalReadResult>();
       this.inlineSpanSegments.clear();
       for (const n of listing.segments) {
         if (n <= base) continue;
         const r = readWalFile(walPath(this.dir, n));
-        walRecords.set(n, r.records);
+        walLogs.set(n, r);
         if (r.inlineSpans) this.inlineSpanSegments.add(n);
       }
-      return { snap, walRecords, parts: listing.parts };
+      return { snap, walLogs, parts: listing.parts };
     });
     this.resetState();
     if (snap) this.applyRecord(snap.state);
-    const unsealed = new Map<number, Span[]>();
-    for (const [n, recs] of walRecords) {
-      const spans: Span[] = [];
-      for (const rec of recs) {
+    const unsealed = new Map<number, { spans: Span[]; blocks: (SpanBlock | undefined)[]; from: Span[][] }>();
+    for (const [n, log] of walLogs) {
+      const seg = { spans: [] as Span[], blocks: [] as (SpanBlock | undefined)[], from: [] as Span[][] };
+      log.records.forEach((rec, i) => {
         this.applyRecord({ ...rec, spans: undefined });
-        if (rec.spans) for (const s of rec.spans) spans.push(s);
-      }
-      if (!parts.has(n)) unsealed.set(n, spans);
+        if (!rec.spans?.length) return;
+        for (const s of rec.spans) seg.spans.push(s);
+        seg.from.push(rec.spans);
+        const block = log.blocks[i];
+        // The lines as they lie in the file are the in-memory copy; inline spans (first format) are encoded afresh.
+        seg.blocks.push(block ? indexSpanBlock(block) : undefined);
+      });
+      if (!parts.has(n)) unsealed.set(n, seg);
     }
     // Spans of parts stay on disk: queries read them through DuckDB (cold), memory holds the rest.
     this.coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
     this.parquetFiles = this.coldParts.length;
-    for (const spans of unsealed.values()) this.applySpans(spans);
+    for (const seg of unsealed.values()) seg.from.forEach((spans, i) => this.applySpans(spans, seg.blocks[i]));
     for (const a of await this.parquet.summarizeParts(this.coldParts)) this.noteColdSpans(a.attemptId, a.maxSeq, a.count);
     this.rebuildIndexes();
-    return unsealed;
+    return new Map([...unsealed].map(([n, seg]) => [n, seg.spans]));
   }
 
   /**
@@ -242,11 +248,10 @@ export class DurableStore extends BaseStore {
   // -------------------------------------------------------------------------
   // writing
 
-  protected persist(rec: WalRecord): Promise<void> {
+  protected persist(rec: WalRecord, spans: SpanBlock | null): Promise<void> {
     // Encode now: later mutations replace the objects this record names.
-    const buf = encodeRecord(rec);
-    const p = this.writer!.append(buf);
-    if (rec.spans) this.pendingSpans += rec.spans.length;
+    const p = this.writer!.append(encodeRecordParts(rec, spans?.buf));
+    if (spans) this.pendingSpans += spans.starts.length;
     if (this.pendingSpans >= this.rollSpans || this.writer!.bytes >= this.rollBytes) this.scheduleCheckpoint();
     return p;
   }

@@ -119,33 +119,4 @@ export function normalizeSpan(v: unknown, where: string): SpanDraft {
   return s;
 }
 
-function copyAttrs(a: Attributes): Attributes {
-  const out: Attributes = {};
-  for (const k in a) {
-    const x = a[k];
-    out[k] = Array.isArray(x) ? (x.slice() as AttributeValue) : x;
-  }
-  return out;
-}
-
-/** A deep copy of a stored span, cheaper than structuredClone. */
-export function cloneSpan(s: Span): Span {
-  return {
-    rolloutId: s.rolloutId,
-    attemptId: s.attemptId,
-    sequenceId: s.sequenceId,
-    traceId: s.traceId,
-    spanId: s.spanId,
-    parentId: s.parentId,
-    name: s.name,
-    status: { ...s.status },
-    attributes: copyAttrs(s.attributes),
-    events: s.events.map((e) => ({ name: e.name, timestamp: e.timestamp, attributes: copyAttrs(e.attributes) })),
-    links: s.links.map((l) => ({ traceId: l.traceId, spanId: l.spanId, attributes: copyAttrs(l.attributes) })),
-    startTime: s.startTime,
-    endTime: s.endTime,
-    resource: { attributes: copyAttrs(s.resource.attributes), schemaUrl: s.resource.schemaUrl },
-  };
-}
-
 export const SpanInputArraySchema = z.array(z.unknown());

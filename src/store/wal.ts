@@ -5,6 +5,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, ftruncateSync } from "nod
 import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import type { Attempt, ResourcesUpdate, Rollout, Span, Worker } from "../types/index.js";
+import { encodeSpanBlock } from "./span-list.js";
 
 /** How an append is acknowledged. */
 export type FsyncPolicy = "always" | "batch" | "none";
@@ -54,35 +55,41 @@ const NL = 0x0a;
 /** Room before the payload for the longest header: 10 CRC digits and a 15-digit block size. */
 const HEAD_ROOM = PREFIX.length + 10 + BLOCK.length + 15 + MID.length;
 
-export function encodeRecord(rec: WalRecord): Buffer {
-  const spans = rec.spans?.length ? rec.spans : null;
-  const json = JSON.stringify(spans ? { ...rec, spans: undefined } : rec);
-  const lines = spans ? spans.map((sp) => JSON.stringify(sp)) : [];
+/**
+ * One record's bytes, as the header line and (when it has spans) the block
+ * of span lines, written with one writev. `spanLines` is the record's spans
+ * already encoded as JSON lines (the store encodes them once, for memory and
+ * the log, and the block is not copied again); without it, `rec.spans` is
+ * encoded here.
+ */
+export function encodeRecordParts(rec: WalRecord, spanLines: Buffer | null = null): Buffer[] {
+  const block = spanLines?.length ? spanLines : rec.spans?.length ? encodeSpanBlock(rec.spans).buf : null;
+  const json = JSON.stringify(block ? { ...rec, spans: undefined } : rec);
   // UTF-8 needs at most 3 bytes per UTF-16 unit. Sizing by that bound skips a byteLength pass over
-  // every string (as costly as the write itself); untouched pages of the slack are never faulted in.
-  let room = json.length * 3 + 2;
-  for (const l of lines) room += l.length * 3 + 1;
-  const out = Buffer.allocUnsafe(HEAD_ROOM + room);
+  // the string (as costly as the write itself).
+  const out = Buffer.allocUnsafe(HEAD_ROOM + json.length * 3 + 2);
   const payloadAt = HEAD_ROOM;
   const payloadEnd = payloadAt + out.write(json, payloadAt, "utf8");
   out[payloadEnd] = 0x7d; // }
   out[payloadEnd + 1] = NL;
-  const blockAt = payloadEnd + 2;
-  let o = blockAt;
-  for (const l of lines) {
-    o += out.write(l, o, "utf8");
-    out[o++] = NL;
-  }
   let sum = crc32(out.subarray(payloadAt, payloadEnd));
-  if (spans) sum = crc32(out.subarray(blockAt, o), sum);
-  const head = spans ? `${PREFIX}${sum}${BLOCK}${o - blockAt}${MID}` : `${PREFIX}${sum}${MID}`;
+  if (block) sum = crc32(block, sum);
+  const head = block ? `${PREFIX}${sum}${BLOCK}${block.length}${MID}` : `${PREFIX}${sum}${MID}`;
   const start = payloadAt - head.length;
   out.write(head, start, "latin1");
-  return out.subarray(start, o);
+  const header = out.subarray(start, payloadEnd + 2);
+  return block ? [header, block] : [header];
+}
+
+/** One record's bytes in one buffer. */
+export function encodeRecord(rec: WalRecord, spanLines: Buffer | null = null): Buffer {
+  return Buffer.concat(encodeRecordParts(rec, spanLines));
 }
 
 export interface WalReadResult {
   records: WalRecord[];
+  /** Per record, its span lines as they lie in the file (null when it has none, or had them inline). */
+  blocks: (Buffer | null)[];
   /** Bytes up to the end of the last good record. */
   validBytes: number;
   totalBytes: number;
@@ -97,16 +104,18 @@ const MID_BYTES = Buffer.from(MID);
 /** Decodes records until the end or the first torn/corrupt one (which ends the log). */
 export function decodeRecords(buf: Buffer): WalReadResult {
   const records: WalRecord[] = [];
+  const blocks: (Buffer | null)[] = [];
   let off = 0;
   let inlineSpans = 0;
   while (off < buf.length) {
     const r = decodeRecordAt(buf, off);
     if (!r) break;
     records.push(r.rec);
+    blocks.push(r.block);
     inlineSpans += r.inlineSpans;
     off = r.next;
   }
-  return { records, validBytes: off, totalBytes: buf.length, inlineSpans };
+  return { records, blocks, validBytes: off, totalBytes: buf.length, inlineSpans };
 }
 
 /** Digits of a decimal field at `at` up to `until` (1-15 of them), else null. */
@@ -121,7 +130,7 @@ function readInt(line: Buffer, at: number, until: number): number | null {
   return n;
 }
 
-function decodeRecordAt(buf: Buffer, off: number): { rec: WalRecord; next: number; inlineSpans: number } | null {
+function decodeRecordAt(buf: Buffer, off: number): { rec: WalRecord; block: Buffer | null; next: number; inlineSpans: number } | null {
   const end = buf.indexOf(NL, off);
   if (end < 0) return null; // torn: the header never got its newline
   const line = buf.subarray(off, end);
@@ -151,7 +160,7 @@ function decodeRecordAt(buf: Buffer, off: number): { rec: WalRecord; next: numbe
     const inlineSpans = rec.spans?.length ?? 0;
     // One parse for the whole block: its lines joined as a JSON array.
     if (blockBytes) rec.spans = JSON.parse(`[${buf.toString("utf8", blockAt, blockEnd - 1).replaceAll("\n", ",")}]`) as Span[];
-    return { rec, next: blockEnd, inlineSpans };
+    return { rec, block: blockBytes ? buf.subarray(blockAt, blockEnd) : null, next: blockEnd, inlineSpans };
   } catch {
     return null;
   }
@@ -191,7 +200,7 @@ interface Waiter {
  */
 export class WalSegmentWriter {
   private fh: FileHandle | null = null;
-  private queue: Buffer[] = [];
+  private queue: Buffer[][] = [];
   private waiters: Waiter[] = [];
   private running = false;
   private failed: unknown = null;
@@ -208,11 +217,12 @@ export class WalSegmentWriter {
     private readonly syncDir: () => Promise<void>,
   ) {}
 
-  append(buf: Buffer): Promise<void> {
+  /** Appends one record, given as the buffers it is made of (written in order, with no copy). */
+  append(parts: Buffer[]): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    this.bytes += buf.length;
+    for (const p of parts) this.bytes += p.length;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push(buf);
+      this.queue.push(parts);
       this.waiters.push({ resolve, reject });
       if (!this.running) this.start();
     });
@@ -246,7 +256,7 @@ export class WalSegmentWriter {
         const bufs = this.queue.splice(0, n);
         const waiters = this.waiters.splice(0, n);
         try {
-          await writeAll(this.fh, bufs);
+          await writeAll(this.fh, bufs.flat());
           if (this.policy !== "none") await this.fh.datasync();
           if (!this.dirSynced) {
             // A new segment's directory entry must be durable before its records count.
@@ -272,12 +282,22 @@ export class WalSegmentWriter {
   }
 }
 
+/** Most buffers handed to one writev (IOV_MAX is 1024 on Linux). */
+const IOV_MAX = 1024;
+
+/** writev of every buffer in order; a write may be partial, so it resumes where the last one stopped. */
 async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  // One buffer sidesteps writev's iovec limits; write may be partial, so loop.
-  const buf = bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
+  let i = 0;
   let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    off += bytesWritten;
+  while (i < bufs.length) {
+    const batch: Buffer[] = [];
+    for (let j = i; j < bufs.length && batch.length < IOV_MAX; j++) batch.push(j === i ? bufs[j].subarray(off) : bufs[j]);
+    let n = (await fh.writev(batch)).bytesWritten;
+    while (i < bufs.length && n >= bufs[i].length - off) {
+      n -= bufs[i].length - off;
+      i++;
+      off = 0;
+    }
+    off += n;
   }
 }
