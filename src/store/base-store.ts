@@ -93,7 +93,10 @@ export function resolveConfig(base: RolloutConfig, over: RolloutConfigInput | un
 
 interface AttemptEntry {
   attempt: Attempt;
+  /** Spans held in memory. */
   spans: SpanList;
+  /** Spans of this attempt that live only in Parquet parts (queried through DuckDB). */
+  coldSpans: number;
   nextSeq: number;
 }
 
@@ -181,6 +184,10 @@ export abstract class BaseStore implements LightningStore {
   protected resourcesLatest = new Map<string, ResourcesUpdate>();
   protected latestResourcesId: string | null = null;
   protected spanCount = 0;
+  /** Of spanCount, how many live only in Parquet parts. */
+  protected coldSpanCount = 0;
+  /** The WAL segment new spans are logged in (memory stores stay at 0). */
+  protected spanSegment = 0;
   private readonly spanNames = new NameInterner();
   private spanArena = new SpanArena();
 
@@ -255,7 +262,7 @@ export abstract class BaseStore implements LightningStore {
       } else {
         const re = this.rollouts.get(a.rolloutId);
         if (!re) continue;
-        const entry: AttemptEntry = { attempt: a, spans: new SpanList(), nextSeq: 0 };
+        const entry: AttemptEntry = { attempt: a, spans: new SpanList(), coldSpans: 0, nextSeq: 0 };
         this.attempts.set(a.attemptId, entry);
         re.attempts.push(entry);
         re.attempts.sort((x, y) => x.attempt.sequenceId - y.attempt.sequenceId);
@@ -279,7 +286,7 @@ export abstract class BaseStore implements LightningStore {
       const s = spans[i];
       const e = this.attempts.get(s.attemptId);
       if (!e || e.attempt.rolloutId !== s.rolloutId) continue;
-      e.spans.insert(s.sequenceId, this.spanNames.intern(s.name), block, i);
+      e.spans.insert(s.sequenceId, this.spanNames.intern(s.name), block, i, this.spanSegment);
       if (s.sequenceId >= e.nextSeq) e.nextSeq = s.sequenceId + 1;
       this.spanCount++;
     }
@@ -289,7 +296,28 @@ export abstract class BaseStore implements LightningStore {
   protected noteColdSpans(attemptId: string, maxSeq: number, count: number): void {
     const e = this.attempts.get(attemptId);
     if (e && maxSeq + 1 > e.nextSeq) e.nextSeq = maxSeq + 1;
+    if (e) e.coldSpans += count;
+    this.coldSpanCount += count;
     this.spanCount += count;
+  }
+
+  /**
+   * Spans logged in segments <= `segment` now live only in Parquet: memory
+   * lets go of them (and the arena reuses their chunks), queries read them
+   * through queryColdSpans.
+   */
+  protected evictSpansUpTo(segment: number): void {
+    for (const e of this.attempts.values()) {
+      const n = e.spans.evictUpTo(segment);
+      e.coldSpans += n;
+      this.coldSpanCount += n;
+    }
+    this.spanArena.release(segment);
+  }
+
+  /** Spans held in memory (the rest are in Parquet parts). */
+  protected get hotSpanCount(): number {
+    return this.spanCount - this.coldSpanCount;
   }
 
   /** After replay: rebuild the queue and the active-attempt set from the records. */
@@ -312,6 +340,7 @@ export abstract class BaseStore implements LightningStore {
     this.resourcesLatest.clear();
     this.latestResourcesId = null;
     this.spanCount = 0;
+    this.coldSpanCount = 0;
     this.spanNames.clear();
     this.spanArena = new SpanArena();
     this.queue = [];
@@ -474,7 +503,7 @@ export abstract class BaseStore implements LightningStore {
       lastHeartbeatTime: null,
       metadata: {},
     };
-    const ae: AttemptEntry = { attempt, spans: new SpanList(), nextSeq: 0 };
+    const ae: AttemptEntry = { attempt, spans: new SpanList(), coldSpans: 0, nextSeq: 0 };
     e.attempts.push(ae);
     this.attempts.set(attempt.attemptId, ae);
     this.activeAttempts.add(ae);
@@ -723,8 +752,8 @@ export abstract class BaseStore implements LightningStore {
     }
     // The drafts are the store's own normalized copies and it keeps only their bytes, so they go back to the caller as they are.
     const out = drafts as Span[];
-    const block = this.spanArena.encode(out);
-    for (let i = 0; i < out.length; i++) entries[i].spans.insert(out[i].sequenceId, this.spanNames.intern(out[i].name), block, i);
+    const block = this.spanArena.encode(out, this.spanSegment);
+    for (let i = 0; i < out.length; i++) entries[i].spans.insert(out[i].sequenceId, this.spanNames.intern(out[i].name), block, i, this.spanSegment);
     ch.spanBlock = block;
     this.spanCount += drafts.length;
     for (const ae of touched) {
@@ -752,15 +781,15 @@ export abstract class BaseStore implements LightningStore {
     const limit = q.limit ?? Infinity;
     const out: Span[] = [];
     const rolloutIds = q.rolloutId !== undefined ? (this.rollouts.has(q.rolloutId) ? [q.rolloutId] : []) : this.rolloutIdsSorted();
-    const latest: string[] | null = q.attemptId === "latest" ? [] : null;
+    // Attempts of a rollout-scoped query that have spans in Parquet: only they send the query to DuckDB.
+    const coldIds: string[] = [];
     for (const rid of rolloutIds) {
       const re = this.rollouts.get(rid)!;
       let attempts: AttemptEntry[];
-      if (q.attemptId === "latest") {
-        attempts = re.attempts.length ? [re.attempts[re.attempts.length - 1]] : [];
-        if (attempts.length) latest!.push(attempts[0].attempt.attemptId);
-      } else if (q.attemptId !== undefined) attempts = re.attempts.filter((a) => a.attempt.attemptId === q.attemptId);
+      if (q.attemptId === "latest") attempts = re.attempts.length ? [re.attempts[re.attempts.length - 1]] : [];
+      else if (q.attemptId !== undefined) attempts = re.attempts.filter((a) => a.attempt.attemptId === q.attemptId);
       else attempts = re.attempts.length > 1 ? [...re.attempts].sort((a, b) => cmp(a.attempt.attemptId, b.attempt.attemptId)) : re.attempts;
+      for (const ae of attempts) if (ae.coldSpans > 0) coldIds.push(ae.attempt.attemptId);
       if (out.length >= limit) continue;
       for (const ae of attempts) {
         const spans = ae.spans;
@@ -773,8 +802,10 @@ export abstract class BaseStore implements LightningStore {
         }
       }
     }
-    if (q.rolloutId !== undefined && !rolloutIds.length) return out;
-    const cold = await this.queryColdSpans({ ...q, attemptIds: latest ?? (q.attemptId !== undefined ? [q.attemptId] : null) });
+    if (!this.coldSpanCount || !coldIds.length) return out;
+    // Unscoped queries name every attempt with cold spans: DuckDB filters cheaper without the list.
+    const scoped = q.rolloutId !== undefined || q.attemptId !== undefined;
+    const cold = await this.queryColdSpans({ ...q, attemptIds: scoped ? coldIds : null });
     if (!cold.length) return out;
     return mergeSpans(out, cold, limit);
   }

@@ -35,10 +35,12 @@
  * process is taken over). Readers open with `{ readOnly: true }`, take no
  * lock, see everything fsync'd so far and call `refresh()` to catch up.
  *
- * Spans logged since the store was opened are also kept in memory; spans
- * that were already in Parquet parts when it opened stay on disk, and
- * querySpans reads them with DuckDB and merges them in order. So reopening a
- * directory of millions of spans is quick and costs little RAM. Span times
+ * Memory holds the spans of the current segment and of the newest sealed
+ * one, as their JSON lines (span-list.ts); older spans live only in their
+ * Parquet parts, and querySpans reads them with DuckDB (only for attempts
+ * that have such spans) and merges them in order. So memory stays bounded
+ * on a run of any length, reopening a directory of millions of spans is
+ * quick, and freshly finished rollouts are served from memory. Span times
  * are kept to the microsecond, the Parquet unit.
  */
 
@@ -88,8 +90,10 @@ export class DurableStore extends BaseStore {
   private parquetFiles = 0;
   /** Segments read at load whose spans sit inside record payloads (the first WAL format). */
   private readonly inlineSpanSegments = new Set<number>();
-  /** Part files that existed at load; their spans are queried from disk, never held in memory. */
+  /** Part files whose spans are queried from disk, not held in memory (all of them, at load). */
   private coldParts: string[] = [];
+  /** Segments sealed into parts whose spans memory still holds, oldest first. */
+  private hotParts: number[] = [];
   /** The last background checkpoint failure, if any; the next checkpoint retries. */
   lastCheckpointError: unknown = null;
 
@@ -188,8 +192,12 @@ export class DurableStore extends BaseStore {
     }
     // Spans of parts stay on disk: queries read them through DuckDB (cold), memory holds the rest.
     this.coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
+    this.hotParts = [];
     this.parquetFiles = this.coldParts.length;
-    for (const seg of unsealed.values()) seg.from.forEach((spans, i) => this.applySpans(spans, seg.blocks[i]));
+    for (const [n, seg] of unsealed) {
+      this.spanSegment = n;
+      seg.from.forEach((spans, i) => this.applySpans(spans, seg.blocks[i]));
+    }
     for (const a of await this.parquet.summarizeParts(this.coldParts)) this.noteColdSpans(a.attemptId, a.maxSeq, a.count);
     this.rebuildIndexes();
     return new Map([...unsealed].map(([n, seg]) => [n, seg.spans]));
@@ -220,8 +228,11 @@ export class DurableStore extends BaseStore {
       await this.writeSnapshot(last, JSON.stringify(this.snapshotState(last)));
       this.deleteUpTo(last);
       this.parquetFiles = listStoreDir(this.dir).parts.size;
+      for (const n of unsealed.keys()) this.hotParts.push(n);
+      this.coolDown();
     }
     this.segment = last + 1;
+    this.spanSegment = this.segment;
     this.writer = this.newWriter(this.segment, Promise.resolve());
   }
 
@@ -279,6 +290,7 @@ export class DurableStore extends BaseStore {
     this.sealing.push({ segment: n, spans: this.pendingSpans });
     this.pendingSpans = 0;
     this.segment = n + 1;
+    this.spanSegment = this.segment;
     this.writer = this.newWriter(n + 1, old.drain());
     await old.close();
     while (this.sealing.length) {
@@ -289,11 +301,26 @@ export class DurableStore extends BaseStore {
         await this.parquet.writePartFromWal(walPath(this.dir, segment), partPath(this.dir, segment));
         this.parquetFiles++;
       }
+      if (spans > 0) this.hotParts.push(segment);
       this.sealing.shift();
     }
     await this.writeSnapshot(n, snapshotJson);
     this.deleteUpTo(n);
+    this.coolDown();
     this.lastCheckpointError = null;
+  }
+
+  /**
+   * Lets memory go of sealed segments' spans, all but the newest one's:
+   * memory stays bounded by about two segments of spans however long a run
+   * is, and rollouts that just finished (what trainers query) stay hot.
+   */
+  private coolDown(): void {
+    while (this.hotParts.length > 1) {
+      const n = this.hotParts.shift()!;
+      this.coldParts.push(partPath(this.dir, n));
+      this.evictSpansUpTo(n);
+    }
   }
 
   protected override queryColdSpans(q: ColdSpanQuery): Promise<Span[]> {
@@ -318,7 +345,7 @@ export class DurableStore extends BaseStore {
 
   override async statistics(): Promise<StoreStatistics> {
     const s = await super.statistics();
-    return { ...s, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles };
+    return { ...s, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles, spansInMemory: this.hotSpanCount };
   }
 
   override async close(): Promise<void> {

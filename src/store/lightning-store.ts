@@ -33,6 +33,8 @@ export interface StoreStatistics {
   /** Durable stores: bytes in the write-ahead log not yet folded into Parquet. */
   walBytes?: number;
   parquetFiles?: number;
+  /** Durable stores: spans held in memory; the rest are read from Parquet parts when queried. */
+  spansInMemory?: number;
 }
 
 export interface WaitOptions {
