@@ -304,15 +304,19 @@ export abstract class BaseStore implements LightningStore {
   /**
    * Spans logged in segments <= `segment` now live only in Parquet: memory
    * lets go of them (and the arena reuses their chunks), queries read them
-   * through queryColdSpans.
+   * through queryColdSpans. Returns the attempts that had spans there.
    */
-  protected evictSpansUpTo(segment: number): void {
+  protected evictSpansUpTo(segment: number): string[] {
+    const evicted: string[] = [];
     for (const e of this.attempts.values()) {
       const n = e.spans.evictUpTo(segment);
+      if (!n) continue;
       e.coldSpans += n;
       this.coldSpanCount += n;
+      evicted.push(e.attempt.attemptId);
     }
     this.spanArena.release(segment);
+    return evicted;
   }
 
   /** Spans held in memory (the rest are in Parquet parts). */

@@ -11,6 +11,13 @@ import { fsyncDir, fsyncFile } from "./fs-durable.js";
 import { promotedColumns, SPAN_COLUMNS } from "./parquet-layout.js";
 import { AGL, GEN_AI } from "../types/semconv.js";
 
+/**
+ * Parts are sorted the way querySpans returns spans and cut into small row
+ * groups, so a lookup by rollout or attempt skips every row group whose
+ * min/max statistics rule it out instead of scanning the whole part.
+ */
+const PART_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 8192";
+
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const fileList = (paths: readonly string[]) => `[${paths.map(sqlString).join(", ")}]`;
 
@@ -84,7 +91,8 @@ export class SpanParquetIO {
   private connection(): Promise<DuckDBConnection> {
     this.conn ??= (async () => {
       // One thread: checkpoints run beside ingest, which keeps its own core.
-      this.instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+      // enable_object_cache keeps part footers between queries: a rollout lookup then reads one small row group.
+      this.instance = await DuckDBInstance.create(":memory:", { threads: "1", enable_object_cache: "true" });
       const c = await this.instance.connect();
       return c;
     })();
@@ -99,7 +107,7 @@ export class SpanParquetIO {
     try {
       await appendSpanRows(c, table, spans);
       const tmp = `${path}.tmp`;
-      await c.run(`COPY ${table} TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      await c.run(`COPY (FROM ${table} ORDER BY rollout_id, attempt_id, sequence_id) TO ${sqlString(tmp)} (${PART_OPTIONS})`);
       await fsyncFile(tmp);
       await rename(tmp, path);
       await fsyncDir(path);
@@ -120,7 +128,7 @@ export class SpanParquetIO {
     if (walPath === null || !existsSync(walPath) || statSync(walPath).size === 0) return this.writePart(partPath, []);
     const c = await this.connection();
     const tmp = `${partPath}.tmp`;
-    await c.run(`COPY (${walSpansSql(walPath)}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+    await c.run(`COPY (${walSpansSql(walPath)} ORDER BY rollout_id, attempt_id, sequence_id) TO ${sqlString(tmp)} (${PART_OPTIONS})`);
     await fsyncFile(tmp);
     await rename(tmp, partPath);
     await fsyncDir(partPath);
@@ -148,11 +156,14 @@ export class SpanParquetIO {
   }
 
   /** Per attempt: how many spans the parts hold and the largest sequence id. */
-  async summarizeParts(paths: readonly string[]): Promise<{ attemptId: string; maxSeq: number; count: number }[]> {
+  /** Per part file and attempt: how many spans it holds and the largest sequence id. */
+  async summarizeParts(paths: readonly string[]): Promise<{ path: string; attemptId: string; maxSeq: number; count: number }[]> {
     if (!paths.length) return [];
     const c = await this.connection();
-    const r = await c.runAndReadAll(`SELECT attempt_id, max(sequence_id) AS mx, count(*) AS n FROM read_parquet(${fileList(paths)}) GROUP BY attempt_id`);
-    return (r.getRowsJS() as [string, bigint, bigint][]).map(([attemptId, mx, n]) => ({ attemptId, maxSeq: Number(mx), count: Number(n) }));
+    const r = await c.runAndReadAll(
+      `SELECT filename, attempt_id, max(sequence_id) AS mx, count(*) AS n FROM read_parquet(${fileList(paths)}, filename = true) GROUP BY filename, attempt_id`,
+    );
+    return (r.getRowsJS() as [string, string, bigint, bigint][]).map(([path, attemptId, mx, n]) => ({ path, attemptId, maxSeq: Number(mx), count: Number(n) }));
   }
 
   close(): void {
