@@ -66,10 +66,14 @@ const TrainArithmeticSchema = z
     updatesPerBatch: z.number().int().min(1).max(16).default(1),
     /**
      * Answer tokens. 1 (default): the answer is one digit token, which GRPO
-     * learns in about a hundred steps; with 2 (digit, end token) the same
-     * budget learns much less (see bench/RESULTS.md).
+     * learns in about a hundred steps. Longer answers need a calmer optimizer
+     * and an entropy bonus (lr 2e-3, entropyCoef 0.2) and several hundred
+     * steps: at lr 5e-3 / beta2 0.99 the noise of the extra tokens collapses
+     * the policy onto one context-free answer (bench/RESULTS.md, "multi-token GRPO").
      */
     maxTokens: z.number().int().min(1).max(4).default(1),
+    /** Entropy bonus (loss -= entropyCoef * entropy); keeps sampling diverse while the prompt is still ignored. */
+    entropyCoef: z.number().min(0).max(10).default(0),
     checkpointDir: z.string().min(1).optional(),
     progress: z.boolean().default(true),
     policy: z.custom<Policy>((p) => p === undefined || (!!p && typeof (p as Policy).trainStep === "function")).optional(),
@@ -104,6 +108,7 @@ export async function trainArithmetic(options: TrainArithmeticOptions): Promise<
     beta2: o.beta2,
     updatesPerBatch: o.updatesPerBatch,
     maxTokens: o.maxTokens,
+    entropyCoef: o.entropyCoef,
     temperature: 1,
     evalTemperature: 0,
     evalEvery: o.evalEvery,
