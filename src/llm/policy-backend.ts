@@ -10,6 +10,31 @@ export interface PolicyBackendOptions {
   model: string;
   /** Requests without a seed draw one from this seeded sequence, so samples differ but a run can be replayed. */
   seed?: number;
+  /**
+   * Requests without a seed that arrive within this many ms of each other and sample alike (n, temperature,
+   * top_p, max tokens) share one `policy.generate` call (one prefill per prompt, one batched decode). 0 turns
+   * batching off. Default 2.
+   */
+  batchWindowMs?: number;
+  /** Prompts per batched call at most; a full batch goes at once. Default 64. */
+  maxBatch?: number;
+}
+
+type Samples = { tokens: number[][]; logprobs: number[][] };
+
+interface Pending {
+  prompt: number[];
+  req: GenerateRequest;
+  resolve(v: Samples): void;
+  reject(e: unknown): void;
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  if (r instanceof Error) return r;
+  const e = new Error("The operation was aborted");
+  e.name = "AbortError";
+  return e;
 }
 
 export class PolicyBackend implements CompletionBackend {
@@ -17,12 +42,19 @@ export class PolicyBackend implements CompletionBackend {
   private readonly tokenizer: TokenizerLike;
   private readonly model: string;
   private nextSeed: number;
+  private readonly batchWindowMs: number;
+  private readonly maxBatch: number;
+  private readonly queues = new Map<string, { items: Pending[]; timer: ReturnType<typeof setTimeout> | null }>();
+  /** Native generate calls made (a batched call counts once): what batching saves. */
+  generateCalls = 0;
 
   constructor(opts: PolicyBackendOptions) {
     this.policy = opts.policy;
     this.tokenizer = opts.tokenizer;
     this.model = opts.model;
     this.nextSeed = (opts.seed ?? 0x5eed) >>> 0;
+    this.batchWindowMs = opts.batchWindowMs ?? 2;
+    this.maxBatch = Math.max(1, opts.maxBatch ?? 64);
   }
 
   private drawSeed(): number {
@@ -73,15 +105,10 @@ export class PolicyBackend implements CompletionBackend {
     const room = this.policy.config.ctx - promptTokenIds.length;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, room));
     const eos = this.tokenizer.eosId;
-    const out = await this.policy.generate([promptTokenIds], {
-      n: req.n,
-      temperature: req.temperature,
-      topP: req.topP,
-      maxTokens,
-      stop: eos === null ? [] : [eos],
-      seed: req.seed ?? this.drawSeed(),
-      signal: req.signal,
-    });
+    const out =
+      req.seed === undefined && this.batchWindowMs > 0
+        ? await this.enqueue(promptTokenIds, { ...req, maxTokens })
+        : await this.callPolicy([promptTokenIds], { ...req, maxTokens }, req.seed ?? this.drawSeed(), req.signal);
     const choices = out.tokens.map((ids, i) => {
       let tokenIds = ids;
       let logprobs = out.logprobs[i] ?? [];
@@ -102,6 +129,56 @@ export class PolicyBackend implements CompletionBackend {
       return { text, tokenIds, logprobs, finishReason, tokenTexts: this.pieces(tokenIds, text) };
     });
     return { model: this.model, promptTokenIds, choices };
+  }
+
+  private callPolicy(prompts: number[][], req: GenerateRequest, seed: number, signal: AbortSignal | undefined): Promise<Samples> {
+    const eos = this.tokenizer.eosId;
+    this.generateCalls++;
+    return this.policy.generate(prompts, {
+      n: req.n,
+      temperature: req.temperature,
+      topP: req.topP,
+      maxTokens: req.maxTokens,
+      stop: eos === null ? [] : [eos],
+      seed,
+      signal,
+    });
+  }
+
+  // A request with an explicit seed is never batched: its samples must not depend on what else arrived.
+  private enqueue(prompt: number[], req: GenerateRequest): Promise<Samples> {
+    if (req.signal?.aborted) return Promise.reject(abortReason(req.signal));
+    const key = JSON.stringify([req.n, req.temperature, req.topP, req.maxTokens]);
+    return new Promise((resolve, reject) => {
+      let q = this.queues.get(key);
+      if (!q) this.queues.set(key, (q = { items: [], timer: null }));
+      q.items.push({ prompt, req, resolve, reject });
+      // an aborted request leaves at once; the others in its batch still get their samples
+      req.signal?.addEventListener("abort", () => reject(abortReason(req.signal!)), { once: true });
+      if (q.items.length >= this.maxBatch) this.flush(key);
+      else if (!q.timer) q.timer = setTimeout(() => this.flush(key), this.batchWindowMs);
+    });
+  }
+
+  private flush(key: string): void {
+    const q = this.queues.get(key);
+    if (!q) return;
+    this.queues.delete(key);
+    if (q.timer) clearTimeout(q.timer);
+    const items = q.items.filter((it) => !it.req.signal?.aborted);
+    if (items.length) void this.runBatch(items);
+  }
+
+  private async runBatch(items: Pending[]): Promise<void> {
+    const n = items[0].req.n;
+    try {
+      const out = await this.callPolicy(items.map((it) => it.prompt), items[0].req, this.drawSeed(), undefined);
+      items.forEach((it, i) => it.resolve({ tokens: out.tokens.slice(i * n, (i + 1) * n), logprobs: out.logprobs.slice(i * n, (i + 1) * n) }));
+    } catch (e) {
+      if (items.length === 1) return items[0].reject(e);
+      // isolate the failure: each request again on its own, so only the one at fault gets an error
+      await Promise.all(items.map((it) => this.callPolicy([it.prompt], it.req, this.drawSeed(), it.req.signal).then(it.resolve, it.reject)));
+    }
   }
 }
 
