@@ -12,8 +12,9 @@ export interface PolicyBackendOptions {
   seed?: number;
   /**
    * Requests without a seed that arrive within this many ms of each other and sample alike (n, temperature,
-   * top_p, max tokens) share one `policy.generate` call (one prefill per prompt, one batched decode). 0 turns
-   * batching off. Default 2.
+   * top_p, max tokens) share one `policy.generate` call (one prefill per prompt, one batched decode). Default 0
+   * (off): in the demo loop (4 runners, 1-token answers) generate is under 1% of a rollout, so the window only
+   * added latency (bench/RESULTS.md); it pays when many agents wait on long generations.
    */
   batchWindowMs?: number;
   /** Prompts per batched call at most; a full batch goes at once. Default 64. */
@@ -53,7 +54,7 @@ export class PolicyBackend implements CompletionBackend {
     this.tokenizer = opts.tokenizer;
     this.model = opts.model;
     this.nextSeed = (opts.seed ?? 0x5eed) >>> 0;
-    this.batchWindowMs = opts.batchWindowMs ?? 2;
+    this.batchWindowMs = opts.batchWindowMs ?? 0;
     this.maxBatch = Math.max(1, opts.maxBatch ?? 64);
   }
 
