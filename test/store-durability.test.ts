@@ -292,7 +292,7 @@ test("a reader opens the directory read-only while the writer writes, in this pr
   await w.addSpans(Array.from({ length: 25 }, () => makeSpan("ro-live", r.attempt.attemptId, { name: "early" })));
   await assert.rejects(openStore(dir), StoreLockedError);
 
-  const reader = await openStore(dir, { readOnly: true });
+  const reader = await openStore(dir, { readOnly: true, followIntervalMs: 0 });
   assert.equal(reader.readOnly, true);
   assert.equal((await reader.querySpans()).length, 25);
   await assert.rejects(reader.enqueueRollout({ input: 1 }), ReadOnlyStoreError);
@@ -305,6 +305,37 @@ test("a reader opens the directory read-only while the writer writes, in this pr
 
   const { stdout } = await execFileP(process.execPath, ["--import", "tsx", CHILD, "read", dir]);
   assert.deepEqual(JSON.parse(stdout), { rollouts: 1, spans: 26, names: ["early", "late"] });
+  await reader.close();
+  await w.close();
+});
+
+test("a following reader sees a live run without refresh(): new spans once each across checkpoints, finished rollouts wake its waiters", async () => {
+  const dir = freshDir();
+  const w = await openStore(dir, { parquetRollSpans: 1e9, checkpointIntervalMs: 0 });
+  const a = await w.startRollout({ input: 1, rolloutId: "ro-1" });
+  const reader = await openStore(dir, { readOnly: true, followIntervalMs: 20 });
+  const until = async (what: string, ok: () => Promise<boolean>) => {
+    const t0 = Date.now();
+    while (!(await ok())) {
+      if (Date.now() - t0 > 5000) assert.fail(`reader never saw ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const waited = reader.waitForRollouts(["ro-1"], { timeoutMs: 10_000 });
+  let sent = 0;
+  for (let round = 0; round < 6; round++) {
+    await w.addSpans(Array.from({ length: 7 }, (_, i) => makeSpan("ro-1", a.attempt.attemptId, { attributes: { round, i } })));
+    sent += 7;
+    // Every other round ends with a checkpoint, so the reader crosses parts, snapshots and deleted segments.
+    if (round % 2) await w.flush();
+    await until(`${sent} spans`, async () => (await reader.querySpans({ rolloutId: "ro-1" })).length === sent);
+    const seqs = (await reader.querySpans({ rolloutId: "ro-1" })).map((x) => x.sequenceId);
+    assert.deepEqual(seqs, Array.from({ length: sent }, (_, i) => i));
+  }
+  await w.updateAttempt("ro-1", "latest", { status: "succeeded" });
+  const done = await waited;
+  assert.deepEqual(done.map((r) => [r.rolloutId, r.status]), [["ro-1", "succeeded"]]);
+  assert.equal((reader as DurableStore).lastFollowError, null);
   await reader.close();
   await w.close();
 });

@@ -73,6 +73,11 @@ export const StoreOptionsSchema = z
     parquetRollBytes: z.number().int().positive().optional(),
     /** Durable stores: a checkpoint runs at least this often while spans are pending; 0 = only by size and on close. */
     checkpointIntervalMs: z.number().int().min(0).optional(),
+    /**
+     * Read-only durable stores: how often to pick up what the writer logged
+     * since (an incremental read of the WAL tail); 0 = only on refresh().
+     */
+    followIntervalMs: z.number().int().min(0).optional(),
     /** Epoch-millisecond clock; tests pass a fake one. */
     clock: z.custom<() => number>((v) => typeof v === "function", "expected a function returning epoch ms").optional(),
   })

@@ -33,7 +33,9 @@
  *
  * One writer per directory (writer.lock holds its pid; a lock left by a dead
  * process is taken over). Readers open with `{ readOnly: true }`, take no
- * lock, see everything fsync'd so far and call `refresh()` to catch up.
+ * lock, see everything fsync'd so far, and follow the writer: every
+ * `followIntervalMs` (default 1 s; 0 = off) and on `refresh()` they read the
+ * WAL's new records, so queries and waitForRollouts see a live run.
  *
  * Memory holds the spans of the current segment and of the newest sealed
  * one, as their JSON lines (span-list.ts); older spans live only in their
@@ -44,7 +46,7 @@
  * are kept to the microsecond, the Parquet unit.
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, unlinkSync } from "node:fs";
 import { parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
 import type { Span } from "../types/span.js";
@@ -56,7 +58,7 @@ import { SpanParquetIO } from "./parquet-io.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { indexSpanBlock, type SpanBlock } from "./span-list.js";
-import { encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
+import { decodeRecords, encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
 import { join } from "node:path";
 
 interface Snapshot {
@@ -69,6 +71,7 @@ const DEFAULTS = {
   parquetRollSpans: 100_000,
   parquetRollBytes: 256 * 1024 * 1024,
   checkpointIntervalMs: 30_000,
+  followIntervalMs: 1000,
 };
 
 export class DurableStore extends BaseStore {
@@ -96,6 +99,13 @@ export class DurableStore extends BaseStore {
   private readonly partsByAttempt = new Map<string, Set<string>>();
   /** Segments sealed into parts whose spans memory still holds, oldest first. */
   private hotParts: number[] = [];
+  /** Readers: the snapshot loaded, and how far each WAL segment after it has been read. */
+  private loadedSnapshot = 0;
+  private readonly walTails = new Map<number, number>();
+  private refreshing: Promise<void> | null = null;
+  private followTimer: NodeJS.Timeout | null = null;
+  /** Readers: the last failure of a background refresh, if any (the next tick retries). */
+  lastFollowError: unknown = null;
   /** The last background checkpoint failure, if any; the next checkpoint retries. */
   lastCheckpointError: unknown = null;
 
@@ -117,6 +127,7 @@ export class DurableStore extends BaseStore {
     if (s.readOnly) {
       if (!existsSync(dir)) throw new TypeError(`openStore: ${dir} does not exist (a read-only store cannot create it)`);
       await s.load();
+      s.startFollowing(opts.followIntervalMs ?? DEFAULTS.followIntervalMs);
       return s;
     }
     mkdirSync(join(dir, STORE_LAYOUT.walDir), { recursive: true });
@@ -168,14 +179,20 @@ export class DurableStore extends BaseStore {
       const base = snap?.segment ?? 0;
       const walLogs = new Map<number, WalReadResult>();
       this.inlineSpanSegments.clear();
+      this.loadedSnapshot = snap?.segment ?? 0;
+      this.walTails.clear();
       for (const n of listing.segments) {
         if (n <= base) continue;
         const r = readWalFile(walPath(this.dir, n));
         walLogs.set(n, r);
+        this.walTails.set(n, r.validBytes);
         if (r.inlineSpans) this.inlineSpanSegments.add(n);
       }
       return { snap, walLogs, parts: listing.parts };
     });
+    // Everything that awaits happens before the state is reset: a reader's queries never see it half built.
+    const coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
+    const coldSummary = await this.parquet.summarizeParts(coldParts);
     this.resetState();
     if (snap) this.applyRecord(snap.state);
     const unsealed = new Map<number, { spans: Span[]; blocks: (SpanBlock | undefined)[]; from: Span[][] }>();
@@ -193,7 +210,7 @@ export class DurableStore extends BaseStore {
       if (!parts.has(n)) unsealed.set(n, seg);
     }
     // Spans of parts stay on disk: queries read them through DuckDB (cold), memory holds the rest.
-    this.coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
+    this.coldParts = coldParts;
     this.hotParts = [];
     this.parquetFiles = this.coldParts.length;
     for (const [n, seg] of unsealed) {
@@ -201,7 +218,7 @@ export class DurableStore extends BaseStore {
       seg.from.forEach((spans, i) => this.applySpans(spans, seg.blocks[i]));
     }
     this.partsByAttempt.clear();
-    for (const a of await this.parquet.summarizeParts(this.coldParts)) {
+    for (const a of coldSummary) {
       this.noteColdSpans(a.attemptId, a.maxSeq, a.count);
       this.notePart(a.attemptId, a.path);
     }
@@ -352,12 +369,62 @@ export class DurableStore extends BaseStore {
     if (this.lastCheckpointError) throw this.lastCheckpointError;
   }
 
-  /** Read-only stores: reload everything the writer has made durable since opening. */
+  /**
+   * Read-only stores: catch up with everything the writer has made durable.
+   * Between checkpoints that is an incremental read of the WAL segments'
+   * new bytes (a torn last record is left for the next call); after a
+   * checkpoint (a newer snapshot) everything is reloaded, with the sealed
+   * spans read from Parquet.
+   */
   async refresh(): Promise<void> {
     this.assertOpen();
     if (!this.readOnly) return;
-    await this.load();
+    const refreshing = (this.refreshing ??= this.catchUp().finally(() => (this.refreshing = null)));
+    await refreshing;
+  }
+
+  private async catchUp(): Promise<void> {
+    const listing = listStoreDir(this.dir);
+    const newest = listing.snapshots.at(-1) ?? 0;
+    if (newest !== this.loadedSnapshot || !this.tailFromWal(listing.segments)) await this.load();
+    this.rebuildIndexes();
     this.notifyWaiters();
+  }
+
+  /** Applies the records appended to WAL segments since they were last read; false when a segment vanished (a checkpoint). */
+  private tailFromWal(segments: number[]): boolean {
+    for (const n of segments) {
+      if (n <= this.loadedSnapshot) continue;
+      const path = walPath(this.dir, n);
+      const from = this.walTails.get(n) ?? 0;
+      let fresh: Buffer;
+      try {
+        fresh = readFrom(path, from);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+        throw e;
+      }
+      if (!fresh.length) continue;
+      const log = decodeRecords(fresh);
+      this.spanSegment = n;
+      log.records.forEach((rec, i) => {
+        this.applyRecord({ ...rec, spans: undefined });
+        if (rec.spans?.length) this.applySpans(rec.spans, log.blocks[i] ? indexSpanBlock(log.blocks[i]!) : undefined);
+      });
+      this.walTails.set(n, from + log.validBytes);
+    }
+    return true;
+  }
+
+  private startFollowing(everyMs: number): void {
+    if (everyMs <= 0) return;
+    this.followTimer = setInterval(() => {
+      this.refresh().catch((e) => {
+        // A reader racing a checkpoint can see a half-renamed directory; the next tick retries.
+        this.lastFollowError = e;
+      });
+    }, everyMs);
+    this.followTimer.unref();
   }
 
   override async statistics(): Promise<StoreStatistics> {
@@ -368,6 +435,8 @@ export class DurableStore extends BaseStore {
   override async close(): Promise<void> {
     if (this.closed) return;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    if (this.followTimer) clearInterval(this.followTimer);
+    await this.refreshing?.catch(() => {});
     // Closed first, so no call slips in between the last checkpoint and the lock release.
     await super.close();
     if (!this.readOnly && this.writer) {
@@ -386,5 +455,24 @@ export class DurableStore extends BaseStore {
     this.releaseLock?.();
     this.releaseLock = null;
     this.releaseMemory();
+  }
+}
+
+/** The bytes of a file from `offset` to its current end. */
+function readFrom(path: string, offset: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= offset) return Buffer.alloc(0);
+    const buf = Buffer.allocUnsafe(size - offset);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
   }
 }
