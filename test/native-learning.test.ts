@@ -19,7 +19,9 @@ for (const family of ["qwen2", "gpt2"] as const) test(`GRPO raises the mean rewa
   const policy = await Policy.create({ family, layers: 2, dModel: 32, heads: 2, kvHeads: family === "qwen2" ? 1 : 2, vocab: 13, ctx: 8, seed: 1 });
   const start = await meanReward(policy, 1000);
   assert.ok(start < 0.25, `starts near chance (1/13): ${start}`);
-  const maxSteps = 400;
+  // lr 3e-3: with decorrelated sampling seeds, 5e-3 collapses the policy before the groups find the answer
+  // (seeds 1-3: 3e-3 reaches 0.9 in 220-360 steps for both families; 5e-3 stalls at 0.24 for qwen2).
+  const maxSteps = 600;
   let final = start;
   let steps = 0;
   for (let step = 0; step < maxSteps; step++) {
@@ -28,7 +30,7 @@ for (const family of ["qwen2", "gpt2"] as const) test(`GRPO raises the mean rewa
     const rewards = g.tokens.map((t, i) => reward(prompts[g.promptIndex[i]], t));
     await policy.trainStep(
       { prompts: g.promptIndex.map((p) => prompts[p]), responses: g.tokens, rewards, groupSize: 8, oldLogprobs: g.logprobs },
-      { loss: "grpo", lr: 5e-3, beta2: 0.99 },
+      { loss: "grpo", lr: 3e-3, beta2: 0.99 },
     );
     steps = step + 1;
     if (step % 20 === 19) {

@@ -478,7 +478,7 @@ struct CudaModel::Impl {
     GenResult out;
     out.tokens.resize(S); out.logprobs.resize(S); out.sampleLogprobs.resize(S); out.finish.assign(S, "");
     std::vector<Rng> rngs;
-    for (size_t s = 0; s < S; s++) rngs.emplace_back(r.seed * 0x9E3779B97F4A7C15ull + (uint64_t)s * 0xD1B54A32D192ED03ull + 1);
+    for (size_t s = 0; s < S; s++) rngs.emplace_back(sample_stream_seed(r.seed, s));
     for (size_t p = 0; p < Pn; p++) {
       const auto& pr = r.prompts[p];
       const int P = (int)pr.size();

@@ -382,7 +382,7 @@ class Model {
     GenResult out;
     out.tokens.resize(S); out.logprobs.resize(S); out.sampleLogprobs.resize(S); out.finish.assign(S, "");
     std::vector<Rng> rngs;
-    for (size_t s = 0; s < S; s++) rngs.emplace_back(r.seed * 0x9E3779B97F4A7C15ull + (uint64_t)s * 0xD1B54A32D192ED03ull + 1);
+    for (size_t s = 0; s < S; s++) rngs.emplace_back(sample_stream_seed(r.seed, s));
     std::vector<KVCache> caches(S);
     std::vector<std::vector<F>> logits(S, std::vector<F>(V));
     std::vector<int> len(S);  // tokens in sequence s so far (prompt + generated)

@@ -26,6 +26,18 @@ struct Rng {
   }
 };
 
+// The stream of sample `s` of a call with `seed`. Seeds pass through the splitmix64 finalizer first:
+// seeding splitmix64 with seed*gamma made seeds k and k+1 the same stream one draw apart, so an RL
+// loop seeding step k with k drew almost the same random numbers every step.
+inline uint64_t sample_stream_seed(uint64_t seed, uint64_t s) {
+  auto mix = [](uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  return mix(mix(seed + 0x9E3779B97F4A7C15ull) + s * 0xD1B54A32D192ED03ull);
+}
+
 struct SampleConfig {
   double temperature = 1.0;  // 0: greedy
   int topK = 0;              // 0: off
