@@ -1,6 +1,7 @@
 // Serves completions from a policy held in this process: chat template ->
 // token ids -> policy.generate -> text, with the ids and logprobs kept for
 // training. Swapping the policy (new weights) needs no restart of agents.
+import { ValidationError } from "../types/errors.js";
 import type { CompletionBackend, GenerateRequest, GenerateResult, GeneratorLike, TokenizerLike } from "./backend.js";
 
 export interface PolicyBackendOptions {
@@ -19,6 +20,33 @@ export interface PolicyBackendOptions {
   batchWindowMs?: number;
   /** Prompts per batched call at most; a full batch goes at once. Default 64. */
   maxBatch?: number;
+}
+
+function policyIssues(policy: unknown): string[] {
+  const p = policy as GeneratorLike | null | undefined;
+  if (typeof p?.generate !== "function") return ["policy must have a generate(prompts, opts) method"];
+  if (!Number.isInteger(p.config?.ctx) || p.config.ctx < 2) return ["policy.config.ctx must be an integer >= 2"];
+  return [];
+}
+
+// Checked at run time too: JavaScript callers (notebooks) get no type checking.
+function checkOptions(opts: PolicyBackendOptions): void {
+  if (typeof opts !== "object" || opts === null) throw new ValidationError("PolicyBackend", ["options must be an object"]);
+  const issues = policyIssues(opts.policy);
+  const t = opts.tokenizer as Partial<TokenizerLike> | undefined;
+  if (typeof t?.encode !== "function" || typeof t.decode !== "function" || typeof t.applyChatTemplate !== "function")
+    issues.push("tokenizer must have encode, decode and applyChatTemplate methods");
+  else if (t.eosId !== null && !Number.isInteger(t.eosId)) issues.push("tokenizer.eosId must be an integer or null");
+  if (typeof opts.model !== "string" || opts.model.length === 0) issues.push("model must be a non-empty string");
+  const int = (name: keyof PolicyBackendOptions, min: number) => {
+    const v = opts[name];
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < min)) issues.push(`${name} must be an integer >= ${min}, got ${String(v)}`);
+  };
+  int("seed", 0);
+  int("maxBatch", 1);
+  const w = opts.batchWindowMs;
+  if (w !== undefined && (typeof w !== "number" || !Number.isFinite(w) || w < 0)) issues.push(`batchWindowMs must be a number >= 0, got ${String(w)}`);
+  if (issues.length) throw new ValidationError("PolicyBackend", issues);
 }
 
 type Samples = { tokens: number[][]; logprobs: number[][] };
@@ -50,6 +78,7 @@ export class PolicyBackend implements CompletionBackend {
   generateCalls = 0;
 
   constructor(opts: PolicyBackendOptions) {
+    checkOptions(opts);
     this.policy = opts.policy;
     this.tokenizer = opts.tokenizer;
     this.model = opts.model;
@@ -66,6 +95,8 @@ export class PolicyBackend implements CompletionBackend {
 
   /** Serve `policy` from the next request on (requests in flight finish on the old one). */
   setPolicy(policy: GeneratorLike): void {
+    const issues = policyIssues(policy);
+    if (issues.length) throw new ValidationError("PolicyBackend.setPolicy", issues);
     this.policy = policy;
   }
 

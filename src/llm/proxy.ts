@@ -9,6 +9,7 @@ import type { LLMResource, ResourcesUpdate } from "../types/index.js";
 import type { CompletionBackend, GenerateRequest, GenerateResult } from "./backend.js";
 import { ApiError, ChatRequestSchema, CompletionRequestSchema, parseRequest, stops } from "./requests.js";
 import { llmCallSpan } from "./record.js";
+import { ValidationError } from "../types/errors.js";
 
 export interface LlmProxyOptions {
   backend: CompletionBackend;
@@ -94,10 +95,16 @@ export class LlmProxy {
     let ids: { rolloutId: string; attemptId: string } | null = null;
     const m = ROLLOUT_PATH.exec(path);
     if (m) {
-      ids = { rolloutId: decodeURIComponent(m[1]), attemptId: decodeURIComponent(m[2]) };
+      ids = { rolloutId: decodePathPart(m[1], "rollout id"), attemptId: decodePathPart(m[2], "attempt id") };
       path = m[3];
-    } else if (req.headers["x-arclight-rollout-id"] && req.headers["x-arclight-attempt-id"]) {
-      ids = { rolloutId: String(req.headers["x-arclight-rollout-id"]), attemptId: String(req.headers["x-arclight-attempt-id"]) };
+    } else {
+      const rollout = req.headers["x-arclight-rollout-id"];
+      const attempt = req.headers["x-arclight-attempt-id"];
+      if (rollout !== undefined || attempt !== undefined) {
+        if (typeof rollout !== "string" || typeof attempt !== "string" || !rollout || !attempt)
+          throw new ApiError(400, "x-arclight-rollout-id and x-arclight-attempt-id must be sent together, once each", "invalid_request_error", null, "invalid_attribution");
+        ids = { rolloutId: rollout, attemptId: attempt };
+      }
     }
     if (path === "/v1/models") {
       if (req.method !== "GET") throw new ApiError(405, `method ${req.method} not allowed on ${path}`, "invalid_request_error");
@@ -106,6 +113,8 @@ export class LlmProxy {
     const kind = path === "/v1/chat/completions" ? "chat" : path === "/v1/completions" ? "text_completion" : null;
     if (!kind) throw new ApiError(404, `unknown route ${path}`, "invalid_request_error", null, "not_found");
     if (req.method !== "POST") throw new ApiError(405, `method ${req.method} not allowed on ${path}`, "invalid_request_error");
+    // Attribution first: a call for a rollout that does not exist must fail before any generation runs.
+    if (ids && this.opts.store) await this.checkAttribution(ids);
     const body = await this.readJson(req);
     const parsed = kind === "chat" ? parseRequest(ChatRequestSchema, body) : parseRequest(CompletionRequestSchema, body);
     if (!this.backend.models().includes(parsed.model))
@@ -120,7 +129,9 @@ export class LlmProxy {
       stop: stops(parsed.stop),
       ...(parsed.seed != null ? { seed: parsed.seed } : {}),
     };
-    const promptTokens = this.backend.countPromptTokens(greq);
+    const promptTokens = asClientError(() => this.backend.countPromptTokens(greq));
+    if (promptTokens === 0)
+      throw new ApiError(400, kind === "chat" ? "the messages render to an empty prompt" : "prompt is empty", "invalid_request_error", kind === "chat" ? "messages" : "prompt");
     if (promptTokens > this.backend.maxPromptTokens)
       throw new ApiError(400, `prompt is ${promptTokens} tokens; this model's context allows ${this.backend.maxPromptTokens}`, "invalid_request_error", "messages", "context_length_exceeded");
     const abort = new AbortController();
@@ -137,10 +148,19 @@ export class LlmProxy {
       error = e instanceof Error ? e : new Error(String(e));
     }
     if (ids && this.opts.store && req.headers[TRACED_HEADER] !== "1") await this.opts.store.addSpan(llmCallSpan(ids, kind, greq, result, started, error));
+    if (error instanceof ValidationError) throw new ApiError(400, error.message, "invalid_request_error");
     if (error || !result) throw new ApiError(500, `generation failed: ${error?.message}`, "server_error");
     const includeUsage = parsed.stream_options?.include_usage === true;
     if (parsed.stream) return this.sendStream(res, kind, result, includeUsage);
     return this.sendJson(res, 200, completionBody(kind, result));
+  }
+
+  private async checkAttribution(ids: { rolloutId: string; attemptId: string }): Promise<void> {
+    const store = this.opts.store!;
+    if (!(await store.getRolloutById(ids.rolloutId)))
+      throw new ApiError(404, `rollout ${JSON.stringify(ids.rolloutId)} does not exist`, "invalid_request_error", null, "rollout_not_found");
+    if (!(await store.queryAttempts(ids.rolloutId)).some((a) => a.attemptId === ids.attemptId))
+      throw new ApiError(404, `attempt ${JSON.stringify(ids.attemptId)} of rollout ${JSON.stringify(ids.rolloutId)} does not exist`, "invalid_request_error", null, "attempt_not_found");
   }
 
   private readJson(req: IncomingMessage): Promise<unknown> {
@@ -148,17 +168,22 @@ export class LlmProxy {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let over = false;
       req.on("data", (c: Buffer) => {
+        if (over) return;
         size += c.length;
         if (size > limit) {
-          reject(new ApiError(413, `request body exceeds ${limit} bytes`, "invalid_request_error"));
-          req.destroy();
+          // Answer now and discard the rest: destroying the request would reset the socket before the 413 is read.
+          over = true;
+          chunks.length = 0;
+          reject(new ApiError(413, `request body exceeds ${limit} bytes`, "invalid_request_error", null, "request_too_large"));
           return;
         }
         chunks.push(c);
       });
       req.on("error", reject);
       req.on("end", () => {
+        if (over) return;
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
         } catch (e) {
@@ -176,15 +201,22 @@ export class LlmProxy {
   }
 
   private sendError(res: ServerResponse, e: unknown): void {
-    const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error)?.message ?? e}`, "server_error");
-    if (!res.destroyed) this.sendJson(res, err.status, err.body());
+    const err =
+      e instanceof ApiError
+        ? e
+        : e instanceof ValidationError
+          ? new ApiError(400, e.message, "invalid_request_error")
+          : new ApiError(500, `internal error: ${(e as Error)?.message ?? e}`, "server_error");
+    if (res.destroyed) return;
+    this.sendJson(res, err.status, err.body());
   }
 
   private sendStream(res: ServerResponse, kind: "chat" | "text_completion", r: GenerateResult, includeUsage: boolean): void {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     const id = `chatcmpl-${randomUUID()}`;
     const base = { id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: Math.floor(Date.now() / 1000), model: r.model };
-    const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+    // A client that went away mid-stream gets nothing more; the rest is dropped, not an error.
+    const send = (o: unknown) => void (res.destroyed || res.write(`data: ${JSON.stringify(o)}\n\n`));
     r.choices.forEach((c, index) => {
       // One chunk per generated token (its text, id and logprob), then the choice's finish chunk.
       const pieces = c.tokenTexts && c.tokenTexts.length === c.tokenIds.length ? c.tokenTexts : [c.text];
@@ -226,6 +258,24 @@ function completionBody(kind: "chat" | "text_completion", r: GenerateResult) {
     })),
     usage: usage(r),
   };
+}
+
+function decodePathPart(s: string, what: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError(400, `the ${what} in the path is not valid percent-encoding: ${JSON.stringify(s)}`, "invalid_request_error", null, "invalid_path");
+  }
+}
+
+/** Runs a tokenizer step: its ValidationError is the client's text (e.g. outside the vocabulary), a 400. */
+function asClientError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ApiError(400, e.message, "invalid_request_error", "messages", "invalid_text");
+    throw e;
+  }
 }
 
 export async function startLlmProxy(opts: LlmProxyOptions): Promise<LlmProxy> {

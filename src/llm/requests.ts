@@ -12,7 +12,7 @@ const sampling = {
   max_tokens: z.number().int().min(1).max(1 << 16).nullable().optional(),
   max_completion_tokens: z.number().int().min(1).max(1 << 16).nullable().optional(),
   stop,
-  seed: z.number().int().nullable().optional(),
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
   stream: z.boolean().default(false),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
   logprobs: z.union([z.boolean(), z.number().int().min(0).max(20)]).nullable().optional(),

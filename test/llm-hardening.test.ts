@@ -1,0 +1,237 @@
+// The proxy under hostile input (issue 11): every request gets a 2xx or a 4xx
+// with an OpenAI-style error body before any generation runs, never a 5xx, a
+// hang or a reset; slow, vanishing and keep-alive clients leave it serving
+// with flat memory. Served by a real tiny native policy over the byte-level
+// tokenizer, plus the demo's arithmetic tokenizer for out-of-vocabulary text.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { request, Agent, type IncomingHttpHeaders } from "node:http";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import fc from "fast-check";
+import * as agl from "../src/index.js";
+import { ArithmeticTokenizer } from "../src/examples/arithmetic-tokenizer.js";
+import { ARITHMETIC_POLICY } from "../src/examples/arithmetic.js";
+import { ValidationError } from "../src/types/errors.js";
+
+let store: agl.LightningStore;
+let proxy: agl.LlmProxy;
+let arith: agl.LlmProxy;
+let generateCalls = 0;
+let rolloutId = "";
+let attemptId = "";
+
+before(async () => {
+  store = await agl.openStore();
+  const policy = await agl.native.Policy.create({ family: "gpt2", layers: 1, dModel: 16, heads: 2, vocab: 260, ctx: 96, seed: 1 });
+  const counted: agl.GeneratorLike = {
+    config: policy.config,
+    generate: (p, o) => {
+      generateCalls++;
+      return policy.generate(p, o);
+    },
+  };
+  proxy = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy: counted, tokenizer: new agl.ByteTokenizer({ chatTemplate: "chatml" }), model: "tiny" }), maxBodyBytes: 4096, defaultMaxTokens: 8 });
+  const ap = await agl.native.Policy.create({ ...ARITHMETIC_POLICY, seed: 1 });
+  arith = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy: ap, tokenizer: new ArithmeticTokenizer(), model: "arith" }) });
+  const ar = await store.startRollout({ input: null });
+  rolloutId = ar.rolloutId;
+  attemptId = ar.attempt.attemptId;
+});
+after(async () => {
+  await proxy.close();
+  await arith.close();
+});
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 2 });
+
+/** One raw HTTP request; `trickle` writes the body a few bytes at a time with pauses (a slow client). */
+function send(base: string, method: string, path: string, body?: string, opts: { headers?: Record<string, string>; trickle?: number; agent?: Agent } = {}): Promise<Reply> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: u.hostname, port: u.port, method, path, agent: opts.agent ?? keepAlive, headers: { "content-type": "application/json", ...opts.headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    if (body === undefined) return void req.end();
+    if (!opts.trickle) return void req.end(body);
+    const buf = Buffer.from(body);
+    let at = 0;
+    const step = () => {
+      if (at >= buf.length) return void req.end();
+      req.write(buf.subarray(at, at + opts.trickle!));
+      at += opts.trickle!;
+      setTimeout(step, 2);
+    };
+    step();
+  });
+}
+
+/** The contract: 2xx, or a 4xx whose JSON body is `{ error: { message, type } }` (OpenAI's shape, or Anthropic's on /v1/messages). */
+function assertContract(r: Reply, what: string): void {
+  assert.ok(r.status >= 200 && r.status < 500, `${what}: status ${r.status} ${r.text.slice(0, 300)}`);
+  if (r.status >= 300) {
+    assert.ok(r.status >= 400, `${what}: status ${r.status}`);
+    const body = JSON.parse(r.text) as { error?: { message?: unknown; type?: unknown } };
+    assert.equal(typeof body.error?.message, "string", `${what}: error body ${r.text}`);
+    assert.equal(typeof body.error?.type, "string", `${what}: error body ${r.text}`);
+  }
+}
+
+const ROUTES = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/messages"];
+const base = () => proxy.url.replace(/\/v1$/, "");
+
+/** Mostly a valid value, sometimes a hostile one, so both validation and generation are reached. */
+const mostly = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>) => fc.oneof({ arbitrary: good, weight: 4 }, { arbitrary: bad, weight: 1 });
+const text = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: "grapheme", maxLength: 10 }), fc.string({ unit: "binary", maxLength: 10 }));
+const message = fc.record({
+  role: mostly(fc.constantFrom("system", "user", "assistant", "tool", "developer"), fc.string({ maxLength: 5 })),
+  content: mostly(text, fc.oneof(fc.constant(null), fc.array(fc.record({ type: fc.constant("text"), text }), { maxLength: 2 }), fc.jsonValue({ maxDepth: 1 }))),
+});
+/** Bodies near the real shape (so validation and generation are reached), and arbitrary JSON. */
+const body = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record(
+      {
+        model: mostly(fc.constant("tiny"), fc.constantFrom("gpt-9", "", 3)),
+        messages: mostly(fc.array(message, { minLength: 1, maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
+        prompt: mostly(text, fc.jsonValue({ maxDepth: 1 })),
+        max_tokens: mostly(fc.integer({ min: 1, max: 8 }), fc.oneof(fc.integer({ min: -2, max: 70000 }), fc.constant(null))),
+        seed: mostly(fc.integer({ min: 0, max: 5 }), fc.oneof(fc.integer({ min: -5, max: -1 }), fc.double(), fc.constant(2 ** 60))),
+        temperature: mostly(fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: -1, max: 3 })),
+        n: mostly(fc.integer({ min: 1, max: 2 }), fc.integer({ min: -1, max: 100 })),
+        stream: fc.boolean(),
+        stop: mostly(fc.oneof(fc.string({ maxLength: 3 }), fc.array(fc.string({ maxLength: 2 }), { maxLength: 3 })), fc.jsonValue({ maxDepth: 1 })),
+        tools: fc.jsonValue({ maxDepth: 2 }),
+      },
+      { requiredKeys: ["model"] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+);
+
+test("arbitrary JSON bodies on every route, over keep-alive connections, get a 2xx or an OpenAI-style 4xx", { timeout: 120_000 }, async () => {
+  let served = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...ROUTES), fc.constantFrom("POST", "GET"), body, fc.boolean(), async (route, method, b, attributed) => {
+      const path = attributed ? `/rollout/${rolloutId}/attempt/${attemptId}${route}` : route;
+      const r = await send(base(), method, path, method === "POST" ? JSON.stringify(b) : undefined);
+      assertContract(r, `${method} ${path} ${JSON.stringify(b).slice(0, 200)}`);
+      if (r.status === 200 && method === "POST") served++;
+    }),
+    { numRuns: 150, seed: 11 },
+  );
+  assert.ok(served >= 5, `only ${served} bodies reached generation; the generator no longer exercises it`);
+});
+
+test("arbitrary paths, raw bytes and broken percent-encoding never get a 5xx", { timeout: 60_000 }, async () => {
+  const segment = fc.oneof(fc.string({ maxLength: 8 }).map(encodeURIComponent), fc.constantFrom("%", "%E0%A4%A", "%zz", "%00", "..", "rollout", "attempt", "v1"));
+  await fc.assert(
+    fc.asyncProperty(fc.array(segment, { maxLength: 6 }), fc.constantFrom(...ROUTES), fc.string({ maxLength: 30 }), async (segs, route, raw) => {
+      const r1 = await send(base(), "POST", "/" + segs.join("/"), raw);
+      assertContract(r1, `path /${segs.join("/")}`);
+      const r2 = await send(base(), "POST", `/rollout/${segs[0] ?? "%E0%A4%A"}/attempt/${segs[1] ?? "x"}${route}`, raw);
+      assertContract(r2, `rollout path ${segs.slice(0, 2).join("/")}`);
+    }),
+    { numRuns: 100, seed: 12 },
+  );
+});
+
+const chat = (extra: Record<string, unknown> = {}) => JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 4, ...extra });
+
+test("each defect found by the fuzz campaign is a 4xx before any generation runs", { timeout: 30_000 }, async () => {
+  const before = generateCalls;
+  const expect = async (r: Promise<Reply>, status: number, re: RegExp) => {
+    const got = await r;
+    assert.equal(got.status, status, got.text);
+    assertContract(got, String(re));
+    assert.match(JSON.parse(got.text).error.message, re);
+  };
+  await expect(send(base(), "POST", "/v1/chat/completions", chat({ seed: -1 })), 400, /seed/);
+  await expect(send(base(), "POST", "/v1/chat/completions", chat({ seed: 2 ** 60 })), 400, /seed/);
+  await expect(send(base(), "POST", "/v1/completions", JSON.stringify({ model: "tiny", prompt: "" })), 400, /empty/);
+  await expect(send(base(), "POST", "/rollout/%E0%A4%A/attempt/x/v1/chat/completions", chat()), 400, /percent-encoding/);
+  await expect(send(base(), "POST", "/rollout/nope/attempt/x/v1/chat/completions", chat()), 404, /rollout "nope" does not exist/);
+  await expect(send(base(), "POST", `/rollout/${rolloutId}/attempt/nope/v1/chat/completions`, chat()), 404, /attempt "nope"/);
+  await expect(send(base(), "POST", "/v1/chat/completions", chat(), { headers: { "x-arclight-rollout-id": "nope", "x-arclight-attempt-id": "x" } }), 404, /does not exist/);
+  await expect(send(base(), "POST", "/v1/chat/completions", chat(), { headers: { "x-arclight-rollout-id": rolloutId } }), 400, /together/);
+  const arithBase = arith.url.replace(/\/v1$/, "");
+  await expect(send(arithBase, "POST", "/v1/chat/completions", JSON.stringify({ model: "arith", messages: [{ role: "user", content: "hello" }] })), 400, /not in the vocabulary/);
+  await expect(send(arithBase, "POST", "/v1/chat/completions", JSON.stringify({ model: "arith", messages: [{ role: "system", content: "1+1=" }] })), 400, /needs a user message/);
+  const big = await send(base(), "POST", "/v1/chat/completions", chat({ pad: "x".repeat(100_000) }), { agent: new Agent() });
+  assert.equal(big.status, 413);
+  assert.equal(JSON.parse(big.text).error.code, "request_too_large");
+  assert.equal(generateCalls, before, "no generation ran for any of them");
+  assert.equal((await store.querySpans({ rolloutId })).filter((s) => s.status.statusCode === "ERROR").length, 0);
+  assert.equal((await send(base(), "POST", "/v1/chat/completions", chat())).status, 200, "and the proxy still serves");
+});
+
+test("PolicyBackend checks its options at construction", () => {
+  const tokenizer = new agl.ByteTokenizer();
+  const policy: agl.GeneratorLike = { config: { ctx: 8 }, generate: async () => ({ tokens: [], logprobs: [] }) };
+  const bad = (o: unknown, re: RegExp) => assert.throws(() => new agl.PolicyBackend(o as agl.PolicyBackendOptions), (e: Error) => e instanceof ValidationError && re.test(e.message));
+  bad({ policy, tokenizer }, /model must be a non-empty string/);
+  bad({ policy, tokenizer, model: "" }, /model/);
+  bad({ tokenizer, model: "m" }, /policy must have a generate/);
+  bad({ policy, model: "m" }, /tokenizer must have/);
+  bad({ policy, tokenizer, model: "m", seed: -1 }, /seed/);
+  bad({ policy, tokenizer, model: "m", maxBatch: 0 }, /maxBatch/);
+  bad(null, /options/);
+  assert.deepEqual(new agl.PolicyBackend({ policy, tokenizer, model: "m" }).models(), ["m"]);
+});
+
+test("slow clients, clients that vanish mid-body or mid-stream, and keep-alive reuse leave the proxy serving with flat memory", { timeout: 120_000 }, async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const vanish = (streaming: boolean) =>
+    new Promise<void>((resolve) => {
+      const u = new URL(base());
+      const req = request({ host: u.hostname, port: u.port, method: "POST", path: "/v1/chat/completions", headers: { "content-type": "application/json" } }, (res) => {
+        res.once("data", () => {
+          req.destroy();
+          resolve();
+        });
+        res.on("end", resolve);
+      });
+      req.on("error", () => resolve());
+      req.on("close", () => resolve());
+      const b = chat({ stream: streaming, max_tokens: 40 });
+      if (streaming) req.end(b);
+      else {
+        req.write(b.slice(0, 10));
+        setTimeout(() => req.destroy(), 5);
+      }
+    });
+  const round = async (i: number) => {
+    const slow = await send(base(), "POST", "/v1/chat/completions", chat({ stream: i % 2 === 0 }), { trickle: 16 });
+    assertContract(slow, "trickled body");
+    assert.equal(slow.status, 200);
+    await vanish(true);
+    await vanish(false);
+    assertContract(await send(base(), "POST", "/v1/chat/completions", chat({ seed: -1 })), "bad seed");
+    assertContract(await send(base(), "GET", "/v1/models"), "models");
+  };
+  for (let i = 0; i < 20; i++) await round(i);
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 80; i++) await round(i);
+  gc();
+  const grown = process.memoryUsage().heapUsed - heap0;
+  // 400 requests; a leak of even a few KB per request (a kept body or listener) would show as several MB
+  assert.ok(grown < 8 << 20, `heap grew ${(grown / 1048576).toFixed(1)} MB over 400 requests`);
+  const ok = await send(base(), "POST", "/v1/chat/completions", chat());
+  assert.equal(ok.status, 200);
+});
