@@ -46,7 +46,7 @@
  * are kept to the microsecond, the Parquet unit.
  */
 
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import { parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
 import type { Span } from "../types/span.js";
@@ -58,6 +58,7 @@ import { SpanParquetIO } from "./parquet-io.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { indexSpanBlock, type SpanBlock } from "./span-list.js";
+import { countQuarantined, quarantinePath, screenSpans, writeQuarantine, type SetAsideSpan } from "./quarantine.js";
 import { decodeRecords, encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
 import { join } from "node:path";
 
@@ -108,6 +109,10 @@ export class DurableStore extends BaseStore {
   lastFollowError: unknown = null;
   /** The last background checkpoint failure, if any; the next checkpoint retries. */
   lastCheckpointError: unknown = null;
+  /** Spans in quarantine/ files (set aside by a writer; see parquet-layout.ts). */
+  private quarantinedInFiles = 0;
+  /** Spans set aside from WAL segments not folded yet, per segment (the writer quarantines them when it folds). */
+  private setAside = new Map<number, SetAsideSpan[]>();
 
   private constructor(
     readonly dir: string,
@@ -173,6 +178,18 @@ export class DurableStore extends BaseStore {
    * Returns the WAL spans of segments that have no part, per segment.
    */
   private async load(): Promise<Map<number, Span[]>> {
+    // A reader may list a part that is gone by the time DuckDB opens it (a writer of an earlier version
+    // replaced parts in recovery): list again, once.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.loadOnce();
+      } catch (e) {
+        if (tries >= 2 || !isVanishedFile(e)) throw e;
+      }
+    }
+  }
+
+  private async loadOnce(): Promise<Map<number, Span[]>> {
     const { snap, walLogs, parts } = retryOnVanish(() => {
       const listing = listStoreDir(this.dir);
       const snap = this.readSnapshot(listing.snapshots);
@@ -194,20 +211,32 @@ export class DurableStore extends BaseStore {
     const coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
     const coldSummary = await this.parquet.summarizeParts(coldParts);
     this.resetState();
+    this.setAside.clear();
+    this.quarantinedInFiles = countQuarantined(this.dir);
     if (snap) this.applyRecord(snap.state);
     const unsealed = new Map<number, { spans: Span[]; blocks: (SpanBlock | undefined)[]; from: Span[][] }>();
     for (const [n, log] of walLogs) {
       const seg = { spans: [] as Span[], blocks: [] as (SpanBlock | undefined)[], from: [] as Span[][] };
+      const sealed = parts.has(n);
       log.records.forEach((rec, i) => {
         this.applyRecord({ ...rec, spans: undefined });
-        if (!rec.spans?.length) return;
-        for (const s of rec.spans) seg.spans.push(s);
-        seg.from.push(rec.spans);
-        const block = log.blocks[i];
+        // A segment with a part: its spans are read from there.
+        if (!rec.spans?.length || sealed) return;
+        let spans = rec.spans;
+        let block = log.blocks[i];
+        const screened = screenSpans(spans, block);
+        if (screened) {
+          spans = screened.kept;
+          block = null;
+          // Counted until the writer has moved them to their quarantine file.
+          if (!existsSync(quarantinePath(this.dir, n))) this.setAside.set(n, [...(this.setAside.get(n) ?? []), ...screened.setAside]);
+        }
+        for (const s of spans) seg.spans.push(s);
+        seg.from.push(spans);
         // The lines as they lie in the file are the in-memory copy; inline spans (first format) are encoded afresh.
         seg.blocks.push(block ? indexSpanBlock(block) : undefined);
       });
-      if (!parts.has(n)) unsealed.set(n, seg);
+      if (!sealed) unsealed.set(n, seg);
     }
     // Spans of parts stay on disk: queries read them through DuckDB (cold), memory holds the rest.
     this.coldParts = coldParts;
@@ -235,19 +264,14 @@ export class DurableStore extends BaseStore {
     const listing = listStoreDir(this.dir);
     const snap = this.readSnapshot(listing.snapshots);
     const base = snap?.segment ?? 0;
-    for (const n of listing.parts) {
-      // A part newer than the snapshot was written just before a crash; its segment is still here.
-      if (n > base && listing.segments.includes(n)) unlinkSync(partPath(this.dir, n));
-    }
+    // A part newer than the snapshot was written (temp, fsync, rename) just before a crash: it is complete
+    // and holds exactly its segment's spans, so it stays (a reader may have listed it). Only temp files go.
+    this.removeTempFiles();
     for (const n of listing.segments) if (n > base) truncateTornTail(walPath(this.dir, n));
     const unsealed = await this.load();
     const last = Math.max(base, ...listing.segments, ...listing.snapshots, ...listing.parts, 0);
-    if (unsealed.size) {
-      for (const [n, spans] of unsealed) {
-        // DuckDB reads span lines; a segment of the first record format (spans inside payloads) goes through the appender.
-        if (this.inlineSpanSegments.has(n)) await this.parquet.writePart(partPath(this.dir, n), spans);
-        else await this.parquet.writePartFromWal(walPath(this.dir, n), partPath(this.dir, n));
-      }
+    if (listing.segments.some((n) => n > base)) {
+      for (const [n, spans] of unsealed) await this.foldSegment(n, spans);
       await this.writeSnapshot(last, JSON.stringify(this.snapshotState(last)));
       this.deleteUpTo(last);
       this.parquetFiles = listStoreDir(this.dir).parts.size;
@@ -257,6 +281,63 @@ export class DurableStore extends BaseStore {
     this.segment = last + 1;
     this.spanSegment = this.segment;
     this.writer = this.newWriter(this.segment, Promise.resolve());
+  }
+
+  /** Temp files a crash left (a part, snapshot or quarantine file cut short before its rename); no reader opens them. */
+  private removeTempFiles(): void {
+    for (const sub of [".", STORE_LAYOUT.spansDir, STORE_LAYOUT.quarantineDir]) {
+      const d = join(this.dir, sub);
+      if (!existsSync(d)) continue;
+      for (const f of readdirSync(d)) if (f.endsWith(".tmp")) rmSync(join(d, f), { force: true });
+    }
+  }
+
+  /**
+   * Writes segment n's part. DuckDB reads the span lines straight from the
+   * segment; segments of the first record format (spans inside payloads),
+   * segments holding spans that are set aside, and any segment DuckDB fails
+   * to read go through the appender with the spans JS reads, after the
+   * set-aside ones are written to quarantine/. `known` is the kept spans
+   * when load() has them.
+   */
+  private async foldSegment(n: number, known: Span[] | null): Promise<void> {
+    const wal = walPath(this.dir, n);
+    const part = partPath(this.dir, n);
+    let kept = known;
+    if (!this.inlineSpanSegments.has(n) && !this.setAside.has(n)) {
+      try {
+        return await this.parquet.writePartFromWal(wal, part);
+      } catch (e) {
+        if (!existsSync(wal)) throw e;
+        console.warn(`arclight store ${this.dir}: DuckDB could not fold WAL segment ${n} (${(e as Error).message.split("\n")[0]}); folding it from JS`);
+        kept = null;
+      }
+    }
+    if (kept === null) {
+      kept = [];
+      const log = readWalFile(wal);
+      log.records.forEach((rec, i) => {
+        if (!rec.spans?.length) return;
+        const screened = screenSpans(rec.spans, log.blocks[i]);
+        if (screened) this.setAside.set(n, [...(this.setAside.get(n) ?? []), ...screened.setAside]);
+        for (const s of screened?.kept ?? rec.spans) kept!.push(s);
+      });
+    }
+    const bad = this.setAside.get(n);
+    if (bad?.length) {
+      const path = await writeQuarantine(this.dir, n, bad);
+      this.quarantinedInFiles += bad.length;
+      console.warn(`arclight store ${this.dir}: set aside ${bad.length} span(s) of WAL segment ${n} that cannot be stored exactly (${bad[0].problem}); they are in ${path}`);
+    }
+    this.setAside.delete(n);
+    await this.parquet.writePart(part, kept);
+  }
+
+  /** Spans acknowledged once but set aside (quarantine/ and not yet folded segments); queries never return them. */
+  get quarantinedSpans(): number {
+    let n = this.quarantinedInFiles;
+    for (const xs of this.setAside.values()) n += xs.length;
+    return n;
   }
 
   private snapshotState(segment: number): Snapshot {
@@ -321,7 +402,7 @@ export class DurableStore extends BaseStore {
       // A sealed segment file holds exactly its part's spans; DuckDB reads them from there.
       // A segment without spans needs no part: readers find none in its log either.
       if (spans > 0 && !existsSync(partPath(this.dir, segment))) {
-        await this.parquet.writePartFromWal(walPath(this.dir, segment), partPath(this.dir, segment));
+        await this.foldSegment(segment, null);
         this.parquetFiles++;
       }
       if (spans > 0) this.hotParts.push(segment);
@@ -351,6 +432,17 @@ export class DurableStore extends BaseStore {
     let parts = this.partsByAttempt.get(attemptId);
     if (!parts) this.partsByAttempt.set(attemptId, (parts = new Set()));
     parts.add(path);
+  }
+
+  override async querySpans(query?: Parameters<BaseStore["querySpans"]>[0]): Promise<Span[]> {
+    try {
+      return await super.querySpans(query);
+    } catch (e) {
+      // A reader that listed a part gone since (only a writer of an earlier version replaced parts): reload, ask once more.
+      if (!this.readOnly || !isVanishedFile(e)) throw e;
+      await this.refresh();
+      return super.querySpans(query);
+    }
   }
 
   protected override queryColdSpans(q: ColdSpanQuery): Promise<Span[]> {
@@ -409,7 +501,12 @@ export class DurableStore extends BaseStore {
       this.spanSegment = n;
       log.records.forEach((rec, i) => {
         this.applyRecord({ ...rec, spans: undefined });
-        if (rec.spans?.length) this.applySpans(rec.spans, log.blocks[i] ? indexSpanBlock(log.blocks[i]!) : undefined);
+        if (!rec.spans?.length) return;
+        const screened = screenSpans(rec.spans, log.blocks[i]);
+        if (screened) {
+          this.setAside.set(n, [...(this.setAside.get(n) ?? []), ...screened.setAside]);
+          this.applySpans(screened.kept);
+        } else this.applySpans(rec.spans, log.blocks[i] ? indexSpanBlock(log.blocks[i]!) : undefined);
       });
       this.walTails.set(n, from + log.validBytes);
     }
@@ -429,7 +526,7 @@ export class DurableStore extends BaseStore {
 
   override async statistics(): Promise<StoreStatistics> {
     const s = await super.statistics();
-    return { ...s, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles, spansInMemory: this.hotSpanCount };
+    return { ...s, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles, spansInMemory: this.hotSpanCount, quarantinedSpans: this.quarantinedSpans };
   }
 
   override async close(): Promise<void> {
@@ -456,6 +553,12 @@ export class DurableStore extends BaseStore {
     this.releaseLock = null;
     this.releaseMemory();
   }
+}
+
+/** DuckDB could not open a file it was given (it vanished after it was listed). */
+function isVanishedFile(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : "";
+  return /Cannot open file|No files found that match|No such file or directory/.test(m);
 }
 
 /** The bytes of a file from `offset` to its current end. */

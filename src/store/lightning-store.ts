@@ -35,6 +35,8 @@ export interface StoreStatistics {
   parquetFiles?: number;
   /** Durable stores: spans held in memory; the rest are read from Parquet parts when queried. */
   spansInMemory?: number;
+  /** Durable stores: spans an earlier version acknowledged that could not be stored exactly, set aside in quarantine/ (never returned by queries). */
+  quarantinedSpans?: number;
 }
 
 export interface WaitOptions {

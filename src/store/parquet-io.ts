@@ -19,6 +19,15 @@ import { AGL, GEN_AI } from "../types/semconv.js";
 const PART_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 8192";
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * Text columns are read back with one guard character in front, cut off in
+ * JS: the DuckDB client decodes VARCHARs with a default TextDecoder, which
+ * drops a leading U+FEFF (the files hold it; stored text must read back byte
+ * for byte). JSON columns start with { or [ and need none.
+ */
+const guarded = (col: string) => `'|' || ${col}`;
+const unguard = (v: unknown) => (v === null ? null : (v as string).slice(1));
 const fileList = (paths: readonly string[]) => `[${paths.map(sqlString).join(", ")}]`;
 
 function rowsToSpans(cols: unknown[][], n: number): Span[] {
@@ -26,14 +35,14 @@ function rowsToSpans(cols: unknown[][], n: number): Span[] {
   const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, attrs, events, links, res] = cols;
   for (let i = 0; i < n; i++) {
     out[i] = {
-      rolloutId: rid[i] as string,
-      attemptId: aid[i] as string,
+      rolloutId: unguard(rid[i])!,
+      attemptId: unguard(aid[i])!,
       sequenceId: Number(seq[i]),
       traceId: tid[i] as string,
       spanId: sid[i] as string,
       parentId: (pid[i] as string | null) ?? null,
-      name: name[i] as string,
-      status: { statusCode: sc[i] as Span["status"]["statusCode"], description: (sm[i] as string | null) ?? null },
+      name: unguard(name[i])!,
+      status: { statusCode: sc[i] as Span["status"]["statusCode"], description: unguard(sm[i]) },
       attributes: JSON.parse(attrs[i] as string),
       events: JSON.parse(events[i] as string),
       links: JSON.parse(links[i] as string),
@@ -145,8 +154,8 @@ export class SpanParquetIO {
     if (q.minSequenceId !== undefined) where.push(`sequence_id >= ${Math.trunc(q.minSequenceId)}`);
     const c = await this.connection();
     const r = await c.runAndReadAll(
-      `SELECT rollout_id, attempt_id, sequence_id, trace_id, span_id, parent_id, name, epoch_us(start_time) AS start_us, epoch_us(end_time) AS end_us,
-              status_code, status_message, attributes, events, links, resource
+      `SELECT ${guarded("rollout_id")}, ${guarded("attempt_id")}, sequence_id, trace_id, span_id, parent_id, ${guarded("name")}, epoch_us(start_time) AS start_us, epoch_us(end_time) AS end_us,
+              status_code, ${guarded("status_message")}, attributes, events, links, resource
        FROM read_parquet(${fileList(paths)})
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY rollout_id, attempt_id, sequence_id
@@ -155,15 +164,14 @@ export class SpanParquetIO {
     return rowsToSpans(r.getColumnsJS() as unknown[][], r.currentRowCount);
   }
 
-  /** Per attempt: how many spans the parts hold and the largest sequence id. */
   /** Per part file and attempt: how many spans it holds and the largest sequence id. */
   async summarizeParts(paths: readonly string[]): Promise<{ path: string; attemptId: string; maxSeq: number; count: number }[]> {
     if (!paths.length) return [];
     const c = await this.connection();
     const r = await c.runAndReadAll(
-      `SELECT filename, attempt_id, max(sequence_id) AS mx, count(*) AS n FROM read_parquet(${fileList(paths)}, filename = true) GROUP BY filename, attempt_id`,
+      `SELECT filename, ${guarded("attempt_id")}, max(sequence_id) AS mx, count(*) AS n FROM read_parquet(${fileList(paths)}, filename = true) GROUP BY filename, attempt_id`,
     );
-    return (r.getRowsJS() as [string, string, bigint, bigint][]).map(([path, attemptId, mx, n]) => ({ path, attemptId, maxSeq: Number(mx), count: Number(n) }));
+    return (r.getRowsJS() as [string, string, bigint, bigint][]).map(([path, attemptId, mx, n]) => ({ path, attemptId: unguard(attemptId)!, maxSeq: Number(mx), count: Number(n) }));
   }
 
   close(): void {

@@ -20,6 +20,9 @@ import type { Span } from "../types/span.js";
  *                               exactly the spans logged in segment N
  *   snapshot-000006.json        rollouts, attempts, resource versions and
  *                               workers as of the end of segment 6
+ *   quarantine/wal-000004.jsonl spans of segment 4 that could not be stored as
+ *                               they were (see below), one JSON object a line:
+ *                               {"segment","problem","span"}
  * ```
  *
  * Rules a reader can rely on:
@@ -32,6 +35,13 @@ import type { Span } from "../types/span.js";
  *   snapshot plus the segments after it give the full rollout state.
  * - Part files may be empty (a checkpoint with no new spans); they still
  *   carry the schema.
+ * - A part file, once it exists, is complete and stays: recovery never
+ *   deletes or rewrites one.
+ * - Spans an earlier version acknowledged that cannot be stored exactly
+ *   (text that is not well-formed Unicode, a time outside what Parquet holds)
+ *   are set aside: the writer moves them to `quarantine/` when it folds their
+ *   segment, queries and `readWalSpans` skip them, and statistics() counts
+ *   them as `quarantinedSpans`.
  */
 export const STORE_LAYOUT = {
   lockFile: "writer.lock",
@@ -40,6 +50,8 @@ export const STORE_LAYOUT = {
   walFile: (segment: number) => `wal-${pad(segment)}.log`,
   partFile: (segment: number) => `part-${pad(segment)}.parquet`,
   snapshotFile: (segment: number) => `snapshot-${pad(segment)}.json`,
+  quarantineDir: "quarantine",
+  quarantineFile: (segment: number) => `wal-${pad(segment)}.jsonl`,
   walPattern: /^wal-(\d{6,})\.log$/,
   partPattern: /^part-(\d{6,})\.parquet$/,
   snapshotPattern: /^snapshot-(\d{6,})\.json$/,

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { SpanSchema, type Attributes, type AttributeValue, type Span } from "../types/span.js";
 import { parseOrThrow } from "../types/validate.js";
+import { ValidationError } from "../types/errors.js";
 
 /** A span as callers hand it in: the store assigns sequenceId when it is left out. */
 export const SpanInputSchema = SpanSchema.extend({ sequenceId: SpanSchema.shape.sequenceId.optional() });
@@ -48,7 +49,9 @@ function attrs(v: unknown): Attributes | undefined {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     const x = attrValue(v[k]);
     if (x === undefined) return undefined;
-    out[k] = x;
+    // An own "__proto__" key (JSON.parse makes them) would set the prototype instead and vanish.
+    if (k === "__proto__") Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    else out[k] = x;
   }
   return out;
 }
@@ -104,18 +107,100 @@ function fast(v: unknown): SpanDraft | undefined {
   return out;
 }
 
-const toMicro = (ms: number) => Math.round(ms * 1000) / 1000;
+// `+ 0` turns -0 into 0, which is what JSON (WAL, Parquet) keeps.
+const toMicro = (ms: number) => Math.round(ms * 1000) / 1000 + 0;
+
+/**
+ * Span times a store keeps: what a Date can hold (+-8.64e15 ms), well inside
+ * Parquet's microsecond timestamps (+-9.2e15 ms). A time beyond it cannot be
+ * folded into a part.
+ */
+export const MAX_SPAN_TIME_MS = 8.64e15;
+
+/** A UTF-16 surrogate not part of a pair (with the u flag a pair is one code point and never matches). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Where `s` holds a lone UTF-16 surrogate, or -1 when it is well-formed Unicode. */
+function loneSurrogateAt(s: string): number {
+  // isWellFormed (ES2024, Node >= 20; the project's lib is ES2023) is the fast common case.
+  if ((s as string & { isWellFormed(): boolean }).isWellFormed()) return -1;
+  return s.search(LONE_SURROGATE);
+}
+
+function textProblem(path: string, s: string): string | null {
+  const at = loneSurrogateAt(s);
+  if (at < 0) return null;
+  const unit = s.charCodeAt(at).toString(16).toUpperCase();
+  return `${path}: lone UTF-16 surrogate U+${unit} at index ${at} is not Unicode text; the store keeps text exactly, as UTF-8, and cannot encode it (String.prototype.toWellFormed() replaces it with U+FFFD)`;
+}
+
+function attrsProblem(path: string, a: Attributes): string | null {
+  for (const k of Object.keys(a)) {
+    const p = textProblem(`${path}: key ${JSON.stringify(k)}`, k);
+    if (p) return p;
+    const v = a[k];
+    if (typeof v === "string") {
+      const q = textProblem(`${path}.${k}`, v);
+      if (q) return q;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        const q = typeof x === "string" ? textProblem(`${path}.${k}[${i}]`, x) : null;
+        if (q) return q;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Why a span cannot be stored exactly as it is, or null. Every string must
+ * be well-formed Unicode: WAL lines, Parquet and DuckDB hold UTF-8, which has
+ * no encoding for a lone surrogate (DuckDB refuses the line; a lossy repair
+ * would break "stored text reads back exactly"). Times must fit a Parquet
+ * timestamp. The durable store also screens spans read back from a WAL with
+ * this (records an earlier version acknowledged) and sets such spans aside.
+ */
+export function spanStorageProblem(s: Omit<Span, "sequenceId">): string | null {
+  for (const t of ["startTime", "endTime"] as const) {
+    if (!(Math.abs(s[t]) <= MAX_SPAN_TIME_MS)) return `${t}: ${s[t]} is outside the times a store keeps (epoch ms within +-${MAX_SPAN_TIME_MS})`;
+  }
+  const p =
+    textProblem("rolloutId", s.rolloutId) ??
+    textProblem("attemptId", s.attemptId) ??
+    textProblem("name", s.name) ??
+    (s.status.description != null ? textProblem("status.description", s.status.description) : null) ??
+    attrsProblem("attributes", s.attributes) ??
+    textProblem("resource.schemaUrl", s.resource.schemaUrl) ??
+    attrsProblem("resource.attributes", s.resource.attributes);
+  if (p) return p;
+  for (let i = 0; i < s.events.length; i++) {
+    const e = s.events[i];
+    const q = textProblem(`events[${i}].name`, e.name) ?? attrsProblem(`events[${i}].attributes`, e.attributes);
+    if (q) return q;
+  }
+  for (let i = 0; i < s.links.length; i++) {
+    const l = s.links[i];
+    const q = textProblem(`links[${i}].traceId`, l.traceId) ?? textProblem(`links[${i}].spanId`, l.spanId) ?? attrsProblem(`links[${i}].attributes`, l.attributes);
+    if (q) return q;
+  }
+  return null;
+}
 
 /**
  * Validates one span input and returns a fresh normalized copy the store may
  * keep: status always carries a description (null when none), times are
  * rounded to the microsecond so a span reads back from Parquet unchanged.
+ * Text that is not well-formed Unicode and out-of-range times are refused
+ * (spanStorageProblem), before anything is acknowledged.
  */
 export function normalizeSpan(v: unknown, where: string): SpanDraft {
   const s = fast(v) ?? (parseOrThrow(SpanInputSchema, v, where) as SpanDraft);
   if (s.status.description === undefined) s.status = { statusCode: s.status.statusCode, description: null };
   s.startTime = toMicro(s.startTime);
   s.endTime = toMicro(s.endTime);
+  const problem = spanStorageProblem(s);
+  if (problem) throw new ValidationError(where, [problem]);
   return s;
 }
 
