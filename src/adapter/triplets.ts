@@ -1,7 +1,7 @@
 // The adapter: a rollout's spans -> (prompt, response, reward) triplets, the
 // unit the trainer learns from. Rewards attach to the LLM call they follow.
 import { z } from "zod";
-import { AGL, GEN_AI, parseOrThrow, type Span } from "../types/index.js";
+import { AGL, GEN_AI, isLlmCall, parseOrThrow, type Span } from "../types/index.js";
 import type { LightningStore } from "../store/lightning-store.js";
 import { finalReward, primaryReward } from "./rewards.js";
 
@@ -33,9 +33,9 @@ export const AdapterOptionsSchema = z
   .strict();
 export type AdapterOptions = z.input<typeof AdapterOptionsSchema>;
 
+/** Is this span an LLM call? semconv's one definition (isLlmCall). */
 export function isLlmSpan(span: Span): boolean {
-  const op = span.attributes[GEN_AI.operationName];
-  return op === "chat" || op === "text_completion";
+  return isLlmCall(span.name, span.attributes);
 }
 
 function agentMatches(name: string | null, match: AdapterOptions["agentMatch"]): boolean {

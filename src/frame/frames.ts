@@ -7,10 +7,11 @@ import { z } from "zod";
 import { AdapterOptionsSchema, spansToTriplets, type AdapterOptions } from "../adapter/triplets.js";
 import { ValidationError } from "../types/errors.js";
 import type { Attempt, Attributes, Rollout, Span } from "../types/index.js";
-import { AGL, GEN_AI } from "../types/semconv.js";
+import { AGL, GEN_AI, isLlmCall } from "../types/semconv.js";
 import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder, type ColumnKind, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
+import { LLM_CALL_SQL } from "./llm-sql.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
 import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter, type SpanRecord, recordToSpan as toSpan } from "./source.js";
 
@@ -330,14 +331,12 @@ export async function rewards(source: FrameSource, filter?: SpanFilter): Promise
 // ---------------------------------------------------------------------------
 // LLM calls
 
-export const LLM_SQL = `(model IS NOT NULL OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL OR contains(attributes, '"${GEN_AI.operationName}"'))`;
+/** The span-file predicate of isLlmRecord, generated from the same rules (semconv.ts). */
+export const LLM_SQL = LLM_CALL_SQL;
 
-const LLM_OPERATIONS = new Set(["chat", "text_completion", "generate_content", "completion"]);
-
+/** Is this record an LLM call (semconv's isLlmCall)? Needs the attributes read. */
 export function isLlmRecord(s: SpanRecord): boolean {
-  const op = s.attributes?.[GEN_AI.operationName];
-  if (typeof op === "string") return LLM_OPERATIONS.has(op);
-  return s.model !== null || s.inputTokens !== null || s.outputTokens !== null;
+  return isLlmCall(s.name, s.attributes);
 }
 
 function parseMaybeJson(v: unknown): unknown {

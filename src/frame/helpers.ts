@@ -6,7 +6,8 @@ import type { ColumnTable } from "arquero";
 import { ValidationError } from "../types/errors.js";
 import { isArqueroTable } from "../viz/data.js";
 import { ColumnBuilder } from "./columns.js";
-import { checkColumns, rewards, rolloutContexts } from "./frames.js";
+import { checkColumns, isLlmRecord, rewards, rolloutContexts } from "./frames.js";
+import { LLM_CALL_SQL } from "./llm-sql.js";
 import { checkSource, filterSql, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter } from "./source.js";
 import { sql } from "./sql.js";
 import { declareColumnTypes } from "../viz/table.js";
@@ -16,8 +17,8 @@ const op = aq.op;
 /**
  * One row per rollout: status, step, final reward (primary value of the
  * last reward span of its latest attempt), LLM calls, tokens, spans and
- * duration. Reads only the promoted columns, never the attribute JSON; a
- * directory is aggregated per attempt by DuckDB first.
+ * duration. A directory is aggregated per attempt by DuckDB first; its LLM
+ * calls are counted by the same rule as frames.llmCalls (semconv.ts).
  */
 export async function rolloutSummary(source: FrameSource): Promise<ColumnTable> {
   const src = checkSource(source, "frames.rolloutSummary");
@@ -58,7 +59,7 @@ export async function rolloutSummary(source: FrameSource): Promise<ColumnTable> 
     const t = await sql(
       src,
       `SELECT rollout_id, attempt_id, count(*) AS spans,
-              count(*) FILTER (WHERE model IS NOT NULL OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL) AS llm,
+              count(*) FILTER (WHERE ${LLM_CALL_SQL}) AS llm,
               coalesce(sum(input_tokens), 0) AS in_tok, coalesce(sum(output_tokens), 0) AS out_tok,
               min(epoch_us(start_time)) AS first_us, max(epoch_us(end_time)) AS last_us,
               arg_max(reward, sequence_id) FILTER (WHERE reward IS NOT NULL) AS reward,
@@ -78,8 +79,9 @@ export async function rolloutSummary(source: FrameSource): Promise<ColumnTable> 
       });
     }
   } else {
-    for (const r of await loadSpans(src, parseFilter({}, "frames.rolloutSummary"), { attributes: false })) {
-      const isLlm = r.model !== null || r.inputTokens !== null || r.outputTokens !== null;
+    // A store's spans are in memory already, attributes included: the LLM-call rule needs them.
+    for (const r of await loadSpans(src, parseFilter({}, "frames.rolloutSummary"), { attributes: true })) {
+      const isLlm = isLlmRecord(r);
       fold(r.rolloutId, r.attemptId, {
         spans: 1,
         llm: isLlm ? 1 : 0,

@@ -1,0 +1,134 @@
+// One LLM-call rule (src/types/semconv.ts) seen from three places: the
+// adapter (isLlmSpan -> triplets), frames.llmCalls and rolloutSummary's
+// llm_calls, over a live store and over its directory (Parquet parts and WAL
+// tail). The OpenAI upstream is a loopback test double for a hosted API this
+// machine cannot reach (helpers/fake-openai.ts); the SDK and tracer are real.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import OpenAI from "openai";
+import * as agl from "../src/index.js";
+import { openStore, type DurableStore } from "../src/store/index.js";
+import { frames } from "../src/frame/index.js";
+import { duckdb, sqlString } from "../src/frame/dir-reader.js";
+import { llmCallSql } from "../src/frame/llm-sql.js";
+import { llmCallSpan } from "../src/llm/record.js";
+import { AI_SDK, AGL, GEN_AI, LLM_CALL_RULES, isLlmCall, type Attributes, type SpanInput } from "../src/types/index.js";
+import { startFakeOpenAI, type FakeOpenAI } from "./helpers/fake-openai.js";
+
+let fake: FakeOpenAI;
+before(async () => {
+  fake = await startFakeOpenAI();
+  await agl.instrumentOpenAI();
+});
+after(() => fake.close());
+
+let n = 0;
+function span(rolloutId: string, attemptId: string, name: string, attributes: Attributes): Omit<SpanInput, "sequenceId"> {
+  const t = Date.UTC(2026, 11, 2) + n++;
+  const id = (n * 7919).toString(16).padStart(16, "0");
+  return {
+    rolloutId,
+    attemptId,
+    traceId: id.padStart(32, "0"),
+    spanId: id,
+    parentId: null,
+    name,
+    status: { statusCode: "OK" },
+    attributes,
+    events: [],
+    links: [],
+    startTime: t,
+    endTime: t + 3,
+    resource: { attributes: {}, schemaUrl: "" },
+  };
+}
+
+/** One rollout with an LLM call from every source we recognise, and look-alikes that are not LLM calls. Returns how many are calls. */
+async function writeRollout(store: DurableStore, client: OpenAI): Promise<number> {
+  const ar = await store.startRollout({ input: null });
+  const [r, a] = [ar.rolloutId, ar.attempt.attemptId];
+  const scope = new agl.TraceScope(store, r, a);
+  // Arclight's OpenAI instrumentation, through the real SDK.
+  await agl.withScope(scope, () => client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }] }));
+  await scope.flush();
+  const req = { model: "policy", messages: [{ role: "user" as const, content: "2+2?" }], n: 1, temperature: 1, topP: 1, maxTokens: 8, stop: [] };
+  const res = { model: "policy", promptTokenIds: [1, 2], choices: [{ text: "4", tokenIds: [52], logprobs: [-0.1], finishReason: "stop" as const }] };
+  await store.addSpans([
+    // The proxy's own record of a call.
+    llmCallSpan({ rolloutId: r, attemptId: a }, "chat", req, res, Date.now() - 5, null),
+    // An OTLP span from another GenAI instrumentation.
+    span(r, a, "chat gpt-4o", { [GEN_AI.operationName]: "chat", [GEN_AI.requestModel]: "gpt-4o", [GEN_AI.usageInputTokens]: 10, [GEN_AI.usageOutputTokens]: 2 }),
+    // Deprecated GenAI names with no operation.
+    span(r, a, "openai.chat", { [GEN_AI.system]: "openai", [GEN_AI.usagePromptTokens]: 4, [GEN_AI.usageCompletionTokens]: 1 }),
+    // Vercel AI SDK: the wrapper carries usage too but only the provider call counts.
+    span(r, a, "ai.generateText", { [AI_SDK.operationId]: "ai.generateText", "ai.model.id": "gpt-4o", "ai.usage.promptTokens": 10 }),
+    span(r, a, "ai.generateText.doGenerate", { [AI_SDK.operationId]: "ai.generateText.doGenerate", [GEN_AI.system]: "openai.chat", [GEN_AI.requestModel]: "gpt-4o" }),
+    span(r, a, "ai.streamText.doStream", { [AI_SDK.operationId]: "ai.streamText.doStream", "ai.model.id": "gpt-4o" }),
+    span(r, a, "ai.embed.doEmbed", { [AI_SDK.operationId]: "ai.embed.doEmbed", [GEN_AI.system]: "openai" }),
+    // OpenInference.
+    span(r, a, "ChatCompletion", { "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.prompt": 5 }),
+    span(r, a, "agent", { "openinference.span.kind": "CHAIN", "llm.model_name": "gpt-4o" }),
+    span(r, a, "llm", { "llm.token_count.completion": 3 }),
+    // Not calls: embeddings, tools, Arclight's reward, a plain step.
+    span(r, a, "embeddings", { [GEN_AI.operationName]: "embeddings", [GEN_AI.requestModel]: "e5" }),
+    span(r, a, "execute_tool search", { [GEN_AI.operationName]: "execute_tool" }),
+    span(r, a, AGL.spans.reward, { [AGL.attrs.reward]: "1", [AGL.attrs.rewardPrimary]: 1 }),
+    span(r, a, "agent.step", { "tool.name": "gen_ai.request.model" }),
+  ]);
+  return 8;
+}
+
+async function views(src: agl.LightningStore | string) {
+  const summary = (await frames.rolloutSummary(src)).objects() as { rollout_id: string; llm_calls: number }[];
+  const calls = (await frames.llmCalls(src)).objects() as { rollout_id: string; span_id: string }[];
+  return { summary: Object.fromEntries(summary.map((r) => [r.rollout_id, r.llm_calls])), calls: calls.map((c) => c.span_id).sort() };
+}
+
+test("adapter, frames.llmCalls and rolloutSummary count the same LLM calls from every convention, store and directory alike", { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "arclight-llm-calls-"));
+  const client = new OpenAI({ apiKey: "test", baseURL: fake.baseURL });
+  try {
+    const store = (await openStore(dir, { fsync: "none", checkpointIntervalMs: 0 })) as DurableStore;
+    const expected = await writeRollout(store, client);
+    await store.flush(); // first rollout into Parquet, the second stays in the WAL tail
+    await writeRollout(store, client);
+    const spans = await store.querySpans({});
+    const adapterIds = spans.filter(agl.isLlmSpan).map((s) => s.spanId).sort();
+    const perRollout = new Map<string, number>();
+    for (const r of await store.queryRollouts()) perRollout.set(r.rolloutId, agl.spansToTriplets(await store.querySpans({ rolloutId: r.rolloutId })).length);
+    assert.deepEqual([...perRollout.values()], [expected, expected]);
+    for (const src of [store, dir]) {
+      const v = await views(src);
+      assert.deepEqual(v.calls, adapterIds, `llmCalls of ${src === dir ? "dir" : "store"}`);
+      assert.deepEqual(v.summary, Object.fromEntries(perRollout), `rolloutSummary of ${src === dir ? "dir" : "store"}`);
+    }
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Keys and values the rules look at, plus decoys; any mix of them must get the same answer in JS and SQL.
+const keys = [...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? [r.key] : r.by === "present" ? r.keys : []))), "tool.name", "gen_ai.agent.name"];
+const values = [...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? r.llm : r.by === "name" ? r.names : []))), "CHAIN", "embeddings", "", "gen_ai.system"];
+const names = [...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "name" ? r.names : []))), "chat x", "agent.step"];
+const arbAttrs = fc.dictionary(fc.constantFrom(...keys), fc.oneof(fc.constantFrom(...values), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 })), { maxKeys: 4 });
+
+test("the SQL predicate frames push into Parquet scans answers exactly as isLlmCall", { timeout: 60_000 }, async () => {
+  const cases = fc.sample(fc.tuple(fc.constantFrom(...names), arbAttrs), { numRuns: 400, seed: 17 });
+  const c = await duckdb();
+  try {
+    const rows = cases.map(([name, a], i) => `(${i}, ${sqlString(name)}, ${sqlString(JSON.stringify(a))})`).join(", ");
+    const r = await c.runAndReadAll(`SELECT i, ${llmCallSql({ name: "n", attributes: "a" })} AS llm FROM (VALUES ${rows}) t(i, n, a) ORDER BY i`);
+    const got = r.getRowObjects().map((x) => x.llm);
+    const want = cases.map(([name, a]) => isLlmCall(name, a));
+    assert.ok(want.some((x) => x) && want.some((x) => !x), "the sample has both answers");
+    assert.deepEqual(got, want);
+  } finally {
+    c.closeSync();
+  }
+});
