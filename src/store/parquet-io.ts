@@ -146,11 +146,14 @@ export class SpanParquetIO {
   /** Spans of the given part files matching `q`, ordered by (rollout, attempt, sequence id). */
   async queryParts(paths: readonly string[], q: ColdSpanQuery): Promise<Span[]> {
     if (!paths.length || (q.attemptIds !== null && !q.attemptIds.length)) return [];
+    // Text goes in as parameters, never inside the SQL: DuckDB's parser ends a literal at a NUL character.
     const where: string[] = [];
-    if (q.rolloutId !== undefined) where.push(`rollout_id = ${sqlString(q.rolloutId)}`);
-    if (q.attemptIds !== null) where.push(`attempt_id IN (${q.attemptIds.map(sqlString).join(", ")})`);
-    if (q.name !== undefined) where.push(`name = ${sqlString(q.name)}`);
-    if (q.namePrefix !== undefined) where.push(`starts_with(name, ${sqlString(q.namePrefix)})`);
+    const values: string[] = [];
+    const param = (v: string) => `$${values.push(v)}`;
+    if (q.rolloutId !== undefined) where.push(`rollout_id = ${param(q.rolloutId)}`);
+    if (q.attemptIds !== null) where.push(`attempt_id IN (${q.attemptIds.map(param).join(", ")})`);
+    if (q.name !== undefined) where.push(`name = ${param(q.name)}`);
+    if (q.namePrefix !== undefined) where.push(`starts_with(name, ${param(q.namePrefix)})`);
     if (q.minSequenceId !== undefined) where.push(`sequence_id >= ${Math.trunc(q.minSequenceId)}`);
     const c = await this.connection();
     const r = await c.runAndReadAll(
@@ -160,6 +163,7 @@ export class SpanParquetIO {
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY rollout_id, attempt_id, sequence_id
        ${q.limit !== undefined ? `LIMIT ${Math.trunc(q.limit)}` : ""}`,
+      values,
     );
     return rowsToSpans(r.getColumnsJS() as unknown[][], r.currentRowCount);
   }
