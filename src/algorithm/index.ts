@@ -6,6 +6,10 @@ export { SftAlgorithm, type SftOptions, type SftResult } from "./sft.js";
 import { grpo } from "./grpo.js";
 import { sft } from "./sft.js";
 import { BaselineAlgorithm } from "./baseline.js";
+import { promptSearch } from "./prompt-search.js";
 
-/** `agl.algorithms.grpo({...})`, `.sft({...})`, `.baseline()`. */
-export const algorithms = { grpo, sft, baseline: () => new BaselineAlgorithm() };
+export type { PromptSearchOptions, PromptSearchResult, CandidateScore } from "./prompt-search.js";
+export type { ScoreInterval, PairedComparison } from "./prompt-search-stats.js";
+
+/** `agl.algorithms.grpo({...})`, `.sft({...})`, `.promptSearch({...})`, `.baseline()`. */
+export const algorithms = { grpo, sft, promptSearch, baseline: () => new BaselineAlgorithm() };
