@@ -1,9 +1,11 @@
 // The adapter: a rollout's spans -> (prompt, response, reward) triplets, the
 // unit the trainer learns from. Rewards attach to the LLM call they follow.
 import { z } from "zod";
-import { AGL, GEN_AI, isLlmCall, parseOrThrow, type Span } from "../types/index.js";
+import { GEN_AI, isLlmCall, parseOrThrow, type Span } from "../types/index.js";
 import type { LightningStore } from "../store/lightning-store.js";
-import { finalReward, primaryReward } from "./rewards.js";
+import { primaryReward } from "./rewards.js";
+import { assignCredit, CREDIT_MODES, rewardEvents, type CreditFunction } from "./credit.js";
+import { TraceTree, type TraceNode } from "./tree.js";
 
 export interface Triplet {
   rolloutId: string;
@@ -11,22 +13,43 @@ export interface Triplet {
   /** Sequence id of the LLM span this triplet came from. */
   sequenceId: number;
   spanId: string;
+  /** The span this call was made under (an agent or framework span), when it is in the trace. */
+  parentId: string | null;
+  /** Nearest agent name on the call's span or the spans above it. */
   agentName: string | null;
   model: string | null;
   prompt: { tokenIds: number[] | null; messages: unknown };
   response: { tokenIds: number[] | null; logprobs: number[] | null; text: string | null };
+  /** Credit under the adapter's rewardAssignment; null when that rule gives the call none. */
   reward: number | null;
 }
 
+const nameMatch = z.union([z.string(), z.array(z.string()), z.instanceof(RegExp)]);
+
 export const AdapterOptionsSchema = z
   .object({
-    /** Keep only LLM calls made by these agents (name, list of names, or RegExp). */
-    agentMatch: z.union([z.string(), z.array(z.string()), z.instanceof(RegExp)]).optional(),
     /**
-     * "matched": a reward goes to the last LLM call before it (Agent Lightning's rule);
-     * "final": every call gets the rollout's final reward (what GRPO on whole episodes wants).
+     * Keep only LLM calls made by these agents (name, list of names, or RegExp). A call belongs to
+     * every agent named on it or on a span above it (an agent span holding several calls).
      */
-    rewardAssignment: z.enum(["matched", "final"]).default("matched"),
+    agentMatch: nameMatch.optional(),
+    /**
+     * Which spans are the LLM calls: a span name, a list of names, a RegExp on the name, or a
+     * predicate; default semconv's rule (isLlmSpan). A call span that holds another call span (a
+     * framework's call wrapping the client's) gives way to the inner one.
+     */
+    llmCallMatch: z.union([nameMatch, z.custom<(span: Span) => boolean>((f) => typeof f === "function")]).optional(),
+    /**
+     * Credit per call (src/adapter/credit.ts): "matched" (default here, Agent Lightning's adapter rule: a
+     * reward goes to the last call before it), "final" (every call gets the episode's final reward; the
+     * algorithms' default), "discounted" (return over the calls that follow, with `gamma`), or a function
+     * `(calls, rewards) => number[]`.
+     */
+    rewardAssignment: z
+      .union([z.enum(CREDIT_MODES), z.custom<CreditFunction>((f) => typeof f === "function", 'a credit function (calls, rewards) => number[]')])
+      .default("matched"),
+    /** Discount over following calls for rewardAssignment "discounted". */
+    gamma: z.number().min(0).max(1).default(1),
     /** Drop calls that lack token ids (needed for training, not for analysis). */
     requireTokenIds: z.boolean().default(false),
   })
@@ -38,12 +61,21 @@ export function isLlmSpan(span: Span): boolean {
   return isLlmCall(span.name, span.attributes);
 }
 
-function agentMatches(name: string | null, match: AdapterOptions["agentMatch"]): boolean {
-  if (match === undefined) return true;
-  if (name === null) return false;
+function nameMatches(name: string, match: z.infer<typeof nameMatch>): boolean {
   if (typeof match === "string") return name === match;
   if (Array.isArray(match)) return match.includes(name);
   return (match as RegExp).test(name);
+}
+
+function agentMatches(names: readonly string[], match: AdapterOptions["agentMatch"]): boolean {
+  if (match === undefined) return true;
+  return names.some((n) => nameMatches(n, match));
+}
+
+function callMatcher(match: AdapterOptions["llmCallMatch"]): (span: Span) => boolean {
+  if (match === undefined) return isLlmSpan;
+  if (typeof match === "function") return match as (span: Span) => boolean;
+  return (s) => nameMatches(s.name, match);
 }
 
 function numbers(v: unknown): number[] | null {
@@ -71,39 +103,48 @@ function responseText(span: Span): string | null {
 /** Triplets of ONE attempt's spans. Spans may come in any order; sequence ids order them. */
 export function spansToTriplets(spans: readonly Span[], options: AdapterOptions = {}): Triplet[] {
   const opts = parseOrThrow(AdapterOptionsSchema, options, "spansToTriplets options");
-  const ordered = [...spans].sort((a, b) => a.sequenceId - b.sequenceId);
-  const all: Triplet[] = [];
-  let last: Triplet | null = null;
-  for (const s of ordered) {
-    if (isLlmSpan(s)) {
-      const agentName = typeof s.attributes[AGL.attrs.agentName] === "string" ? (s.attributes[AGL.attrs.agentName] as string) : null;
-      last = {
-        rolloutId: s.rolloutId,
-        attemptId: s.attemptId,
-        sequenceId: s.sequenceId,
-        spanId: s.spanId,
-        agentName,
-        model: (s.attributes[GEN_AI.responseModel] ?? s.attributes[GEN_AI.requestModel] ?? null) as string | null,
-        prompt: { tokenIds: numbers(s.attributes[GEN_AI.promptTokenIds]), messages: parseJson(s.attributes[GEN_AI.inputMessages]) },
-        response: {
-          tokenIds: numbers(s.attributes[GEN_AI.completionTokenIds]),
-          logprobs: numbers(s.attributes[GEN_AI.completionLogprobs]),
-          text: responseText(s),
-        },
-        reward: null,
-      };
-      all.push(last);
+  const tree = new TraceTree(spans);
+  const isCall = callMatcher(opts.llmCallMatch);
+  const candidates = new Set<TraceNode>();
+  for (const n of tree.nodes.values()) if (isCall(n.span)) candidates.add(n);
+  const calls: { node: TraceNode; triplet: Triplet }[] = [];
+  const rewards: { value: number; sequenceId: number }[] = [];
+  for (const n of tree.nodes.values()) {
+    if (candidates.has(n)) {
+      // The innermost call span is the call: a wrapper's own attributes rarely hold token ids.
+      let wraps = false;
+      for (const d of tree.descendants(n)) if (candidates.has(d)) wraps = true;
+      if (!wraps) calls.push({ node: n, triplet: toTriplet(n.span, n.parent?.span.spanId ?? null, tree.agentNames(n)[0] ?? null) });
       continue;
     }
-    const r = primaryReward(s);
-    // A reward before any LLM call has no call to credit; later rewards overwrite earlier ones for the same call.
-    if (r !== null && last) last.reward = r;
+    const r = primaryReward(n.span);
+    if (r !== null) rewards.push({ value: r, sequenceId: n.span.sequenceId });
   }
-  if (opts.rewardAssignment === "final") {
-    const f = finalReward(ordered);
-    for (const t of all) t.reward = f;
-  }
-  return all.filter((t) => agentMatches(t.agentName, opts.agentMatch) && (!opts.requireTokenIds || (t.prompt.tokenIds && t.response.tokenIds)));
+  const all = calls.map((c) => c.triplet);
+  const credit = assignCredit(all, rewardEvents(all, rewards), opts.rewardAssignment, opts.gamma);
+  all.forEach((t, i) => (t.reward = credit[i]));
+  return calls
+    .filter(({ node, triplet: t }) => agentMatches(tree.agentNames(node), opts.agentMatch) && (!opts.requireTokenIds || (t.prompt.tokenIds && t.response.tokenIds)))
+    .map((c) => c.triplet);
+}
+
+function toTriplet(s: Span, parentId: string | null, agentName: string | null): Triplet {
+  return {
+    rolloutId: s.rolloutId,
+    attemptId: s.attemptId,
+    sequenceId: s.sequenceId,
+    spanId: s.spanId,
+    parentId,
+    agentName,
+    model: (s.attributes[GEN_AI.responseModel] ?? s.attributes[GEN_AI.requestModel] ?? null) as string | null,
+    prompt: { tokenIds: numbers(s.attributes[GEN_AI.promptTokenIds]), messages: parseJson(s.attributes[GEN_AI.inputMessages]) },
+    response: {
+      tokenIds: numbers(s.attributes[GEN_AI.completionTokenIds]),
+      logprobs: numbers(s.attributes[GEN_AI.completionLogprobs]),
+      text: responseText(s),
+    },
+    reward: null,
+  };
 }
 
 /** Triplets of the latest attempt of each rollout, in the order of `rolloutIds`. */

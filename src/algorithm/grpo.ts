@@ -44,7 +44,19 @@ const GrpoOptionsSchema = z
     maxTokens: z.number().int().min(1).default(16),
     /** Evaluate on val every k steps (0: only before and after). */
     evalEvery: z.number().int().min(0).default(0),
+    /**
+     * Which calls train and the credit each gets (agentMatch, llmCallMatch, rewardAssignment, gamma);
+     * rewardAssignment defaults to "final" here.
+     */
     adapter: z.custom<AdapterOptions>((a) => a === undefined || (typeof a === "object" && a !== null)).default({}),
+    /** One sample per LLM call ("call") or one masked sequence per episode ("episode"; see collectSamples). */
+    shape: z.enum(["call", "episode"]).default("call"),
+    /**
+     * Baseline of the group-relative advantage (src/algorithm/turn-advantages.ts): "episode" compares each
+     * call's credit with the group's episodes (GRPO on rollout rewards under "final" credit); "position"
+     * compares call k with call k of the group's other rollouts.
+     */
+    baseline: z.enum(["episode", "position"]).default("episode"),
     /** Where checkpoints go; a fit with the same directory resumes from its latest.json. */
     checkpointDir: z.string().min(1).optional(),
     checkpointEvery: z.number().int().min(1).default(1),
@@ -61,6 +73,8 @@ export interface GrpoStepMetrics {
   rewardMean: number;
   rewardStd: number;
   samples: number;
+  /** Rollouts asked for as episode samples that fell back to per-call samples (prefix property broken). */
+  episodeFallbacks: number;
   loss: number;
   kl: number;
   clipFrac: number;
@@ -135,7 +149,11 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
           const tasks = order(epoch).slice(start, start + o.batchSize);
           const rollouts = await runGroups(ctx, tasks, o.groupSize, served.trainResourcesId, { step, algorithm: "grpo" }, step * o.batchSize);
           const tRolled = performance.now();
-          const { samples, rewards } = await collectSamples(ctx.store, rollouts, o.adapter);
+          const { samples, rewards, fallbacks } = await collectSamples(ctx.store, rollouts, o.adapter, {
+            shape: o.shape,
+            advantages: { baseline: o.baseline, normalizeStd: o.normalizeStd, estimator: o.advantage },
+          });
+          if (fallbacks.length) ctx.log(`grpo: step ${step + 1}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
           const t1 = performance.now();
           const stats = samples.length ? await this.update(policy, samples, reference, totalSteps) : null;
           const t2 = performance.now();
@@ -144,6 +162,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
             rewardMean: mean(rewards),
             rewardStd: std(rewards),
             samples: samples.length,
+            episodeFallbacks: fallbacks.length,
             loss: stats?.loss ?? 0,
             kl: stats?.kl ?? 0,
             clipFrac: stats?.clipFrac ?? 0,
@@ -188,8 +207,9 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     const batch = {
       prompts: samples.map((s) => s.prompt),
       responses: samples.map((s) => s.response),
-      rewards: samples.map((s) => s.reward),
-      groups: samples.map((s) => s.group),
+      // collectSamples computed the advantages: per call credit against the chosen baseline.
+      advantages: samples.map((s) => s.advantage ?? 0),
+      ...(samples.some((s) => s.mask) ? { mask: samples.map((s) => s.mask ?? s.response.map(() => 1)) } : {}),
       // Logprobs the proxy recorded at sampling time are the old policy's; any missing falls back to recomputation.
       ...(samples.every((s) => s.logprobs.length === s.response.length) ? { oldLogprobs: samples.map((s) => s.logprobs) } : {}),
     };
@@ -204,8 +224,6 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
         reference,
         entropyCoef: o.entropyCoef,
         aggregation: o.aggregation,
-        normalizeStd: o.normalizeStd,
-        estimator: o.advantage,
         maxGradNorm: o.maxGradNorm,
         beta2: o.beta2,
         warmupSteps: o.warmupSteps,

@@ -7,7 +7,9 @@ import { join } from "node:path";
 import type { LightningStore } from "../store/lightning-store.js";
 import type { NamedResources, Rollout } from "../types/index.js";
 import { LlmProxy, PolicyBackend, type GeneratorLike, type TokenizerLike } from "../llm/index.js";
-import { spansToTriplets, type AdapterOptions } from "../adapter/index.js";
+import { episodeSequences, spansToTriplets, type AdapterOptions, type Triplet } from "../adapter/index.js";
+import type { AdvantageOptions } from "../native/advantages.js";
+import { turnAdvantages, type AdvantageBaseline } from "./turn-advantages.js";
 import { finalReward } from "../adapter/rewards.js";
 import { waitAll } from "./baseline.js";
 import type { AlgorithmContext } from "./algorithm.js";
@@ -17,9 +19,37 @@ export interface Sample {
   prompt: number[];
   response: number[];
   logprobs: number[];
+  /** 1 = train on the response token, 0 = not (tokens between calls in an episode sample); absent: all trained. */
+  mask?: number[];
+  /** The call's credit (src/adapter/credit.ts); for an episode sample, that of its first call. */
   reward: number;
+  /** Group-relative advantage, when the caller asked for them (GRPO). */
+  advantage?: number;
   group: number;
   rolloutId: string;
+  /** Indices of the episode's calls this sample trains (one, or a run of them for an episode sample). */
+  calls: number[];
+}
+
+/**
+ * How a multi-call rollout becomes samples: "call" (one per LLM call, its prompt holding the history as
+ * context) or "episode" (one masked sequence per episode, or per run of calls with equal advantage, when
+ * each prompt extends the previous prompt + response token for token; falls back to "call" otherwise).
+ */
+export type SampleShape = "call" | "episode";
+
+export interface SampleOptions {
+  shape?: SampleShape;
+  /** Compute group-relative advantages from the credits (GRPO). */
+  advantages?: AdvantageOptions & { baseline?: AdvantageBaseline };
+}
+
+export interface CollectedSamples {
+  samples: Sample[];
+  /** Final reward of each rollout, in order (0 for failed ones). */
+  rewards: number[];
+  /** Rollouts asked for as episodes that had to be split per call, and why. */
+  fallbacks: { rolloutId: string; reason: string }[];
 }
 
 export interface Served {
@@ -100,29 +130,60 @@ export async function runGroups(
   return waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal);
 }
 
-/** Training samples of finished rollouts: every LLM call with token ids, credited with the rollout's final reward. */
-export async function collectSamples(store: LightningStore, rollouts: readonly Rollout[], adapter: AdapterOptions): Promise<{ samples: Sample[]; rewards: number[] }> {
-  const samples: Sample[] = [];
+/**
+ * Training samples of finished rollouts: every LLM call with token ids, credited under the adapter's
+ * rewardAssignment ("final" unless set), shaped per `opts.shape`, with advantages when asked.
+ */
+export async function collectSamples(store: LightningStore, rollouts: readonly Rollout[], adapter: AdapterOptions, opts: SampleOptions = {}): Promise<CollectedSamples> {
   const rewards: number[] = [];
+  const episodes: { rolloutId: string; group: number; calls: Triplet[]; credit: number[] }[] = [];
   for (const r of rollouts) {
     const spans = await store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" });
     const reward = r.status === "succeeded" ? (finalReward(spans) ?? 0) : 0;
     rewards.push(reward);
     if (r.status !== "succeeded") continue;
-    const group = Number((r.metadata as { group?: unknown }).group ?? 0);
-    for (const t of spansToTriplets(spans, { ...adapter, rewardAssignment: "final", requireTokenIds: true })) {
-      if (!t.response.tokenIds!.length || !t.prompt.tokenIds!.length) continue;
+    const calls = spansToTriplets(spans, { ...adapter, rewardAssignment: adapter.rewardAssignment ?? "final", requireTokenIds: true }).filter(
+      (t) => t.response.tokenIds!.length > 0 && t.prompt.tokenIds!.length > 0,
+    );
+    if (!calls.length) continue;
+    episodes.push({ rolloutId: r.rolloutId, group: Number((r.metadata as { group?: unknown }).group ?? 0), calls, credit: calls.map((t) => t.reward ?? 0) });
+  }
+  const adv = opts.advantages ? turnAdvantages(episodes, opts.advantages.baseline ?? "episode", opts.advantages) : null;
+  const samples: Sample[] = [];
+  const fallbacks: CollectedSamples["fallbacks"] = [];
+  episodes.forEach((e, i) => {
+    const common = { group: e.group, rolloutId: e.rolloutId };
+    if (opts.shape === "episode") {
+      const joined = episodeSequences(e.calls, adv ? adv[i] : e.credit);
+      if (joined.sequences) {
+        for (const q of joined.sequences)
+          samples.push({
+            ...common,
+            prompt: q.prompt,
+            response: q.response,
+            logprobs: q.logprobs ?? [],
+            mask: q.mask,
+            reward: e.credit[q.calls[0]],
+            ...(adv ? { advantage: adv[i][q.calls[0]] } : {}),
+            calls: q.calls,
+          });
+        return;
+      }
+      fallbacks.push({ rolloutId: e.rolloutId, reason: joined.reason });
+    }
+    e.calls.forEach((t, k) =>
       samples.push({
+        ...common,
         prompt: t.prompt.tokenIds!,
         response: t.response.tokenIds!,
         logprobs: t.response.logprobs ?? [],
-        reward: t.reward ?? reward,
-        group,
-        rolloutId: r.rolloutId,
-      });
-    }
-  }
-  return { samples, rewards };
+        reward: e.credit[k],
+        ...(adv ? { advantage: adv[i][k] } : {}),
+        calls: [k],
+      }),
+    );
+  });
+  return { samples, rewards, fallbacks };
 }
 
 /** Mean final reward over the val set, one rollout per task, on the eval resources. */

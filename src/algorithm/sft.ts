@@ -32,7 +32,10 @@ const SftOptionsSchema = z
     temperature: z.number().min(0).max(2).default(1),
     evalTemperature: z.number().min(0).max(2).default(0),
     maxTokens: z.number().int().min(1).default(16),
+    /** Which calls train and the credit that minReward is checked against (rewardAssignment "final" unless set). */
     adapter: z.custom<AdapterOptions>((a) => a === undefined || (typeof a === "object" && a !== null)).default({}),
+    /** One sample per LLM call, or one masked sequence per episode (tool results and user turns not trained). */
+    shape: z.enum(["call", "episode"]).default("call"),
     seed: z.number().int().min(0).default(0),
     progress: z.boolean().default(true),
   })
@@ -68,7 +71,8 @@ export class SftAlgorithm implements Algorithm<SftResult> {
         const rollouts: Rollout[] = o.fromStore
           ? (await ctx.store.queryRollouts({ status: "succeeded", mode: "train" })).filter((r) => (r.metadata as { kind?: unknown }).kind !== "algorithm")
           : await runGroups(ctx, ctx.train, o.samplesPerTask, served.trainResourcesId, { round, algorithm: "sft" }, round * ctx.train.length);
-        const { samples } = await collectSamples(ctx.store, rollouts, o.adapter);
+        const { samples, fallbacks } = await collectSamples(ctx.store, rollouts, o.adapter, { shape: o.shape });
+        if (fallbacks.length) ctx.log(`sft: round ${round}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
         const chosen = this.filter(samples);
         kept += chosen.length;
         await metrics.write("data", step, { kept: chosen.length, candidates: samples.length, meanReward: mean(samples.map((s) => s.reward)) });
@@ -83,7 +87,8 @@ export class SftAlgorithm implements Algorithm<SftResult> {
           for (let b = 0; b < perEpoch; b++) {
             if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
             const part = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
-            const stats: TrainStats = await o.policy.trainStep({ prompts: part.map((s) => s.prompt), responses: part.map((s) => s.response) }, { loss: "sft", lr: o.lr });
+            const masked = part.some((s) => s.mask) ? { mask: part.map((s) => s.mask ?? s.response.map(() => 1)) } : {};
+            const stats: TrainStats = await o.policy.trainStep({ prompts: part.map((s) => s.prompt), responses: part.map((s) => s.response), ...masked }, { loss: "sft", lr: o.lr });
             step++;
             history.push({ step, loss: stats.loss, tokensPerSecond: stats.tokensPerSecond });
             await metrics.write("train", step, { loss: stats.loss, tokensPerSecond: stats.tokensPerSecond, gradNorm: stats.gradNorm });
@@ -99,12 +104,22 @@ export class SftAlgorithm implements Algorithm<SftResult> {
     });
   }
 
+  /** Samples whose credit reaches minReward; with bestOnly, only those of each group's best rollout (mean credit; all its calls). */
   private filter(samples: Sample[]): Sample[] {
     const good = samples.filter((s) => s.reward >= this.o.minReward);
     if (!this.o.bestOnly) return good;
-    const best = new Map<number, Sample>();
-    for (const s of good) if (!best.has(s.group) || s.reward > best.get(s.group)!.reward) best.set(s.group, s);
-    return [...best.values()];
+    const sums = new Map<string, [number, number]>();
+    for (const s of good) {
+      const [sum, n] = sums.get(s.rolloutId) ?? [0, 0];
+      sums.set(s.rolloutId, [sum + s.reward, n + 1]);
+    }
+    const score = new Map([...sums].map(([id, [sum, n]]) => [id, sum / n]));
+    const best = new Map<number, string>();
+    for (const s of good) {
+      const b = best.get(s.group);
+      if (b === undefined || score.get(s.rolloutId)! > score.get(b)!) best.set(s.group, s.rolloutId);
+    }
+    return good.filter((s) => best.get(s.group) === s.rolloutId);
   }
 }
 
