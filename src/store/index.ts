@@ -12,6 +12,8 @@ export { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
 export { MemoryStore } from "./memory-store.js";
 export { DurableStore } from "./durable-store.js";
 export { StoreLockedError } from "./errors.js";
+export { connectStore, RemoteStore, ConnectOptionsSchema, type ConnectOptions } from "./remote-store.js";
+export { RemoteStoreError } from "./remote-protocol.js";
 export type { FsyncPolicy } from "./wal.js";
 export { SPAN_COLUMNS, SPAN_COLUMN_NAMES, STORE_LAYOUT, promotedColumns, readWalSpans, type SpanColumnName } from "./parquet-layout.js";
 

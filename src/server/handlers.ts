@@ -1,0 +1,144 @@
+// What each endpoint does with its (envelope-checked) body: call the store
+// with the arguments as given, so the store's own validation decides, plus the
+// three things only a server needs: long-polls, span redaction, and dropping
+// spans a retried batch already stored.
+
+import type { LightningStore } from "../store/lightning-store.js";
+import type { OperationBody, OperationName } from "../store/remote-protocol.js";
+import { normalizeSpan, type SpanDraft } from "../store/span-input.js";
+import type { AttemptedRollout, Span } from "../types/index.js";
+
+/** Rewrites a span before it is stored; must return a span (validated again afterwards). */
+export type Redact = (span: SpanDraft) => SpanDraft;
+
+export interface HandlerContext {
+  store: LightningStore;
+  redact?: Redact;
+  maxWaitMs: number;
+  /** Aborted when the server starts closing: long-polls answer with what they have. */
+  closing: AbortSignal;
+}
+
+export interface CallInfo {
+  /** The client says this call may already have been applied (a retry after a connection loss). */
+  retried: boolean;
+  /** Aborted on handler timeout or client disconnect. */
+  signal: AbortSignal;
+}
+
+type Handler<N extends OperationName> = (ctx: HandlerContext, body: OperationBody<N>, call: CallInfo) => Promise<unknown>;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+// Arguments go to the store as the client sent them: its validation is the contract.
+const raw = <T>(v: unknown) => v as T;
+
+export const handlers: { [N in OperationName]: Handler<N> } = {
+  enqueueRollout: (c, b) => c.store.enqueueRollout(raw(b.request)),
+  enqueueManyRollouts: (c, b) => c.store.enqueueManyRollouts(raw(b.requests)),
+  startRollout: (c, b) => c.store.startRollout(raw(b.request), raw(b.options)),
+  dequeueRollout: async (c, b, call) => {
+    const got = await longPoll(c, call, b.waitMs ?? 0, async () => {
+      const r = await c.store.dequeueRollout(raw(b.options));
+      return r ? [r] : [];
+    });
+    return got[0] ?? null;
+  },
+  dequeueManyRollouts: (c, b, call) => longPoll(c, call, b.waitMs ?? 0, () => c.store.dequeueManyRollouts(raw(b.limit), raw(b.options))),
+  startAttempt: (c, b) => c.store.startAttempt(raw(b.rolloutId), raw(b.options)),
+  updateRollout: (c, b) => c.store.updateRollout(raw(b.rolloutId), raw(b.update)),
+  updateAttempt: (c, b) => c.store.updateAttempt(raw(b.rolloutId), raw(b.attemptId), raw(b.update)),
+  getRolloutById: (c, b) => c.store.getRolloutById(raw(b.rolloutId)),
+  getLatestAttempt: (c, b) => c.store.getLatestAttempt(raw(b.rolloutId)),
+  queryRollouts: (c, b) => c.store.queryRollouts(raw(b.query)),
+  queryAttempts: (c, b) => c.store.queryAttempts(raw(b.rolloutId)),
+  waitForRollouts: async (c, b, call) => {
+    const o = b.options;
+    // Cap one wait at maxWaitMs (the client polls again); malformed options go through for the store to reject.
+    const capped =
+      o === undefined ? { timeoutMs: c.maxWaitMs }
+      : isObj(o) && o.timeoutMs === undefined ? { ...o, timeoutMs: c.maxWaitMs }
+      : isObj(o) && typeof o.timeoutMs === "number" && o.timeoutMs >= 0 ? { ...o, timeoutMs: Math.min(o.timeoutMs, c.maxWaitMs) }
+      : o;
+    const stop = anyAborted(c.closing, call.signal);
+    const waiting = c.store.waitForRollouts(raw(b.rolloutIds), raw(capped));
+    const cut = new Promise<"cut">((resolve) => (stop.aborted ? resolve("cut") : stop.addEventListener("abort", () => resolve("cut"), { once: true })));
+    const first = await Promise.race([waiting, cut]);
+    return first === "cut" ? c.store.waitForRollouts(raw(b.rolloutIds), { timeoutMs: 0 }) : first;
+  },
+  addSpan: async (c, b, call) => (await addSpans(c, [b.span], call, "addSpan"))[0],
+  addSpans: (c, b, call) => (Array.isArray(b.spans) ? addSpans(c, b.spans, call, "addSpans") : c.store.addSpans(raw(b.spans))),
+  querySpans: (c, b) => c.store.querySpans(raw(b.query)),
+  getNextSpanSequenceId: (c, b) => c.store.getNextSpanSequenceId(raw(b.rolloutId), raw(b.attemptId)),
+  addResources: (c, b) => (b.resourcesId === undefined ? c.store.addResources(raw(b.resources)) : c.store.addResources(raw(b.resources), raw(b.resourcesId))),
+  updateResources: (c, b) => c.store.updateResources(raw(b.resourcesId), raw(b.resources)),
+  getResourcesById: (c, b) => c.store.getResourcesById(raw(b.resourcesId)),
+  getLatestResources: (c) => c.store.getLatestResources(),
+  queryResources: (c) => c.store.queryResources(),
+  queryWorkers: (c) => c.store.queryWorkers(),
+  updateWorker: (c, b) => c.store.updateWorker(raw(b.workerId), raw(b.update)),
+  heartbeat: (c, b) => (b.workerId === undefined ? c.store.heartbeat(raw(b.rolloutId), raw(b.attemptId)) : c.store.heartbeat(raw(b.rolloutId), raw(b.attemptId), raw(b.workerId))),
+  checkDeadlines: (c, b) => (b.now === undefined ? c.store.checkDeadlines() : c.store.checkDeadlines(raw(b.now))),
+  statistics: (c) => c.store.statistics(),
+  refresh: async (c) => c.store.refresh?.(),
+  flush: async (c) => c.store.flush?.(),
+};
+
+/**
+ * Stores spans through the redaction hook. A retried batch (the client lost
+ * the answer, perhaps to a server restart) skips spans the attempt already
+ * holds, by span id, and answers with the stored copies.
+ */
+export async function addSpans(c: HandlerContext, spans: unknown[], call: Pick<CallInfo, "retried">, where: string): Promise<Span[]> {
+  let drafts: unknown[] = spans;
+  if (c.redact) {
+    const redact = c.redact;
+    drafts = spans.map((s, i) => redact(normalizeSpan(s, spans.length === 1 ? where : `${where}[${i}]`)));
+  }
+  if (!call.retried) return c.store.addSpans(raw(drafts));
+  const stored = new Map<string, Span>();
+  const attempts = new Set<string>();
+  for (const s of drafts) if (isObj(s) && typeof s.rolloutId === "string" && typeof s.attemptId === "string") attempts.add(JSON.stringify([s.rolloutId, s.attemptId]));
+  for (const a of attempts) {
+    const [rolloutId, attemptId] = JSON.parse(a) as [string, string];
+    const have = await c.store.querySpans({ rolloutId, attemptId }).catch(() => [] as Span[]);
+    for (const sp of have) stored.set(`${rolloutId}\0${attemptId}\0${sp.spanId}`, sp);
+  }
+  const key = (s: unknown) => (isObj(s) ? `${String(s.rolloutId)}\0${String(s.attemptId)}\0${String(s.spanId)}` : "");
+  const fresh = drafts.filter((s) => !stored.has(key(s)));
+  const added = fresh.length ? await c.store.addSpans(raw(fresh)) : [];
+  let i = 0;
+  return drafts.map((s) => stored.get(key(s)) ?? added[i++]);
+}
+
+/**
+ * Calls `take` until it returns something, the wait is over, the client hung
+ * up or the server closes. A client that is gone is never handed a rollout.
+ */
+async function longPoll(c: HandlerContext, call: CallInfo, waitMs: number, take: () => Promise<AttemptedRollout[]>): Promise<AttemptedRollout[]> {
+  const deadline = Date.now() + Math.min(waitMs, c.maxWaitMs);
+  let delay = 2;
+  for (;;) {
+    if (call.signal.aborted) return [];
+    const got = await take();
+    if (got.length > 0 || Date.now() >= deadline || c.closing.aborted) return got;
+    await sleep(Math.min(delay, deadline - Date.now()), c.closing);
+    delay = Math.min(delay * 2, 25);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function anyAborted(...signals: AbortSignal[]): AbortSignal {
+  return AbortSignal.any(signals);
+}

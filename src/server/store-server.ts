@@ -1,0 +1,162 @@
+// The store server: one LightningStore behind HTTP, so runners in other
+// processes or on other machines (and agents in any language, via OTLP) share
+// it. The server is the directory's only writer; everything else is a client.
+//
+// Every operation is POST /v1/agl/<path> with its arguments by name (see
+// store/remote-protocol.ts). Writes carry an idempotency key: a retry after a
+// lost response gets the first answer instead of applying twice.
+
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import type { LightningStore } from "../store/lightning-store.js";
+import {
+  API_PREFIX,
+  errorToWire,
+  IDEMPOTENCY_HEADER,
+  OPENAPI_PATH,
+  OPERATIONS,
+  RETRY_HEADER,
+  type OperationName,
+  type StoreInfo,
+} from "../store/remote-protocol.js";
+import { parseOrThrow } from "../types/validate.js";
+import { assertBindAllowed, bearerMatches } from "./auth.js";
+import { buildOpenApi } from "./openapi.js";
+import { IdempotencyCache, type Outcome } from "./idempotency.js";
+import { handlers, type CallInfo, type HandlerContext, type Redact } from "./handlers.js";
+import { registerOtlp } from "./otlp-route.js";
+
+export interface StoreServerOptions {
+  store: LightningStore;
+  /** Default 127.0.0.1. Any other address needs `token`. */
+  host?: string;
+  /** Default 4747; 0 picks a free port. */
+  port?: number;
+  /** Clients must send `authorization: Bearer <token>`. */
+  token?: string;
+  /** Applied to every span before it is stored (e.g. to drop prompts holding personal data). */
+  redact?: Redact;
+  /** Largest request body, after gzip decoding (default 32 MiB). */
+  bodyLimitBytes?: number;
+  /** Longest a non-waiting call may take before the client gets 503 (default 30 s). */
+  handlerTimeoutMs?: number;
+  /** Longest one long-poll (wait, dequeue) is held open; clients poll again (default 20 s). */
+  maxWaitMs?: number;
+  /** close() closes the store too (default false: the caller owns it). */
+  closeStore?: boolean;
+}
+
+export interface StoreServer {
+  /** http://host:port, without a trailing slash. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const VERSION = "0.1.0";
+const OPEN_PATHS = new Set(["/health", `${API_PREFIX}/health`]);
+
+export async function startStoreServer(opts: StoreServerOptions): Promise<StoreServer> {
+  const host = opts.host ?? "127.0.0.1";
+  assertBindAllowed(host, opts.token, "store server");
+  const app = buildStoreApp(opts);
+  await app.listen({ host, port: opts.port ?? 4747 });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : (opts.port ?? 4747);
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shown === "0.0.0.0" || shown === "[::]" ? "127.0.0.1" : shown}:${port}`,
+    host,
+    port,
+    app,
+    close: () => app.close(),
+  };
+}
+
+/** The fastify app without listening (tests use app.inject). */
+export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
+  const { store } = opts;
+  const maxWaitMs = opts.maxWaitMs ?? 20_000;
+  const handlerTimeoutMs = opts.handlerTimeoutMs ?? 30_000;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimitBytes ?? 32 * 1024 * 1024,
+    // A client that trickles its request in is cut off instead of holding a socket forever.
+    requestTimeout: 60_000,
+    handlerTimeout: handlerTimeoutMs,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  const closing = new AbortController();
+  const ctx: HandlerContext = { store, redact: opts.redact, maxWaitMs, closing: closing.signal };
+  const cache = new IdempotencyCache();
+
+  app.addHook("onClose", async () => {
+    closing.abort();
+    if (opts.closeStore) await store.close();
+  });
+  // Let long-polls return before fastify waits for in-flight requests.
+  app.addHook("preClose", async () => {
+    closing.abort();
+  });
+
+  if (opts.token !== undefined) {
+    const token = opts.token;
+    app.addHook("onRequest", async (req, reply) => {
+      if (OPEN_PATHS.has(req.url.split("?")[0])) return;
+      if (!bearerMatches(token, req.headers.authorization)) {
+        reply.code(401).header("www-authenticate", 'Bearer realm="arclight"').send({ error: { name: "Unauthorized", message: "missing or wrong bearer token (authorization: Bearer <token>)" } });
+        return reply;
+      }
+    });
+  }
+
+  app.setErrorHandler((err, _req, reply) => {
+    const w = errorToWire(err);
+    reply.code(w.status).send(w.body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { name: "NoSuchEndpoint", message: `no endpoint ${req.method} ${req.url.split("?")[0]}; see ${OPENAPI_PATH}` } });
+  });
+
+  const health = async () => ({ status: "ok" });
+  app.get("/health", health);
+  app.get(`${API_PREFIX}/health`, health);
+  app.get(`${API_PREFIX}/info`, async (): Promise<StoreInfo> => ({
+    kind: store.kind,
+    readOnly: store.readOnly,
+    defaults: store.defaults,
+    maxWaitMs,
+    version: VERSION,
+  }));
+  const openapi = buildOpenApi(VERSION);
+  app.get(OPENAPI_PATH, async () => openapi);
+
+  for (const name of Object.keys(OPERATIONS) as OperationName[]) {
+    const op = OPERATIONS[name];
+    const waits = name === "waitForRollouts" || name === "dequeueRollout" || name === "dequeueManyRollouts";
+    app.post(`${API_PREFIX}${op.path}`, { handlerTimeout: waits ? maxWaitMs + handlerTimeoutMs : handlerTimeoutMs }, async (req, reply) => {
+      const run = async (): Promise<Outcome> => {
+        try {
+          const body = parseOrThrow(op.body, req.body ?? {}, `${name} request`);
+          const result = await (handlers[name] as (c: HandlerContext, b: unknown, r: CallInfo) => Promise<unknown>)(ctx, body, callInfo(req));
+          return { status: 200, body: { result: result ?? null } };
+        } catch (e) {
+          return errorToWire(e);
+        }
+      };
+      const key = op.write ? req.headers[IDEMPOTENCY_HEADER] : undefined;
+      const out = typeof key === "string" && key.length > 0 && key.length <= 200 ? await cache.run(`${name}:${key}`, run) : await run();
+      reply.code(out.status).send(out.body);
+    });
+  }
+
+  registerOtlp(app, ctx);
+  return app;
+}
+
+function callInfo(req: FastifyRequest): CallInfo {
+  const r = req.headers[RETRY_HEADER];
+  return { retried: typeof r === "string" && r !== "0", signal: req.signal };
+}

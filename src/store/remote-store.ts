@@ -1,0 +1,365 @@
+// A LightningStore whose state lives in a store server (`arclight store serve`).
+// Calls fail like local ones (ValidationError, NotFoundError, ... rebuilt from
+// the wire) and survive the network: a call that hits a refused connection,
+// a timeout or a 502/503/504 is sent again with the same idempotency key until
+// `retryForMs` runs out. Writes are never applied twice: the server answers a
+// repeated key with the first result, and after a server restart (which
+// forgets keys) ids chosen here let the client recognise its own earlier write.
+
+import { randomBytes, randomUUID } from "node:crypto";
+import { z } from "zod";
+import type {
+  Attempt,
+  AttemptedRollout,
+  AttemptUpdate,
+  EnqueueRolloutRequest,
+  NamedResources,
+  ResourcesUpdate,
+  Rollout,
+  RolloutConfig,
+  RolloutUpdate,
+  Span,
+  SpanInput,
+  SpanQuery,
+  Worker,
+  WorkerUpdate,
+} from "../types/index.js";
+import { parseOrThrow, StoreClosedError, ValidationError } from "../types/index.js";
+import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
+import { otelToSpanDraft } from "./otel-span.js";
+import { httpRequest } from "./http-client.js";
+import {
+  API_PREFIX,
+  errorFromWire,
+  IDEMPOTENCY_HEADER,
+  OPERATIONS,
+  RemoteStoreError,
+  RETRY_HEADER,
+  StoreInfoSchema,
+  type OperationName,
+  type StoreInfo,
+} from "./remote-protocol.js";
+
+export const ConnectOptionsSchema = z
+  .object({
+    /** Sent as `authorization: Bearer <token>`. Defaults to $ARCLIGHT_TOKEN. */
+    token: z.string().min(1).optional(),
+    /** Per-request timeout for calls that do not wait (default 30 s). */
+    timeoutMs: z.number().int().positive().optional(),
+    /** How long a call keeps retrying through refused connections and 502/503/504 (default 20 s). */
+    retryForMs: z.number().int().min(0).optional(),
+    /** dequeueRollout long-polls the server this long for work before answering null (default 0: answer at once). */
+    dequeueWaitMs: z.number().int().min(0).max(60_000).optional(),
+  })
+  .strict();
+export type ConnectOptions = z.input<typeof ConnectOptionsSchema>;
+
+type SpanArg = Omit<SpanInput, "sequenceId"> & { sequenceId?: number };
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const newId = (prefix: string) => `${prefix}-${randomBytes(8).toString("hex")}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Statuses that say "not now": nothing was applied, or the idempotency key makes a repeat harmless. */
+const RETRY_STATUSES = new Set([408, 429, 502, 503, 504]);
+
+/**
+ * `await connectStore("http://trainer:4747", { token })`: the store served
+ * there, as a LightningStore. Fails fast (after `retryForMs`) when nothing
+ * answers, or with 401 on a wrong token.
+ */
+export async function connectStore(url: string, opts: ConnectOptions = {}): Promise<RemoteStore> {
+  const o = parseOrThrow(ConnectOptionsSchema, opts, "connectStore");
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new ValidationError("connectStore", [`url: ${JSON.stringify(url)} is not a URL (expected e.g. http://127.0.0.1:4747)`]);
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:") throw new ValidationError("connectStore", [`url: expected http:// or https://, got ${base.protocol}`]);
+  const store = new RemoteStore(base.href.replace(/\/+$/, ""), { ...o, token: o.token ?? (process.env.ARCLIGHT_TOKEN || undefined) });
+  await store.connect();
+  return store;
+}
+
+export class RemoteStore implements LightningStore {
+  readonly url: string;
+  private info: StoreInfo | null = null;
+  private closed = false;
+  private readonly closing = new AbortController();
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly retryForMs: number;
+  private readonly dequeueWaitMs: number;
+
+  constructor(url: string, opts: ConnectOptions) {
+    this.url = url;
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.retryForMs = opts.retryForMs ?? 20_000;
+    this.dequeueWaitMs = opts.dequeueWaitMs ?? 0;
+  }
+
+  get kind(): "memory" | "durable" {
+    return this.describe().kind;
+  }
+  get readOnly(): boolean {
+    return this.describe().readOnly;
+  }
+  get defaults(): RolloutConfig {
+    return structuredClone(this.describe().defaults) as RolloutConfig;
+  }
+
+  private describe(): StoreInfo {
+    if (!this.info) throw new Error("RemoteStore: use connectStore(url), which fetches the server's description first");
+    return this.info;
+  }
+
+  /** Fetches the server's kind and defaults; connectStore calls it. */
+  async connect(): Promise<void> {
+    const body = await this.request("GET", `${API_PREFIX}/info`, undefined, { write: false, timeoutMs: this.timeoutMs, idempotencyKey: undefined });
+    this.info = parseOrThrow(StoreInfoSchema, body, "store server /v1/agl/info");
+  }
+
+  // -------------------------------------------------------------------------
+  // transport
+
+  private async call<T>(name: OperationName, body: Record<string, unknown>, extra: { timeoutMs?: number; onRetryError?: (e: Error) => Promise<T | undefined> } = {}): Promise<T> {
+    if (this.closed) throw new StoreClosedError();
+    const op = OPERATIONS[name];
+    const res = (await this.request("POST", `${API_PREFIX}${op.path}`, body, {
+      write: op.write,
+      timeoutMs: extra.timeoutMs ?? this.timeoutMs,
+      idempotencyKey: op.write ? randomUUID() : undefined,
+      onRetryError: extra.onRetryError as ((e: Error) => Promise<unknown>) | undefined,
+    })) as { result: T };
+    return res.result;
+  }
+
+  private async request(
+    method: "GET" | "POST",
+    path: string,
+    body: unknown,
+    o: { write: boolean; timeoutMs: number; idempotencyKey: string | undefined; onRetryError?: (e: Error) => Promise<unknown> },
+  ): Promise<unknown> {
+    const started = Date.now();
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let tries = 0;
+    let serverErrors = 0;
+    let lastFailure = "";
+    for (;;) {
+      if (this.closed) throw new StoreClosedError();
+      const headers: Record<string, string> = { accept: "application/json", [RETRY_HEADER]: String(tries) };
+      if (payload !== undefined) headers["content-type"] = "application/json";
+      if (this.token) headers.authorization = `Bearer ${this.token}`;
+      if (o.idempotencyKey) headers[IDEMPOTENCY_HEADER] = o.idempotencyKey;
+      let status = 0;
+      let text = "";
+      try {
+        const res = await httpRequest(new URL(this.url + path), {
+          method,
+          headers,
+          body: payload,
+          signal: AbortSignal.any([AbortSignal.timeout(o.timeoutMs), this.closing.signal]),
+        });
+        status = res.status;
+        text = res.text;
+      } catch (e) {
+        if (this.closed) throw new StoreClosedError();
+        const err = e as Error & { code?: string };
+        lastFailure = err.name === "AbortError" || err.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : (err.code ?? err.message);
+      }
+      if (status >= 200 && status < 300) {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          throw new RemoteStoreError(status, "BadResponse", `store server ${this.url}${path} answered something that is not JSON`);
+        }
+      }
+      if (status !== 0) {
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* the error below quotes the text */
+        }
+        const err = errorFromWire(status, parsed);
+        if (status === 500 && ++serverErrors <= 2) lastFailure = err.message;
+        else if (!RETRY_STATUSES.has(status)) {
+          // A retried write the server no longer remembers (it restarted) may have been applied the first time.
+          if (tries > 0 && o.onRetryError) {
+            const mine = await o.onRetryError(err);
+            if (mine !== undefined) return { result: mine };
+          }
+          throw err;
+        } else lastFailure = err.message;
+      }
+      if (Date.now() - started >= this.retryForMs) {
+        throw new RemoteStoreError(status, "Unavailable", `store server ${this.url} did not answer ${path} (${lastFailure}) for ${Date.now() - started} ms`);
+      }
+      tries++;
+      await sleep(Math.min(25 * 2 ** Math.min(tries, 6), 1000) * (0.5 + Math.random() / 2));
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // queue
+
+  async enqueueRollout(req: EnqueueRolloutRequest): Promise<Rollout> {
+    const [sent, mine] = withRolloutId(req);
+    return this.call("enqueueRollout", { request: sent }, { onRetryError: async () => (mine ? ((await this.getRolloutById(mine)) ?? undefined) : undefined) });
+  }
+
+  async enqueueManyRollouts(reqs: EnqueueRolloutRequest[]): Promise<Rollout[]> {
+    if (!Array.isArray(reqs)) return this.call("enqueueManyRollouts", { requests: reqs as never });
+    const sent = reqs.map((r) => withRolloutId(r));
+    const ids = sent.map(([, id]) => id);
+    return this.call("enqueueManyRollouts", { requests: sent.map(([r]) => r) }, {
+      onRetryError: async () => {
+        if (ids.some((id) => id === null)) return undefined;
+        const got = await this.queryRollouts({ ids: ids as string[] });
+        return got.length === ids.length ? (ids.map((id) => got.find((r) => r.rolloutId === id)!) as Rollout[]) : undefined;
+      },
+    });
+  }
+
+  async startRollout(req: EnqueueRolloutRequest, opts?: DequeueOptions): Promise<AttemptedRollout> {
+    const [sent, mine] = withRolloutId(req);
+    return this.call("startRollout", { request: sent, options: opts }, {
+      onRetryError: async () => {
+        if (!mine) return undefined;
+        const [r, a] = await Promise.all([this.getRolloutById(mine), this.getLatestAttempt(mine)]);
+        return r && a ? { ...r, attempt: a } : undefined;
+      },
+    });
+  }
+
+  async dequeueRollout(opts?: DequeueOptions): Promise<AttemptedRollout | null> {
+    const waitMs = this.dequeueWaitMs || undefined;
+    return this.call("dequeueRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0) });
+  }
+
+  async dequeueManyRollouts(limit: number, opts?: DequeueOptions): Promise<AttemptedRollout[]> {
+    const waitMs = this.dequeueWaitMs || undefined;
+    return this.call("dequeueManyRollouts", { limit, options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0) });
+  }
+
+  startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
+    return this.call("startAttempt", { rolloutId, options: opts });
+  }
+
+  // -------------------------------------------------------------------------
+  // state
+
+  updateRollout(rolloutId: string, update: RolloutUpdate): Promise<Rollout> {
+    return this.call("updateRollout", { rolloutId, update });
+  }
+  updateAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<Attempt> {
+    return this.call("updateAttempt", { rolloutId, attemptId, update });
+  }
+  getRolloutById(rolloutId: string): Promise<Rollout | null> {
+    return this.call("getRolloutById", { rolloutId });
+  }
+  getLatestAttempt(rolloutId: string): Promise<Attempt | null> {
+    return this.call("getLatestAttempt", { rolloutId });
+  }
+  queryRollouts(query?: RolloutQuery): Promise<Rollout[]> {
+    return this.call("queryRollouts", { query });
+  }
+  queryAttempts(rolloutId: string): Promise<Attempt[]> {
+    return this.call("queryAttempts", { rolloutId });
+  }
+
+  /** The server holds each wait at most its maxWaitMs; this polls again until done or `timeoutMs` passes. */
+  async waitForRollouts(rolloutIds: string[], opts?: WaitOptions): Promise<Rollout[]> {
+    const t = isObj(opts) ? opts.timeoutMs : undefined;
+    const deadline = typeof t === "number" && t >= 0 ? Date.now() + t : Infinity;
+    const hold = this.describe().maxWaitMs;
+    for (;;) {
+      const options = deadline === Infinity ? opts : { ...opts, timeoutMs: Math.max(0, deadline - Date.now()) };
+      const done = await this.call<Rollout[]>("waitForRollouts", { rolloutIds, options }, { timeoutMs: this.timeoutMs + hold });
+      if (!Array.isArray(rolloutIds) || done.length >= rolloutIds.length || Date.now() >= deadline) return done;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // spans
+
+  addSpan(span: SpanArg): Promise<Span> {
+    return this.call("addSpan", { span });
+  }
+  addSpans(spans: SpanArg[]): Promise<Span[]> {
+    return this.call("addSpans", { spans });
+  }
+  async addOtelSpan(rolloutId: string, attemptId: string, otelSpan: unknown, sequenceId?: number): Promise<Span> {
+    if (this.closed) throw new StoreClosedError();
+    // Converted here: an SDK span's spanContext() is a function, which no wire carries.
+    return this.addSpan(otelToSpanDraft(rolloutId, attemptId, otelSpan, sequenceId));
+  }
+  querySpans(query?: SpanQuery): Promise<Span[]> {
+    return this.call("querySpans", { query });
+  }
+  getNextSpanSequenceId(rolloutId: string, attemptId: string): Promise<number> {
+    return this.call("getNextSpanSequenceId", { rolloutId, attemptId });
+  }
+
+  // -------------------------------------------------------------------------
+  // resources
+
+  addResources(resources: NamedResources, resourcesId?: string): Promise<ResourcesUpdate> {
+    const id = resourcesId ?? newId("rs");
+    return this.call("addResources", { resources, resourcesId: id }, {
+      onRetryError: async () => (resourcesId === undefined ? ((await this.getResourcesById(id)) ?? undefined) : undefined),
+    });
+  }
+  updateResources(resourcesId: string, resources: NamedResources): Promise<ResourcesUpdate> {
+    return this.call("updateResources", { resourcesId, resources });
+  }
+  getResourcesById(resourcesId: string): Promise<ResourcesUpdate | null> {
+    return this.call("getResourcesById", { resourcesId });
+  }
+  getLatestResources(): Promise<ResourcesUpdate | null> {
+    return this.call("getLatestResources", {});
+  }
+  queryResources(): Promise<ResourcesUpdate[]> {
+    return this.call("queryResources", {});
+  }
+
+  // -------------------------------------------------------------------------
+  // workers and housekeeping
+
+  queryWorkers(): Promise<Worker[]> {
+    return this.call("queryWorkers", {});
+  }
+  updateWorker(workerId: string, update: WorkerUpdate): Promise<Worker> {
+    return this.call("updateWorker", { workerId, update });
+  }
+  async heartbeat(rolloutId: string, attemptId: string, workerId?: string): Promise<void> {
+    await this.call("heartbeat", { rolloutId, attemptId, workerId });
+  }
+  async checkDeadlines(now?: number): Promise<void> {
+    await this.call("checkDeadlines", { now });
+  }
+  statistics(): Promise<StoreStatistics> {
+    return this.call("statistics", {});
+  }
+  async refresh(): Promise<void> {
+    await this.call("refresh", {});
+  }
+  async flush(): Promise<void> {
+    await this.call("flush", {});
+  }
+
+  /** Stops this client (in-flight calls end with StoreClosedError); the server and its store keep running. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort();
+  }
+}
+
+/** A rollout id chosen here when the caller left it out, so a retried enqueue can find its own rollout. */
+function withRolloutId(req: EnqueueRolloutRequest): [EnqueueRolloutRequest, string | null] {
+  if (!isObj(req) || req.rolloutId !== undefined) return [req, null];
+  const id = newId("ro");
+  return [{ ...req, rolloutId: id }, id];
+}
