@@ -56,7 +56,7 @@ import { fsyncDir, writeFileAtomic } from "./fs-durable.js";
 import { acquireWriterLock } from "./lock.js";
 import { SpanParquetIO } from "./parquet-io.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
-import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
+import { listSnapshots, listStoreDir, ListingMoved, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { indexSpanBlock, type SpanBlock } from "./span-list.js";
 import { countQuarantined, quarantinePath, screenSpans, writeQuarantine, type SetAsideSpan } from "./quarantine.js";
 import { decodeRecords, encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
@@ -191,6 +191,8 @@ export class DurableStore extends BaseStore {
 
   private async loadOnce(): Promise<Map<number, Span[]>> {
     const { snap, walLogs, parts } = retryOnVanish(() => {
+      const newest = () => listSnapshots(this.dir).at(-1) ?? 0;
+      const before = newest();
       const listing = listStoreDir(this.dir);
       const snap = this.readSnapshot(listing.snapshots);
       const base = snap?.segment ?? 0;
@@ -205,6 +207,10 @@ export class DurableStore extends BaseStore {
         this.walTails.set(n, r.validBytes);
         if (r.inlineSpans) this.inlineSpanSegments.add(n);
       }
+      // A checkpoint that wrote part N and snapshot N and deleted segment N while segments, parts and snapshots
+      // were listed would hide segment N's spans. The same newest snapshot before and after: no checkpoint
+      // finished meanwhile, so the segments and parts after it fit together.
+      if (before !== (listing.snapshots.at(-1) ?? 0) || before !== newest()) throw new ListingMoved();
       return { snap, walLogs, parts: listing.parts };
     });
     // Everything that awaits happens before the state is reset: a reader's queries never see it half built.
@@ -440,7 +446,7 @@ export class DurableStore extends BaseStore {
     } catch (e) {
       // A reader that listed a part gone since (only a writer of an earlier version replaced parts): reload, ask once more.
       if (!this.readOnly || !isVanishedFile(e)) throw e;
-      await this.refresh();
+      await this.refreshWith(true);
       return super.querySpans(query);
     }
   }
@@ -469,16 +475,23 @@ export class DurableStore extends BaseStore {
    * spans read from Parquet.
    */
   async refresh(): Promise<void> {
+    return this.refreshWith(false);
+  }
+
+  private async refreshWith(reload: boolean): Promise<void> {
     this.assertOpen();
     if (!this.readOnly) return;
-    const refreshing = (this.refreshing ??= this.catchUp().finally(() => (this.refreshing = null)));
+    // A reload asked for while a refresh runs waits for it, then reloads.
+    if (reload) await this.refreshing?.catch(() => {});
+    const refreshing = (this.refreshing ??= this.catchUp(reload).finally(() => (this.refreshing = null)));
     await refreshing;
   }
 
-  private async catchUp(): Promise<void> {
+  /** `reload`: list and load the directory afresh (a file this reader listed is gone). */
+  private async catchUp(reload = false): Promise<void> {
     const listing = listStoreDir(this.dir);
     const newest = listing.snapshots.at(-1) ?? 0;
-    if (newest !== this.loadedSnapshot || !this.tailFromWal(listing.segments)) await this.load();
+    if (reload || newest !== this.loadedSnapshot || !this.tailFromWal(listing.segments)) await this.load();
     this.rebuildIndexes();
     this.notifyWaiters();
   }
