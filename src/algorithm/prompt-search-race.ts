@@ -72,21 +72,21 @@ export async function race(o: RaceOptions, evaluate: Evaluate): Promise<RaceResu
   let cursor = 0;
   let spent = 0;
   const rounds: RaceRound[] = [];
-  // Bonferroni over the comparisons the leader must win and over every look at the data (one per round,
-  // at most about log2(budget) of them), so neither picking the best of many nor peeking after each
-  // round inflates the rate of false wins above 1 - confidence.
-  const looks = Math.max(1, Math.ceil(Math.log2(o.budget)));
+  // The plan: halve until two are left, then fight the duel in two halves, so there are
+  // ceil(log2 K) + 1 looks at the data. Bonferroni over the comparisons the leader must win and over
+  // every look, so neither picking the best of many nor peeking after each round inflates the rate of
+  // false wins above 1 - confidence.
+  const looks = Math.ceil(Math.log2(Math.max(2, o.candidates))) + 1;
   const comparisons = Math.max(1, o.candidates - 1) * looks;
   const cmp = (a: RaceCandidate, b: RaceCandidate) => {
     const m = Math.min(a.rewards.length, b.rewards.length);
     return comparePaired(a.rewards.slice(0, m), b.rewards.slice(0, m), { confidence: o.confidence, comparisons });
   };
 
-  for (let round = 0; alive.length > 1; round++) {
+  for (let round = 0; alive.length > 1 && round < looks; round++) {
     const left = o.budget - spent;
-    // At least two rounds left in the plan, so a duel is fought in halves and can stop early.
-    const roundsLeft = Math.max(2, Math.ceil(Math.log2(alive.length)));
-    const per = Math.floor(left / (alive.length * roundsLeft)) || Math.floor(left / alive.length);
+    // A small budget still tries every candidate once before anything is judged.
+    const per = Math.max(round === 0 && left >= alive.length ? 1 : 0, Math.floor(left / (alive.length * (looks - round))));
     if (per < 1) break;
     const tasks = Array.from({ length: per }, (_, i) => order(cursor + i));
     const rewards = await evaluate(alive, tasks, round);
