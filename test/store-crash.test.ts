@@ -84,10 +84,11 @@ test("recovering a checkpoint cut short keeps its complete part: readers polling
       await fresh.close();
       polls++;
     }
-  })();
+  })().catch((e: unknown) => e);
   const w = await openStore(dir);
   done = true;
-  await polling;
+  const failed = await polling;
+  if (failed) throw failed;
   assert.ok(polls >= 1);
   const after = statSync(part);
   assert.equal(after.ino, before.ino, "the part was replaced");
