@@ -100,41 +100,71 @@ const message = fc.record({
   role: mostly(fc.constantFrom("system", "user", "assistant", "tool", "developer"), fc.string({ maxLength: 5 })),
   content: mostly(text, fc.oneof(fc.constant(null), fc.array(fc.record({ type: fc.constant("text"), text }), { maxLength: 2 }), fc.jsonValue({ maxDepth: 1 }))),
 });
-/** Bodies near the real shape (so validation and generation are reached), and arbitrary JSON. */
-const body = fc.oneof(
+const sampling = {
+  max_tokens: mostly(fc.integer({ min: 1, max: 8 }), fc.oneof(fc.integer({ min: -2, max: 70000 }), fc.constant(null))),
+  seed: mostly(fc.integer({ min: 0, max: 5 }), fc.oneof(fc.integer({ min: -5, max: -1 }), fc.double(), fc.constant(2 ** 60))),
+  temperature: mostly(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: -1, max: 3 })),
+  stream: fc.boolean(),
+};
+const tool = fc.record({
+  type: mostly(fc.constant("function"), fc.string({ maxLength: 4 })),
+  function: fc.record({ name: mostly(fc.constantFrom("calc", "search"), fc.string({ maxLength: 5 })), parameters: mostly(fc.constant({ type: "object", properties: { q: { type: "string" } } }), fc.jsonValue({ maxDepth: 1 })) }),
+});
+const toolCall = fc.record({ id: fc.string({ minLength: 1, maxLength: 6 }), type: fc.constant("function"), function: fc.record({ name: fc.constantFrom("calc", "nope"), arguments: mostly(fc.constant('{"q":"x"}'), fc.string({ maxLength: 8 })) }) });
+const chatBody = fc.record(
   {
-    weight: 3,
-    arbitrary: fc.record(
-      {
-        model: mostly(fc.constant("tiny"), fc.constantFrom("gpt-9", "", 3)),
-        messages: mostly(fc.array(message, { minLength: 1, maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
-        prompt: mostly(text, fc.jsonValue({ maxDepth: 1 })),
-        max_tokens: mostly(fc.integer({ min: 1, max: 8 }), fc.oneof(fc.integer({ min: -2, max: 70000 }), fc.constant(null))),
-        seed: mostly(fc.integer({ min: 0, max: 5 }), fc.oneof(fc.integer({ min: -5, max: -1 }), fc.double(), fc.constant(2 ** 60))),
-        temperature: mostly(fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: -1, max: 3 })),
-        n: mostly(fc.integer({ min: 1, max: 2 }), fc.integer({ min: -1, max: 100 })),
-        stream: fc.boolean(),
-        stop: mostly(fc.oneof(fc.string({ maxLength: 3 }), fc.array(fc.string({ maxLength: 2 }), { maxLength: 3 })), fc.jsonValue({ maxDepth: 1 })),
-        tools: fc.jsonValue({ maxDepth: 2 }),
-      },
-      { requiredKeys: ["model"] },
+    model: mostly(fc.constant("tiny"), fc.constantFrom("gpt-9", "", 3)),
+    messages: mostly(
+      fc.array(fc.oneof(message, fc.record({ role: fc.constant("assistant"), content: fc.constant(null), tool_calls: fc.array(toolCall, { minLength: 1, maxLength: 2 }) }), fc.record({ role: fc.constant("tool"), content: text, tool_call_id: fc.string({ maxLength: 4 }) })), { minLength: 1, maxLength: 4 }),
+      fc.jsonValue({ maxDepth: 2 }),
     ),
+    n: mostly(fc.integer({ min: 1, max: 2 }), fc.integer({ min: -1, max: 100 })),
+    stop: mostly(fc.oneof(fc.string({ maxLength: 3 }), fc.array(fc.string({ maxLength: 2 }), { maxLength: 3 })), fc.jsonValue({ maxDepth: 1 })),
+    tools: mostly(fc.array(tool, { maxLength: 2 }), fc.jsonValue({ maxDepth: 2 })),
+    tool_choice: mostly(fc.constantFrom("auto", "none", "required", { type: "function", function: { name: "calc" } }), fc.jsonValue({ maxDepth: 1 })),
+    ...sampling,
   },
+  { requiredKeys: ["model", "messages"] },
+);
+const completionBody = fc.record({ model: mostly(fc.constant("tiny"), fc.constantFrom("gpt-9", "")), prompt: mostly(text, fc.jsonValue({ maxDepth: 1 })), ...sampling }, { requiredKeys: ["model", "prompt"] });
+const anthropicBlock = fc.oneof(
+  fc.record({ type: fc.constant("text"), text }),
+  fc.record({ type: fc.constant("tool_use"), id: fc.string({ minLength: 1, maxLength: 4 }), name: fc.constantFrom("calc", "zz"), input: mostly(fc.constant({ q: "1" }), fc.jsonValue({ maxDepth: 1 })) }),
+  fc.record({ type: fc.constant("tool_result"), tool_use_id: fc.string({ minLength: 1, maxLength: 4 }), content: text }),
+  fc.record({ type: fc.constant("image"), source: fc.jsonValue({ maxDepth: 1 }) }),
+);
+const messagesBody = fc.record(
+  {
+    model: mostly(fc.constant("tiny"), fc.constantFrom("claude-9", "")),
+    max_tokens: mostly(fc.integer({ min: 1, max: 8 }), fc.jsonValue({ maxDepth: 0 })),
+    messages: mostly(fc.array(fc.record({ role: mostly(fc.constantFrom("user", "assistant"), fc.string({ maxLength: 4 })), content: fc.oneof(text, fc.array(anthropicBlock, { maxLength: 3 })) }), { minLength: 1, maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
+    system: mostly(text, fc.jsonValue({ maxDepth: 1 })),
+    tools: mostly(fc.array(fc.record({ name: fc.constantFrom("calc", "a b"), input_schema: fc.constant({ type: "object" }) }), { maxLength: 2 }), fc.jsonValue({ maxDepth: 2 })),
+    tool_choice: mostly(fc.constantFrom({ type: "auto" }, { type: "any" }, { type: "tool", name: "calc" }), fc.jsonValue({ maxDepth: 1 })),
+    stream: fc.boolean(),
+  },
+  { requiredKeys: ["model", "max_tokens", "messages"] },
+);
+/** Bodies near each route's real shape (so validation and generation are reached), sent to any route, and arbitrary JSON. */
+const body = fc.oneof(
+  { weight: 2, arbitrary: chatBody },
+  { weight: 1, arbitrary: completionBody },
+  { weight: 2, arbitrary: messagesBody },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
 );
 
 test("arbitrary JSON bodies on every route, over keep-alive connections, get a 2xx or an OpenAI-style 4xx", { timeout: 120_000 }, async () => {
   let served = 0;
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...ROUTES), fc.constantFrom("POST", "GET"), body, fc.boolean(), async (route, method, b, attributed) => {
+    fc.asyncProperty(fc.constantFrom(...ROUTES), fc.constantFrom("POST", "POST", "POST", "GET"), body, fc.boolean(), async (route, method, b, attributed) => {
       const path = attributed ? `/rollout/${rolloutId}/attempt/${attemptId}${route}` : route;
       const r = await send(base(), method, path, method === "POST" ? JSON.stringify(b) : undefined);
       assertContract(r, `${method} ${path} ${JSON.stringify(b).slice(0, 200)}`);
       if (r.status === 200 && method === "POST") served++;
     }),
-    { numRuns: 150, seed: 11 },
+    { numRuns: 300, seed: 11 },
   );
-  assert.ok(served >= 5, `only ${served} bodies reached generation; the generator no longer exercises it`);
+  assert.ok(served >= 8, `only ${served} bodies reached generation; the generator no longer exercises it`);
 });
 
 test("arbitrary paths, raw bytes and broken percent-encoding never get a 5xx", { timeout: 60_000 }, async () => {

@@ -2,7 +2,11 @@
 // token ids -> policy.generate -> text, with the ids and logprobs kept for
 // training. Swapping the policy (new weights) needs no restart of agents.
 import { ValidationError } from "../types/errors.js";
-import type { CompletionBackend, GenerateRequest, GenerateResult, GeneratorLike, TokenizerLike } from "./backend.js";
+import type { ChatTemplate } from "../tokenizer/chat-template.js";
+import { TOOL_CALL_CLOSE } from "../tokenizer/tools.js";
+import type { CompletionBackend, GeneratedChoice, GenerateRequest, GenerateResult, GeneratorLike, TokenizerLike } from "./backend.js";
+import { PromptIdBuilder, replyKey, type PromptIds } from "./prompt-ids.js";
+import { forcedToolPrefix, parseToolCalls } from "./tool-calls.js";
 
 export interface PolicyBackendOptions {
   policy: GeneratorLike;
@@ -20,6 +24,14 @@ export interface PolicyBackendOptions {
   batchWindowMs?: number;
   /** Prompts per batched call at most; a full batch goes at once. Default 64. */
   maxBatch?: number;
+  /**
+   * How conversations become prompt text. Default: the tokenizer's own template (Arclight's tokenizers render
+   * tools in Qwen2.5's markup; a tokenizer without a named built-in template serves no tools). Pass
+   * `JinjaChatTemplate.fromModelDir(dir)` to render a pretrained model's own template.
+   */
+  chatTemplate?: ChatTemplate;
+  /** Replies remembered so the next turn of a conversation reuses their exact token ids (see prompt-ids.ts). Default 4096. */
+  replyMemory?: number;
 }
 
 function policyIssues(policy: unknown): string[] {
@@ -44,6 +56,10 @@ function checkOptions(opts: PolicyBackendOptions): void {
   };
   int("seed", 0);
   int("maxBatch", 1);
+  int("replyMemory", 0);
+  const ct = opts.chatTemplate as Partial<ChatTemplate> | undefined;
+  if (ct !== undefined && (typeof ct?.render !== "function" || (ct.toolCallSyntax !== null && ct.toolCallSyntax !== "hermes")))
+    issues.push("chatTemplate must be a ChatTemplate (render(messages, opts), toolCallSyntax)");
   const w = opts.batchWindowMs;
   if (w !== undefined && (typeof w !== "number" || !Number.isFinite(w) || w < 0)) issues.push(`batchWindowMs must be a number >= 0, got ${String(w)}`);
   if (issues.length) throw new ValidationError("PolicyBackend", issues);
@@ -74,6 +90,10 @@ export class PolicyBackend implements CompletionBackend {
   private readonly batchWindowMs: number;
   private readonly maxBatch: number;
   private readonly queues = new Map<string, { items: Pending[]; timer: ReturnType<typeof setTimeout> | null }>();
+  private readonly template: ChatTemplate;
+  private readonly stopIds: readonly number[];
+  private readonly prompts: PromptIdBuilder;
+  private readonly prepared = new WeakMap<GenerateRequest, PromptIds>();
   /** Native generate calls made (a batched call counts once): what batching saves. */
   generateCalls = 0;
 
@@ -85,6 +105,12 @@ export class PolicyBackend implements CompletionBackend {
     this.nextSeed = (opts.seed ?? 0x5eed) >>> 0;
     this.batchWindowMs = opts.batchWindowMs ?? 0;
     this.maxBatch = Math.max(1, opts.maxBatch ?? 64);
+    const t = opts.tokenizer;
+    const builtin = t.chatTemplate === "chatml" || t.chatTemplate === "plain";
+    this.template = opts.chatTemplate ?? { toolCallSyntax: builtin ? "hermes" : null, render: (m, o) => t.applyChatTemplate(m, o) };
+    const eos = t.eosId;
+    this.stopIds = [...new Set([...(eos === null ? [] : [eos]), ...(t.stopIds ?? [])])];
+    this.prompts = new PromptIdBuilder(t, opts.replyMemory ?? 4096);
   }
 
   private drawSeed(): number {
@@ -108,13 +134,31 @@ export class PolicyBackend implements CompletionBackend {
     return Math.max(1, this.policy.config.ctx - 1);
   }
 
-  private promptIds(req: Pick<GenerateRequest, "messages" | "prompt">): number[] {
-    const text = req.messages ? this.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true }) : (req.prompt ?? "");
-    return this.tokenizer.encode(text, { allowSpecial: true });
+  /** Checks what the template can express, then renders and encodes the prompt (memoized per request). */
+  private prepare(req: GenerateRequest): PromptIds {
+    const hit = this.prepared.get(req);
+    if (hit) return hit;
+    let out: PromptIds;
+    if (!req.messages) {
+      const text = req.prompt ?? "";
+      out = { ids: this.tokenizer.encode(text, { allowSpecial: true }), text, promptText: text, reusedTokens: 0, drift: false };
+    } else {
+      const tools = req.tools?.length ? req.tools : undefined;
+      const usesTools = !!tools || req.messages.some((m) => m.role === "tool" || m.tool_calls?.length);
+      if (usesTools && this.template.toolCallSyntax === null)
+        throw new ValidationError("tools", [`model ${this.model}'s chat template cannot render tools or tool messages`]);
+      const choice = req.toolChoice;
+      if (choice && choice !== "auto" && choice !== "none" && !tools) throw new ValidationError("tool_choice", [`${JSON.stringify(choice)} needs tools`]);
+      if (typeof choice === "object" && !tools!.some((t) => t.function.name === choice.function.name))
+        throw new ValidationError("tool_choice", [`names ${JSON.stringify(choice.function.name)}, which is not in tools`]);
+      out = this.prompts.build(this.template, req.messages, tools, tools ? forcedToolPrefix(choice) : "");
+    }
+    this.prepared.set(req, out);
+    return out;
   }
 
-  countPromptTokens(req: Pick<GenerateRequest, "messages" | "prompt">): number {
-    return this.promptIds(req).length;
+  countPromptTokens(req: GenerateRequest): number {
+    return this.prepare(req).ids.length;
   }
 
   /** What each token adds to the decoded text, so a stream can send one chunk per token. */
@@ -133,45 +177,75 @@ export class PolicyBackend implements CompletionBackend {
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
-    const promptTokenIds = this.promptIds(req);
+    const prompt = this.prepare(req);
+    const promptTokenIds = prompt.ids;
     const room = this.policy.config.ctx - promptTokenIds.length;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, room));
-    const eos = this.tokenizer.eosId;
     const out =
       req.seed === undefined && this.batchWindowMs > 0
         ? await this.enqueue(promptTokenIds, { ...req, maxTokens })
         : await this.callPolicy([promptTokenIds], { ...req, maxTokens }, req.seed ?? this.drawSeed(), req.signal);
-    const choices = out.tokens.map((ids, i) => {
+    const forced = prompt.text.slice(prompt.promptText.length);
+    const parseTools = !!req.tools?.length && req.toolChoice !== "none";
+    const choices = out.tokens.map((ids, i): GeneratedChoice => {
       let tokenIds = ids;
       let logprobs = out.logprobs[i] ?? [];
-      const stopped = eos !== null && tokenIds.at(-1) === eos;
-      let finishReason: "stop" | "length" = stopped || tokenIds.length < maxTokens ? "stop" : "length";
+      const stopped = tokenIds.length > 0 && this.stopIds.includes(tokenIds.at(-1)!);
+      let finishReason: GeneratedChoice["finishReason"] = stopped || tokenIds.length < maxTokens ? "stop" : "length";
       const textIds = stopped ? tokenIds.slice(0, -1) : tokenIds;
       let text = this.tokenizer.decode(textIds, { skipSpecial: true });
       // Stop strings are cut after generation; the ids are cut to the shortest prefix that holds the text.
-      const cut = firstStop(text, req.stop);
+      const { at: cut, stop } = firstStop(text, req.stop);
       if (cut >= 0) {
         text = text.slice(0, cut);
-        let k = 0;
-        while (k < textIds.length && this.tokenizer.decode(textIds.slice(0, k), { skipSpecial: true }).length < cut) k++;
-        tokenIds = textIds.slice(0, k);
-        logprobs = logprobs.slice(0, k);
+        tokenIds = this.idsCovering(textIds, cut);
+        logprobs = logprobs.slice(0, tokenIds.length);
         finishReason = "stop";
       }
-      return { text, tokenIds, logprobs, finishReason, tokenTexts: this.pieces(tokenIds, text) };
+      const choice: GeneratedChoice = { text, tokenIds, logprobs, finishReason, tokenTexts: this.pieces(tokenIds, text), ...(stop !== undefined ? { stopSequence: stop } : {}) };
+      if (parseTools) {
+        let parsed = parseToolCalls(forced + text, req.tools!, req.toolCallIdPrefix);
+        if (parsed && "toolCalls" in parsed && req.parallelToolCalls === false && parsed.toolCalls.length > 1) {
+          // One call asked for: the reply ends after the first block (ids cut there, as for a stop string).
+          const end = text.indexOf(TOOL_CALL_CLOSE) + TOOL_CALL_CLOSE.length;
+          choice.text = text = text.slice(0, end);
+          choice.tokenIds = tokenIds = this.idsCovering(textIds, end);
+          choice.logprobs = logprobs.slice(0, tokenIds.length);
+          choice.tokenTexts = this.pieces(choice.tokenIds, text);
+          parsed = { content: parsed.content, toolCalls: parsed.toolCalls.slice(0, 1) };
+        }
+        if (parsed && "error" in parsed) {
+          choice.toolCallError = parsed.error;
+          if (forced) choice.text = forced + text;
+        } else if (parsed) {
+          choice.text = parsed.content;
+          choice.toolCalls = parsed.toolCalls;
+          choice.finishReason = "tool_calls";
+          delete choice.tokenTexts;
+        }
+      }
+      if (req.messages) this.prompts.remember(replyKey({ content: choice.text, tool_calls: choice.toolCalls }), prompt, choice.tokenIds, this.stopIds);
+      return choice;
     });
-    return { model: this.model, promptTokenIds, choices };
+    return { model: this.model, promptTokenIds, choices, promptReuse: { reusedTokens: prompt.reusedTokens, drift: prompt.drift } };
+  }
+
+  /** The shortest prefix of `ids` whose text reaches `chars` characters. */
+  private idsCovering(ids: number[], chars: number): number[] {
+    let k = 0;
+    while (k < ids.length && this.tokenizer.decode(ids.slice(0, k), { skipSpecial: true }).length < chars) k++;
+    return ids.slice(0, k);
   }
 
   private callPolicy(prompts: number[][], req: GenerateRequest, seed: number, signal: AbortSignal | undefined): Promise<Samples> {
-    const eos = this.tokenizer.eosId;
     this.generateCalls++;
     return this.policy.generate(prompts, {
       n: req.n,
       temperature: req.temperature,
       topP: req.topP,
+      ...(req.topK ? { topK: req.topK } : {}),
       maxTokens: req.maxTokens,
-      stop: eos === null ? [] : [eos],
+      stop: [...this.stopIds],
       seed,
       signal,
     });
@@ -214,12 +288,12 @@ export class PolicyBackend implements CompletionBackend {
   }
 }
 
-function firstStop(text: string, stops: string[]): number {
-  let best = -1;
+function firstStop(text: string, stops: string[]): { at: number; stop?: string } {
+  let best: { at: number; stop?: string } = { at: -1 };
   for (const s of stops) {
     if (!s) continue;
     const i = text.indexOf(s);
-    if (i >= 0 && (best < 0 || i < best)) best = i;
+    if (i >= 0 && (best.at < 0 || i < best.at)) best = { at: i, stop: s };
   }
   return best;
 }

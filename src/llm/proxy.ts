@@ -3,11 +3,15 @@
 // native policy, or an upstream) and recorded in the calling rollout.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { randomUUID } from "node:crypto";
 import type { LightningStore } from "../store/lightning-store.js";
 import type { LLMResource, ResourcesUpdate } from "../types/index.js";
 import type { CompletionBackend, GenerateRequest, GenerateResult } from "./backend.js";
-import { ApiError, ChatRequestSchema, CompletionRequestSchema, parseRequest, stops } from "./requests.js";
+import type { z } from "zod";
+import type { ChatTurn, ToolSpec } from "../tokenizer/tools.js";
+import { ApiError, chatTurns, ChatRequestSchema, CompletionRequestSchema, ForwardedRequestSchema, nativeLimits, parseRequest, stops } from "./requests.js";
+import { anthropicError, fromMessages, MessagesRequestSchema, messageBody, messageEvents } from "./anthropic.js";
+import { completionBody, streamChunks } from "./openai-wire.js";
+import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
 import { llmCallSpan } from "./record.js";
 import { ValidationError } from "../types/errors.js";
 
@@ -32,6 +36,8 @@ export class LlmProxy {
   private backend: CompletionBackend;
   private readonly opts: LlmProxyOptions;
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Responses on the Messages API route, whose errors take Anthropic's shape. */
+  private readonly anthropic = new WeakSet<ServerResponse>();
 
   constructor(opts: LlmProxyOptions) {
     if (!opts?.backend) throw new TypeError("LlmProxy: backend is required");
@@ -110,49 +116,136 @@ export class LlmProxy {
       if (req.method !== "GET") throw new ApiError(405, `method ${req.method} not allowed on ${path}`, "invalid_request_error");
       return this.sendJson(res, 200, { object: "list", data: this.backend.models().map((id) => ({ id, object: "model", created: 0, owned_by: "arclight" })) });
     }
-    const kind = path === "/v1/chat/completions" ? "chat" : path === "/v1/completions" ? "text_completion" : null;
-    if (!kind) throw new ApiError(404, `unknown route ${path}`, "invalid_request_error", null, "not_found");
+    const route = ROUTES[path];
+    if (!route) throw new ApiError(404, `unknown route ${path}`, "invalid_request_error", null, "not_found");
+    if (route === "messages") this.anthropic.add(res);
     if (req.method !== "POST") throw new ApiError(405, `method ${req.method} not allowed on ${path}`, "invalid_request_error");
     // Attribution first: a call for a rollout that does not exist must fail before any generation runs.
     if (ids && this.opts.store) await this.checkAttribution(ids);
     const body = await this.readJson(req);
-    const parsed = kind === "chat" ? parseRequest(ChatRequestSchema, body) : parseRequest(CompletionRequestSchema, body);
-    if (!this.backend.models().includes(parsed.model))
-      throw new ApiError(404, `The model '${parsed.model}' does not exist; this proxy serves ${this.backend.models().join(", ")}`, "invalid_request_error", "model", "model_not_found");
-    const greq: GenerateRequest = {
-      model: parsed.model,
-      ...("messages" in parsed ? { messages: parsed.messages.map((m) => ({ role: m.role, content: m.content })) } : { prompt: parsed.prompt }),
-      n: parsed.n,
-      temperature: parsed.temperature,
-      topP: parsed.top_p,
-      maxTokens: parsed.max_completion_tokens ?? parsed.max_tokens ?? this.opts.defaultMaxTokens ?? 256,
-      stop: stops(parsed.stop),
-      ...(parsed.seed != null ? { seed: parsed.seed } : {}),
-    };
-    const promptTokens = asClientError(() => this.backend.countPromptTokens(greq));
+    const backend = this.backend;
+    const record = ids && this.opts.store && req.headers[TRACED_HEADER] !== "1" ? { store: this.opts.store, ids } : null;
+    if (route !== "messages" && backend.forward) return this.forward(res, backend.forward.bind(backend), backend.models(), route, parseRequest(ForwardedRequestSchema, body), record);
+    const { greq, stream, includeUsage } = this.toGenerate(route, body);
+    if (!backend.models().includes(greq.model))
+      throw new ApiError(404, `The model '${greq.model}' does not exist; this proxy serves ${backend.models().join(", ")}`, "invalid_request_error", "model", "model_not_found");
+    const promptTokens = asClientError(() => backend.countPromptTokens(greq));
     if (promptTokens === 0)
-      throw new ApiError(400, kind === "chat" ? "the messages render to an empty prompt" : "prompt is empty", "invalid_request_error", kind === "chat" ? "messages" : "prompt");
-    if (promptTokens > this.backend.maxPromptTokens)
-      throw new ApiError(400, `prompt is ${promptTokens} tokens; this model's context allows ${this.backend.maxPromptTokens}`, "invalid_request_error", "messages", "context_length_exceeded");
-    const abort = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) abort.abort(new Error("client went away"));
-    });
-    greq.signal = abort.signal;
+      throw new ApiError(400, route === "text_completion" ? "prompt is empty" : "the messages render to an empty prompt", "invalid_request_error", route === "text_completion" ? "prompt" : "messages");
+    if (promptTokens > backend.maxPromptTokens)
+      throw new ApiError(400, `prompt is ${promptTokens} tokens; this model's context allows ${backend.maxPromptTokens}`, "invalid_request_error", "messages", "context_length_exceeded");
+    greq.signal = this.abortOnClose(res);
     const started = Date.now();
     let result: GenerateResult | null = null;
     let error: Error | null = null;
     try {
-      result = await this.backend.generate(greq);
+      result = await backend.generate(greq);
     } catch (e) {
       error = e instanceof Error ? e : new Error(String(e));
     }
-    if (ids && this.opts.store && req.headers[TRACED_HEADER] !== "1") await this.opts.store.addSpan(llmCallSpan(ids, kind, greq, result, started, error));
+    const kind = route === "text_completion" ? "text_completion" : "chat";
+    if (record) await record.store.addSpan(llmCallSpan(record.ids, kind, greq, result, started, error));
     if (error instanceof ValidationError) throw new ApiError(400, error.message, "invalid_request_error");
     if (error || !result) throw new ApiError(500, `generation failed: ${error?.message}`, "server_error");
-    const includeUsage = parsed.stream_options?.include_usage === true;
-    if (parsed.stream) return this.sendStream(res, kind, result, includeUsage);
-    return this.sendJson(res, 200, completionBody(kind, result));
+    if (route === "messages") {
+      if (!stream) return this.sendJson(res, 200, messageBody(result));
+      return this.sendEvents(res, messageEvents(result).map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), "");
+    }
+    if (!stream) return this.sendJson(res, 200, completionBody(kind, result));
+    return this.sendEvents(res, streamChunks(kind, result, includeUsage).map((c) => `data: ${JSON.stringify(c)}\n\n`), "data: [DONE]\n\n");
+  }
+
+  /** The request as the backend sees it; every field is checked here, and what the backend cannot honour is a 400. */
+  private toGenerate(route: Route, body: unknown): { greq: GenerateRequest; stream: boolean; includeUsage: boolean } {
+    const defaultMax = this.opts.defaultMaxTokens ?? 256;
+    if (route === "messages") {
+      const r = parseRequest(MessagesRequestSchema, body);
+      const conv = fromMessages(r);
+      const greq: GenerateRequest = {
+        model: r.model,
+        ...conv,
+        n: 1,
+        temperature: r.temperature ?? 1,
+        topP: r.top_p ?? 1,
+        ...(r.top_k ? { topK: r.top_k } : {}),
+        maxTokens: r.max_tokens,
+        stop: r.stop_sequences ?? [],
+        toolCallIdPrefix: "toolu_",
+      };
+      return { greq, stream: r.stream === true, includeUsage: false };
+    }
+    const r = route === "chat" ? parseRequest(ChatRequestSchema, body) : parseRequest(CompletionRequestSchema, body);
+    nativeLimits(r);
+    const greq: GenerateRequest = {
+      model: r.model,
+      n: r.n,
+      temperature: r.temperature,
+      topP: r.top_p,
+      maxTokens: r.max_completion_tokens ?? r.max_tokens ?? defaultMax,
+      stop: stops(r.stop),
+      ...(r.seed != null ? { seed: r.seed } : {}),
+    };
+    if ("messages" in r) {
+      greq.messages = chatTurns(r);
+      if (r.tools?.length) greq.tools = r.tools as ToolSpec[];
+      if (r.tool_choice) greq.toolChoice = r.tool_choice;
+      if (r.parallel_tool_calls !== undefined) greq.parallelToolCalls = r.parallel_tool_calls;
+    } else greq.prompt = r.prompt;
+    return { greq, stream: r.stream, includeUsage: r.stream_options?.include_usage === true };
+  }
+
+  private abortOnClose(res: ServerResponse): AbortSignal {
+    const abort = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort(new Error("client went away"));
+    });
+    return abort.signal;
+  }
+
+  /** Upstream backends: the body goes as it came, the answer comes back as it was (streamed through), and is recorded. */
+  private async forward(
+    res: ServerResponse,
+    send: NonNullable<CompletionBackend["forward"]>,
+    models: string[],
+    kind: "chat" | "text_completion",
+    body: z.output<typeof ForwardedRequestSchema>,
+    record: { store: LightningStore; ids: { rolloutId: string; attemptId: string } } | null,
+  ): Promise<void> {
+    if (!models.includes(body.model))
+      throw new ApiError(404, `The model '${body.model}' does not exist; this proxy serves ${models.join(", ")}`, "invalid_request_error", "model", "model_not_found");
+    const started = Date.now();
+    const up = await send(kind, body, this.abortOnClose(res)).catch((e: Error) => {
+      throw new ApiError(502, `upstream unreachable: ${e.message}`, "upstream_error");
+    });
+    const chat = kind === "chat";
+    const acc = new StreamAccumulator(chat, body.model);
+    const chunks: Buffer[] = [];
+    const streamed = up.contentType.includes("text/event-stream");
+    res.writeHead(up.status < 500 ? up.status : 502, { "content-type": up.contentType });
+    let error: Error | null = up.status >= 400 ? new Error(`upstream ${up.status}`) : null;
+    try {
+      for await (const c of up.body ?? []) {
+        if (!res.destroyed) res.write(c);
+        if (streamed) acc.push(c);
+        else chunks.push(Buffer.from(c));
+      }
+    } catch (e) {
+      error = e as Error;
+    }
+    res.end();
+    if (!record) return;
+    let result: GenerateResult | null = null;
+    if (!error) {
+      if (streamed) result = acc.result();
+      else {
+        try {
+          result = resultFromBody(JSON.parse(Buffer.concat(chunks).toString("utf8")), chat, body.model);
+        } catch (e) {
+          error = new Error(`upstream answer is not JSON: ${(e as Error).message}`);
+        }
+      }
+    }
+    await record.store.addSpan(llmCallSpan(record.ids, kind, forwardedRequest(body), result, started, error));
   }
 
   private async checkAttribution(ids: { rolloutId: string; attemptId: string }): Promise<void> {
@@ -208,55 +301,32 @@ export class LlmProxy {
           ? new ApiError(400, e.message, "invalid_request_error")
           : new ApiError(500, `internal error: ${(e as Error)?.message ?? e}`, "server_error");
     if (res.destroyed) return;
-    this.sendJson(res, err.status, err.body());
+    this.sendJson(res, err.status, this.anthropic.has(res) ? anthropicError(err) : err.body());
   }
 
-  private sendStream(res: ServerResponse, kind: "chat" | "text_completion", r: GenerateResult, includeUsage: boolean): void {
+  private sendEvents(res: ServerResponse, events: string[], done: string): void {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    const id = `chatcmpl-${randomUUID()}`;
-    const base = { id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: Math.floor(Date.now() / 1000), model: r.model };
     // A client that went away mid-stream gets nothing more; the rest is dropped, not an error.
-    const send = (o: unknown) => void (res.destroyed || res.write(`data: ${JSON.stringify(o)}\n\n`));
-    r.choices.forEach((c, index) => {
-      // One chunk per generated token (its text, id and logprob), then the choice's finish chunk.
-      const pieces = c.tokenTexts && c.tokenTexts.length === c.tokenIds.length ? c.tokenTexts : [c.text];
-      pieces.forEach((piece, k) => {
-        const ids = pieces.length === c.tokenIds.length ? [c.tokenIds[k]] : c.tokenIds;
-        const lps = pieces.length === c.tokenIds.length ? c.logprobs.slice(k, k + 1) : c.logprobs;
-        const delta = kind === "chat" ? { delta: k === 0 ? { role: "assistant", content: piece } : { content: piece } } : { text: piece };
-        send({ ...base, ...(index === 0 && k === 0 ? { prompt_token_ids: r.promptTokenIds } : {}), choices: [{ index, ...delta, token_ids: ids, logprobs: logprobsBody(lps), finish_reason: null }] });
-      });
-      send({ ...base, choices: [{ index, ...(kind === "chat" ? { delta: {} } : { text: "" }), finish_reason: c.finishReason }] });
-    });
-    if (includeUsage) send({ ...base, choices: [], usage: usage(r) });
-    res.end("data: [DONE]\n\n");
+    for (const e of events) if (!res.destroyed) res.write(e);
+    res.end(done);
   }
 }
 
-function usage(r: GenerateResult) {
-  const completion = r.choices.reduce((n, c) => n + c.tokenIds.length, 0);
-  return { prompt_tokens: r.promptTokenIds.length, completion_tokens: completion, total_tokens: r.promptTokenIds.length + completion };
-}
+type Route = "chat" | "text_completion" | "messages";
+const ROUTES: Record<string, Route | undefined> = { "/v1/chat/completions": "chat", "/v1/completions": "text_completion", "/v1/messages": "messages" };
 
-function logprobsBody(lps: number[]) {
-  return { content: lps.map((logprob) => ({ token: "", logprob, bytes: null, top_logprobs: [] })) };
-}
-
-function completionBody(kind: "chat" | "text_completion", r: GenerateResult) {
+/** A forwarded body in the terms the span records (the request itself went upstream untouched). */
+function forwardedRequest(b: Record<string, unknown>): GenerateRequest {
+  const num = (v: unknown, d: number) => (typeof v === "number" ? v : d);
   return {
-    id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`,
-    object: kind === "chat" ? "chat.completion" : "text_completion",
-    created: Math.floor(Date.now() / 1000),
-    model: r.model,
-    prompt_token_ids: r.promptTokenIds,
-    choices: r.choices.map((c, index) => ({
-      index,
-      ...(kind === "chat" ? { message: { role: "assistant", content: c.text } } : { text: c.text }),
-      finish_reason: c.finishReason,
-      token_ids: c.tokenIds,
-      logprobs: logprobsBody(c.logprobs),
-    })),
-    usage: usage(r),
+    model: String(b.model),
+    ...(Array.isArray(b.messages) ? { messages: b.messages as ChatTurn[] } : { prompt: typeof b.prompt === "string" ? b.prompt : JSON.stringify(b.prompt ?? "") }),
+    ...(Array.isArray(b.tools) ? { tools: b.tools as ToolSpec[] } : {}),
+    n: num(b.n, 1),
+    temperature: num(b.temperature, 1),
+    topP: num(b.top_p, 1),
+    maxTokens: num(b.max_completion_tokens ?? b.max_tokens, 0),
+    stop: typeof b.stop === "string" ? [b.stop] : Array.isArray(b.stop) ? b.stop.map(String) : [],
   };
 }
 

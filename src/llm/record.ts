@@ -23,12 +23,20 @@ export function llmCallSpan(
     [GEN_AI.inputMessages]: JSON.stringify(req.messages ?? [{ role: "user", content: req.prompt ?? "" }]),
     "arclight.llm.recorded_by": "proxy",
   };
+  if (req.tools?.length) attributes["gen_ai.tool.definitions"] = JSON.stringify(req.tools);
   if (res) {
     attributes[GEN_AI.responseModel] = res.model;
     attributes[GEN_AI.responseFinishReasons] = res.choices.map((c) => c.finishReason);
     attributes[GEN_AI.usageInputTokens] = res.promptTokenIds.length;
     attributes[GEN_AI.usageOutputTokens] = res.choices.reduce((n, c) => n + c.tokenIds.length, 0);
-    attributes[GEN_AI.outputMessages] = JSON.stringify(res.choices.map((c) => ({ role: "assistant", content: c.text })));
+    attributes[GEN_AI.outputMessages] = JSON.stringify(
+      res.choices.map((c) => ({ role: "assistant", content: c.text, ...(c.toolCalls?.length ? { tool_calls: c.toolCalls } : {}), ...(c.toolCallError ? { tool_call_error: c.toolCallError } : {}) })),
+    );
+    if (res.promptReuse) {
+      // Prompt ids taken verbatim from earlier calls of the conversation, and whether re-tokenizing would have differed.
+      attributes["arclight.llm.prompt_reused_tokens"] = res.promptReuse.reusedTokens;
+      attributes["arclight.llm.retokenization_drift"] = res.promptReuse.drift;
+    }
     attributes[GEN_AI.promptTokenIds] = res.promptTokenIds;
     res.choices.forEach((c, i) => {
       attributes[i === 0 ? GEN_AI.completionTokenIds : `gen_ai.completion.${i}.token_ids`] = c.tokenIds;

@@ -1,8 +1,20 @@
 // Request bodies the proxy accepts, validated the way OpenAI does: a bad
 // field gets a 400 with an OpenAI-style error body naming it.
 import { z } from "zod";
+import type { ChatTurn } from "../tokenizer/tools.js";
 
 const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
+
+/** Fields a client may send that change nothing here (or only when left at their neutral value, checked in nativeLimits). */
+const neutral = {
+  user: z.string().optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  store: z.boolean().nullable().optional(),
+  service_tier: z.string().nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  logit_bias: z.record(z.string(), z.number()).nullable().optional(),
+};
 
 const sampling = {
   model: z.string().min(1),
@@ -14,31 +26,117 @@ const sampling = {
   stop,
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
   stream: z.boolean().default(false),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   logprobs: z.union([z.boolean(), z.number().int().min(0).max(20)]).nullable().optional(),
-  user: z.string().optional(),
+  ...neutral,
 };
 
-const content = z.union([
-  z.string(),
-  z.array(z.object({ type: z.literal("text"), text: z.string() })).transform((parts) => parts.map((p) => p.text).join("")),
+// Multi-part content: text parts are joined; any other part (image_url, input_audio, file) names itself in a 400.
+const part = z.union([
+  z.strictObject({ type: z.literal("text"), text: z.string() }),
+  z.looseObject({ type: z.string() }).check((ctx) => {
+    ctx.issues.push({ code: "custom", input: ctx.value, message: `content parts of type ${JSON.stringify(ctx.value.type)} are not supported by this model (text only)` });
+  }),
+]);
+const text = z.union([z.string(), z.array(part).transform((parts) => parts.map((p) => ("text" in p ? String(p.text) : "")).join(""))]);
+
+const toolCall = z.strictObject({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.strictObject({ name: z.string().min(1), arguments: z.string() }),
+});
+
+const message = z.discriminatedUnion("role", [
+  z.strictObject({ role: z.enum(["system", "developer"]), content: text, name: z.string().optional() }),
+  z.strictObject({ role: z.literal("user"), content: text, name: z.string().optional() }),
+  z.strictObject({
+    role: z.literal("assistant"),
+    content: text.nullable().optional(),
+    name: z.string().optional(),
+    refusal: z.string().nullable().optional(),
+    tool_calls: z.array(toolCall).optional(),
+  }),
+  z.strictObject({ role: z.literal("tool"), content: text, tool_call_id: z.string().min(1) }),
 ]);
 
-export const ChatRequestSchema = z.object({
+export const ToolSchema = z.strictObject({
+  type: z.literal("function"),
+  function: z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "function names are 1-64 letters, digits, '_', '.' or '-'"),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
+});
+
+const toolChoice = z.union([
+  z.enum(["auto", "none", "required"]),
+  z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string().min(1) }) }),
+]);
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("text") }),
+  z.strictObject({ type: z.literal("json_object") }),
+  z.strictObject({ type: z.literal("json_schema"), json_schema: z.looseObject({ name: z.string() }) }),
+]);
+
+/** OpenAI's chat request, every field the native backend can honour; an unknown one is a 400 naming it (zod's strict objects). */
+export const ChatRequestSchema = z.strictObject({
   ...sampling,
-  messages: z
-    .array(z.object({ role: z.enum(["system", "user", "assistant", "developer", "tool"]), content: content.nullable().transform((c) => c ?? ""), name: z.string().optional() }))
-    .min(1),
+  messages: z.array(message).min(1),
   top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  tools: z.array(ToolSchema).max(128).optional(),
+  tool_choice: toolChoice.optional(),
+  parallel_tool_calls: z.boolean().optional(),
+  response_format: responseFormat.optional(),
 });
 export type ChatRequest = z.output<typeof ChatRequestSchema>;
 
-export const CompletionRequestSchema = z.object({
+export const CompletionRequestSchema = z.strictObject({
   ...sampling,
   prompt: z.string(),
   echo: z.boolean().optional(),
 });
 export type CompletionRequest = z.output<typeof CompletionRequestSchema>;
+
+/** What the proxy itself reads of a request it forwards unchanged to an upstream (the upstream judges the rest). */
+export const ForwardedRequestSchema = z.looseObject({
+  model: z.string().min(1),
+  stream: z.boolean().optional(),
+  messages: z.array(z.unknown()).optional(),
+  prompt: z.unknown().optional(),
+});
+
+/** Values the native policy cannot honour, each a 400 naming its field (nothing is ignored silently). */
+export function nativeLimits(r: ChatRequest | CompletionRequest): void {
+  const refuse = (param: string, why: string) => {
+    throw new ApiError(400, `${param}: ${why}`, "invalid_request_error", param, "unsupported_value");
+  };
+  if (r.frequency_penalty) refuse("frequency_penalty", "penalties are not supported by this model; send 0 or leave it out");
+  if (r.presence_penalty) refuse("presence_penalty", "penalties are not supported by this model; send 0 or leave it out");
+  if (r.logit_bias && Object.keys(r.logit_bias).length) refuse("logit_bias", "logit_bias is not supported by this model");
+  if (typeof r.logprobs === "number" && r.logprobs > 0) refuse("logprobs", "only the sampled token's logprob is returned; top alternatives are not");
+  if ("top_logprobs" in r && r.top_logprobs) refuse("top_logprobs", "only the sampled token's logprob is returned; top alternatives are not");
+  if ("echo" in r && r.echo) refuse("echo", "echo is not supported by this model");
+  if ("response_format" in r && r.response_format && r.response_format.type !== "text")
+    refuse("response_format", `${r.response_format.type} output cannot be enforced by this model; ask for JSON in the prompt and parse it`);
+}
+
+/** The chat request's messages as template turns (developer = system, text parts joined, tool fields kept). */
+export function chatTurns(r: ChatRequest): ChatTurn[] {
+  return r.messages.map((m): ChatTurn => {
+    switch (m.role) {
+      case "assistant":
+        return { role: "assistant", content: m.content ?? "", ...(m.tool_calls?.length ? { tool_calls: m.tool_calls } : {}), ...(m.name ? { name: m.name } : {}) };
+      case "tool":
+        return { role: "tool", content: m.content, tool_call_id: m.tool_call_id };
+      case "developer":
+        return { role: "system", content: m.content };
+      default:
+        return { role: m.role, content: m.content, ...(m.name ? { name: m.name } : {}) };
+    }
+  });
+}
 
 export class ApiError extends Error {
   constructor(

@@ -3,9 +3,11 @@
 // Choices worth knowing:
 // - encode() leaves special-token strings in user text as plain text unless
 //   { allowSpecial: true }; encodeChat() allows them, since the template wrote them.
-// - HF Jinja chat templates are not executed: ChatML is chosen when the
-//   template (or the vocabulary) uses <|im_start|>, plain `role: content\n`
-//   otherwise, and a Qwen2-style default system prompt is read from it.
+// - A tokenizer's own template is ChatML when the HF chat_template (or the
+//   vocabulary) uses <|im_start|>, plain `role: content\n` otherwise, with a
+//   Qwen2-style default system prompt read from it; both render tools in
+//   Qwen2.5's markup. JinjaChatTemplate executes a model's real template
+//   (@huggingface/jinja) when exact fidelity matters (the LLM proxy takes one).
 // - tokenizer.json components outside GPT-2/Qwen2 byte-level BPE (WordPiece,
 //   byte_fallback, TemplateProcessing, Lowercase, ...) are rejected with a
 //   ValidationError rather than approximated. Added tokens' lstrip/rstrip/
@@ -13,7 +15,9 @@
 export type { ChatMessage, ChatTemplateName, ChatTemplateOptions, DecodeOptions, EncodeOptions, Tokenizer } from "./tokenizer.js";
 export { ByteTokenizer, BYTE_SPECIALS, type ByteTokenizerOptions } from "./byte-tokenizer.js";
 export { BpeTokenizer, type AddedToken, type BpeOptions } from "./bpe.js";
-export { renderChat, templateFromJinja, CHATML_START, CHATML_END } from "./chat-template.js";
+export { renderChat, builtinTemplate, templateFromJinja, CHATML_START, CHATML_END, type ChatTemplate, type RenderOptions } from "./chat-template.js";
+export { JinjaChatTemplate, type JinjaTemplateOptions } from "./jinja-template.js";
+export { pyJson, TOOL_CALL_OPEN, TOOL_CALL_CLOSE, type ChatTurn, type ToolCall, type ToolSpec } from "./tools.js";
 export { trainBpe, type TrainBpeOptions, type TokenizerJson } from "./train-bpe.js";
 export { GPT2_PATTERN, QWEN2_PATTERN_HF, compilePattern, pretokenize } from "./pretokenize.js";
 export { BYTE_TO_CHAR, CHAR_TO_BYTE, toByteLevel } from "./byte-level.js";
