@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseOrThrow } from "../types/index.js";
 import type { AdapterOptions } from "../adapter/index.js";
 import type { TokenizerLike } from "../llm/index.js";
+import type { ChatTemplate } from "../tokenizer/chat-template.js";
 import type { Policy, TrainStats } from "../native/policy.js";
 import { progress } from "../display/progress.js";
 import { recordSeed } from "../display/run-info.js";
@@ -19,6 +20,8 @@ const GrpoOptionsSchema = z
     tokenizer: z.custom<TokenizerLike>((t) => !!t && typeof (t as TokenizerLike).encode === "function" && typeof (t as TokenizerLike).applyChatTemplate === "function", "a tokenizer"),
     /** Model name the agents ask the proxy for. */
     model: z.string().min(1).default("arclight-policy"),
+    /** How the proxy renders conversations (tools included) for the policy; default the tokenizer's own template. */
+    chatTemplate: z.custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate").optional(),
     groupSize: z.number().int().min(2).max(256).default(8),
     /** Tasks per training step (each run groupSize times). */
     batchSize: z.number().int().min(1).max(4096).default(8),
@@ -133,7 +136,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     const stepsPerEpoch = Math.max(1, Math.ceil(ctx.train.length / o.batchSize));
     const totalSteps = o.steps ?? stepsPerEpoch * o.epochs;
     const order = (epoch: number) => shuffled(ctx.train, o.seed + epoch);
-    const config = { ...o, policy: undefined, tokenizer: undefined, onStep: undefined };
+    const config = { ...o, policy: undefined, tokenizer: undefined, chatTemplate: undefined, onStep: undefined };
     try {
       return await withServedPolicy(ctx, { ...o, policy }, "grpo", config, async (served, metrics) => {
         const bar = o.progress ? progress({ total: totalSteps, label: "GRPO steps" }) : null;

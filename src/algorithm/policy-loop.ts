@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { LightningStore } from "../store/lightning-store.js";
 import type { NamedResources, Rollout } from "../types/index.js";
 import { LlmProxy, PolicyBackend, type GeneratorLike, type TokenizerLike } from "../llm/index.js";
+import type { ChatTemplate } from "../tokenizer/chat-template.js";
 import { episodeSequences, spansToTriplets, type AdapterOptions, type Triplet } from "../adapter/index.js";
 import type { AdvantageOptions } from "../native/advantages.js";
 import { turnAdvantages, type AdvantageBaseline } from "./turn-advantages.js";
@@ -65,9 +66,9 @@ export async function servePolicy(
   policy: GeneratorLike,
   tokenizer: TokenizerLike,
   model: string,
-  sampling: { temperature: number; maxTokens: number; evalTemperature: number; seed: number },
+  sampling: { temperature: number; maxTokens: number; evalTemperature: number; seed: number; chatTemplate?: ChatTemplate },
 ): Promise<Served> {
-  const backend = new PolicyBackend({ policy, tokenizer, model, seed: sampling.seed });
+  const backend = new PolicyBackend({ policy, tokenizer, model, seed: sampling.seed, ...(sampling.chatTemplate ? { chatTemplate: sampling.chatTemplate } : {}) });
   const proxy = await new LlmProxy({ backend, store, defaultMaxTokens: sampling.maxTokens }).start();
   const llm = (temperature: number): NamedResources => ({
     llm: { ...proxy.resource(model), samplingParameters: { temperature, max_tokens: sampling.maxTokens } },
@@ -83,7 +84,7 @@ export async function servePolicy(
  */
 export async function withServedPolicy<R>(
   ctx: AlgorithmContext,
-  serve: { policy: GeneratorLike; tokenizer: TokenizerLike; model: string; temperature: number; maxTokens: number; evalTemperature: number; seed: number },
+  serve: { policy: GeneratorLike; tokenizer: TokenizerLike; model: string; temperature: number; maxTokens: number; evalTemperature: number; seed: number; chatTemplate?: ChatTemplate },
   algorithm: string,
   config: Record<string, unknown>,
   body: (served: Served, metrics: MetricsLog) => Promise<R>,

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { parseOrThrow, type Rollout } from "../types/index.js";
 import type { AdapterOptions } from "../adapter/index.js";
 import type { TokenizerLike } from "../llm/index.js";
+import type { ChatTemplate } from "../tokenizer/chat-template.js";
 import type { Policy, TrainStats } from "../native/policy.js";
 import { progress } from "../display/progress.js";
 import { recordSeed } from "../display/run-info.js";
@@ -17,6 +18,8 @@ const SftOptionsSchema = z
     policy: z.custom<Policy>((p) => !!p && typeof (p as Policy).trainStep === "function", "a native Policy (agl.native.Policy.create)"),
     tokenizer: z.custom<TokenizerLike>((t) => !!t && typeof (t as TokenizerLike).encode === "function", "a tokenizer"),
     model: z.string().min(1).default("arclight-policy"),
+    /** How the proxy renders conversations (tools included) for the policy; default the tokenizer's own template. */
+    chatTemplate: z.custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate").optional(),
     /** Samples per task when sampling fresh rollouts. */
     samplesPerTask: z.number().int().min(1).max(256).default(4),
     /** Keep responses whose reward is at least this. */
@@ -61,7 +64,7 @@ export class SftAlgorithm implements Algorithm<SftResult> {
   async run(ctx: AlgorithmContext): Promise<SftResult> {
     const o = this.o;
     recordSeed("sft", o.seed);
-    return withServedPolicy(ctx, o, "sft", { ...o, policy: undefined, tokenizer: undefined }, async (served, metrics) => {
+    return withServedPolicy(ctx, o, "sft", { ...o, policy: undefined, tokenizer: undefined, chatTemplate: undefined }, async (served, metrics) => {
       const history: SftResult["history"] = [];
       let kept = 0;
       let step = 0;

@@ -1,0 +1,172 @@
+// The calculator tool task: the agent is asked for the value of an
+// arithmetic expression it cannot work out itself, must call
+// `calculate(expression)` and then answer with the result. The reward is
+// verifiable: 1 when the answer is the expression's value. The agent below
+// is a plain `openai` tool loop; tool-agent-frameworks.ts has the same agent
+// in the AI SDK, LangChain.js, the OpenAI Agents SDK and Anthropic's SDK.
+import OpenAI from "openai";
+import { rollout, type Agent, type RolloutContext } from "../runner/agent.js";
+import { emitReward } from "../tracer/index.js";
+import { CALCULATE, CALL_CLOSE, CALL_OPEN, ToolTaskTokenizer } from "./tool-agent-tokenizer.js";
+
+export interface CalcTask {
+  /** e.g. "12*7+3" */
+  expression: string;
+  answer: number;
+}
+
+export const CALCULATE_DESCRIPTION = "Evaluate an arithmetic expression with integers, + - * and parentheses.";
+
+/** The tool as OpenAI's `tools` array holds it. */
+export const CALCULATE_TOOL = {
+  type: "function" as const,
+  function: {
+    name: CALCULATE,
+    description: CALCULATE_DESCRIPTION,
+    parameters: { type: "object", properties: { expression: { type: "string", description: "e.g. 12*7+3" } }, required: ["expression"], additionalProperties: false },
+  },
+};
+
+/** The tool itself: integer + - * and parentheses; anything else is an error text the model sees. */
+export function calculate(expression: string): string {
+  try {
+    return String(evaluate(String(expression)));
+  } catch (e) {
+    return `error: ${(e as Error).message}`;
+  }
+}
+
+function evaluate(src: string): number {
+  const s = src.replace(/\s+/g, "");
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new Error(`${what} at ${i}`);
+  };
+  const expr = (): number => {
+    let v = term();
+    while (s[i] === "+" || s[i] === "-") v = s[i++] === "+" ? v + term() : v - term();
+    return v;
+  };
+  const term = (): number => {
+    let v = factor();
+    while (s[i] === "*") {
+      i++;
+      v *= factor();
+    }
+    return v;
+  };
+  const factor = (): number => {
+    if (s[i] === "-") {
+      i++;
+      return -factor();
+    }
+    if (s[i] === "(") {
+      i++;
+      const v = expr();
+      if (s[i] !== ")") fail("missing )");
+      i++;
+      return v;
+    }
+    const m = /^\d{1,9}/.exec(s.slice(i));
+    if (!m) return fail("expected a number");
+    i += m[0].length;
+    return Number(m[0]);
+  };
+  if (!s) fail("empty expression");
+  const v = expr();
+  if (i !== s.length) fail("unexpected text");
+  if (!Number.isSafeInteger(v)) fail("result too large");
+  return v;
+}
+
+/**
+ * Seeded tasks `a*b+c` / `a*b-c` (a, b in 11..19, c in 1..9): products a tiny model cannot compute.
+ * Every expression has 7 characters and every answer 3 digits, so copying them is a fixed shift the
+ * tiny policy learns in seconds; the arithmetic stays out of its reach.
+ */
+export function calculatorTasks(count: number, seed = 0): CalcTask[] {
+  if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new RangeError(`calculatorTasks: count must be an integer in 1..100000, got ${count}`);
+  let a = seed >>> 0;
+  const rand = (n: number) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+  return Array.from({ length: count }, () => {
+    const expression = `${11 + rand(9)}*${11 + rand(9)}${rand(2) ? "+" : "-"}${1 + rand(9)}`;
+    return { expression, answer: evaluate(expression) };
+  });
+}
+
+/** The question every agent of the task asks. */
+export const question = (task: CalcTask) => `what is ${task.expression}?`;
+
+/** 1 when the reply's first integer is the answer. */
+export function scoreCalc(task: CalcTask, text: string | null | undefined): number {
+  const m = /-?\d+/.exec(text ?? "");
+  return m && Number(m[0]) === task.answer ? 1 : 0;
+}
+
+/** Sampling settings the algorithm published for this rollout, in OpenAI's names. */
+export function sampling(ctx: RolloutContext): { temperature?: number; max_tokens?: number } {
+  return (ctx.llm?.samplingParameters ?? {}) as { temperature?: number; max_tokens?: number };
+}
+
+export function llmOf(ctx: RolloutContext): { endpoint: string; model: string } {
+  if (!ctx.llm) throw new Error("the calculator agent needs an LLM resource (the trainer publishes one)");
+  return ctx.llm;
+}
+
+/** The agent with the `openai` client: call the model with the tool until it answers in text (4 turns at most). */
+export const calculatorAgent: Agent<CalcTask> = rollout(
+  async (task: CalcTask, ctx) => {
+    const { endpoint, model } = llmOf(ctx);
+    const client = new OpenAI({ baseURL: endpoint, apiKey: "none" });
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: "user", content: question(task) }];
+    let answer: string | null = null;
+    for (let turn = 0; turn < 4 && answer === null; turn++) {
+      const r = await client.chat.completions.create({ model, messages, tools: [CALCULATE_TOOL], ...sampling(ctx) });
+      const msg = r.choices[0].message;
+      if (!msg.tool_calls?.length) {
+        answer = msg.content ?? "";
+        break;
+      }
+      messages.push({ role: "assistant", content: msg.content ?? "", tool_calls: msg.tool_calls });
+      for (const c of msg.tool_calls) {
+        if (c.type !== "function") continue;
+        let expression = "";
+        try {
+          expression = String((JSON.parse(c.function.arguments) as { expression?: unknown }).expression ?? "");
+        } catch {
+          /* bad arguments: the tool says so */
+        }
+        messages.push({ role: "tool", tool_call_id: c.id, content: calculate(expression) });
+      }
+    }
+    emitReward(scoreCalc(task, answer));
+  },
+  { name: "calculator" },
+);
+
+/**
+ * The ideal episode, rendered with the task's chat template and split into the calls the proxy would
+ * record: (prompt ids, reply ids) per turn, each prompt extending the previous prompt + reply.
+ */
+export function scriptedEpisode(tokenizer: ToolTaskTokenizer, task: CalcTask): { prompt: number[]; response: number[] }[] {
+  const tools = [CALCULATE_TOOL];
+  const call = { id: "call_0", type: "function" as const, function: { name: CALCULATE, arguments: JSON.stringify({ expression: task.expression }) } };
+  const user = { role: "user", content: question(task) };
+  const enc = (text: string) => tokenizer.encode(text, { allowSpecial: true });
+  const p1 = enc(tokenizer.applyChatTemplate([user], { tools, addGenerationPrompt: true }));
+  const r1 = [...enc(`${CALL_OPEN}${task.expression}${CALL_CLOSE}`), tokenizer.eosId];
+  const p2 = enc(
+    tokenizer.applyChatTemplate([user, { role: "assistant", content: "", tool_calls: [call] }, { role: "tool", content: calculate(task.expression) }], { tools, addGenerationPrompt: true }),
+  );
+  const r2 = [...enc(String(task.answer)), tokenizer.eosId];
+  return [
+    { prompt: p1, response: r1 },
+    { prompt: p2, response: r2 },
+  ];
+}
