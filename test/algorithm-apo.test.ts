@@ -6,7 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import * as agl from "../src/index.js";
+import fc from "fast-check";
 import { startScriptedOptimizer, type ScriptedOptimizer } from "./helpers/scripted-optimizer.js";
+import { parseEdit, rejectEdit, placeholders } from "../src/algorithm/apo-optimizer.js";
 
 type Task = { a: number; b: number };
 const tasks: Task[] = Array.from({ length: 80 }, (_, i) => ({ a: 10 + ((i * 37) % 50), b: 10 + ((i * 53) % 47) }));
@@ -76,6 +78,14 @@ test("APO improves the prompt when the scores say so: critiques, edits, beam and
     const grad = runs.filter((x) => x.metadata.phase === "gradient").length;
     assert.equal(grad, r.rounds.reduce((s, x) => s + x.gradientRollouts, 0));
     assert.ok(r.rounds.slice(1).every((x) => x.valRollouts <= 40 * (x.beam.length + 4)), "a round's race stays within valBatchSize per candidate");
+    // charts: score by round with intervals, and the first -> best prompt diff
+    const chart = agl.charts.apoScores(h);
+    assert.match(chart.toSVG(), /<svg/);
+    assert.match(chart.summary(), /round 2 best r2c\d/);
+    const diff = agl.charts.promptDiff(h);
+    assert.equal(diff.removed, 0);
+    assert.match(diff.toString(), /\{\+ Reply with the number only\./);
+    assert.match(String((diff as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]()["text/html"]), /<ins[^>]*> Reply with the number only\./);
   } finally {
     await store.close();
     await scripted.close();
@@ -86,14 +96,14 @@ test("a stopped APO run resumes from the store and ends where an uninterrupted r
   const { store, scripted } = await setup();
   try {
     const stop = new AbortController();
-    const first = options(scripted, { runId: "resumable", rounds: 2, onRound: (row) => void (row.round === 1 && stop.abort(new Error("stopped after round 1"))) });
+    const first = options(scripted, { runId: "resumable", rounds: 2, valBatchSize: 16, onRound: (row) => void (row.round === 1 && stop.abort(new Error("stopped after round 1"))) });
     await assert.rejects(fit(store, first, stop.signal), /stopped after round 1/);
     const partial = (await agl.algorithms.apo.history(store, "resumable"))!;
     assert.deepEqual(partial.rounds.map((x) => x.round), [0, 1]);
-    const resumed = await fit(store, options(scripted, { runId: "resumable", resume: true, rounds: 2 }));
+    const resumed = await fit(store, options(scripted, { runId: "resumable", resume: true, rounds: 2, valBatchSize: 16 }));
     assert.equal(resumed.resumedAfterRound, 1);
     assert.deepEqual(resumed.rounds.map((x) => x.round), [0, 1, 2]);
-    const whole = await fit(store, options(scripted, { runId: "whole", rounds: 2 }));
+    const whole = await fit(store, options(scripted, { runId: "whole", rounds: 2, valBatchSize: 16 }));
     assert.equal(resumed.best.template, whole.best.template);
     assert.equal(resumed.best.mean, whole.best.mean);
     assert.equal(resumed.spent, whole.spent, "resume spends no rollouts twice for finished rounds");
@@ -133,6 +143,36 @@ test("APO rejects bad options and an unreachable optimizer with clear errors", {
     await assert.rejects(fit(store, o), /every optimizer call of round 1 failed/);
   } finally {
     await store.close();
+    await scripted.close();
+  }
+});
+
+test("property: an edit is parsed from its tags and refused when it drops or invents placeholders", () => {
+  const parent: agl.PromptTemplate = { resourceType: "prompt_template", template: "What is {a}+{b}?", engine: "f-string" };
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), (body) => {
+      fc.pre(!body.includes("</prompt>") && !/<prompt>/i.test(body));
+      assert.equal(parseEdit(`Sure.\n<prompt>${body}</prompt>\nDone.`), body.trim());
+      const verdict = rejectEdit(parent, body.trim(), 8000);
+      const slots = placeholders({ ...parent, template: body.trim() });
+      if (verdict === null) assert.deepEqual(slots, ["a", "b"]);
+      else assert.ok(!body.trim() || slots.join() !== "a,b", verdict);
+    }),
+  );
+  assert.equal(rejectEdit(parent, "What is {a}?", 8000), "placeholders dropped: b");
+  assert.match(rejectEdit(parent, "{a}+{b}={c}", 8000)!, /unknown placeholders added: c/);
+  assert.match(rejectEdit(parent, "{a}{b}" + "x".repeat(100), 50)!, /limit 50/);
+});
+
+test("the scripted optimizer answers client mistakes with 4xx, not a crash", { timeout: 10_000 }, async () => {
+  const scripted = await startScriptedOptimizer();
+  try {
+    const post = (path: string, body: string) => fetch(scripted.baseURL + path, { method: "POST", body, headers: { "content-type": "application/json" } });
+    assert.equal((await post("/chat/completions", "{not json")).status, 400);
+    assert.equal((await post("/chat/completions", JSON.stringify({ messages: "hi" }))).status, 400);
+    assert.equal((await post("/embeddings", "{}")).status, 404);
+    assert.equal((await post("/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "2+3" }] }))).status, 200);
+  } finally {
     await scripted.close();
   }
 });

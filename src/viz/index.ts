@@ -1,5 +1,5 @@
 // Public face of charts and table display: agl.chart, agl.charts.*, agl.table.
-import * as charts from "./charts.js";
+import * as charts from "./charts-api.js";
 
 export { charts };
 export { Chart, chart, specSummary, CHART_THEME, VEGALITE_MIME, VEGALITE_SCHEMA, type ChartOptions } from "./chart.js";
