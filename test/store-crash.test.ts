@@ -216,5 +216,5 @@ test("SIGKILL at a part's temp file, a part without snapshot, a half-written sna
   check(spans, acked, "writer after the last crash");
   for (const [rid, a] of acked) assert.equal((await w.querySpans({ rolloutId: rid, attemptId: a.attemptId })).length >= a.last + 1, true);
   await w.close();
-  await reader?.close();
+  await (reader as LightningStore | null)?.close();
 });
