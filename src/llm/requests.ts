@@ -156,9 +156,20 @@ export class ApiError extends Error {
 export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
-  const first = r.error.issues[0];
-  const param = first?.path.join(".") || null;
-  throw new ApiError(400, r.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "), "invalid_request_error", param);
+  const issues = r.error.issues.map((i) => explain(i, []));
+  const param = issues[0]?.path || null;
+  throw new ApiError(400, issues.map((i) => `${i.path || "body"}: ${i.message}`).join("; "), "invalid_request_error", param);
+}
+
+/** A union's "Invalid input" says nothing; the reason is inside the branch that got furthest (or a custom refusal). */
+function explain(issue: z.core.$ZodIssue, at: PropertyKey[]): { path: string; message: string } {
+  const path = [...at, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors.length) {
+    const branches = issue.errors.flat();
+    const pick = branches.find((b) => b.code === "custom") ?? branches.reduce((a, b) => (b.path.length > a.path.length ? b : a), branches[0]);
+    if (pick) return explain(pick, path);
+  }
+  return { path: path.map(String).join("."), message: issue.message };
 }
 
 export function stops(s: string | string[] | null | undefined): string[] {
