@@ -22,7 +22,7 @@ export interface HandlerContext {
 export interface CallInfo {
   /** The client says this call may already have been applied (a retry after a connection loss). */
   retried: boolean;
-  /** Aborted on handler timeout or client disconnect. */
+  /** Aborted when the client hangs up before its answer is sent. */
   signal: AbortSignal;
 }
 

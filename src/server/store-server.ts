@@ -6,7 +6,7 @@
 // store/remote-protocol.ts). Writes carry an idempotency key: a retry after a
 // lost response gets the first answer instead of applying twice.
 
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { LightningStore } from "../store/lightning-store.js";
 import {
   API_PREFIX,
@@ -140,7 +140,7 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
       const run = async (): Promise<Outcome> => {
         try {
           const body = parseOrThrow(op.body, req.body ?? {}, `${name} request`);
-          const result = await (handlers[name] as (c: HandlerContext, b: unknown, r: CallInfo) => Promise<unknown>)(ctx, body, callInfo(req));
+          const result = await (handlers[name] as (c: HandlerContext, b: unknown, r: CallInfo) => Promise<unknown>)(ctx, body, callInfo(req, reply));
           return { status: 200, body: { result: result ?? null } };
         } catch (e) {
           return errorToWire(e);
@@ -156,7 +156,12 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
   return app;
 }
 
-function callInfo(req: FastifyRequest): CallInfo {
+function callInfo(req: FastifyRequest, reply: FastifyReply): CallInfo {
   const r = req.headers[RETRY_HEADER];
-  return { retried: typeof r === "string" && r !== "0", signal: req.signal };
+  // Not req.signal: node closes the request stream once its body is read, which fastify takes for a disconnect.
+  const gone = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return { retried: typeof r === "string" && r !== "0", signal: gone.signal };
 }
