@@ -1,132 +1,61 @@
-// Frames at scale: 1M seeded spans written as Parquet parts in the store's
-// layout (the store's own writer), then in one run:
-//   - Parquet read with and without projection (DuckDB, time and bytes read),
-//   - load-to-table times of the frames a notebook calls,
-//   - the group-by (rows with a reward -> per rollout mean/max/count, top 10)
-//     in arquero beside DuckDB on the same files.
-// Medians of 3. Ratios are against DuckDB measured in this run.
-//   npx tsx bench/frames/run.ts            (SPANS=200000 for a quick run)
+// Frames at scale: 1M seeded spans in the store's Parquet layout (data.ts,
+// written once into the temp dir and reused), then in one run:
+//   - the floor: a plain parquet-wasm read of the same files to Arrow,
+//   - frames.spans as an arquero table (all span columns; then with the
+//     attribute column), against the floor,
+//   - each frame helper against the DuckDB query that answers the same
+//     question over the same files (its result materialized in DuckDB),
+//   - the group-by (reward rows -> per rollout mean/max/count, top 10) in
+//     arquero on the loaded frame beside DuckDB.
+// Process CPU time is printed beside wall time: the box is shared.
+//   node --expose-gc --import tsx bench/frames/run.ts       (SPANS=200000 for a quick run)
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as aq from "arquero";
-import { SpanParquetIO } from "../../src/store/parquet-io.js";
+import { readParquetArrow } from "../../src/frame/arrow.js";
+import { SPAN_BASE_COLUMNS } from "../../src/frame/columns.js";
+import { duckdb, sqlString } from "../../src/frame/dir-reader.js";
+import { LLM_SQL, REWARD_SQL } from "../../src/frame/frames.js";
+import { frames } from "../../src/frame/index.js";
 import { STORE_LAYOUT } from "../../src/store/parquet-layout.js";
-import { partPath } from "../../src/store/store-dir.js";
-import { duckdb, scanSpans, sqlString } from "../../src/frame/dir-reader.js";
-import { frames, seededRandom, sql } from "../../src/frame/index.js";
-import type { Span } from "../../src/types/index.js";
+import { benchDir, ensureData, PER_ROLLOUT } from "./data.js";
 
 const N = Number(process.env.SPANS ?? 1_000_000);
-const PER_ROLLOUT = 50;
-const PER_PART = 100_000;
-const SEED = 42;
-const DIR = process.env.FRAMES_BENCH_DIR ?? join(tmpdir(), `arclight-bench-frames-${N}`);
-
-// ---------------------------------------------------------------------------
-// data
-
-function makeSpans(from: number, to: number, rand: () => number): Span[] {
-  const out: Span[] = [];
-  for (let i = from; i < to; i++) {
-    const r = Math.floor(i / PER_ROLLOUT);
-    const k = i % PER_ROLLOUT;
-    const rolloutId = `ro-${r.toString(16).padStart(8, "0")}`;
-    const t = Date.UTC(2026, 0, 1) + i * 20 + rand() * 10;
-    const dur = 5 + rand() * 400;
-    let name: string;
-    let attributes: Span["attributes"];
-    if (k % 10 === 9) {
-      // Five reward spans per rollout: 10% of the spans carry a reward.
-      const v = Math.round(rand() * 100) / 100;
-      name = "agentlightning.reward";
-      attributes = { "agentlightning.reward": JSON.stringify({ score: v }), "agentlightning.reward.0.name": "score", "agentlightning.reward.0.value": v };
-    } else if (k % 5 === 0) {
-      name = "chat tiny-llm";
-      attributes = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.request.model": "tiny-llm",
-        "gen_ai.usage.input_tokens": 50 + Math.floor(rand() * 200),
-        "gen_ai.usage.output_tokens": 5 + Math.floor(rand() * 60),
-        "gen_ai.input.messages": JSON.stringify([{ role: "user", content: `task ${r}: what is ${k} + ${r % 97}?` }]),
-        "gen_ai.output.messages": JSON.stringify([{ role: "assistant", content: String(k + (r % 97)) }]),
-      };
-    } else {
-      name = k % 2 ? "tool.search" : "agent.step";
-      attributes = { "tool.name": "search", "tool.query": `q${Math.floor(rand() * 1e6)}` };
-    }
-    out.push({
-      rolloutId,
-      attemptId: `at-${r.toString(16).padStart(8, "0")}`,
-      sequenceId: k,
-      traceId: Math.floor(rand() * 2 ** 52).toString(16).padStart(32, "0"),
-      spanId: Math.floor(rand() * 2 ** 52).toString(16).padStart(16, "0"),
-      parentId: k === 0 ? null : Math.floor(rand() * 2 ** 52).toString(16).padStart(16, "0"),
-      name,
-      status: { statusCode: "OK", description: null },
-      attributes,
-      events: [],
-      links: [],
-      startTime: t,
-      endTime: t + dur,
-      resource: { attributes: { "service.name": "bench" }, schemaUrl: "" },
-    });
-  }
-  return out;
-}
-
-async function ensureData(): Promise<void> {
-  const marker = join(DIR, "bench-complete");
-  if (existsSync(marker)) return;
-  rmSync(DIR, { recursive: true, force: true });
-  mkdirSync(join(DIR, STORE_LAYOUT.spansDir), { recursive: true });
-  mkdirSync(join(DIR, STORE_LAYOUT.walDir), { recursive: true });
-  const io = new SpanParquetIO();
-  const rand = seededRandom(SEED);
-  const t0 = performance.now();
-  for (let p = 0, from = 0; from < N; p++, from += PER_PART) {
-    await io.writePart(partPath(DIR, p + 1), makeSpans(from, Math.min(N, from + PER_PART), rand));
-  }
-  io.close();
-  const bytes = readdirSync(join(DIR, STORE_LAYOUT.spansDir)).reduce((a, f) => a + statSync(join(DIR, STORE_LAYOUT.spansDir, f)).size, 0);
-  console.log(`wrote ${N} spans in ${Math.ceil(N / PER_PART)} parts, ${(bytes / 1e6).toFixed(1)} MB, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  rmSync(marker, { force: true });
-  (await import("node:fs")).writeFileSync(marker, "");
-}
-
-// ---------------------------------------------------------------------------
-// measuring
-
-const rchar = () => Number(/rchar: (\d+)/.exec(readFileSync("/proc/self/io", "utf8"))![1]);
-const rssMB = () => Math.round(process.memoryUsage().rss / 1e6);
+const DIR = benchDir(N);
 
 interface Result {
   ms: number;
-  bytes: number;
+  cpu: number;
   value: unknown;
 }
 
-async function median3(label: string, f: () => Promise<unknown>, times = 3): Promise<Result> {
+const rssMB = () => Math.round(process.memoryUsage().rss / 1e6);
+
+async function measure(label: string, f: () => Promise<unknown>, times = 1): Promise<Result> {
   const runs: Result[] = [];
   for (let i = 0; i < times; i++) {
     (globalThis as { gc?: () => void }).gc?.();
-    const b = rchar();
+    const c0 = process.cpuUsage();
     const t = performance.now();
     const value = await f();
-    runs.push({ ms: performance.now() - t, bytes: rchar() - b, value });
+    const ms = performance.now() - t;
+    const c = process.cpuUsage(c0);
+    runs.push({ ms, cpu: (c.user + c.system) / 1000, value });
   }
   runs.sort((a, b) => a.ms - b.ms);
   const m = runs[Math.floor(runs.length / 2)];
-  console.log(`${(times === 1 ? label + " (1 run)" : label).padEnd(58)} ${m.ms.toFixed(1).padStart(9)} ms ${(m.bytes / 1e6).toFixed(1).padStart(8)} MB read   rss ${rssMB()} MB`);
+  const tag = times === 1 ? "" : ` (median of ${times})`;
+  console.log(`${(label + tag).padEnd(66)} ${(m.ms / 1000).toFixed(2).padStart(7)} s wall ${(m.cpu / 1000).toFixed(2).padStart(7)} s cpu   rss ${rssMB()} MB`);
   return m;
 }
 
-const files = () =>
-  `[${readdirSync(join(DIR, STORE_LAYOUT.spansDir))
+const partFiles = () =>
+  readdirSync(join(DIR, STORE_LAYOUT.spansDir))
     .filter((f) => STORE_LAYOUT.partPattern.test(f))
-    .map((f) => sqlString(join(DIR, STORE_LAYOUT.spansDir, f)))
-    .join(", ")}]`;
+    .sort()
+    .map((f) => join(DIR, STORE_LAYOUT.spansDir, f));
+const files = () => `read_parquet([${partFiles().map(sqlString).join(", ")}])`;
 
 async function duck(q: string): Promise<unknown[][]> {
   const c = await duckdb();
@@ -136,6 +65,9 @@ async function duck(q: string): Promise<unknown[][]> {
     c.closeSync();
   }
 }
+
+/** DuckDB answering a question whose answer is rows: materialized in DuckDB, nothing crosses into JS. */
+const materialize = (q: string) => duck(`CREATE OR REPLACE TEMP TABLE bench_answer AS ${q}`);
 
 const GROUP_SQL = (src: string) =>
   `SELECT rollout_id, avg(reward) AS mean, max(reward) AS max, count(*) AS n FROM ${src} WHERE reward IS NOT NULL GROUP BY rollout_id ORDER BY mean DESC, rollout_id LIMIT 10`;
@@ -153,52 +85,62 @@ function arqueroGroup(t: Tbl): Tbl {
 
 async function main() {
   console.log(`frames bench: ${N} spans, ${N / PER_ROLLOUT} rollouts, dir ${DIR}, node ${process.version}`);
-  await ensureData();
-  await duck(`SELECT count(*) FROM read_parquet(${files()})`); // warm DuckDB
+  await ensureData(DIR, N);
+  await duck(`SELECT count(*) FROM ${files()}`); // warm DuckDB
+  await readParquetArrow(partFiles().slice(0, 1), ["name"]); // compile parquet-wasm
 
-  console.log("\n-- Parquet read (DuckDB -> JS columns)");
-  // Wide reads run once: each takes many seconds and gigabytes at 1M spans.
-  const full = await median3("all 19 columns", () => scanSpans(DIR, { columns: ["rollout_id", "attempt_id", "sequence_id", "trace_id", "span_id", "parent_id", "name", "start_time", "end_time", "status_code", "status_message", "attributes", "events", "links", "resource", "reward", "model", "input_tokens", "output_tokens"] }), 1);
-  const proj = await median3("projection: rollout_id, reward", () => scanSpans(DIR, { columns: ["rollout_id", "reward"] }));
-  const projFilter = await median3("projection + filter: reward IS NOT NULL", () => scanSpans(DIR, { columns: ["rollout_id", "reward"], where: "reward IS NOT NULL" }));
+  console.log("\n-- the floor: parquet-wasm read of the same files to Arrow");
+  const floor = await measure(`parquet-wasm, ${SPAN_BASE_COLUMNS.length} span columns`, () => readParquetArrow(partFiles(), SPAN_BASE_COLUMNS));
+  const floorAttrs = await measure("parquet-wasm, span columns + attributes", () => readParquetArrow(partFiles(), [...SPAN_BASE_COLUMNS, "attributes"]));
 
-  console.log("\n-- load to arquero table (what a notebook calls)");
-  const spansNoAttrs = await median3("frames.spans(dir, {}, { attributes: false })", () => frames.spans(DIR, {}, { attributes: false }), 1);
-  await median3("frames.rewards(dir) (reward rows, attributes parsed)", () => frames.rewards(DIR));
-  await median3("frames.spans(dir, {}, { columns: [name, duration_ms] })", () => frames.spans(DIR, {}, { columns: ["name", "duration_ms"], attributes: false }), 1);
-  await median3("frames.rolloutSummary(dir) (9 columns, no hex ids)", () => frames.rolloutSummary(DIR), 1);
-  await median3("frames.latencyByName(dir)", () => frames.latencyByName(DIR), 1);
-  const rawLoad = await median3("rollout_id+reward columns -> aq.table", async () => {
-    const s = await scanSpans(DIR, { columns: ["rollout_id", "reward"] });
-    return aq.table({ rollout_id: s.parquet.rollout_id, reward: s.parquet.reward });
+  console.log("\n-- frames.spans: 1M spans as an arquero table");
+  const spans = await measure("frames.spans(dir, {}, { attributes: false }) (all span columns)", () => frames.spans(DIR, {}, { attributes: false }));
+  const spansAttrs = await measure("frames.spans(dir) (+ attributes, parsed per row when read)", () => frames.spans(DIR));
+  const t = spans.value as Tbl;
+  const touch = await measure("  then read every value of every column once", async () => {
+    let n = 0;
+    for (const name of t.columnNames()) {
+      const col = t.column(name)!;
+      for (let i = 0; i < col.length; i++) if (col.at(i) !== null) n++;
+    }
+    return n;
   });
+
+  console.log("\n-- frame helpers vs the DuckDB query answering the same question");
+  const pairs: [string, Result, Result][] = [];
+  const pair = async (name: string, helper: () => Promise<unknown>, sqlAnswer: string) => {
+    const d = await measure(`  DuckDB: ${name}`, () => materialize(sqlAnswer), 3);
+    const h = await measure(`frames.${name}(dir)`, helper, 3);
+    pairs.push([name, h, d]);
+  };
+  const attemptAgg = `SELECT rollout_id, attempt_id, count(*) AS spans, count(*) FILTER (WHERE ${LLM_SQL}) AS llm, sum(input_tokens), sum(output_tokens),
+    min(start_time), max(end_time), arg_max(reward, sequence_id) FILTER (WHERE reward IS NOT NULL) FROM ${files()} GROUP BY rollout_id, attempt_id`;
+  await pair("rolloutSummary", () => frames.rolloutSummary(DIR), attemptAgg);
+  await pair(
+    "latencyByName",
+    () => frames.latencyByName(DIR),
+    `SELECT name, count(*), avg(d), quantile_cont(d, 0.5), quantile_cont(d, 0.9), quantile_cont(d, 0.99), max(d)
+     FROM (SELECT name, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0 AS d FROM ${files()}) GROUP BY name`,
+  );
+  const withAttrs = [...SPAN_BASE_COLUMNS, "attributes"].join(", ");
+  await pair("rewards", () => frames.rewards(DIR), `SELECT ${withAttrs} FROM ${files()} WHERE ${REWARD_SQL}`);
+  await pair("llmCalls", () => frames.llmCalls(DIR), `SELECT ${withAttrs} FROM ${files()} WHERE ${LLM_SQL}`);
 
   console.log("\n-- group-by: reward rows -> per rollout mean/max/count, top 10");
-  const duckGroup = await median3("DuckDB SQL on the Parquet files", () => duck(GROUP_SQL(`read_parquet(${files()})`)));
-  const sqlGroup = await median3("agl.sql(dir, ...) (view incl. WAL tail)", () => sql(DIR, GROUP_SQL("spans")));
-  const spansTable = spansNoAttrs.value as Tbl;
-  const aqGroupWide = await median3("arquero on frames.spans table (1M rows, loaded)", async () => arqueroGroup(spansTable));
-  const rawTable = rawLoad.value as Tbl;
-  const aqGroupNarrow = await median3("arquero on 2-column table (1M rows, loaded)", async () => arqueroGroup(rawTable));
-  const aqEndToEnd = await median3("arquero end to end: projected load + group-by", async () => {
-    const s = await scanSpans(DIR, { columns: ["rollout_id", "reward"], where: "reward IS NOT NULL" });
-    return arqueroGroup(aq.table({ rollout_id: s.parquet.rollout_id, reward: s.parquet.reward }));
-  });
-
-  // Same answer from both engines, or the comparison means nothing.
+  const duckGroup = await measure("DuckDB SQL on the Parquet files", () => duck(GROUP_SQL(files())), 3);
+  const aqGroup = await measure("arquero on the loaded frames.spans table", async () => arqueroGroup(t), 3);
   const d = duckGroup.value as unknown[][];
-  const a = (aqGroupNarrow.value as Tbl).objects() as { rollout_id: string; mean: number; n: number }[];
-  const same = a.every((r, i) => r.rollout_id === d[0][i] && Math.abs(r.mean - (d[1][i] as number)) < 1e-9 && r.n === Number(d[3][i]));
-  console.log(`\nsame top 10 from both engines: ${same}`);
+  const a = (aqGroup.value as Tbl).objects() as { rollout_id: string; mean: number; n: number }[];
+  const same = a.length === 10 && a.every((r, i) => r.rollout_id === d[0][i] && Math.abs(r.mean - (d[1][i] as number)) < 1e-9 && r.n === Number(d[3][i]));
+  console.log(`same top 10 from both engines: ${same}`);
 
-  const ratio = (x: Result, y: Result) => (x.ms / y.ms).toFixed(1);
-  console.log("\n-- ratios (x DuckDB group-by on the files, same run)");
-  console.log(`projection bytes: all columns / rollout_id+reward = ${(full.bytes / proj.bytes).toFixed(1)}x fewer bytes, ${ratio(full, proj)}x the time`);
-  console.log(`projection + filter vs projection: ${ratio(proj, projFilter)}x faster`);
-  console.log(`arquero group-by (loaded, 2 columns): ${ratio(aqGroupNarrow, duckGroup)}x DuckDB`);
-  console.log(`arquero group-by (loaded, frames.spans): ${ratio(aqGroupWide, duckGroup)}x DuckDB`);
-  console.log(`arquero end to end (projected load + group-by): ${ratio(aqEndToEnd, duckGroup)}x DuckDB`);
-  console.log(`frames.spans load (no attributes): ${ratio(spansNoAttrs, duckGroup)}x DuckDB group-by`);
+  const x = (p: Result, q: Result) => `${(p.ms / q.ms).toFixed(2)}x wall, ${(p.cpu / q.cpu).toFixed(2)}x cpu`;
+  console.log("\n-- ratios (same run)");
+  console.log(`frames.spans, all span columns / parquet-wasm floor: ${x(spans, floor)}`);
+  console.log(`frames.spans with attributes / parquet-wasm floor with attributes: ${x(spansAttrs, floorAttrs)}`);
+  console.log(`reading every value of the loaded frame / its load: ${x(touch, spans)}`);
+  for (const [name, h, q] of pairs) console.log(`frames.${name} / DuckDB: ${x(h, q)}`);
+  console.log(`arquero group-by on the loaded frame / DuckDB: ${x(aqGroup, duckGroup)}`);
   console.log(`rss at end ${rssMB()} MB`);
 }
 

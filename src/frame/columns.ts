@@ -5,6 +5,8 @@
 import * as aq from "arquero";
 import type { ColumnTable } from "arquero";
 import { declareColumnTypes } from "../viz/table.js";
+import type { ColumnLike } from "./arrow.js";
+import { SPAN_COLUMNS as PARQUET_COLUMNS } from "../store/parquet-layout.js";
 
 export type ColumnKind = "string" | "float64" | "int" | "timestamp" | "boolean" | "json";
 
@@ -13,7 +15,8 @@ export interface ColumnSpec {
   kind: ColumnKind;
 }
 
-function coerce(kind: ColumnKind, v: unknown): unknown {
+/** A value as a column of `kind` holds it: absent and unusable values become null. */
+export function coerce(kind: ColumnKind, v: unknown): unknown {
   if (v === undefined || v === null) return null;
   switch (kind) {
     case "string":
@@ -71,11 +74,20 @@ export class ColumnBuilder {
   table(): ColumnTable {
     const cols: Record<string, unknown[]> = {};
     this.specs.forEach((s, i) => (cols[s.name] = this.data[i]));
-    const kinds = Object.fromEntries(this.specs.map((s) => [s.name, s.kind]));
-    const t = declareColumnTypes(aq.table(cols), kinds);
-    DECLARED_KINDS.set(t, kinds);
-    return t;
+    return typedTable(this.specs, cols);
   }
+}
+
+/**
+ * An arquero table over ready columns (arrays or lazy Arrow-backed columns
+ * whose values already have their spec's kind), with the kinds declared.
+ */
+export function typedTable(specs: readonly ColumnSpec[], cols: Record<string, ArrayLike<unknown> | ColumnLike<unknown>>): ColumnTable {
+  const kinds = Object.fromEntries(specs.map((s) => [s.name, s.kind]));
+  const data = Object.fromEntries(specs.map((s) => [s.name, cols[s.name]]));
+  const t = declareColumnTypes(aq.table(data as Parameters<typeof aq.table>[0]), kinds);
+  DECLARED_KINDS.set(t, kinds);
+  return t;
 }
 
 const DECLARED_KINDS = new WeakMap<object, Record<string, ColumnKind>>();
@@ -102,3 +114,21 @@ export function frameSchema(t: ColumnTable): Record<string, ColumnKind | "null">
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// The span frame's columns
+
+const KIND_OF_TYPE: Record<string, ColumnKind> = { VARCHAR: "string", BIGINT: "int", DOUBLE: "float64", TIMESTAMPTZ: "timestamp" };
+/** Parquet columns that hold JSON text: not base columns of the frame (attributes has its own option). */
+const JSON_COLUMNS = new Set(["attributes", "events", "links", "resource"]);
+
+/**
+ * The span frame's base columns: the Parquet layout's columns (store/parquet-layout.ts,
+ * the one list) minus the JSON text ones, with duration_ms after end_time.
+ */
+export const SPAN_FRAME_SPECS: readonly ColumnSpec[] = PARQUET_COLUMNS.filter((c) => !JSON_COLUMNS.has(c.name)).flatMap((c) => {
+  const spec: ColumnSpec = { name: c.name, kind: KIND_OF_TYPE[c.type] };
+  return c.name === "end_time" ? [spec, { name: "duration_ms", kind: "float64" as const }] : [spec];
+});
+/** Span Parquet columns frames read (all but the JSON text ones). */
+export const SPAN_BASE_COLUMNS: readonly string[] = SPAN_FRAME_SPECS.map((c) => c.name).filter((n) => n !== "duration_ms");

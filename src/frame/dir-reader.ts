@@ -1,13 +1,14 @@
 // Reading a durable store directory without opening a store: rollout state
 // from the newest snapshot plus the WAL after it, spans from the Parquet
-// parts through DuckDB (projection and filters pushed down) plus the WAL
+// parts as Arrow (projection and filters pushed down) plus the WAL
 // tail, so an experiment another process is still writing is seen live.
 // A read-only DurableStore would load every span into memory; frames read
 // only the columns and rows they need.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { DuckDBInstance, type DuckDBConnection, type DuckDBMaterializedResult } from "@duckdb/node-api";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { queryArrow, readParquetArrow, type ArrowColumns } from "./arrow.js";
 import { NotFoundError } from "../types/errors.js";
 import type { Attempt, ResourcesUpdate, Rollout, Span } from "../types/index.js";
 import { STORE_LAYOUT } from "../store/parquet-layout.js";
@@ -88,27 +89,10 @@ export async function duckdb(): Promise<DuckDBConnection> {
   return (await instance).connect();
 }
 
-/**
- * Result columns as JS arrays, read chunk by chunk: about twice as fast as
- * getColumnsJS() (measured in bench/frames), which matters at a million rows.
- */
-export function readColumns(result: DuckDBMaterializedResult): unknown[][] {
-  const out: unknown[][] = Array.from({ length: result.columnCount }, () => []);
-  for (let k = 0; k < result.chunkCount; k++) {
-    const chunk = result.getChunk(k);
-    for (let c = 0; c < out.length; c++) {
-      const v = chunk.getColumnVector(c);
-      const col = out[c];
-      for (let i = 0; i < v.itemCount; i++) col.push(v.getItem(i));
-    }
-  }
-  return out;
-}
-
 export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 export interface SpanScan {
-  /** Parquet columns to read (projection); times come back as epoch microseconds. */
+  /** Parquet columns to read (projection). */
   columns: readonly string[];
   /** A SQL predicate over the Parquet columns, pushed into the scan (row-group pruning on min/max stats). */
   where?: string;
@@ -117,20 +101,20 @@ export interface SpanScan {
 }
 
 export interface ScanResult {
-  /** Column name -> values, Parquet rows first, then WAL rows (as Span objects in `wal`). */
-  parquet: Record<string, unknown[]>;
+  /** Parquet rows as Arrow columns (times as TIMESTAMP_MICROS: read them with timeMs); WAL rows come after, as Span objects in `wal`. */
+  parquet: ArrowColumns["columns"];
   parquetRows: number;
   wal: Span[];
   partFiles: string[];
 }
 
-const TIME_COLUMNS = new Set(["start_time", "end_time"]);
-
 /**
- * Reads the spans of `dir`: Parquet parts by DuckDB, then WAL segments that
+ * Reads the spans of `dir`: Parquet parts as Arrow, then WAL segments that
  * have no part yet. The WAL is read first and the part listing taken after,
  * so a checkpoint racing the read can only produce a part whose WAL spans we
  * already hold; those are dropped, and every span is returned exactly once.
+ * Without a predicate parquet-wasm reads the parts directly; with one, DuckDB
+ * filters them (row groups pruned on min/max) and hands the rows over as Arrow.
  */
 export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult> {
   const walBySegment = retryOnVanish(() => {
@@ -150,21 +134,18 @@ export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult
   for (const spans of walBySegment.values()) for (const s of spans) if (!scan.walFilter || scan.walFilter(s)) wal.push(s);
 
   const partFiles = parts.map((n) => partPath(dir, n));
-  const parquet: Record<string, unknown[]> = {};
-  let parquetRows = 0;
+  let arrow: ArrowColumns = { rows: 0, columns: {} };
   if (partFiles.length > 0 && scan.columns.length > 0) {
-    const c = await duckdb();
-    try {
-      const select = scan.columns.map((col) => (TIME_COLUMNS.has(col) ? `epoch_us(${col}) AS ${col}` : col)).join(", ");
-      const files = `[${partFiles.map(sqlString).join(", ")}]`;
-      const q = `SELECT ${select} FROM read_parquet(${files})${scan.where ? ` WHERE ${scan.where}` : ""}`;
-      const r = await c.run(q);
-      const cols = readColumns(r);
-      scan.columns.forEach((col, i) => (parquet[col] = cols[i]));
-      parquetRows = r.rowCount;
-    } finally {
-      c.closeSync();
+    if (!scan.where) arrow = await readParquetArrow(partFiles, scan.columns);
+    else {
+      const c = await duckdb();
+      try {
+        const files = `[${partFiles.map(sqlString).join(", ")}]`;
+        arrow = await queryArrow(c, `SELECT ${scan.columns.join(", ")} FROM read_parquet(${files}) WHERE ${scan.where}`, scan.columns);
+      } finally {
+        c.closeSync();
+      }
     }
   }
-  return { parquet, parquetRows, wal, partFiles };
+  return { parquet: arrow.columns, parquetRows: arrow.rows, wal, partFiles };
 }

@@ -17,36 +17,7 @@ import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type 
 
 export type { FrameSource, SpanFilter } from "./source.js";
 
-const SPAN_FRAME_COLUMNS = [
-  "rollout_id",
-  "attempt_id",
-  "sequence_id",
-  "trace_id",
-  "span_id",
-  "parent_id",
-  "name",
-  "status_code",
-  "status_message",
-  "start_time",
-  "end_time",
-  "duration_ms",
-  "reward",
-  "model",
-  "input_tokens",
-  "output_tokens",
-] as const;
-
-const SpanFrameOptionsSchema = z
-  .object({
-    /** true: every attribute key becomes a column; a list: only those keys. Columns are named by the key. */
-    flatten: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
-    /** Keep the attributes object column (default true); false skips reading it from Parquet. */
-    attributes: z.boolean().optional(),
-    /** Only these base columns (and only they are read from Parquet); default all. */
-    columns: z.array(z.enum(SPAN_FRAME_COLUMNS)).min(1).optional(),
-  })
-  .strict();
-export type SpanFrameOptions = z.input<typeof SpanFrameOptionsSchema>;
+export { spans, type SpanFrameOptions } from "./span-frame.js";
 
 // ---------------------------------------------------------------------------
 // Shared lookups: step and resources version of a rollout.
@@ -99,96 +70,6 @@ function json(v: unknown): string | null {
   } catch {
     return String(v);
   }
-}
-
-// ---------------------------------------------------------------------------
-// spans
-
-const SPAN_COLUMNS: ColumnSpec[] = [
-  { name: "rollout_id", kind: "string" },
-  { name: "attempt_id", kind: "string" },
-  { name: "sequence_id", kind: "int" },
-  { name: "trace_id", kind: "string" },
-  { name: "span_id", kind: "string" },
-  { name: "parent_id", kind: "string" },
-  { name: "name", kind: "string" },
-  { name: "status_code", kind: "string" },
-  { name: "status_message", kind: "string" },
-  { name: "start_time", kind: "timestamp" },
-  { name: "end_time", kind: "timestamp" },
-  { name: "duration_ms", kind: "float64" },
-  { name: "reward", kind: "float64" },
-  { name: "model", kind: "string" },
-  { name: "input_tokens", kind: "int" },
-  { name: "output_tokens", kind: "int" },
-];
-
-function attrKind(v: unknown): ColumnKind {
-  if (typeof v === "number") return "float64";
-  if (typeof v === "boolean") return "boolean";
-  if (typeof v === "string") return "string";
-  return "json";
-}
-
-/**
- * One row per span. `{ flatten: true }` adds a column per attribute key
- * (named by the key; a key that clashes with a base column gets an `attr.`
- * prefix); `{ flatten: ["gen_ai.request.model"] }` only those keys.
- */
-export async function spans(source: FrameSource, filter?: SpanFilter, options: SpanFrameOptions = {}): Promise<ColumnTable> {
-  const src = checkSource(source, "frames.spans");
-  const f = parseFilter(filter, "frames.spans");
-  const opts = parseOrThrow(SpanFrameOptionsSchema, options, "frames.spans options");
-  const keepAttrs = opts.attributes ?? true;
-  const flatten = opts.flatten ?? false;
-  const wanted = opts.columns ? new Set<string>(opts.columns) : null;
-  // duration_ms is derived from the two times, so asking for it reads them.
-  const read = wanted ? [...wanted, ...(wanted.has("duration_ms") ? ["start_time", "end_time"] : [])] : undefined;
-  const recs = await loadSpans(src, f, { attributes: keepAttrs || flatten !== false, columns: read });
-  const specs = wanted ? SPAN_COLUMNS.filter((c) => wanted.has(c.name)) : SPAN_COLUMNS;
-  const b = new ColumnBuilder([...specs, ...(keepAttrs ? [{ name: "attributes", kind: "json" as const }] : [])]);
-  const base = new Set(b.specs.map((s) => s.name));
-  const colName = (key: string) => (base.has(key) ? `attr.${key}` : key);
-  if (Array.isArray(flatten)) {
-    // Listed keys get a column even when no span has them, so code reading it does not break on an empty run.
-    for (const key of flatten) {
-      const kind = recs.map((r) => r.attributes?.[key]).find((v) => v !== undefined && v !== null);
-      b.addColumn({ name: colName(key), kind: kind === undefined ? "json" : attrKind(kind) });
-    }
-  }
-  for (const r of recs) {
-    const row: Record<string, unknown> = {
-      rollout_id: r.rolloutId,
-      attempt_id: r.attemptId,
-      sequence_id: r.sequenceId,
-      trace_id: r.traceId,
-      span_id: r.spanId,
-      parent_id: r.parentId,
-      name: r.name,
-      status_code: r.statusCode,
-      status_message: r.statusMessage,
-      start_time: r.startTime,
-      end_time: r.endTime,
-      duration_ms: r.endTime - r.startTime,
-      reward: r.reward,
-      model: r.model,
-      input_tokens: r.inputTokens,
-      output_tokens: r.outputTokens,
-      attributes: r.attributes,
-    };
-    if (flatten !== false && r.attributes) {
-      const keys = flatten === true ? Object.keys(r.attributes) : flatten;
-      for (const key of keys) {
-        const v = r.attributes[key];
-        if (v === undefined) continue;
-        const name = colName(key);
-        if (!b.has(name)) b.addColumn({ name, kind: attrKind(v) });
-        row[name] = v;
-      }
-    }
-    b.push(row);
-  }
-  return b.table();
 }
 
 // ---------------------------------------------------------------------------

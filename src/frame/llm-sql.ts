@@ -33,11 +33,25 @@ function step(r: LlmCallRule, name: string, attrs: string): string {
   }
 }
 
+/**
+ * A cheap superset of the rule: a span can only be a call if one of the
+ * rules' names matches or its JSON holds a key of a "true" step. Most spans
+ * (tools, rewards, steps) fail it on a few substring tests and never reach
+ * the JSON functions.
+ */
+function gate(name: string, attrs: string): string {
+  const names = LLM_CALL_RULES.flatMap((r) => (r.by === "name" && r.llm ? r.names : []));
+  const keys = LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? [r.key] : r.by === "present" ? r.keys : []));
+  // Keys share a few prefixes ("gen_ai.", "llm."): test each distinct prefix up to its first dot once.
+  const prefixes = [...new Set(keys.map((k) => `"${k.slice(0, k.indexOf(".") + 1 || k.length)}`))];
+  return `(${name} IN (${list(names)}) OR ${prefixes.map((p) => `contains(${attrs}, ${sqlString(p)})`).join(" OR ")})`;
+}
+
 /** isLlmCall(name, attributes) as SQL; column names default to the span Parquet layout's. */
 export function llmCallSql(cols: { name?: string; attributes?: string } = {}): string {
   const name = cols.name ?? "name";
   const attrs = cols.attributes ?? "attributes";
-  return `(CASE ${LLM_CALL_RULES.map((r) => step(r, name, attrs)).join(" ")} ELSE FALSE END)`;
+  return `(${gate(name, attrs)} AND CASE ${LLM_CALL_RULES.map((r) => step(r, name, attrs)).join(" ")} ELSE FALSE END)`;
 }
 
 export const LLM_CALL_SQL = llmCallSql();

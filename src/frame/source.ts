@@ -8,6 +8,8 @@ import type { LightningStore } from "../store/lightning-store.js";
 import { ValidationError } from "../types/errors.js";
 import type { Attempt, Attributes, ResourcesUpdate, Rollout, Span, SpanQuery } from "../types/index.js";
 import { parseOrThrow } from "../types/validate.js";
+import { timeMs, values } from "./arrow.js";
+import { SPAN_BASE_COLUMNS } from "./columns.js";
 import { checkStoreDir, readDirState, scanSpans, sqlString, type DirState } from "./dir-reader.js";
 
 /** A live store, or the path of a durable store directory (`runs/x`), possibly still being written. */
@@ -44,7 +46,7 @@ export const SpanFilterSchema = z
   })
   .strict();
 export type SpanFilter = z.input<typeof SpanFilterSchema>;
-type ParsedFilter = z.output<typeof SpanFilterSchema>;
+export type ParsedFilter = z.output<typeof SpanFilterSchema>;
 
 export function parseFilter(filter: unknown, where: string): ParsedFilter {
   return parseOrThrow(SpanFilterSchema, filter ?? {}, `${where} filter`);
@@ -113,6 +115,16 @@ function fromSpan(s: Span, withAttributes: boolean): SpanRecord {
   };
 }
 
+/** The WAL tail's spans as records, filtered as the Parquet scan was. */
+export function walRecords(wal: readonly Span[], f: ParsedFilter, withAttributes: boolean): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  for (const s of wal) {
+    const r = fromSpan(s, withAttributes);
+    if (matches(r, f)) out.push(r);
+  }
+  return out;
+}
+
 function matches(s: SpanRecord, f: ParsedFilter): boolean {
   if (f.rolloutId !== undefined && (Array.isArray(f.rolloutId) ? !f.rolloutId.includes(s.rolloutId) : s.rolloutId !== f.rolloutId)) return false;
   if (f.attemptId !== undefined && s.attemptId !== f.attemptId) return false;
@@ -142,25 +154,6 @@ export function filterSql(f: ParsedFilter): string[] {
   return out;
 }
 
-/** Parquet columns behind SpanRecord; attributes only when asked for (it is most of a span's bytes). */
-const BASE_COLUMNS = [
-  "rollout_id",
-  "attempt_id",
-  "sequence_id",
-  "trace_id",
-  "span_id",
-  "parent_id",
-  "name",
-  "start_time",
-  "end_time",
-  "status_code",
-  "status_message",
-  "reward",
-  "model",
-  "input_tokens",
-  "output_tokens",
-] as const;
-
 export interface LoadSpansOptions {
   attributes: boolean;
   /**
@@ -175,7 +168,7 @@ export interface LoadSpansOptions {
   keep?: (s: SpanRecord) => boolean;
 }
 
-function parseAttributes(v: unknown): Attributes | null {
+export function parseAttributes(v: unknown): Attributes | null {
   if (typeof v !== "string") return null;
   try {
     return JSON.parse(v) as Attributes;
@@ -205,17 +198,20 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
       if (matches(r, filter)) out.push(r);
     }
   } else {
-    const base = opts.columns ? BASE_COLUMNS.filter((col) => opts.columns!.includes(col)) : [...BASE_COLUMNS];
+    const base = opts.columns ? SPAN_BASE_COLUMNS.filter((col) => opts.columns!.includes(col)) : [...SPAN_BASE_COLUMNS];
     const columns = opts.attributes ? [...base, "attributes"] : base;
     const where = [...filterSql(filter), ...(opts.prefilterSql ? [`(${opts.prefilterSql})`] : [])];
     const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined });
-    const none: unknown[] = [];
-    const c = (name: string) => scan.parquet[name] ?? none;
-    const [rid, aid, seq, tid, sid, pid, name, st, et, sc, sm, rw, model, it, ot, attrs] = [...BASE_COLUMNS, "attributes"].map(c);
+    const n = scan.parquetRows;
+    const col = (name: string) => values(scan.parquet[name], n);
+    const [rid, aid, seq, tid, sid, pid, name, sc, sm, rw, model, it, ot, attrs] = [
+      "rollout_id", "attempt_id", "sequence_id", "trace_id", "span_id", "parent_id", "name", "status_code", "status_message", "reward", "model", "input_tokens", "output_tokens", "attributes",
+    ].map(col);
+    const st = timeMs(scan.parquet.start_time, n);
+    const et = timeMs(scan.parquet.end_time, n);
     const str = (v: unknown) => (v as string | null | undefined) ?? null;
-    const time = (v: unknown) => (v === undefined || v === null ? NaN : Number(v) / 1000);
-    out = new Array<SpanRecord>(scan.parquetRows);
-    for (let i = 0; i < scan.parquetRows; i++) {
+    out = new Array<SpanRecord>(n);
+    for (let i = 0; i < n; i++) {
       out[i] = {
         rolloutId: str(rid[i]) as string,
         attemptId: str(aid[i]) as string,
@@ -224,8 +220,8 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
         spanId: str(sid[i]) as string,
         parentId: str(pid[i]),
         name: str(name[i]) as string,
-        startTime: time(st[i]),
-        endTime: time(et[i]),
+        startTime: st[i],
+        endTime: et[i],
         statusCode: str(sc[i]) as string,
         statusMessage: str(sm[i]),
         reward: numOrNull(rw[i]),
@@ -235,10 +231,7 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
         attributes: opts.attributes ? parseAttributes(attrs[i]) : null,
       };
     }
-    for (const s of scan.wal) {
-      const r = fromSpan(s, opts.attributes);
-      if (matches(r, filter)) out.push(r);
-    }
+    for (const r of walRecords(scan.wal, filter, opts.attributes)) out.push(r);
   }
   return opts.keep ? out.filter(opts.keep) : out;
 }
