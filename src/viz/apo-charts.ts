@@ -57,8 +57,18 @@ export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoSc
       n: num(s.n),
       role: bestOf.get(num(s.round)) === String(s.candidate) ? "best" : s.inBeam ? "kept in beam" : s.eliminatedInRound !== null && s.eliminatedInRound !== undefined ? "dropped early" : "raced to the end",
     }));
-  const line: Row[] = rounds.map((r) => ({ round: num(r.round), mean: num(r.bestMean), lo: num(r.bestLo), hi: num(r.bestHi), candidate: String(r.best) }));
-  const x = { field: "round", type: "ordinal", title: "round", axis: { labelAngle: 0 } };
+  // The best prompt sits on its round; the others fan out beside it, so the line runs through the best.
+  const byRound = new Map<number, Row[]>();
+  for (const p of points) byRound.set(p.round as number, [...(byRound.get(p.round as number) ?? []), p]);
+  for (const ps of byRound.values()) {
+    const others = ps.filter((p) => p.role !== "best").sort((a, b) => String(a.candidate).localeCompare(String(b.candidate)));
+    const step = Math.min(0.12, 0.4 / Math.max(1, Math.ceil(others.length / 2)));
+    others.forEach((p, i) => (p.x = (p.round as number) + (i % 2 ? -1 : 1) * step * (Math.floor(i / 2) + 1)));
+    for (const p of ps) if (p.role === "best") p.x = p.round;
+  }
+  const line: Row[] = rounds.map((r) => ({ x: num(r.round), mean: num(r.bestMean), lo: num(r.bestLo), hi: num(r.bestHi), candidate: String(r.best) }));
+  const last = Math.max(0, ...line.map((l) => l.x as number), ...points.map((p) => p.round as number));
+  const x = { field: "x", type: "quantitative", title: "round", scale: { domain: [-0.5, last + 0.5], nice: false }, axis: { tickMinStep: 1, format: "d", grid: false } };
   const color = {
     field: "role",
     type: "nominal",
@@ -75,12 +85,11 @@ export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoSc
         {
           data: { values: points },
           layer: [
-            { mark: { type: "rule", strokeWidth: 1.5 }, encoding: { x, xOffset: { field: "candidate", type: "nominal" }, y: { field: "lo", type: "quantitative", title: "validation reward" }, y2: { field: "hi" }, color } },
+            { mark: { type: "rule", strokeWidth: 1.5 }, encoding: { x, y: { field: "lo", type: "quantitative", title: "validation reward" }, y2: { field: "hi" }, color } },
             {
               mark: { type: "point", filled: true, size: 45 },
               encoding: {
                 x,
-                xOffset: { field: "candidate", type: "nominal" },
                 y: { field: "mean", type: "quantitative" },
                 color,
                 tooltip: [{ field: "candidate" }, { field: "mean", format: ".3f" }, { field: "lo", format: ".3f" }, { field: "hi", format: ".3f" }, { field: "n" }],
@@ -91,7 +100,7 @@ export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoSc
         { data: { values: line }, mark: { type: "line", color: "#d62728", strokeDash: [4, 3], opacity: 0.7 }, encoding: { x, y: { field: "mean", type: "quantitative" } } },
       ],
     },
-    { summary: () => `${opts.title ?? "prompt score by round"}: ${line.map((l) => `round ${l.round} best ${l.candidate} ${fmt(l.mean as number)} [${fmt(l.lo as number)}, ${fmt(l.hi as number)}]`).join("; ")}` },
+    { summary: () => `${opts.title ?? "prompt score by round"}: ${line.map((l) => `round ${l.x} best ${l.candidate} ${fmt(l.mean as number)} [${fmt(l.lo as number)}, ${fmt(l.hi as number)}]`).join("; ")}` },
   );
 }
 
