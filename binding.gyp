@@ -12,6 +12,8 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=x86-64-v2", "-fopenmp", "-fexceptions", "-frtti"],
       "ldflags": ["-fopenmp"],
+      # libdl: native/src/blas.cpp dlopens a tuned BLAS (OpenBLAS/BLIS) at load time when one is installed.
+      "libraries": ["-ldl"],
       "xcode_settings": {"GCC_ENABLE_CPP_EXCEPTIONS": "YES", "CLANG_CXX_LANGUAGE_STANDARD": "c++17"},
       # CUDA kernels (native/cuda) are compiled by nvcc into a static library and linked with a static
       # cudart, so the addon loads on machines without a GPU; `-- -Darclight_cuda=0` turns it off.

@@ -1,4 +1,4 @@
-// GPT-2 and Qwen2 Hugging Face layouts -> Arclight names. The name table and
+// GPT-2, Qwen2 and Llama Hugging Face layouts -> Arclight names. The name table and
 // shape conventions live in native/src/param_names.h; this file only moves,
 // transposes and concatenates tensors to match it.
 #include "hf_layout.h"
@@ -67,6 +67,20 @@ class ConfigReader {
     return v->b;
   }
 
+  double nonneg_or(const char* key, double dflt) const {
+    if (!has(key)) return dflt;
+    const json::Value* v = root_.find(key);
+    if (!v->is_number() || !(v->as_double() >= 0)) fail(where_, std::string("\"") + key + "\" must be a number >= 0");
+    return v->as_double();
+  }
+
+  const json::Value* object_or_null(const char* key) const {
+    if (!has(key)) return nullptr;
+    const json::Value* v = root_.find(key);
+    if (v->kind != json::Kind::Object) fail(where_, std::string("\"") + key + "\" must be an object or null");
+    return v;
+  }
+
   std::string string_or(const char* key, const std::string& dflt) const {
     if (!has(key)) return dflt;
     const json::Value* v = root_.find(key);
@@ -108,8 +122,10 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
       fail(where, "scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported (standard GPT-2 attention only)");
     if (r.string_or("activation_function", "gelu_new") != "gelu_new")
       fail(where, "activation_function must be gelu_new (GELU-tanh) for Arclight's GPT-2");
-  } else if (model_type == "qwen2" || (model_type.empty() && r.has("num_hidden_layers"))) {
-    c.family = "qwen2";
+  } else if (model_type == "qwen2" || model_type == "llama" || (model_type.empty() && r.has("num_hidden_layers"))) {
+    // Qwen2 and Llama share the block (RMSNorm, RoPE, GQA, SwiGLU); Qwen2 adds q/k/v biases.
+    const bool llama = model_type == "llama";
+    c.family = llama ? "llama" : "qwen2";
     c.layers = r.integer("num_hidden_layers");
     c.heads = r.integer("num_attention_heads");
     c.kv_heads = r.integer_or("num_key_value_heads", c.heads);
@@ -120,11 +136,35 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     c.norm_eps = r.number_or("rms_norm_eps", 1e-6);
     c.rope_theta = r.number_or("rope_theta", 10000.0);
     c.tie_embeddings = r.boolean_or("tie_word_embeddings", false);
-    if (r.string_or("hidden_act", "silu") != "silu") fail(where, "hidden_act must be silu for Arclight's Qwen2");
-    // Loading a scaled-RoPE model as plain RoPE would run but give wrong logits.
-    if (r.has("rope_scaling")) fail(where, "rope_scaling is not supported (Arclight's Qwen2 uses plain RoPE)");
+    const std::string fam = llama ? "Llama" : "Qwen2";
+    const std::string act = r.string_or("hidden_act", "silu");
+    if (act != "silu") fail(where, "hidden_act \"" + act + "\" is not supported (Arclight's " + fam + " uses silu)");
+    // Keys whose values change the math: refused rather than run approximately.
+    if (r.has("head_dim") && r.integer("head_dim") * c.heads != c.d_model)
+      fail(where, "head_dim " + std::to_string(r.integer("head_dim")) + " differs from hidden_size / num_attention_heads (not supported)");
+    if (r.nonneg_or("attention_dropout", 0) != 0) fail(where, "attention_dropout > 0 is not supported (Arclight trains without dropout)");
+    if (llama) {
+      if (r.boolean_or("attention_bias", false)) fail(where, "attention_bias = true is not supported (Llama without q/k/v/o biases only)");
+      if (r.boolean_or("mlp_bias", false)) fail(where, "mlp_bias = true is not supported (Llama without MLP biases only)");
+    } else {
+      if (r.boolean_or("use_sliding_window", false)) fail(where, "use_sliding_window = true is not supported (full causal attention only)");
+    }
+    if (const json::Value* rs = r.object_or_null("rope_scaling")) {
+      ConfigReader s(*rs, where + ": rope_scaling");
+      const std::string type = s.string_or("rope_type", s.string_or("type", ""));
+      // Loading a scaled-RoPE model as plain RoPE would run but give wrong logits.
+      if (!llama || type != "llama3")
+        fail(where, "rope_scaling of type \"" + type + "\" is not supported (" + (llama ? "Llama supports rope_type \"llama3\"" : "Qwen2 uses plain RoPE") + ")");
+      c.rope_factor = s.number_or("factor", 0);
+      if (!(c.rope_factor >= 1)) fail(where, "rope_scaling.factor must be >= 1");
+      c.rope_low_freq_factor = s.number_or("low_freq_factor", 0);
+      c.rope_high_freq_factor = s.number_or("high_freq_factor", 0);
+      c.rope_original_ctx = s.integer("original_max_position_embeddings");
+      if (!s.has("low_freq_factor") || !s.has("high_freq_factor") || !(c.rope_high_freq_factor > c.rope_low_freq_factor))
+        fail(where, "rope_scaling needs low_freq_factor < high_freq_factor");
+    }
   } else {
-    fail(where, "unsupported model_type \"" + model_type + "\" (Arclight loads gpt2 and qwen2)");
+    fail(where, "unsupported model_type \"" + model_type + "\" (Arclight loads gpt2, qwen2 and llama)");
   }
   if (c.d_model % c.heads != 0)
     fail(where, "hidden size " + std::to_string(c.d_model) + " is not divisible by " + std::to_string(c.heads) + " heads");
@@ -231,7 +271,9 @@ std::map<std::string, TensorF32> map_gpt2(std::map<std::string, TensorF32> hf, c
   return out;
 }
 
+// Qwen2 and Llama: the same names, Llama without the q/k/v biases.
 std::map<std::string, TensorF32> map_qwen2(std::map<std::string, TensorF32> hf, const HfConfig& c) {
+  const bool bias = c.family == "qwen2";
   Source src(std::move(hf), "");
   const int64_t C = c.d_model, F = c.ffn, V = c.vocab, D = c.d_model / c.heads;
   const int64_t Q = c.heads * D, KV = c.kv_heads * D;
@@ -244,10 +286,12 @@ std::map<std::string, TensorF32> map_qwen2(std::map<std::string, TensorF32> hf, 
     TensorF32 k = src.take(p + "self_attn.k_proj.weight", {KV, C});
     TensorF32 v = src.take(p + "self_attn.v_proj.weight", {KV, C});
     out[names::layer(i, names::kQkvWeight)] = cat_rows({&q, &k, &v});
-    TensorF32 qb = src.take(p + "self_attn.q_proj.bias", {Q});
-    TensorF32 kb = src.take(p + "self_attn.k_proj.bias", {KV});
-    TensorF32 vb = src.take(p + "self_attn.v_proj.bias", {KV});
-    out[names::layer(i, names::kQkvBias)] = cat_rows({&qb, &kb, &vb});
+    if (bias) {
+      TensorF32 qb = src.take(p + "self_attn.q_proj.bias", {Q});
+      TensorF32 kb = src.take(p + "self_attn.k_proj.bias", {KV});
+      TensorF32 vb = src.take(p + "self_attn.v_proj.bias", {KV});
+      out[names::layer(i, names::kQkvBias)] = cat_rows({&qb, &kb, &vb});
+    }
     out[names::layer(i, names::kAttnProjWeight)] = src.take(p + "self_attn.o_proj.weight", {C, Q});
     out[names::layer(i, names::kLn2Weight)] = src.take(p + "post_attention_layernorm.weight", {C});
     TensorF32 gate = src.take(p + "mlp.gate_proj.weight", {F, C});
@@ -273,7 +317,7 @@ std::map<std::string, TensorF32> map_hf_weights(std::map<std::string, TensorF32>
       cfg.ffn <= 0 || cfg.d_model % cfg.heads != 0 || cfg.heads % cfg.kv_heads != 0)
     fail("config", "layers, d_model, heads, kv_heads, ffn, vocab and ctx must be positive and heads must divide evenly");
   if (cfg.family == "gpt2") return map_gpt2(std::move(hf), cfg);
-  if (cfg.family == "qwen2") return map_qwen2(std::move(hf), cfg);
+  if (cfg.family == "qwen2" || cfg.family == "llama") return map_qwen2(std::move(hf), cfg);
   fail("config", "unknown family \"" + cfg.family + "\"");
 }
 

@@ -1,4 +1,4 @@
-// Hugging Face checkpoint layouts (GPT-2, Qwen2) mapped onto Arclight's own
+// Hugging Face checkpoint layouts (GPT-2, Qwen2, Llama) mapped onto Arclight's own
 // parameter names and layouts (native/src/param_names.h).
 #pragma once
 
@@ -17,7 +17,7 @@ struct HfLayoutError : std::runtime_error {
 
 // The model shape a HF config.json describes, in Arclight's terms.
 struct HfConfig {
-  std::string family;  // "gpt2" | "qwen2"
+  std::string family;  // "gpt2" | "qwen2" | "llama"
   int64_t layers = 0;
   int64_t d_model = 0;
   int64_t heads = 0;
@@ -26,16 +26,23 @@ struct HfConfig {
   int64_t vocab = 0;
   int64_t ctx = 0;  // n_positions | max_position_embeddings
   double norm_eps = 1e-5;
-  double rope_theta = 10000.0;  // Qwen2 only
+  double rope_theta = 10000.0;  // Qwen2, Llama
   bool tie_embeddings = true;
+  // Llama 3 rope_scaling (rope_type "llama3"); factor 0 = plain RoPE.
+  double rope_factor = 0, rope_low_freq_factor = 1, rope_high_freq_factor = 4;
+  int64_t rope_original_ctx = 8192;
 };
 
 // Reads config.json: GPT-2 keys (n_layer, n_head, n_embd, n_positions,
-// vocab_size, n_inner, layer_norm_epsilon) or Qwen2 keys (num_hidden_layers,
+// vocab_size, n_inner, layer_norm_epsilon) or Qwen2 / Llama keys (num_hidden_layers,
 // num_attention_heads, num_key_value_heads, hidden_size, intermediate_size,
 // rope_theta, tie_word_embeddings, rms_norm_eps, vocab_size,
-// max_position_embeddings). The family comes from model_type, else from
-// which keys are present. Throws HfLayoutError on missing or inconsistent keys.
+// max_position_embeddings; Llama also rope_scaling of rope_type "llama3").
+// The family comes from model_type, else from which keys are present. Throws
+// HfLayoutError on missing or inconsistent keys, and on keys whose values
+// change the math in ways Arclight does not implement (named in the message:
+// attention_bias, mlp_bias, head_dim, hidden_act, other rope_scaling types,
+// use_sliding_window, attention_dropout, ...), so nothing is approximated.
 HfConfig load_hf_config(const std::string& path_to_config_json);
 HfConfig parse_hf_config(const std::string& json_text, const std::string& where = "config.json");
 

@@ -29,6 +29,11 @@ class Backend {
   // Teacher-forced logprob and entropy of every response token, in batch order.
   virtual void score(const SeqBatch& b, std::vector<double>* logprobs, std::vector<double>* entropy) = 0;
   virtual GenResult generate(const GenRequest& r) = 0;
+  // Loss and gradients of the batch without an update; the gradients are then in host().g
+  // (laid out like host().w). For reference tests and debugging.
+  virtual StepStats gradients(const SeqBatch&, const LossConfig&) {
+    throw std::runtime_error(std::string("gradients are available on the CPU backend only, this policy runs on ") + device());
+  }
 
   // Weights, AdamW moments (empty before the first step) and step counter as a host model,
   // current as of this call: what save_checkpoint writes and clone copies.
@@ -50,6 +55,7 @@ class CpuBackend final : public Backend {
   StepStats trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) override { return m_->train_step(b, loss, opt); }
   void score(const SeqBatch& b, std::vector<double>* lp, std::vector<double>* ent) override { m_->score(b, nullptr, lp, ent); }
   GenResult generate(const GenRequest& r) override { return m_->generate(r); }
+  StepStats gradients(const SeqBatch& b, const LossConfig& loss) override { return m_->compute_gradients(b, loss); }
   const Model<float>& host() override { return *m_; }
   void setCancelFlag(std::atomic<bool>* flag) override { m_->cancelFlag = flag; }
   std::unique_ptr<Backend> clone() override {

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "backend.h"
+#include "blas.h"
 #include "checkpoint.h"
 #include "gradcheck.h"
 #include "model.h"
@@ -158,7 +159,7 @@ DeviceRequest parse_device(Napi::Env env, const Napi::Value& v) {
 ModelConfig parse_config(Napi::Env env, Napi::Object o) {
   ModelConfig c;
   Napi::Value fam = o.Get("family");
-  if (!fam.IsString()) type_error(env, "family must be \"gpt2\" or \"qwen2\"");
+  if (!fam.IsString()) type_error(env, "family must be \"gpt2\", \"qwen2\" or \"llama\"");
   c.family = fam.As<Napi::String>().Utf8Value();
   c.layers = int_in(o, "layers", c.layers, 1, 256);
   c.dModel = int_in(o, "dModel", c.dModel, 2, 16384);
@@ -171,6 +172,15 @@ ModelConfig parse_config(Napi::Env env, Napi::Object o) {
   c.ropeTheta = num(o, "ropeTheta", c.ropeTheta);
   Napi::Value tie = o.Get("tieEmbeddings");
   if (!tie.IsUndefined()) c.tieEmbeddings = tie.ToBoolean().Value();
+  Napi::Value rs = o.Get("ropeScaling");
+  if (!rs.IsUndefined() && !rs.IsNull()) {
+    Napi::Object r = need_object(env, rs, "ropeScaling");
+    c.ropeFactor = num(r, "factor", 0);
+    c.ropeLowFreqFactor = num(r, "lowFreqFactor", c.ropeLowFreqFactor);
+    c.ropeHighFreqFactor = num(r, "highFreqFactor", c.ropeHighFreqFactor);
+    c.ropeOriginalCtx = int_in(r, "originalMaxPositionEmbeddings", c.ropeOriginalCtx, 1, 1 << 24);
+    if (!(c.ropeFactor >= 1)) type_error(env, "ropeScaling.factor must be >= 1");
+  }
   try {
     c.validate();
   } catch (const std::exception& e) {
@@ -257,6 +267,14 @@ Napi::Object config_object(Napi::Env env, const ModelConfig& c) {
   o.Set("normEps", c.normEps);
   o.Set("ropeTheta", c.ropeTheta);
   o.Set("tieEmbeddings", c.tieEmbeddings);
+  if (c.ropeScaled()) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("factor", c.ropeFactor);
+    r.Set("lowFreqFactor", c.ropeLowFreqFactor);
+    r.Set("highFreqFactor", c.ropeHighFreqFactor);
+    r.Set("originalMaxPositionEmbeddings", c.ropeOriginalCtx);
+    o.Set("ropeScaling", r);
+  }
   return o;
 }
 
@@ -270,6 +288,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return DefineClass(env, "NativePolicy",
                        {InstanceMethod("info", &NativePolicy::Info), InstanceMethod("generate", &NativePolicy::Generate),
                         InstanceMethod("score", &NativePolicy::Score), InstanceMethod("trainStep", &NativePolicy::TrainStep),
+                        InstanceMethod("gradients", &NativePolicy::Gradients),
                         InstanceMethod("save", &NativePolicy::Save), InstanceMethod("clone", &NativePolicy::Clone),
                         InstanceMethod("cancel", &NativePolicy::Cancel), InstanceMethod("dispose", &NativePolicy::Dispose)});
   }
@@ -443,6 +462,49 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return w->Promise();
   }
 
+  // gradients(batch, lossOptions): { loss, gradNorm, grads: { [param]: Float32Array } } without an update.
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    auto b = std::make_shared<SeqBatch>(parse_batch(env, need_object(env, info[0], "batch")));
+    Napi::Object o = need_object(env, info[1], "loss options");
+    LossConfig lc = parse_loss(env, o);
+    if (lc.kind == LossKind::GRPO && b->advantages.empty()) type_error(env, "grpo needs advantages");
+    if (lc.klBeta != 0 && b->refLogprobs.empty()) type_error(env, "klBeta needs refLogprobs");
+    auto stats = std::make_shared<StepStats>();
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto grads = std::make_shared<std::vector<std::vector<float>>>();
+    auto* w = new PromiseWorker(
+        env,
+        [st, b, lc, stats, names, grads] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          *stats = st->model->gradients(*b, lc);
+          const Model<float>& h = st->model->host();
+          for (const ParamInfo& p : h.params) {
+            if (!h.trainable(p)) continue;
+            names->push_back(p.name);
+            const float* g = h.grad_of(p);
+            grads->emplace_back(g, g + p.size);
+          }
+        },
+        [stats, names, grads](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("loss", stats->loss);
+          out.Set("gradNorm", stats->gradNorm);
+          Napi::Object gs = Napi::Object::New(env);
+          for (size_t i = 0; i < names->size(); i++) {
+            auto a = Napi::Float32Array::New(env, (*grads)[i].size());
+            std::copy((*grads)[i].begin(), (*grads)[i].end(), a.Data());
+            gs.Set((*names)[i], a);
+          }
+          out.Set("grads", gs);
+          return out;
+        });
+    st->cancel = false;
+    w->Queue();
+    return w->Promise();
+  }
+
   Napi::Value Save(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto st = live(env);
@@ -574,6 +636,14 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   Napi::Object o = need_object(env, info[0], "options");
   const int N = int_in(o, "n", 256, 1, 8192), C = int_in(o, "c", 256, 1, 8192), OC = int_in(o, "oc", 256, 1, 8192);
   const int reps = int_in(o, "reps", 10, 1, 100000);
+  // kernel: "auto" (what the model uses), "own" (Arclight's kernel), "blas" (the loaded BLAS's sgemm)
+  Napi::Value kv = o.Get("kernel");
+  const std::string kernel = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "auto";
+  if (kernel != "auto" && kernel != "own" && kernel != "blas") type_error(env, "kernel must be \"auto\", \"own\" or \"blas\"");
+  if (kernel == "blas" && !blas_status().loaded) throw Napi::Error::New(env, "no BLAS loaded: " + blas_status().reason);
+  const bool was = blas_status().enabled;
+  if (kernel != "auto") blas_enable(kernel == "blas");
+  struct Restore { bool on; ~Restore() { blas_enable(on); } } restore{was};
   std::vector<float> a((size_t)N * C), w((size_t)OC * C), out((size_t)N * OC);
   Rng rng(1);
   for (auto& x : a) x = (float)rng.uniform();
@@ -627,6 +697,11 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("cpu", true);
   o.Set("cpuIsa", matmul_isa());
+  const BlasStatus b = blas_status();
+  o.Set("blas", b.enabled);
+  o.Set("blasLoaded", b.loaded);
+  o.Set("blasLibrary", b.library);
+  o.Set("blasReason", b.reason);
 #ifdef ARCLIGHT_WITH_CUDA
   const int devices = arclight_cuda_device_count();
   o.Set("cuda", devices > 0);  // device "auto" picks it
@@ -642,6 +717,44 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// setBlas(on): routes fp32 matmuls through the loaded BLAS (true) or the own kernels (false),
+// process-wide; returns whether a BLAS is loaded at all.
+Napi::Value SetBlas(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBoolean()) type_error(env, "setBlas(on) takes a boolean");
+  return Napi::Boolean::New(env, blas_enable(info[0].As<Napi::Boolean>().Value()));
+}
+
+// matmulParity({ n, c, oc, seed }): the dispatched fp32 matmul (BLAS when loaded) against the portable
+// reference kernel on the same random operands; max |a - b| / max |b| for each output.
+Napi::Value MatmulParity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = need_object(env, info[0], "options");
+  const int N = int_in(o, "n", 64, 1, 4096), C = int_in(o, "c", 64, 1, 4096), OC = int_in(o, "oc", 64, 1, 4096);
+  const int seed = int_in(o, "seed", 1, 0, 1 << 30);
+  Rng rng((uint64_t)seed);
+  auto fill = [&](size_t n) { std::vector<float> v(n); for (auto& x : v) x = (float)rng.normal(); return v; };
+  const auto inp = fill((size_t)N * C), w = fill((size_t)OC * C), bias = fill(OC), dout = fill((size_t)N * OC);
+  const auto dinp0 = fill((size_t)N * C), dw0 = fill((size_t)OC * C), db0 = fill(OC);  // both paths accumulate with +=
+  std::vector<float> out1((size_t)N * OC), out2 = out1, di1 = dinp0, di2 = dinp0, dw1 = dw0, dw2 = dw0, db1 = db0, db2 = db0;
+  matmul_forward(out1.data(), inp.data(), w.data(), bias.data(), N, C, OC);
+  matmul_forward_cpu(out2.data(), inp.data(), w.data(), bias.data(), N, C, OC);
+  matmul_backward(di1.data(), dw1.data(), db1.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+  matmul_backward_cpu(di2.data(), dw2.data(), db2.data(), dout.data(), inp.data(), w.data(), N, C, OC);
+  auto rel = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double mx = 0, ref = 0;
+    for (size_t i = 0; i < a.size(); i++) { mx = std::max(mx, (double)std::fabs(a[i] - b[i])); ref = std::max(ref, (double)std::fabs(b[i])); }
+    return ref > 0 ? mx / ref : mx;
+  };
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("blas", blas_status().enabled && (long)N * C * OC >= kParallelWork);
+  r.Set("forward", rel(out1, out2));
+  r.Set("dinp", rel(di1, di2));
+  r.Set("dweight", rel(dw1, dw2));
+  r.Set("dbias", rel(db1, db2));
+  return r;
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = NativePolicy::Init(env);
   NativePolicy::ctor = new Napi::FunctionReference(Napi::Persistent(cls));
@@ -652,6 +765,8 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("groupAdvantages", Napi::Function::New(env, GroupAdvantages));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
   exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("setBlas", Napi::Function::New(env, SetBlas));
+  exports.Set("matmulParity", Napi::Function::New(env, MatmulParity));
   exports.Set("benchCudaMatmul", Napi::Function::New(env, BenchCudaMatmul));
   return exports;
 }

@@ -106,6 +106,12 @@ void save_checkpoint(const Model<float>& model, const std::string& path) {
       {"arclight.step", std::to_string(model.step)},
   };
   if (optim) meta["arclight.optim"] = "adamw";
+  if (c.ropeScaled()) {  // Llama 3 rope_scaling; absent means plain RoPE
+    meta["arclight.ropeFactor"] = fmt(c.ropeFactor);
+    meta["arclight.ropeLowFreqFactor"] = fmt(c.ropeLowFreqFactor);
+    meta["arclight.ropeHighFreqFactor"] = fmt(c.ropeHighFreqFactor);
+    meta["arclight.ropeOriginalCtx"] = std::to_string(c.ropeOriginalCtx);
+  }
   io::write_safetensors(path, list, meta);
 }
 
@@ -124,6 +130,12 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
   c.normEps = to_double(need(meta, "arclight.normEps", path), "normEps");
   c.ropeTheta = to_double(need(meta, "arclight.ropeTheta", path), "ropeTheta");
   c.tieEmbeddings = need(meta, "arclight.tieEmbeddings", path) == "true";
+  if (meta.count("arclight.ropeFactor")) {
+    c.ropeFactor = to_double(meta["arclight.ropeFactor"], "ropeFactor");
+    c.ropeLowFreqFactor = to_double(need(meta, "arclight.ropeLowFreqFactor", path), "ropeLowFreqFactor");
+    c.ropeHighFreqFactor = to_double(need(meta, "arclight.ropeHighFreqFactor", path), "ropeHighFreqFactor");
+    c.ropeOriginalCtx = to_int(need(meta, "arclight.ropeOriginalCtx", path), "ropeOriginalCtx");
+  }
   auto model = std::make_unique<Model<float>>(c);  // validates the config
   fill_weights(*model, tensors, path);
   auto st = meta.find("arclight.step");
@@ -157,6 +169,10 @@ std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir) {
   c.normEps = hc.norm_eps;
   c.ropeTheta = hc.rope_theta;
   c.tieEmbeddings = hc.tie_embeddings;
+  c.ropeFactor = hc.rope_factor;
+  c.ropeLowFreqFactor = hc.rope_low_freq_factor;
+  c.ropeHighFreqFactor = hc.rope_high_freq_factor;
+  c.ropeOriginalCtx = (int)hc.rope_original_ctx;
   auto model = std::make_unique<Model<float>>(c);
   fill_weights(*model, tensors, dir);
   return model;

@@ -47,8 +47,8 @@ void layernorm_backward_cpu(F* dinp, F* dweight, F* dbias, const F* dout, const 
     for (int c = 0; c < C; c++) {
       const F n = (x[c] - m) * s;
       const F dn = weight[c] * g[c];
-      dbias[c] += g[c];
-      dweight[c] += n * g[c];
+      if (dbias) dbias[c] += g[c];
+      if (dweight) dweight[c] += n * g[c];
       dx[c] += (dn - dnorm_mean - n * dnorm_norm_mean) * s;
     }
   }
@@ -81,7 +81,7 @@ void rmsnorm_backward_cpu(F* dinp, F* dweight, const F* dout, const F* inp, cons
     for (int c = 0; c < C; c++) dot += g[c] * weight[c] * x[c];
     const F k = dot * s * s * s / C;
     for (int c = 0; c < C; c++) {
-      dweight[c] += g[c] * x[c] * s;
+      if (dweight) dweight[c] += g[c] * x[c] * s;
       dx[c] += g[c] * weight[c] * s - x[c] * k;
     }
   }

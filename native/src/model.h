@@ -1,4 +1,4 @@
-// The decoder-only transformer (GPT-2 and Qwen2 families from one config) on
+// The decoder-only transformer (GPT-2, Qwen2 and Llama families from one config) on
 // the CPU: parameters, forward with KV caches, hand-written backward, losses,
 // AdamW step and the KV-cached sampler. Templated on the float type so a
 // double build can check the fp32 gradients (see gradcheck.h).
@@ -101,6 +101,7 @@ class Model {
 
   explicit Model(const ModelConfig& c) : cfg(c) {
     cfg.validate();
+    if (cfg.qwen()) invFreq_ = cfg.ropeInvFreq();
     build_layout();
     w.assign(total_, F(0));
   }
@@ -111,6 +112,10 @@ class Model {
     for (auto& p : params) if (p.name == name) return &p;
     return nullptr;
   }
+  bool trainable(const ParamInfo& p) const { return p.offset >= gBase_; }
+  // Gradient of a trainable parameter after compute_gradients (g covers the trainable tail only).
+  const F* grad_of(const ParamInfo& p) const { return trainable(p) ? g.data() + (p.offset - gBase_) : nullptr; }
+  size_t numTrainable() const { return total_ - gBase_; }
 
   // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2L), norms 1, biases 0.
   void init(uint64_t seed) {
@@ -189,11 +194,11 @@ class Model {
         F* vr = caches[i]->vl(l, KVD) + (size_t)pos[i] * KVD;
         std::memcpy(kr, r + H * D, sizeof(F) * KVD);
         std::memcpy(vr, r + H * D + KVD, sizeof(F) * KVD);
-        if (cfg.qwen()) rope_forward_cpu(kr, KVD, 1, KV, D, pos + i, cfg.ropeTheta);
+        if (cfg.qwen()) rope_forward_cpu(kr, KVD, 1, KV, D, pos + i, invFreq_.data());
         kc[i] = caches[i]->kl(l, KVD);
         vc[i] = caches[i]->vl(l, KVD);
       }
-      if (cfg.qwen()) rope_forward_cpu(la.q.data(), (size_t)H * D, N, H, D, pos, cfg.ropeTheta);
+      if (cfg.qwen()) rope_forward_cpu(la.q.data(), (size_t)H * D, N, H, D, pos, invFreq_.data());
       F* att = nullptr;
       if (train) { la.att.resize((size_t)N * H * N); att = la.att.data(); }
       attention_forward_cpu(la.atty.data(), att, N, la.q.data(), kc.data(), vc.data(), pos, N, H, KV, D);
@@ -250,8 +255,8 @@ class Model {
       attention_backward_cpu(a.dq.data(), a.dk.data(), a.dv.data(), a.datty.data(), la.att.data(), la.q.data(), cache.kl(l, KVD), cache.vl(l, KVD), N,
                              H, KV, D);
       if (cfg.qwen()) {
-        rope_backward_cpu(a.dq.data(), (size_t)H * D, N, H, D, pos, cfg.ropeTheta);
-        rope_backward_cpu(a.dk.data(), (size_t)KVD, N, KV, D, pos, cfg.ropeTheta);
+        rope_backward_cpu(a.dq.data(), (size_t)H * D, N, H, D, pos, invFreq_.data());
+        rope_backward_cpu(a.dk.data(), (size_t)KVD, N, KV, D, pos, invFreq_.data());
       }
       a.dqkv.resize((size_t)N * QKV);
       for (int i = 0; i < N; i++) {
@@ -266,6 +271,7 @@ class Model {
       norm_bwd(a.dx.data(), o.ln1w, o.ln1b, a.dln.data(), la.xin.data(), la.ln1m.data(), la.ln1r.data(), N);
     }
     F* gwte = G(off_.wte);
+    if (!gwte) return;  // frozen base (LoRA)
     for (int i = 0; i < N; i++) {
       const F* d = a.dx.data() + (size_t)i * C;
       F* e = gwte + (size_t)tokens[i] * C;
@@ -355,19 +361,28 @@ class Model {
     return st;
   }
 
+  // Zeroes g, then loss + backward over the batch; gradNorm is the global norm before clipping.
+  StepStats compute_gradients(const SeqBatch& b, const LossConfig& loss) {
+    g.assign(numTrainable(), F(0));
+    StepStats st = score(b, &loss, nullptr, nullptr);
+    st.gradNorm = grad_norm_cpu(g.data(), numTrainable());
+    return st;
+  }
+
   // One optimizer step on the batch: zero grads, loss + backward, clip, AdamW.
   StepStats train_step(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (m.size() != total_) { m.assign(total_, F(0)); v.assign(total_, F(0)); }
-    g.assign(total_, F(0));
-    StepStats st = score(b, &loss, nullptr, nullptr);
-    st.gradNorm = grad_norm_cpu(g.data(), total_);
+    if (m.size() != numTrainable()) { m.assign(numTrainable(), F(0)); v.assign(numTrainable(), F(0)); }
+    StepStats st = compute_gradients(b, loss);
     if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss)) throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
     const double scale = (opt.maxGradNorm > 0 && st.gradNorm > opt.maxGradNorm) ? opt.maxGradNorm / st.gradNorm : 1.0;
     st.lr = lr_at(opt, step);
     step++;
-    for (auto& p : params)
-      adamw_update_cpu(w.data() + p.offset, g.data() + p.offset, m.data() + p.offset, v.data() + p.offset, p.size, st.lr, opt, step, scale, p.decay);
+    for (auto& p : params) {
+      if (!trainable(p)) continue;
+      const size_t o = p.offset - gBase_;
+      adamw_update_cpu(w.data() + p.offset, g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step, scale, p.decay);
+    }
     st.step = step;
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return st;
@@ -467,6 +482,8 @@ class Model {
     std::vector<LayerOff> L;
   } off_;
   size_t total_ = 0;
+  size_t gBase_ = 0;  // parameters at offsets >= gBase_ are trained; g, m and v cover [gBase_, total_)
+  std::vector<double> invFreq_;  // RoPE frequencies (Qwen2, Llama)
 
   size_t add(const std::string& name, std::vector<int64_t> shape, bool present = true) {
     if (!present) return kAbsent;
@@ -493,7 +510,7 @@ class Model {
       o.ln1w = add(n::layer(i, n::kLn1Weight), {C});
       o.ln1b = add(n::layer(i, n::kLn1Bias), {C}, gpt);
       o.qkvw = add(n::layer(i, n::kQkvWeight), {QKV, C});
-      o.qkvb = add(n::layer(i, n::kQkvBias), {QKV});
+      o.qkvb = add(n::layer(i, n::kQkvBias), {QKV}, cfg.qkvBias());
       o.projw = add(n::layer(i, n::kAttnProjWeight), {C, HD});
       o.projb = add(n::layer(i, n::kAttnProjBias), {C}, gpt);
       o.ln2w = add(n::layer(i, n::kLn2Weight), {C});
@@ -516,7 +533,7 @@ class Model {
 
   size_t head() const { return cfg.tieEmbeddings ? off_.wte : off_.lm; }
   F* W(size_t o) { return o == kAbsent ? nullptr : w.data() + o; }
-  F* G(size_t o) { return o == kAbsent ? nullptr : g.data() + o; }
+  F* G(size_t o) { return o == kAbsent || o < gBase_ ? nullptr : g.data() + (o - gBase_); }
 
   void check_cancel() const {
     if (cancelFlag && cancelFlag->load(std::memory_order_relaxed)) throw Cancelled();

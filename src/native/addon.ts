@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface NativeConfig {
-  family: "gpt2" | "qwen2";
+  family: "gpt2" | "qwen2" | "llama";
   layers: number;
   dModel: number;
   heads: number;
@@ -17,6 +17,7 @@ export interface NativeConfig {
   normEps: number;
   ropeTheta: number;
   tieEmbeddings: boolean;
+  ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
 }
 
 export interface NativeBatch {
@@ -65,6 +66,7 @@ export interface NativePolicyHandle {
   generate(req: Record<string, unknown>): Promise<NativeGeneration>;
   score(batch: NativeBatch): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
   trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;
+  gradients(batch: NativeBatch, opts: Record<string, unknown>): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
   save(path: string): Promise<void>;
   clone(): NativePolicyHandle;
   cancel(): void;
@@ -85,9 +87,28 @@ export interface NativeAddon {
   loadPretrained(dir: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
   groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
-  benchMatmul(opts: { n: number; c: number; oc: number; reps: number }): number;
-  /** cuda: the model can run on a CUDA device here (device "auto" picks it). */
-  backends(): { cpu: boolean; cpuIsa: string; cuda: boolean; cudaCompiled: boolean; cudaDevices: number; cudaReason: string };
+  /** fp32 GEMM GFLOP/s; kernel "auto" (what the model uses), "own" (Arclight's kernel) or "blas" (throws without one). */
+  benchMatmul(opts: { n: number; c: number; oc: number; reps: number; kernel?: "auto" | "own" | "blas" }): number;
+  /**
+   * cuda: the model can run on a CUDA device here (device "auto" picks it). blas: fp32 matmuls use a
+   * tuned BLAS found at load time (blasLibrary), else blasReason says why not.
+   */
+  backends(): {
+    cpu: boolean;
+    cpuIsa: string;
+    blas: boolean;
+    blasLoaded: boolean;
+    blasLibrary: string;
+    blasReason: string;
+    cuda: boolean;
+    cudaCompiled: boolean;
+    cudaDevices: number;
+    cudaReason: string;
+  };
+  /** Routes fp32 matmuls through the loaded BLAS (true) or the own kernels (false), process-wide; false when none is loaded. */
+  setBlas(on: boolean): boolean;
+  /** The dispatched fp32 matmul (BLAS when loaded and the shape is large enough) against the portable reference kernel: max relative error per output. */
+  matmulParity(opts: { n: number; c: number; oc: number; seed?: number }): { blas: boolean; forward: number; dinp: number; dweight: number; dbias: number };
   /** CUDA GEMM throughput in TFLOP/s (throws without a device). */
   benchCudaMatmul(opts: { n: number; c: number; oc: number; reps: number; precision: "fp32" | "bf16" }): number;
 }

@@ -3,11 +3,19 @@
 // thread; an AbortSignal stops a long call between tokens, layers or sequences.
 import { totalmem } from "node:os";
 import { ValidationError } from "../types/errors.js";
-import { loadAddon, type NativeConfig, type NativePolicyHandle, type NativeTrainStats } from "./addon.js";
+import { loadAddon, type NativeBatch, type NativeConfig, type NativePolicyHandle, type NativeTrainStats } from "./addon.js";
 import { consecutiveGroups, groupAdvantages, type AdvantageOptions } from "./advantages.js";
 import { checkTokens, flattenBatch, perSequence, splitRows, type SequenceBatch } from "./batch.js";
 
-export type Family = "gpt2" | "qwen2";
+export type Family = "gpt2" | "qwen2" | "llama";
+
+/** Llama 3's rope_scaling (transformers' rope_type "llama3"). */
+export interface RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositionEmbeddings: number;
+}
 export type Device = "auto" | "cpu" | "cuda";
 /** CUDA GEMM operands: fp32, or bf16 on the tensor cores (fp32 master weights and optimizer state either way). */
 export type Precision = "fp32" | "bf16";
@@ -23,7 +31,7 @@ export interface PolicyConfig {
   layers: number;
   dModel: number;
   heads: number;
-  /** Grouped-query attention K/V heads (qwen2); defaults to heads. */
+  /** Grouped-query attention K/V heads (qwen2, llama); defaults to heads. */
   kvHeads?: number;
   /** Default 260: 256 bytes + 4 specials, the built-in byte-level vocabulary. */
   vocab?: number;
@@ -33,7 +41,9 @@ export interface PolicyConfig {
   ffn?: number;
   normEps?: number;
   ropeTheta?: number;
-  /** qwen2 only; gpt2 always ties. Default true. */
+  /** llama only: Llama 3 frequency scaling; absent = plain RoPE. */
+  ropeScaling?: RopeScaling;
+  /** qwen2 / llama; gpt2 always ties. Default true. */
   tieEmbeddings?: boolean;
   device?: Device;
   precision?: Precision;
@@ -115,7 +125,7 @@ export interface LogprobResult {
   entropy: number[][];
 }
 
-const FAMILIES = new Set(["gpt2", "qwen2"]);
+const FAMILIES = new Set(["gpt2", "qwen2", "llama"]);
 
 function intIn(where: string, name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
   if (v === undefined) return;
@@ -131,7 +141,7 @@ function checkConfig(c: PolicyConfig): void {
   const where = "Policy.create";
   if (c === null || typeof c !== "object") throw new ValidationError(where, ["config must be { family, layers, dModel, heads, ... }"]);
   const issues: string[] = [];
-  if (!FAMILIES.has(c.family as string)) issues.push(`family must be "gpt2" or "qwen2", got ${JSON.stringify(c.family)}`);
+  if (!FAMILIES.has(c.family as string)) issues.push(`family must be "gpt2", "qwen2" or "llama", got ${JSON.stringify(c.family)}`);
   for (const k of ["layers", "dModel", "heads"] as const) if (c[k] === undefined) issues.push(`${k} is required`);
   intIn(where, "layers", c.layers, 1, 256, issues);
   intIn(where, "dModel", c.dModel, 2, 16384, issues);
@@ -150,7 +160,20 @@ function checkConfig(c: PolicyConfig): void {
     if (c.heads % kv !== 0) issues.push(`kvHeads (${kv}) must divide heads (${c.heads})`);
     if (c.family === "gpt2" && kv !== c.heads) issues.push("gpt2 has no grouped-query attention: kvHeads must equal heads");
     if (c.family === "gpt2" && c.tieEmbeddings === false) issues.push("gpt2 always ties its head to wte");
-    if (c.family === "qwen2" && (c.dModel / c.heads) % 2 !== 0) issues.push("qwen2 needs an even head dimension (dModel / heads) for RoPE");
+    if (c.family !== "gpt2" && (c.dModel / c.heads) % 2 !== 0) issues.push(`${c.family} needs an even head dimension (dModel / heads) for RoPE`);
+    if (c.ropeScaling !== undefined) {
+      const r = c.ropeScaling;
+      if (c.family !== "llama") issues.push("ropeScaling is a llama setting");
+      else if (r === null || typeof r !== "object") issues.push("ropeScaling must be { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings }");
+      else {
+        numIn("ropeScaling.factor", r.factor, 1, 1e6, issues);
+        numIn("ropeScaling.lowFreqFactor", r.lowFreqFactor, 1e-9, 1e6, issues);
+        numIn("ropeScaling.highFreqFactor", r.highFreqFactor, 1e-9, 1e6, issues);
+        intIn(where, "ropeScaling.originalMaxPositionEmbeddings", r.originalMaxPositionEmbeddings, 1, 1 << 24, issues);
+        if (!(r.highFreqFactor > r.lowFreqFactor)) issues.push("ropeScaling.highFreqFactor must exceed lowFreqFactor");
+        for (const k of ["factor", "lowFreqFactor", "highFreqFactor", "originalMaxPositionEmbeddings"] as const) if (r[k] === undefined) issues.push(`ropeScaling.${k} is required`);
+      }
+    }
   }
   if (!issues.length) {
     // weights, gradients and two AdamW moments in fp32: refuse what cannot fit rather than be OOM-killed
@@ -167,7 +190,8 @@ export function estimateParams(c: PolicyConfig): number {
   const qkv = (H + 2 * KV) * D;
   if (c.family === "gpt2") return V * C + T * C + c.layers * (2 * C + qkv * C + qkv + C * H * D + C + 2 * C + F * C + F + C * F + C) + 2 * C;
   const untied = c.tieEmbeddings === false ? V * C : 0;
-  return V * C + c.layers * (C + qkv * C + qkv + C * H * D + C + 2 * F * C + C * F) + C + untied;
+  const qkvBias = c.family === "qwen2" ? qkv : 0;
+  return V * C + c.layers * (C + qkv * C + qkvBias + C * H * D + C + 2 * F * C + C * F) + C + untied;
 }
 
 function deviceIssues(o: DeviceOptions, issues: string[]): void {
@@ -197,6 +221,12 @@ function noteDevice(handle: NativePolicyHandle): void {
     warned.add(note);
     console.warn(`arclight: ${note}.`);
   }
+}
+
+interface PreparedStep {
+  nb: NativeBatch;
+  native: Record<string, unknown>;
+  advantages: number[] | undefined;
 }
 
 export class Policy {
@@ -231,9 +261,10 @@ export class Policy {
       vocab: config.vocab ?? 260,
       ctx: config.ctx ?? 256,
       ffn: config.ffn ?? 0,
-      normEps: config.normEps ?? (config.family === "qwen2" ? 1e-6 : 1e-5),
+      normEps: config.normEps ?? (config.family === "gpt2" ? 1e-5 : 1e-6),
       ropeTheta: config.ropeTheta ?? 10000,
       tieEmbeddings: config.tieEmbeddings ?? true,
+      ...(config.ropeScaling ? { ropeScaling: config.ropeScaling } : {}),
     };
     return new Policy(new addon.NativePolicy(cfg, config.seed ?? 0, { device: config.device ?? "auto", precision: config.precision ?? "fp32" }));
   }
@@ -251,9 +282,11 @@ export class Policy {
   }
 
   /**
-   * Loads a local Hugging Face GPT-2 or Qwen2 directory (config.json plus
-   * model.safetensors or its index + shards; F32/F16/BF16 weights become fp32).
-   * Nothing is downloaded.
+   * Loads a local Hugging Face GPT-2, Qwen2 / Qwen2.5 or Llama-family (Llama 3.x, SmolLM2,
+   * TinyLlama) directory: config.json plus model.safetensors or its index + shards;
+   * F32/F16/BF16 weights become fp32. Unknown architectures and config keys that would change
+   * the math (attention_bias, rope_scaling types other than llama3, sliding windows, ...) are
+   * refused with an error naming them. Nothing is downloaded.
    */
   static async fromPretrained(dir: string, opts: DeviceOptions = {}): Promise<Policy> {
     if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("Policy.fromPretrained", ["dir must be a non-empty string"]);
@@ -334,7 +367,26 @@ export class Policy {
 
   /** One optimizer step (AdamW) on the batch with the SFT or GRPO loss. */
   async trainStep(batch: SequenceBatch, opts: TrainOptions = {}): Promise<TrainStats> {
-    const where = "policy.trainStep";
+    // Synchronous unless a reference policy must be scored first, so calls queue in call order.
+    const prep = this.#prepareStep("policy.trainStep", batch, opts);
+    const { nb, native, advantages } = prep instanceof Promise ? await prep : prep;
+    const stats = await this.#run(opts.signal, (h) => h.trainStep(nb, native));
+    return advantages ? { ...stats, advantages } : stats;
+  }
+
+  /**
+   * The loss of `trainStep` and its gradient per trained parameter (Arclight names and layouts,
+   * native/src/param_names.h), without updating anything. CPU backend only; for reference tests
+   * against other implementations and for debugging.
+   */
+  async gradients(batch: SequenceBatch, opts: TrainOptions = {}): Promise<{ loss: number; gradNorm: number; grads: Map<string, Float32Array> }> {
+    const prep = this.#prepareStep("policy.gradients", batch, opts);
+    const { nb, native } = prep instanceof Promise ? await prep : prep;
+    const raw = await this.#run(opts.signal, (h) => h.gradients(nb, native));
+    return { loss: raw.loss, gradNorm: raw.gradNorm, grads: new Map(Object.entries(raw.grads)) };
+  }
+
+  #prepareStep(where: string, batch: SequenceBatch, opts: TrainOptions): PreparedStep | Promise<PreparedStep> {
     const cfg = this.config;
     const nb = flattenBatch(where, batch, cfg.vocab, cfg.ctx);
     const S = batch.prompts.length;
@@ -376,11 +428,8 @@ export class Policy {
     }
     if (loss === "grpo" && !advantages) throw new ValidationError(where, ["grpo needs advantages: number[S], or rewards with groups/groupSize"]);
     if (advantages) nb.advantages = Float64Array.from(advantages);
-    if ((opts.klBeta ?? 0) > 0 && !nb.refLogprobs) {
-      if (!opts.reference) throw new ValidationError(where, ["klBeta > 0 needs batch.refLogprobs or options.reference"]);
-      const ref = await opts.reference.logprobs(batch, { signal: opts.signal });
-      nb.refLogprobs = Float64Array.from(ref.logprobs.flat());
-    }
+    const needRef = (opts.klBeta ?? 0) > 0 && !nb.refLogprobs;
+    if (needRef && !opts.reference) throw new ValidationError(where, ["klBeta > 0 needs batch.refLogprobs or options.reference"]);
     const native: Record<string, unknown> = {
       loss,
       lr: opts.lr ?? 1e-3,
@@ -399,8 +448,11 @@ export class Policy {
       totalSteps: opts.totalSteps ?? 0,
       minLrRatio: opts.minLrRatio ?? 0,
     };
-    const stats = await this.#run(opts.signal, (h) => h.trainStep(nb, native));
-    return advantages ? { ...stats, advantages } : stats;
+    if (!needRef) return { nb, native, advantages };
+    return opts.reference!.logprobs(batch, { signal: opts.signal }).then((ref) => {
+      nb.refLogprobs = Float64Array.from(ref.logprobs.flat());
+      return { nb, native, advantages };
+    });
   }
 
   /** Weights, config, step and (after the first step) the AdamW moments, as one safetensors file. */
