@@ -8,6 +8,7 @@ import { AdapterOptionsSchema, spansToTriplets, type AdapterOptions } from "../a
 import { ValidationError } from "../types/errors.js";
 import type { Attempt, Attributes, Rollout, Span } from "../types/index.js";
 import { AGL, GEN_AI, isLlmCall } from "../types/semconv.js";
+import { parseJsonText, toJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder, type ColumnKind, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
@@ -61,15 +62,6 @@ function attemptSeq(ctx: Map<string, RolloutContext>, rolloutId: string, attempt
 
 function duration(start: number | null, end: number | null): number | null {
   return start !== null && end !== null ? end - start : null;
-}
-
-function json(v: unknown): string | null {
-  if (v === undefined) return null;
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -220,15 +212,6 @@ export function isLlmRecord(s: SpanRecord): boolean {
   return isLlmCall(s.name, s.attributes);
 }
 
-function parseMaybeJson(v: unknown): unknown {
-  if (typeof v !== "string") return v;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return v;
-  }
-}
-
 function contentText(c: unknown): string | null {
   if (typeof c === "string") return c;
   if (Array.isArray(c)) {
@@ -241,21 +224,21 @@ function contentText(c: unknown): string | null {
 
 /** Chat messages as one readable text: "role: content" per message. */
 export function messagesText(messages: unknown): string | null {
-  const m = parseMaybeJson(messages);
+  const m = parseJsonText(messages);
   if (typeof m === "string") return m;
   if (!Array.isArray(m)) return null;
   return m
     .map((x) => {
       if (!x || typeof x !== "object") return String(x);
       const o = x as { role?: unknown; content?: unknown };
-      const text = contentText(o.content) ?? json(o.content) ?? "";
+      const text = contentText(o.content) ?? (o.content === undefined ? "" : toJsonText(o.content));
       return typeof o.role === "string" ? `${o.role}: ${text}` : text;
     })
     .join("\n");
 }
 
 function responseText(attrs: Attributes | null): string | null {
-  const out = parseMaybeJson(attrs?.[GEN_AI.outputMessages]);
+  const out = parseJsonText(attrs?.[GEN_AI.outputMessages]);
   if (Array.isArray(out)) {
     const texts = out.map((o) => (o && typeof o === "object" ? contentText((o as { content?: unknown }).content) : typeof o === "string" ? o : null));
     const t = texts.filter((x): x is string => x !== null);

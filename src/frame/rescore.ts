@@ -9,6 +9,7 @@ import type { LightningStore } from "../store/lightning-store.js";
 import { ValidationError } from "../types/errors.js";
 import type { Attempt, Rollout, Span } from "../types/index.js";
 import { AGL, GEN_AI } from "../types/semconv.js";
+import { parseJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder } from "./columns.js";
 import { isLlmRecord, messagesText, rolloutContexts } from "./frames.js";
@@ -66,20 +67,11 @@ const RescoreOptionsSchema = z
   .strict();
 export type RescoreOptions = z.input<typeof RescoreOptionsSchema>;
 
-function parseJson(v: unknown): unknown {
-  if (typeof v !== "string") return v ?? null;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return v;
-  }
-}
-
 
 function llmCallOf(r: SpanRecord): LlmCall {
   const a = r.attributes ?? {};
-  const input = parseJson(a[GEN_AI.inputMessages]);
-  const output = parseJson(a[GEN_AI.outputMessages]);
+  const input = parseJsonText(a[GEN_AI.inputMessages]);
+  const output = parseJsonText(a[GEN_AI.outputMessages]);
   const first = Array.isArray(output) ? (output[0] as { content?: unknown } | undefined) : undefined;
   return {
     spanId: r.spanId,

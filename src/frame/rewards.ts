@@ -5,6 +5,7 @@
 // primary so training never mistakes it for the rollout's reward), and a
 // bare JSON number or map.
 
+import { parseJsonText } from "../types/json.js";
 import { AGL } from "../types/semconv.js";
 import type { Attributes } from "../types/span.js";
 
@@ -29,14 +30,8 @@ export function rewardEntries(attrs: Attributes | null, promoted: number | null)
     if (out.length) return out;
     const raw = attrs[AGL.attrs.reward];
     const dim = attrs[AGL.attrs.rewardDimension];
-    let parsed: unknown = raw;
-    if (typeof raw === "string") {
-      try {
-        parsed = JSON.parse(raw);
-      } catch {
-        parsed = null;
-      }
-    }
+    // Text that is not JSON stays a string, which is neither a number nor a map: no reward.
+    const parsed = parseJsonText(raw);
     if (typeof parsed === "number" && Number.isFinite(parsed)) {
       out.push({ dimension: typeof dim === "string" ? dim : "primary", value: parsed, primary: typeof dim !== "string" });
     } else if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {

@@ -7,6 +7,7 @@ import { promotedColumns } from "../store/parquet-layout.js";
 import type { LightningStore } from "../store/lightning-store.js";
 import { ValidationError } from "../types/errors.js";
 import type { Attempt, Attributes, ResourcesUpdate, Rollout, Span, SpanQuery } from "../types/index.js";
+import { parseJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
 import { timeMs, values } from "./arrow.js";
 import { SPAN_BASE_COLUMNS } from "./columns.js";
@@ -168,13 +169,10 @@ export interface LoadSpansOptions {
   keep?: (s: SpanRecord) => boolean;
 }
 
+/** The attributes column's JSON text as an object; anything else (absent, not JSON, not an object) as null. */
 export function parseAttributes(v: unknown): Attributes | null {
-  if (typeof v !== "string") return null;
-  try {
-    return JSON.parse(v) as Attributes;
-  } catch {
-    return null;
-  }
+  const a = typeof v === "string" ? parseJsonText(v) : null;
+  return a !== null && typeof a === "object" && !Array.isArray(a) ? (a as Attributes) : null;
 }
 
 function numOrNull(v: unknown): number | null {

@@ -1,0 +1,30 @@
+// JSON at the edges of span data: attribute values hold JSON text (messages,
+// rewards, objects) that may or may not parse, and values of any type must
+// become text for Parquet, charts and logs. One rule each, so every reader
+// gives the same answer for the same span.
+
+/**
+ * The value behind JSON text: `'{"a":1}'` -> `{a: 1}`; text that is not JSON
+ * comes back unchanged (a plain-text message stays readable); a non-string
+ * passes through (an attribute already an array or number), undefined as null.
+ */
+export function parseJsonText(v: unknown): unknown {
+  if (typeof v !== "string") return v ?? null;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+/**
+ * A value as JSON text; bigints as numbers; what JSON cannot hold (a cycle,
+ * a function, undefined) as String(v), so writing never throws.
+ */
+export function toJsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
