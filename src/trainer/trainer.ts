@@ -10,6 +10,7 @@ import { isAgent, type Agent } from "../runner/agent.js";
 import type { Hooks } from "../runner/hooks.js";
 import type { Algorithm } from "../algorithm/algorithm.js";
 import { BaselineAlgorithm, type BaselineResult } from "../algorithm/baseline.js";
+import { RunnerProcessesSchema, startRunnerPool, type RunnerProcessesOptions } from "./runner-processes.js";
 
 export interface TrainerOptions {
   /** Defaults to a fresh in-memory store. */
@@ -17,6 +18,12 @@ export interface TrainerOptions {
   algorithm?: Algorithm<unknown>;
   /** Concurrent runners in this process. */
   nRunners?: number;
+  /**
+   * Runners in child processes instead: the trainer serves its store on
+   * loopback and starts `processes` runner processes loading the agent from
+   * `module`. In-process runners (nRunners) stay the default.
+   */
+  runners?: RunnerProcessesOptions;
   maxAttempts?: number;
   timeoutSeconds?: number;
   unresponsiveSeconds?: number;
@@ -44,7 +51,9 @@ export class Trainer {
       { maxAttempts: opts.maxAttempts, timeoutSeconds: opts.timeoutSeconds, unresponsiveSeconds: opts.unresponsiveSeconds },
       "Trainer options",
     );
-    this.opts = { ...opts, nRunners: n };
+    const runners = opts.runners === undefined ? undefined : parseOrThrow(RunnerProcessesSchema, opts.runners, "Trainer runners");
+    if (runners && opts.hooks) throw new TypeError("Trainer: hooks run inside in-process runners; they cannot reach runner processes (drop `runners` or `hooks`)");
+    this.opts = { ...opts, nRunners: n, runners };
     this.storePromise = opts.store ? Promise.resolve(opts.store) : openStore();
   }
 
@@ -64,10 +73,14 @@ export class Trainer {
     setMaxListeners(0, stop.signal);
     const onUserAbort = () => stop.abort(opts.signal?.reason);
     opts.signal?.addEventListener("abort", onUserAbort, { once: true });
-    const runners = Array.from(
-      { length: this.opts.nRunners! },
-      (_, i) => new Runner({ store, agent, workerId: `runner-${i}`, hooks: this.opts.hooks, heartbeatMs: this.opts.heartbeatMs }),
-    );
+    const log = this.opts.log ?? ((m: string) => console.log(m));
+    const pool = this.opts.runners ? await startRunnerPool(store, this.opts.runners, { heartbeatMs: this.opts.heartbeatMs, log }) : null;
+    const runners = pool
+      ? []
+      : Array.from(
+          { length: this.opts.nRunners! },
+          (_, i) => new Runner({ store, agent, workerId: `runner-${i}`, hooks: this.opts.hooks, heartbeatMs: this.opts.heartbeatMs }),
+        );
     const running = runners.map((r) => r.iterate({ signal: stop.signal }));
     try {
       return await algorithm.run({
@@ -76,12 +89,13 @@ export class Trainer {
         val: data.val ?? [],
         rolloutConfig: this.rolloutConfig,
         signal: stop.signal,
-        log: this.opts.log ?? ((m) => console.log(m)),
+        log,
       });
     } finally {
       stop.abort(new Error("fit finished"));
       opts.signal?.removeEventListener("abort", onUserAbort);
       await Promise.allSettled(running);
+      await pool?.stop();
     }
   }
 
