@@ -110,7 +110,7 @@ export class Optimizer {
     await this.ready;
     const reply = await withScope(scope, () =>
       this.client.chat.completions.create(
-        { model: this.cfg.model, messages, temperature: this.cfg.temperature, max_tokens: this.cfg.maxTokens, seed },
+        { model: this.cfg.model, messages, temperature: this.cfg.temperature, max_completion_tokens: this.cfg.maxTokens, seed },
         { signal },
       ),
     );
