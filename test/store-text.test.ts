@@ -293,7 +293,8 @@ test("property: a span is stored exactly or refused whole with a ValidationError
   const aid = r.attempt.attemptId;
   const stored: Span[] = [];
   await assertProperty(
-    fc.asyncProperty(spanFields(text(true)), async (f) => {
+    // Half the spans are well-formed for sure, half likely hold a lone surrogate somewhere.
+    fc.asyncProperty(fc.oneof(spanFields(text(false)), spanFields(text(true))), async (f) => {
       const draft = toDraft("ro-any", aid, f);
       const wellFormed = allText(draft).every((t) => (t as string & { isWellFormed(): boolean }).isWellFormed());
       try {

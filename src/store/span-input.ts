@@ -20,10 +20,14 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+/** Well-formed Unicode (no lone surrogate). isWellFormed is ES2024 (Node >= 20); the project's lib is ES2023. */
+const wf = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
+const text = (v: unknown): v is string => typeof v === "string" && wf(v);
 
 function attrValue(v: unknown): AttributeValue | undefined {
   switch (typeof v) {
     case "string":
+      return wf(v) ? v : undefined;
     case "boolean":
       return v;
     case "number":
@@ -34,7 +38,7 @@ function attrValue(v: unknown): AttributeValue | undefined {
       if (v.length === 0) return [];
       const t = typeof v[0];
       if (t !== "string" && t !== "number" && t !== "boolean") return undefined;
-      for (const x of v) if (typeof x !== t || (t === "number" && !Number.isFinite(x))) return undefined;
+      for (const x of v) if (typeof x !== t || (t === "number" && !Number.isFinite(x)) || (t === "string" && !wf(x))) return undefined;
       return v.slice() as AttributeValue;
     }
     default:
@@ -47,6 +51,7 @@ function attrs(v: unknown): Attributes | undefined {
   const out: Attributes = {};
   for (const k in v) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    if (!wf(k)) return undefined;
     const x = attrValue(v[k]);
     if (x === undefined) return undefined;
     // An own "__proto__" key (JSON.parse makes them) would set the prototype instead and vanish.
@@ -59,35 +64,35 @@ function attrs(v: unknown): Attributes | undefined {
 function fast(v: unknown): SpanDraft | undefined {
   if (!isObj(v)) return undefined;
   const { rolloutId, attemptId, sequenceId, traceId, spanId, parentId, name, status, startTime, endTime } = v;
-  if (typeof rolloutId !== "string" || rolloutId.length === 0) return undefined;
-  if (typeof attemptId !== "string" || attemptId.length === 0) return undefined;
+  if (!text(rolloutId) || rolloutId.length === 0) return undefined;
+  if (!text(attemptId) || attemptId.length === 0) return undefined;
   if (sequenceId !== undefined && !(Number.isSafeInteger(sequenceId) && (sequenceId as number) >= 0)) return undefined;
   if (typeof traceId !== "string" || !HEX32.test(traceId)) return undefined;
   if (typeof spanId !== "string" || !HEX16.test(spanId)) return undefined;
   if (parentId !== null && (typeof parentId !== "string" || !HEX16.test(parentId))) return undefined;
-  if (typeof name !== "string" || !isNum(startTime) || !isNum(endTime)) return undefined;
+  if (!text(name) || !isNum(startTime) || !isNum(endTime)) return undefined;
   if (!isObj(status) || !STATUS_CODES.has(status.statusCode as string)) return undefined;
   const desc = status.description;
-  if (desc !== undefined && desc !== null && typeof desc !== "string") return undefined;
+  if (desc !== undefined && desc !== null && !text(desc)) return undefined;
   const attributes = attrs(v.attributes);
   if (!attributes || !Array.isArray(v.events) || !Array.isArray(v.links) || !isObj(v.resource)) return undefined;
   const events: Span["events"] = [];
   for (const e of v.events) {
-    if (!isObj(e) || typeof e.name !== "string" || !isNum(e.timestamp)) return undefined;
+    if (!isObj(e) || !text(e.name) || !isNum(e.timestamp)) return undefined;
     const a = e.attributes === undefined ? {} : attrs(e.attributes);
     if (!a) return undefined;
     events.push({ name: e.name, timestamp: e.timestamp, attributes: a });
   }
   const links: Span["links"] = [];
   for (const l of v.links) {
-    if (!isObj(l) || typeof l.traceId !== "string" || typeof l.spanId !== "string") return undefined;
+    if (!isObj(l) || !text(l.traceId) || !text(l.spanId)) return undefined;
     const a = l.attributes === undefined ? {} : attrs(l.attributes);
     if (!a) return undefined;
     links.push({ traceId: l.traceId, spanId: l.spanId, attributes: a });
   }
   const r = v.resource;
   const rAttrs = r.attributes === undefined ? {} : attrs(r.attributes);
-  if (!rAttrs || (r.schemaUrl !== undefined && typeof r.schemaUrl !== "string")) return undefined;
+  if (!rAttrs || (r.schemaUrl !== undefined && !text(r.schemaUrl))) return undefined;
   const out: SpanDraft = {
     rolloutId,
     attemptId,
@@ -122,9 +127,7 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** Where `s` holds a lone UTF-16 surrogate, or -1 when it is well-formed Unicode. */
 function loneSurrogateAt(s: string): number {
-  // isWellFormed (ES2024, Node >= 20; the project's lib is ES2023) is the fast common case.
-  if ((s as string & { isWellFormed(): boolean }).isWellFormed()) return -1;
-  return s.search(LONE_SURROGATE);
+  return wf(s) ? -1 : s.search(LONE_SURROGATE);
 }
 
 function textProblem(path: string, s: string): string | null {
@@ -195,11 +198,13 @@ export function spanStorageProblem(s: Omit<Span, "sequenceId">): string | null {
  * (spanStorageProblem), before anything is acknowledged.
  */
 export function normalizeSpan(v: unknown, where: string): SpanDraft {
-  const s = fast(v) ?? (parseOrThrow(SpanInputSchema, v, where) as SpanDraft);
+  // The fast path accepts well-formed text only; the rest goes through zod and then the full check, which names the field.
+  const f = fast(v);
+  const s = f ?? (parseOrThrow(SpanInputSchema, v, where) as SpanDraft);
   if (s.status.description === undefined) s.status = { statusCode: s.status.statusCode, description: null };
   s.startTime = toMicro(s.startTime);
   s.endTime = toMicro(s.endTime);
-  const problem = spanStorageProblem(s);
+  const problem = f && Math.abs(s.startTime) <= MAX_SPAN_TIME_MS && Math.abs(s.endTime) <= MAX_SPAN_TIME_MS ? null : spanStorageProblem(s);
   if (problem) throw new ValidationError(where, [problem]);
   return s;
 }
