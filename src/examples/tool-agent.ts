@@ -7,6 +7,9 @@
 import OpenAI from "openai";
 import { rollout, type Agent, type RolloutContext } from "../runner/agent.js";
 import { emitReward } from "../tracer/index.js";
+import { joinCalls, type Triplet } from "../adapter/index.js";
+import type { Policy, PolicyConfig } from "../native/policy.js";
+import { shuffled } from "../algorithm/policy-loop.js";
 import { CALCULATE, CALL_CLOSE, CALL_OPEN, ToolTaskTokenizer } from "./tool-agent-tokenizer.js";
 
 export interface CalcTask {
@@ -169,4 +172,57 @@ export function scriptedEpisode(tokenizer: ToolTaskTokenizer, task: CalcTask): {
     { prompt: p1, response: r1 },
     { prompt: p2, response: r2 },
   ];
+}
+
+/** The calculator task's policy: a 2-layer Qwen2-style transformer over the task vocabulary. */
+export function calculatorPolicyConfig(tokenizer: ToolTaskTokenizer): Omit<PolicyConfig, "seed"> {
+  return { family: "qwen2", layers: 2, dModel: 64, heads: 4, kvHeads: 2, vocab: tokenizer.vocabSize, ctx: 64 };
+}
+
+export interface WarmStartOptions {
+  tasks: readonly CalcTask[];
+  steps: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  onStep?: (step: number, loss: number) => void;
+}
+
+/**
+ * SFT warm start on scripted episodes: each episode is joined into one sequence the way the adapter joins a
+ * recorded one (joinCalls), so the model learns its own turns and never the tool's result tokens.
+ */
+export async function warmStart(policy: Policy, tokenizer: ToolTaskTokenizer, o: WarmStartOptions): Promise<{ losses: number[] }> {
+  if (!o.tasks.length) throw new RangeError("warmStart: tasks is empty");
+  const batchSize = o.batchSize ?? 32;
+  const order = shuffled(o.tasks, o.seed ?? 0);
+  const losses: number[] = [];
+  for (let step = 0; step < o.steps; step++) {
+    const seqs = Array.from({ length: batchSize }, (_, k) => {
+      const calls = scriptedEpisode(tokenizer, order[(step * batchSize + k) % order.length]).map((c) => scriptedCall(c.prompt, c.response));
+      return joinCalls(calls);
+    });
+    const stats = await policy.trainStep(
+      { prompts: seqs.map((q) => q.prompt), responses: seqs.map((q) => q.response), mask: seqs.map((q) => q.mask) },
+      { loss: "sft", lr: o.lr ?? 6e-3 },
+    );
+    losses.push(stats.loss);
+    o.onStep?.(step + 1, stats.loss);
+  }
+  return { losses };
+}
+
+function scriptedCall(prompt: number[], response: number[]): Triplet {
+  return {
+    rolloutId: "scripted",
+    attemptId: "scripted",
+    sequenceId: 0,
+    spanId: "scripted",
+    parentId: null,
+    agentName: null,
+    model: null,
+    prompt: { tokenIds: prompt, messages: null },
+    response: { tokenIds: response, logprobs: null, text: null },
+    reward: null,
+  };
 }

@@ -1,0 +1,109 @@
+// Real agents: the calculator tool agent written with the `openai` client,
+// the Vercel AI SDK, LangChain.js, the OpenAI Agents SDK and Anthropic's SDK
+// runs multi-turn tool calls through the LLM proxy served by a native policy
+// (SFT-warm-started here on scripted episodes so it writes tool calls), and
+// its rollouts become training data: triplets with token ids, one masked
+// sequence per episode, GRPO steps on them.
+import { before, after, test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import * as agl from "../src/index.js";
+import { Policy } from "../src/native/policy.js";
+import { ToolTaskTokenizer, CALL_OPEN, CALL_CLOSE } from "../src/examples/tool-agent-tokenizer.js";
+import { calculate, calculatorAgent, calculatorPolicyConfig, calculatorTasks, scriptedEpisode, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
+import { FRAMEWORK_AGENTS } from "../src/examples/tool-agent-frameworks.js";
+
+const tok = new ToolTaskTokenizer();
+
+test("the calculate tool evaluates + - * and parentheses and answers bad input with an error text, never a throw", () => {
+  assert.equal(calculate("12*7+3"), "87");
+  assert.equal(calculate("2*(3-5)"), "-4");
+  assert.equal(calculate(" 4 - -2 "), "6");
+  assert.match(calculate("12*"), /^error: expected a number/);
+  assert.match(calculate("1/2"), /^error: unexpected text/);
+  assert.match(calculate(""), /^error: empty expression/);
+  fc.assert(fc.property(fc.string(), (s) => typeof calculate(s) === "string"));
+  for (const t of calculatorTasks(50, 3)) assert.equal(calculate(t.expression), String(t.answer));
+});
+
+test("the task vocabulary encodes tool-call markup as single pieces, round-trips text, and names what it cannot encode", () => {
+  const ids = tok.encode(`${CALL_OPEN}12*7+3${CALL_CLOSE}`);
+  assert.equal(ids.length, 8);
+  assert.equal(tok.decode(ids), `${CALL_OPEN}12*7+3${CALL_CLOSE}`);
+  fc.assert(fc.property(fc.stringMatching(/^[0-9+*()=?., a-z:-]{0,40}$/), (s) => tok.decode(tok.encode(s)) === s));
+  assert.throws(() => tok.encode("héllo"), /"é" at 1 is not in the calculator task's vocabulary/);
+  assert.throws(() => tok.encode("<|user|>"), /not in the calculator task's vocabulary/, "specials only with allowSpecial");
+  assert.throws(() => tok.applyChatTemplate([{ role: "user", content: "x" }], { tools: [{ function: { name: "search" } }] }), /knows only the calculate tool, not search/);
+  // the scripted episode's second prompt extends the first prompt + reply token for token
+  const [a, b] = scriptedEpisode(tok, { expression: "12*13+4", answer: 160 });
+  assert.deepEqual(b.prompt.slice(0, a.prompt.length + a.response.length), [...a.prompt, ...a.response]);
+  assert.equal(tok.decode(b.response), "160<|endoftext|>");
+});
+
+let policy: Policy;
+let store: agl.LightningStore;
+let proxy: agl.LlmProxy;
+
+before(async () => {
+  policy = await Policy.create({ ...calculatorPolicyConfig(tok), seed: 1 });
+  // enough for the tool-call format (the expression's sign still goes wrong half the time: GRPO's job)
+  await warmStart(policy, tok, { tasks: calculatorTasks(1000, 1), steps: 60, batchSize: 32, lr: 1e-2, seed: 1 });
+  store = await agl.openStore();
+  const backend = new agl.PolicyBackend({ policy, tokenizer: tok, model: "calc", chatTemplate: tok.template() });
+  proxy = await new agl.LlmProxy({ backend, store, defaultMaxTokens: 16 }).start();
+  await store.addResources({ llm: { ...proxy.resource("calc"), samplingParameters: { temperature: 0, max_tokens: 16 } } });
+});
+
+after(async () => {
+  await proxy?.close();
+  await store?.close();
+  await policy?.dispose();
+});
+
+const agents: [string, agl.Agent<CalcTask>][] = [["openai", calculatorAgent], ...Object.entries(FRAMEWORK_AGENTS)];
+// LangChain sends `name` on role "tool" messages, which the proxy's request schema does not accept yet.
+const todo: Record<string, string> = { langchain: "the proxy answers 400 to `name` on tool messages (src/llm/requests.ts)" };
+for (const [framework, agent] of agents) {
+  test(`the calculator agent written with ${framework} calls the tool through the proxy and its rollouts give multi-turn triplets with token ids`, { timeout: 60_000, todo: todo[framework] }, async () => {
+    const tasks = calculatorTasks(2, 11);
+    const out = await new agl.Trainer({ store, nRunners: 1, log: () => {} }).dev(agent, tasks);
+    for (const r of out.rollouts) {
+      const spans = await store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" });
+      const failure = spans.find((s) => s.status.statusCode === "ERROR")?.status.description;
+      assert.equal(r.status, "succeeded", `${framework}: ${failure ?? "no error span"}`);
+      const calls = agl.spansToTriplets(spans, { rewardAssignment: "final", requireTokenIds: true });
+      assert.equal(calls.length, 2, `${framework}: a tool call then an answer`);
+      assert.match(calls[0].response.text ?? tok.decode(calls[0].response.tokenIds!), /^$|tool_call/);
+      assert.ok(tok.decode(calls[0].response.tokenIds!).startsWith(CALL_OPEN), "the first reply is a tool call");
+      assert.ok(tok.decode(calls[1].prompt.tokenIds!).includes("<|tool|>"), "the second prompt holds the tool's result");
+      assert.deepEqual(agl.checkPrefix(calls), { ok: true });
+      assert.ok(calls.every((c) => c.reward === 0 || c.reward === 1));
+    }
+  });
+}
+
+test("GRPO on episode samples: each calculator episode trains as one masked sequence, tool tokens untrained", { timeout: 120_000 }, async () => {
+  const s2 = await agl.openStore();
+  const steps: agl.GrpoStepMetrics[] = [];
+  const algorithm = agl.algorithms.grpo({
+    policy: policy.clone(),
+    tokenizer: tok,
+    chatTemplate: tok.template(),
+    model: "calc",
+    shape: "episode",
+    groupSize: 4,
+    batchSize: 2,
+    steps: 2,
+    maxTokens: 16,
+    lr: 1e-3,
+    progress: false,
+    onStep: (m) => steps.push(m),
+  });
+  const res = await new agl.Trainer({ store: s2, algorithm, nRunners: 2, log: () => {} }).fit(calculatorAgent, { train: calculatorTasks(4, 5), val: [] });
+  assert.equal(res.history.length, 2);
+  for (const m of steps) {
+    assert.equal(m.episodeFallbacks, 0, "every episode kept the prefix property");
+    assert.equal(m.samples, 8, "8 rollouts, one sample per episode under final credit");
+  }
+  await s2.close();
+});
