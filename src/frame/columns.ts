@@ -4,7 +4,7 @@
 
 import * as aq from "arquero";
 import type { ColumnTable } from "arquero";
-import { declareColumnTypes } from "../viz/table.js";
+import { declareColumnTypes } from "../types/table.js";
 import type { ColumnLike } from "./arrow.js";
 import { SPAN_COLUMNS as PARQUET_COLUMNS } from "../store/parquet-layout.js";
 

@@ -4,13 +4,12 @@
 import * as aq from "arquero";
 import type { ColumnTable } from "arquero";
 import { ValidationError } from "../types/errors.js";
-import { isArqueroTable } from "../viz/data.js";
 import { ColumnBuilder } from "./columns.js";
 import { checkColumns, isLlmRecord, rewards, rolloutContexts } from "./frames.js";
 import { LLM_CALL_SQL } from "./llm-sql.js";
 import { checkSource, filterSql, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter } from "./source.js";
 import { sql } from "./sql.js";
-import { declareColumnTypes } from "../viz/table.js";
+import { declareColumnTypes, isArqueroTable } from "../types/table.js";
 
 const op = aq.op;
 

@@ -2,34 +2,17 @@
 // array of records) into plain rows, and rows into values vega-lite embeds.
 
 import { ValidationError } from "../types/errors.js";
+import { isArqueroTable } from "../types/table.js";
 
 export type Row = Record<string, unknown>;
 
-/** An arquero table, recognised by shape so any copy of arquero works. */
-export interface ArqueroLike {
-  columnNames(): string[];
-  numRows(): number;
-  objects(opts?: { limit?: number; offset?: number }): Row[];
-  column(name: string): { at(i: number): unknown; length: number } | undefined;
-}
+export { isArqueroTable, type ArqueroLike } from "../types/table.js";
 
 /** An apache-arrow (or flechette) Table, by shape. */
 export interface ArrowLike {
   numRows: number;
   schema: { fields: { name: string; type: unknown }[] };
   toArray(): unknown[];
-}
-
-export function isArqueroTable(x: unknown): x is ArqueroLike {
-  const t = x as ArqueroLike | null;
-  return (
-    typeof t === "object" &&
-    t !== null &&
-    typeof t.columnNames === "function" &&
-    typeof t.numRows === "function" &&
-    typeof t.objects === "function" &&
-    typeof t.column === "function"
-  );
 }
 
 export function isArrowTable(x: unknown): x is ArrowLike {

@@ -10,6 +10,7 @@
 import { registerFormatter } from "../display/mime.js";
 import { DISPLAY, type Displayable, type MimeBundle } from "../display/protocol.js";
 import { ValidationError } from "../types/errors.js";
+import { declaredColumnTypes } from "../types/table.js";
 import { isArqueroTable, isArrowTable, isRecordArray, type Row } from "./data.js";
 
 export interface TableOptions {
@@ -71,13 +72,7 @@ export function columnType(values: { at(i: number): unknown; length: number; dat
 
 // Types a frame builder declared for its columns (frames know a float column
 // even when every value happens to be whole); weak so tables still get collected.
-const DECLARED = new WeakMap<object, Record<string, string>>();
-
-/** Records the column types of a table built with a known schema; display prefers them to inference. */
-export function declareColumnTypes<T extends object>(t: T, types: Record<string, string>): T {
-  DECLARED.set(t, types);
-  return t;
-}
+export { declareColumnTypes } from "../types/table.js";
 
 interface Preview {
   columns: TableColumn[];
@@ -100,7 +95,7 @@ function preview(x: unknown, head: number, tail: number): Preview {
   if (isArqueroTable(x)) {
     const numRows = x.numRows();
     const names = x.columnNames();
-    const declared = DECLARED.get(x);
+    const declared = declaredColumnTypes(x);
     const columns = names.map((name) => ({ name, type: declared?.[name] ?? columnType(x.column(name) ?? { at: () => null, length: 0 }) }));
     const showTail = numRows > head + tail ? tail : 0;
     const headRows = x.objects({ limit: showTail ? head : numRows });
