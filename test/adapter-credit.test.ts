@@ -223,3 +223,15 @@ test("per-turn advantages by episode and by call position, hand-computed", () =>
   // Dr. GRPO (no std): X[0] = 0.5 - 0.541667
   assert.ok(Math.abs(turnAdvantages(eps, "episode", { normalizeStd: false })[0][0] + 0.041667) < 1e-5);
 });
+
+test("with requireTokenIds, a framework's id-less record of a call does not take the reward that follows it", () => {
+  seq = 0;
+  // the proxy's record (ids) ends first, the AI SDK's provider span for the same call (no ids) after it
+  const spans = [
+    call([1], [2]),
+    span("ai.generateText.doGenerate", { "ai.operationId": "ai.generateText.doGenerate", "gen_ai.request.model": "m" }),
+    reward(0.5),
+  ];
+  assert.deepEqual(spansToTriplets(spans, { rewardAssignment: "matched" }).map((t) => t.reward), [null, 0.5]);
+  assert.deepEqual(spansToTriplets(spans, { rewardAssignment: "matched", requireTokenIds: true }).map((t) => [t.prompt.tokenIds, t.reward]), [[[1], 0.5]]);
+});

@@ -120,12 +120,13 @@ export function spansToTriplets(spans: readonly Span[], options: AdapterOptions 
     const r = primaryReward(n.span);
     if (r !== null) rewards.push({ value: r, sequenceId: n.span.sequenceId });
   }
-  const all = calls.map((c) => c.triplet);
+  // Calls without token ids drop out before credit when training asks for ids: a framework's own record of a
+  // call the proxy also recorded (AI SDK provider spans) must not take the reward that follows the call.
+  const kept = opts.requireTokenIds ? calls.filter(({ triplet: t }) => t.prompt.tokenIds && t.response.tokenIds) : calls;
+  const all = kept.map((c) => c.triplet);
   const credit = assignCredit(all, rewardEvents(all, rewards), opts.rewardAssignment, opts.gamma);
   all.forEach((t, i) => (t.reward = credit[i]));
-  return calls
-    .filter(({ node, triplet: t }) => agentMatches(tree.agentNames(node), opts.agentMatch) && (!opts.requireTokenIds || (t.prompt.tokenIds && t.response.tokenIds)))
-    .map((c) => c.triplet);
+  return kept.filter(({ node }) => agentMatches(tree.agentNames(node), opts.agentMatch)).map((c) => c.triplet);
 }
 
 function toTriplet(s: Span, parentId: string | null, agentName: string | null): Triplet {
