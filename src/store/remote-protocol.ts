@@ -48,7 +48,12 @@ export const OPERATIONS = {
     doc: "Long-poll: returns when every id is terminal or options.timeoutMs passes (the server caps one wait; clients poll again).",
   },
   addSpan: { path: "/spans/add", write: true, body: z.object({ span: any }), doc: "Store one span (sequenceId assigned when left out)." },
-  addSpans: { path: "/spans/add-many", write: true, body: z.object({ spans: any }), doc: "Store a batch of spans, all or nothing." },
+  addSpans: {
+    path: "/spans/add-many",
+    write: true,
+    body: z.object({ spans: any, compact: z.boolean().optional() }),
+    doc: "Store a batch of spans, all or nothing. compact: answer { sequenceIds } instead of the stored spans (unless the server redacts).",
+  },
   querySpans: { path: "/spans/query", write: false, body: z.object({ query: opt }), doc: "Spans matching a filter, ordered by rollout, attempt, sequence id." },
   getNextSpanSequenceId: { path: "/spans/next-sequence-id", write: true, body: z.object({ rolloutId: any, attemptId: any }), doc: "Reserve the next span sequence id of an attempt." },
   addResources: { path: "/resources/add", write: true, body: z.object({ resources: any, resourcesId: opt }), doc: "Add a new resources id." },

@@ -27,6 +27,7 @@ import type {
 import { parseOrThrow, StoreClosedError, ValidationError } from "../types/index.js";
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
 import { otelToSpanDraft } from "./otel-span.js";
+import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
 import {
   API_PREFIX,
@@ -287,8 +288,11 @@ export class RemoteStore implements LightningStore {
   addSpan(span: SpanArg): Promise<Span> {
     return this.call("addSpan", { span });
   }
-  addSpans(spans: SpanArg[]): Promise<Span[]> {
-    return this.call("addSpans", { spans });
+  async addSpans(spans: SpanArg[]): Promise<Span[]> {
+    const got = await this.call<Span[] | { sequenceIds: number[] }>("addSpans", { spans, compact: true });
+    if (Array.isArray(got)) return got;
+    // The server stored exactly what normalizeSpan makes of each input, plus the sequence id it answered.
+    return spans.map((s, i) => ({ ...normalizeSpan(s, `addSpans[${i}]`), sequenceId: got.sequenceIds[i] }) as Span);
   }
   async addOtelSpan(rolloutId: string, attemptId: string, otelSpan: unknown, sequenceId?: number): Promise<Span> {
     if (this.closed) throw new StoreClosedError();
