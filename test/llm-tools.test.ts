@@ -14,24 +14,11 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import * as agl from "../src/index.js";
 import { ArithmeticTokenizer } from "../src/examples/arithmetic-tokenizer.js";
+import { ScriptedPolicy as Scripted, chatmlBytes } from "./helpers/scripted-policy.js";
 
 const QWEN25 = readFileSync(new URL("./fixtures/templates/qwen2.5-instruct.jinja", import.meta.url), "utf8");
 const QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
-const tokenizer = new agl.ByteTokenizer({ chatTemplate: "chatml" });
-
-/** Test-only: a policy that writes the queued replies (as byte ids + <|im_end|>) and keeps the prompts it saw. */
-class Scripted implements agl.GeneratorLike {
-  config = { ctx: 4096 };
-  replies: string[] = [];
-  prompts: number[][] = [];
-  async generate(prompts: number[][], opts: { n?: number; maxTokens?: number }) {
-    this.prompts.push(prompts[0]);
-    const text = this.replies.shift() ?? "ok";
-    const ids = [...tokenizer.encode(text), tokenizer.imEndId].slice(0, opts.maxTokens ?? 1 << 20);
-    const n = opts.n ?? 1;
-    return { tokens: Array.from({ length: n }, () => ids), logprobs: Array.from({ length: n }, () => ids.map(() => -0.5)) };
-  }
-}
+const tokenizer = chatmlBytes;
 
 const calc: OpenAI.ChatCompletionTool = {
   type: "function",
@@ -178,7 +165,7 @@ test("malformed tool-call output is returned as text content with finish_reason 
   ];
   for (const text of bad) {
     policy.replies.push(text);
-    const r = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "go" }], tools: [calc] });
+    const r: OpenAI.ChatCompletion = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "go" }], tools: [calc] });
     assert.equal(r.choices[0].message.content, text);
     assert.equal(r.choices[0].message.tool_calls, undefined);
     assert.equal(r.choices[0].finish_reason, "stop");
@@ -208,14 +195,14 @@ test("tool_choice required or named makes the model continue a tool call; parall
   policy.replies.push(two);
   const single = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "go" }], tools: [calc], parallel_tool_calls: false });
   assert.equal(single.choices[0].message.tool_calls?.length, 1);
-  assert.equal(tokenizer.decode(single.choices[0].token_ids as unknown as number[]), two.slice(0, two.indexOf("</tool_call>") + 12), "the reply's ids end with the first call");
+  assert.equal(tokenizer.decode((single.choices[0] as unknown as { token_ids: number[] }).token_ids), two.slice(0, two.indexOf("</tool_call>") + 12), "the reply's ids end with the first call");
 });
 
 test("fields the native backend cannot honour get a 400 naming them; nothing is dropped silently", async () => {
   const client = new OpenAI({ apiKey: "x", baseURL: proxy.url, maxRetries: 0 });
   const base = { model: "tiny", messages: [{ role: "user" as const, content: "x" }] };
   const refuse = async (extra: Record<string, unknown>, param: RegExp) => {
-    await assert.rejects(client.chat.completions.create({ ...base, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming), (e: OpenAI.APIError) => {
+    await assert.rejects(client.chat.completions.create({ ...base, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming), (e: InstanceType<typeof OpenAI.APIError>) => {
       assert.equal(e.status, 400);
       assert.match(e.message, param);
       return true;
@@ -240,7 +227,7 @@ test("fields the native backend cannot honour get a 400 naming them; nothing is 
   try {
     const r = await fetch(`${arith.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "arith", messages: [{ role: "user", content: "1+1=" }], tools: [calc] }) });
     assert.equal(r.status, 400);
-    assert.match((await r.json()).error.message, /cannot render tools/);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /cannot render tools/);
   } finally {
     await arith.close();
   }
@@ -254,14 +241,14 @@ test("a real tiny native policy serves a tool request over the byte-level tokeni
     const ar = await s.startRollout({ input: null });
     const client = new OpenAI({ apiKey: "x", baseURL: p.urlFor(ar.rolloutId, ar.attempt.attemptId) });
     for (const stream of [false, true]) {
-      const r = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "2+3?" }], tools: [calc], max_tokens: 24, seed: 1, stream });
+      const r: OpenAI.ChatCompletion | AsyncIterable<unknown> = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "2+3?" }], tools: [calc], max_tokens: 24, seed: 1, stream });
       if (!stream) assert.ok(["stop", "length", "tool_calls"].includes((r as OpenAI.ChatCompletion).choices[0].finish_reason));
       else for await (const _ of r as AsyncIterable<unknown>);
     }
     const [t] = agl.spansToTriplets(await s.querySpans({ rolloutId: ar.rolloutId }));
-    assert.match(tokenizer.decode(t.prompt.tokenIds), /<tools>\n\{"type": "function", "function": \{"name": "calc"/);
-    assert.ok(t.response.tokenIds.length > 0);
-    assert.equal(t.response.logprobs?.length, t.response.tokenIds.length);
+    assert.match(tokenizer.decode(t.prompt.tokenIds!), /<tools>\n\{"type": "function", "function": \{"name": "calc"/);
+    assert.ok(t.response.tokenIds!.length > 0);
+    assert.equal(t.response.logprobs?.length, t.response.tokenIds!.length);
   } finally {
     await p.close();
   }
