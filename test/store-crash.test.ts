@@ -212,6 +212,8 @@ test("SIGKILL at a part's temp file, a part without snapshot, a half-written sna
   assert.ok(planned.length >= moments.length - 2, `planned crashes: ${planned.join(", ")}`);
   assert.ok(acked.size >= 3 && polls > 10, `acked ${acked.size} rollouts, ${polls} polls`);
   const w = await openStore(dir);
+  // Recovery leaves no temp file of a write a crash cut short.
+  assert.deepEqual([...readdirSync(dir), ...readdirSync(join(dir, "spans"))].filter((f) => f.endsWith(".tmp")), []);
   const spans = await w.querySpans();
   check(spans, acked, "writer after the last crash");
   for (const [rid, a] of acked) assert.equal((await w.querySpans({ rolloutId: rid, attemptId: a.attemptId })).length >= a.last + 1, true);

@@ -294,7 +294,7 @@ export class DurableStore extends BaseStore {
     for (const sub of [".", STORE_LAYOUT.spansDir, STORE_LAYOUT.quarantineDir]) {
       const d = join(this.dir, sub);
       if (!existsSync(d)) continue;
-      for (const f of readdirSync(d)) if (f.endsWith(".tmp")) rmSync(join(d, f), { force: true });
+      for (const f of readdirSync(d)) if (STORE_TEMP.test(f)) rmSync(join(d, f), { force: true });
     }
   }
 
@@ -567,6 +567,9 @@ export class DurableStore extends BaseStore {
     this.releaseMemory();
   }
 }
+
+/** Temp names of the store's own files (fs-durable.ts, parquet-io.ts); nothing else in the directory is touched. */
+const STORE_TEMP = /^(snapshot-\d+\.json|part-\d+\.parquet|wal-\d+\.jsonl)\.tmp$/;
 
 /** DuckDB could not open a file it was given (it vanished after it was listed). */
 function isVanishedFile(e: unknown): boolean {
