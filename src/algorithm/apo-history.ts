@@ -53,11 +53,15 @@ export interface ApoScoreRow {
   lo: number;
   hi: number;
   eliminatedInRound: number | null;
+  /** On the beam, or (reflective mode) on the Pareto front, after this round. */
   inBeam: boolean;
+  /** Reward on each task of the Pareto set (round 0 and reflective mode). */
+  taskScores?: number[];
 }
 
 export interface ApoRoundRow {
   runId: string;
+  mode: "beam" | "reflective";
   round: number;
   beam: string[];
   best: string;

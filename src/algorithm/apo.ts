@@ -20,6 +20,7 @@ import { baseResources, PromptInputSchema, rolloutRewards, SearchCommonSchema, t
 import { race } from "./prompt-search-race.js";
 import { scoreInterval } from "./prompt-search-stats.js";
 import { readApoRun, APO_SPANS, type ApoRoundRow, type ApoCandidateRow } from "./apo-history.js";
+import { paretoFront, reflectiveBest, sampleParent, type ParetoEntry } from "./apo-reflective.js";
 import { finalReward } from "../adapter/rewards.js";
 import { waitAll } from "./baseline.js";
 
@@ -42,6 +43,13 @@ const ApoSchema = SearchCommonSchema.extend({
   runId: z.string().min(1).max(128).optional(),
   /** Continue the run named runId (or the newest APO run) from its last finished round. */
   resume: z.boolean().default(false),
+  /**
+   * GEPA-style reflective evolution instead of the beam: each round draws one parent from the Pareto
+   * front of all prompts so far (scored task by task on a fixed validation set), reflects on its traces
+   * to write one child, and keeps the child when it beats the parent on the same training tasks.
+   * beamWidth and branchFactor are unused in this mode.
+   */
+  reflective: z.boolean().default(false),
   /** Called after each finished round (progress, or stopping the run from a test or notebook). */
   onRound: z.custom<(row: ApoRoundRow) => unknown>((f) => f === undefined || typeof f === "function", "a function").optional(),
 }).strict();
@@ -85,6 +93,9 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
     const store = ctx.store;
     const previous = o.resume ? await readApoRun(store, o.runId) : null;
     if (o.resume && !previous) throw new ValidationError("algorithms.apo", [o.runId ? `resume: no APO run named ${JSON.stringify(o.runId)} in this store` : "resume: no APO run in this store"]);
+    const mode = o.reflective ? "reflective" : "beam";
+    const prevMode = previous?.rounds.at(-1)?.mode;
+    if (prevMode && prevMode !== mode) throw new ValidationError("algorithms.apo", [`resume: run ${JSON.stringify(previous!.runId)} ran in ${prevMode} mode; resume it with reflective: ${prevMode === "reflective"}`]);
     const runId = previous?.runId ?? o.runId ?? `apo-${randomBytes(4).toString("hex")}`;
     const base = await baseResources(store, o.resources);
     const optimizer = new Optimizer(o.optimizer);
@@ -116,7 +127,7 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
         const rewards = await rolloutRewards(ctx, idx.map((t) => ({ resourcesId: seedCand.resourcesId, input: valTasks[t], metadata: { algorithm: "apo", runId, round: 0, phase: "val", candidate: seedCand.id } })), o.rewardRange[0]);
         spent += rewards.length;
         const s = scoreInterval(rewards, { confidence: o.confidence, range: o.rewardRange });
-        await log.record(APO_SPANS.score, { runId, round: 0, candidate: seedCand.id, n: s.n, mean: s.mean, lo: s.lo, hi: s.hi, eliminatedInRound: null, inBeam: true });
+        await log.record(APO_SPANS.score, { runId, round: 0, candidate: seedCand.id, n: s.n, mean: s.mean, lo: s.lo, hi: s.hi, eliminatedInRound: null, inBeam: true, taskScores: rewards });
         beam = [seedCand.id];
         const row = await this.finishRound(store, log, runId, 0, beam, seedCand, s, false, spent, 0, rewards.length, bestResourcesId, base);
         rounds.push(row);
@@ -124,7 +135,18 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
         startRound = 1;
       }
 
-      for (let round = startRound; round <= o.rounds; round++) {
+      if (o.reflective) {
+        // The Pareto set is round 0's validation tasks; every pool member has a score on each.
+        const paretoIdx = shuffled(valTasks.map((_, i) => i), o.seed * 7919).slice(0, Math.min(o.valBatchSize, valTasks.length));
+        const pool: ParetoEntry[] = (previous?.scores ?? []).filter((x) => Array.isArray(x.taskScores)).map((x) => ({ id: x.candidate, scores: x.taskScores! }));
+        if (!previous || !previous.rounds.length) {
+          const seedRow = rounds[0];
+          const seedScores = (await readApoRun(store, runId))!.scores.find((x) => x.candidate === seedRow.best && x.round === 0)!.taskScores!;
+          pool.push({ id: seedRow.best, scores: seedScores });
+        }
+        spent = await this.reflectiveRounds({ ctx, log, runId, optimizer, candidates, addCandidate, rounds, spent, startRound, valTasks, trainTasks, paretoIdx, pool, bestResourcesId, base });
+      }
+      for (let round = startRound; !o.reflective && round <= o.rounds; round++) {
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
         // 1. textual gradients: run each beam prompt on a few training tasks, critique, edit.
         const children: ApoCandidate[] = [];
@@ -228,6 +250,75 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
     }
   }
 
+  private async reflectiveRounds(k: {
+    ctx: AlgorithmContext;
+    log: AlgorithmLog;
+    runId: string;
+    optimizer: Optimizer;
+    candidates: Map<string, ApoCandidate>;
+    addCandidate: (c: Omit<ApoCandidate, "resourcesId">, origin: string) => Promise<ApoCandidate>;
+    rounds: ApoRoundRow[];
+    spent: number;
+    startRound: number;
+    valTasks: readonly unknown[];
+    trainTasks: readonly unknown[];
+    paretoIdx: number[];
+    pool: ParetoEntry[];
+    bestResourcesId: string;
+    base: NamedResources;
+  }): Promise<number> {
+    const o = this.o;
+    const { ctx, log, runId, candidates, pool } = k;
+    let spent = k.spent;
+    for (let round = k.startRound; round <= o.rounds; round++) {
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
+      const front = paretoFront(pool);
+      const parent = candidates.get(sampleParent(front, o.seed * 7_919 + round))!;
+      const idx = shuffled(k.trainTasks.map((_, i) => i), o.seed * 1_000_003 + round * 101).slice(0, Math.min(o.gradientBatchSize, k.trainTasks.length));
+      const inputs = idx.map((t) => k.trainTasks[t]);
+      const parentEx = await this.gradientRollouts(ctx, inputs, parent, { algorithm: "apo", runId, round, phase: "gradient", candidate: parent.id });
+      let gradientRollouts = parentEx.length;
+      let valRollouts = 0;
+      // Reflection: the same critique-then-edit calls as the beam, on the parent's traces, one child.
+      const sorted = [...parentEx].sort((a, b) => a.reward - b.reward);
+      const critique = await k.optimizer.complete(log.scope, critiqueMessages(parent.template, sorted, o.rewardRange), o.seed + round * 7919, ctx.signal);
+      await log.record(APO_SPANS.critique, { runId, round, parentId: parent.id, critique, error: null, rewards: sorted.map((x) => x.reward) });
+      const reply = await k.optimizer.complete(log.scope, editMessages(parent.template, critique, 1, 1), o.seed + round * 7919 + 1, ctx.signal);
+      const text = parseEdit(reply);
+      const dup = [...candidates.values()].find((c) => c.template.template === text && pool.some((p) => p.id === c.id));
+      let rejected = rejectEdit(parent.template, text, o.maxPromptChars) ?? (dup ? `same prompt as ${dup.id}` : null);
+      let child: ApoCandidate | null = null;
+      if (!rejected) {
+        child = await k.addCandidate({ id: `r${round}c1`, template: { ...parent.template, template: text }, parentId: parent.id, round }, "reflection");
+        const childEx = await this.gradientRollouts(ctx, inputs, child, { algorithm: "apo", runId, round, phase: "minibatch", candidate: child.id });
+        gradientRollouts += childEx.length;
+        const sum = (xs: { reward: number }[]) => xs.reduce((s, x) => s + x.reward, 0);
+        // GEPA's gate: only a child that does better than its parent on the same tasks earns a full evaluation.
+        if (sum(childEx) <= sum(parentEx)) rejected = `no gain over ${parent.id} on the training minibatch (${sum(childEx)} vs ${sum(parentEx)})`;
+      }
+      await log.record(APO_SPANS.edit, { runId, round, parentId: parent.id, variant: 1, candidate: child?.id ?? null, template: text, rejected });
+      if (child && !rejected) {
+        const scores = await rolloutRewards(ctx, k.paretoIdx.map((t) => ({ resourcesId: child!.resourcesId, input: k.valTasks[t], metadata: { algorithm: "apo", runId, round, phase: "val", candidate: child!.id } })), o.rewardRange[0]);
+        valRollouts = scores.length;
+        pool.push({ id: child.id, scores });
+      }
+      const newFront = paretoFront(pool);
+      const pick = reflectiveBest(pool, k.rounds.at(-1)!.best, { confidence: o.confidence, range: o.rewardRange, rounds: o.rounds });
+      for (const p of pool)
+        if (p.id === child?.id || round === k.startRound) {
+          const s = scoreInterval(p.scores, { confidence: o.confidence, range: o.rewardRange });
+          await log.record(APO_SPANS.score, { runId, round, candidate: p.id, n: s.n, mean: s.mean, lo: s.lo, hi: s.hi, eliminatedInRound: null, inBeam: newFront.some((f) => f.id === p.id), taskScores: p.scores });
+        }
+      spent += gradientRollouts + valRollouts;
+      const best = candidates.get(pick.id)!;
+      const row = await this.finishRound(ctx.store, log, runId, round, newFront.map((f) => f.id), best, pick.interval, pick.separated, spent, gradientRollouts, valRollouts, k.bestResourcesId, k.base);
+      k.rounds.push(row);
+      ctx.log(`apo (reflective) round ${round}: parent ${parent.id}, ${rejected ? `child rejected: ${rejected}` : `child ${child!.id} joins the pool`}; front ${newFront.length}, best ${best.id} ${pick.interval.mean.toFixed(3)}`);
+      await o.onRound?.(row);
+    }
+    return spent;
+  }
+
   private async gradientRollouts(ctx: AlgorithmContext, inputs: unknown[], parent: ApoCandidate, metadata: Record<string, unknown>): Promise<RolloutExample[]> {
     const rollouts = await ctx.store.enqueueManyRollouts(inputs.map((input) => ({ input, mode: "train" as const, resourcesId: parent.resourcesId, config: ctx.rolloutConfig, metadata })));
     const done = new Map((await waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal)).map((r) => [r.rolloutId, r]));
@@ -262,6 +353,7 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
     const version = existing ? (await store.updateResources(bestResourcesId, resources)).version : (await store.addResources(resources, bestResourcesId)).version;
     const row: ApoRoundRow = {
       runId,
+      mode: this.o.reflective ? "reflective" : "beam",
       round,
       beam,
       best: best.id,
