@@ -116,6 +116,8 @@ test("a WAL record an earlier version acknowledged with a lone surrogate or an o
   assert.equal((await reader.statistics()).quarantinedSpans, 3);
   await reader.close();
 
+  // The same directory again, for a crash that comes after the quarantine file but before the segment's snapshot.
+  const beforeFold = crashCopy(crashed);
   const warned: string[] = [];
   const warn = console.warn;
   console.warn = (...a: unknown[]) => void warned.push(a.join(" "));
@@ -136,6 +138,18 @@ test("a WAL record an earlier version acknowledged with a lone surrogate or an o
   assert.equal(lines[0].span.name, badName);
   assert.match(lines[0].problem, /^name: lone UTF-16 surrogate U\+D83D/);
   assert.equal(lines[2].span.attributes.v, `x${LOW}`);
+  cpSync(join(crashed, "quarantine"), join(beforeFold, "quarantine"), { recursive: true });
+  console.warn = () => {};
+  let again0: DurableStore;
+  try {
+    again0 = (await openStore(beforeFold, { checkpointIntervalMs: 0 })) as DurableStore;
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(again0.quarantinedSpans, 3);
+  assert.deepEqual(readdirSync(join(beforeFold, "quarantine")), qfiles);
+  assert.deepEqual((await again0.querySpans()).map((x) => x.sequenceId), [0, 1, 3, 6]);
+  await again0.close();
   // The store goes on: new spans continue the sequence, checkpoints and close work.
   await s.addSpan(makeSpan("ro-old", aid, { name: "f" }));
   await s.flush();

@@ -58,7 +58,7 @@ import { SpanParquetIO } from "./parquet-io.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listSnapshots, listStoreDir, ListingMoved, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { indexSpanBlock, type SpanBlock } from "./span-list.js";
-import { countQuarantined, quarantinePath, screenSpans, writeQuarantine, type SetAsideSpan } from "./quarantine.js";
+import { listQuarantined, screenSpans, writeQuarantine, type SetAsideSpan } from "./quarantine.js";
 import { decodeRecords, encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
 import { join } from "node:path";
 
@@ -109,8 +109,8 @@ export class DurableStore extends BaseStore {
   lastFollowError: unknown = null;
   /** The last background checkpoint failure, if any; the next checkpoint retries. */
   lastCheckpointError: unknown = null;
-  /** Spans in quarantine/ files (set aside by a writer; see parquet-layout.ts). */
-  private quarantinedInFiles = 0;
+  /** Per segment, the spans its quarantine/ file holds (set aside by a writer; see parquet-layout.ts). */
+  private quarantineFiles = new Map<number, number>();
   /** Spans set aside from WAL segments not folded yet, per segment (the writer quarantines them when it folds). */
   private setAside = new Map<number, SetAsideSpan[]>();
 
@@ -218,7 +218,7 @@ export class DurableStore extends BaseStore {
     const coldSummary = await this.parquet.summarizeParts(coldParts);
     this.resetState();
     this.setAside.clear();
-    this.quarantinedInFiles = countQuarantined(this.dir);
+    this.quarantineFiles = listQuarantined(this.dir);
     if (snap) this.applyRecord(snap.state);
     const unsealed = new Map<number, { spans: Span[]; blocks: (SpanBlock | undefined)[]; from: Span[][] }>();
     for (const [n, log] of walLogs) {
@@ -234,8 +234,7 @@ export class DurableStore extends BaseStore {
         if (screened) {
           spans = screened.kept;
           block = null;
-          // Counted until the writer has moved them to their quarantine file.
-          if (!existsSync(quarantinePath(this.dir, n))) this.setAside.set(n, [...(this.setAside.get(n) ?? []), ...screened.setAside]);
+          this.setAside.set(n, [...(this.setAside.get(n) ?? []), ...screened.setAside]);
         }
         for (const s of spans) seg.spans.push(s);
         seg.from.push(spans);
@@ -331,8 +330,9 @@ export class DurableStore extends BaseStore {
     }
     const bad = this.setAside.get(n);
     if (bad?.length) {
+      // Rewritten whole when a crash came between this file and the segment's snapshot: the same spans again.
       const path = await writeQuarantine(this.dir, n, bad);
-      this.quarantinedInFiles += bad.length;
+      this.quarantineFiles.set(n, bad.length);
       console.warn(`arclight store ${this.dir}: set aside ${bad.length} span(s) of WAL segment ${n} that cannot be stored exactly (${bad[0].problem}); they are in ${path}`);
     }
     this.setAside.delete(n);
@@ -341,8 +341,10 @@ export class DurableStore extends BaseStore {
 
   /** Spans acknowledged once but set aside (quarantine/ and not yet folded segments); queries never return them. */
   get quarantinedSpans(): number {
-    let n = this.quarantinedInFiles;
-    for (const xs of this.setAside.values()) n += xs.length;
+    let n = 0;
+    for (const k of this.quarantineFiles.values()) n += k;
+    // A segment whose file is written already (a crash before its snapshot) is counted once.
+    for (const [seg, xs] of this.setAside) if (!this.quarantineFiles.has(seg)) n += xs.length;
     return n;
   }
 

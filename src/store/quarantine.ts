@@ -57,19 +57,24 @@ export async function writeQuarantine(dir: string, segment: number, spans: reado
   return path;
 }
 
-/** Spans in the directory's quarantine files. */
-export function countQuarantined(dir: string): number {
+/** Per segment, how many spans its quarantine file holds. */
+export function listQuarantined(dir: string): Map<number, number> {
   const qdir = join(dir, STORE_LAYOUT.quarantineDir);
-  if (!existsSync(qdir)) return 0;
-  let n = 0;
+  const out = new Map<number, number>();
+  if (!existsSync(qdir)) return out;
   for (const f of readdirSync(qdir)) {
-    if (!f.endsWith(".jsonl")) continue;
+    const m = QUARANTINE_FILE.exec(f);
+    if (!m) continue;
     try {
       const text = readFileSync(join(qdir, f), "utf8");
+      let n = 0;
       for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+      out.set(Number(m[1]), n);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
   }
-  return n;
+  return out;
 }
+
+const QUARANTINE_FILE = /^wal-(\d{6,})\.jsonl$/;
