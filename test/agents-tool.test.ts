@@ -82,6 +82,32 @@ for (const [framework, agent] of agents) {
   });
 }
 
+test("the AI SDK's telemetry spans land in the rollout's trace, nested, and frames show their ai.* and gen_ai.* attributes", { timeout: 60_000 }, async () => {
+  const out = await new agl.Trainer({ store, nRunners: 1, log: () => {} }).dev(FRAMEWORK_AGENTS["ai-sdk"], calculatorTasks(1, 21));
+  const rid = out.rollouts[0].rolloutId;
+  assert.equal(agl.globalTracing(), "ours", "no application provider here, so Arclight's is the global one");
+  const spans = await store.querySpans({ rolloutId: rid });
+  const root = spans.find((s) => s.name === "ai.generateText");
+  assert.ok(root, `spans: ${spans.map((s) => s.name).join(", ")}`);
+  const under = spans.filter((s) => s.parentId === root.spanId).map((s) => s.name);
+  assert.deepEqual(under.filter((n) => n === "ai.generateText.doGenerate").length, 2, "one provider call per step");
+  assert.ok(under.includes("ai.toolCall"));
+  assert.equal(spans.find((s) => s.name === "ai.toolCall")?.attributes["ai.toolCall.name"], "calculate");
+  const table = await agl.frames.spans(store, { rolloutId: rid }, { flatten: ["ai.operationId", "ai.model.id", "gen_ai.request.model"] });
+  const rows = table.objects().filter((r) => r.rollout_id === rid && r.name === "ai.generateText.doGenerate") as Record<string, unknown>[];
+  assert.equal(rows.length, 2);
+  assert.ok(rows.every((r) => r["ai.operationId"] === "ai.generateText.doGenerate" && r["ai.model.id"] === "calc" && r["gen_ai.request.model"] === "calc"));
+  // training still reads the proxy's records, which carry the ids; the provider spans do not double the calls
+  assert.equal(agl.spansToTriplets(spans, { requireTokenIds: true }).length, 2);
+});
+
+test("spans outside a rollout are not recorded by the global provider", async () => {
+  const { trace } = await import("@opentelemetry/api");
+  const s = trace.getTracer("outside").startSpan("not in a rollout");
+  assert.equal(s.isRecording(), false);
+  s.end();
+});
+
 test("GRPO on episode samples: each calculator episode trains as one masked sequence, tool tokens untrained", { timeout: 120_000 }, async () => {
   const s2 = await agl.openStore();
   const steps: agl.GrpoStepMetrics[] = [];

@@ -1,16 +1,31 @@
 // Arclight's own TracerProvider: spans go straight into the LightningStore of
 // the rollout attempt they were started under (or the dev store outside one).
 // It is private, so an application's global OpenTelemetry setup is untouched.
-import { createContextKey, context, trace, type Context, type Tracer } from "@opentelemetry/api";
-import { BasicTracerProvider, type ReadableSpan, type Span as SdkSpan, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+// When the application has none, a second provider becomes the global one at
+// the first rollout, so libraries that trace through the OpenTelemetry API
+// (the Vercel AI SDK's experimental_telemetry, OpenInference or OpenLLMetry
+// instrumentations) record into the rollout their call runs in; it samples
+// only spans started inside a rollout, so elsewhere the API stays a no-op.
+import { createContextKey, context, trace, type Attributes, type Context, type Link, type SpanKind, type Tracer } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  SamplingDecision,
+  type ReadableSpan,
+  type Sampler,
+  type SamplingResult,
+  type Span as SdkSpan,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { AGL } from "../types/index.js";
-import { ensureContextManager, scopeOf, TraceScope } from "./scope.js";
+import { ensureContextManager, onFirstScope, scopeOf, TraceScope } from "./scope.js";
 import { devScope } from "./dev.js";
 
 const AGENT_KEY = createContextKey("arclight.agent-name");
 
 class StoreSpanProcessor implements SpanProcessor {
   private readonly scopes = new WeakMap<object, TraceScope>();
+  /** Spans outside any rollout go to the dev store (Arclight's own helpers) or nowhere (the global provider). */
+  constructor(private readonly devFallback = true) {}
 
   onStart(span: SdkSpan, parentContext: Context): void {
     const scope = scopeOf(parentContext);
@@ -25,7 +40,7 @@ class StoreSpanProcessor implements SpanProcessor {
       scope.track(scope.store.addOtelSpan(scope.rolloutId, scope.attemptId, span));
       return;
     }
-    devScope().record(span);
+    if (this.devFallback) devScope().record(span);
   }
 
   async forceFlush(): Promise<void> {}
@@ -39,6 +54,46 @@ export function arclightTracer(): Tracer {
   provider ??= new BasicTracerProvider({ spanProcessors: [new StoreSpanProcessor()] });
   return provider.getTracer("arclight", "0.1.0");
 }
+
+/** Samples exactly the spans started inside a rollout attempt. */
+class InRolloutSampler implements Sampler {
+  shouldSample(ctx: Context, _traceId: string, _name: string, _kind: SpanKind, _attrs: Attributes, _links: Link[]): SamplingResult {
+    return { decision: scopeOf(ctx) ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+  }
+  toString(): string {
+    return "ArclightInRolloutSampler";
+  }
+}
+
+let globalState: "unset" | "ours" | "theirs" | "off" = "unset";
+
+/**
+ * Makes Arclight's rollout-routing provider the global OpenTelemetry provider unless the application
+ * registered one (then that one stays, and `globalTracing()` says "theirs"). Runs at the first rollout;
+ * `useGlobalTracing(false)` before it keeps the global provider untouched.
+ */
+export function installGlobalTracing(): "ours" | "theirs" | "off" {
+  if (globalState !== "unset") return globalState;
+  ensureContextManager();
+  // The API refuses a second registration (returns false), so an application's provider always wins.
+  const provider = new BasicTracerProvider({ sampler: new InRolloutSampler(), spanProcessors: [new StoreSpanProcessor(false)] });
+  globalState = trace.setGlobalTracerProvider(provider) ? "ours" : "theirs";
+  return globalState;
+}
+
+/** false: never register a global provider (call before the first rollout); true: register at the first one. */
+export function useGlobalTracing(enabled: boolean): void {
+  if (globalState === "ours" || globalState === "theirs") return;
+  globalState = enabled ? "unset" : "off";
+  if (enabled) onFirstScope(installGlobalTracing);
+}
+
+/** Whose global OpenTelemetry provider is in force: Arclight's, the application's, none yet, or opted out. */
+export function globalTracing(): "unset" | "ours" | "theirs" | "off" {
+  return globalState;
+}
+
+onFirstScope(installGlobalTracing);
 
 /** Runs fn with spans attributed to agent `name` (the adapter can train only selected agents). */
 export function withAgent<T>(name: string, fn: () => T): T {

@@ -56,9 +56,20 @@ export function scopeOf(ctx: Context): TraceScope | undefined {
   return ctx.getValue(SCOPE_KEY) as TraceScope | undefined;
 }
 
+let onScope: (() => void) | null = null;
+/** provider.ts registers here what must be ready before a rollout's spans start (the global provider). */
+export function onFirstScope(hook: () => void): void {
+  onScope = hook;
+}
+
 /** Runs fn with `scope` as the current rollout attempt for every span started inside it. */
 export function withScope<T>(scope: TraceScope, fn: () => T): T {
   ensureContextManager();
+  if (onScope) {
+    const h = onScope;
+    onScope = null;
+    h();
+  }
   return context.with(context.active().setValue(SCOPE_KEY, scope), fn);
 }
 
