@@ -36,6 +36,7 @@ export async function runnerCommand(args: string[], log: (m: string) => void = (
     if (stop.signal.aborted) process.exit(130);
     log(`arclight runner: stopping (finishing current rollouts)`);
     stop.abort();
+    store.cancelWaits();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);

@@ -87,6 +87,7 @@ export class RemoteStore implements LightningStore {
   private info: StoreInfo | null = null;
   private closed = false;
   private readonly closing = new AbortController();
+  private waits = new AbortController();
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly retryForMs: number;
@@ -124,13 +125,18 @@ export class RemoteStore implements LightningStore {
   // -------------------------------------------------------------------------
   // transport
 
-  private async call<T>(name: OperationName, body: Record<string, unknown>, extra: { timeoutMs?: number; onRetryError?: (e: Error) => Promise<T | undefined> } = {}): Promise<T> {
+  private async call<T>(
+    name: OperationName,
+    body: Record<string, unknown>,
+    extra: { timeoutMs?: number; signal?: AbortSignal; onRetryError?: (e: Error) => Promise<T | undefined> } = {},
+  ): Promise<T> {
     if (this.closed) throw new StoreClosedError();
     const op = OPERATIONS[name];
     const res = (await this.request("POST", `${API_PREFIX}${op.path}`, body, {
       write: op.write,
       timeoutMs: extra.timeoutMs ?? this.timeoutMs,
       idempotencyKey: op.write ? randomUUID() : undefined,
+      signal: extra.signal,
       onRetryError: extra.onRetryError as ((e: Error) => Promise<unknown>) | undefined,
     })) as { result: T };
     return res.result;
@@ -140,7 +146,7 @@ export class RemoteStore implements LightningStore {
     method: "GET" | "POST",
     path: string,
     body: unknown,
-    o: { write: boolean; timeoutMs: number; idempotencyKey: string | undefined; onRetryError?: (e: Error) => Promise<unknown> },
+    o: { write: boolean; timeoutMs: number; idempotencyKey: string | undefined; signal?: AbortSignal; onRetryError?: (e: Error) => Promise<unknown> },
   ): Promise<unknown> {
     const started = Date.now();
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -160,12 +166,13 @@ export class RemoteStore implements LightningStore {
           method,
           headers,
           body: payload,
-          signal: AbortSignal.any([AbortSignal.timeout(o.timeoutMs), this.closing.signal]),
+          signal: AbortSignal.any([AbortSignal.timeout(o.timeoutMs), this.closing.signal, ...(o.signal ? [o.signal] : [])]),
         });
         status = res.status;
         text = res.text;
       } catch (e) {
         if (this.closed) throw new StoreClosedError();
+        if (o.signal?.aborted) throw new WaitCancelled();
         const err = e as Error & { code?: string };
         lastFailure = err.name === "AbortError" || err.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : (err.code ?? err.message);
       }
@@ -236,12 +243,32 @@ export class RemoteStore implements LightningStore {
 
   async dequeueRollout(opts?: DequeueOptions): Promise<AttemptedRollout | null> {
     const waitMs = this.dequeueWaitMs || undefined;
-    return this.call("dequeueRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0) });
+    try {
+      return await this.call("dequeueRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
+    } catch (e) {
+      if (e instanceof WaitCancelled) return null;
+      throw e;
+    }
   }
 
   async dequeueManyRollouts(limit: number, opts?: DequeueOptions): Promise<AttemptedRollout[]> {
     const waitMs = this.dequeueWaitMs || undefined;
-    return this.call("dequeueManyRollouts", { limit, options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0) });
+    try {
+      return await this.call("dequeueManyRollouts", { limit, options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
+    } catch (e) {
+      if (e instanceof WaitCancelled) return [];
+      throw e;
+    }
+  }
+
+  /**
+   * Ends the long-poll dequeues in flight now (they answer "nothing"), so a
+   * stopping runner does not sit out a wait, or retries against a server that
+   * is gone. Other calls are unaffected.
+   */
+  cancelWaits(): void {
+    this.waits.abort();
+    this.waits = new AbortController();
   }
 
   startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
@@ -360,6 +387,8 @@ export class RemoteStore implements LightningStore {
     this.closing.abort();
   }
 }
+
+class WaitCancelled extends Error {}
 
 /** A rollout id chosen here when the caller left it out, so a retried enqueue can find its own rollout. */
 function withRolloutId(req: EnqueueRolloutRequest): [EnqueueRolloutRequest, string | null] {

@@ -16,7 +16,7 @@ export interface TrainerOptions {
   /** Defaults to a fresh in-memory store. */
   store?: LightningStore;
   algorithm?: Algorithm<unknown>;
-  /** Concurrent runners in this process. */
+  /** Concurrent runners in this process; 0 when runners run elsewhere (`arclight runner` against a served store). */
   nRunners?: number;
   /**
    * Runners in child processes instead: the trainer serves its store on
@@ -45,7 +45,7 @@ export class Trainer {
 
   constructor(opts: TrainerOptions = {}) {
     const n = opts.nRunners ?? 1;
-    if (!Number.isInteger(n) || n < 1 || n > 1024) throw new TypeError(`Trainer: nRunners must be an integer in 1..1024, got ${n}`);
+    if (!Number.isInteger(n) || n < 0 || n > 1024) throw new TypeError(`Trainer: nRunners must be an integer in 0..1024, got ${n}`);
     this.rolloutConfig = parseOrThrow(
       RolloutConfigSchema,
       { maxAttempts: opts.maxAttempts, timeoutSeconds: opts.timeoutSeconds, unresponsiveSeconds: opts.unresponsiveSeconds },
