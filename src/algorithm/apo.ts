@@ -115,6 +115,7 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
       let spent = rounds.at(-1)?.spent ?? 0;
       let beam: string[];
       let startRound: number;
+      let seedScores: number[] = [];
       if (previous && rounds.length) {
         for (const c of previous.candidates) candidates.set(c.id, fromRow(c));
         beam = [...rounds.at(-1)!.beam];
@@ -126,6 +127,7 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
         const idx = shuffled(valTasks.map((_, i) => i), o.seed * 7919).slice(0, Math.min(o.valBatchSize, valTasks.length));
         const rewards = await rolloutRewards(ctx, idx.map((t) => ({ resourcesId: seedCand.resourcesId, input: valTasks[t], metadata: { algorithm: "apo", runId, round: 0, phase: "val", candidate: seedCand.id } })), o.rewardRange[0]);
         spent += rewards.length;
+        seedScores = rewards;
         const s = scoreInterval(rewards, { confidence: o.confidence, range: o.rewardRange });
         await log.record(APO_SPANS.score, { runId, round: 0, candidate: seedCand.id, n: s.n, mean: s.mean, lo: s.lo, hi: s.hi, eliminatedInRound: null, inBeam: true, taskScores: rewards });
         beam = [seedCand.id];
@@ -139,11 +141,7 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
         // The Pareto set is round 0's validation tasks; every pool member has a score on each.
         const paretoIdx = shuffled(valTasks.map((_, i) => i), o.seed * 7919).slice(0, Math.min(o.valBatchSize, valTasks.length));
         const pool: ParetoEntry[] = (previous?.scores ?? []).filter((x) => Array.isArray(x.taskScores)).map((x) => ({ id: x.candidate, scores: x.taskScores! }));
-        if (!previous || !previous.rounds.length) {
-          const seedRow = rounds[0];
-          const seedScores = (await readApoRun(store, runId))!.scores.find((x) => x.candidate === seedRow.best && x.round === 0)!.taskScores!;
-          pool.push({ id: seedRow.best, scores: seedScores });
-        }
+        if (!previous || !previous.rounds.length) pool.push({ id: rounds[0].best, scores: seedScores });
         spent = await this.reflectiveRounds({ ctx, log, runId, optimizer, candidates, addCandidate, rounds, spent, startRound, valTasks, trainTasks, paretoIdx, pool, bestResourcesId, base });
       }
       for (let round = startRound; !o.reflective && round <= o.rounds; round++) {
