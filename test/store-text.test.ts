@@ -199,6 +199,27 @@ test("a leading U+FEFF in any text reads back byte for byte from memory, the WAL
   db.closeSync();
 });
 
+test("spans read back from Parquet come in the same order as from memory whatever characters the rollout ids hold", async () => {
+  const dir = freshDir();
+  const s = await openStore(dir, { checkpointIntervalMs: 0 });
+  const m = new MemoryStore();
+  // JS orders "a\u{1F680}" before "a\uFFFD" (UTF-16 units), UTF-8 bytes the other way round.
+  for (const rid of ["a\uFFFD", "a\u{1F680}", "a\uE000", "a\u{10000}", "ab"]) {
+    for (const st of [s, m]) {
+      const r = await st.startRollout({ input: 1, rolloutId: rid });
+      await st.addSpans([makeSpan(rid, r.attempt.attemptId, { name: "x" }), makeSpan(rid, r.attempt.attemptId, { name: "y" })]);
+    }
+  }
+  await s.close();
+  const cold = await openStore(dir, { readOnly: true, followIntervalMs: 0 });
+  for (const q of [{}, { limit: 3 }, { name: "y" }, { name: "x", limit: 2 }]) {
+    const ids = async (st: LightningStore) => (await st.querySpans(q)).map((x) => `${x.rolloutId}:${x.name}`);
+    assert.deepEqual(await ids(cold), await ids(m), JSON.stringify(q));
+  }
+  await cold.close();
+  await m.close();
+});
+
 // ---------------------------------------------------------------------------
 // property: arbitrary Unicode through every field and back out of every layer
 

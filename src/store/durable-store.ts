@@ -217,6 +217,7 @@ export class DurableStore extends BaseStore {
     const coldParts = [...parts].sort((a, b) => a - b).map((n) => partPath(this.dir, n));
     const coldSummary = await this.parquet.summarizeParts(coldParts);
     this.resetState();
+    this.wideIds = { checked: 0, found: false };
     this.setAside.clear();
     this.quarantineFiles = listQuarantined(this.dir);
     if (snap) this.applyRecord(snap.state);
@@ -453,12 +454,25 @@ export class DurableStore extends BaseStore {
     }
   }
 
+  /** Whether a rollout id holds a character where JS and DuckDB order strings differently (checked once per new rollout). */
+  private wideIds = { checked: 0, found: false };
+
+  private needsUtf16Order(): boolean {
+    const w = this.wideIds;
+    if (w.found || w.checked === this.rollouts.size) return w.found;
+    let i = 0;
+    // Rollouts are only ever added, in insertion order: look at the new ones.
+    for (const id of this.rollouts.keys()) if (i++ >= w.checked && WIDE_CHAR.test(id)) w.found = true;
+    w.checked = this.rollouts.size;
+    return w.found;
+  }
+
   protected override queryColdSpans(q: ColdSpanQuery): Promise<Span[]> {
-    if (q.attemptIds === null) return this.parquet.queryParts(this.coldParts, q);
+    if (q.attemptIds === null) return this.parquet.queryParts(this.coldParts, q, this.needsUtf16Order());
     // Only the parts that hold these attempts: DuckDB pays ~4 ms per file opened, whatever it finds there.
     const files = new Set<string>();
     for (const id of q.attemptIds) for (const p of this.partsByAttempt.get(id) ?? []) files.add(p);
-    return this.parquet.queryParts([...files].sort(), q);
+    return this.parquet.queryParts([...files].sort(), q, this.needsUtf16Order());
   }
 
   /** Folds everything logged so far into Parquet and a snapshot now. */
@@ -569,6 +583,9 @@ export class DurableStore extends BaseStore {
     this.releaseMemory();
   }
 }
+
+/** Characters at or above U+D800: where UTF-16 code unit order (JS) and code point order (DuckDB) can disagree. */
+const WIDE_CHAR = /[\uD800-\uFFFF]/;
 
 /** Temp names of the store's own files (fs-durable.ts, parquet-io.ts); nothing else in the directory is touched. */
 const STORE_TEMP = /^(snapshot-\d+\.json|part-\d+\.parquet|wal-\d+\.jsonl)\.tmp$/;

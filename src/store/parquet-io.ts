@@ -28,6 +28,14 @@ const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
  */
 const guarded = (col: string) => `'|' || ${col}`;
 const unguard = (v: unknown) => (v === null ? null : (v as string).slice(1));
+
+/**
+ * A sort key whose UTF-8 byte order is the UTF-16 code unit order of `col`:
+ * characters U+E000-U+FFFF sort after the surrogate pairs (U+10000 and up)
+ * in UTF-16, so each gets U+10FFFF in front of it. (Exact unless an id also
+ * holds the noncharacter U+10FFFF followed by a character above U+FFFF.)
+ */
+const utf16Key = (col: string) => `regexp_replace(${col}, '[\\x{E000}-\\x{FFFF}]', '\u{10FFFF}\\0', 'g')`;
 const fileList = (paths: readonly string[]) => `[${paths.map(sqlString).join(", ")}]`;
 
 function rowsToSpans(cols: unknown[][], n: number): Span[] {
@@ -143,8 +151,14 @@ export class SpanParquetIO {
     await fsyncDir(partPath);
   }
 
-  /** Spans of the given part files matching `q`, ordered by (rollout, attempt, sequence id). */
-  async queryParts(paths: readonly string[], q: ColdSpanQuery): Promise<Span[]> {
+  /**
+   * Spans of the given part files matching `q`, ordered by (rollout, attempt,
+   * sequence id). `utf16Order`: order rollout ids as JS compares strings
+   * (UTF-16 code units), which differs from DuckDB's (UTF-8 bytes, code
+   * points) once ids mix characters above U+FFFF with U+E000-U+FFFF; the
+   * store's in-memory order is JS's, and merged answers must agree.
+   */
+  async queryParts(paths: readonly string[], q: ColdSpanQuery, utf16Order = false): Promise<Span[]> {
     if (!paths.length || (q.attemptIds !== null && !q.attemptIds.length)) return [];
     // Text goes in as parameters, never inside the SQL: DuckDB's parser ends a literal at a NUL character.
     const where: string[] = [];
@@ -161,7 +175,7 @@ export class SpanParquetIO {
               status_code, ${guarded("status_message")}, attributes, events, links, resource
        FROM read_parquet(${fileList(paths)})
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY rollout_id, attempt_id, sequence_id
+       ORDER BY ${utf16Order ? utf16Key("rollout_id") : "rollout_id"}, attempt_id, sequence_id
        ${q.limit !== undefined ? `LIMIT ${Math.trunc(q.limit)}` : ""}`,
       values,
     );
