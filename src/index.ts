@@ -7,6 +7,7 @@ export * from "./runner/index.js";
 export * from "./adapter/index.js";
 export * from "./algorithm/index.js";
 export * from "./trainer/index.js";
+export { serveStore, startStoreServer, type StoreServer, type StoreServerOptions, type Redact } from "./server/index.js";
 export * from "./llm/index.js";
 export * as native from "./native/index.js";
 export * from "./tokenizer/index.js";

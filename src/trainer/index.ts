@@ -1,1 +1,2 @@
 export * from "./trainer.js";
+export type { RunnerProcessesOptions } from "./runner-processes.js";
