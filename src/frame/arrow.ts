@@ -78,7 +78,8 @@ export function timeMs(col: Column<unknown> | undefined, rows: number): Float64A
   let k = 0;
   for (const b of col.data) {
     const v = b.values as BigInt64Array;
-    for (let i = 0; i < b.length; i++) out[k++] = b.isValid(i) ? Number(v[i]) / 1000 : NaN;
+    if (b.nullCount === 0) for (let i = 0; i < b.length; i++) out[k++] = Number(v[i]) / 1000;
+    else for (let i = 0; i < b.length; i++) out[k++] = b.isValid(i) ? Number(v[i]) / 1000 : NaN;
   }
   return out;
 }

@@ -3,14 +3,13 @@
 // Column names are snake_case, as in the Parquet files and DuckDB.
 
 import type { ColumnTable } from "arquero";
-import { z } from "zod";
 import { AdapterOptionsSchema, spansToTriplets, type AdapterOptions } from "../adapter/triplets.js";
 import { ValidationError } from "../types/errors.js";
-import type { Attempt, Attributes, Rollout, Span } from "../types/index.js";
+import type { Attempt, Attributes, Rollout } from "../types/index.js";
 import { AGL, GEN_AI, isLlmCall } from "../types/semconv.js";
 import { parseJsonText, toJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
-import { ColumnBuilder, type ColumnKind, type ColumnSpec } from "./columns.js";
+import { ColumnBuilder, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
 import { LLM_CALL_SQL } from "./llm-sql.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
