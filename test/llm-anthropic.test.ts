@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
+import fc from "fast-check";
 import * as agl from "../src/index.js";
 import { ScriptedPolicy, chatmlBytes as tokenizer } from "./helpers/scripted-policy.js";
 
@@ -27,7 +28,7 @@ async function attempt() {
   return { ar, client: new Anthropic({ apiKey: "x", baseURL: proxy.urlFor(ar.rolloutId, ar.attempt.attemptId).replace(/\/v1$/, ""), maxRetries: 0 }) };
 }
 
-test("a text reply is a Message with a text block, end_turn, usage and the system prompt rendered first", async () => {
+test("a text reply is a Message with a text block, end_turn, usage and the system prompt rendered first", { timeout: 30_000 }, async () => {
   const { ar, client } = await attempt();
   policy.replies.push("Hello there.");
   const m = await client.messages.create({ model: "tiny", max_tokens: 64, system: "Be nice.", messages: [{ role: "user", content: "hi" }] });
@@ -51,7 +52,7 @@ test("a text reply is a Message with a text block, end_turn, usage and the syste
   assert.equal(cut.stop_reason, "max_tokens");
 });
 
-test("tool_use blocks come back from <tool_call> replies, and tool_result turns reach the model as <tool_response>", async () => {
+test("tool_use blocks come back from <tool_call> replies, and tool_result turns reach the model as <tool_response>", { timeout: 30_000 }, async () => {
   const { ar, client } = await attempt();
   policy.replies.push('I will compute.\n<tool_call>\n{"name": "calc", "arguments": {"expression": "6*7"}}\n</tool_call>', "It is 42.");
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: "6*7?" }];
@@ -81,7 +82,7 @@ test("tool_use blocks come back from <tool_call> replies, and tool_result turns 
   assert.equal(forced.stop_reason, "tool_use");
 });
 
-test("streaming sends Anthropic's events in order, and the SDK's stream helper assembles text and tool input", async () => {
+test("streaming sends Anthropic's events in order, and the SDK's stream helper assembles text and tool input", { timeout: 30_000 }, async () => {
   const { client } = await attempt();
   policy.replies.push('Sure.\n<tool_call>\n{"name": "calc", "arguments": {"expression": "123456789*987654321"}}\n</tool_call>');
   const events: string[] = [];
@@ -109,7 +110,7 @@ test("streaming sends Anthropic's events in order, and the SDK's stream helper a
   assert.deepEqual(plain.content, [{ type: "text", text: "plain text" }]);
 });
 
-test("bad Messages requests get Anthropic-shaped 4xx errors naming the field", async () => {
+test("bad Messages requests get Anthropic-shaped 4xx errors naming the field", { timeout: 30_000 }, async () => {
   const client = new Anthropic({ apiKey: "x", baseURL: proxy.url.replace(/\/v1$/, ""), maxRetries: 0 });
   const refuse = async (body: Record<string, unknown>, status: number, re: RegExp) => {
     await assert.rejects(client.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming), (e: InstanceType<typeof Anthropic.APIError>) => {
@@ -144,4 +145,43 @@ test("a real tiny native policy answers the Messages API, streamed and not", { t
   } finally {
     await p.close();
   }
+});
+
+test("every Messages API shape reaches the model: random conversations render as their chat turns", { timeout: 60_000 }, async () => {
+  const template = agl.builtinTemplate("chatml");
+  const text = fc.string({ maxLength: 10 }).filter((s) => !s.includes("<|"));
+  const textBlock = text.map((t) => ({ type: "text" as const, text: t }));
+  const useBlock = fc.record({ type: fc.constant("tool_use" as const), id: fc.string({ minLength: 1, maxLength: 4 }), name: fc.constant("calc"), input: fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }) });
+  const resultBlock = fc.record({ type: fc.constant("tool_result" as const), tool_use_id: fc.string({ minLength: 1, maxLength: 4 }), content: fc.oneof(text, fc.array(textBlock, { maxLength: 2 })), is_error: fc.boolean() });
+  const user = fc.record({ role: fc.constant("user" as const), content: fc.oneof(text, fc.array(fc.oneof(textBlock, resultBlock), { minLength: 1, maxLength: 3 })) });
+  const assistant = fc.record({ role: fc.constant("assistant" as const), content: fc.oneof(text, fc.array(fc.oneof(textBlock, useBlock), { minLength: 1, maxLength: 3 })) });
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.oneof(user, assistant), { minLength: 1, maxLength: 4 }), fc.option(text, { nil: undefined }), async (messages, system) => {
+      const r = await fetch(`${proxy.url}/messages`, { method: "POST", body: JSON.stringify({ model: "tiny", max_tokens: 2, messages, tools: [calc], ...(system !== undefined ? { system } : {}) }) });
+      assert.equal(r.status, 200, await r.clone().text());
+      await r.json();
+      // The mapping, written out independently of the proxy's: tool results first as tool turns, then the text.
+      const turns: agl.ChatTurn[] = system ? [{ role: "system", content: system }] : [];
+      for (const m of messages) {
+        if (typeof m.content === "string") turns.push({ role: m.role, content: m.content });
+        else if (m.role === "assistant") {
+          const blocks = m.content as ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: Record<string, number> })[];
+          const calls = blocks.flatMap((b) => (b.type === "tool_use" ? [{ id: b.id, type: "function" as const, function: { name: b.name, arguments: JSON.stringify(b.input) } }] : []));
+          turns.push({ role: "assistant", content: blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n"), ...(calls.length ? { tool_calls: calls } : {}) });
+        } else {
+          const blocks = m.content as ({ type: "text"; text: string } | { type: "tool_result"; tool_use_id: string; content: string | { text: string }[]; is_error: boolean })[];
+          for (const b of blocks) {
+            if (b.type !== "tool_result") continue;
+            const c = typeof b.content === "string" ? b.content : b.content.map((x) => x.text).join("\n");
+            turns.push({ role: "tool", content: b.is_error ? `Error: ${c}` : c, tool_call_id: b.tool_use_id });
+          }
+          const texts = blocks.flatMap((b) => (b.type === "text" ? [b.text] : []));
+          if (texts.length) turns.push({ role: "user", content: texts.join("\n") });
+        }
+      }
+      const tools = [{ type: "function" as const, function: { name: "calc", description: calc.description, parameters: calc.input_schema as Record<string, unknown> } }];
+      assert.equal(tokenizer.decode(policy.prompts.at(-1)!), template.render(turns, { tools, addGenerationPrompt: true }));
+    }),
+    { numRuns: 60, seed: 7 },
+  );
 });

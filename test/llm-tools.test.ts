@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
+import fc from "fast-check";
 import * as agl from "../src/index.js";
 import { ArithmeticTokenizer } from "../src/examples/arithmetic-tokenizer.js";
 import { ScriptedPolicy as Scripted, chatmlBytes } from "./helpers/scripted-policy.js";
@@ -80,7 +81,7 @@ test("a model directory's tokenizer_config.json chat template is loaded, and its
   assert.throws(() => new agl.JinjaChatTemplate("{% if %}"), /does not parse/);
 });
 
-test("a tool call in the reply comes back as message.tool_calls with finish_reason tool_calls, and the next turn reuses the exact ids", async () => {
+test("a tool call in the reply comes back as message.tool_calls with finish_reason tool_calls, and the next turn reuses the exact ids", { timeout: 30_000 }, async () => {
   const { ar, client } = await attempt();
   // The model writes compact JSON; the template writes Python-style spacing when it renders the call back.
   policy.replies.push('<tool_call>\n{"name":"calc","arguments":{"expression":"2+3"}}\n</tool_call>', "The answer is 5.");
@@ -117,7 +118,7 @@ test("a tool call in the reply comes back as message.tool_calls with finish_reas
   assert.deepEqual(triplets[1].prompt.tokenIds, p2);
 });
 
-test("streamed tool calls arrive as OpenAI's deltas: id and name first, then the arguments in pieces", async () => {
+test("streamed tool calls arrive as OpenAI's deltas: id and name first, then the arguments in pieces", { timeout: 30_000 }, async () => {
   const { client } = await attempt();
   policy.replies.push('Checking.\n<tool_call>\n{"name": "calc", "arguments": {"expression": "12345679*8"}}\n</tool_call>\n<tool_call>\n{"name": "calc", "arguments": {"expression": "1"}}\n</tool_call>');
   const stream = await client.chat.completions.create({ model: "tiny", stream: true, messages: [{ role: "user", content: "big" }], tools: [calc] });
@@ -155,7 +156,7 @@ test("streamed tool calls arrive as OpenAI's deltas: id and name first, then the
   assert.equal((final.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function.arguments, '{"expression":"7"}');
 });
 
-test("malformed tool-call output is returned as text content with finish_reason stop, and recorded with the reason", async () => {
+test("malformed tool-call output is returned as text content with finish_reason stop, and recorded with the reason", { timeout: 30_000 }, async () => {
   const { ar, client } = await attempt();
   const bad = [
     '<tool_call>\n{"name": "calc", "arguments": {expression: 2+3}}\n</tool_call>',
@@ -182,7 +183,7 @@ test("malformed tool-call output is returned as text content with finish_reason 
   assert.equal(none.choices[0].message.tool_calls, undefined);
 });
 
-test("tool_choice required or named makes the model continue a tool call; parallel_tool_calls false keeps one", async () => {
+test("tool_choice required or named makes the model continue a tool call; parallel_tool_calls false keeps one", { timeout: 30_000 }, async () => {
   const { client } = await attempt();
   policy.replies.push('{"expression": "9-1"}}\n</tool_call>');
   const named = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "go" }], tools: [calc], tool_choice: { type: "function", function: { name: "calc" } } });
@@ -198,7 +199,7 @@ test("tool_choice required or named makes the model continue a tool call; parall
   assert.equal(tokenizer.decode((single.choices[0] as unknown as { token_ids: number[] }).token_ids), two.slice(0, two.indexOf("</tool_call>") + 12), "the reply's ids end with the first call");
 });
 
-test("fields the native backend cannot honour get a 400 naming them; nothing is dropped silently", async () => {
+test("fields the native backend cannot honour get a 400 naming them; nothing is dropped silently", { timeout: 30_000 }, async () => {
   const client = new OpenAI({ apiKey: "x", baseURL: proxy.url, maxRetries: 0 });
   const base = { model: "tiny", messages: [{ role: "user" as const, content: "x" }] };
   const refuse = async (extra: Record<string, unknown>, param: RegExp) => {
@@ -252,4 +253,46 @@ test("a real tiny native policy serves a tool request over the byte-level tokeni
   } finally {
     await p.close();
   }
+});
+
+test("tool-call markup round-trips through the parser for any arguments, and any reply text parses without throwing", () => {
+  const tools = [calc as agl.ToolSpec];
+  fc.assert(
+    fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.string({ maxLength: 20 }), (args, before) => {
+      const block = agl.renderChat("plain", [{ role: "assistant", content: "", tool_calls: [{ id: "x", type: "function", function: { name: "calc", arguments: JSON.stringify(args) } }] }]).slice("assistant: ".length, -1);
+      const parsed = agl.parseToolCalls(`${before.replaceAll("<tool_call>", "")}${block}`, tools);
+      assert.ok(parsed && "toolCalls" in parsed, JSON.stringify(parsed));
+      assert.deepEqual(JSON.parse(parsed.toolCalls[0].function.arguments), JSON.parse(JSON.stringify(args)));
+    }),
+    { numRuns: 200, seed: 3 },
+  );
+  fc.assert(fc.property(fc.string({ maxLength: 60 }).map((s) => `<tool_call>${s}`), (t) => void agl.parseToolCalls(t, tools)), { numRuns: 200, seed: 4 });
+});
+
+test("every OpenAI message shape reaches the model: random conversations render exactly as the template renders their turns", { timeout: 60_000 }, async () => {
+  const template = agl.builtinTemplate("chatml");
+  const text = fc.string({ maxLength: 12 }).filter((s) => !s.includes("<|"));
+  const call = fc.record({ id: fc.string({ minLength: 1, maxLength: 5 }), type: fc.constant("function" as const), function: fc.record({ name: fc.constant("calc"), arguments: fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }).map((o) => JSON.stringify(o)) }) });
+  const msg = fc.oneof(
+    fc.record({ role: fc.constantFrom("system" as const, "user" as const, "developer" as const), content: fc.oneof(text, fc.array(text.map((t) => ({ type: "text" as const, text: t })), { minLength: 1, maxLength: 2 })) }),
+    fc.record({ role: fc.constant("assistant" as const), content: fc.option(text, { nil: null }), tool_calls: fc.array(call, { maxLength: 2 }) }),
+    fc.record({ role: fc.constant("tool" as const), content: text, tool_call_id: fc.string({ minLength: 1, maxLength: 4 }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(msg, { minLength: 1, maxLength: 5 }), fc.boolean(), async (messages, withTools) => {
+      const r = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "tiny", messages, max_tokens: 2, ...(withTools ? { tools: [calc] } : {}) }) });
+      assert.equal(r.status, 200, await r.clone().text());
+      await r.json();
+      const turns: agl.ChatTurn[] = messages.map((m) => {
+        const content = typeof m.content === "string" ? m.content : m.content === null ? "" : m.content.map((p) => p.text).join("");
+        if (m.role === "assistant") return { role: "assistant", content, ...(m.tool_calls.length ? { tool_calls: m.tool_calls } : {}) };
+        if (m.role === "tool") return { role: "tool", content, tool_call_id: m.tool_call_id };
+        return { role: m.role === "developer" ? "system" : m.role, content };
+      });
+      const expected = template.render(turns, { tools: withTools ? [calc as agl.ToolSpec] : undefined, addGenerationPrompt: true });
+      // replies remembered from earlier runs may be reused verbatim; the text is the same either way
+      assert.equal(tokenizer.decode(policy.prompts.at(-1)!), expected);
+    }),
+    { numRuns: 60, seed: 5 },
+  );
 });

@@ -87,7 +87,7 @@ after(async () => {
 
 const tools: OpenAI.ChatCompletionTool[] = [{ type: "function", function: { name: "calc", parameters: { type: "object", properties: { expression: { type: "string" } } } } }];
 
-test("a chat request is forwarded unchanged, its answer returned byte for byte, and the call recorded with ids and tool calls", async () => {
+test("a chat request is forwarded unchanged, its answer returned byte for byte, and the call recorded with ids and tool calls", { timeout: 30_000 }, async () => {
   const ar = await store.startRollout({ input: null });
   const request = {
     model: "up",
@@ -123,7 +123,7 @@ test("a chat request is forwarded unchanged, its answer returned byte for byte, 
   assert.equal(seen.at(-1)!.body.logprobs, false);
 });
 
-test("a streamed answer is relayed chunk by chunk and recorded from its tool-call deltas, ids and logprobs", async () => {
+test("a streamed answer is relayed chunk by chunk and recorded from its tool-call deltas, ids and logprobs", { timeout: 30_000 }, async () => {
   const ar = await store.startRollout({ input: null });
   const client = new OpenAI({ apiKey: "x", baseURL: proxy.urlFor(ar.rolloutId, ar.attempt.attemptId), maxRetries: 0 });
   const final = await client.chat.completions.stream({ model: "up", messages: [{ role: "user", content: "6*7?" }], tools }).finalChatCompletion();
@@ -141,7 +141,7 @@ test("a streamed answer is relayed chunk by chunk and recorded from its tool-cal
   assert.deepEqual(JSON.parse(spans[0].attributes["gen_ai.output.messages"] as string)[0].tool_calls, [toolCall]);
 });
 
-test("upstream errors pass through with their status; an unreachable upstream is a 502 with an OpenAI-style body", async () => {
+test("upstream errors pass through with their status; an unreachable upstream is a 502 with an OpenAI-style body", { timeout: 30_000 }, async () => {
   const r = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "refuse", messages: [{ role: "user", content: "x" }] }) });
   assert.equal(r.status, 422);
   assert.equal(((await r.json()) as { error: { message: string } }).error.message, "upstream says no");
@@ -158,7 +158,7 @@ test("upstream errors pass through with their status; an unreachable upstream is
   assert.throws(() => new agl.UpstreamBackend({ baseURL: "ftp://x", models: [] }), /baseURL must be http\(s\).*models must be/);
 });
 
-test("the Messages API over an upstream: tools go out as OpenAI tools, tool calls come back as tool_use blocks", async () => {
+test("the Messages API over an upstream: tools go out as OpenAI tools, tool calls come back as tool_use blocks", { timeout: 30_000 }, async () => {
   const client = new Anthropic({ apiKey: "x", baseURL: proxy.url.replace(/\/v1$/, ""), maxRetries: 0 });
   const m = await client.messages.create({
     model: "up",

@@ -216,7 +216,11 @@ export class PolicyBackend implements CompletionBackend {
         }
         if (parsed && "error" in parsed) {
           choice.toolCallError = parsed.error;
-          if (forced) choice.text = forced + text;
+          if (forced) {
+            // the forced opening is part of the reply the client reads (though not of the ids the model wrote)
+            choice.text = forced + text;
+            if (choice.tokenTexts?.length) choice.tokenTexts[0] = forced + choice.tokenTexts[0];
+          }
         } else if (parsed) {
           choice.text = parsed.content;
           choice.toolCalls = parsed.toolCalls;
