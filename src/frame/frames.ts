@@ -168,11 +168,14 @@ const REWARD_COLUMNS: ColumnSpec[] = [
   { name: "time", kind: "timestamp" },
 ];
 
+const REWARD_READ = ["rollout_id", "attempt_id", "span_id", "sequence_id", "name", "start_time", "reward"];
+
 /** One row per reward dimension of every reward span, ordered by time. */
 export async function rewards(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
   const src = checkSource(source, "frames.rewards");
   const f = parseFilter(filter, "frames.rewards");
-  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: REWARD_SQL, keep: isRewardRecord });
+  // Only the columns this frame reads cross over: hex trace and parent ids are the costliest strings.
+  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: REWARD_SQL, keep: isRewardRecord, columns: REWARD_READ });
   const ctx = contexts(await loadState(src));
   recs.sort((a, b) => a.startTime - b.startTime || a.sequenceId - b.sequenceId);
   const b = new ColumnBuilder(REWARD_COLUMNS);
@@ -266,11 +269,13 @@ const LLM_COLUMNS: ColumnSpec[] = [
   { name: "start_time", kind: "timestamp" },
 ];
 
+const LLM_READ = ["rollout_id", "attempt_id", "span_id", "sequence_id", "name", "start_time", "end_time", "status_code", "model", "input_tokens", "output_tokens"];
+
 /** One row per LLM call (spans with GenAI attributes): model, prompt and response text, tokens, latency, agent. */
 export async function llmCalls(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
   const src = checkSource(source, "frames.llmCalls");
   const f = parseFilter(filter, "frames.llmCalls");
-  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: LLM_SQL, keep: isLlmRecord });
+  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: LLM_SQL, keep: isLlmRecord, columns: LLM_READ });
   const ctx = contexts(await loadState(src));
   recs.sort((a, b) => a.startTime - b.startTime || a.sequenceId - b.sequenceId);
   const b = new ColumnBuilder(LLM_COLUMNS);
