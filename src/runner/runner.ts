@@ -82,10 +82,12 @@ export class Runner {
     const onStop = () => abort.abort(new Error("runner stopped"));
     stop?.addEventListener("abort", onStop, { once: true });
 
-    await this.safely(() => this.store.updateWorker(this.workerId, { status: "busy", currentRolloutId: rid, currentAttemptId: aid }));
-    await this.safely(() => this.hooks.onRolloutStart?.(ar));
-
-    const resources = await this.resourcesFor(ar);
+    // Independent store calls go out together: against a remote store each sequential call is a round trip.
+    const [, resources] = await Promise.all([
+      this.safely(() => this.store.updateWorker(this.workerId, { status: "busy", currentRolloutId: rid, currentAttemptId: aid })),
+      this.resourcesFor(ar),
+      this.safely(() => this.hooks.onRolloutStart?.(ar)),
+    ]);
     const ctx: RolloutContext = {
       rollout: stripAttempt(ar),
       attempt,
@@ -137,15 +139,19 @@ export class Runner {
     }
     await this.finishAttempt(rid, aid, error);
 
-    const rollout = await this.store.getRolloutById(rid).catch(() => null);
+    const idle = this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
+    const [rollout, spans] = await Promise.all([
+      this.store.getRolloutById(rid).catch(() => null),
+      this.store.querySpans({ rolloutId: rid, attemptId: aid }).catch((e: unknown) => (this.onError(e), null)),
+    ]);
     let reward: number | null = null;
     try {
-      reward = finalReward(await this.store.querySpans({ rolloutId: rid, attemptId: aid }));
+      if (spans) reward = finalReward(spans);
     } catch (e) {
       this.onError(e);
     }
     await this.safely(() => this.hooks.onRolloutEnd?.(rollout, { error, reward }));
-    await this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
+    await idle;
     return { rollout, reward, error };
   }
 
