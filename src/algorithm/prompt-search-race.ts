@@ -105,9 +105,13 @@ export async function race(o: RaceOptions, evaluate: Evaluate): Promise<RaceResu
     const leader = cands[ranked[0]];
     // Early stop: the leader already beats everyone left, so more rollouts would not change the verdict.
     if (ranked.slice(1).every((i) => cmp(leader, cands[i]).verdict === 1)) break;
-    // Halve, but keep two (a duel needs both sides) and always the incumbent.
+    // Halve, but keep two (a duel needs both sides) and always the incumbent: beside the top half while
+    // that still shrinks the field (so a strong second is not dropped for it), else in the last place.
     const keep = ranked.slice(0, Math.max(2, Math.ceil(ranked.length / 2)));
-    if (o.incumbent !== null && !keep.includes(o.incumbent)) keep[keep.length - 1] = o.incumbent;
+    if (o.incumbent !== null && !keep.includes(o.incumbent)) {
+      if (keep.length + 1 < ranked.length) keep.push(o.incumbent);
+      else keep[keep.length - 1] = o.incumbent;
+    }
     for (const i of alive) if (!keep.includes(i)) cands[i].eliminatedInRound = round;
     alive = keep;
   }
