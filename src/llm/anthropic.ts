@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ChatTurn, ToolSpec } from "../tokenizer/tools.js";
 import type { GeneratedChoice, GenerateResult, ToolChoice } from "./backend.js";
-import type { ApiError } from "./requests.js";
+import { ApiError } from "./requests.js";
 
 const cacheControl = z.looseObject({ type: z.string() }).nullable().optional();
 const textBlock = z.strictObject({ type: z.literal("text"), text: z.string(), cache_control: cacheControl, citations: z.array(z.unknown()).nullable().optional() });
@@ -105,10 +105,23 @@ function stopReason(c: GeneratedChoice): string {
   return c.stopSequence !== undefined ? "stop_sequence" : "end_turn";
 }
 
+/** The native parser only makes JSON objects; an upstream's arguments that are not one cannot be a tool_use input. */
+function toolInput(args: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(args);
+  } catch {
+    v = undefined;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new ApiError(502, `the backend returned tool call arguments that are not a JSON object: ${args.slice(0, 200)}`, "upstream_error");
+  return v as Record<string, unknown>;
+}
+
 function contentBlocks(c: GeneratedChoice) {
   const blocks: ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: unknown })[] = [];
   if (c.text || !c.toolCalls?.length) blocks.push({ type: "text", text: c.text });
-  for (const t of c.toolCalls ?? []) blocks.push({ type: "tool_use", id: t.id, name: t.function.name, input: JSON.parse(t.function.arguments) });
+  for (const t of c.toolCalls ?? []) blocks.push({ type: "tool_use", id: t.id, name: t.function.name, input: toolInput(t.function.arguments) });
   return blocks;
 }
 

@@ -30,7 +30,7 @@ export interface PolicyBackendOptions {
    * `JinjaChatTemplate.fromModelDir(dir)` to render a pretrained model's own template.
    */
   chatTemplate?: ChatTemplate;
-  /** Replies remembered so the next turn of a conversation reuses their exact token ids (see prompt-ids.ts). Default 4096. */
+  /** Replies remembered so the next turn of a conversation reuses their exact token ids (see prompt-ids.ts). Default 1024. */
   replyMemory?: number;
 }
 
@@ -110,7 +110,7 @@ export class PolicyBackend implements CompletionBackend {
     this.template = opts.chatTemplate ?? { toolCallSyntax: builtin ? "hermes" : null, render: (m, o) => t.applyChatTemplate(m, o) };
     const eos = t.eosId;
     this.stopIds = [...new Set([...(eos === null ? [] : [eos]), ...(t.stopIds ?? [])])];
-    this.prompts = new PromptIdBuilder(t, opts.replyMemory ?? 4096);
+    this.prompts = new PromptIdBuilder(t, opts.replyMemory ?? 1024);
   }
 
   private drawSeed(): number {

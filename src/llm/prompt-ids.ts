@@ -14,8 +14,8 @@ import type { TokenizerLike } from "./backend.js";
 interface Reply {
   /** Rendered prompt of the call (generation prompt included, forced prefix not). */
   promptText: string;
-  /** Prompt ids (forced prefix included) then the reply's ids (its stop token included). */
-  ids: number[];
+  /** Prompt ids (forced prefix included) then the reply's ids (its stop token included); 4 bytes an id. */
+  ids: Int32Array;
   /** The reply decoded with special tokens (what the model wrote). */
   replyText: string;
   /** The stop token's text when the reply ended with one. */
@@ -78,7 +78,7 @@ export class PromptIdBuilder {
     const last = replyIds.at(-1);
     const stopText = last !== undefined && stopIds.includes(last) ? this.tokenizer.decode([last]) : null;
     this.replies.delete(key);
-    this.replies.set(key, { promptText: prompt.promptText, ids: [...prompt.ids, ...replyIds], replyText: this.tokenizer.decode(replyIds), stopText: stopText || null });
+    this.replies.set(key, { promptText: prompt.promptText, ids: Int32Array.from([...prompt.ids, ...replyIds]), replyText: this.tokenizer.decode(replyIds), stopText: stopText || null });
     // Oldest first out: a Map iterates in insertion order.
     while (this.replies.size > this.capacity) this.replies.delete(this.replies.keys().next().value!);
   }

@@ -125,7 +125,11 @@ export class LlmProxy {
     const body = await this.readJson(req);
     const backend = this.backend;
     const record = ids && this.opts.store && req.headers[TRACED_HEADER] !== "1" ? { store: this.opts.store, ids } : null;
-    if (route !== "messages" && backend.forward) return this.forward(res, backend.forward.bind(backend), backend.models(), route, parseRequest(ForwardedRequestSchema, body), record);
+    if (route !== "messages" && backend.forward) {
+      parseRequest(ForwardedRequestSchema, body);
+      // the body as it came (key order and all), not zod's copy of it
+      return this.forward(res, backend.forward.bind(backend), backend.models(), route, body as z.output<typeof ForwardedRequestSchema>, record);
+    }
     const { greq, stream, includeUsage } = this.toGenerate(route, body);
     if (!backend.models().includes(greq.model))
       throw new ApiError(404, `The model '${greq.model}' does not exist; this proxy serves ${backend.models().join(", ")}`, "invalid_request_error", "model", "model_not_found");
