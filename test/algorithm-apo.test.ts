@@ -176,3 +176,22 @@ test("the scripted optimizer answers client mistakes with 4xx, not a crash", { t
     await scripted.close();
   }
 });
+
+test("a round whose edits are all refused keeps the beam and spends no validation rollouts", { timeout: 30_000 }, async () => {
+  // The prompt already holds every rule the scripted optimizer knows, so each edit repeats it.
+  const scripted = await startScriptedOptimizer({ rules: [{ text: "Reply with the number only.", gain: 0.2, formatsAnswer: true }] });
+  const store = await agl.openStore();
+  await store.addResources({ llm: { resourceType: "llm", endpoint: scripted.baseURL, model: "student", samplingParameters: {} } });
+  try {
+    const r = await fit(store, options(scripted, { prompt: "What is {a}+{b}? Reply with the number only.", rounds: 1, valBatchSize: 8, gradientBatchSize: 2 }));
+    const [r0, r1] = r.rounds;
+    assert.deepEqual([r1.best, r1.beam, r1.valRollouts, r1.separated], [r0.best, r0.beam, 0, false]);
+    assert.equal(r1.bestMean, r0.bestMean);
+    const h = (await agl.algorithms.apo.history(store, r.runId))!;
+    assert.ok(h.edits.length === 2 && h.edits.every((e) => e.rejected === "same prompt as r0c0"));
+    assert.equal(r.spent, 8 + 2);
+  } finally {
+    await store.close();
+    await scripted.close();
+  }
+});

@@ -122,6 +122,7 @@ test("promptSearch rejects bad options with a clear message", () => {
   assert.throws(() => agl.algorithms.promptSearch({ candidates: ["only one"], budget: 10 }), /at least two candidates/);
   assert.throws(() => agl.algorithms.promptSearch({ candidates: ["a", "a"], budget: 10 }), /same prompt as candidate 0/);
   assert.throws(() => agl.algorithms.promptSearch({ candidates: ["a", "b"], budget: 10, incumbent: 5 }), /incumbent 5/);
+  assert.throws(() => agl.algorithms.promptSearch({ candidates: ["a", "b", "c"], budget: 2 }), /less than one rollout per candidate/);
   assert.throws(() => agl.algorithms.promptSearch({ candidates: ["a", ""], budget: 10 }), /must not be empty/);
   assert.throws(() => agl.algorithms.promptSearch({ candidates: ["a", "b"], budget: 10, rewardRange: [1, 0] }), /hi > lo/);
 });

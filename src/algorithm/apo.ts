@@ -195,6 +195,16 @@ export class ApoAlgorithm implements Algorithm<ApoResult> {
         }
         if (calls > 0 && failures === calls) throw new Error(`apo: every optimizer call of round ${round} failed; last error: ${errText(lastError)}`);
 
+        if (!children.length) {
+          // Every edit was refused: nothing new to race, so the beam and its scores carry over.
+          spent += gradientRollouts;
+          const prev = rounds.at(-1)!;
+          const row = await this.finishRound(store, log, runId, round, beam, candidates.get(prev.best)!, { n: prev.bestN, mean: prev.bestMean, lo: prev.bestLo, hi: prev.bestHi }, false, spent, gradientRollouts, 0, bestResourcesId, base);
+          rounds.push(row);
+          ctx.log(`apo round ${round}: no usable edit; beam unchanged`);
+          await o.onRound?.(row);
+          continue;
+        }
         // 2. race the beam and its children on validation tasks; the beam's head is the incumbent.
         const pool = [...beam.map((id) => candidates.get(id)!), ...children];
         const r = await race(

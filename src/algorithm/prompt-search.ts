@@ -103,6 +103,7 @@ export class PromptSearchAlgorithm implements Algorithm<PromptSearchResult> {
     const texts = this.o.candidates.map((c) => toTemplate(c).template);
     const dup = texts.findIndex((t, i) => texts.indexOf(t) !== i);
     if (dup >= 0) throw new ValidationError("algorithms.promptSearch", [`candidates.${dup}: the same prompt as candidate ${texts.indexOf(texts[dup])}`]);
+    if (this.o.budget < texts.length) throw new ValidationError("algorithms.promptSearch", [`budget ${this.o.budget} is less than one rollout per candidate (${texts.length})`]);
     if (this.o.incumbent !== null && this.o.incumbent >= texts.length) throw new ValidationError("algorithms.promptSearch", [`incumbent ${this.o.incumbent} is not a candidate index (0..${texts.length - 1})`]);
   }
 
