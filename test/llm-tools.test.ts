@@ -296,3 +296,30 @@ test("every OpenAI message shape reaches the model: random conversations render 
     { numRuns: 60, seed: 5 },
   );
 });
+
+test("PolicyBackend.fromModelDir serves a model directory's tokenizer and renders its own Jinja chat template, tools included", { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "arclight-modeldir-"));
+  writeFileSync(join(dir, "tokenizer.json"), readFileSync(new URL("./fixtures/tokenizer/tiny-gpt2/tokenizer.json", import.meta.url)));
+  // A template of the model's own (not the built-in): it lists tools by name and marks calls Hermes-style.
+  // (HF renders chat templates with trim_blocks, so newlines after block tags are written as {{ "\n" }})
+  const own = '{% if tools %}TOOLS:{% for t in tools %} {{ t.function.name }}{% endfor %}{{ "\\n" }}{% endif %}{% for m in messages %}[{{ m.role }}] {{ m.content }}{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{{ c.function | tojson }}</tool_call>{% endfor %}{% endif %}{{ "\\n" }}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}';
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: own, eos_token: "<|endoftext|>" }));
+  const seen: number[][] = [];
+  const echo: agl.GeneratorLike = { config: { ctx: 512 }, generate: async (p) => (seen.push(p[0]), { tokens: [[]], logprobs: [[]] }) };
+  const backend = agl.PolicyBackend.fromModelDir(dir, { policy: echo, model: "m" });
+  const tok = agl.BpeTokenizer.fromFile(join(dir, "tokenizer.json"));
+  const p = await agl.startLlmProxy({ backend });
+  try {
+    const client = new OpenAI({ apiKey: "x", baseURL: p.url, maxRetries: 0 });
+    await client.chat.completions.create({
+      model: "m",
+      tools: [calc],
+      max_tokens: 1,
+      messages: [{ role: "user", content: "hi" }, { role: "assistant", content: null, tool_calls: [{ id: "a", type: "function", function: { name: "calc", arguments: '{"expression":"1"}' } }] }, { role: "tool", tool_call_id: "a", content: "1" }],
+    });
+    assert.equal(tok.decode(seen[0]), '[user] hi\n[assistant] <tool_call>{"name": "calc", "arguments": {"expression": "1"}}</tool_call>\n[tool] 1\n[assistant] '.replace(/^/, "TOOLS: calc\n"));
+  } finally {
+    await p.close();
+  }
+  assert.throws(() => agl.PolicyBackend.fromModelDir(join(dir, "nope"), { policy: echo, model: "m" }), /cannot read/);
+});

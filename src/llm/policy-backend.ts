@@ -1,7 +1,10 @@
 // Serves completions from a policy held in this process: chat template ->
 // token ids -> policy.generate -> text, with the ids and logprobs kept for
 // training. Swapping the policy (new weights) needs no restart of agents.
+import { join } from "node:path";
 import { ValidationError } from "../types/errors.js";
+import { BpeTokenizer } from "../tokenizer/bpe.js";
+import { JinjaChatTemplate } from "../tokenizer/jinja-template.js";
 import type { ChatTemplate } from "../tokenizer/chat-template.js";
 import { TOOL_CALL_CLOSE } from "../tokenizer/tools.js";
 import type { CompletionBackend, GeneratedChoice, GenerateRequest, GenerateResult, GeneratorLike, TokenizerLike } from "./backend.js";
@@ -111,6 +114,18 @@ export class PolicyBackend implements CompletionBackend {
     const eos = t.eosId;
     this.stopIds = [...new Set([...(eos === null ? [] : [eos]), ...(t.stopIds ?? [])])];
     this.prompts = new PromptIdBuilder(t, opts.replyMemory ?? 1024);
+  }
+
+  /**
+   * Serves a pretrained model directory: its tokenizer (tokenizer.json, with tokenizer_config.json's eos and pad)
+   * and, when tokenizer_config.json has one, its own chat template rendered by Jinja, so tools and tool results
+   * reach the model in the markup it was trained on.
+   */
+  static fromModelDir(dir: string, opts: Omit<PolicyBackendOptions, "tokenizer" | "chatTemplate">): PolicyBackend {
+    if (typeof dir !== "string" || !dir) throw new ValidationError("PolicyBackend.fromModelDir", ["dir must be a non-empty path"]);
+    const tokenizer = BpeTokenizer.fromFile(join(dir, "tokenizer.json"));
+    const chatTemplate = JinjaChatTemplate.fromModelDir(dir) ?? undefined;
+    return new PolicyBackend({ ...opts, tokenizer, ...(chatTemplate ? { chatTemplate } : {}) });
   }
 
   private drawSeed(): number {
