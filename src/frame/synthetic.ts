@@ -56,6 +56,7 @@ export async function writeSyntheticRun(store: LightningStore, opts: SyntheticRu
   for (const [k, v] of [["rollouts", n], ["steps", steps], ["llmCalls", calls]] as const)
     if (!Number.isInteger(v) || v < 1) throw new ValidationError("writeSyntheticRun", [`${k} must be a positive integer, got ${v}`]);
   const rand = seededRandom(opts.seed ?? 1);
+  const idRand = seededRandom(((opts.seed ?? 1) ^ 0x5bd1e995) >>> 0);
   const agent = opts.agentName ?? "solver";
   const model = opts.model ?? "tiny-policy";
   let clock = opts.startTime ?? Date.UTC(2026, 0, 1);
@@ -74,6 +75,8 @@ export async function writeSyntheticRun(store: LightningStore, opts: SyntheticRu
     const a = Math.floor(rand() * 50);
     const b = Math.floor(rand() * 50);
     const ro = await store.startRollout({
+      // Same seed, same rollout ids (a stream of its own, so the data stays what it was).
+      rolloutId: `ro-${hex(idRand, 16)}`,
       input: { question: `What is ${a} + ${b}?`, answer: a + b },
       mode: "train",
       resourcesId: resourceIds[step - 1],
