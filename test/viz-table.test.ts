@@ -58,3 +58,16 @@ test("typed-array columns report their storage type and nulls do not change a co
   assert.throws(() => table(42), ValidationError);
   assert.throws(() => table(rows, { head: -1 }), ValidationError);
 });
+
+test("store ids stay on one line, shortened with the full id on hover; wide tables scroll in their own box", () => {
+  const row: Record<string, unknown> = { rollout: "ro-0123456789abcdef", attempt: "at-fedcba9876543210", note: "ro-short" };
+  for (let i = 0; i < 13; i++) row[`metric_${i}`] = i / 3;
+  const html = table([row]).toHTML();
+  assert.match(html, /<td style="white-space:nowrap"><span title="ro-0123456789abcdef">ro-01234567…<\/span><\/td>/);
+  assert.match(html, /<span title="at-fedcba9876543210">at-fedcba98…<\/span>/);
+  // Not an id: shown as it is.
+  assert.match(html, /<td>ro-short<\/td>/);
+  assert.match(html, /^<div class="arclight-table" style="overflow-x:auto;max-width:100%">/);
+  // The text form keeps full ids (copyable).
+  assert.match(table([row]).toString(), /ro-0123456789abcdef/);
+});

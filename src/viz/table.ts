@@ -147,6 +147,19 @@ function cellText(v: unknown, max: number): string {
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
 
+// Store ids (ro-…, at-…: a prefix and 16 hex digits) would wrap at the hyphen and double a row's
+// height: shown shortened on one line, the full id on hover.
+const STORE_ID = /^([a-z]{2,3})-([0-9a-f]{12,})$/;
+const SHORT_ID_HEX = 8;
+
+function cellHTML(v: unknown, max: number): string {
+  if (typeof v === "string") {
+    const m = STORE_ID.exec(v);
+    if (m) return `<td style="white-space:nowrap"><span title="${escapeHtml(v)}">${m[1]}-${m[2]!.slice(0, SHORT_ID_HEX)}…</span></td>`;
+  }
+  return `<td>${escapeHtml(cellText(v, max))}</td>`;
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
@@ -183,14 +196,15 @@ export class TableView implements Displayable {
       .map((c) => `<th title="${escapeHtml(c.type)}">${escapeHtml(c.name)}<br><span style="font-weight:normal;color:#888">${escapeHtml(c.type)}</span></th>`)
       .join("");
     const row = (r: Row, i: number) =>
-      `<tr><th style="color:#888;font-weight:normal">${i}</th>${columns.map((c) => `<td>${escapeHtml(cellText(r[c.name], this.max))}</td>`).join("")}</tr>`;
+      `<tr><th style="color:#888;font-weight:normal">${i}</th>${columns.map((c) => cellHTML(r[c.name], this.max)).join("")}</tr>`;
     const body = [
       ...head.map((r, i) => row(r, i)),
       ...(tail.length ? [`<tr><td colspan="${columns.length + 1}" style="text-align:center;color:#888">… ${plural(numRows - head.length - tail.length, "more row")} …</td></tr>`] : []),
       ...tail.map((r, i) => row(r, numRows - tail.length + i)),
     ].join("");
     return (
-      `<div class="arclight-table"><table class="dataframe" border="1"><thead><tr><th></th>${th}</tr></thead>` +
+      // A wide table scrolls inside its own box instead of overflowing the notebook column or the report page.
+      `<div class="arclight-table" style="overflow-x:auto;max-width:100%"><table class="dataframe" border="1"><thead><tr><th></th>${th}</tr></thead>` +
       `<tbody>${body}</tbody></table><p style="color:#666">${this.shape()}</p></div>`
     );
   }
