@@ -7,10 +7,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import vm from "node:vm";
-import { CELL_GLOBALS } from "./cell-globals.js";
+import { enclosingCall } from "./call-site.js";
+import { CELL_GLOBALS, CELL_GLOBALS_MODULE } from "./cell-globals.js";
 import { alignLines } from "./line-map.js";
+import { colourFrame, dedupeFrames, headline, location, sourceContext } from "./traceback.js";
 import { libraryEntry, packageRoot } from "./package-root.js";
-import { converterModule, printQuickInfo, tsx, type TslabConverter, type TsDiagnostic } from "./tslab.js";
+import { converterModule, printQuickInfo, tsx, type ConvertResult, type TslabConverter, type TsDiagnostic } from "./tslab.js";
 
 export interface CellError {
   ename: string;
@@ -104,6 +106,21 @@ function forwardSelfReference(root: string): void {
   sys.__arclightForwarded = true;
 }
 
+/**
+ * What a researcher types first comes first: functions and values (camelCase), then classes and
+ * types, then zod schemas, then CONSTANTS. TypeScript's own order (relevance, then ASCII, which puts
+ * capitals first) is kept within each group.
+ */
+export function rankCompletions(names: string[]): string[] {
+  const rank = (n: string): number => {
+    if (/^[A-Z0-9_]+$/.test(n) && /[A-Z]/.test(n) && n.length > 1) return 3;
+    if (/Schema$/.test(n)) return 2;
+    if (/^[A-Z]/.test(n)) return 1;
+    return 0;
+  };
+  return names.map((n, i) => [rank(n), i, n] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+}
+
 export class Executor {
   private converter!: TslabConverter;
   private prevDecl = "";
@@ -120,7 +137,13 @@ export class Executor {
   private readonly rootRequire: NodeJS.Require;
   private running = false;
 
-  constructor(readonly notebookDir: string = process.cwd()) {
+  private seq = -1;
+
+  /** `interruptFlag[0]` holds the sequence number of the cell to stop (the socket worker sets it). */
+  constructor(
+    readonly notebookDir: string = process.cwd(),
+    private readonly interruptFlag: Int32Array = new Int32Array(new SharedArrayBuffer(4)),
+  ) {
     const target = this.exportsTarget;
     // TypeScript's CommonJS output defines named imports with defineProperty; cells must be able to rebind them.
     this.cellExports = new Proxy(target, {
@@ -156,11 +179,13 @@ export class Executor {
       exports: this.cellExports,
       require: (id: string) => this.require(id),
       ck: <T>(v: T): T => {
-        if (this.interrupted) throw new InterruptedError();
+        if (this.interrupted || Atomics.load(this.interruptFlag, 0) === this.seq) throw new InterruptedError();
         return v;
       },
     };
-    this.converter.convert(CELL_GLOBALS, "");
+    const diags = this.converter.addModule(CELL_GLOBALS_MODULE, CELL_GLOBALS);
+    if (diags.length > 0) throw new Error(`cell globals do not type-check: ${diags.map((d) => d.messageText).join("; ")}`);
+    this.converter.convert("", "");
   }
 
   get library(): Record<string, unknown> {
@@ -228,15 +253,23 @@ export class Executor {
     }
   }
 
-  /** Wraps every `await x` as `__ck(await x)` so a loop stops at its next await after an interrupt. */
+  /**
+   * Wraps every `await x` as `__ck(await x)` and starts every loop body with `__ck()`, so a cell stops at
+   * its next await or loop turn after an interrupt, however long it has been busy.
+   */
   private guardAwaits(js: string): string {
     const sf = tsx.createSourceFile("cell.js", js, tsx.ScriptTarget.Latest, true, tsx.ScriptKind.JS);
     const edits: Array<[number, string]> = [];
-    const visit = (node: { kind: number; getStart(): number; end: number; statement?: { kind: number; getStart(): number; end: number }; awaitModifier?: unknown }): void => {
-      if (node.kind === tsx.SyntaxKind.AwaitExpression) {
+    const K = tsx.SyntaxKind;
+    const loops = new Set([K.ForStatement, K.ForOfStatement, K.ForInStatement, K.WhileStatement, K.DoStatement]);
+    type Node = { kind: number; getStart(): number; end: number; statement?: Node; statements?: unknown };
+    const visit = (node: Node): void => {
+      if (node.kind === K.AwaitExpression) {
         edits.push([node.getStart(), "__ck("], [node.end, ")"]);
-      } else if (node.kind === tsx.SyntaxKind.ForOfStatement && node.awaitModifier && node.statement) {
-        edits.push([node.statement.getStart(), "{ __ck(); "], [node.statement.end, " }"]);
+      } else if (loops.has(node.kind) && node.statement) {
+        const body = node.statement;
+        if (body.kind === K.Block) edits.push([body.getStart() + 1, " __ck();"]);
+        else edits.push([body.getStart(), "{ __ck(); "], [body.end, " }"]);
       }
       tsx.forEachChild(node, visit);
     };
@@ -247,7 +280,8 @@ export class Executor {
     return out;
   }
 
-  async execute(code: string, label: string): Promise<CellOutcome> {
+  async execute(code: string, label: string, seq = -1): Promise<CellOutcome> {
+    this.seq = seq;
     this.interrupted = false;
     this.resetInterrupt();
     this.running = true;
@@ -259,9 +293,9 @@ export class Executor {
   }
 
   private async executeInner(code: string, label: string): Promise<CellOutcome> {
-    let converted;
+    let converted: ConvertResult;
     try {
-      converted = this.converter.convert(CELL_GLOBALS + this.prevDecl, code);
+      converted = this.converter.convert(this.prevDecl, code);
     } catch (e) {
       return this.errorOutcome(e);
     }
@@ -274,8 +308,15 @@ export class Executor {
     const js = this.guardAwaits(converted.output);
     this.sources.set(filename, { ts: code, jsToTs: alignLines(js, code) });
     const wrapped = `(async function (exports, require, __ck) { ${js}\n})(${CELL_GLOBAL}.exports, ${CELL_GLOBAL}.require, ${CELL_GLOBAL}.ck)`;
+    // Declarations survive a failure or an interrupt, as in Python: what ran before it keeps its values.
+    let ran = false;
+    const keepDecls = () => {
+      if (ran) this.prevDecl = converted.declOutput ?? this.prevDecl;
+    };
     try {
       await this.preloadImports(js);
+      if (Atomics.load(this.interruptFlag, 0) === this.seq) throw new InterruptedError();
+      ran = true;
       const promise = vm.runInThisContext(wrapped, { filename, breakOnSigint: true }) as Promise<unknown>;
       await Promise.race([
         promise,
@@ -284,9 +325,10 @@ export class Executor {
       ]);
       if (this.interrupted) throw new InterruptedError();
     } catch (e) {
+      keepDecls();
       return this.errorOutcome(e);
     }
-    this.prevDecl = converted.declOutput ?? "";
+    keepDecls();
     const name = converted.lastExpressionVar;
     if (name !== undefined && name in this.exportsTarget) {
       const value = this.exportsTarget[name];
@@ -297,15 +339,12 @@ export class Executor {
   }
 
   private diagnosticsOutcome(diags: TsDiagnostic[], code: string, label: string): CellOutcome {
-    const lines = code.split("\n");
     const traceback: string[] = [];
     for (const d of diags) {
       const where = `${d.fileName ?? `cell[${label}]`}:${d.start.line + 1}:${d.start.character + 1}`;
-      traceback.push(`${where} - error TS${d.code}: ${d.messageText}`);
-      const src = d.fileName === undefined ? lines[d.start.line] : undefined;
-      if (src !== undefined) {
-        traceback.push(`    ${src}`, `    ${" ".repeat(d.start.character)}^`);
-      }
+      if (traceback.length > 0) traceback.push("");
+      traceback.push(`${colourFrame(where)} - ${headline(`error TS${d.code}`, d.messageText)}`);
+      if (d.fileName === undefined) traceback.push(...sourceContext(code, d.start.line + 1, d.start.character));
     }
     const first = diags[0]!;
     return { status: "error", ename: "TSError", evalue: `${first.messageText} (line ${first.start.line + 1})`, traceback };
@@ -335,28 +374,60 @@ export class Executor {
   private errorOutcome(e: unknown): CellOutcome {
     if (e instanceof Error) {
       const interrupted = e instanceof InterruptedError || (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
-      if (interrupted) return { status: "error", ename: "KeyboardInterrupt", evalue: "cell interrupted", traceback: ["KeyboardInterrupt: cell interrupted"] };
-      const traceback = this.mapStack(e.stack ?? `${e.name}: ${e.message}`);
-      // Show the source line the first cell frame points at.
-      const frame = traceback.find((l) => /cell\[[^\]]+\]:\d+/.test(l));
-      const m = frame?.match(/(cell\[[^\]]+\]):(\d+)/);
-      if (m) {
-        const src = this.sources.get(m[1]!)?.ts.split("\n")[Number(m[2]) - 1];
-        if (src !== undefined) traceback.push("", `${m[1]}:${m[2]}`, `    ${src.trim()}`);
-      }
+      if (interrupted) return { status: "error", ename: "KeyboardInterrupt", evalue: "cell interrupted", traceback: [headline("KeyboardInterrupt", "cell interrupted")] };
+      const stack = dedupeFrames(this.mapStack(e.stack ?? `${e.name}: ${e.message}`));
+      const frames = stack.filter((l) => /^\s+at /.test(l));
+      const traceback = [headline(e.name || "Error", e.message), ...frames.map(colourFrame)];
+      // The innermost cell frame, with the lines around it.
+      const m = frames.map((l) => l.match(/(cell\[[^\]]+\]):(\d+)/)).find((x) => x !== null);
+      const src = m ? this.sources.get(m[1]!)?.ts : undefined;
+      if (m && src !== undefined) traceback.push("", location(m[1]!, Number(m[2])), ...sourceContext(src, Number(m[2])));
       return { status: "error", ename: e.name || "Error", evalue: e.message, traceback };
     }
-    return { status: "error", ename: "Thrown", evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
+    return { status: "error", ename: "Thrown", evalue: String(e), traceback: [headline("Uncaught", String(e))] };
   }
 
   complete(code: string, cursor: number): { start: number; end: number; matches: string[] } {
-    const info = this.converter.complete(CELL_GLOBALS + this.prevDecl, code, cursor);
-    return { start: info.start, end: info.end, matches: info.candidates };
+    const info = this.converter.complete(this.prevDecl, code, cursor);
+    return { start: info.start, end: info.end, matches: rankCompletions(info.candidates) };
   }
 
+  /** Quick info at the cursor; inside a call's parentheses, the callee's signature and its argument's fields. */
   inspect(code: string, cursor: number): string | undefined {
-    const info = this.converter.inspect(CELL_GLOBALS + this.prevDecl, code, cursor);
-    return info ? printQuickInfo(info) : undefined;
+    // On a name (`Math.max|`), that name; after `(`, `,` or a space inside a call, the call.
+    const onName = cursor > 0 && /[\w$]/.test(code[cursor - 1] ?? "");
+    const call = enclosingCall(code, cursor);
+    if (onName || call === undefined) {
+      const info = this.converter.inspect(this.prevDecl, code, onName ? cursor - 1 : cursor);
+      if (info || call === undefined) return info ? printQuickInfo(info) : undefined;
+    }
+    const info = this.converter.inspect(this.prevDecl, code, call.calleePos);
+    if (!info) return undefined;
+    const fields = this.argumentFields(code, call.callee, call.argIndex);
+    return printQuickInfo(info) + (fields.length ? `\n\nArgument ${call.argIndex + 1} fields:\n${fields.join("\n")}` : "");
+  }
+
+  /** `name?: type` and the doc of each field of an object-typed argument (an options bag), at most a dozen. */
+  private argumentFields(code: string, callee: string, argIndex: number): string[] {
+    // Earlier lines declare what the callee may refer to; the probe names the argument's type.
+    const lineStart = code.lastIndexOf("\n", code.indexOf(callee)) + 1;
+    const probe = `${code.slice(0, lineStart)}\n;declare const __arclight_arg: NonNullable<Parameters<typeof ${callee}>[${argIndex}]>;\n__arclight_arg.`;
+    let names: string[];
+    try {
+      names = this.converter.complete(this.prevDecl, probe, probe.length).candidates.slice(0, 12);
+    } catch {
+      return [];
+    }
+    const out: string[] = [];
+    for (const name of names) {
+      if (!/^[A-Za-z_$][\w$]*$/.test(name)) continue;
+      const src = `${probe}${name}`;
+      const info = this.converter.inspect(this.prevDecl, src, src.length - 1);
+      if (!info) continue;
+      const text = printQuickInfo(info).replace(/^\(property\) /, "");
+      out.push(`  ${text.replace(/\n+/g, "\n      ")}`);
+    }
+    return out;
   }
 
   isComplete(code: string): { status: "complete" | "incomplete"; indent?: string } {

@@ -11,6 +11,13 @@ import { installKernelspec } from "./kernelspec.js";
 
 export const JUPYTER = "/usr/bin/jupyter";
 export const SYSTEM_PYTHON = "/usr/bin/python3";
+const SETPRIV = "/usr/bin/setpriv";
+
+const running = new Set<ChildProcess>();
+// A normal exit or Ctrl-C of the process that started servers takes them down as well.
+process.on("exit", () => {
+  for (const c of running) c.kill("SIGKILL");
+});
 
 export class JupyterMissingError extends Error {
   override readonly name = "JupyterMissingError";
@@ -57,9 +64,12 @@ export async function startJupyterServer(opts: { rootDir: string; startTimeoutMs
     JUPYTER_CONFIG_DIR: join(tempDir, "config"),
     JUPYTER_DATA_DIR: join(tempDir, "data"),
   };
+  // setpriv --pdeathsig: the server dies with this process even when that one is killed outright
+  // (a CI timeout); its kernels notice their parent is gone and exit too (see kernel/sockets.ts).
+  const [cmd, pre] = existsSync(SETPRIV) ? [SETPRIV, ["--pdeathsig", "SIGKILL", "--", SYSTEM_PYTHON]] : [SYSTEM_PYTHON, []];
   const child = spawn(
-    SYSTEM_PYTHON,
-    ["-m", "jupyter_server", "--no-browser", `--ServerApp.ip=127.0.0.1`, `--ServerApp.port=${port}`, "--ServerApp.port_retries=0", `--ServerApp.token=${token}`, `--ServerApp.root_dir=${opts.rootDir}`, "--ServerApp.open_browser=False", ...(process.getuid?.() === 0 ? ["--allow-root"] : [])],
+    cmd,
+    [...pre, "-m", "jupyter_server", "--no-browser", `--ServerApp.ip=127.0.0.1`, `--ServerApp.port=${port}`, "--ServerApp.port_retries=0", `--ServerApp.token=${token}`, `--ServerApp.root_dir=${opts.rootDir}`, "--ServerApp.open_browser=False", ...(process.getuid?.() === 0 ? ["--allow-root"] : [])],
     { env, stdio: ["ignore", "ignore", "pipe"], detached: false },
   );
   let log = "";
@@ -67,8 +77,10 @@ export async function startJupyterServer(opts: { rootDir: string; startTimeoutMs
     log = (log + d.toString()).slice(-20000);
   });
   let exited = false;
+  running.add(child);
   child.once("exit", () => {
     exited = true;
+    running.delete(child);
   });
   const baseUrl = `http://127.0.0.1:${port}/`;
   const stop = async (): Promise<void> => {

@@ -20,8 +20,9 @@ export function kernelspec(): Record<string, unknown> {
     argv: [process.execPath, kernelEntry(), "-f", "{connection_file}"],
     display_name: DISPLAY_NAME,
     language: "typescript",
-    // SIGINT reaches a busy synchronous loop (vm breakOnSigint); a message could not.
-    interrupt_mode: "signal",
+    // The sockets live in a worker thread that stays responsive while a cell is busy, so an
+    // interrupt_request always arrives; it raises a flag the cell's loops and awaits check.
+    interrupt_mode: "message",
     env: {},
     metadata: { debugger: false },
   };

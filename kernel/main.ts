@@ -1,6 +1,8 @@
 // Kernel entry a kernelspec starts: `node dist/kernel/main.js -f {connection_file}`.
+// The sockets come up first (kernel_info is answered at once); the compiler
+// and the library load after, and requests that need them wait for them.
+import { writeSync } from "node:fs";
 import { readConnectionFile } from "./connection.js";
-import { Executor } from "./executor.js";
 import { KernelServer } from "./server.js";
 
 async function main(argv: string[]): Promise<void> {
@@ -11,13 +13,16 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const conn = readConnectionFile(file);
-  const executor = new Executor(process.cwd());
+  const server = new KernelServer(conn);
+  await server.started();
+  const { Executor } = await import("./executor.js");
+  const executor = new Executor(process.cwd(), server.interruptFlag);
   await executor.init();
-  const server = new KernelServer(conn, executor);
-  await server.start();
+  server.attach(executor);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  process.stderr.write(`arclight kernel failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  // Straight to fd 2: process.stderr now feeds the socket worker.
+  writeSync(2, `arclight kernel failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

@@ -14,8 +14,8 @@ import { startJupyterServer, type RunningServer } from "./jupyter-server.js";
 export interface RunOptions {
   /** Per-cell limit in seconds. */
   timeoutS?: number;
-  /** Called as each cell finishes (1-based cell number among all cells). */
-  onCell?: (cellNumber: number, outputs: Output[]) => void;
+  /** Called as each code cell finishes without error, with its number: the execution count a traceback shows as `cell[n]`. */
+  onCell?: (cellNumber: number, outputs: Output[], durationMs: number) => void;
 }
 
 export interface RunReport {
@@ -35,7 +35,7 @@ export class CellFailedError extends Error {
     readonly evalue: string,
     readonly traceback: string[],
   ) {
-    super(`cell ${cellNumber} failed: ${ename}: ${evalue}`);
+    super(`cell[${cellNumber}] failed: ${ename}: ${evalue}`);
   }
 }
 
@@ -106,8 +106,12 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
     const info = await kernel.info;
     const displays = new Map<string, Output[]>();
     let failure: CellFailedError | undefined;
-    for (const [i, cell] of nb.cells.entries()) {
+    // Cells are numbered as the kernel counts them (code cells only), so messages and tracebacks agree.
+    let number = 0;
+    for (const cell of nb.cells) {
       if (cell.cell_type !== "code") continue;
+      number += 1;
+      const cellStarted = Date.now();
       const code = cellSource(cell);
       const collector = new OutputCollector(displays);
       cell.outputs = collector.list;
@@ -123,18 +127,19 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
       const reply = await Promise.race([future.done, timedOut]).finally(() => clearTimeout(timer));
       if (reply === "timeout") {
         await kernel.interrupt().catch(() => {});
-        failure = new CellFailedError(i + 1, "Timeout", `cell ran longer than ${timeoutMs / 1000} s`, []);
+        failure = new CellFailedError(number, "Timeout", `cell ran longer than ${timeoutMs / 1000} s`, []);
         future.dispose();
         break;
       }
       const content = reply.content as unknown as Record<string, unknown>;
       cell.execution_count = typeof content.execution_count === "number" ? content.execution_count : null;
       cell.outputs = collector.list;
-      opts.onCell?.(i + 1, cell.outputs);
+      if (typeof content.execution_count === "number") number = content.execution_count;
       if (content.status !== "ok") {
-        failure = new CellFailedError(i + 1, String(content.ename ?? content.status), String(content.evalue ?? ""), (content.traceback as string[] | undefined) ?? []);
+        failure = new CellFailedError(number, String(content.ename ?? content.status), String(content.evalue ?? ""), (content.traceback as string[] | undefined) ?? []);
         break;
       }
+      opts.onCell?.(number, cell.outputs, Date.now() - cellStarted);
     }
     // Seeds the cells recorded, read from the kernel after the last cell.
     let seeds: Record<string, number | string> = {};

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../src/cli/commands.js";
 import { runNotebook } from "./notebook-runner.js";
 import { renderReport } from "./report-html.js";
+import { stripAnsi } from "./traceback.js";
 
 export async function runCommand(args: string[]): Promise<number> {
   let parsed;
@@ -25,7 +26,7 @@ export async function runCommand(args: string[]): Promise<number> {
   };
   let result;
   try {
-    result = await runNotebook(path, { timeoutS, onCell: (n) => process.stderr.write(`arclight run: cell ${n} done\n`) });
+    result = await runNotebook(path, { timeoutS, onCell: (n, _out, ms) => process.stderr.write(`arclight run: cell[${n}] ok (${(ms / 1000).toFixed(1)} s)\n`) });
   } finally {
     console.debug = log;
   }
@@ -33,7 +34,9 @@ export async function runCommand(args: string[]): Promise<number> {
   if (parsed.values.out) writeFileSync(parsed.values.out, JSON.stringify(notebook, null, 1) + "\n");
   if (parsed.values.html) writeFileSync(parsed.values.html, renderReport(notebook, report, basename(path, ".ipynb")));
   if (failure) {
-    process.stderr.write(`arclight run: ${path}: ${failure.message}\n${failure.traceback.join("\n")}\n`);
+    // The traceback may carry terminal colours (for notebooks); a log gets plain text.
+    const plain = stripAnsi(failure.traceback.join("\n"));
+    process.stderr.write(`arclight run: ${path}: ${failure.message}\n${plain}\n`);
     return 1;
   }
   process.stderr.write(`arclight run: ${path}: all cells ran in ${(report.durationMs / 1000).toFixed(1)} s\n`);

@@ -1,146 +1,147 @@
-// The kernel process: Jupyter's five sockets, message dispatch, output
-// capture and the display hook the library talks to.
+// The kernel's main thread: takes requests from the socket worker
+// (sockets.ts), runs cells one at a time, and sends prints, displays and
+// replies back through it. Starts the worker before loading the compiler, so
+// kernel_info is answered while the rest loads.
 import { randomUUID } from "node:crypto";
-import * as zmq from "zeromq";
-import { setKernelHook, type KernelDisplayRequest } from "../src/display/hook.js";
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+import { beginCell, setKernelHook, shownLiveThisCell, type KernelDisplayRequest } from "../src/display/hook.js";
 import { toMimeBundle } from "../src/display/mime.js";
 import { arclightVersion } from "../src/display/run-info.js";
 import type { ConnectionInfo } from "./connection.js";
-import { Executor } from "./executor.js";
+import type { Executor } from "./executor.js";
 import { History } from "./history.js";
-import { tsx } from "./tslab.js";
-import { child, decode, encode, PROTOCOL_VERSION, type Message } from "./wire.js";
-
-type Sendable = zmq.Publisher | zmq.Router | zmq.Reply;
-
-/** zeromq sockets take one send at a time: queue them, in order. */
-class SendQueue {
-  private tail: Promise<void> = Promise.resolve();
-  constructor(private readonly sock: Sendable) {}
-  send(frames: Buffer[]): Promise<void> {
-    this.tail = this.tail.then(() => this.sock.send(frames)).catch((e: unknown) => logError("send failed", e));
-    return this.tail;
-  }
-  flushed(): Promise<void> {
-    return this.tail;
-  }
-}
+import type { FromMain, SocketWorkerData, ToMain } from "./thread-messages.js";
+import { child, PROTOCOL_VERSION, type Message } from "./wire.js";
 
 const realStderrWrite = process.stderr.write.bind(process.stderr);
 function logError(what: string, e?: unknown): void {
   realStderrWrite(`arclight kernel: ${what}${e === undefined ? "" : `: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`}\n`);
 }
 
+/** The TypeScript version cells are compiled with, read without loading the compiler. */
+function typescriptVersion(): string {
+  const req = createRequire(createRequire(import.meta.url).resolve("tslab"));
+  return (req("@tslab/typescript-for-tslab/package.json") as { version: string }).version;
+}
+
+export function kernelInfo(): Record<string, unknown> {
+  return {
+    status: "ok",
+    protocol_version: PROTOCOL_VERSION,
+    implementation: "arclight",
+    implementation_version: arclightVersion(),
+    language_info: {
+      name: "typescript",
+      version: typescriptVersion(),
+      mimetype: "text/typescript",
+      file_extension: ".ts",
+      // Makes JupyterLab and classic Notebook highlight TypeScript (same trick as tslab).
+      codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
+    },
+    banner: `Arclight ${arclightVersion()} (TypeScript on Node ${process.version}); \`agl\` is loaded`,
+    help_links: [],
+    debugger: false,
+  };
+}
+
 export class KernelServer {
   private readonly session = randomUUID();
-  private readonly iopub = new zmq.Publisher();
-  private readonly shell = new zmq.Router();
-  private readonly control = new zmq.Router();
-  private readonly stdin = new zmq.Router();
-  private readonly hb = new zmq.Reply();
-  private readonly iopubQ = new SendQueue(this.iopub);
-  private readonly shellQ = new SendQueue(this.shell);
-  private readonly controlQ = new SendQueue(this.control);
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly worker: Worker;
   private readonly history = new History();
+  private executor: Executor | undefined;
   private executionCount = 0;
   private parent: Message | undefined;
-  private readonly pendingStream: Record<"stdout" | "stderr", string> = { stdout: "", stderr: "" };
-  private streamTimer: NodeJS.Timeout | undefined;
-  private readonly queue: Array<{ msg: Message; sock: SendQueue }> = [];
+  private readonly queue: Array<{ msg: Message; seq: number }> = [];
+  private readonly early: ToMain[] = [];
   private draining = false;
-  private closed = false;
+  private readonly bound: Promise<void>;
 
-  constructor(
-    private readonly conn: ConnectionInfo,
-    private readonly executor: Executor,
-  ) {}
-
-  async start(): Promise<void> {
-    const addr = (port: number) => `${this.conn.transport}://${this.conn.ip}:${port}`;
-    await Promise.all([
-      this.iopub.bind(addr(this.conn.iopub_port)),
-      this.shell.bind(addr(this.conn.shell_port)),
-      this.control.bind(addr(this.conn.control_port)),
-      this.stdin.bind(addr(this.conn.stdin_port)),
-      this.hb.bind(addr(this.conn.hb_port)),
-    ]);
+  constructor(conn: ConnectionInfo) {
+    const workerData: SocketWorkerData = { conn, session: this.session, interruptFlag: this.flag.buffer as SharedArrayBuffer, kernelInfo: kernelInfo() };
+    this.worker = new Worker(new URL("./sockets.js", import.meta.url), { workerData, stdout: false, stderr: false });
+    this.bound = new Promise((resolve, reject) => {
+      this.worker.once("error", reject);
+      this.worker.on("message", (m: ToMain) => {
+        if (m.op === "bound") resolve();
+        else if (this.executor) this.onMessage(m);
+        else this.early.push(m);
+      });
+    });
+    this.worker.on("error", (e) => logError("socket worker failed", e));
     this.captureOutput();
     setKernelHook({
       display: (req) => this.sendDisplay(req),
       clearOutput: (wait) => this.publish("clear_output", { wait }),
     });
-    process.on("SIGINT", () => this.executor.interrupt());
     process.on("uncaughtException", (e) => process.stderr.write(`Uncaught exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
     process.on("unhandledRejection", (e) => process.stderr.write(`Unhandled promise rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
-    void this.loop(this.shell, this.shellQ);
-    void this.loop(this.control, this.controlQ);
-    void this.heartbeat();
-    this.publish("status", { execution_state: "starting" });
   }
 
-  private async heartbeat(): Promise<void> {
-    try {
-      for await (const frames of this.hb) await this.hb.send(frames);
-    } catch (e) {
-      if (!this.closed) logError("heartbeat stopped", e);
-    }
+  /** Resolves once the sockets are bound (kernel_info is answered from then on). */
+  started(): Promise<void> {
+    return this.bound;
   }
 
-  private async loop(sock: zmq.Router, q: SendQueue): Promise<void> {
-    try {
-      for await (const frames of sock) {
-        let msg: Message;
-        try {
-          msg = decode(this.conn.key, frames);
-        } catch (e) {
-          logError("dropped a message", e);
-          continue;
-        }
-        if (msg.header.msg_type === "execute_request") {
-          this.queue.push({ msg, sock: q });
+  /** The shared interrupt flag the executor's checks read. */
+  get interruptFlag(): Int32Array {
+    return this.flag;
+  }
+
+  /** Starts serving requests that need the compiler; those that came early are served in order. */
+  attach(executor: Executor): void {
+    this.executor = executor;
+    // Ctrl-C in a terminal, or a kernelspec with interrupt_mode "signal".
+    process.on("SIGINT", () => {
+      const current = this.queue[0]?.seq ?? this.runningSeq;
+      if (current !== undefined) Atomics.store(this.flag, 0, current);
+      executor.interrupt();
+    });
+    for (const m of this.early.splice(0)) this.onMessage(m);
+  }
+
+  private runningSeq: number | undefined;
+
+  private toWorker(m: FromMain): void {
+    this.worker.postMessage(m);
+  }
+
+  private onMessage(m: ToMain): void {
+    switch (m.op) {
+      case "request":
+        if (m.msg.header.msg_type === "execute_request") {
+          this.queue.push({ msg: m.msg, seq: m.seq ?? -1 });
           void this.drain();
-        } else {
-          await this.handle(msg, q).catch((e: unknown) => logError(`handling ${msg.header.msg_type}`, e));
-        }
-      }
-    } catch (e) {
-      if (!this.closed) logError("socket loop stopped", e);
+        } else void this.handle(m.msg, m.channel).catch((e: unknown) => logError(`handling ${m.msg.header.msg_type}`, e));
+        return;
+      case "interrupt":
+        this.toWorker({ op: "interrupt-ack" });
+        if (m.seq === this.runningSeq) this.executor!.interrupt();
+        return;
+      case "shutdown":
+        this.executor?.close();
+        this.toWorker({ op: "close" });
+        setTimeout(() => process.exit(0), 50);
+        return;
     }
   }
 
-  private reply(q: SendQueue, parent: Message, type: string, content: Record<string, unknown>): Promise<void> {
-    return q.send(encode(this.conn.key, child(parent, type, content, this.session)));
+  private send(channel: "iopub" | "shell" | "control", parent: Message | undefined, type: string, content: Record<string, unknown>): void {
+    this.toWorker({ op: "send", channel, msg: child(parent, type, content, this.session) });
   }
 
-  private publish(type: string, content: Record<string, unknown>, parent = this.parent): Promise<void> {
-    if (type !== "stream") this.flushStreams();
-    const msg = child(parent, type, content, this.session);
-    msg.identities = [Buffer.from(type)];
-    return this.iopubQ.send(encode(this.conn.key, msg));
+  private publish(type: string, content: Record<string, unknown>, parent = this.parent): void {
+    this.send("iopub", parent, type, content);
   }
 
-  private flushStreams(): void {
-    if (this.streamTimer) {
-      clearTimeout(this.streamTimer);
-      this.streamTimer = undefined;
-    }
-    for (const name of ["stdout", "stderr"] as const) {
-      const text = this.pendingStream[name];
-      if (text === "") continue;
-      this.pendingStream[name] = "";
-      void this.publish("stream", { name, text });
-    }
-  }
-
-  // Cells print through console / process.stdout: forward to iopub, coalesced over a few ms so a
-  // tight loop of prints does not become thousands of messages.
+  // Cells print through console / process.stdout: each write goes to the worker at once, which streams it.
   private captureOutput(): void {
     for (const name of ["stdout", "stderr"] as const) {
       const stream = process[name];
       stream.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
         const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
-        this.pendingStream[name] += text;
-        this.streamTimer ??= setTimeout(() => this.flushStreams(), 20);
+        this.toWorker({ op: "stream", name, text, parent: this.parent?.header });
         const done = typeof encoding === "function" ? encoding : cb;
         if (typeof done === "function") (done as () => void)();
         return true;
@@ -151,86 +152,45 @@ export class KernelServer {
   private sendDisplay(req: KernelDisplayRequest): void {
     const content: Record<string, unknown> = { data: req.bundle, metadata: req.metadata ?? {} };
     if (req.displayId !== undefined) content.transient = { display_id: req.displayId };
-    void this.publish(req.update ? "update_display_data" : "display_data", content);
+    this.publish(req.update ? "update_display_data" : "display_data", content);
   }
 
-  private kernelInfo(): Record<string, unknown> {
-    return {
-      status: "ok",
-      protocol_version: PROTOCOL_VERSION,
-      implementation: "arclight",
-      implementation_version: arclightVersion(),
-      language_info: {
-        name: "typescript",
-        version: String(tsx.version),
-        mimetype: "text/typescript",
-        file_extension: ".ts",
-        // Makes JupyterLab and classic Notebook highlight TypeScript (same trick as tslab).
-        codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
-      },
-      banner: `Arclight ${arclightVersion()} (TypeScript on Node ${process.version}); \`agl\` is loaded`,
-      help_links: [],
-      debugger: false,
-    };
-  }
-
-  private async handle(msg: Message, q: SendQueue): Promise<void> {
+  private async handle(msg: Message, channel: "shell" | "control"): Promise<void> {
+    const ex = this.executor!;
     const c = msg.content;
     const type = msg.header.msg_type;
-    void this.publish("status", { execution_state: "busy" }, msg);
+    const reply = (t: string, content: Record<string, unknown>) => this.send(channel, msg, t, content);
+    this.publish("status", { execution_state: "busy" }, msg);
     try {
       switch (type) {
-        case "kernel_info_request":
-          await this.reply(q, msg, "kernel_info_reply", this.kernelInfo());
-          break;
         case "is_complete_request":
-          await this.reply(q, msg, "is_complete_reply", this.executor.isComplete(String(c.code ?? "")));
+          reply("is_complete_reply", ex.isComplete(String(c.code ?? "")));
           break;
         case "complete_request": {
           const code = String(c.code ?? "");
           const cursor = typeof c.cursor_pos === "number" ? c.cursor_pos : code.length;
-          const r = this.executor.complete(code, cursor);
-          await this.reply(q, msg, "complete_reply", { status: "ok", matches: r.matches, cursor_start: r.start, cursor_end: r.end, metadata: {} });
+          const r = ex.complete(code, cursor);
+          reply("complete_reply", { status: "ok", matches: r.matches, cursor_start: r.start, cursor_end: r.end, metadata: {} });
           break;
         }
         case "inspect_request": {
           const code = String(c.code ?? "");
           const cursor = typeof c.cursor_pos === "number" ? c.cursor_pos : code.length;
-          const text = this.executor.inspect(code, cursor);
-          await this.reply(q, msg, "inspect_reply", { status: "ok", found: text !== undefined, data: text !== undefined ? { "text/plain": text } : {}, metadata: {} });
+          const text = ex.inspect(code, cursor);
+          reply("inspect_reply", { status: "ok", found: text !== undefined, data: text !== undefined ? { "text/plain": text } : {}, metadata: {} });
           break;
         }
         case "history_request":
-          await this.reply(q, msg, "history_reply", { status: "ok", history: this.history.query(c) });
-          break;
-        case "comm_info_request":
-          await this.reply(q, msg, "comm_info_reply", { status: "ok", comms: {} });
-          break;
-        case "comm_open":
-          // No comm targets: close it so the frontend does not wait.
-          void this.publish("comm_close", { comm_id: c.comm_id, data: {} }, msg);
-          break;
-        case "comm_msg":
-        case "comm_close":
-          break;
-        case "interrupt_request":
-          this.executor.interrupt();
-          await this.reply(q, msg, "interrupt_reply", { status: "ok" });
-          break;
-        case "shutdown_request":
-          await this.reply(q, msg, "shutdown_reply", { status: "ok", restart: c.restart === true });
-          await this.publish("status", { execution_state: "idle" }, msg);
-          await this.close();
-          process.exit(0);
+          reply("history_reply", { status: "ok", history: this.history.query(c) });
           break;
         default:
           logError(`unhandled message type ${type}`);
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      await this.reply(q, msg, type.replace(/_request$/, "_reply"), { status: "error", ename: err.name, evalue: err.message, traceback: [err.stack ?? err.message] });
+      reply(type.replace(/_request$/, "_reply"), { status: "error", ename: err.name, evalue: err.message, traceback: [err.stack ?? err.message] });
     } finally {
-      void this.publish("status", { execution_state: "idle" }, msg);
+      this.publish("status", { execution_state: "idle" }, msg);
     }
   }
 
@@ -239,14 +199,15 @@ export class KernelServer {
     this.draining = true;
     try {
       while (this.queue.length > 0) {
-        const { msg, sock } = this.queue.shift()!;
-        const ok = await this.execute(msg, sock);
+        const { msg, seq } = this.queue[0]!;
+        const ok = await this.execute(msg, seq);
+        this.queue.shift();
         if (!ok && msg.content.stop_on_error !== false) {
           // Like ipykernel: cells sent after a failing one are not run.
           for (const next of this.queue.splice(0)) {
-            void this.publish("status", { execution_state: "busy" }, next.msg);
-            await this.reply(next.sock, next.msg, "execute_reply", { status: "aborted", execution_count: this.executionCount });
-            void this.publish("status", { execution_state: "idle" }, next.msg);
+            this.publish("status", { execution_state: "busy" }, next.msg);
+            this.send("shell", next.msg, "execute_reply", { status: "aborted", execution_count: this.executionCount });
+            this.publish("status", { execution_state: "idle" }, next.msg);
           }
         }
       }
@@ -255,22 +216,24 @@ export class KernelServer {
     }
   }
 
-  private async execute(msg: Message, q: SendQueue): Promise<boolean> {
+  private async execute(msg: Message, seq: number): Promise<boolean> {
+    const ex = this.executor!;
     const code = String(msg.content.code ?? "");
     const silent = msg.content.silent === true;
     const storeHistory = msg.content.store_history !== false && !silent;
-    this.flushStreams();
     this.parent = msg;
-    void this.publish("status", { execution_state: "busy" }, msg);
+    this.runningSeq = seq;
+    this.publish("status", { execution_state: "busy" }, msg);
     if (storeHistory) this.executionCount += 1;
     const count = this.executionCount;
-    if (!silent) void this.publish("execute_input", { code, execution_count: count }, msg);
+    if (!silent) this.publish("execute_input", { code, execution_count: count }, msg);
     const entry = storeHistory ? this.history.add(count, code) : undefined;
+    beginCell();
     let ok = true;
     try {
-      const outcome = code.trim() === "" ? ({ status: "ok", hasValue: false } as const) : await this.executor.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`);
+      const outcome = code.trim() === "" ? ({ status: "ok", hasValue: false } as const) : await ex.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`, seq);
       if (outcome.status === "ok") {
-        if (outcome.hasValue && !silent) {
+        if (outcome.hasValue && !silent && !shownLiveThisCell(outcome.value)) {
           let data;
           try {
             data = toMimeBundle(outcome.value);
@@ -278,27 +241,19 @@ export class KernelServer {
             data = { "text/plain": `(display failed: ${e instanceof Error ? e.message : String(e)})` };
           }
           if (entry && typeof data["text/plain"] === "string") entry.output = data["text/plain"] as string;
-          void this.publish("execute_result", { execution_count: count, data, metadata: {} });
+          this.publish("execute_result", { execution_count: count, data, metadata: {} });
         }
-        await this.reply(q, msg, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: {} });
+        this.send("shell", msg, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: {} });
       } else {
         ok = false;
         const { ename, evalue, traceback } = outcome;
-        if (!silent) void this.publish("error", { ename, evalue, traceback });
-        await this.reply(q, msg, "execute_reply", { status: "error", execution_count: count, ename, evalue, traceback });
+        if (!silent) this.publish("error", { ename, evalue, traceback });
+        this.send("shell", msg, "execute_reply", { status: "error", execution_count: count, ename, evalue, traceback });
       }
     } finally {
-      this.flushStreams();
-      await this.publish("status", { execution_state: "idle" }, msg);
+      this.runningSeq = undefined;
+      this.publish("status", { execution_state: "idle" }, msg);
     }
     return ok;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.flushStreams();
-    await this.iopubQ.flushed();
-    this.executor.close();
-    for (const s of [this.iopub, this.shell, this.control, this.stdin, this.hb]) s.close();
   }
 }

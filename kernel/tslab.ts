@@ -30,6 +30,8 @@ export interface TslabConverter {
   convert(prevDecl: string, src: string): ConvertResult;
   inspect(prevDecl: string, src: string, position: number): unknown;
   complete(prevDecl: string, src: string, position: number): { start: number; end: number; candidates: string[] };
+  /** Adds an in-memory module (a root file of the program); returns its diagnostics. */
+  addModule(name: string, content: string): TsDiagnostic[];
   close(): void;
 }
 

@@ -23,5 +23,12 @@ class ArclightKernelTests(jkt.KernelTests):
     incomplete_code_samples = ["function f() {", "const a = ["]
     code_inspect_sample = "Math.max"
     code_clear_output = "agl.clearOutput()"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # kernel_info is answered as soon as the sockets are up, before the compiler has loaded; the
+        # suite's 10 s per-request limits are for requests, not for that first load on a busy machine.
+        cls.kc.execute_interactive("0", timeout=180)
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,7 @@
 // agl.display / agl.updateDisplay / agl.clearOutput: rich output in a
 // notebook, the text/plain form anywhere else.
 import { ValidationError } from "../types/errors.js";
-import { kernelHook } from "./hook.js";
+import { kernelHook, markShownLive } from "./hook.js";
 import { toMimeBundle } from "./mime.js";
 
 export interface DisplayOptions {
@@ -23,8 +23,10 @@ export function display(value: unknown, opts?: DisplayOptions): void {
   checkOptions("display", opts);
   const bundle = toMimeBundle(value);
   const hook = kernelHook();
-  if (hook) hook.display({ bundle, displayId: opts?.displayId, metadata: opts?.metadata });
-  else console.log(typeof value === "string" ? value : bundle["text/plain"]);
+  if (hook) {
+    hook.display({ bundle, displayId: opts?.displayId, metadata: opts?.metadata });
+    if (opts?.displayId !== undefined) markShownLive(value);
+  } else console.log(typeof value === "string" ? value : bundle["text/plain"]);
 }
 
 /** Replaces the output shown earlier with `display(x, { displayId })`. */

@@ -34,3 +34,30 @@ export function setKernelHook(hook: KernelHook): () => void {
     if (g[KERNEL_HOOK] === hook) delete g[KERNEL_HOOK];
   };
 }
+
+// Values shown with a display id in the running cell (a progress bar): they are on screen already and
+// update in place, so the kernel does not show them again when a cell ends with one (`bar.done();`).
+// Kept on a global symbol for the same reason as the hook.
+const LIVE = Symbol.for("arclight.kernel.live-displays");
+interface LiveDisplays {
+  cell: number;
+  shown: WeakMap<object, number>;
+}
+function live(): LiveDisplays {
+  const g = globalThis as Record<symbol, unknown>;
+  return (g[LIVE] ??= { cell: 0, shown: new WeakMap() }) as LiveDisplays;
+}
+
+/** Called by the kernel as each cell starts. */
+export function beginCell(): void {
+  live().cell += 1;
+}
+
+export function markShownLive(value: unknown): void {
+  if (typeof value === "object" && value !== null) live().shown.set(value, live().cell);
+}
+
+/** Whether `value` was displayed with a display id during the current cell. */
+export function shownLiveThisCell(value: unknown): boolean {
+  return typeof value === "object" && value !== null && live().shown.get(value) === live().cell;
+}

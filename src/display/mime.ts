@@ -66,8 +66,21 @@ export function toMimeBundle(value: unknown): MimeBundle {
     }
   }
   if (bundle === undefined) return { "text/plain": plainText(value) };
+  bundle = preferPNG(bundle);
   if (typeof bundle["text/plain"] !== "string") {
     return { ...bundle, "text/plain": isDisplayable(value) ? Object.prototype.toString.call(value) : plainText(value) };
   }
   return bundle;
+}
+
+/**
+ * With a PNG at hand, an SVG copy does more harm than good: Debian's nbconvert 6.5 ranks
+ * image/svg+xml above image/png and its HTML cleaner strips the SVG's children, leaving a blank
+ * chart. The PNG shows everywhere (nbconvert, GitHub, classic Notebook); JupyterLab draws the
+ * vega-lite spec when there is one.
+ */
+function preferPNG(bundle: MimeBundle): MimeBundle {
+  if (typeof bundle["image/png"] !== "string" || bundle["image/svg+xml"] === undefined) return bundle;
+  const { ["image/svg+xml"]: _svg, ...rest } = bundle;
+  return rest;
 }

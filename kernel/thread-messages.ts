@@ -1,0 +1,25 @@
+// Messages between the main thread (runs cells) and the socket worker (sockets.ts).
+import type { ConnectionInfo } from "./connection.js";
+import type { Header, Message } from "./wire.js";
+
+export interface SocketWorkerData {
+  conn: ConnectionInfo;
+  session: string;
+  /** Int32Array[0]: the sequence number of the execute request to interrupt. */
+  interruptFlag: SharedArrayBuffer;
+  kernelInfo: Record<string, unknown>;
+}
+
+/** Worker -> main. */
+export type ToMain =
+  | { op: "bound" }
+  | { op: "request"; channel: "shell" | "control"; msg: Message; seq?: number }
+  | { op: "interrupt"; seq: number }
+  | { op: "shutdown" };
+
+/** Main -> worker. */
+export type FromMain =
+  | { op: "stream"; name: "stdout" | "stderr"; text: string; parent: Header | undefined }
+  | { op: "send"; channel: "iopub" | "shell" | "control"; msg: Message }
+  | { op: "interrupt-ack" }
+  | { op: "close" };
