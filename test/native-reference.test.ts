@@ -2,9 +2,11 @@
 // written from the Hugging Face model definitions (GPT-2, Qwen2, Llama) in float64 PyTorch,
 // builds each family's HF directory with seeded random weights; Arclight loads it with
 // Policy.fromPretrained, and logprobs, the SFT loss + gradients and a GRPO loss (clipped
-// ratio, k3 KL, entropy bonus) + gradients must agree to fp32 precision (llm.c's ~1e-5).
+// ratio, k3 KL, entropy bonus) + gradients must agree to fp32 precision (llm.c's ~1e-5); the
+// directory policy.saveHF writes is read back by the same reference with the same logprobs (the
+// reference stands in for transformers, which cannot be installed here: no PyPI).
 // Needs Debian's python3-torch (scripts/ensure-torch.sh); skips with a message without it.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,6 +35,7 @@ interface Checked {
   entropy: number[];
   sft: { loss: number; grads: Record<string, number[]> };
   grpo?: { loss: number; grads: Record<string, number[]> };
+  also: number[][];
 }
 
 const batch = { prompts: [[1, 2, 3], [4, 5]], responses: [[6, 7, 8, 9], [10, 11, 12]] };
@@ -99,11 +102,16 @@ const families: { name: string; family: string; dtype: string; shards: number; c
   },
 ];
 
+const root = skip ? "" : mkdtempSync(join(tmpdir(), "arclight-ref-"));
+if (!skip) {
+  py({ cmd: "make", models: families.map((f, k) => ({ dir: join(root, String(k)), family: f.family, config: f.config, seed: 100 + k, dtype: f.dtype, shards: f.shards })) });
+  after(() => rmSync(root, { recursive: true, force: true }));
+}
+
 for (const [k, f] of families.entries()) {
   test(`${f.name}: logprobs, SFT and GRPO gradients match the HF-definition reference`, { skip, timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "arclight-ref-"));
-    try {
-      py({ cmd: "make", dir, family: f.family, config: f.config, seed: 100 + k, dtype: f.dtype, shards: f.shards });
+    const dir = join(root, String(k));
+    {
       const policy = await Policy.fromPretrained(dir, { device: "cpu" });
       assert.equal(policy.config.family, f.family);
       const mine = await policy.logprobs(batch);
@@ -114,7 +122,9 @@ for (const [k, f] of families.entries()) {
       const flatOld = oldLogprobs.flat();
       const refLogprobs = batch.responses.map((r, s) => r.map((_, t) => lp[s * 4 + t] - 0.2 + 0.05 * t));
       const grpo = { advantages: [0.7, -1.2], oldLogprobs: flatOld, refLogprobs: refLogprobs.flat(), clipLow: 0.2, clipHigh: 0.28, klBeta: 0.1, entropyCoef: 0.01 };
-      const ref = py<Checked>({ cmd: "check", dir, batch, grpo });
+      // export first: the reference reads policy.saveHF's directory (HF names and layouts) in the same run
+      await policy.saveHF(join(dir, "export"));
+      const ref = py<Checked>({ cmd: "check", dir, batch, grpo, also: [join(dir, "export")] });
 
       for (let i = 0; i < lp.length; i++) assert.ok(Math.abs(lp[i] - ref.logprobs[i]) < 2e-5 * Math.max(1, Math.abs(ref.logprobs[i])), `logprob ${i}: ${lp[i]} vs ${ref.logprobs[i]}`);
       const ent = mine.entropy.flat();
@@ -130,9 +140,9 @@ for (const [k, f] of families.entries()) {
       );
       assert.ok(Math.abs(g.loss - ref.grpo!.loss) < 1e-5 * Math.max(1e-3, Math.abs(ref.grpo!.loss)), `grpo loss ${g.loss} vs ${ref.grpo!.loss}`);
       compareGrads("grpo", g.grads, ref.grpo!.grads, 1e-5);
+      const back = ref.also[0];
+      for (let i = 0; i < lp.length; i++) assert.ok(Math.abs(back[i] - ref.logprobs[i]) < 1e-6, `exported logprob ${i}: ${back[i]} vs ${ref.logprobs[i]}`);
       await policy.dispose();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 }

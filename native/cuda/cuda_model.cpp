@@ -79,6 +79,7 @@ struct CudaModel::Impl {
     hostModel.cancelFlag = nullptr;
     // Checked here, so that make_backend falls back to the CPU instead of every call failing later.
     if (cfg.ropeScaled()) throw std::invalid_argument("the CUDA RoPE kernels have no Llama 3 rope_scaling yet");
+    if (cfg.lora.rank > 0) throw std::invalid_argument("LoRA adapters run on the CPU backend only so far");
     if (cfg.headDim() > 256) throw std::invalid_argument("the CUDA attention kernel supports head_dim <= 256, this model has " + std::to_string(cfg.headDim()));
     total = hostModel.numParams();
     step = h.step;

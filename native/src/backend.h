@@ -38,6 +38,8 @@ class Backend {
   // Weights, AdamW moments (empty before the first step) and step counter as a host model,
   // current as of this call: what save_checkpoint writes and clone copies.
   virtual const Model<float>& host() = 0;
+  // The host model to change in place (loading adapters), or null where the host is only a snapshot.
+  virtual Model<float>* mutableHost() { return nullptr; }
   // Checked between layers, sequences and decoded tokens.
   virtual void setCancelFlag(std::atomic<bool>* flag) = 0;
   // An independent copy on the same device (weights, optimizer state and step).
@@ -57,6 +59,7 @@ class CpuBackend final : public Backend {
   GenResult generate(const GenRequest& r) override { return m_->generate(r); }
   StepStats gradients(const SeqBatch& b, const LossConfig& loss) override { return m_->compute_gradients(b, loss); }
   const Model<float>& host() override { return *m_; }
+  Model<float>* mutableHost() override { return m_.get(); }
   void setCancelFlag(std::atomic<bool>* flag) override { m_->cancelFlag = flag; }
   std::unique_ptr<Backend> clone() override {
     auto copy = std::make_unique<Model<float>>(*m_);

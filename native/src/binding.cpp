@@ -156,6 +156,26 @@ DeviceRequest parse_device(Napi::Env env, const Napi::Value& v) {
   return r;
 }
 
+// { rank, alpha?, dropout?, targets: string[] } (PEFT names); undefined/null = no adapters.
+LoraConfig parse_lora(Napi::Env env, const Napi::Value& v) {
+  LoraConfig l;
+  if (v.IsUndefined() || v.IsNull()) return l;
+  Napi::Object o = need_object(env, v, "lora");
+  l.rank = int_in(o, "rank", 0, 1, 4096);
+  l.alpha = num(o, "alpha", 8.0);  // PEFT defaults: lora_alpha 8, dropout 0
+  l.dropout = num(o, "dropout", 0.0);
+  Napi::Value t = o.Get("targets");
+  if (!t.IsArray()) type_error(env, "lora.targets must be an array of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+  Napi::Array arr = t.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value x = arr.Get(i);
+    const int idx = x.IsString() ? lora_target_index(x.As<Napi::String>().Utf8Value()) : -1;
+    if (idx < 0) type_error(env, "lora.targets[" + std::to_string(i) + "] must be one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+    l.targets |= 1u << idx;
+  }
+  return l;
+}
+
 ModelConfig parse_config(Napi::Env env, Napi::Object o) {
   ModelConfig c;
   Napi::Value fam = o.Get("family");
@@ -181,6 +201,7 @@ ModelConfig parse_config(Napi::Env env, Napi::Object o) {
     c.ropeOriginalCtx = int_in(r, "originalMaxPositionEmbeddings", c.ropeOriginalCtx, 1, 1 << 24);
     if (!(c.ropeFactor >= 1)) type_error(env, "ropeScaling.factor must be >= 1");
   }
+  c.lora = parse_lora(env, o.Get("lora"));
   try {
     c.validate();
   } catch (const std::exception& e) {
@@ -275,6 +296,18 @@ Napi::Object config_object(Napi::Env env, const ModelConfig& c) {
     r.Set("originalMaxPositionEmbeddings", c.ropeOriginalCtx);
     o.Set("ropeScaling", r);
   }
+  if (c.lora.rank > 0) {
+    Napi::Object l = Napi::Object::New(env);
+    l.Set("rank", c.lora.rank);
+    l.Set("alpha", c.lora.alpha);
+    l.Set("dropout", c.lora.dropout);
+    Napi::Array t = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (int i = 0; i < kLoraTargets; i++)
+      if (c.lora.has(i)) t.Set(k++, lora_target_name(i));
+    l.Set("targets", t);
+    o.Set("lora", l);
+  }
   return o;
 }
 
@@ -288,7 +321,9 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return DefineClass(env, "NativePolicy",
                        {InstanceMethod("info", &NativePolicy::Info), InstanceMethod("generate", &NativePolicy::Generate),
                         InstanceMethod("score", &NativePolicy::Score), InstanceMethod("trainStep", &NativePolicy::TrainStep),
-                        InstanceMethod("gradients", &NativePolicy::Gradients),
+                        InstanceMethod("gradients", &NativePolicy::Gradients), InstanceMethod("merge", &NativePolicy::Merge),
+                        InstanceMethod("saveAdapter", &NativePolicy::SaveAdapter), InstanceMethod("loadAdapter", &NativePolicy::LoadAdapter),
+                        InstanceMethod("saveHF", &NativePolicy::SaveHF),
                         InstanceMethod("save", &NativePolicy::Save), InstanceMethod("clone", &NativePolicy::Clone),
                         InstanceMethod("cancel", &NativePolicy::Cancel), InstanceMethod("dispose", &NativePolicy::Dispose)});
   }
@@ -337,6 +372,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("config", config_object(info.Env(), st->model->config()));
     o.Set("numParams", (double)st->model->numParams());
+    if (st->model->config().lora.rank > 0) o.Set("trainableParams", (double)st->model->host().numTrainable());
     o.Set("step", (double)st->model->step());
     o.Set("device", st->model->device());
     o.Set("precision", st->model->precision());
@@ -535,6 +571,73 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return Wrap(info.Env(), copy);
   }
 
+  // merge(): a new policy (CPU) whose base weights have the adapters folded in, without adapters.
+  Napi::Value Merge(const Napi::CallbackInfo& info) {
+    auto st = live(info.Env());
+    auto out = std::make_shared<PolicyState>();
+    try {
+      std::lock_guard<std::mutex> lk(st->mu);
+      const Model<float>& h = st->model->host();
+      if (h.cfg.lora.rank == 0) throw std::invalid_argument("this policy has no LoRA adapters to merge");
+      out->model = std::make_unique<CpuBackend>(h.merged());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), std::string("merge failed: ") + e.what());
+    }
+    out->model->setCancelFlag(&out->cancel);
+    return Wrap(info.Env(), out);
+  }
+
+  // saveAdapter(dir) / loadAdapter(dir): PEFT adapter directories.
+  Napi::Value SaveAdapter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    if (!info[0].IsString()) type_error(env, "dir must be a string");
+    std::string dir = info[0].As<Napi::String>().Utf8Value();
+    auto* w = new PromiseWorker(
+        env,
+        [st, dir] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          save_peft_adapter(st->model->host(), dir);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value SaveHF(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    if (!info[0].IsString()) type_error(env, "dir must be a string");
+    std::string dir = info[0].As<Napi::String>().Utf8Value();
+    auto* w = new PromiseWorker(
+        env,
+        [st, dir] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          save_hf(st->model->host(), dir);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    w->Queue();
+    return w->Promise();
+  }
+
+  Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    if (!info[0].IsString()) type_error(env, "dir must be a string");
+    std::string dir = info[0].As<Napi::String>().Utf8Value();
+    auto* w = new PromiseWorker(
+        env,
+        [st, dir] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          Model<float>* m = st->model->mutableHost();
+          if (!m) throw std::runtime_error("loading adapters needs the CPU backend");
+          load_peft_adapter(*m, dir);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    w->Queue();
+    return w->Promise();
+  }
+
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
     if (state_) state_->cancel = true;
     return info.Env().Undefined();
@@ -580,11 +683,33 @@ Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) type_error(env, "dir must be a string");
   std::string dir = info[0].As<Napi::String>().Utf8Value();
   const DeviceRequest req = parse_device(env, info.Length() > 1 ? info[1] : env.Undefined());
+  // options.lora: fresh adapters over the frozen base; options.adapter: a PEFT directory whose config and weights are used
+  LoraConfig lora;
+  std::string adapter;
+  uint64_t seed = 0;
+  if (info.Length() > 1 && info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    lora = parse_lora(env, o.Get("lora"));
+    seed = (uint64_t)num(o, "seed", 0);
+    Napi::Value a = o.Get("adapter");
+    if (!a.IsUndefined() && !a.IsNull()) {
+      if (!a.IsString()) type_error(env, "adapter must be a directory path");
+      adapter = a.As<Napi::String>().Utf8Value();
+    }
+  }
   auto st = std::make_shared<PolicyState>();
   auto* w = new PromiseWorker(
       env,
-      [st, dir, req] {
-        st->model = make_backend(load_hf_pretrained(dir), req, &st->deviceNote);
+      [st, dir, req, lora, adapter, seed] {
+        LoraConfig l = lora;
+        if (!adapter.empty()) {
+          l = read_peft_config(adapter);
+          if (lora.rank > 0 && (lora.rank != l.rank || lora.targets != l.targets))
+            throw std::invalid_argument("options.lora does not match " + adapter + "/adapter_config.json; give one of them");
+        }
+        auto host = load_hf_pretrained(dir, l, seed);
+        if (!adapter.empty()) load_peft_adapter(*host, adapter);
+        st->model = make_backend(std::move(host), req, &st->deviceNote);
         st->model->setCancelFlag(&st->cancel);
       },
       [st](Napi::Env env) -> Napi::Value { return NativePolicy::Wrap(env, st); });

@@ -9,6 +9,29 @@
 
 namespace arclight {
 
+// LoRA adapter targets, in PEFT's module names (Qwen2 / Llama layouts).
+enum LoraTarget { kLoraQ = 0, kLoraK, kLoraV, kLoraO, kLoraGate, kLoraUp, kLoraDown, kLoraTargets };
+inline const char* lora_target_name(int t) {
+  static const char* names[kLoraTargets] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  return names[t];
+}
+inline int lora_target_index(const std::string& name) {
+  for (int t = 0; t < kLoraTargets; t++)
+    if (name == lora_target_name(t)) return t;
+  return -1;
+}
+
+// Low-rank adapters over a frozen base (PEFT semantics: y = W x + (alpha / rank) * B A dropout(x),
+// A [rank, in] kaiming-uniform, B [out, rank] zero). rank 0 = no adapters, everything trains.
+struct LoraConfig {
+  int rank = 0;
+  double alpha = 16;
+  double dropout = 0;
+  unsigned targets = 0;  // bit t = LoraTarget t
+  bool has(int t) const { return rank > 0 && (targets >> t & 1u); }
+  double scale() const { return alpha / rank; }
+};
+
 struct ModelConfig {
   std::string family = "gpt2";  // "gpt2" | "qwen2" | "llama"
   int layers = 2;
@@ -24,6 +47,7 @@ struct ModelConfig {
   // Llama 3 rope_scaling ("rope_type": "llama3"); ropeFactor 0 means plain RoPE.
   double ropeFactor = 0, ropeLowFreqFactor = 1, ropeHighFreqFactor = 4;
   int ropeOriginalCtx = 8192;
+  LoraConfig lora;
 
   // RMSNorm + RoPE + SwiGLU, no position embeddings (Qwen2 and Llama); else GPT-2's block.
   bool qwen() const { return family == "qwen2" || family == "llama"; }
@@ -71,6 +95,13 @@ struct ModelConfig {
     if (ffn < 0 || ffn > (1 << 20)) bad("ffn must be in [0, 1048576]");
     if (!(normEps > 0 && normEps < 1)) bad("normEps must be in (0, 1)");
     if (!(ropeTheta > 1)) bad("ropeTheta must be > 1");
+    if (lora.rank != 0) {
+      if (family == "gpt2") bad("LoRA adapters need the qwen2 or llama family (PEFT module names q_proj ... down_proj)");
+      if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank must be in [1, 4096]");
+      if (!(lora.alpha > 0)) bad("lora.alpha must be > 0");
+      if (!(lora.dropout >= 0 && lora.dropout < 1)) bad("lora.dropout must be in [0, 1)");
+      if (lora.targets == 0 || lora.targets >= (1u << kLoraTargets)) bad("lora.targets must name at least one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+    }
     if (family == "gpt2" && !tieEmbeddings) bad("gpt2 always ties the head to wte");
   }
 };

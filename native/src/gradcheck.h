@@ -19,6 +19,8 @@ struct GradCheckResult {
 // Checks every `stride`-th parameter. Weights are drawn in double, rounded to
 // fp32 and copied back, so all three gradients are of the very same function.
 inline GradCheckResult gradcheck(const ModelConfig& cfg, const SeqBatch& b, const LossConfig& lc, uint64_t seed, double initScale, int stride) {
+  // Dropout draws a new mask per forward, so central differences would not see the same function.
+  if (cfg.lora.dropout > 0) throw std::invalid_argument("gradcheck needs lora.dropout = 0");
   Model<double> md(cfg);
   md.init(seed);
   // Larger-than-GPT-2 weights so every path carries a gradient well above rounding noise.
@@ -27,14 +29,15 @@ inline GradCheckResult gradcheck(const ModelConfig& cfg, const SeqBatch& b, cons
   Model<float> mf(cfg);
   mf.copy_weights_from(md);
   md.copy_weights_from(mf);
-  const size_t n = md.numParams();
-  mf.g.assign(n, 0.0f);
-  md.g.assign(n, 0.0);
+  // only trained parameters have gradients (with LoRA: the adapters; g covers [base, numParams))
+  const size_t n = md.numParams(), base = md.trainableBase();
+  mf.g.assign(n - base, 0.0f);
+  md.g.assign(n - base, 0.0);
   mf.score(b, &lc, nullptr, nullptr);
   md.score(b, &lc, nullptr, nullptr);
   GradCheckResult r;
   double num2 = 0, e32 = 0, e64 = 0, maxNum = 0, maxE = 0;
-  for (size_t i = 0; i < n; i += (size_t)std::max(stride, 1)) {
+  for (size_t i = base; i < n; i += (size_t)std::max(stride, 1)) {
     const double w0 = md.w[i];
     const double h = 1e-5 * std::max(1.0, std::fabs(w0));
     md.w[i] = w0 + h;
@@ -44,10 +47,10 @@ inline GradCheckResult gradcheck(const ModelConfig& cfg, const SeqBatch& b, cons
     md.w[i] = w0;
     const double gn = (lp - lm) / (2 * h);
     num2 += gn * gn;
-    e32 += (mf.g[i] - gn) * (mf.g[i] - gn);
-    e64 += (md.g[i] - gn) * (md.g[i] - gn);
+    e32 += (mf.g[i - base] - gn) * (mf.g[i - base] - gn);
+    e64 += (md.g[i - base] - gn) * (md.g[i - base] - gn);
     maxNum = std::max(maxNum, std::fabs(gn));
-    maxE = std::max(maxE, std::fabs(md.g[i] - gn));
+    maxE = std::max(maxE, std::fabs(md.g[i - base] - gn));
     r.checked++;
   }
   r.gradNorm = std::sqrt(num2);

@@ -3,11 +3,13 @@
 // AdamW step and the KV-cached sampler. Templated on the float type so a
 // double build can check the fp32 gradients (see gradcheck.h).
 #pragma once
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -122,6 +124,7 @@ class Model {
     Rng rng(seed ^ 0xA5C1u);
     const double resid = 0.02 / std::sqrt(2.0 * cfg.layers);
     for (auto& p : params) {
+      if (is_lora(p)) continue;
       F* d = w.data() + p.offset;
       const bool isNorm = p.name.find("ln") != std::string::npos;
       const bool isBias = p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
@@ -131,6 +134,50 @@ class Model {
       const double sd = isProj ? resid : 0.02;
       for (size_t i = 0; i < p.size; i++) d[i] = (F)(rng.normal() * sd);
     }
+    init_lora(seed);
+  }
+
+  // PEFT's LoRA init: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0, so a fresh
+  // adapter leaves the base model's outputs unchanged.
+  void init_lora(uint64_t seed) {
+    Rng rng(seed ^ 0x10AAu);
+    for (auto& p : params) {
+      if (!is_lora(p)) continue;
+      F* d = w.data() + p.offset;
+      const bool isA = p.name.compare(p.name.size() - 2, 2, ".A") == 0;
+      const double bound = isA ? 1.0 / std::sqrt((double)p.shape[1]) : 0.0;
+      for (size_t i = 0; i < p.size; i++) d[i] = (F)(isA ? (2 * rng.uniform() - 1) * bound : 0.0);
+    }
+  }
+
+  static bool is_lora(const ParamInfo& p) { return p.name.find(".lora.") != std::string::npos; }
+  size_t trainableBase() const { return gBase_; }
+
+  // The base model with every adapter folded in: W += (alpha / rank) * B A on the adapted rows.
+  std::unique_ptr<Model<F>> merged() const {
+    ModelConfig c = cfg;
+    c.lora = LoraConfig{};
+    auto out = std::make_unique<Model<F>>(c);
+    std::copy(w.begin(), w.begin() + out->numParams(), out->w.begin());  // base parameters come first, same layout
+    const double sc = cfg.lora.scale();
+    for (int l = 0; l < cfg.layers; l++) {
+      for (int t = 0; t < kLoraTargets; t++) {
+        const LayerOff& o = off_.L[l];
+        if (o.loraA[t] == kAbsent) continue;
+        const LoraSite st = site(l, t);
+        const int r = cfg.lora.rank;
+        const F* A = w.data() + o.loraA[t];
+        const F* B = w.data() + o.loraB[t];
+        F* Wb = out->w.data() + st.weight + (size_t)st.row0 * st.in;
+        for (int j = 0; j < st.out; j++)
+          for (int c2 = 0; c2 < st.in; c2++) {
+            double acc = 0;
+            for (int k = 0; k < r; k++) acc += (double)B[(size_t)j * r + k] * A[(size_t)k * st.in + c2];
+            Wb[(size_t)j * st.in + c2] += (F)(sc * acc);
+          }
+      }
+    }
+    return out;
   }
 
   template <typename G>
@@ -146,12 +193,16 @@ class Model {
   // Logits are computed for rows [logitsFrom, N) into acts.logits.
   struct LayerActs {
     std::vector<F> xin, ln1, ln1m, ln1r, q, att, atty, x2, ln2, ln2m, ln2r, fch, fcg;
+    // LoRA, per target: t = dropout(x) A^T, the dropped-out input and its keep mask (dropout > 0 only)
+    std::array<std::vector<F>, kLoraTargets> loraT, loraX;
+    std::array<std::vector<uint8_t>, kLoraTargets> loraKeep;
   };
   struct Acts {
     std::vector<LayerActs> L;
     std::vector<F> xout, lnf, lnfm, lnfr, logits, qkv, tmp;
     // backward scratch
     std::vector<F> dx, dx2, dln, dlnf, dfcg, dfch, datty, dq, dk, dv, dqkv, dlogits;
+    std::vector<F> loraU, loraDT, loraDX;  // LoRA scratch
   };
 
   void forward(const int* tokens, const int* pos, KVCache* const* caches, int N, Acts& a, bool train, int logitsFrom) {
@@ -187,6 +238,7 @@ class Model {
       out.resize((size_t)N * C);
       norm_fwd(la.ln1.data(), la.ln1m.data(), la.ln1r.data(), la.xin.data(), o.ln1w, o.ln1b, N, eps);
       matmul_forward(a.qkv.data(), la.ln1.data(), W(o.qkvw), W(o.qkvb), N, C, QKV);
+      for (int t : {kLoraQ, kLoraK, kLoraV}) lora_forward(l, t, la.ln1.data(), a.qkv.data(), N, la, a, train);
       for (int i = 0; i < N; i++) {
         const F* r = a.qkv.data() + (size_t)i * QKV;
         std::memcpy(la.q.data() + (size_t)i * H * D, r, sizeof(F) * H * D);
@@ -203,12 +255,15 @@ class Model {
       if (train) { la.att.resize((size_t)N * H * N); att = la.att.data(); }
       attention_forward_cpu(la.atty.data(), att, N, la.q.data(), kc.data(), vc.data(), pos, N, H, KV, D);
       matmul_forward(a.tmp.data(), la.atty.data(), W(o.projw), W(o.projb), N, H * D, C);
+      lora_forward(l, kLoraO, la.atty.data(), a.tmp.data(), N, la, a, train);
       for (size_t i = 0; i < (size_t)N * C; i++) la.x2[i] = la.xin[i] + a.tmp[i];
       norm_fwd(la.ln2.data(), la.ln2m.data(), la.ln2r.data(), la.x2.data(), o.ln2w, o.ln2b, N, eps);
       matmul_forward(la.fch.data(), la.ln2.data(), W(o.fcw), W(o.fcb), N, C, Fh);
+      for (int t : {kLoraGate, kLoraUp}) lora_forward(l, t, la.ln2.data(), la.fch.data(), N, la, a, train);
       if (cfg.qwen()) swiglu_forward_cpu(la.fcg.data(), la.fch.data(), N, Fd);
       else gelu_forward_cpu(la.fcg.data(), la.fch.data(), (size_t)N * Fd);
       matmul_forward(a.tmp.data(), la.fcg.data(), W(o.mlpw), W(o.mlpb), N, Fd, C);
+      lora_forward(l, kLoraDown, la.fcg.data(), a.tmp.data(), N, la, a, train);
       for (size_t i = 0; i < (size_t)N * C; i++) out[i] = la.x2[i] + a.tmp[i];
     }
     a.lnf.resize((size_t)N * C); a.lnfm.resize(N); a.lnfr.resize(N);
@@ -239,16 +294,19 @@ class Model {
       // MLP block: out = x2 + mlp(norm2(x2))
       a.dfcg.assign((size_t)N * Fd, F(0));
       matmul_backward(a.dfcg.data(), G(o.mlpw), G(o.mlpb), a.dx.data(), la.fcg.data(), W(o.mlpw), N, Fd, C);
+      lora_backward(l, kLoraDown, a.dx.data(), la.fcg.data(), a.dfcg.data(), N, la, a);
       a.dfch.assign((size_t)N * Fh, F(0));
       if (cfg.qwen()) swiglu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), N, Fd);
       else gelu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), (size_t)N * Fd);
       a.dln.assign(NC, F(0));
       matmul_backward(a.dln.data(), G(o.fcw), G(o.fcb), a.dfch.data(), la.ln2.data(), W(o.fcw), N, C, Fh);
+      for (int t : {kLoraGate, kLoraUp}) lora_backward(l, t, a.dfch.data(), la.ln2.data(), a.dln.data(), N, la, a);
       a.dx2 = a.dx;
       norm_bwd(a.dx2.data(), o.ln2w, o.ln2b, a.dln.data(), la.x2.data(), la.ln2m.data(), la.ln2r.data(), N);
       // attention block: x2 = xin + proj(attn(norm1(xin)))
       a.datty.assign((size_t)N * H * D, F(0));
       matmul_backward(a.datty.data(), G(o.projw), G(o.projb), a.dx2.data(), la.atty.data(), W(o.projw), N, H * D, C);
+      lora_backward(l, kLoraO, a.dx2.data(), la.atty.data(), a.datty.data(), N, la, a);
       a.dq.assign((size_t)N * H * D, F(0));
       a.dk.assign((size_t)N * KVD, F(0));
       a.dv.assign((size_t)N * KVD, F(0));
@@ -267,6 +325,7 @@ class Model {
       }
       a.dln.assign(NC, F(0));
       matmul_backward(a.dln.data(), G(o.qkvw), G(o.qkvb), a.dqkv.data(), la.ln1.data(), W(o.qkvw), N, C, QKV);
+      for (int t : {kLoraQ, kLoraK, kLoraV}) lora_backward(l, t, a.dqkv.data(), la.ln1.data(), a.dln.data(), N, la, a);
       a.dx = a.dx2;
       norm_bwd(a.dx.data(), o.ln1w, o.ln1b, a.dln.data(), la.xin.data(), la.ln1m.data(), la.ln1r.data(), N);
     }
@@ -476,7 +535,87 @@ class Model {
  private:
   struct LayerOff {
     size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, mlpw, mlpb;
+    std::array<size_t, kLoraTargets> loraA, loraB;
   };
+  // Where adapter t of a layer acts: the fused base weight it adds to (rows row0 .. row0+out of a
+  // [.., in] matrix), i.e. columns row0 .. row0+out of that matmul's output, whose rows are ld wide.
+  struct LoraSite {
+    size_t weight;
+    int in, out, row0, ld;
+  };
+  LoraSite site(int l, int t) const {
+    const LayerOff& o = off_.L[l];
+    const int C = cfg.dModel, HD = cfg.heads * cfg.headDim(), KVD = cfg.kvDim(), QKV = cfg.qkvDim(), Fd = cfg.ffnDim();
+    switch (t) {
+      case kLoraQ: return {o.qkvw, C, HD, 0, QKV};
+      case kLoraK: return {o.qkvw, C, KVD, HD, QKV};
+      case kLoraV: return {o.qkvw, C, KVD, HD + KVD, QKV};
+      case kLoraO: return {o.projw, HD, C, 0, C};
+      case kLoraGate: return {o.fcw, C, Fd, 0, 2 * Fd};
+      case kLoraUp: return {o.fcw, C, Fd, Fd, 2 * Fd};
+      default: return {o.mlpw, Fd, C, 0, C};
+    }
+  }
+
+  // out[:, row0 .. row0+out) += scale * (dropout(x) A^T) B^T; keeps t (and the dropout mask) for backward.
+  void lora_forward(int l, int t, const F* x, F* out, int N, LayerActs& la, Acts& a, bool train) {
+    const LayerOff& o = off_.L[l];
+    if (o.loraA[t] == kAbsent) return;
+    const LoraSite st = site(l, t);
+    const int r = cfg.lora.rank;
+    const F* xin = x;
+    if (train && cfg.lora.dropout > 0) {
+      const size_t n = (size_t)N * st.in;
+      const F keepScale = (F)(1.0 / (1.0 - cfg.lora.dropout));
+      la.loraX[t].resize(n);
+      la.loraKeep[t].resize(n);
+      for (size_t i = 0; i < n; i++) {
+        const bool keep = loraRng_.uniform() >= cfg.lora.dropout;
+        la.loraKeep[t][i] = keep;
+        la.loraX[t][i] = keep ? x[i] * keepScale : F(0);
+      }
+      xin = la.loraX[t].data();
+    }
+    la.loraT[t].resize((size_t)N * r);
+    matmul_forward(la.loraT[t].data(), xin, W(o.loraA[t]), (const F*)nullptr, N, st.in, r);
+    a.loraU.resize((size_t)N * st.out);
+    matmul_forward(a.loraU.data(), la.loraT[t].data(), W(o.loraB[t]), (const F*)nullptr, N, r, st.out);
+    const F sc = (F)cfg.lora.scale();
+    for (int i = 0; i < N; i++) {
+      F* dst = out + (size_t)i * st.ld + st.row0;
+      const F* u = a.loraU.data() + (size_t)i * st.out;
+      for (int j = 0; j < st.out; j++) dst[j] += sc * u[j];
+    }
+  }
+
+  // Gradients of adapter t: dB += dU^T t, dA += dT^T dropout(x), dx += dropout'(dT A), with dU the
+  // scaled slice of the fused output's gradient dOut.
+  void lora_backward(int l, int t, const F* dOut, const F* x, F* dx, int N, LayerActs& la, Acts& a) {
+    const LayerOff& o = off_.L[l];
+    if (o.loraA[t] == kAbsent) return;
+    const LoraSite st = site(l, t);
+    const int r = cfg.lora.rank;
+    const F sc = (F)cfg.lora.scale();
+    a.loraU.resize((size_t)N * st.out);
+    for (int i = 0; i < N; i++) {
+      const F* src = dOut + (size_t)i * st.ld + st.row0;
+      F* u = a.loraU.data() + (size_t)i * st.out;
+      for (int j = 0; j < st.out; j++) u[j] = sc * src[j];
+    }
+    a.loraDT.assign((size_t)N * r, F(0));
+    matmul_backward(a.loraDT.data(), G(o.loraB[t]), (F*)nullptr, a.loraU.data(), la.loraT[t].data(), W(o.loraB[t]), N, r, st.out);
+    if (cfg.lora.dropout > 0 && la.loraX[t].size() == (size_t)N * st.in) {
+      a.loraDX.assign((size_t)N * st.in, F(0));
+      matmul_backward(a.loraDX.data(), G(o.loraA[t]), (F*)nullptr, a.loraDT.data(), la.loraX[t].data(), W(o.loraA[t]), N, st.in, r);
+      const F keepScale = (F)(1.0 / (1.0 - cfg.lora.dropout));
+      for (size_t i = 0; i < a.loraDX.size(); i++)
+        if (la.loraKeep[t][i]) dx[i] += a.loraDX[i] * keepScale;
+    } else {
+      matmul_backward(dx, G(o.loraA[t]), (F*)nullptr, a.loraDT.data(), x, W(o.loraA[t]), N, st.in, r);
+    }
+  }
+
+  Rng loraRng_{0x10AAD0u};  // LoRA dropout masks
   struct Offsets {
     size_t wte, wpe, lnfw, lnfb, lm;
     std::vector<LayerOff> L;
@@ -524,11 +663,26 @@ class Model {
       }
       o.mlpw = add(n::layer(i, n::kMlpProjWeight), {C, Fd});
       o.mlpb = add(n::layer(i, n::kMlpProjBias), {C}, gpt);
+      o.loraA.fill(kAbsent);
+      o.loraB.fill(kAbsent);
       off_.L.push_back(o);
     }
     off_.lnfw = add(n::kLnfWeight, {C});
     off_.lnfb = add(n::kLnfBias, {C}, gpt);
     off_.lm = add(n::kLmHead, {V, C}, !cfg.tieEmbeddings);
+    // Adapters after the whole base, so the trained parameters (and g, m, v) are one contiguous tail.
+    if (cfg.lora.rank > 0) {
+      gBase_ = total_;
+      const int64_t r = cfg.lora.rank;
+      for (int i = 0; i < cfg.layers; i++)
+        for (int t = 0; t < kLoraTargets; t++) {
+          if (!cfg.lora.has(t)) continue;
+          const LoraSite st = site(i, t);
+          const std::string base = n::layer(i, "lora.") + lora_target_name(t);
+          off_.L[i].loraA[t] = add(base + ".A", {r, st.in});
+          off_.L[i].loraB[t] = add(base + ".B", {st.out, r});
+        }
+    }
   }
 
   size_t head() const { return cfg.tieEmbeddings ? off_.wte : off_.lm; }

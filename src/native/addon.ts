@@ -18,6 +18,7 @@ export interface NativeConfig {
   ropeTheta: number;
   tieEmbeddings: boolean;
   ropeScaling?: { factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+  lora?: { rank: number; alpha: number; dropout: number; targets: string[] };
 }
 
 export interface NativeBatch {
@@ -62,12 +63,16 @@ export interface NativeDeviceOptions {
 
 export interface NativePolicyHandle {
   /** device: what runs the model; deviceNote: why it is not what was asked for (absent when it is). */
-  info(): { config: NativeConfig; numParams: number; step: number; device: "cpu" | "cuda"; precision: "fp32" | "bf16"; deviceNote?: string };
+  info(): { config: NativeConfig; numParams: number; trainableParams?: number; step: number; device: "cpu" | "cuda"; precision: "fp32" | "bf16"; deviceNote?: string };
   generate(req: Record<string, unknown>): Promise<NativeGeneration>;
   score(batch: NativeBatch): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
   trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;
   gradients(batch: NativeBatch, opts: Record<string, unknown>): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
   save(path: string): Promise<void>;
+  saveAdapter(dir: string): Promise<void>;
+  saveHF(dir: string): Promise<void>;
+  loadAdapter(dir: string): Promise<void>;
+  merge(): NativePolicyHandle;
   clone(): NativePolicyHandle;
   cancel(): void;
   dispose(): Promise<void> | undefined;
@@ -84,7 +89,7 @@ export interface GradCheckResult {
 export interface NativeAddon {
   NativePolicy: new (config: Partial<NativeConfig>, seed: number, opts?: NativeDeviceOptions) => NativePolicyHandle;
   loadPolicy(path: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
-  loadPretrained(dir: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
+  loadPretrained(dir: string, opts?: NativeDeviceOptions & { lora?: Record<string, unknown>; adapter?: string; seed?: number }): Promise<NativePolicyHandle>;
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
   groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
   /** fp32 GEMM GFLOP/s; kernel "auto" (what the model uses), "own" (Arclight's kernel) or "blas" (throws without one). */

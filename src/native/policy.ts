@@ -1,6 +1,9 @@
 // The policy a notebook trains: a native transformer with generate, logprobs,
 // trainStep, save/load. Calls on one policy run one at a time, off the main
 // thread; an AbortSignal stops a long call between tokens, layers or sequences.
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { totalmem } from "node:os";
 import { ValidationError } from "../types/errors.js";
 import { loadAddon, type NativeBatch, type NativeConfig, type NativePolicyHandle, type NativeTrainStats } from "./addon.js";
@@ -19,6 +22,51 @@ export interface RopeScaling {
 export type Device = "auto" | "cpu" | "cuda";
 /** CUDA GEMM operands: fp32, or bf16 on the tensor cores (fp32 master weights and optimizer state either way). */
 export type Precision = "fp32" | "bf16";
+
+export type LoraTarget = "q_proj" | "k_proj" | "v_proj" | "o_proj" | "gate_proj" | "up_proj" | "down_proj";
+const LORA_TARGETS: readonly LoraTarget[] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+/**
+ * Low-rank adapters over a frozen base (PEFT semantics: y = W x + (alpha / rank) B A dropout(x),
+ * A kaiming-uniform, B zero). qwen2 / llama families; CPU backend.
+ */
+export interface LoraOptions {
+  rank: number;
+  /** Default 8 (PEFT's lora_alpha default). */
+  alpha?: number;
+  /** Dropout on the adapter input while training; default 0. */
+  dropout?: number;
+  /** PEFT module names; default ["q_proj", "v_proj"] (PEFT's default for Llama and Qwen2). */
+  targets?: LoraTarget[];
+}
+
+function loraIssues(l: LoraOptions | undefined, issues: string[]): void {
+  if (l === undefined) return;
+  if (l === null || typeof l !== "object") {
+    issues.push("lora must be { rank, alpha?, dropout?, targets? }");
+    return;
+  }
+  if (l.rank === undefined) issues.push("lora.rank is required");
+  intIn("lora", "lora.rank", l.rank, 1, 4096, issues);
+  numIn("lora.alpha", l.alpha, 1e-9, 1e9, issues);
+  numIn("lora.dropout", l.dropout, 0, 0.999, issues);
+  if (l.targets !== undefined && (!Array.isArray(l.targets) || l.targets.length === 0 || l.targets.some((t) => !LORA_TARGETS.includes(t))))
+    issues.push(`lora.targets must be a non-empty array of ${LORA_TARGETS.join(", ")}`);
+}
+
+function nativeLora(l: LoraOptions): { rank: number; alpha: number; dropout: number; targets: string[] } {
+  return { rank: l.rank, alpha: l.alpha ?? 8, dropout: l.dropout ?? 0, targets: l.targets ?? ["q_proj", "v_proj"] };
+}
+
+/** Options of Policy.fromPretrained. */
+export interface PretrainedOptions extends DeviceOptions {
+  /** Fresh LoRA adapters over the frozen pretrained weights. */
+  lora?: LoraOptions;
+  /** A PEFT adapter directory (adapter_config.json + adapter_model.safetensors) to load over the base. */
+  adapter?: string;
+  /** Seed of the fresh adapters' init. Default 0. */
+  seed?: number;
+}
 
 /** Where a policy runs: "auto" (default) = CUDA when a device exists, else the CPU. */
 export interface DeviceOptions {
@@ -45,6 +93,8 @@ export interface PolicyConfig {
   ropeScaling?: RopeScaling;
   /** qwen2 / llama; gpt2 always ties. Default true. */
   tieEmbeddings?: boolean;
+  /** Train LoRA adapters over the (frozen, randomly initialised) base instead of every weight. */
+  lora?: LoraOptions;
   device?: Device;
   precision?: Precision;
   seed?: number;
@@ -154,6 +204,8 @@ function checkConfig(c: PolicyConfig): void {
   numIn("normEps", c.normEps, 1e-12, 0.5, issues);
   numIn("ropeTheta", c.ropeTheta, 1.0001, 1e12, issues);
   deviceIssues(c, issues);
+  loraIssues(c.lora, issues);
+  if (c.lora !== undefined && c.family === "gpt2") issues.push("lora needs the qwen2 or llama family");
   if (!issues.length) {
     if (c.dModel % c.heads !== 0) issues.push(`heads (${c.heads}) must divide dModel (${c.dModel})`);
     const kv = c.kvHeads ?? c.heads;
@@ -238,6 +290,8 @@ export class Policy {
   readonly deviceNote: string | undefined;
   #handle: NativePolicyHandle | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  // The Hugging Face directory this policy came from: saveHF copies its tokenizer files.
+  #sourceDir: string | undefined;
 
   private constructor(handle: NativePolicyHandle) {
     this.#handle = handle;
@@ -265,6 +319,7 @@ export class Policy {
       ropeTheta: config.ropeTheta ?? 10000,
       tieEmbeddings: config.tieEmbeddings ?? true,
       ...(config.ropeScaling ? { ropeScaling: config.ropeScaling } : {}),
+      ...(config.lora ? { lora: nativeLora(config.lora) } : {}),
     };
     return new Policy(new addon.NativePolicy(cfg, config.seed ?? 0, { device: config.device ?? "auto", precision: config.precision ?? "fp32" }));
   }
@@ -288,11 +343,27 @@ export class Policy {
    * the math (attention_bias, rope_scaling types other than llama3, sliding windows, ...) are
    * refused with an error naming them. Nothing is downloaded.
    */
-  static async fromPretrained(dir: string, opts: DeviceOptions = {}): Promise<Policy> {
-    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("Policy.fromPretrained", ["dir must be a non-empty string"]);
-    checkDeviceOptions("Policy.fromPretrained", opts);
+  static async fromPretrained(dir: string, opts: PretrainedOptions = {}): Promise<Policy> {
+    const where = "Policy.fromPretrained";
+    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError(where, ["dir must be a non-empty string"]);
+    checkDeviceOptions(where, opts);
+    const issues: string[] = [];
+    loraIssues(opts.lora, issues);
+    if (opts.adapter !== undefined && (typeof opts.adapter !== "string" || opts.adapter.length === 0)) issues.push("adapter must be a directory path");
+    intIn(where, "seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, issues);
+    if (issues.length) throw new ValidationError(where, issues);
     const addon = loadAddon();
-    return new Policy(await addon.loadPretrained(dir, { device: opts.device ?? "auto", precision: opts.precision ?? "fp32" }));
+    const policy = new Policy(
+      await addon.loadPretrained(dir, {
+        device: opts.device ?? "auto",
+        precision: opts.precision ?? "fp32",
+        ...(opts.lora ? { lora: nativeLora(opts.lora) } : {}),
+        ...(opts.adapter ? { adapter: opts.adapter } : {}),
+        seed: opts.seed ?? 0,
+      }),
+    );
+    policy.#sourceDir = dir;
+    return policy;
   }
 
   get config(): NativeConfig {
@@ -300,6 +371,11 @@ export class Policy {
   }
   get numParams(): number {
     return this.#live().info().numParams;
+  }
+  /** Parameters a train step updates: all of them, or only the LoRA adapters. */
+  get trainableParams(): number {
+    const i = this.#live().info();
+    return i.trainableParams ?? i.numParams;
   }
   /** Optimizer steps taken (restored by load). */
   get step(): number {
@@ -459,6 +535,43 @@ export class Policy {
   async save(path: string): Promise<void> {
     if (typeof path !== "string" || path.length === 0) throw new ValidationError("policy.save", ["path must be a non-empty string"]);
     await this.#run(undefined, (h) => h.save(path));
+  }
+
+  /** Writes the LoRA adapters as a PEFT directory (adapter_model.safetensors + adapter_config.json). */
+  async saveAdapter(dir: string): Promise<void> {
+    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("policy.saveAdapter", ["dir must be a non-empty string"]);
+    await mkdir(dir, { recursive: true });
+    await this.#run(undefined, (h) => h.saveAdapter(dir));
+  }
+
+  /** Replaces the LoRA adapters with a PEFT directory's (same rank, alpha and targets); the optimizer restarts. */
+  async loadAdapter(dir: string): Promise<void> {
+    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("policy.loadAdapter", ["dir must be a non-empty string"]);
+    await this.#run(undefined, (h) => h.loadAdapter(dir));
+  }
+
+  /** A new policy (CPU) with the adapters folded into the base weights (W += alpha/rank B A) and no adapters. */
+  async mergeAdapter(): Promise<Policy> {
+    const merged = await this.#run(undefined, async (h) => new Policy(h.merge()));
+    merged.#sourceDir = this.#sourceDir;
+    return merged;
+  }
+
+  /**
+   * Writes a Hugging Face directory in the family's own names and layouts (config.json,
+   * model.safetensors in F32, generation_config.json) that Policy.fromPretrained, transformers
+   * and vLLM load; LoRA adapters are merged in. Tokenizer files (tokenizer.json,
+   * tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt) come from
+   * `tokenizerDir`, else from the directory the policy was loaded from, when present.
+   */
+  async saveHF(dir: string, opts: { tokenizerDir?: string } = {}): Promise<void> {
+    if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("policy.saveHF", ["dir must be a non-empty string"]);
+    await mkdir(dir, { recursive: true });
+    await this.#run(undefined, (h) => h.saveHF(dir));
+    const from = opts.tokenizerDir ?? this.#sourceDir;
+    for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "generation_config.json"])
+      if (from && existsSync(join(from, f))) await copyFile(join(from, f), join(dir, f));
+    if (!existsSync(join(dir, "generation_config.json"))) await writeFile(join(dir, "generation_config.json"), JSON.stringify({ _from_model_config: true }, null, 2) + "\n");
   }
 
   /** An independent copy on the same device (e.g. a frozen KL reference): weights, optimizer state and step. */

@@ -5,14 +5,15 @@ modeling_llama.py) in plain PyTorch, float64, without transformers itself
 (which is not installable here: no PyPI).
 
 Commands (JSON on stdin, JSON on stdout):
-  make   {dir, family, config, seed, dtype, shards}: writes a Hugging Face model
-         directory (config.json, model.safetensors or shards + index) with seeded
+  make   {models: [{dir, family, config, seed, dtype, shards}]}: writes Hugging Face model
+         directories (config.json, model.safetensors or shards + index) with seeded
          random weights in the family's names and layouts.
   check  {dir, batch, grpo}: loads that directory (any HF layout this script
          writes, or one Arclight's saveHF wrote), and returns the response
          tokens' logprobs, the SFT loss and its gradients, and the GRPO loss and
          its gradients, gradients in Arclight's parameter names and layouts
-         (native/src/param_names.h) so the test compares them one to one.
+         (native/src/param_names.h) so the test compares them one to one; with
+         {also: [dirs]} also the logprobs of those directories (e.g. an export).
 """
 import json
 import math
@@ -357,10 +358,13 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     req = json.load(sys.stdin)
     cmd = req.get("cmd")
+    # "make" takes a list of model requests and "check" a list of extra directories ("also"),
+    # so a test pays for one interpreter start (importing torch) per family, not one per call.
     if cmd == "make":
-        res = make(req)
+        res = [make(r) for r in req["models"]]
     elif cmd == "check":
         res = check(req)
+        res["also"] = [check({"dir": d, "batch": req["batch"]})["logprobs"] for d in req.get("also", [])]
     else:
         raise SystemExit(f"unknown cmd {cmd!r}")
     json.dump(res, sys.stdout)
