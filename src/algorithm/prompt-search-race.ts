@@ -62,9 +62,11 @@ export async function race(o: RaceOptions, evaluate: Evaluate): Promise<RaceResu
   if (o.incumbent !== null && !(Number.isInteger(o.incumbent) && o.incumbent >= 0 && o.incumbent < o.candidates)) issues.push(`incumbent must be a candidate index or null, got ${o.incumbent}`);
   if (issues.length) throw new ValidationError("promptSearch", issues);
 
+  const passes = new Map<number, number[]>();
   const order = (k: number) => {
     const pass = Math.floor(k / o.taskCount);
-    return shuffled(Array.from({ length: o.taskCount }, (_, i) => i), o.seed * 7919 + pass)[k % o.taskCount];
+    if (!passes.has(pass)) passes.set(pass, shuffled(Array.from({ length: o.taskCount }, (_, i) => i), o.seed * 7919 + pass));
+    return passes.get(pass)![k % o.taskCount];
   };
   const cands: RaceCandidate[] = Array.from({ length: o.candidates }, (_, index) => ({ index, n: 0, mean: NaN, lo: o.rewardRange[0], hi: o.rewardRange[1], eliminatedInRound: null, rewards: [], tasks: [] }));
   const interval = (c: RaceCandidate) => Object.assign(c, scoreInterval(c.rewards, { confidence: o.confidence, range: o.rewardRange }));
@@ -72,8 +74,8 @@ export async function race(o: RaceOptions, evaluate: Evaluate): Promise<RaceResu
   let cursor = 0;
   let spent = 0;
   const rounds: RaceRound[] = [];
-  // The plan: halve until two are left, then fight the duel in two halves, so there are
-  // ceil(log2 K) + 1 looks at the data. Bonferroni over the comparisons the leader must win and over
+  // The plan: halve until two (plus the incumbent) are left, then fight the duel in two halves:
+  // ceil(log2 K) + 1 looks at the data, a hard cap on the rounds. Bonferroni over the comparisons the leader must win and over
   // every look, so neither picking the best of many nor peeking after each round inflates the rate of
   // false wins above 1 - confidence.
   const looks = Math.ceil(Math.log2(Math.max(2, o.candidates))) + 1;
