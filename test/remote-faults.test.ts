@@ -103,14 +103,19 @@ test("a durable store server restarted mid-run: clients ride through, nothing is
         written += 2;
       }
     })();
-    await new Promise((res) => setTimeout(res, 300));
+    // Progress-based waits, not fixed sleeps: the machine may be slow.
+    const until = async (n: number) => {
+      for (let i = 0; written < n && i < 400; i++) await new Promise((res) => setTimeout(res, 25));
+    };
+    await until(6);
     await server.close();
+    const atClose = written;
     await new Promise((res) => setTimeout(res, 300));
     server = await restartOn(dir, port);
-    await new Promise((res) => setTimeout(res, 300));
+    await until(atClose + 6);
     stop = true;
     await writer;
-    assert.ok(written > 4, `only ${written} spans written`);
+    assert.ok(written >= atClose + 6, `only ${written - atClose} spans written after the restart`);
     const spans = await c.querySpans({ rolloutId: r.rolloutId });
     assert.equal(spans.length, written);
     assert.equal(new Set(spans.map((s) => s.spanId)).size, written);

@@ -75,7 +75,8 @@ test("every LightningStore operation has an endpoint and is in the OpenAPI docum
 
 test("malformed bodies get a 4xx with a message and never a 5xx; the server keeps serving (fuzz)", { timeout: 60_000 }, async () => {
   const store = await openStore();
-  const app = buildStoreApp({ store, closeStore: true, bodyLimitBytes: 64 * 1024 });
+  // Short long-polls: fuzzed bodies may ask a dequeue to wait.
+  const app = buildStoreApp({ store, closeStore: true, bodyLimitBytes: 64 * 1024, maxWaitMs: 50 });
   const paths = Object.values(OPERATIONS).map((o) => `${API_PREFIX}${o.path}`);
   try {
     const r = await store.startRollout({ input: 1, rolloutId: "ro-1" });
@@ -201,5 +202,34 @@ test("the redaction hook rewrites spans before they are stored, on every ingest 
   } finally {
     await c.close();
     await server.close();
+  }
+});
+
+test("a call the store does not answer in time gets 503 (per-request timeout) while other calls go on", { timeout: 10_000 }, async () => {
+  const store = await openStore();
+  let hang = true;
+  const slow = Object.assign(Object.create(store) as typeof store, {
+    statistics: async () => {
+      if (hang) await new Promise((r) => setTimeout(r, 1500));
+      return store.statistics();
+    },
+  });
+  const server = await startStoreServer({ store: slow, port: 0, handlerTimeoutMs: 200 });
+  const c = await connectStore(server.url, { retryForMs: 300 });
+  try {
+    const t0 = Date.now();
+    const stuck = c.statistics().catch((e: unknown) => e);
+    // A second client is served meanwhile.
+    assert.equal((await c.enqueueRollout({ input: 1 })).status, "queuing");
+    const e = await stuck;
+    assert.ok(e instanceof RemoteStoreError, String(e));
+    assert.match((e as Error).message, /did not answer/);
+    assert.ok(Date.now() - t0 < 3000);
+    hang = false;
+    assert.equal((await c.statistics()).rollouts, 1);
+  } finally {
+    await c.close();
+    await server.close();
+    await store.close();
   }
 });

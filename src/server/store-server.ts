@@ -84,7 +84,6 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimitBytes ?? 32 * 1024 * 1024,
     // A client that trickles its request in is cut off instead of holding a socket forever.
     requestTimeout: 60_000,
-    handlerTimeout: handlerTimeoutMs,
     forceCloseConnections: true,
     return503OnClosing: true,
   });
@@ -136,7 +135,8 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
   for (const name of Object.keys(OPERATIONS) as OperationName[]) {
     const op = OPERATIONS[name];
     const waits = name === "waitForRollouts" || name === "dequeueRollout" || name === "dequeueManyRollouts";
-    app.post(`${API_PREFIX}${op.path}`, { handlerTimeout: waits ? maxWaitMs + handlerTimeoutMs : handlerTimeoutMs }, async (req, reply) => {
+    const limitMs = waits ? maxWaitMs + handlerTimeoutMs : handlerTimeoutMs;
+    app.post(`${API_PREFIX}${op.path}`, async (req, reply) => {
       const run = async (): Promise<Outcome> => {
         try {
           const body = parseOrThrow(op.body, req.body ?? {}, `${name} request`);
@@ -147,13 +147,30 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
         }
       };
       const key = op.write ? req.headers[IDEMPOTENCY_HEADER] : undefined;
-      const out = typeof key === "string" && key.length > 0 && key.length <= 200 ? await cache.run(`${name}:${key}`, run) : await run();
+      const work = typeof key === "string" && key.length > 0 && key.length <= 200 ? cache.run(`${name}:${key}`, run) : run();
+      const out = await withTimeout(work, limitMs, name);
       reply.code(out.status).send(out.body);
     });
   }
 
   registerOtlp(app, ctx);
   return app;
+}
+
+/**
+ * The per-request time limit. (Not fastify's handlerTimeout: it is cleared by
+ * the request stream's close, which node emits as soon as a body is read.)
+ * The call itself runs on; a retry with the same idempotency key gets its result.
+ */
+function withTimeout(work: Promise<Outcome>, ms: number, name: string): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ status: 503, body: { error: { name: "Timeout", message: `${name} did not finish within ${ms} ms; it may still complete (retry with the same idempotency-key)` } } }),
+      ms,
+    );
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function callInfo(req: FastifyRequest, reply: FastifyReply): CallInfo {
