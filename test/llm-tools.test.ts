@@ -276,7 +276,8 @@ test("every OpenAI message shape reaches the model: random conversations render 
   const msg = fc.oneof(
     fc.record({ role: fc.constantFrom("system" as const, "user" as const, "developer" as const), content: fc.oneof(text, fc.array(text.map((t) => ({ type: "text" as const, text: t })), { minLength: 1, maxLength: 2 })) }),
     fc.record({ role: fc.constant("assistant" as const), content: fc.option(text, { nil: null }), tool_calls: fc.array(call, { maxLength: 2 }) }),
-    fc.record({ role: fc.constant("tool" as const), content: text, tool_call_id: fc.string({ minLength: 1, maxLength: 4 }) }),
+    // LangChain.js sends the tool's name on tool messages
+    fc.record({ role: fc.constant("tool" as const), content: text, tool_call_id: fc.string({ minLength: 1, maxLength: 4 }), name: fc.constant("calc") }, { requiredKeys: ["role", "content", "tool_call_id"] }),
   );
   await fc.assert(
     fc.asyncProperty(fc.array(msg, { minLength: 1, maxLength: 5 }), fc.boolean(), async (messages, withTools) => {

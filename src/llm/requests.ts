@@ -56,7 +56,8 @@ const message = z.discriminatedUnion("role", [
     refusal: z.string().nullable().optional(),
     tool_calls: z.array(toolCall).optional(),
   }),
-  z.strictObject({ role: z.literal("tool"), content: text, tool_call_id: z.string().min(1) }),
+  // LangChain.js names the tool on its tool messages; templates may show it (ChatTurn.name)
+  z.strictObject({ role: z.literal("tool"), content: text, tool_call_id: z.string().min(1), name: z.string().optional() }),
 ]);
 
 export const ToolSchema = z.strictObject({
@@ -129,7 +130,7 @@ export function chatTurns(r: ChatRequest): ChatTurn[] {
       case "assistant":
         return { role: "assistant", content: m.content ?? "", ...(m.tool_calls?.length ? { tool_calls: m.tool_calls } : {}), ...(m.name ? { name: m.name } : {}) };
       case "tool":
-        return { role: "tool", content: m.content, tool_call_id: m.tool_call_id };
+        return { role: "tool", content: m.content, tool_call_id: m.tool_call_id, ...(m.name ? { name: m.name } : {}) };
       case "developer":
         return { role: "system", content: m.content };
       default:
