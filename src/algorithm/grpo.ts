@@ -158,7 +158,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
           });
           if (fallbacks.length) ctx.log(`grpo: step ${step + 1}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
           const t1 = performance.now();
-          const stats = samples.length ? await this.update(policy, samples, reference, totalSteps) : null;
+          const stats = samples.length ? await this.update(policy, samples, reference, totalSteps, step) : null;
           const t2 = performance.now();
           const m: GrpoStepMetrics = {
             step: step + 1,
@@ -204,7 +204,7 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     }
   }
 
-  private async update(policy: Policy, samples: Sample[], reference: Policy | undefined, totalSteps: number): Promise<TrainStats> {
+  private async update(policy: Policy, samples: Sample[], reference: Policy | undefined, totalSteps: number, step: number): Promise<TrainStats> {
     const o = this.o;
     const clip = typeof o.clip === "number" ? { low: o.clip, high: o.clip } : o.clip;
     const batch = {
@@ -218,9 +218,12 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     };
     let stats!: TrainStats;
     for (let k = 0; k < o.updatesPerBatch; k++) {
+      // The schedule counts this fit's optimizer steps, not the policy's: a warm-started policy has taken
+      // steps already, and the native schedule (which counts those) would start it decayed or at lr 0.
+      const lr = lrAt(o.lr, o.warmupSteps, totalSteps * o.updatesPerBatch, step * o.updatesPerBatch + k);
       stats = await policy.trainStep(batch, {
         loss: "grpo",
-        lr: o.lr,
+        lr,
         clipLow: clip.low,
         clipHigh: clip.high,
         klBeta: o.klBeta,
@@ -229,12 +232,22 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
         aggregation: o.aggregation,
         maxGradNorm: o.maxGradNorm,
         beta2: o.beta2,
-        warmupSteps: o.warmupSteps,
-        totalSteps: totalSteps * o.updatesPerBatch,
+        warmupSteps: 0,
+        totalSteps: 0,
       });
     }
     return stats;
   }
+}
+
+/** Linear warmup then cosine to 0 by totalSteps, as native/src/adamw.h's lr_at (step 0-based). */
+export function lrAt(lr: number, warmupSteps: number, totalSteps: number, step: number): number {
+  if (warmupSteps > 0 && step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
+  if (totalSteps <= 0) return lr;
+  const decay = totalSteps - warmupSteps;
+  if (decay <= 0) return 0;
+  const t = Math.min(1, (step - warmupSteps) / decay);
+  return 0.5 * lr * (1 + Math.cos(Math.PI * t));
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

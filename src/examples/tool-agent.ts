@@ -226,3 +226,69 @@ function scriptedCall(prompt: number[], response: number[]): Triplet {
     reward: null,
   };
 }
+
+export interface TrainToolAgentOptions {
+  store: import("../store/lightning-store.js").LightningStore;
+  seed?: number;
+  /** SFT warm-start steps on scripted episodes (the tool-call format), and their learning rate. */
+  warmSteps?: number;
+  warmLr?: number;
+  /** GRPO steps after the warm start. */
+  steps?: number;
+  groupSize?: number;
+  batchSize?: number;
+  lr?: number;
+  /** Sampling temperature of training rollouts (val is greedy). */
+  temperature?: number;
+  nRunners?: number;
+  /** Credit per call and the GRPO baseline (default: final reward, normalised per call position). */
+  rewardAssignment?: import("../adapter/credit.js").CreditAssignment;
+  baseline?: "episode" | "position";
+  shape?: "call" | "episode";
+  evalEvery?: number;
+  trainTasks?: number;
+  valTasks?: number;
+  progress?: boolean;
+  onStep?: (m: import("../algorithm/grpo.js").GrpoStepMetrics) => void;
+  onWarmStep?: (step: number, loss: number) => void;
+}
+
+/**
+ * The whole recipe: a fresh calculator policy, an SFT warm start on scripted episodes, then GRPO on the plain
+ * openai agent through the proxy with per-turn credit. Returns the GRPO result with the warm-start losses.
+ */
+export async function trainToolAgent(o: TrainToolAgentOptions) {
+  const { Policy } = await import("../native/policy.js");
+  const { grpo } = await import("../algorithm/grpo.js");
+  const { Trainer } = await import("../trainer/index.js");
+  const seed = o.seed ?? 1;
+  const tokenizer = new ToolTaskTokenizer();
+  const policy = await Policy.create({ ...calculatorPolicyConfig(tokenizer), seed });
+  const train = calculatorTasks(o.trainTasks ?? 256, seed);
+  const val = calculatorTasks(o.valTasks ?? 32, seed + 1000);
+  const warm = await warmStart(policy, tokenizer, { tasks: train, steps: o.warmSteps ?? 150, batchSize: 32, lr: o.warmLr ?? 6e-3, seed, onStep: o.onWarmStep });
+  const algorithm = grpo({
+    policy,
+    tokenizer,
+    chatTemplate: tokenizer.template(),
+    model: "calculator",
+    groupSize: o.groupSize ?? 8,
+    batchSize: o.batchSize ?? 8,
+    steps: o.steps ?? 30,
+    lr: o.lr ?? 2e-3,
+    beta2: 0.99,
+    maxTokens: 16,
+    temperature: o.temperature ?? 1,
+    evalTemperature: 0,
+    evalEvery: o.evalEvery ?? 0,
+    adapter: { rewardAssignment: o.rewardAssignment ?? "final" },
+    baseline: o.baseline ?? "position",
+    shape: o.shape ?? "call",
+    seed,
+    progress: o.progress ?? false,
+    onStep: o.onStep,
+  });
+  const t0 = performance.now();
+  const result = await new Trainer({ store: o.store, algorithm, nRunners: o.nRunners ?? 4, log: () => {} }).fit<import("../algorithm/grpo.js").GrpoResult>(calculatorAgent, { train, val });
+  return { ...result, warmLosses: warm.losses, tokenizer, seconds: (performance.now() - t0) / 1000 };
+}
