@@ -1,14 +1,15 @@
 // Span Parquet files as Arrow columns in JS: parquet-wasm decodes the files
-// (projection pushed down) into Arrow IPC, flechette maps that IPC without
+// (projection pushed down; large reads on this thread and a worker) into Arrow IPC, flechette maps that IPC without
 // converting values, and arquero reads the columns in place. Values are
 // decoded when a row is read, never one N-API call per value (bench/frames:
 // that was ~35 s for a million spans).
 
-import { openAsBlob, rmSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Column, tableFromIPC, type Table } from "@uwdata/flechette";
-import { ParquetFile } from "parquet-wasm";
+import { Worker } from "node:worker_threads";
+import { parquetToIpc } from "./parquet-ipc.js";
 import type { DuckDBConnection } from "@duckdb/node-api";
 
 /** What arquero needs of a column (its ColumnType): a length, random access and iteration. */
@@ -24,21 +25,88 @@ export interface ArrowColumns {
   columns: Record<string, Column<unknown>>;
 }
 
-/** A Blob over the file on disk: parquet-wasm reads the footer and only the projected column chunks. */
-async function readFile(path: string, columns: readonly string[]): Promise<Table> {
-  const file = await ParquetFile.fromFile(await openAsBlob(path));
+/** Reads below this many bytes of Parquet stay on the main thread: a worker round trip costs more. */
+const WORKER_MIN_BYTES = 4 << 20;
+
+let worker: Worker | null = null;
+let workerBroken = false;
+let jobs = 0;
+const pending = new Map<number, { resolve: (ipc: Uint8Array[]) => void; reject: (e: Error) => void }>();
+
+/**
+ * The decoding worker, started on first use and kept (unref'd: it never
+ * holds the process open). Run from TypeScript sources it is the .ts file,
+ * loaded by the same loader (execArgv) as this process.
+ */
+function decoder(): Worker | null {
+  if (worker || workerBroken) return worker;
   try {
-    const t = await file.read({ columns: [...columns] });
-    return tableFromIPC(t.intoIPCStream());
-  } finally {
-    file.free();
+    const fromSource = import.meta.url.endsWith(".ts");
+    // From TypeScript sources (tests, tsx) the worker needs tsx too; a loader registered in this thread is not inherited.
+    const execArgv = fromSource && !process.execArgv.some((a) => a.includes("tsx")) ? [...process.execArgv, "--import", "tsx"] : process.execArgv;
+    worker = new Worker(new URL(`./parquet-worker${fromSource ? ".ts" : ".js"}`, import.meta.url), { execArgv });
+    worker.unref();
+    worker.on("message", (m: { id: number; ipc?: Uint8Array[]; error?: string }) => {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (pending.size === 0) worker?.unref();
+      if (m.error !== undefined) p?.reject(new Error(m.error));
+      else p?.resolve(m.ipc!);
+    });
+    worker.on("error", (e) => {
+      // A worker that cannot run (no loader for it, a crash) is not retried: reads go on in this thread.
+      workerBroken = true;
+      worker = null;
+      for (const p of pending.values()) p.reject(e);
+      pending.clear();
+    });
+  } catch {
+    workerBroken = true;
+    worker = null;
   }
+  return worker;
+}
+
+function inWorker(w: Worker, files: readonly string[], columns: readonly string[]): Promise<Uint8Array[]> {
+  const id = jobs++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    // Held while a job runs, or a process awaiting only the worker would exit under it.
+    w.ref();
+    w.postMessage({ id, files: [...files], columns: [...columns] });
+  });
+}
+
+async function inThread(files: readonly string[], columns: readonly string[]): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const f of files) out.push(await parquetToIpc(f, columns));
+  return out;
+}
+
+/**
+ * IPC bytes of each file, in file order. Large reads split the files in two
+ * by size: the worker decodes the second half while this thread does the
+ * first (parquet-wasm is single-threaded; the machine may have two cores).
+ */
+async function decodeAll(files: readonly string[], columns: readonly string[], workerMinBytes: number): Promise<Uint8Array[]> {
+  const sizes = files.map((f) => statSync(f).size);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const w = files.length >= 2 && total >= workerMinBytes ? decoder() : null;
+  if (!w) return inThread(files, columns);
+  let half = 0;
+  for (let acc = 0; half < files.length && acc + sizes[half] <= total / 2; half++) acc += sizes[half];
+  half = Math.min(Math.max(half, 1), files.length - 1);
+  const [local, remote] = await Promise.allSettled([inThread(files.slice(0, half), columns), inWorker(w, files.slice(half), columns)]);
+  if (local.status === "rejected") throw local.reason;
+  if (remote.status === "fulfilled") return [...local.value, ...remote.value];
+  // A worker that failed to run is not a read failure: decode its half here.
+  if (workerBroken) return [...local.value, ...(await inThread(files.slice(half), columns))];
+  throw remote.reason;
 }
 
 /** `columns` of the Parquet `files`, in file order, as Arrow; no file means no rows. */
-export async function readParquetArrow(files: readonly string[], columns: readonly string[]): Promise<ArrowColumns> {
-  const tables: Table[] = [];
-  for (const f of files) tables.push(await readFile(f, columns));
+export async function readParquetArrow(files: readonly string[], columns: readonly string[], opts: { workerMinBytes?: number } = {}): Promise<ArrowColumns> {
+  const tables: Table[] = (await decodeAll(files, columns, opts.workerMinBytes ?? WORKER_MIN_BYTES)).map((ipc) => tableFromIPC(ipc));
   const out: Record<string, Column<unknown>> = {};
   let rows = 0;
   for (const t of tables) rows += t.numRows;
