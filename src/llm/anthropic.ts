@@ -50,7 +50,7 @@ export const MessagesRequestSchema = z.strictObject({
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().gt(0).max(1).optional(),
-  top_k: z.number().int().min(0).optional(),
+  top_k: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   metadata: z.strictObject({ user_id: z.string().nullable().optional() }).optional(),
   thinking: z
     .strictObject({ type: z.literal("disabled") }, { error: "extended thinking is not supported by this model; send { type: \"disabled\" } or leave it out" })

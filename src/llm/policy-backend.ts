@@ -273,7 +273,7 @@ export class PolicyBackend implements CompletionBackend {
   // A request with an explicit seed is never batched: its samples must not depend on what else arrived.
   private enqueue(prompt: number[], req: GenerateRequest): Promise<Samples> {
     if (req.signal?.aborted) return Promise.reject(abortReason(req.signal));
-    const key = JSON.stringify([req.n, req.temperature, req.topP, req.maxTokens]);
+    const key = JSON.stringify([req.n, req.temperature, req.topP, req.topK ?? 0, req.maxTokens]);
     return new Promise((resolve, reject) => {
       let q = this.queues.get(key);
       if (!q) this.queues.set(key, (q = { items: [], timer: null }));
