@@ -230,6 +230,7 @@ export class KernelServer {
     const entry = storeHistory ? this.history.add(count, code) : undefined;
     beginCell();
     let ok = true;
+    let reply: Record<string, unknown> = { status: "error", execution_count: count, ename: "InternalError", evalue: "the kernel failed to run the cell", traceback: [] };
     try {
       const outcome = code.trim() === "" ? ({ status: "ok", hasValue: false } as const) : await ex.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`, seq);
       if (outcome.status === "ok") {
@@ -243,17 +244,21 @@ export class KernelServer {
           if (entry && typeof data["text/plain"] === "string") entry.output = data["text/plain"] as string;
           this.publish("execute_result", { execution_count: count, data, metadata: {} });
         }
-        this.send("shell", msg, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: {} });
+        reply = { status: "ok", execution_count: count, payload: [], user_expressions: {} };
       } else {
         ok = false;
         const { ename, evalue, traceback } = outcome;
         if (!silent) this.publish("error", { ename, evalue, traceback });
-        this.send("shell", msg, "execute_reply", { status: "error", execution_count: count, ename, evalue, traceback });
+        reply = { status: "error", execution_count: count, ename, evalue, traceback };
       }
     } finally {
       this.runningSeq = undefined;
+      // Idle goes out first: a client that reads iopub only briefly after the reply (jupyter_kernel_test
+      // waits 0.1 s) then finds it there even when this machine is slow; clients that wait for both
+      // take either order.
       this.publish("status", { execution_state: "idle" }, msg);
+      this.send("shell", msg, "execute_reply", reply);
     }
-    return ok;
+    return ok && reply.status === "ok";
   }
 }

@@ -56,13 +56,16 @@ test("a cell's prints stream in order before its execute_result, with execute_in
   assert.equal((last.content.data as Record<string, string>)["text/plain"], "42");
 });
 
-test("output appears while a cell is still running", async () => {
+test("output appears while a cell is still running", { timeout: 60_000 }, async () => {
   let firstAt = 0;
   const started = Date.now();
   await run('for (let i = 0; i < 3; i++) { console.log(i); await new Promise((r) => setTimeout(r, 300)); }', (type) => {
     if (type === "stream" && firstAt === 0) firstAt = Date.now();
   });
-  assert.ok(firstAt > 0 && firstAt - started < 600, `first print arrived after ${firstAt - started} ms`);
+  const done = Date.now();
+  // The cell runs 900 ms after its first print; that print must not wait for the end (compile time,
+  // long on a loaded machine, is not part of what this measures).
+  assert.ok(firstAt > 0 && done - firstAt > 450, `first print ${firstAt - started} ms after the request, the cell ended at ${done - started} ms`);
 });
 
 test("a displayable shows as display_data and updates in place by display id", async () => {
