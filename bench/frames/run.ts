@@ -8,7 +8,8 @@
 //   - the group-by (reward rows -> per rollout mean/max/count, top 10) in
 //     arquero on the loaded frame beside DuckDB.
 // Process CPU time is printed beside wall time: the box is shared.
-//   node --expose-gc --import tsx bench/frames/run.ts       (SPANS=200000 for a quick run)
+//   node --expose-gc --import tsx bench/frames/run.ts       (SPANS=200000 for a quick run,
+//                                                            ONLY=load for the floor and frames.spans only)
 
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -90,8 +91,10 @@ async function main() {
   await readParquetArrow(partFiles().slice(0, 1), ["name"]); // compile parquet-wasm
 
   console.log("\n-- the floor: parquet-wasm read of the same files to Arrow");
-  const floor = await measure(`parquet-wasm, ${SPAN_BASE_COLUMNS.length} span columns`, () => readParquetArrow(partFiles(), SPAN_BASE_COLUMNS));
-  const floorAttrs = await measure("parquet-wasm, span columns + attributes", () => readParquetArrow(partFiles(), [...SPAN_BASE_COLUMNS, "attributes"]));
+  // Plain: one thread, as a caller of parquet-wasm would read them. frames may add the decoding worker.
+  const plain = { workerMinBytes: Infinity };
+  const floor = await measure(`parquet-wasm, ${SPAN_BASE_COLUMNS.length} span columns`, () => readParquetArrow(partFiles(), SPAN_BASE_COLUMNS, plain));
+  const floorAttrs = await measure("parquet-wasm, span columns + attributes", () => readParquetArrow(partFiles(), [...SPAN_BASE_COLUMNS, "attributes"], plain));
 
   console.log("\n-- frames.spans: 1M spans as an arquero table");
   const spans = await measure("frames.spans(dir, {}, { attributes: false }) (all span columns)", () => frames.spans(DIR, {}, { attributes: false }));
@@ -105,6 +108,14 @@ async function main() {
     }
     return n;
   });
+
+  const x = (p: Result, q: Result) => `${(p.ms / q.ms).toFixed(2)}x wall, ${(p.cpu / q.cpu).toFixed(2)}x cpu`;
+  if (process.env.ONLY === "load") {
+    // ONLY=load: the floor and the span frame, without the helpers (minutes each on a busy box).
+    console.log(`\nframes.spans, all span columns / parquet-wasm floor: ${x(spans, floor)}`);
+    console.log(`frames.spans with attributes / parquet-wasm floor with attributes: ${x(spansAttrs, floorAttrs)}`);
+    return;
+  }
 
   console.log("\n-- frame helpers vs the DuckDB query answering the same question");
   const pairs: [string, Result, Result][] = [];
@@ -134,7 +145,6 @@ async function main() {
   const same = a.length === 10 && a.every((r, i) => r.rollout_id === d[0][i] && Math.abs(r.mean - (d[1][i] as number)) < 1e-9 && r.n === Number(d[3][i]));
   console.log(`same top 10 from both engines: ${same}`);
 
-  const x = (p: Result, q: Result) => `${(p.ms / q.ms).toFixed(2)}x wall, ${(p.cpu / q.cpu).toFixed(2)}x cpu`;
   console.log("\n-- ratios (same run)");
   console.log(`frames.spans, all span columns / parquet-wasm floor: ${x(spans, floor)}`);
   console.log(`frames.spans with attributes / parquet-wasm floor with attributes: ${x(spansAttrs, floorAttrs)}`);
