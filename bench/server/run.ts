@@ -2,10 +2,13 @@
 //  1. span ingest: in-process addSpans vs the JSON endpoint (connectStore) vs
 //     OTLP/HTTP protobuf, server in a separate process, 1000-span batches;
 //  2. rollouts/s of a trivial agent (message + reward spans) with N = 1, 2, 4
-//     runner processes over HTTP vs N in-process runners on one store.
-// Run: npx tsx bench/server/run.ts [spans=200000] [rollouts=400]
+//     runner processes over HTTP (8 runners each: a remote rollout is bound by
+//     round trips, so concurrency hides them) vs 8N in-process runners.
+// Run: npx tsx bench/server/run.ts [spans=100000] [rollouts=400]
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
+import { readFileSync } from "node:fs";
+import { setMaxListeners } from "node:events";
 import { fileURLToPath } from "node:url";
 import { openStore, connectStore, type LightningStore } from "../../src/store/index.js";
 import { startRunnerPool } from "../../src/trainer/runner-processes.js";
@@ -13,7 +16,8 @@ import { Runner } from "../../src/runner/runner.js";
 import { ExportTraceServiceRequest } from "../../src/server/otlp-proto.js";
 import agent from "../../test/fixtures/runner/agent.js";
 
-const SPANS = Number(process.argv[2] ?? 200_000);
+const SPANS = Number(process.argv[2] ?? 100_000);
+const PER_PROCESS = 8;
 const ROLLOUTS = Number(process.argv[3] ?? 400);
 const BATCH = 1000;
 const IN_FLIGHT = 4;
@@ -79,14 +83,19 @@ async function ingest() {
   // in-process baseline
   const local = await openStore();
   const lr = await local.startRollout({ input: 0 });
+  const c0 = cpuSeconds(process.pid);
   const localRate = await pump(batches, (b) => local.addSpans(Array.from({ length: BATCH }, (_, i) => span(lr.rolloutId, lr.attempt.attemptId, b * BATCH + i))));
+  // Includes building the spans, which the HTTP cases pay in the client: a generous baseline.
+  const localCpuUs = ((cpuSeconds(process.pid) - c0) * 1e6) / (batches * BATCH);
   await local.close();
 
   const { url, child } = await serveInChild();
   try {
     const remote = await connectStore(url);
     const rr = await remote.startRollout({ input: 0 });
+    const s0 = cpuSeconds(child.pid!);
     const jsonRate = await pump(batches, (b) => remote.addSpans(Array.from({ length: BATCH }, (_, i) => span(rr.rolloutId, rr.attempt.attemptId, b * BATCH + i))));
+    const jsonCpuUs = ((cpuSeconds(child.pid!) - s0) * 1e6) / (batches * BATCH);
 
     const pr = await remote.startRollout({ input: 0 });
     const kv = (key: string, value: object) => ({ key, value });
@@ -119,59 +128,86 @@ async function ingest() {
     // Bodies are encoded before the clock starts: the exporter's cost is the agent's, not the server's.
     const bodies = Array.from({ length: batches }, (_, b) => body(b));
     const agentPool = new http.Agent({ keepAlive: true });
+    const s1 = cpuSeconds(child.pid!);
     const otlpRate = await pump(batches, (b) => postProto(new URL(`${url}/v1/traces`), bodies[b], agentPool));
+    const otlpCpuUs = ((cpuSeconds(child.pid!) - s1) * 1e6) / (batches * BATCH);
     agentPool.destroy();
     const stats = await remote.statistics();
     if (stats.spans !== 2 * batches * BATCH) throw new Error(`server holds ${stats.spans} spans, expected ${2 * batches * BATCH}`);
     await remote.close();
-    return { localRate, jsonRate, otlpRate, bytesPerBatch: bodies[0].length };
+    return { localRate, jsonRate, otlpRate, localCpuUs, jsonCpuUs, otlpCpuUs, bytesPerBatch: bodies[0].length };
   } finally {
     child.kill("SIGTERM");
   }
 }
 
-async function rolloutsInProcess(n: number): Promise<number> {
+/** CPU seconds (user + system) a process has used, from /proc: children are measured too. */
+function cpuSeconds(pid: number): number {
+  if (pid === process.pid) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  }
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+interface Rate {
+  perSecond: number;
+  /** CPU milliseconds per rollout over every process involved: a number the machine's load does not change much. */
+  cpuMs: number;
+}
+
+async function rolloutsInProcess(n: number): Promise<Rate> {
   const store = await openStore();
   const stop = new AbortController();
-  const runners = Array.from({ length: n }, (_, i) => new Runner({ store, agent, workerId: `w${i}`, pollMs: 1 }));
+  setMaxListeners(0, stop.signal);
+  const runners = Array.from({ length: n * PER_PROCESS }, (_, i) => new Runner({ store, agent, workerId: `w${i}`, pollMs: 1 }));
   const running = runners.map((r) => r.iterate({ signal: stop.signal }));
-  const rate = await timeRollouts(store);
+  const rate = await timeRollouts(store, [process.pid]);
   stop.abort();
   await Promise.all(running);
   await store.close();
   return rate;
 }
 
-async function rolloutsInProcesses(n: number): Promise<number> {
+async function rolloutsInProcesses(n: number): Promise<Rate> {
   const store = await openStore();
-  const pool = await startRunnerPool(store, { processes: n, module: fileURLToPath(new URL("../../test/fixtures/runner/agent.ts", import.meta.url)) });
+  const pool = await startRunnerPool(store, { processes: n, runnersPerProcess: PER_PROCESS, module: fileURLToPath(new URL("../../test/fixtures/runner/agent.ts", import.meta.url)) });
   try {
     // One warm-up round so process start-up and JIT are not counted.
     await store.waitForRollouts((await store.enqueueManyRollouts(Array.from({ length: 4 * n }, () => ({ input: { a: 1, b: 2 } })))).map((r) => r.rolloutId));
-    return await timeRollouts(store);
+    return await timeRollouts(store, [process.pid, ...pool.children.map((c) => c.pid!)]);
   } finally {
     await pool.stop();
     await store.close();
   }
 }
 
-async function timeRollouts(store: LightningStore): Promise<number> {
+async function timeRollouts(store: LightningStore, pids: number[]): Promise<Rate> {
+  const cpu0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
   const t0 = performance.now();
   const rs = await store.enqueueManyRollouts(Array.from({ length: ROLLOUTS }, (_, i) => ({ input: { a: i % 4, b: 2 } })));
   const done = await store.waitForRollouts(rs.map((r) => r.rolloutId));
   if (done.some((r) => r.status !== "succeeded")) throw new Error("a rollout failed");
-  return ROLLOUTS / ((performance.now() - t0) / 1000);
+  const perSecond = ROLLOUTS / ((performance.now() - t0) / 1000);
+  const cpu = pids.reduce((a, p) => a + cpuSeconds(p), 0) - cpu0;
+  return { perSecond, cpuMs: (cpu * 1000) / ROLLOUTS };
 }
 
 const f = (x: number) => x.toFixed(0).padStart(8);
 const ing = await ingest();
 console.log(`span ingest, ${SPANS} spans in ${BATCH}-span batches, ${IN_FLIGHT} in flight, server in another process`);
-console.log(`  in-process addSpans     ${f(ing.localRate)} spans/s   1.00x`);
-console.log(`  HTTP JSON /spans/add-many ${f(ing.jsonRate)} spans/s   ${(ing.jsonRate / ing.localRate).toFixed(2)}x`);
-console.log(`  OTLP/HTTP protobuf      ${f(ing.otlpRate)} spans/s   ${(ing.otlpRate / ing.localRate).toFixed(2)}x   (${(ing.bytesPerBatch / 1024).toFixed(0)} KiB per batch)`);
-console.log(`rollouts/s, trivial agent (message + reward spans), ${ROLLOUTS} rollouts`);
+// CPU per span on the ingesting side (the server process for HTTP): 1e6 / us = spans/s one free core sustains.
+const cap = (us: number) => `${us.toFixed(1)} CPU us/span (${f(1e6 / us)} spans/s per core)`;
+console.log(`  in-process addSpans       ${f(ing.localRate)} spans/s   1.00x   ${cap(ing.localCpuUs)}`);
+console.log(`  HTTP JSON /spans/add-many ${f(ing.jsonRate)} spans/s   ${(ing.jsonRate / ing.localRate).toFixed(2)}x   server ${cap(ing.jsonCpuUs)}`);
+console.log(`  OTLP/HTTP protobuf        ${f(ing.otlpRate)} spans/s   ${(ing.otlpRate / ing.localRate).toFixed(2)}x   server ${cap(ing.otlpCpuUs)}   (${(ing.bytesPerBatch / 1024).toFixed(0)} KiB per batch)`);
+console.log(`rollouts/s, trivial agent (message + reward spans), ${ROLLOUTS} rollouts, ${PER_PROCESS} runners per process`);
 for (const n of [1, 2, 4]) {
   const inproc = await rolloutsInProcess(n);
   const procs = await rolloutsInProcesses(n);
-  console.log(`  N=${n}: in-process ${f(inproc)}   runner processes over HTTP ${f(procs)}   ${(procs / inproc).toFixed(2)}x`);
+  console.log(
+    `  N=${n}: in-process (${n * PER_PROCESS} runners) ${f(inproc.perSecond)}/s ${inproc.cpuMs.toFixed(2)} CPU ms each   ` +
+      `${n} runner process(es) over HTTP ${f(procs.perSecond)}/s ${procs.cpuMs.toFixed(2)} CPU ms each   ${(procs.perSecond / inproc.perSecond).toFixed(2)}x rate, ${(procs.cpuMs / inproc.cpuMs).toFixed(1)}x CPU`,
+  );
 }

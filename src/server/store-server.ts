@@ -6,6 +6,7 @@
 // store/remote-protocol.ts). Writes carry an idempotency key: a retry after a
 // lost response gets the first answer instead of applying twice.
 
+import { setMaxListeners } from "node:events";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { LightningStore } from "../store/lightning-store.js";
 import {
@@ -88,6 +89,8 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
   const closing = new AbortController();
+  // Every long-poll in flight listens on it.
+  setMaxListeners(0, closing.signal);
   const ctx: HandlerContext = { store, redact: opts.redact, maxWaitMs, closing: closing.signal };
   const cache = new IdempotencyCache();
 
