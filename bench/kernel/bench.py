@@ -1,6 +1,8 @@
-"""Kernel start (to the first kernel_info reply) and trivial-cell round trip, arclight vs tslab.
+"""Kernel start (to the first kernel_info reply) and trivial-cell round trip: arclight vs tslab vs Deno.
 
-Both kernels are measured the same way in the same run with jupyter_client.
+All three kernels are measured the same way in the same run with jupyter_client; ratios are against
+Deno (`deno jupyter`, the binary the npm package `deno` ships). A round trip is execute_request to
+both the execute_reply and the idle status (jupyter_client's execute_interactive).
 Usage: /usr/bin/python3 bench/kernel/bench.py [N]   (after npm run build)
 """
 import json, os, statistics, sys, tempfile, time
@@ -12,6 +14,7 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 SPECS = {
     "arclight": [NODE, os.path.join(ROOT, "dist", "kernel", "main.js"), "-f", "{connection_file}"],
     "tslab": [NODE, os.path.join(ROOT, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"],
+    "deno": [os.path.join(ROOT, "node_modules", ".bin", "deno"), "jupyter", "--kernel", "--conn", "{connection_file}"],
 }
 
 
@@ -31,7 +34,8 @@ def measure(name):
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
     start = time.perf_counter() - t0
-    kc.execute_interactive("1 + 1", timeout=30)  # warm the compiler
+    kc.execute_interactive("1 + 1", timeout=300)  # warm the compiler (arclight loads it after kernel_info)
+    warm = time.perf_counter() - t0
     rts = []
     for i in range(N):
         t = time.perf_counter()
@@ -40,7 +44,7 @@ def measure(name):
         rts.append(time.perf_counter() - t)
     kc.stop_channels()
     km.shutdown_kernel(now=True)
-    return start, statistics.median(rts)
+    return start, statistics.median(rts), warm
 
 
 def main():
@@ -48,9 +52,13 @@ def main():
         install(tmp)
         os.environ["JUPYTER_PATH"] = tmp
         res = {name: measure(name) for name in SPECS}
-    a, t = res["arclight"], res["tslab"]
-    print(f"kernel start -> first kernel_info reply: arclight {a[0]*1000:.0f} ms, tslab {t[0]*1000:.0f} ms, ratio {a[0]/t[0]:.2f}x")
-    print(f"trivial cell round trip (median of {N}): arclight {a[1]*1000:.1f} ms, tslab {t[1]*1000:.1f} ms, ratio {a[1]/t[1]:.2f}x")
+    d = res["deno"]
+    print(f"{'kernel':<10} {'start->kernel_info':>20} {'start->first cell done':>24} {'trivial cell (median of %d)' % N:>30}")
+    for name, (start, rt, warm) in res.items():
+        print(f"{name:<10} {start*1000:>17.0f} ms {warm*1000:>21.0f} ms {rt*1000:>27.1f} ms")
+    for name in ("arclight", "tslab"):
+        start, rt, warm = res[name]
+        print(f"{name} / deno: start {start/d[0]:.2f}x, first cell done {warm/d[2]:.2f}x, trivial cell {rt/d[1]:.2f}x")
 
 
 if __name__ == "__main__":
