@@ -63,6 +63,13 @@ test("fromPretrained with lora: fresh adapters keep the base's logprobs, train s
     const g = await lora.gradients(batch, { loss: "sft" });
     assert.ok([...g.grads.keys()].every((k) => k.includes(".lora.")), "only adapter gradients exist");
     for (let i = 0; i < 3; i++) await lora.trainStep(batch, { loss: "sft", lr: 1e-2 });
+    // gradients and AdamW moments exist for the adapters only
+    assert.deepEqual(lora.memory(), {
+      weights: 4 * lora.numParams,
+      gradients: 4 * lora.trainableParams,
+      optimizer: 8 * lora.trainableParams,
+      total: 4 * lora.numParams + 12 * lora.trainableParams,
+    });
     const tuned = (await lora.logprobs(batch)).logprobs;
     assert.ok(tuned.flat().reduce((s, x) => s + x, 0) > before.flat().reduce((s, x) => s + x, 0), "SFT raised the batch's logprobs");
     const generated = await lora.generate([[1, 2, 3]], { maxTokens: 4, temperature: 0 });

@@ -373,6 +373,14 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     o.Set("config", config_object(info.Env(), st->model->config()));
     o.Set("numParams", (double)st->model->numParams());
     if (st->model->config().lora.rank > 0) o.Set("trainableParams", (double)st->model->host().numTrainable());
+    if (std::string(st->model->device()) == "cpu") {  // host() is the live model there (a device copy on CUDA)
+      const Model<float>& h = st->model->host();
+      Napi::Object mem = Napi::Object::New(info.Env());
+      mem.Set("weights", (double)(h.w.size() * sizeof(float)));
+      mem.Set("gradients", (double)(h.g.size() * sizeof(float)));
+      mem.Set("optimizer", (double)((h.m.size() + h.v.size()) * sizeof(float)));
+      o.Set("memory", mem);
+    }
     o.Set("step", (double)st->model->step());
     o.Set("device", st->model->device());
     o.Set("precision", st->model->precision());

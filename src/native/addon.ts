@@ -63,7 +63,17 @@ export interface NativeDeviceOptions {
 
 export interface NativePolicyHandle {
   /** device: what runs the model; deviceNote: why it is not what was asked for (absent when it is). */
-  info(): { config: NativeConfig; numParams: number; trainableParams?: number; step: number; device: "cpu" | "cuda"; precision: "fp32" | "bf16"; deviceNote?: string };
+  info(): {
+    config: NativeConfig;
+    numParams: number;
+    trainableParams?: number;
+    step: number;
+    device: "cpu" | "cuda";
+    precision: "fp32" | "bf16";
+    deviceNote?: string;
+    /** Bytes held on the host (CPU backend only). */
+    memory?: { weights: number; gradients: number; optimizer: number };
+  };
   generate(req: Record<string, unknown>): Promise<NativeGeneration>;
   score(batch: NativeBatch): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
   trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;

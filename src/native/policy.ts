@@ -372,6 +372,16 @@ export class Policy {
   get numParams(): number {
     return this.#live().info().numParams;
   }
+  /**
+   * Bytes this policy holds on the host: fp32 weights, gradient buffers (allocated by the first
+   * step, trained parameters only) and AdamW moments (two per trained parameter). CPU backend;
+   * undefined on CUDA, whose buffers live on the device.
+   */
+  memory(): { weights: number; gradients: number; optimizer: number; total: number } | undefined {
+    const m = this.#live().info().memory;
+    return m ? { ...m, total: m.weights + m.gradients + m.optimizer } : undefined;
+  }
+
   /** Parameters a train step updates: all of them, or only the LoRA adapters. */
   get trainableParams(): number {
     const i = this.#live().info();
