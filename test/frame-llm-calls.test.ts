@@ -16,7 +16,7 @@ import { frames } from "../src/frame/index.js";
 import { duckdb, sqlString } from "../src/frame/dir-reader.js";
 import { llmCallSql } from "../src/frame/llm-sql.js";
 import { llmCallSpan } from "../src/llm/record.js";
-import { AI_SDK, AGL, GEN_AI, LLM_CALL_RULES, isLlmCall, type Attributes, type SpanInput } from "../src/types/index.js";
+import { AI_SDK, AGL, GEN_AI, LLM_CALL_RULES, isLlmCall, type Attributes, type Span } from "../src/types/index.js";
 import { startFakeOpenAI, type FakeOpenAI } from "./helpers/fake-openai.js";
 
 let fake: FakeOpenAI;
@@ -27,7 +27,7 @@ before(async () => {
 after(() => fake.close());
 
 let n = 0;
-function span(rolloutId: string, attemptId: string, name: string, attributes: Attributes): Omit<SpanInput, "sequenceId"> {
+function span(rolloutId: string, attemptId: string, name: string, attributes: Attributes): Omit<Span, "sequenceId"> {
   const t = Date.UTC(2026, 11, 2) + n++;
   const id = (n * 7919).toString(16).padStart(16, "0");
   return {
@@ -48,7 +48,7 @@ function span(rolloutId: string, attemptId: string, name: string, attributes: At
 }
 
 /** One rollout with an LLM call from every source we recognise, and look-alikes that are not LLM calls. Returns how many are calls. */
-async function writeRollout(store: DurableStore, client: OpenAI): Promise<number> {
+async function writeRollout(store: agl.LightningStore, client: OpenAI): Promise<number> {
   const ar = await store.startRollout({ input: null });
   const [r, a] = [ar.rolloutId, ar.attempt.attemptId];
   const scope = new agl.TraceScope(store, r, a);
