@@ -61,10 +61,8 @@ after(async () => {
 });
 
 const agents: [string, agl.Agent<CalcTask>][] = [["openai", calculatorAgent], ...Object.entries(FRAMEWORK_AGENTS)];
-// LangChain sends `name` on role "tool" messages, which the proxy's request schema does not accept yet.
-const todo: Record<string, string> = { langchain: "the proxy answers 400 to `name` on tool messages (src/llm/requests.ts)" };
 for (const [framework, agent] of agents) {
-  test(`the calculator agent written with ${framework} calls the tool through the proxy and its rollouts give multi-turn triplets with token ids`, { timeout: 60_000, todo: todo[framework] }, async () => {
+  test(`the calculator agent written with ${framework} calls the tool through the proxy and its rollouts give multi-turn triplets with token ids`, { timeout: 60_000 }, async () => {
     const tasks = calculatorTasks(2, 11);
     const out = await new agl.Trainer({ store, nRunners: 1, log: () => {} }).dev(agent, tasks);
     for (const r of out.rollouts) {

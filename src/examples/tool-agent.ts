@@ -238,6 +238,8 @@ export interface TrainToolAgentOptions {
   groupSize?: number;
   batchSize?: number;
   lr?: number;
+  /** GRPO lr warmup: the warm start leaves AdamW's second moments small, so the first full-lr steps overshoot. */
+  warmupSteps?: number;
   /** Sampling temperature of training rollouts (val is greedy). */
   temperature?: number;
   nRunners?: number;
@@ -276,6 +278,7 @@ export async function trainToolAgent(o: TrainToolAgentOptions) {
     batchSize: o.batchSize ?? 8,
     steps: o.steps ?? 30,
     lr: o.lr ?? 2e-3,
+    warmupSteps: o.warmupSteps ?? 10,
     beta2: 0.99,
     maxTokens: 16,
     temperature: o.temperature ?? 1,
