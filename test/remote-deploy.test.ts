@@ -1,6 +1,6 @@
 // The README's "Deployment beyond one machine" recipe, as separate processes:
-// `arclight store serve` on all interfaces with a token, two `arclight runner`
-// processes, and a trainer that only connects (nRunners: 0).
+// `arclight store serve` on all interfaces with a token, an `arclight runner`
+// process, and a trainer that only connects (nRunners: 0).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -40,7 +40,8 @@ test("store server on all interfaces + runner processes + a connecting trainer t
     const server = await cliProcess(["store", "serve", "--dir", dir, "--host", "0.0.0.0", "--port", "0"], /at (http:\/\/\S+) \(token required\)/);
     children.push(server.child);
     const url = server.match[1];
-    const runners = await Promise.all([cliProcess(["runner", "--store", url, "--agent", agentModule], /ready/), cliProcess(["runner", "--store", url, "--agent", agentModule, "--runners", "2"], /ready/)]);
+    // One runner process with two runners keeps the test quick; more processes are the same recipe again.
+    const runners = [await cliProcess(["runner", "--store", url, "--agent", agentModule, "--runners", "2"], /ready/)];
     children.push(...runners.map((r) => r.child));
 
     // No token: refused.
@@ -51,8 +52,8 @@ test("store server on all interfaces + runner processes + a connecting trainer t
     const res = await trainer.dev(agl.rollout(async () => 0), [0, 1, 2, 3, 1, 1, 4, 5].map((a) => ({ a, b: 2 })));
     assert.equal(res.train.succeeded, 8);
     assert.equal(res.train.meanReward, 3 / 8);
-    const workers = new Set((await store.queryWorkers()).map((w) => w.workerId.split("-").at(-2)));
-    assert.ok(workers.size >= 1 && workers.size <= 2);
+    const pids = new Set((await store.queryWorkers()).map((w) => w.workerId.split("-").at(-2)));
+    assert.deepEqual([...pids], [String(runners[0].child.pid)]);
     await store.close();
 
     // Runners first, then the server they talk to (the README's shutdown order).
