@@ -235,3 +235,29 @@ test("with requireTokenIds, a framework's id-less record of a call does not take
   assert.deepEqual(spansToTriplets(spans, { rewardAssignment: "matched" }).map((t) => t.reward), [null, 0.5]);
   assert.deepEqual(spansToTriplets(spans, { rewardAssignment: "matched", requireTokenIds: true }).map((t) => [t.prompt.tokenIds, t.reward]), [[[1], 0.5]]);
 });
+
+test("collectSamples shapes a multi-call rollout as one masked episode sample, and falls back per call saying why when the prefix breaks", async () => {
+  const { openStore } = await import("../src/store/index.js");
+  const { collectSamples } = await import("../src/algorithm/policy-loop.js");
+  const store = await openStore();
+  const rollout = async (group: number, second: number[]) => {
+    const r = await store.startRollout({ input: null, metadata: { group } });
+    const add = (s: Span) => store.addSpan({ ...s, rolloutId: r.rolloutId, attemptId: r.attempt.attemptId, sequenceId: undefined });
+    seq = 0;
+    await add(call([1, 2], [3, 4]));
+    await add(call(second, [5]));
+    await add(reward(group === 0 ? 1 : 0));
+    await store.updateAttempt(r.rolloutId, "latest", { status: "succeeded" });
+    return (await store.getRolloutById(r.rolloutId))!;
+  };
+  const good = await rollout(0, [1, 2, 3, 4, 9]);
+  const broken = await rollout(1, [1, 2, 7, 9]);
+  const out = await collectSamples(store, [good, broken], {}, { shape: "episode", advantages: { baseline: "episode" } });
+  assert.deepEqual(out.rewards, [1, 0]);
+  const ep = out.samples.filter((s) => s.rolloutId === good.rolloutId);
+  assert.deepEqual(ep.map((s) => [s.prompt, s.response, s.mask, s.calls]), [[[1, 2], [3, 4, 9, 5], [1, 1, 0, 1], [0, 1]]]);
+  assert.deepEqual(out.samples.filter((s) => s.rolloutId === broken.rolloutId).map((s) => s.calls), [[0], [1]]);
+  assert.equal(out.fallbacks.length, 1);
+  assert.match(out.fallbacks[0].reason, /call 1's prompt differs .* at token 2 \(3 -> 7\)/);
+  await store.close();
+});
