@@ -102,6 +102,10 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
     if (!kernel) throw new Error("the server started a session without a kernel");
     stopAll.unshift(async () => {
       await session.shutdown().catch(() => {});
+      // A connection left open keeps reconnecting to the stopped server, and its timers keep the
+      // calling process (a test file, CI) alive forever.
+      kernel.dispose();
+      session.dispose();
     });
     const info = await kernel.info;
     const displays = new Map<string, Output[]>();
