@@ -36,15 +36,17 @@ before(async () => {
   await manager.ready;
   kernel = await manager.startNew({ name: "arclight" });
   await kernel.info;
-});
+}, { timeout: 240_000 });
 
 after(async () => {
   await kernel?.shutdown().catch(() => {});
+  // Open connections keep reconnecting (and this file running) after the server is gone.
+  kernel?.dispose();
   manager?.dispose();
   await server?.stop();
-});
+}, { timeout: 60_000 });
 
-test("a cell's prints stream in order before its execute_result, with execute_input first", async () => {
+test("a cell's prints stream in order before its execute_result, with execute_input first", { timeout: 120_000 }, async () => {
   const r = await run('console.log("a");\nawait new Promise((r) => setTimeout(r, 100));\nconsole.log("b");\n40 + 2');
   assert.equal(r.reply.status, "ok");
   assert.equal(r.iopub[0]!.type, "execute_input");
@@ -68,7 +70,7 @@ test("output appears while a cell is still running", { timeout: 60_000 }, async 
   assert.ok(firstAt > 0 && done - firstAt > 450, `first print ${firstAt - started} ms after the request, the cell ended at ${done - started} ms`);
 });
 
-test("a displayable shows as display_data and updates in place by display id", async () => {
+test("a displayable shows as display_data and updates in place by display id", { timeout: 120_000 }, async () => {
   const r = await run(`const card = (n: number) => ({ [Symbol.for("Jupyter.display")]() { return { "text/html": "<i>" + n + "</i>", "application/json": { n } }; } });
 agl.display(card(1), { displayId: "d1" });
 agl.updateDisplay("d1", card(2));`);
@@ -80,7 +82,7 @@ agl.updateDisplay("d1", card(2));`);
   assert.equal((upd.content.data as Record<string, string>)["text/html"], "<i>2</i>");
 });
 
-test("ESM-only packages and arclight import in a cell; ES2023 methods type-check", async () => {
+test("ESM-only packages and arclight import in a cell; ES2023 methods type-check", { timeout: 120_000 }, async () => {
   const r = await run(`import * as vl from "vega-lite";
 import * as a from "arclight";
 const spec = vl.compile({ mark: "point", data: { values: [{ x: 1 }] }, encoding: { x: { field: "x", type: "quantitative" } } }).spec;
@@ -90,7 +92,7 @@ const spec = vl.compile({ mark: "point", data: { values: [{ x: 1 }] }, encoding:
   assert.equal((res.content.data as Record<string, string>)["text/plain"], "'object true 1,2,3'");
 });
 
-test("an error reports ename, evalue and the TypeScript line", async () => {
+test("an error reports ename, evalue and the TypeScript line", { timeout: 120_000 }, async () => {
   const r = await run('type T = { a: number };\n\nconst t: T = { a: 1 };\nif (t.a === 1) {\n  throw new TypeError("bad " + t.a);\n}');
   assert.equal(r.reply.status, "error");
   assert.equal(r.reply.ename, "TypeError");
@@ -99,7 +101,7 @@ test("an error reports ename, evalue and the TypeScript line", async () => {
   assert.match((err.content.traceback as string[]).join("\n"), /cell\[\d+\]:5\b/);
 });
 
-test("interrupt stops an async loop and a sync busy loop; the kernel stays usable", async () => {
+test("interrupt stops an async loop and a sync busy loop; the kernel stays usable", { timeout: 120_000 }, async () => {
   await run("let ticks = 0;");
   const asyncRun = run("for (;;) { await new Promise((r) => setTimeout(r, 20)); ticks++; console.log(ticks); }");
   await new Promise((r) => setTimeout(r, 500));
@@ -123,7 +125,7 @@ test("interrupt stops an async loop and a sync busy loop; the kernel stays usabl
   assert.equal(next.reply.status, "ok");
 });
 
-test("restart gives a fresh kernel", async () => {
+test("restart gives a fresh kernel", { timeout: 120_000 }, async () => {
   await run("const survivor = 1;");
   await kernel.restart();
   await kernel.info;
