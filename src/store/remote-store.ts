@@ -7,6 +7,7 @@
 // forgets keys) ids chosen here let the client recognise its own earlier write.
 
 import { randomBytes, randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { z } from "zod";
 import type {
   Attempt,
@@ -99,6 +100,8 @@ export class RemoteStore implements LightningStore {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retryForMs = opts.retryForMs ?? 20_000;
     this.dequeueWaitMs = opts.dequeueWaitMs ?? 0;
+    // Every call in flight listens for close().
+    setMaxListeners(0, this.closing.signal, this.waits.signal);
   }
 
   get kind(): "memory" | "durable" {
@@ -114,6 +117,13 @@ export class RemoteStore implements LightningStore {
   private describe(): StoreInfo {
     if (!this.info) throw new Error("RemoteStore: use connectStore(url), which fetches the server's description first");
     return this.info;
+  }
+
+  private readonly urls = new Map<string, URL>();
+  private base(path: string): URL {
+    let u = this.urls.get(path);
+    if (!u) this.urls.set(path, (u = new URL(this.url + path)));
+    return u;
   }
 
   /** Fetches the server's kind and defaults; connectStore calls it. */
@@ -161,13 +171,15 @@ export class RemoteStore implements LightningStore {
       if (o.idempotencyKey) headers[IDEMPOTENCY_HEADER] = o.idempotencyKey;
       let status = 0;
       let text = "";
+      // One controller per try, its timer cleared on the answer (AbortSignal.any/timeout cost more per call and linger).
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), o.timeoutMs);
+      const stop = () => abort.abort();
+      this.closing.signal.addEventListener("abort", stop, { once: true });
+      o.signal?.addEventListener("abort", stop, { once: true });
       try {
-        const res = await httpRequest(new URL(this.url + path), {
-          method,
-          headers,
-          body: payload,
-          signal: AbortSignal.any([AbortSignal.timeout(o.timeoutMs), this.closing.signal, ...(o.signal ? [o.signal] : [])]),
-        });
+        if (o.signal?.aborted) abort.abort();
+        const res = await httpRequest(this.base(path), { method, headers, body: payload, signal: abort.signal });
         status = res.status;
         text = res.text;
       } catch (e) {
@@ -175,6 +187,10 @@ export class RemoteStore implements LightningStore {
         if (o.signal?.aborted) throw new WaitCancelled();
         const err = e as Error & { code?: string };
         lastFailure = err.name === "AbortError" || err.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : (err.code ?? err.message);
+      } finally {
+        clearTimeout(timer);
+        this.closing.signal.removeEventListener("abort", stop);
+        o.signal?.removeEventListener("abort", stop);
       }
       if (status >= 200 && status < 300) {
         try {
@@ -269,6 +285,7 @@ export class RemoteStore implements LightningStore {
   cancelWaits(): void {
     this.waits.abort();
     this.waits = new AbortController();
+    setMaxListeners(0, this.waits.signal);
   }
 
   startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
