@@ -329,7 +329,7 @@ void test_config(Ctx& ctx) {
   CHECK(ctx, q.ffn == 4864 && q.ctx == 32768 && q.vocab == 151936 && q.norm_eps == 1e-6 && q.rope_theta == 1e6 && q.tie_embeddings);
 
   expect_throw<HfLayoutError>(ctx, "missing key", [] { parse_hf_config(R"({"model_type":"gpt2","n_layer":2})"); }, "missing \"n_head\"");
-  expect_throw<HfLayoutError>(ctx, "llama", [] { parse_hf_config(R"({"model_type":"llama"})"); }, "unsupported model_type");
+  expect_throw<HfLayoutError>(ctx, "mistral", [] { parse_hf_config(R"({"model_type":"mistral"})"); }, "unsupported model_type");
   expect_throw<HfLayoutError>(ctx, "heads", [] {
     parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":3,"num_key_value_heads":2,
         "hidden_size":12,"intermediate_size":8,"vocab_size":5,"max_position_embeddings":8})");
