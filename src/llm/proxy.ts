@@ -14,6 +14,7 @@ import { completionBody, streamChunks } from "./openai-wire.js";
 import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
 import { llmCallSpan } from "./record.js";
 import { ValidationError } from "../types/errors.js";
+import { assertBindAllowed, bearerMatches } from "../server/auth.js";
 
 export interface LlmProxyOptions {
   backend: CompletionBackend;
@@ -21,6 +22,12 @@ export interface LlmProxyOptions {
   store?: LightningStore;
   host?: string;
   port?: number;
+  /**
+   * Required when `host` is not loopback: every request must then carry it as
+   * `authorization: Bearer <token>` (the OpenAI client's apiKey) or `x-api-key`
+   * (Anthropic's client). Published resources carry it as the LLM's apiKey.
+   */
+  token?: string;
   /** Request bodies above this are refused with 413. */
   maxBodyBytes?: number;
   /** Used when a request leaves max_tokens out. */
@@ -41,6 +48,7 @@ export class LlmProxy {
 
   constructor(opts: LlmProxyOptions) {
     if (!opts?.backend) throw new TypeError("LlmProxy: backend is required");
+    assertBindAllowed(opts.host ?? "127.0.0.1", opts.token, "LlmProxy");
     this.backend = opts.backend;
     this.opts = opts;
   }
@@ -63,7 +71,9 @@ export class LlmProxy {
   }
 
   resource(model = this.backend.models()[0] ?? "arclight"): LLMResource {
-    return { resourceType: "llm", endpoint: this.url, model, samplingParameters: {}, proxy: true };
+    const llm: LLMResource = { resourceType: "llm", endpoint: this.url, model, samplingParameters: {}, proxy: true };
+    if (this.opts.token) llm.apiKey = this.opts.token;
+    return llm;
   }
 
   /** Publishes the endpoint as resources `{ [name]: llm }` (a new version when resourcesId is given). */
@@ -97,6 +107,10 @@ export class LlmProxy {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.opts.token && !this.authorized(req)) {
+      if ((req.url ?? "").split("?")[0].endsWith("/v1/messages")) this.anthropic.add(res);
+      throw new ApiError(401, "missing or wrong token: send it as the API key (authorization: Bearer ... or x-api-key)", "authentication_error", null, "invalid_api_key");
+    }
     let path = (req.url ?? "/").split("?")[0];
     let ids: { rolloutId: string; attemptId: string } | null = null;
     const m = ROLLOUT_PATH.exec(path);
@@ -295,6 +309,12 @@ export class LlmProxy {
     const text = JSON.stringify(body);
     res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
     res.end(text);
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const token = this.opts.token as string;
+    const key = req.headers["x-api-key"];
+    return bearerMatches(token, req.headers.authorization) || (typeof key === "string" && bearerMatches(token, `Bearer ${key}`));
   }
 
   private sendError(res: ServerResponse, e: unknown): void {
