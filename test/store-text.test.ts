@@ -78,6 +78,22 @@ for (const kind of ["memory", "durable"] as const) {
   });
 }
 
+for (const kind of ["memory", "durable"] as const) {
+  test(`${kind}: caller-chosen rollout and resources ids with a lone surrogate are refused, so no rollout exists whose spans the store must refuse`, async () => {
+    const s: LightningStore = kind === "memory" ? new MemoryStore() : await openStore(freshDir(), { checkpointIntervalMs: 0 });
+    for (const bad of [HIGH, `ro-${LOW}`]) {
+      await assert.rejects(s.enqueueRollout({ input: 1, rolloutId: bad }), (e: unknown) => e instanceof ValidationError && /lone UTF-16 surrogate/.test(e.message));
+      await assert.rejects(s.startRollout({ input: 1, rolloutId: bad }), ValidationError);
+      await assert.rejects(s.addResources({}, bad), ValidationError);
+      await assert.rejects(s.updateResources(bad, {}), ValidationError);
+    }
+    assert.equal((await s.queryRollouts()).length, 0);
+    await s.enqueueRollout({ input: 1, rolloutId: "ro-🚀" });
+    assert.deepEqual((await s.queryRollouts()).map((r) => r.rolloutId), ["ro-🚀"]);
+    await s.close();
+  });
+}
+
 test("span times a Parquet part cannot hold are refused at the boundary", async () => {
   const s = await openStore(freshDir(), { checkpointIntervalMs: 0 });
   const r = await s.startRollout({ input: 1, rolloutId: "ro-t" });

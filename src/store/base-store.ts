@@ -23,6 +23,7 @@ import {
   isRolloutTerminal,
   NamedResourcesSchema,
   NotFoundError,
+  idSchema,
   parseOrThrow,
   ReadOnlyStoreError,
   RolloutConfigSchema,
@@ -114,7 +115,6 @@ interface RolloutEntry {
 
 const ACTIVE_ATTEMPT: readonly AttemptStatus[] = ["preparing", "running", "unresponsive"];
 
-const idSchema = (what: string) => z.string({ error: `expected ${what} as a string` }).min(1, `${what} must not be empty`);
 const RolloutIdSchema = idSchema("rolloutId");
 const AttemptIdSchema = idSchema("attemptId");
 const ResourcesIdSchema = idSchema("resourcesId");

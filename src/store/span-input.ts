@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { SpanSchema, type Attributes, type AttributeValue, type Span } from "../types/span.js";
-import { parseOrThrow } from "../types/validate.js";
+import { isWellFormedText, parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
 
 /** A span as callers hand it in: the store assigns sequenceId when it is left out. */
@@ -21,7 +21,7 @@ function isObj(v: unknown): v is Record<string, unknown> {
 }
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 /** Well-formed Unicode (no lone surrogate). isWellFormed is ES2024 (Node >= 20); the project's lib is ES2023. */
-const wf = (s: string) => (s as string & { isWellFormed(): boolean }).isWellFormed();
+const wf = isWellFormedText;
 const text = (v: unknown): v is string => typeof v === "string" && wf(v);
 
 function attrValue(v: unknown): AttributeValue | undefined {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idSchema } from "./validate.js";
 import { ATTEMPT_STATUSES, ROLLOUT_STATUSES } from "./status.js";
 
 /** Whatever the agent receives as its task: any JSON value. */
@@ -82,7 +83,7 @@ export const EnqueueRolloutSchema = z.object({
   config: RolloutConfigSchema.optional(),
   metadata: MetadataSchema.optional(),
   /** Caller-chosen id; the store makes one when left out. */
-  rolloutId: z.string().min(1).max(256).optional(),
+  rolloutId: idSchema("rolloutId", 256).optional(),
 });
 export type EnqueueRolloutRequest = z.input<typeof EnqueueRolloutSchema>;
 
