@@ -15,6 +15,7 @@ async function main(argv: string[]): Promise<void> {
   const conn = readConnectionFile(file);
   const server = new KernelServer(conn);
   await server.started();
+  await server.handshake();
   const { Executor } = await import("./executor.js");
   const executor = new Executor(process.cwd(), server.interruptFlag);
   await executor.init();

@@ -57,14 +57,18 @@ export class KernelServer {
   private readonly early: ToMain[] = [];
   private draining = false;
   private readonly bound: Promise<void>;
+  private readonly infoSent: Promise<void>;
 
   constructor(conn: ConnectionInfo) {
     const workerData: SocketWorkerData = { conn, session: this.session, interruptFlag: this.flag.buffer as SharedArrayBuffer, kernelInfo: kernelInfo() };
     this.worker = new Worker(new URL("./sockets.js", import.meta.url), { workerData, stdout: false, stderr: false });
+    let infoSent!: () => void;
+    this.infoSent = new Promise((r) => (infoSent = r));
     this.bound = new Promise((resolve, reject) => {
       this.worker.once("error", reject);
       this.worker.on("message", (m: ToMain) => {
         if (m.op === "bound") resolve();
+        else if (m.op === "info-sent") infoSent();
         else if (this.executor) this.onMessage(m);
         else this.early.push(m);
       });
@@ -82,6 +86,15 @@ export class KernelServer {
   /** Resolves once the sockets are bound (kernel_info is answered from then on). */
   started(): Promise<void> {
     return this.bound;
+  }
+
+  /**
+   * Resolves a moment after the first kernel_info reply went out (a client's handshake takes a round
+   * or two), or after `capMs`: loading the compiler on a 2-core machine would slow that handshake.
+   */
+  handshake(capMs = 2000): Promise<void> {
+    const settle = this.infoSent.then(() => new Promise<void>((r) => setTimeout(r, 250)));
+    return Promise.race([settle, new Promise<void>((r) => setTimeout(r, capMs))]);
   }
 
   /** The shared interrupt flag the executor's checks read. */

@@ -103,6 +103,7 @@ async function handle(msg: Message, channel: "shell" | "control"): Promise<void>
       publish(msg, "status", { execution_state: "busy" });
       await reply(q, msg, "kernel_info_reply", data.kernelInfo);
       publish(msg, "status", { execution_state: "idle" });
+      post({ op: "info-sent" });
       return;
     case "interrupt_request":
       interrupt();

@@ -13,6 +13,7 @@ export interface SocketWorkerData {
 /** Worker -> main. */
 export type ToMain =
   | { op: "bound" }
+  | { op: "info-sent" }
   | { op: "request"; channel: "shell" | "control"; msg: Message; seq?: number }
   | { op: "interrupt"; seq: number }
   | { op: "shutdown" };
