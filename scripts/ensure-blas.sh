@@ -8,20 +8,7 @@
 set -uo pipefail
 have() { [ -e /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0 ]; }
 if have; then exit 0; fi
-echo "arclight: OpenBLAS (OpenMP build) missing; installing Debian's libopenblas0-openmp (apt-get) so CPU training runs on a tuned sgemm..." >&2
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
-    echo "arclight: not root and no sudo; install libopenblas0-openmp yourself for faster CPU training (the addon works without it)." >&2
-    exit 0
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y -qq --no-install-recommends libopenblas0-openmp >/dev/null 2>&1; then
-  $SUDO apt-get update -qq >/dev/null 2>&1 || true
-  $SUDO apt-get install -y -qq --no-install-recommends libopenblas0-openmp >/dev/null 2>&1 || true
-fi
-if have; then echo "arclight: OpenBLAS installed." >&2; else
-  echo "arclight: could not install libopenblas0-openmp; the native addon uses its own (slower) GEMM or another BLAS it finds." >&2
-fi
+source "$(dirname "$0")/lib/apt.sh"
+apt_install "CPU training on a tuned sgemm (optional)" libopenblas0-openmp || true
+have || echo "arclight: no OpenBLAS; the native addon uses its own (slower) GEMM or another BLAS it finds." >&2
 exit 0

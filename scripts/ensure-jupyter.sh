@@ -10,17 +10,7 @@ need=()
 "$PY" -c 'import nbclient, nbconvert, jupyter_client' >/dev/null 2>&1 || need+=(nbclient)
 "$PY" -c 'import jupyter_kernel_test' >/dev/null 2>&1 || need+=(jupyter_kernel_test)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-echo "arclight: missing ${need[*]}; installing Debian's Jupyter packages (apt-get)..." >&2
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
-    echo "arclight: run as root or install: python3-jupyter-server python3-jupyter-client python3-nbclient python3-nbconvert python3-jupyter-kernel-test python3-ipykernel" >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends \
+source "$(dirname "$0")/lib/apt.sh"
+apt_install "the kernel tests and headless notebook runs (missing ${need[*]})" \
   jupyter-core python3-jupyter-server python3-jupyter-client python3-nbclient \
-  python3-nbconvert python3-jupyter-kernel-test python3-ipykernel >/dev/null
-echo "arclight: Jupyter packages installed." >&2
+  python3-nbconvert python3-jupyter-kernel-test python3-ipykernel
