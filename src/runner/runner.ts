@@ -2,9 +2,10 @@
 // heartbeat, record the reward, finish the attempt. Agent errors become
 // failed attempts; nothing an agent does crashes the runner.
 import { randomUUID } from "node:crypto";
-import type { AttemptedRollout, LLMResource, NamedResources, Rollout } from "../types/index.js";
+import type { AttemptedRollout, LLMResource, NamedResources, Rollout, Span } from "../types/index.js";
 import { InvalidTransitionError, isAttemptTerminal } from "../types/index.js";
 import type { LightningStore } from "../store/lightning-store.js";
+import { claimRollout, completeAttempt, startAttemptSteps, type ClaimedRollout } from "../store/runner-steps.js";
 import { emitException, emitReward, TraceScope, withScope, instrumentOpenAI, type RewardValue } from "../tracer/index.js";
 import { finalReward } from "../adapter/rewards.js";
 import type { Agent, RolloutContext } from "./agent.js";
@@ -61,12 +62,13 @@ export class Runner {
     await instrumentOpenAI();
     let n = 0;
     while (!opts.signal?.aborted && (opts.maxRollouts === undefined || n < opts.maxRollouts)) {
-      const next = await this.store.dequeueRollout({ workerId: this.workerId });
+      // One call dequeues, starts the attempt and fetches resources (one round trip on a remote store).
+      const next = await claimRollout(this.store, { workerId: this.workerId });
       if (!next) {
         await sleep(this.pollMs, opts.signal);
         continue;
       }
-      await this.runAttempt(next, opts.signal);
+      await this.runClaimed(next, opts.signal);
       n++;
     }
     await this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
@@ -75,6 +77,18 @@ export class Runner {
 
   /** Runs one dequeued attempt to its end. Never throws for agent errors. */
   async runAttempt(ar: AttemptedRollout, stop?: AbortSignal): Promise<RunOutcome> {
+    // A store that dequeued this attempt for this worker already marked the worker busy.
+    const [, claimed] = await Promise.all([
+      ar.attempt.workerId === this.workerId
+        ? undefined
+        : this.safely(() => this.store.updateWorker(this.workerId, { status: "busy", currentRolloutId: ar.rolloutId, currentAttemptId: ar.attempt.attemptId })),
+      startAttemptSteps(this.store, ar, this.workerId),
+    ]);
+    return this.runClaimed(claimed, stop);
+  }
+
+  private async runClaimed(claimed: ClaimedRollout, stop?: AbortSignal): Promise<RunOutcome> {
+    const ar = claimed.rollout;
     const { attempt } = ar;
     const rid = ar.rolloutId;
     const aid = attempt.attemptId;
@@ -82,12 +96,8 @@ export class Runner {
     const onStop = () => abort.abort(new Error("runner stopped"));
     stop?.addEventListener("abort", onStop, { once: true });
 
-    // Independent store calls go out together: against a remote store each sequential call is a round trip.
-    const [, resources] = await Promise.all([
-      this.safely(() => this.store.updateWorker(this.workerId, { status: "busy", currentRolloutId: rid, currentAttemptId: aid })),
-      this.resourcesFor(ar),
-      this.safely(() => this.hooks.onRolloutStart?.(ar)),
-    ]);
+    await this.safely(() => this.hooks.onRolloutStart?.(ar));
+    const resources = claimed.resources?.resources ?? {};
     const ctx: RolloutContext = {
       rollout: stripAttempt(ar),
       attempt,
@@ -113,7 +123,7 @@ export class Runner {
 
     let error: unknown = null;
     try {
-      await this.store.updateAttempt(rid, aid, { status: "running", workerId: this.workerId });
+      if (claimed.startError) throw Object.assign(new Error(claimed.startError.message), { name: claimed.startError.name });
       await this.safely(() => this.hooks.onTraceStart?.(ctx));
       const result = await withScope(scope, () => raceAbort(Promise.resolve().then(() => this.agent.run(ar.input, ctx)), abort.signal));
       if (result !== undefined && result !== null) withScope(scope, () => emitReward(result as RewardValue));
@@ -137,13 +147,7 @@ export class Runner {
     } catch (e) {
       error ??= e;
     }
-    await this.finishAttempt(rid, aid, error);
-
-    const idle = this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
-    const [rollout, spans] = await Promise.all([
-      this.store.getRolloutById(rid).catch(() => null),
-      this.store.querySpans({ rolloutId: rid, attemptId: aid }).catch((e: unknown) => (this.onError(e), null)),
-    ]);
+    const { rollout, spans } = await this.finishAttempt(rid, aid, error);
     let reward: number | null = null;
     try {
       if (spans) reward = finalReward(spans);
@@ -151,27 +155,30 @@ export class Runner {
       this.onError(e);
     }
     await this.safely(() => this.hooks.onRolloutEnd?.(rollout, { error, reward }));
-    await idle;
     return { rollout, reward, error };
   }
 
-  private async finishAttempt(rid: string, aid: string, error: unknown): Promise<void> {
+  /**
+   * Final update, then the rollout and its spans (one call on a remote store). The
+   * update releases the worker; when the store ended the attempt first (timeout,
+   * unresponsive: its verdict stands) or the update failed, the worker is released here.
+   */
+  private async finishAttempt(rid: string, aid: string, error: unknown): Promise<{ rollout: Rollout | null; spans: Span[] | null }> {
     const metadata = error ? { error: errorMessage(error) } : undefined;
+    const update = { status: error ? "failed" : "succeeded", endTime: Date.now(), ...(metadata ? { metadata } : {}) } as const;
+    const idle = () => this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
     try {
-      await this.store.updateAttempt(rid, aid, { status: error ? "failed" : "succeeded", endTime: Date.now(), ...(metadata ? { metadata } : {}) });
+      const done = await completeAttempt(this.store, rid, aid, update);
+      if (!done.attempt) await idle();
+      return { rollout: done.rollout, spans: done.spans };
     } catch (e) {
-      // The store may already have ended the attempt (timeout / unresponsive): its verdict stands.
       if (!(e instanceof InvalidTransitionError)) this.onError(e);
-    }
-  }
-
-  private async resourcesFor(ar: AttemptedRollout): Promise<NamedResources> {
-    try {
-      const r = ar.resourcesId ? await this.store.getResourcesById(ar.resourcesId) : await this.store.getLatestResources();
-      return r?.resources ?? {};
-    } catch (e) {
-      this.onError(e);
-      return {};
+      const [rollout, spans] = await Promise.all([
+        this.store.getRolloutById(rid).catch(() => null),
+        this.store.querySpans({ rolloutId: rid, attemptId: aid }).catch((e: unknown) => (this.onError(e), null)),
+        idle(),
+      ]);
+      return { rollout, spans };
     }
   }
 

@@ -6,7 +6,8 @@
 import type { LightningStore } from "../store/lightning-store.js";
 import type { OperationBody, OperationName } from "../store/remote-protocol.js";
 import { normalizeSpan, type SpanDraft } from "../store/span-input.js";
-import type { AttemptedRollout, Span } from "../types/index.js";
+import { ValidationError, type Span } from "../types/index.js";
+import { claimRolloutSteps, completeAttemptSteps } from "../store/runner-steps.js";
 
 /** Rewrites a span before it is stored; must return a span (validated again afterwards). */
 export type Redact = (span: SpanDraft) => SpanDraft;
@@ -85,6 +86,15 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
   statistics: (c) => c.store.statistics(),
   refresh: async (c) => c.store.refresh?.(),
   flush: async (c) => c.store.flush?.(),
+  claimRollout: async (c, b, call) => {
+    // The steps run on the server's own store, never on its one-call version (which could be remote itself).
+    const got = await longPoll(c, call, b.waitMs ?? 0, async () => {
+      const r = await claimRolloutSteps(c.store, claimOptions(b.options));
+      return r ? [r] : [];
+    });
+    return got[0] ?? null;
+  },
+  completeAttempt: (c, b) => completeAttemptSteps(c.store, raw(b.rolloutId), raw(b.attemptId), raw(b.update)),
 };
 
 /**
@@ -118,7 +128,7 @@ export async function addSpans(c: HandlerContext, spans: unknown[], call: Pick<C
  * Calls `take` until it returns something, the wait is over, the client hung
  * up or the server closes. A client that is gone is never handed a rollout.
  */
-async function longPoll(c: HandlerContext, call: CallInfo, waitMs: number, take: () => Promise<AttemptedRollout[]>): Promise<AttemptedRollout[]> {
+async function longPoll<T>(c: HandlerContext, call: CallInfo, waitMs: number, take: () => Promise<T[]>): Promise<T[]> {
   const deadline = Date.now() + Math.min(waitMs, c.maxWaitMs);
   let delay = 2;
   for (;;) {
@@ -128,6 +138,12 @@ async function longPoll(c: HandlerContext, call: CallInfo, waitMs: number, take:
     await sleep(Math.min(delay, deadline - Date.now()), c.closing);
     delay = Math.min(delay * 2, 25);
   }
+}
+
+/** A claim names its worker: the attempt is set running on its behalf. */
+function claimOptions(o: unknown): { workerId: string } {
+  if (!isObj(o) || typeof o.workerId !== "string") throw new ValidationError("claimRollout", ["options.workerId: expected the runner's worker id (a string)"]);
+  return o as { workerId: string };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -137,7 +137,7 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
 
   for (const name of Object.keys(OPERATIONS) as OperationName[]) {
     const op = OPERATIONS[name];
-    const waits = name === "waitForRollouts" || name === "dequeueRollout" || name === "dequeueManyRollouts";
+    const waits = name === "waitForRollouts" || name === "dequeueRollout" || name === "dequeueManyRollouts" || name === "claimRollout";
     const limitMs = waits ? maxWaitMs + handlerTimeoutMs : handlerTimeoutMs;
     app.post(`${API_PREFIX}${op.path}`, async (req, reply) => {
       const run = async (): Promise<Outcome> => {

@@ -15,6 +15,7 @@ import type {
   Worker,
   WorkerUpdate,
 } from "../types/index.js";
+import type { ClaimedRollout, CompletedAttempt } from "./runner-steps.js";
 
 /** Filters for queryRollouts; all given fields must match. */
 export interface RolloutQuery {
@@ -112,6 +113,12 @@ export interface LightningStore {
   refresh?(): Promise<void>;
   /** Durable stores: fold logged spans into Parquet and snapshot the state now. */
   flush?(): Promise<void>;
+  /**
+   * Optional one-call versions of the runner's steps (see runner-steps.ts, which
+   * falls back to plain calls): a remote store sends each as one request.
+   */
+  claimRollout?(opts: DequeueOptions & { workerId: string }): Promise<ClaimedRollout | null>;
+  completeAttempt?(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt>;
   /** Flushes and releases files and timers. Further calls throw StoreClosedError. */
   close(): Promise<void>;
 }

@@ -68,6 +68,18 @@ export const OPERATIONS = {
   statistics: { path: "/statistics", write: false, body: z.object({}), doc: "Counts of rollouts, attempts, spans, ..." },
   refresh: { path: "/refresh", write: false, body: z.object({}), doc: "Read-only durable stores: pick up what the writer made durable." },
   flush: { path: "/flush", write: false, body: z.object({}), doc: "Durable stores: fold logged spans into Parquet now." },
+  claimRollout: {
+    path: "/runner/claim",
+    write: true,
+    body: z.object({ options: opt, waitMs: z.number().int().min(0).max(60_000).optional() }),
+    doc: "A runner's first call per rollout: dequeue (long-polling waitMs), set the attempt running, fetch its resources. Answers { rollout, resources, startError } or null.",
+  },
+  completeAttempt: {
+    path: "/runner/complete",
+    write: true,
+    body: z.object({ rolloutId: any, attemptId: any, update: any }),
+    doc: "A runner's last call per rollout: apply the attempt's final update (attempt null when the store ended it first), then answer the rollout and the attempt's spans.",
+  },
 } as const satisfies Record<string, { path: string; write: boolean; body: z.ZodType; doc: string }>;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -30,6 +30,7 @@ import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, Wai
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
+import type { ClaimedRollout, CompletedAttempt } from "./runner-steps.js";
 import {
   API_PREFIX,
   errorFromWire,
@@ -288,6 +289,22 @@ export class RemoteStore implements LightningStore {
     setMaxListeners(0, this.waits.signal);
   }
 
+  /** One request for what a runner does before its agent runs (see runner-steps.ts); long-polls like dequeueRollout. */
+  async claimRollout(opts: DequeueOptions & { workerId: string }): Promise<ClaimedRollout | null> {
+    const waitMs = this.dequeueWaitMs || undefined;
+    try {
+      return await this.call("claimRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
+    } catch (e) {
+      if (e instanceof WaitCancelled) return null;
+      throw e;
+    }
+  }
+
+  /** One request for what a runner does after its spans are acknowledged: the final update, then the rollout and spans. */
+  completeAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt> {
+    return this.call("completeAttempt", { rolloutId, attemptId, update });
+  }
+
   startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
     return this.call("startAttempt", { rolloutId, options: opts });
   }
@@ -329,8 +346,34 @@ export class RemoteStore implements LightningStore {
   // -------------------------------------------------------------------------
   // spans
 
+  /**
+   * Spans added in the same turn of the event loop (a tracer ends several at
+   * once) go out as one addSpans request. Each promise still resolves only
+   * when the store has its span.
+   */
   addSpan(span: SpanArg): Promise<Span> {
-    return this.call("addSpan", { span });
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    return new Promise<Span>((resolve, reject) => {
+      this.spanQueue.push({ span, resolve, reject });
+      if (this.spanQueue.length === 1) setImmediate(() => void this.sendQueuedSpans());
+    });
+  }
+
+  private spanQueue: { span: SpanArg; resolve: (s: Span) => void; reject: (e: unknown) => void }[] = [];
+
+  private async sendQueuedSpans(): Promise<void> {
+    const batch = this.spanQueue;
+    this.spanQueue = [];
+    const one = (q: (typeof batch)[number]) => this.call<Span>("addSpan", { span: q.span }).then(q.resolve, q.reject);
+    if (batch.length === 1) return one(batch[0]);
+    try {
+      const stored = await this.addSpans(batch.map((q) => q.span));
+      batch.forEach((q, i) => q.resolve(stored[i]));
+    } catch (e) {
+      // A batch is all or nothing: one malformed span must not cost the others, and its error must name it alone.
+      if (e instanceof ValidationError) await Promise.all(batch.map(one));
+      else for (const q of batch) q.reject(e);
+    }
   }
   async addSpans(spans: SpanArg[]): Promise<Span[]> {
     const got = await this.call<Span[] | { sequenceIds: number[] }>("addSpans", { spans, compact: true });

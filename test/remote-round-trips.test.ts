@@ -1,0 +1,107 @@
+// A remote rollout is bound by round trips: a runner claims (dequeue + start +
+// resources), sends its spans, and completes (final update + reads) in three
+// requests, with the same outcome as the calls made one by one.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { IncomingMessage } from "node:http";
+import { openStore } from "../src/store/index.js";
+import { connectStore } from "../src/store/remote-store.js";
+import { startStoreServer } from "../src/server/index.js";
+import { Runner } from "../src/runner/runner.js";
+import { ValidationError } from "../src/types/index.js";
+import agent from "./fixtures/runner/agent.js";
+
+async function served() {
+  const backing = await openStore();
+  const server = await startStoreServer({ store: backing, port: 0, closeStore: true });
+  const client = await connectStore(server.url);
+  const paths: string[] = [];
+  server.app.server.on("request", (req: IncomingMessage) => paths.push((req.url ?? "").replace("/v1/agl", "")));
+  return { backing, server, client, paths, close: async () => (await client.close(), await server.close()) };
+}
+
+test("a remote rollout takes three requests: claim, spans, complete; and ends as it would in process", { timeout: 20_000 }, async () => {
+  const s = await served();
+  try {
+    await s.backing.addResources({ llm: { resourceType: "llm", endpoint: "http://x/v1", model: "m" } } as never);
+    const rollouts = await s.backing.enqueueManyRollouts([{ input: { a: 1, b: 2 } }, { input: { a: 2, b: 2 } }, { input: { a: 0, b: 3 } }]);
+    const runner = new Runner({ store: s.client, agent, workerId: "w1", heartbeatMs: 60_000 });
+    const outcomes: (number | null)[] = [];
+    runner["hooks"].onRolloutEnd = (_r, o) => void outcomes.push(o.reward);
+    s.paths.length = 0;
+    assert.equal(await runner.iterate({ maxRollouts: 3 }), 3);
+    // The last request is the runner saying it is idle as it stops.
+    assert.deepEqual(s.paths, [...Array(3).fill(["/runner/claim", "/spans/add-many", "/runner/complete"]).flat(), "/workers/update"]);
+    assert.deepEqual(outcomes, [1, 0, 1]);
+    for (const r of rollouts) {
+      assert.equal((await s.backing.getRolloutById(r.rolloutId))?.status, "succeeded");
+      const [a] = await s.backing.queryAttempts(r.rolloutId);
+      assert.equal(a.workerId, "w1");
+      const spans = await s.backing.querySpans({ rolloutId: r.rolloutId, attemptId: a.attemptId });
+      assert.equal(spans.length, 2, "message and reward spans are both stored");
+    }
+    const [w] = await s.backing.queryWorkers();
+    assert.equal(w.status, "idle");
+    assert.equal(w.currentAttemptId, null);
+  } finally {
+    await s.close();
+  }
+});
+
+test("claim without a worker id is a 400; complete after the store ended the attempt answers attempt null", { timeout: 20_000 }, async () => {
+  const s = await served();
+  try {
+    const res = await fetch(`${s.server.url}/v1/agl/runner/claim`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(res.status, 400);
+    assert.match(JSON.stringify(await res.json()), /workerId/);
+    assert.equal(await s.client.claimRollout({ workerId: "w" }), null, "nothing queued");
+
+    await s.backing.enqueueRollout({ input: 1 });
+    const c = await s.client.claimRollout({ workerId: "w" });
+    assert.ok(c);
+    assert.equal(c.startError, null);
+    assert.equal((await s.backing.getLatestAttempt(c.rollout.rolloutId))?.status, "running");
+    await s.backing.updateAttempt(c.rollout.rolloutId, c.rollout.attempt.attemptId, { status: "timeout" });
+    const done = await s.client.completeAttempt(c.rollout.rolloutId, c.rollout.attempt.attemptId, { status: "succeeded" });
+    assert.equal(done.attempt, null);
+    assert.notEqual(done.rollout?.status, "succeeded");
+    // A malformed update is the caller's mistake, not a transition the store made.
+    await assert.rejects(s.client.completeAttempt(c.rollout.rolloutId, c.rollout.attempt.attemptId, { status: "nope" } as never), ValidationError);
+  } finally {
+    await s.close();
+  }
+});
+
+test("spans added together go out as one request; a malformed one fails alone and the rest are stored", { timeout: 20_000 }, async () => {
+  const s = await served();
+  try {
+    const r = await s.backing.startRollout({ input: 1 });
+    const span = (i: number) => ({
+      rolloutId: r.rolloutId,
+      attemptId: r.attempt.attemptId,
+      traceId: "ab".repeat(16),
+      spanId: i.toString(16).padStart(16, "0"),
+      parentId: null,
+      name: `s${i}`,
+      status: { statusCode: "OK" },
+      attributes: {},
+      events: [],
+      links: [],
+      startTime: 1,
+      endTime: 2,
+      resource: { attributes: {}, schemaUrl: "" },
+    });
+    s.paths.length = 0;
+    const good = await Promise.all([1, 2, 3].map((i) => s.client.addSpan(span(i) as never)));
+    assert.deepEqual(s.paths, ["/spans/add-many"]);
+    assert.deepEqual(good.map((g) => g.name), ["s1", "s2", "s3"]);
+    const mixed = await Promise.allSettled([s.client.addSpan(span(4) as never), s.client.addSpan({ ...span(5), startTime: "soon" } as never)]);
+    assert.equal(mixed[0].status, "fulfilled");
+    assert.equal(mixed[1].status, "rejected");
+    assert.ok((mixed[1] as PromiseRejectedResult).reason instanceof ValidationError);
+    const stored = await s.backing.querySpans({ rolloutId: r.rolloutId });
+    assert.deepEqual(stored.map((x) => x.name), ["s1", "s2", "s3", "s4"]);
+  } finally {
+    await s.close();
+  }
+});
