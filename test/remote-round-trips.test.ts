@@ -3,7 +3,8 @@
 // requests, with the same outcome as the calls made one by one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { IncomingMessage } from "node:http";
+import http, { type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
 import { openStore } from "../src/store/index.js";
 import { connectStore } from "../src/store/remote-store.js";
 import { startStoreServer } from "../src/server/index.js";
@@ -102,6 +103,37 @@ test("spans added together go out as one request; a malformed one fails alone an
     const stored = await s.backing.querySpans({ rolloutId: r.rolloutId });
     assert.deepEqual(stored.map((x) => x.name), ["s1", "s2", "s3", "s4"]);
   } finally {
+    await s.close();
+  }
+});
+
+test("a runner against a server without the runner endpoints (older version) falls back to plain calls", { timeout: 20_000 }, async () => {
+  const s = await served();
+  // An older server: answers the runner endpoints as unknown, forwards everything else.
+  const older = http.createServer((req, res) => {
+    if (req.url?.startsWith("/v1/agl/runner/")) {
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { name: "NoSuchEndpoint", message: `no endpoint POST ${req.url}` } }));
+      return;
+    }
+    const up = http.request(`${s.server.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => older.listen(0, "127.0.0.1", resolve));
+  const client = await connectStore(`http://127.0.0.1:${(older.address() as AddressInfo).port}`);
+  try {
+    const [r] = await s.backing.enqueueManyRollouts([{ input: { a: 1, b: 2 } }]);
+    const runner = new Runner({ store: client, agent, workerId: "old", heartbeatMs: 60_000 });
+    s.paths.length = 0;
+    assert.equal(await runner.iterate({ maxRollouts: 1 }), 1);
+    assert.equal((await s.backing.getRolloutById(r.rolloutId))?.status, "succeeded");
+    assert.ok(s.paths.includes("/rollouts/dequeue") && s.paths.includes("/attempts/update"), s.paths.join(" "));
+  } finally {
+    await client.close();
+    older.closeAllConnections();
+    await new Promise((resolve) => older.close(resolve));
     await s.close();
   }
 });

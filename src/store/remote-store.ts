@@ -30,7 +30,7 @@ import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, Wai
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
-import type { ClaimedRollout, CompletedAttempt } from "./runner-steps.js";
+import { claimRolloutSteps, completeAttemptSteps, type ClaimedRollout, type CompletedAttempt } from "./runner-steps.js";
 import {
   API_PREFIX,
   errorFromWire,
@@ -291,19 +291,32 @@ export class RemoteStore implements LightningStore {
 
   /** One request for what a runner does before its agent runs (see runner-steps.ts); long-polls like dequeueRollout. */
   async claimRollout(opts: DequeueOptions & { workerId: string }): Promise<ClaimedRollout | null> {
+    if (this.olderServer) return claimRolloutSteps(this, opts);
     const waitMs = this.dequeueWaitMs || undefined;
     try {
       return await this.call("claimRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
     } catch (e) {
       if (e instanceof WaitCancelled) return null;
-      throw e;
+      if (!isMissingEndpoint(e)) throw e;
+      this.olderServer = true;
+      return claimRolloutSteps(this, opts);
     }
   }
 
   /** One request for what a runner does after its spans are acknowledged: the final update, then the rollout and spans. */
-  completeAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt> {
-    return this.call("completeAttempt", { rolloutId, attemptId, update });
+  async completeAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt> {
+    if (this.olderServer) return completeAttemptSteps(this, rolloutId, attemptId, update);
+    try {
+      return await this.call("completeAttempt", { rolloutId, attemptId, update });
+    } catch (e) {
+      if (!isMissingEndpoint(e)) throw e;
+      this.olderServer = true;
+      return completeAttemptSteps(this, rolloutId, attemptId, update);
+    }
   }
+
+  /** The server predates the runner endpoints (a runner upgraded before its store server): use the plain calls. */
+  private olderServer = false;
 
   startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
     return this.call("startAttempt", { rolloutId, options: opts });
@@ -449,6 +462,8 @@ export class RemoteStore implements LightningStore {
 }
 
 class WaitCancelled extends Error {}
+
+const isMissingEndpoint = (e: unknown) => e instanceof RemoteStoreError && e.status === 404 && e.remoteName === "NoSuchEndpoint";
 
 /** A rollout id chosen here when the caller left it out, so a retried enqueue can find its own rollout. */
 function withRolloutId(req: EnqueueRolloutRequest): [EnqueueRolloutRequest, string | null] {
