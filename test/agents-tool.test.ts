@@ -26,6 +26,23 @@ test("the calculate tool evaluates + - * and parentheses and answers bad input w
   for (const t of calculatorTasks(50, 3)) assert.equal(calculate(t.expression), String(t.answer));
 });
 
+test("calculatorTasks leaves out excluded expressions, keeps its count and seeded order, and refuses an exclusion of every task", () => {
+  const val = calculatorTasks(32, 1001);
+  assert.deepEqual(calculatorTasks(256, 1, []), calculatorTasks(256, 1));
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 300 }), (seed, n) => {
+      const tasks = calculatorTasks(n, seed, val);
+      const held = new Set(val.map((t) => t.expression));
+      return tasks.length === n && tasks.every((t) => !held.has(t.expression) && calculate(t.expression) === String(t.answer));
+    }),
+    { numRuns: 30 },
+  );
+  const all = calculatorTasks(50_000, 7);
+  assert.equal(new Set(all.map((t) => t.expression)).size, 1458);
+  assert.throws(() => calculatorTasks(1, 0, all), /exclude leaves no expression/);
+  assert.throws(() => calculatorTasks(1, 0, "x" as never), /exclude must be an array/);
+});
+
 test("the task vocabulary encodes tool-call markup as single pieces, round-trips text, and names what it cannot encode", () => {
   const ids = tok.encode(`${CALL_OPEN}12*7+3${CALL_CLOSE}`);
   assert.equal(ids.length, 8);

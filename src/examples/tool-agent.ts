@@ -85,10 +85,18 @@ function evaluate(src: string): number {
 /**
  * Seeded tasks `a*b+c` / `a*b-c` (a, b in 11..19, c in 1..9): products a tiny model cannot compute.
  * Every expression has 7 characters and every answer 3 digits, so copying them is a fixed shift the
- * tiny policy learns in seconds; the arithmetic stays out of its reach.
+ * tiny policy learns in seconds; the arithmetic stays out of its reach. Tasks whose expression is in
+ * `exclude` are skipped (and others drawn instead), so a training set can leave a val set's tasks out:
+ * there are only 1458 expressions, and a policy warm-started for long on a few hundred of them can fit
+ * them without copying the +/- (train loss 0 while most val signs come out wrong, measured 2026-12-02).
  */
-export function calculatorTasks(count: number, seed = 0): CalcTask[] {
+export function calculatorTasks(count: number, seed = 0, exclude: readonly CalcTask[] = []): CalcTask[] {
   if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new RangeError(`calculatorTasks: count must be an integer in 1..100000, got ${count}`);
+  if (!Array.isArray(exclude)) throw new TypeError("calculatorTasks: exclude must be an array of tasks");
+  const skip = new Set(exclude.map((t) => t?.expression));
+  // refuse an exclusion that leaves no expression rather than loop forever
+  if ([...skip].filter((e) => typeof e === "string" && TASK_SHAPE.test(e)).length >= TASK_SPACE)
+    throw new RangeError("calculatorTasks: exclude leaves no expression to draw");
   let a = seed >>> 0;
   const rand = (n: number) => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -97,11 +105,16 @@ export function calculatorTasks(count: number, seed = 0): CalcTask[] {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
   };
-  return Array.from({ length: count }, () => {
+  const out: CalcTask[] = [];
+  while (out.length < count) {
     const expression = `${11 + rand(9)}*${11 + rand(9)}${rand(2) ? "+" : "-"}${1 + rand(9)}`;
-    return { expression, answer: evaluate(expression) };
-  });
+    if (!skip.has(expression)) out.push({ expression, answer: evaluate(expression) });
+  }
+  return out;
 }
+
+const TASK_SHAPE = /^1[1-9]\*1[1-9][+-][1-9]$/;
+const TASK_SPACE = 9 * 9 * 2 * 9;
 
 /** The question every agent of the task asks. */
 export const question = (task: CalcTask) => `what is ${task.expression}?`;
