@@ -98,6 +98,7 @@ export class Runner {
 
     await this.safely(() => this.hooks.onRolloutStart?.(ar));
     const resources = claimed.resources?.resources ?? {};
+    if (claimed.resourcesError) this.onError(Object.assign(new Error(`rollout ${rid}: resources could not be read, the agent runs with none: ${claimed.resourcesError.message}`), { name: claimed.resourcesError.name }));
     const ctx: RolloutContext = {
       rollout: stripAttempt(ar),
       attempt,

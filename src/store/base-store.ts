@@ -13,6 +13,7 @@
 
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { idSchema } from "../types/validate.js";
 import {
   AttemptUpdateSchema,
   checkAttemptTransition,
@@ -23,7 +24,6 @@ import {
   isRolloutTerminal,
   NamedResourcesSchema,
   NotFoundError,
-  idSchema,
   parseOrThrow,
   ReadOnlyStoreError,
   RolloutConfigSchema,

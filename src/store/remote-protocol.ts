@@ -72,7 +72,7 @@ export const OPERATIONS = {
     path: "/runner/claim",
     write: true,
     body: z.object({ options: opt, waitMs: z.number().int().min(0).max(60_000).optional() }),
-    doc: "A runner's first call per rollout: dequeue (long-polling waitMs), set the attempt running, fetch its resources. Answers { rollout, resources, startError } or null.",
+    doc: "A runner's first call per rollout: dequeue (long-polling waitMs), set the attempt running, fetch its resources. Answers { rollout, resources, startError, resourcesError } or null.",
   },
   completeAttempt: {
     path: "/runner/complete",

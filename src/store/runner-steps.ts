@@ -14,6 +14,8 @@ export interface ClaimedRollout {
   resources: ResourcesUpdate | null;
   /** Why the attempt could not be set running (the store ended it first); null when it runs. */
   startError: { name: string; message: string } | null;
+  /** Why the resources could not be read (the agent then runs with none); absent when they were. */
+  resourcesError?: { name: string; message: string } | null;
 }
 
 /** What completing an attempt left in the store. */
@@ -33,15 +35,20 @@ export async function claimRolloutSteps(store: LightningStore, opts: DequeueOpti
 
 /** Sets a dequeued attempt running for `workerId` and fetches the rollout's resources, together. */
 export async function startAttemptSteps(store: LightningStore, rollout: AttemptedRollout, workerId: string): Promise<ClaimedRollout> {
+  let resourcesError: ClaimedRollout["resourcesError"] = null;
   const [startError, resources] = await Promise.all([
-    store.updateAttempt(rollout.rolloutId, rollout.attempt.attemptId, { status: "running", workerId }).then(
-      () => null,
-      (e: unknown) => ({ name: (e as Error)?.name ?? "Error", message: (e as Error)?.message ?? String(e) }),
-    ),
-    // A rollout that cannot learn its resources still runs (its agent decides what that means).
-    (rollout.resourcesId ? store.getResourcesById(rollout.resourcesId) : store.getLatestResources()).catch(() => null),
+    store.updateAttempt(rollout.rolloutId, rollout.attempt.attemptId, { status: "running", workerId }).then(() => null, errorInfo),
+    // A rollout that cannot learn its resources still runs (its agent decides what that means); the runner reports why.
+    (rollout.resourcesId ? store.getResourcesById(rollout.resourcesId) : store.getLatestResources()).catch((e: unknown) => {
+      resourcesError = errorInfo(e);
+      return null;
+    }),
   ]);
-  return { rollout, resources, startError };
+  return { rollout, resources, startError, resourcesError };
+}
+
+function errorInfo(e: unknown): { name: string; message: string } {
+  return { name: (e as Error)?.name ?? "Error", message: (e as Error)?.message ?? String(e) };
 }
 
 /**
