@@ -6,11 +6,12 @@ import { randomBytes } from "node:crypto";
 import type { LightningStore } from "../store/lightning-store.js";
 import type { AttributeValue, Attributes, Span } from "../types/index.js";
 import { TraceScope } from "../tracer/index.js";
+import { pointSpan } from "./metrics.js";
 
 export const ROW_PREFIX = "arclight.row.";
 
 export class AlgorithmLog {
-  private readonly traceId = randomBytes(16).toString("hex");
+  readonly traceId = randomBytes(16).toString("hex");
   /** Spans started inside `withScope(log.scope, ...)` (the optimizer's openai calls) land in this rollout. */
   readonly scope: TraceScope;
   private constructor(
@@ -32,22 +33,7 @@ export class AlgorithmLog {
   async record(name: string, row: Record<string, unknown>): Promise<Span> {
     const attributes: Attributes = {};
     for (const [k, v] of Object.entries(row)) attributes[ROW_PREFIX + k] = toAttribute(v);
-    const now = Date.now();
-    return this.store.addSpan({
-      rolloutId: this.rolloutId,
-      attemptId: this.attemptId,
-      traceId: this.traceId,
-      spanId: randomBytes(8).toString("hex"),
-      parentId: null,
-      name,
-      status: { statusCode: "OK" },
-      attributes,
-      events: [],
-      links: [],
-      startTime: now,
-      endTime: now,
-      resource: { attributes: {}, schemaUrl: "" },
-    });
+    return this.store.addSpan(pointSpan(this, name, attributes));
   }
 
   async close(error: unknown = null): Promise<void> {

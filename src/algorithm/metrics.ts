@@ -2,13 +2,13 @@
 // read training curves from the same store as the agents' traces.
 import { randomBytes } from "node:crypto";
 import type { LightningStore } from "../store/lightning-store.js";
-import type { Attributes } from "../types/index.js";
+import type { Attributes, Span } from "../types/index.js";
 
 export const METRICS_SPAN = "arclight.metrics";
 export const METRIC_PREFIX = "arclight.metric.";
 
 export class MetricsLog {
-  private readonly traceId = randomBytes(16).toString("hex");
+  readonly traceId = randomBytes(16).toString("hex");
   private constructor(
     private readonly store: LightningStore,
     readonly rolloutId: string,
@@ -25,25 +25,30 @@ export class MetricsLog {
   async write(phase: string, step: number, values: Record<string, number | null | undefined>): Promise<void> {
     const attributes: Attributes = { [`${METRIC_PREFIX}phase`]: phase, [`${METRIC_PREFIX}step`]: step, "agentlightning.metric.step": step };
     for (const [k, v] of Object.entries(values)) if (typeof v === "number" && Number.isFinite(v)) attributes[METRIC_PREFIX + k] = v;
-    const now = Date.now();
-    await this.store.addSpan({
-      rolloutId: this.rolloutId,
-      attemptId: this.attemptId,
-      traceId: this.traceId,
-      spanId: randomBytes(8).toString("hex"),
-      parentId: null,
-      name: METRICS_SPAN,
-      status: { statusCode: "OK" },
-      attributes,
-      events: [],
-      links: [],
-      startTime: now,
-      endTime: now,
-      resource: { attributes: {}, schemaUrl: "" },
-    });
+    await this.store.addSpan(pointSpan(this, METRICS_SPAN, attributes));
   }
 
   async close(error: unknown = null): Promise<void> {
     await this.store.updateAttempt(this.rolloutId, this.attemptId, { status: error ? "failed" : "succeeded", endTime: Date.now() });
   }
+}
+
+/** A zero-length OK span of an algorithm's own rollout: how metrics rows and algorithm log rows are stored. */
+export function pointSpan(at: { rolloutId: string; attemptId: string; traceId: string }, name: string, attributes: Attributes): Omit<Span, "sequenceId"> {
+  const now = Date.now();
+  return {
+    rolloutId: at.rolloutId,
+    attemptId: at.attemptId,
+    traceId: at.traceId,
+    spanId: randomBytes(8).toString("hex"),
+    parentId: null,
+    name,
+    status: { statusCode: "OK" },
+    attributes,
+    events: [],
+    links: [],
+    startTime: now,
+    endTime: now,
+    resource: { attributes: {}, schemaUrl: "" },
+  };
 }
