@@ -366,6 +366,24 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     return state_;
   }
 
+  // Runs fn(state, path) on a worker thread under the policy's lock; the promise resolves to undefined.
+  template <class Fn>
+  Napi::Value PathTask(const Napi::CallbackInfo& info, const char* what, Fn fn) {
+    Napi::Env env = info.Env();
+    auto st = live(env);
+    if (!info[0].IsString()) type_error(env, std::string(what) + " must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    auto* w = new PromiseWorker(
+        env,
+        [st, path, fn] {
+          std::lock_guard<std::mutex> lk(st->mu);
+          fn(*st, path);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+    w->Queue();
+    return w->Promise();
+  }
+
   Napi::Value Info(const Napi::CallbackInfo& info) {
     auto st = live(info.Env());
     std::lock_guard<std::mutex> lk(st->mu);
@@ -550,19 +568,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   }
 
   Napi::Value Save(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto st = live(env);
-    if (!info[0].IsString()) type_error(env, "path must be a string");
-    std::string path = info[0].As<Napi::String>().Utf8Value();
-    auto* w = new PromiseWorker(
-        env,
-        [st, path] {
-          std::lock_guard<std::mutex> lk(st->mu);
-          save_checkpoint(st->model->host(), path);
-        },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
-    w->Queue();
-    return w->Promise();
+    return PathTask(info, "path", [](PolicyState& st, const std::string& path) { save_checkpoint(st.model->host(), path); });
   }
 
   Napi::Value Clone(const Napi::CallbackInfo& info) {
@@ -597,53 +603,19 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
 
   // saveAdapter(dir) / loadAdapter(dir): PEFT adapter directories.
   Napi::Value SaveAdapter(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto st = live(env);
-    if (!info[0].IsString()) type_error(env, "dir must be a string");
-    std::string dir = info[0].As<Napi::String>().Utf8Value();
-    auto* w = new PromiseWorker(
-        env,
-        [st, dir] {
-          std::lock_guard<std::mutex> lk(st->mu);
-          save_peft_adapter(st->model->host(), dir);
-        },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
-    w->Queue();
-    return w->Promise();
+    return PathTask(info, "dir", [](PolicyState& st, const std::string& dir) { save_peft_adapter(st.model->host(), dir); });
   }
 
   Napi::Value SaveHF(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto st = live(env);
-    if (!info[0].IsString()) type_error(env, "dir must be a string");
-    std::string dir = info[0].As<Napi::String>().Utf8Value();
-    auto* w = new PromiseWorker(
-        env,
-        [st, dir] {
-          std::lock_guard<std::mutex> lk(st->mu);
-          save_hf(st->model->host(), dir);
-        },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
-    w->Queue();
-    return w->Promise();
+    return PathTask(info, "dir", [](PolicyState& st, const std::string& dir) { save_hf(st.model->host(), dir); });
   }
 
   Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto st = live(env);
-    if (!info[0].IsString()) type_error(env, "dir must be a string");
-    std::string dir = info[0].As<Napi::String>().Utf8Value();
-    auto* w = new PromiseWorker(
-        env,
-        [st, dir] {
-          std::lock_guard<std::mutex> lk(st->mu);
-          Model<float>* m = st->model->mutableHost();
-          if (!m) throw std::runtime_error("loading adapters needs the CPU backend");
-          load_peft_adapter(*m, dir);
-        },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
-    w->Queue();
-    return w->Promise();
+    return PathTask(info, "dir", [](PolicyState& st, const std::string& dir) {
+      Model<float>* m = st.model->mutableHost();
+      if (!m) throw std::runtime_error("loading adapters needs the CPU backend");
+      load_peft_adapter(*m, dir);
+    });
   }
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
