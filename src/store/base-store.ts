@@ -1,179 +1,78 @@
-// The LightningStore's logic, shared by the in-memory and the durable store.
+// The LightningStore operations of a store that holds its state in this
+// process (the in-memory and the durable store). A backend extends BaseStore
+// and implements persist(); memory-store.ts is the smallest one. A store whose
+// state lives elsewhere (remote-store.ts, a database) implements
+// LightningStore directly and validates with operation-args.ts.
+//
 // Every mutation validates first, then changes state synchronously (ids and
 // sequence numbers are assigned before any await, so concurrent callers in
 // one process can never interleave), then hands the changed records to
 // `persist`, which the durable store turns into a WAL append.
 //
-// Queue order: FIFO by the time a rollout entered the queue. A requeued
-// rollout goes to the back, behind rollouts enqueued before its attempt
-// failed, so one flaky task cannot starve the rest.
-//
-// Only the latest attempt of a rollout drives the rollout's status; an older
-// attempt that reports late changes only itself.
+// The pieces: rollout-queue.ts (dequeue order), attempt-lifecycle.ts (the
+// attempt state machine and deadlines), span-index.ts (spans in memory),
+// resource-versions.ts, worker-table.ts; change-set.ts collects what a
+// mutation changed.
 
-import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import { idSchema } from "../types/validate.js";
 import {
   AttemptUpdateSchema,
   checkAttemptTransition,
   checkRolloutTransition,
   DEFAULT_ROLLOUT_CONFIG,
   EnqueueRolloutSchema,
-  isAttemptTerminal,
   isRolloutTerminal,
   NamedResourcesSchema,
   NotFoundError,
   parseOrThrow,
   ReadOnlyStoreError,
-  RolloutConfigSchema,
-  RolloutStatusSchema,
-  RolloutModeSchema,
   RolloutUpdateSchema,
   SpanQuerySchema,
   StoreClosedError,
   ValidationError,
   type Attempt,
   type AttemptedRollout,
-  type AttemptStatus,
   type AttemptUpdate,
   type EnqueueRolloutRequest,
   type NamedResources,
   type ResourcesUpdate,
   type Rollout,
   type RolloutConfig,
-  type RolloutConfigInput,
-  type RolloutStatus,
   type RolloutUpdate,
   type Span,
   type SpanQuery,
   type Worker,
   type WorkerUpdate,
 } from "../types/index.js";
+import { AttemptLifecycle } from "./attempt-lifecycle.js";
+import { ChangeSet } from "./change-set.js";
+import { cmp, copy, newAttemptEntry, newId, type AttemptEntry, type RolloutEntry } from "./entries.js";
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
+import {
+  AttemptIdSchema,
+  DequeueOptionsSchema,
+  LimitSchema,
+  NowSchema,
+  ResourcesIdSchema,
+  RolloutIdSchema,
+  RolloutQuerySchema,
+  SequenceIdSchema,
+  WaitSchema,
+  WorkerIdSchema,
+  WorkerUpdateSchema,
+} from "./operation-args.js";
 import { otelToSpanDraft } from "./otel-span.js";
+import { ResourceVersions } from "./resource-versions.js";
+import { RolloutQueue } from "./rollout-queue.js";
 import { normalizeSpan, type SpanDraft } from "./span-input.js";
-import { encodeSpanBlock, NameInterner, SpanArena, SpanList, type SpanBlock } from "./span-list.js";
-import type { LoggedRollout, WalRecord } from "./wal.js";
+import { SpanIndex } from "./span-index.js";
+import type { SpanBlock } from "./span-list.js";
+import { resolveConfig, type ParsedStoreOptions } from "./store-options.js";
+import type { WalRecord } from "./wal.js";
+import { WorkerTable } from "./worker-table.js";
 
-// ---------------------------------------------------------------------------
-// options
 
-export const StoreOptionsSchema = z
-  .object({
-    readOnly: z.boolean().optional(),
-    /** Store-wide retry policy; rollouts override field by field. */
-    defaults: RolloutConfigSchema.optional(),
-    /** Durable stores: when an append is acknowledged (see durable-store.ts). */
-    fsync: z.enum(["always", "batch", "none"]).optional(),
-    /** How often the deadline timer runs checkDeadlines; 0 turns the timer off. */
-    deadlineCheckIntervalMs: z.number().int().min(0).optional(),
-    /** Durable stores: spans logged before a checkpoint writes them to a Parquet part. */
-    parquetRollSpans: z.number().int().positive().optional(),
-    /** Durable stores: WAL bytes before a checkpoint. */
-    parquetRollBytes: z.number().int().positive().optional(),
-    /** Durable stores: a checkpoint runs at least this often while spans are pending; 0 = only by size and on close. */
-    checkpointIntervalMs: z.number().int().min(0).optional(),
-    /**
-     * Read-only durable stores: how often to pick up what the writer logged
-     * since (an incremental read of the WAL tail); 0 = only on refresh().
-     */
-    followIntervalMs: z.number().int().min(0).optional(),
-    /** Epoch-millisecond clock; tests pass a fake one. */
-    clock: z.custom<() => number>((v) => typeof v === "function", "expected a function returning epoch ms").optional(),
-  })
-  .strict();
-export type StoreOptions = z.input<typeof StoreOptionsSchema>;
-
-export function resolveConfig(base: RolloutConfig, over: RolloutConfigInput | undefined): RolloutConfig {
-  return {
-    timeoutSeconds: over?.timeoutSeconds !== undefined ? over.timeoutSeconds : base.timeoutSeconds,
-    unresponsiveSeconds: over?.unresponsiveSeconds !== undefined ? over.unresponsiveSeconds : base.unresponsiveSeconds,
-    maxAttempts: over?.maxAttempts ?? base.maxAttempts,
-    retryConditions: [...(over?.retryConditions ?? base.retryConditions)],
-  };
-}
-
-// ---------------------------------------------------------------------------
-// internal state
-
-interface AttemptEntry {
-  attempt: Attempt;
-  /** Spans held in memory. */
-  spans: SpanList;
-  /** Spans of this attempt that live only in Parquet parts (queried through DuckDB). */
-  coldSpans: number;
-  nextSeq: number;
-}
-
-interface RolloutEntry {
-  rollout: Rollout;
-  attempts: AttemptEntry[];
-  /** Position in the dequeue order while queuing/requeuing, else null. */
-  queuedAt: number | null;
-}
-
-const ACTIVE_ATTEMPT: readonly AttemptStatus[] = ["preparing", "running", "unresponsive"];
-
-const RolloutIdSchema = idSchema("rolloutId");
-const AttemptIdSchema = idSchema("attemptId");
-const ResourcesIdSchema = idSchema("resourcesId");
-const WorkerIdSchema = idSchema("workerId");
-const DequeueOptionsSchema = z.object({ workerId: WorkerIdSchema.optional() }).strict().optional();
-const LimitSchema = z.number().int().min(1);
-const WaitSchema = z.object({ ids: z.array(RolloutIdSchema), opts: z.object({ timeoutMs: z.number().min(0).optional() }).strict().optional() });
-const RolloutQuerySchema = z
-  .object({
-    status: z.union([RolloutStatusSchema, z.array(RolloutStatusSchema)]).optional(),
-    ids: z.array(z.string()).optional(),
-    mode: RolloutModeSchema.optional(),
-  })
-  .strict()
-  .optional();
-const WorkerUpdateSchema = z
-  .object({
-    status: z.enum(["idle", "busy", "unknown"]).optional(),
-    heartbeatStats: z.record(z.string(), z.unknown()).nullable().optional(),
-    currentRolloutId: z.string().nullable().optional(),
-    currentAttemptId: z.string().nullable().optional(),
-  })
-  .strict();
-const NowSchema = z.number().optional();
-
-function newId(prefix: string): string {
-  return `${prefix}-${randomBytes(8).toString("hex")}`;
-}
-
-function copy<T>(v: T): T {
-  return structuredClone(v);
-}
-
-/** Collects what one mutation changed, deduplicated, for persistence. */
-class ChangeSet {
-  rollouts = new Map<string, RolloutEntry>();
-  attempts = new Map<string, Attempt>();
-  workers = new Map<string, Worker>();
-  /** The spans this mutation added, encoded once for memory and the WAL alike. */
-  spanBlock: SpanBlock | null = null;
-  resources: ResourcesUpdate[] = [];
-  latestResourcesId: string | undefined;
-
-  toRecord(): WalRecord {
-    const rec: WalRecord = {};
-    if (this.rollouts.size) rec.rollouts = [...this.rollouts.values()].map((e): LoggedRollout => ({ rollout: e.rollout, queuedAt: e.queuedAt }));
-    if (this.attempts.size) rec.attempts = [...this.attempts.values()];
-    if (this.resources.length) rec.resources = this.resources;
-    if (this.workers.size) rec.workers = [...this.workers.values()];
-    if (this.latestResourcesId !== undefined) rec.latestResourcesId = this.latestResourcesId;
-    return rec;
-  }
-
-  get empty(): boolean {
-    return !this.rollouts.size && !this.attempts.size && !this.workers.size && !this.spanBlock && !this.resources.length;
-  }
-}
-
-// ---------------------------------------------------------------------------
+export type ParsedSpanQuery = z.output<typeof SpanQuerySchema>;
 
 export abstract class BaseStore implements LightningStore {
   abstract readonly kind: "memory" | "durable";
@@ -181,33 +80,25 @@ export abstract class BaseStore implements LightningStore {
   readonly defaults: RolloutConfig;
   protected readonly clock: () => number;
 
-  protected rollouts = new Map<string, RolloutEntry>();
-  protected attempts = new Map<string, AttemptEntry>();
-  protected workers = new Map<string, Worker>();
-  /** Every version of every resources id, oldest first. */
-  protected resourceVersions: ResourcesUpdate[] = [];
-  protected resourcesLatest = new Map<string, ResourcesUpdate>();
-  protected latestResourcesId: string | null = null;
-  protected spanCount = 0;
-  /** Of spanCount, how many live only in Parquet parts. */
-  protected coldSpanCount = 0;
-  /** The WAL segment new spans are logged in (memory stores stay at 0). */
-  protected spanSegment = 0;
-  private readonly spanNames = new NameInterner();
-  private spanArena = new SpanArena();
-
-  /** Rollout ids in dequeue order; stale entries (moved on, or re-queued later) are skipped. */
-  private queue: { id: string; at: number }[] = [];
-  private queueHead = 0;
-  private queueCounter = 0;
-  /** Attempts that a deadline may still catch. */
-  private activeAttempts = new Set<AttemptEntry>();
+  protected readonly rollouts = new Map<string, RolloutEntry>();
+  protected readonly attempts = new Map<string, AttemptEntry>();
+  protected readonly workers = new WorkerTable();
+  protected readonly resources = new ResourceVersions();
+  protected readonly spans = new SpanIndex();
+  private readonly queue = new RolloutQueue();
+  private readonly lifecycle = new AttemptLifecycle({
+    rollouts: this.rollouts,
+    attempts: this.attempts,
+    queue: this.queue,
+    workers: this.workers,
+    onRolloutTerminal: () => this.notifyWaiters(),
+  });
   private sortedRolloutIds: string[] | null = null;
   private waiters = new Set<() => void>();
   private deadlineTimer: NodeJS.Timeout | null = null;
   protected closed = false;
 
-  constructor(opts: z.output<typeof StoreOptionsSchema>) {
+  constructor(opts: ParsedStoreOptions) {
     this.readOnly = opts.readOnly ?? false;
     this.defaults = resolveConfig(DEFAULT_ROLLOUT_CONFIG, opts.defaults);
     this.clock = opts.clock ?? Date.now;
@@ -248,6 +139,7 @@ export abstract class BaseStore implements LightningStore {
   // -------------------------------------------------------------------------
   // replay (durable stores rebuild state from snapshots and WAL records)
 
+  /** Applies a logged record (spans included, when it has them). */
   protected applyRecord(rec: WalRecord): void {
     for (const r of rec.rollouts ?? []) {
       const e = this.rollouts.get(r.rollout.rolloutId);
@@ -258,7 +150,7 @@ export abstract class BaseStore implements LightningStore {
       }
       const entry = this.rollouts.get(r.rollout.rolloutId)!;
       entry.queuedAt = r.queuedAt;
-      if (r.queuedAt !== null) this.queueCounter = Math.max(this.queueCounter, r.queuedAt);
+      if (r.queuedAt !== null) this.queue.notePosition(r.queuedAt);
     }
     for (const a of rec.attempts ?? []) {
       const e = this.attempts.get(a.attemptId);
@@ -267,77 +159,27 @@ export abstract class BaseStore implements LightningStore {
       } else {
         const re = this.rollouts.get(a.rolloutId);
         if (!re) continue;
-        const entry: AttemptEntry = { attempt: a, spans: new SpanList(), coldSpans: 0, nextSeq: 0 };
+        const entry = newAttemptEntry(a);
         this.attempts.set(a.attemptId, entry);
         re.attempts.push(entry);
         re.attempts.sort((x, y) => x.attempt.sequenceId - y.attempt.sequenceId);
       }
     }
     if (rec.spans) this.applySpans(rec.spans);
-    for (const r of rec.resources ?? []) {
-      this.resourceVersions.push(r);
-      this.resourcesLatest.set(r.resourcesId, r);
-    }
-    if (rec.latestResourcesId !== undefined) this.latestResourcesId = rec.latestResourcesId;
-    for (const w of rec.workers ?? []) this.workers.set(w.workerId, w);
+    for (const r of rec.resources ?? []) this.resources.apply(r);
+    if (rec.latestResourcesId !== undefined) this.resources.latestId = rec.latestResourcesId;
+    for (const w of rec.workers ?? []) this.workers.apply(w);
   }
 
-  /**
-   * Spans restored from the WAL; those of unknown attempts are kept out of
-   * queries. `block` is their JSON lines when the log had them as such.
-   */
-  protected applySpans(spans: Span[], block: SpanBlock = encodeSpanBlock(spans)): void {
-    for (let i = 0; i < spans.length; i++) {
-      const s = spans[i];
-      const e = this.attempts.get(s.attemptId);
-      if (!e || e.attempt.rolloutId !== s.rolloutId) continue;
-      e.spans.insert(s.sequenceId, this.spanNames.intern(s.name), block, i, this.spanSegment);
-      if (s.sequenceId >= e.nextSeq) e.nextSeq = s.sequenceId + 1;
-      this.spanCount++;
-    }
-  }
-
-  /** Cold spans of an attempt exist up to `maxSeq`: later ids must follow them. */
-  protected noteColdSpans(attemptId: string, maxSeq: number, count: number): void {
-    const e = this.attempts.get(attemptId);
-    if (e && maxSeq + 1 > e.nextSeq) e.nextSeq = maxSeq + 1;
-    if (e) e.coldSpans += count;
-    this.coldSpanCount += count;
-    this.spanCount += count;
-  }
-
-  /**
-   * Spans logged in segments <= `segment` now live only in Parquet: memory
-   * lets go of them (and the arena reuses their chunks), queries read them
-   * through queryColdSpans. Returns the attempts that had spans there.
-   */
-  protected evictSpansUpTo(segment: number): string[] {
-    const evicted: string[] = [];
-    for (const e of this.attempts.values()) {
-      const n = e.spans.evictUpTo(segment);
-      if (!n) continue;
-      e.coldSpans += n;
-      this.coldSpanCount += n;
-      evicted.push(e.attempt.attemptId);
-    }
-    this.spanArena.release(segment);
-    return evicted;
-  }
-
-  /** Spans held in memory (the rest are in Parquet parts). */
-  protected get hotSpanCount(): number {
-    return this.spanCount - this.coldSpanCount;
+  /** Spans restored from the log; `block` is their JSON lines when the log had them as such. */
+  protected applySpans(spans: Span[], block?: SpanBlock): void {
+    this.spans.apply(this.attempts, spans, block);
   }
 
   /** After replay: rebuild the queue and the active-attempt set from the records. */
   protected rebuildIndexes(): void {
-    this.queue = [];
-    this.queueHead = 0;
-    const queued = [...this.rollouts.values()].filter((e) => e.queuedAt !== null && (e.rollout.status === "queuing" || e.rollout.status === "requeuing"));
-    queued.sort((a, b) => a.queuedAt! - b.queuedAt!);
-    for (const e of queued) this.queue.push({ id: e.rollout.rolloutId, at: e.queuedAt! });
-    this.activeAttempts.clear();
-    for (const e of this.attempts.values()) if (ACTIVE_ATTEMPT.includes(e.attempt.status)) this.activeAttempts.add(e);
+    this.queue.rebuild(this.rollouts.values());
+    this.lifecycle.rebuild();
     this.sortedRolloutIds = null;
   }
 
@@ -345,49 +187,27 @@ export abstract class BaseStore implements LightningStore {
     this.rollouts.clear();
     this.attempts.clear();
     this.workers.clear();
-    this.resourceVersions = [];
-    this.resourcesLatest.clear();
-    this.latestResourcesId = null;
-    this.spanCount = 0;
-    this.coldSpanCount = 0;
-    this.spanNames.clear();
-    this.spanArena = new SpanArena();
-    this.queue = [];
-    this.queueHead = 0;
-    this.activeAttempts.clear();
+    this.resources.clear();
+    this.spans.clear();
+    this.queue.clear();
+    this.lifecycle.clear();
     this.sortedRolloutIds = null;
   }
 
   /** Full state as records, for a durable checkpoint (spans excluded: they go to Parquet). */
   protected snapshotRecord(): WalRecord {
+    const latest = this.resources.latestId;
     return {
       rollouts: [...this.rollouts.values()].map((e) => ({ rollout: e.rollout, queuedAt: e.queuedAt })),
       attempts: [...this.attempts.values()].map((e) => e.attempt),
-      resources: [...this.resourceVersions],
+      resources: [...this.resources.all()],
       workers: [...this.workers.values()],
-      ...(this.latestResourcesId !== null ? { latestResourcesId: this.latestResourcesId } : {}),
+      ...(latest !== null ? { latestResourcesId: latest } : {}),
     };
   }
 
   // -------------------------------------------------------------------------
   // queue
-
-  private pushQueue(e: RolloutEntry): void {
-    e.queuedAt = ++this.queueCounter;
-    this.queue.push({ id: e.rollout.rolloutId, at: e.queuedAt });
-  }
-
-  private popQueue(): RolloutEntry | null {
-    while (this.queueHead < this.queue.length) {
-      const q = this.queue[this.queueHead++];
-      const e = this.rollouts.get(q.id);
-      if (e && e.queuedAt === q.at && (e.rollout.status === "queuing" || e.rollout.status === "requeuing")) return e;
-    }
-    // Compact once drained so the array does not grow forever.
-    this.queue = [];
-    this.queueHead = 0;
-    return null;
-  }
 
   private makeRollout(req: z.output<typeof EnqueueRolloutSchema>, now: number): RolloutEntry {
     const rollout: Rollout = {
@@ -439,7 +259,7 @@ export abstract class BaseStore implements LightningStore {
     for (const p of parsed) {
       const e = this.makeRollout(p, now);
       this.insertRollout(e, ch);
-      this.pushQueue(e);
+      this.queue.push(e);
       out.push(copy(e.rollout));
     }
     await this.commit(ch);
@@ -454,7 +274,7 @@ export abstract class BaseStore implements LightningStore {
     const ch = new ChangeSet();
     const e = this.makeRollout(p, now);
     this.insertRollout(e, ch);
-    const out = this.beginAttempt(e, o?.workerId ?? null, now, ch);
+    const out = this.lifecycle.begin(e, o?.workerId ?? null, now, ch);
     await this.commit(ch);
     return out;
   }
@@ -475,14 +295,11 @@ export abstract class BaseStore implements LightningStore {
     const ch = new ChangeSet();
     const out: AttemptedRollout[] = [];
     while (out.length < limit) {
-      const e = this.popQueue();
+      const e = this.queue.pop(this.rollouts);
       if (!e) break;
-      out.push(this.beginAttempt(e, o?.workerId ?? null, now, ch));
+      out.push(this.lifecycle.begin(e, o?.workerId ?? null, now, ch));
     }
-    if (o?.workerId) {
-      const w = this.touchWorker(o.workerId, ch);
-      w.lastDequeueTime = now;
-    }
+    if (o?.workerId) this.workers.touch(o.workerId, ch).lastDequeueTime = now;
     await this.commit(ch);
     return out;
   }
@@ -494,37 +311,9 @@ export abstract class BaseStore implements LightningStore {
     const e = this.rolloutEntry(rolloutId);
     if (e.rollout.status !== "queuing" && e.rollout.status !== "requeuing") checkRolloutTransition(rolloutId, e.rollout.status, "preparing");
     const ch = new ChangeSet();
-    const out = this.beginAttempt(e, o?.workerId ?? null, this.clock(), ch);
+    const out = this.lifecycle.begin(e, o?.workerId ?? null, this.clock(), ch);
     await this.commit(ch);
     return out;
-  }
-
-  /** Rollout -> preparing with a fresh attempt in preparing. Caller checked the rollout may start. */
-  private beginAttempt(e: RolloutEntry, workerId: string | null, now: number, ch: ChangeSet): AttemptedRollout {
-    const attempt: Attempt = {
-      rolloutId: e.rollout.rolloutId,
-      attemptId: newId("at"),
-      sequenceId: e.attempts.length + 1,
-      startTime: now,
-      endTime: null,
-      status: "preparing",
-      workerId,
-      lastHeartbeatTime: null,
-      metadata: {},
-    };
-    const ae: AttemptEntry = { attempt, spans: new SpanList(), coldSpans: 0, nextSeq: 0 };
-    e.attempts.push(ae);
-    this.attempts.set(attempt.attemptId, ae);
-    this.activeAttempts.add(ae);
-    e.rollout = { ...e.rollout, status: "preparing" };
-    e.queuedAt = null;
-    ch.rollouts.set(e.rollout.rolloutId, e);
-    ch.attempts.set(attempt.attemptId, attempt);
-    if (workerId) {
-      const w = this.touchWorker(workerId, ch);
-      Object.assign(w, { status: "busy", currentRolloutId: e.rollout.rolloutId, currentAttemptId: attempt.attemptId, lastBusyTime: now });
-    }
-    return { ...copy(e.rollout), attempt: copy(attempt) };
   }
 
   // -------------------------------------------------------------------------
@@ -548,28 +337,13 @@ export abstract class BaseStore implements LightningStore {
     return e;
   }
 
-  private setRolloutStatus(e: RolloutEntry, to: RolloutStatus, now: number, ch: ChangeSet): void {
-    const from = e.rollout.status;
-    if (from === to) return;
-    checkRolloutTransition(e.rollout.rolloutId, from, to);
-    e.rollout = { ...e.rollout, status: to, endTime: isRolloutTerminal(to) ? now : e.rollout.endTime };
-    if (to === "requeuing") this.pushQueue(e);
-    else e.queuedAt = null;
-    ch.rollouts.set(e.rollout.rolloutId, e);
-    if (isRolloutTerminal(to)) this.notifyWaiters();
-  }
-
-  /** Checks a planned rollout move without making it (so a mutation can fail before changing anything). */
-  private checkRolloutMove(e: RolloutEntry, to: RolloutStatus): void {
-    checkRolloutTransition(e.rollout.rolloutId, e.rollout.status, to);
-  }
-
   async updateRollout(rolloutId: string, update: RolloutUpdate): Promise<Rollout> {
     this.assertWritable("updateRollout");
     parseOrThrow(RolloutIdSchema, rolloutId, "updateRollout");
     const u = parseOrThrow(RolloutUpdateSchema, update, "updateRollout");
     const e = this.rolloutEntry(rolloutId);
-    if (u.status !== undefined) this.checkRolloutMove(e, u.status);
+    // Checked before anything changes, so a refused move leaves the rollout as it was.
+    if (u.status !== undefined) checkRolloutTransition(rolloutId, e.rollout.status, u.status);
     const now = this.clock();
     const ch = new ChangeSet();
     const r: Rollout = { ...e.rollout };
@@ -581,7 +355,7 @@ export abstract class BaseStore implements LightningStore {
     if (u.endTime !== undefined) r.endTime = u.endTime;
     e.rollout = r;
     ch.rollouts.set(rolloutId, e);
-    if (u.status !== undefined) this.setRolloutStatus(e, u.status, now, ch);
+    if (u.status !== undefined) this.lifecycle.setRolloutStatus(e, u.status, now, ch);
     if (u.endTime !== undefined) e.rollout.endTime = u.endTime;
     await this.commit(ch);
     return copy(e.rollout);
@@ -602,50 +376,10 @@ export abstract class BaseStore implements LightningStore {
     if (u.metadata !== undefined) a.metadata = copy(u.metadata);
     ae.attempt = a;
     ch.attempts.set(a.attemptId, a);
-    if (u.status !== undefined) this.moveAttempt(ae, u.status, now, ch);
+    if (u.status !== undefined) this.lifecycle.move(ae, u.status, now, ch);
     if (u.endTime !== undefined) ae.attempt.endTime = u.endTime;
     await this.commit(ch);
     return copy(ae.attempt);
-  }
-
-  /**
-   * Moves an attempt and lets the latest attempt of a rollout drive it:
-   * running -> rollout running; succeeded -> succeeded; failed, timeout or
-   * unresponsive -> requeuing while the status is a retry condition and
-   * attempts remain, else failed. Older attempts never move their rollout.
-   */
-  private moveAttempt(ae: AttemptEntry, to: AttemptStatus, now: number, ch: ChangeSet): void {
-    const from = ae.attempt.status;
-    if (from === to) return;
-    checkAttemptTransition(ae.attempt.attemptId, from, to);
-    ae.attempt = { ...ae.attempt, status: to, endTime: isAttemptTerminal(to) ? now : ae.attempt.endTime };
-    ch.attempts.set(ae.attempt.attemptId, ae.attempt);
-    if (ACTIVE_ATTEMPT.includes(to)) this.activeAttempts.add(ae);
-    else this.activeAttempts.delete(ae);
-    if (isAttemptTerminal(to)) this.releaseWorker(ae.attempt, now, ch);
-
-    const re = this.rollouts.get(ae.attempt.rolloutId)!;
-    if (re.attempts[re.attempts.length - 1] !== ae || isRolloutTerminal(re.rollout.status)) return;
-    const rs = re.rollout.status;
-    if (to === "running" || to === "succeeded") {
-      // An attempt that was given up as unresponsive and speaks again takes its rollout back off the queue.
-      if (rs === "requeuing" || rs === "queuing") this.setRolloutStatus(re, "preparing", now, ch);
-      this.setRolloutStatus(re, to, now, ch);
-    } else if (to === "failed" || to === "timeout" || to === "unresponsive") {
-      // Already waiting for its next attempt (or never started): nothing to decide.
-      if (rs === "requeuing" || rs === "queuing") return;
-      const c = re.rollout.config;
-      const retry = c.retryConditions.includes(to) && re.attempts.length < c.maxAttempts;
-      this.setRolloutStatus(re, retry ? "requeuing" : "failed", now, ch);
-    }
-  }
-
-  private releaseWorker(a: Attempt, now: number, ch: ChangeSet): void {
-    if (!a.workerId) return;
-    const w = this.workers.get(a.workerId);
-    if (!w || w.currentAttemptId !== a.attemptId) return;
-    Object.assign(w, { status: "idle", currentRolloutId: null, currentAttemptId: null, lastIdleTime: now });
-    ch.workers.set(w.workerId, w);
   }
 
   async getRolloutById(rolloutId: string): Promise<Rollout | null> {
@@ -732,7 +466,7 @@ export abstract class BaseStore implements LightningStore {
     this.assertWritable("addOtelSpan");
     parseOrThrow(RolloutIdSchema, rolloutId, "addOtelSpan");
     parseOrThrow(AttemptIdSchema, attemptId, "addOtelSpan");
-    if (sequenceId !== undefined) parseOrThrow(z.number().int().min(0), sequenceId, "addOtelSpan");
+    if (sequenceId !== undefined) parseOrThrow(SequenceIdSchema, sequenceId, "addOtelSpan");
     const draft = normalizeSpan(otelToSpanDraft(rolloutId, attemptId, otelSpan, sequenceId), "addOtelSpan");
     return (await this.ingest([draft]))[0];
   }
@@ -761,16 +495,8 @@ export abstract class BaseStore implements LightningStore {
     }
     // The drafts are the store's own normalized copies and it keeps only their bytes, so they go back to the caller as they are.
     const out = drafts as Span[];
-    const block = this.spanArena.encode(out, this.spanSegment);
-    for (let i = 0; i < out.length; i++) entries[i].spans.insert(out[i].sequenceId, this.spanNames.intern(out[i].name), block, i, this.spanSegment);
-    ch.spanBlock = block;
-    this.spanCount += drafts.length;
-    for (const ae of touched) {
-      ae.attempt = { ...ae.attempt, lastHeartbeatTime: now };
-      ch.attempts.set(ae.attempt.attemptId, ae.attempt);
-      const st = ae.attempt.status;
-      if (st === "preparing" || st === "unresponsive") this.moveAttempt(ae, "running", now, ch);
-    }
+    ch.spanBlock = this.spans.insert(entries, out);
+    for (const ae of touched) this.lifecycle.touch(ae, now, ch, SPAN_WAKES);
     await this.commit(ch);
     return out;
   }
@@ -786,45 +512,29 @@ export abstract class BaseStore implements LightningStore {
 
   async querySpans(query?: SpanQuery): Promise<Span[]> {
     this.assertOpen();
-    const q = parseOrThrow(SpanQuerySchema, query ?? {}, "querySpans");
-    const limit = q.limit ?? Infinity;
-    const out: Span[] = [];
-    const rolloutIds = q.rolloutId !== undefined ? (this.rollouts.has(q.rolloutId) ? [q.rolloutId] : []) : this.rolloutIdsSorted();
-    // Attempts of a rollout-scoped query that have spans in Parquet: only they send the query to DuckDB.
-    const coldIds: string[] = [];
-    for (const rid of rolloutIds) {
-      const re = this.rollouts.get(rid)!;
-      let attempts: AttemptEntry[];
-      if (q.attemptId === "latest") attempts = re.attempts.length ? [re.attempts[re.attempts.length - 1]] : [];
-      else if (q.attemptId !== undefined) attempts = re.attempts.filter((a) => a.attempt.attemptId === q.attemptId);
-      else attempts = re.attempts.length > 1 ? [...re.attempts].sort((a, b) => cmp(a.attempt.attemptId, b.attempt.attemptId)) : re.attempts;
-      for (const ae of attempts) if (ae.coldSpans > 0) coldIds.push(ae.attempt.attemptId);
-      if (out.length >= limit) continue;
-      for (const ae of attempts) {
-        const spans = ae.spans;
-        let i = q.minSequenceId === undefined ? 0 : spans.lowerBound(q.minSequenceId);
-        for (; i < spans.length && out.length < limit; i++) {
-          const name = spans.nameAt(i);
-          if (q.name !== undefined && name !== q.name) continue;
-          if (q.namePrefix !== undefined && !name.startsWith(q.namePrefix)) continue;
-          out.push(spans.read(i));
-        }
-      }
-    }
-    if (!this.coldSpanCount || !coldIds.length) return out;
-    // Unscoped queries name every attempt with cold spans: DuckDB filters cheaper without the list.
-    const scoped = q.rolloutId !== undefined || q.attemptId !== undefined;
-    const cold = await this.queryColdSpans({ ...q, attemptIds: scoped ? coldIds : null });
-    if (!cold.length) return out;
-    return mergeSpans(out, cold, limit);
+    return this.findSpans(parseOrThrow(SpanQuerySchema, query ?? {}, "querySpans"));
   }
 
-  /**
-   * Spans kept outside memory (a durable store's Parquet parts from earlier
-   * sessions), filtered like querySpans and in its order, at most `limit`.
-   */
-  protected async queryColdSpans(_q: ColdSpanQuery): Promise<Span[]> {
-    return [];
+  /** The spans a validated query asks for; a durable store adds those held only on disk. */
+  protected async findSpans(q: ParsedSpanQuery): Promise<Span[]> {
+    const limit = q.limit ?? Infinity;
+    const out: Span[] = [];
+    for (const attempts of this.queryScope(q)) {
+      if (out.length >= limit) break;
+      this.spans.read(attempts, q, limit, out);
+    }
+    return out;
+  }
+
+  /** The attempts a span query covers, rollout by rollout, in the order querySpans returns their spans. */
+  protected *queryScope(q: ParsedSpanQuery): Generator<AttemptEntry[]> {
+    const rolloutIds = q.rolloutId !== undefined ? (this.rollouts.has(q.rolloutId) ? [q.rolloutId] : []) : this.rolloutIdsSorted();
+    for (const rid of rolloutIds) {
+      const re = this.rollouts.get(rid)!;
+      if (q.attemptId === "latest") yield re.attempts.length ? [re.attempts[re.attempts.length - 1]] : [];
+      else if (q.attemptId !== undefined) yield re.attempts.filter((a) => a.attempt.attemptId === q.attemptId);
+      else yield re.attempts.length > 1 ? [...re.attempts].sort((a, b) => cmp(a.attempt.attemptId, b.attempt.attemptId)) : re.attempts;
+    }
   }
 
   private rolloutIdsSorted(): string[] {
@@ -848,7 +558,7 @@ export abstract class BaseStore implements LightningStore {
     const res = parseOrThrow(NamedResourcesSchema, resources, "addResources");
     if (resourcesId !== undefined) {
       parseOrThrow(ResourcesIdSchema, resourcesId, "addResources");
-      if (this.resourcesLatest.has(resourcesId)) throw new ValidationError("addResources", [`resourcesId: ${resourcesId} already exists; use updateResources for a new version`]);
+      if (this.resources.has(resourcesId)) throw new ValidationError("addResources", [`resourcesId: ${resourcesId} already exists; use updateResources for a new version`]);
     }
     return this.putResources(resourcesId ?? newId("rs"), res);
   }
@@ -862,12 +572,7 @@ export abstract class BaseStore implements LightningStore {
   }
 
   private async putResources(id: string, resources: NamedResources): Promise<ResourcesUpdate> {
-    const now = this.clock();
-    const prev = this.resourcesLatest.get(id);
-    const r: ResourcesUpdate = { resourcesId: id, version: (prev?.version ?? 0) + 1, createTime: prev?.createTime ?? now, updateTime: now, resources: copy(resources) };
-    this.resourceVersions.push(r);
-    this.resourcesLatest.set(id, r);
-    this.latestResourcesId = id;
+    const r = this.resources.put(id, resources, this.clock());
     const ch = new ChangeSet();
     ch.resources.push(r);
     ch.latestResourcesId = id;
@@ -878,43 +583,23 @@ export abstract class BaseStore implements LightningStore {
   async getResourcesById(resourcesId: string): Promise<ResourcesUpdate | null> {
     this.assertOpen();
     parseOrThrow(ResourcesIdSchema, resourcesId, "getResourcesById");
-    const r = this.resourcesLatest.get(resourcesId);
+    const r = this.resources.get(resourcesId);
     return r ? copy(r) : null;
   }
 
   async getLatestResources(): Promise<ResourcesUpdate | null> {
     this.assertOpen();
-    const r = this.latestResourcesId !== null ? this.resourcesLatest.get(this.latestResourcesId) : undefined;
+    const r = this.resources.latest();
     return r ? copy(r) : null;
   }
 
   async queryResources(): Promise<ResourcesUpdate[]> {
     this.assertOpen();
-    return this.resourceVersions.map(copy);
+    return this.resources.all().map(copy);
   }
 
   // -------------------------------------------------------------------------
   // workers
-
-  private touchWorker(workerId: string, ch: ChangeSet): Worker {
-    let w = this.workers.get(workerId);
-    if (!w) {
-      w = {
-        workerId,
-        status: "unknown",
-        heartbeatStats: null,
-        lastHeartbeatTime: null,
-        lastDequeueTime: null,
-        lastBusyTime: null,
-        lastIdleTime: null,
-        currentRolloutId: null,
-        currentAttemptId: null,
-      };
-      this.workers.set(workerId, w);
-    }
-    ch.workers.set(workerId, w);
-    return w;
-  }
 
   async queryWorkers(): Promise<Worker[]> {
     this.assertOpen();
@@ -925,20 +610,8 @@ export abstract class BaseStore implements LightningStore {
     this.assertWritable("updateWorker");
     parseOrThrow(WorkerIdSchema, workerId, "updateWorker");
     const u = parseOrThrow(WorkerUpdateSchema, update, "updateWorker");
-    const now = this.clock();
     const ch = new ChangeSet();
-    const w = this.touchWorker(workerId, ch);
-    if (u.status !== undefined && u.status !== w.status) {
-      w.status = u.status;
-      if (u.status === "busy") w.lastBusyTime = now;
-      if (u.status === "idle") w.lastIdleTime = now;
-    }
-    if (u.heartbeatStats !== undefined) {
-      w.heartbeatStats = u.heartbeatStats === null ? null : copy(u.heartbeatStats);
-      w.lastHeartbeatTime = now;
-    }
-    if (u.currentRolloutId !== undefined) w.currentRolloutId = u.currentRolloutId;
-    if (u.currentAttemptId !== undefined) w.currentAttemptId = u.currentAttemptId;
+    const w = this.workers.update(workerId, u, this.clock(), ch);
     await this.commit(ch);
     return copy(w);
   }
@@ -951,10 +624,8 @@ export abstract class BaseStore implements LightningStore {
     const ae = this.attemptEntry(rolloutId, attemptId);
     const now = this.clock();
     const ch = new ChangeSet();
-    ae.attempt = { ...ae.attempt, lastHeartbeatTime: now };
-    ch.attempts.set(ae.attempt.attemptId, ae.attempt);
-    if (ae.attempt.status === "unresponsive") this.moveAttempt(ae, "running", now, ch);
-    if (workerId !== undefined) this.touchWorker(workerId, ch).lastHeartbeatTime = now;
+    this.lifecycle.touch(ae, now, ch, HEARTBEAT_WAKES);
+    if (workerId !== undefined) this.workers.touch(workerId, ch).lastHeartbeatTime = now;
     await this.commit(ch);
   }
 
@@ -965,15 +636,7 @@ export abstract class BaseStore implements LightningStore {
     this.assertWritable("checkDeadlines");
     const t = parseOrThrow(NowSchema, now, "checkDeadlines") ?? this.clock();
     const ch = new ChangeSet();
-    for (const ae of [...this.activeAttempts]) {
-      const a = ae.attempt;
-      const c = this.rollouts.get(a.rolloutId)!.rollout.config;
-      if (c.timeoutSeconds !== null && t - a.startTime > c.timeoutSeconds * 1000) {
-        this.moveAttempt(ae, "timeout", t, ch);
-      } else if (c.unresponsiveSeconds !== null && a.status !== "unresponsive" && t - (a.lastHeartbeatTime ?? a.startTime) > c.unresponsiveSeconds * 1000) {
-        this.moveAttempt(ae, "unresponsive", t, ch);
-      }
-    }
+    this.lifecycle.checkDeadlines(t, ch);
     await this.commit(ch);
   }
 
@@ -985,8 +648,8 @@ export abstract class BaseStore implements LightningStore {
       rollouts: this.rollouts.size,
       rolloutsByStatus: byStatus,
       attempts: this.attempts.size,
-      spans: this.spanCount,
-      resources: this.resourceVersions.length,
+      spans: this.spans.count,
+      resources: this.resources.size,
       workers: this.workers.size,
     };
   }
@@ -1005,33 +668,7 @@ export abstract class BaseStore implements LightningStore {
   }
 }
 
-export interface ColdSpanQuery {
-  rolloutId?: string;
-  /** null: any attempt. */
-  attemptIds: string[] | null;
-  name?: string;
-  namePrefix?: string;
-  minSequenceId?: number;
-  limit?: number;
-}
-
-function spanOrder(a: Span, b: Span): number {
-  return cmp(a.rolloutId, b.rolloutId) || cmp(a.attemptId, b.attemptId) || a.sequenceId - b.sequenceId;
-}
-
-/** Merges two lists sorted by (rolloutId, attemptId, sequenceId), keeping the first `limit`. */
-function mergeSpans(a: Span[], b: Span[], limit: number): Span[] {
-  const out: Span[] = [];
-  let i = 0;
-  let j = 0;
-  while (out.length < limit && (i < a.length || j < b.length)) {
-    if (j >= b.length || (i < a.length && spanOrder(a[i], b[j]) <= 0)) out.push(a[i++]);
-    else out.push(b[j++]);
-  }
-  return out;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
+/** A span of an attempt still preparing means it runs; one from an attempt given up as unresponsive revives it. */
+const SPAN_WAKES = ["preparing", "unresponsive"] as const;
+/** A heartbeat revives an unresponsive attempt; a preparing one stays preparing until the runner says it runs. */
+const HEARTBEAT_WAKES = ["unresponsive"] as const;

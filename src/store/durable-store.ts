@@ -50,7 +50,9 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
 import type { Span } from "../types/span.js";
-import { BaseStore, StoreOptionsSchema, type ColdSpanQuery, type StoreOptions } from "./base-store.js";
+import { BaseStore, type ParsedSpanQuery } from "./base-store.js";
+import { ColdSpans, mergeSpans, type ColdSpanQuery } from "./cold-spans.js";
+import { StoreOptionsSchema, type StoreOptions } from "./store-options.js";
 import type { StoreStatistics } from "./lightning-store.js";
 import { fsyncDir, writeFileAtomic } from "./fs-durable.js";
 import { acquireWriterLock } from "./lock.js";
@@ -94,10 +96,8 @@ export class DurableStore extends BaseStore {
   private parquetFiles = 0;
   /** Segments read at load whose spans sit inside record payloads (the first WAL format). */
   private readonly inlineSpanSegments = new Set<number>();
-  /** Part files whose spans are queried from disk, not held in memory (all of them, at load). */
-  private coldParts: string[] = [];
-  /** Which cold part files hold spans of an attempt. */
-  private readonly partsByAttempt = new Map<string, Set<string>>();
+  /** Spans queried from Parquet parts, not held in memory (all of them, at load). */
+  private readonly cold = new ColdSpans();
   /** Segments sealed into parts whose spans memory still holds, oldest first. */
   private hotParts: number[] = [];
   /** Readers: the snapshot loaded, and how far each WAL segment after it has been read. */
@@ -245,17 +245,18 @@ export class DurableStore extends BaseStore {
       if (!sealed) unsealed.set(n, seg);
     }
     // Spans of parts stay on disk: queries read them through DuckDB (cold), memory holds the rest.
-    this.coldParts = coldParts;
+    this.cold.reset(coldParts);
     this.hotParts = [];
-    this.parquetFiles = this.coldParts.length;
+    this.parquetFiles = coldParts.length;
     for (const [n, seg] of unsealed) {
-      this.spanSegment = n;
+      this.spans.segment = n;
       seg.from.forEach((spans, i) => this.applySpans(spans, seg.blocks[i]));
     }
-    this.partsByAttempt.clear();
     for (const a of coldSummary) {
-      this.noteColdSpans(a.attemptId, a.maxSeq, a.count);
-      this.notePart(a.attemptId, a.path);
+      // Later sequence ids of the attempt follow its spans in parts.
+      const e = this.attempts.get(a.attemptId);
+      if (e && a.maxSeq + 1 > e.nextSeq) e.nextSeq = a.maxSeq + 1;
+      this.cold.note(a.attemptId, a.count, a.path);
     }
     this.rebuildIndexes();
     return new Map([...unsealed].map(([n, seg]) => [n, seg.spans]));
@@ -285,7 +286,7 @@ export class DurableStore extends BaseStore {
       this.coolDown();
     }
     this.segment = last + 1;
-    this.spanSegment = this.segment;
+    this.spans.segment = this.segment;
     this.writer = this.newWriter(this.segment, Promise.resolve());
   }
 
@@ -403,7 +404,7 @@ export class DurableStore extends BaseStore {
     this.sealing.push({ segment: n, spans: this.pendingSpans });
     this.pendingSpans = 0;
     this.segment = n + 1;
-    this.spanSegment = this.segment;
+    this.spans.segment = this.segment;
     this.writer = this.newWriter(n + 1, old.drain());
     await old.close();
     while (this.sealing.length) {
@@ -432,15 +433,14 @@ export class DurableStore extends BaseStore {
     while (this.hotParts.length > 1) {
       const n = this.hotParts.shift()!;
       const path = partPath(this.dir, n);
-      this.coldParts.push(path);
-      for (const id of this.evictSpansUpTo(n)) this.notePart(id, path);
+      this.cold.addPart(path);
+      for (const { entry, count } of this.spans.evictUpTo(this.attempts.values(), n)) this.cold.note(entry.attempt.attemptId, count, path);
     }
   }
 
-  private notePart(attemptId: string, path: string): void {
-    let parts = this.partsByAttempt.get(attemptId);
-    if (!parts) this.partsByAttempt.set(attemptId, (parts = new Set()));
-    parts.add(path);
+  protected override resetState(): void {
+    super.resetState();
+    this.cold.reset([]);
   }
 
   override async querySpans(query?: Parameters<BaseStore["querySpans"]>[0]): Promise<Span[]> {
@@ -467,12 +467,25 @@ export class DurableStore extends BaseStore {
     return w.found;
   }
 
-  protected override queryColdSpans(q: ColdSpanQuery): Promise<Span[]> {
-    if (q.attemptIds === null) return this.parquet.queryParts(this.coldParts, q, this.needsUtf16Order());
+  /** Memory's spans, merged in order with those of the query's attempts that live in Parquet parts. */
+  protected override async findSpans(q: ParsedSpanQuery): Promise<Span[]> {
+    const hot = await super.findSpans(q);
+    if (!this.cold.count) return hot;
+    // Unscoped queries name every attempt with cold spans: DuckDB filters cheaper without the list.
+    let attemptIds: string[] | null = null;
+    if (q.rolloutId !== undefined || q.attemptId !== undefined) {
+      attemptIds = [];
+      for (const attempts of this.queryScope(q)) for (const ae of attempts) if (this.cold.has(ae.attempt.attemptId)) attemptIds.push(ae.attempt.attemptId);
+      if (!attemptIds.length) return hot;
+    } else if (!this.cold.hasAny((id) => this.attempts.has(id))) return hot;
+    const cold = await this.queryColdSpans({ ...q, attemptIds });
+    return cold.length ? mergeSpans(hot, cold, q.limit ?? Infinity) : hot;
+  }
+
+  private queryColdSpans(q: ColdSpanQuery): Promise<Span[]> {
     // Only the parts that hold these attempts: DuckDB pays ~4 ms per file opened, whatever it finds there.
-    const files = new Set<string>();
-    for (const id of q.attemptIds) for (const p of this.partsByAttempt.get(id) ?? []) files.add(p);
-    return this.parquet.queryParts([...files].sort(), q, this.needsUtf16Order());
+    const files = q.attemptIds === null ? this.cold.allParts() : this.cold.partsOf(q.attemptIds);
+    return this.parquet.queryParts(files, q, this.needsUtf16Order());
   }
 
   /** Folds everything logged so far into Parquet and a snapshot now. */
@@ -527,7 +540,7 @@ export class DurableStore extends BaseStore {
       }
       if (!fresh.length) continue;
       const log = decodeRecords(fresh);
-      this.spanSegment = n;
+      this.spans.segment = n;
       log.records.forEach((rec, i) => {
         this.applyRecord({ ...rec, spans: undefined });
         if (!rec.spans?.length) return;
@@ -555,7 +568,7 @@ export class DurableStore extends BaseStore {
 
   override async statistics(): Promise<StoreStatistics> {
     const s = await super.statistics();
-    return { ...s, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles, spansInMemory: this.hotSpanCount, quarantinedSpans: this.quarantinedSpans };
+    return { ...s, spans: s.spans + this.cold.count, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles, spansInMemory: s.spans, quarantinedSpans: this.quarantinedSpans };
   }
 
   override async close(): Promise<void> {

@@ -2,13 +2,13 @@
 
 import { parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
-import { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+import { StoreOptionsSchema, type StoreOptions } from "./store-options.js";
 import type { LightningStore } from "./lightning-store.js";
 import { MemoryStore } from "./memory-store.js";
 import { DurableStore } from "./durable-store.js";
 
 export type { LightningStore, RolloutQuery, StoreStatistics, WaitOptions, DequeueOptions } from "./lightning-store.js";
-export { StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+export { StoreOptionsSchema, type StoreOptions } from "./store-options.js";
 export { MemoryStore } from "./memory-store.js";
 export { DurableStore } from "./durable-store.js";
 export { StoreLockedError } from "./errors.js";

@@ -1,7 +1,8 @@
 // The in-memory LightningStore: the shared logic with nothing to persist.
 
 import { parseOrThrow } from "../types/validate.js";
-import { BaseStore, StoreOptionsSchema, type StoreOptions } from "./base-store.js";
+import { BaseStore } from "./base-store.js";
+import { StoreOptionsSchema, type StoreOptions } from "./store-options.js";
 
 export class MemoryStore extends BaseStore {
   readonly kind = "memory" as const;

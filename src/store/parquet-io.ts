@@ -6,7 +6,7 @@ import { DuckDBInstance, timestampTZValue, type DuckDBConnection } from "@duckdb
 import { existsSync, statSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import type { Span } from "../types/span.js";
-import type { ColdSpanQuery } from "./base-store.js";
+import type { ColdSpanQuery } from "./cold-spans.js";
 import { fsyncDir, fsyncFile } from "./fs-durable.js";
 import { promotedColumns, SPAN_COLUMNS } from "./parquet-layout.js";
 import { AGL, GEN_AI } from "../types/semconv.js";

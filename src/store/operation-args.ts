@@ -1,0 +1,34 @@
+// Schemas of the LightningStore operations' arguments that types/ does not
+// define already. Any backend validates its inputs with these, so every store
+// refuses the same calls with the same ValidationError.
+
+import { z } from "zod";
+import { idSchema } from "../types/validate.js";
+import { RolloutModeSchema, RolloutStatusSchema } from "../types/index.js";
+
+export const RolloutIdSchema = idSchema("rolloutId");
+export const AttemptIdSchema = idSchema("attemptId");
+export const ResourcesIdSchema = idSchema("resourcesId");
+export const WorkerIdSchema = idSchema("workerId");
+export const DequeueOptionsSchema = z.object({ workerId: WorkerIdSchema.optional() }).strict().optional();
+export const LimitSchema = z.number().int().min(1);
+export const SequenceIdSchema = z.number().int().min(0);
+export const WaitSchema = z.object({ ids: z.array(RolloutIdSchema), opts: z.object({ timeoutMs: z.number().min(0).optional() }).strict().optional() });
+export const RolloutQuerySchema = z
+  .object({
+    status: z.union([RolloutStatusSchema, z.array(RolloutStatusSchema)]).optional(),
+    ids: z.array(z.string()).optional(),
+    mode: RolloutModeSchema.optional(),
+  })
+  .strict()
+  .optional();
+export const WorkerUpdateSchema = z
+  .object({
+    status: z.enum(["idle", "busy", "unknown"]).optional(),
+    heartbeatStats: z.record(z.string(), z.unknown()).nullable().optional(),
+    currentRolloutId: z.string().nullable().optional(),
+    currentAttemptId: z.string().nullable().optional(),
+  })
+  .strict();
+/** checkDeadlines' clock override. */
+export const NowSchema = z.number().optional();
