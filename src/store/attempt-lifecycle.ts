@@ -28,7 +28,7 @@ export interface LifecycleState {
   readonly queue: RolloutQueue;
   readonly workers: WorkerTable;
   /** Called when a rollout reaches a terminal status (waitForRollouts listens). */
-  readonly onRolloutTerminal: () => void;
+  readonly onRolloutTerminal: (rolloutId: string) => void;
 }
 
 export class AttemptLifecycle {
@@ -70,7 +70,7 @@ export class AttemptLifecycle {
     if (to === "requeuing") this.s.queue.push(e);
     else e.queuedAt = null;
     ch.rollouts.set(e.rollout.rolloutId, e);
-    if (isRolloutTerminal(to)) this.s.onRolloutTerminal();
+    if (isRolloutTerminal(to)) this.s.onRolloutTerminal(e.rollout.rolloutId);
   }
 
   /** Moves an attempt and lets the latest attempt of a rollout drive it (rules at the top). */

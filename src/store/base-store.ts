@@ -91,10 +91,11 @@ export abstract class BaseStore implements LightningStore {
     attempts: this.attempts,
     queue: this.queue,
     workers: this.workers,
-    onRolloutTerminal: () => this.notifyWaiters(),
+    onRolloutTerminal: (rolloutId) => this.notifyWaiters(rolloutId),
   });
   private sortedRolloutIds: string[] | null = null;
-  private waiters = new Set<() => void>();
+  /** waitForRollouts calls in progress; each is told which rollout ended (none: look at every id again). */
+  private waiters = new Set<(endedRolloutId?: string) => void>();
   private deadlineTimer: NodeJS.Timeout | null = null;
   protected closed = false;
 
@@ -420,14 +421,20 @@ export abstract class BaseStore implements LightningStore {
   async waitForRollouts(rolloutIds: string[], opts?: WaitOptions): Promise<Rollout[]> {
     this.assertOpen();
     const { ids, opts: o } = parseOrThrow(WaitSchema, { ids: rolloutIds, opts }, "waitForRollouts");
-    const done = () => ids.map((id) => this.rollouts.get(id)).filter((e): e is RolloutEntry => !!e && isRolloutTerminal(e.rollout.status));
-    const finish = () => done().map((e) => copy(e.rollout));
-    if (done().length === ids.length) return finish();
-    if (o?.timeoutMs === 0) return finish();
+    const ended = (id: string) => {
+      const e = this.rollouts.get(id);
+      return !!e && isRolloutTerminal(e.rollout.status);
+    };
+    const finish = () => ids.filter(ended).map((id) => copy(this.rollouts.get(id)!.rollout));
+    // Terminal statuses are final, so each id is checked off once: a rollout ending costs O(1) per waiter, not O(ids).
+    const pending = new Set(ids.filter((id) => !ended(id)));
+    if (!pending.size || o?.timeoutMs === 0) return finish();
     return new Promise<Rollout[]>((resolve) => {
       let timer: NodeJS.Timeout | null = null;
-      const check = () => {
-        if (!this.closed && done().length < ids.length) return;
+      const check = (endedRolloutId?: string) => {
+        if (endedRolloutId !== undefined) pending.delete(endedRolloutId);
+        else for (const id of pending) if (ended(id)) pending.delete(id);
+        if (!this.closed && pending.size) return;
         this.waiters.delete(check);
         if (timer) clearTimeout(timer);
         resolve(finish());
@@ -442,8 +449,8 @@ export abstract class BaseStore implements LightningStore {
     });
   }
 
-  protected notifyWaiters(): void {
-    for (const w of [...this.waiters]) w();
+  protected notifyWaiters(endedRolloutId?: string): void {
+    for (const w of [...this.waiters]) w(endedRolloutId);
   }
 
   // -------------------------------------------------------------------------

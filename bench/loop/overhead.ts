@@ -1,0 +1,97 @@
+// Where a rollout of the in-process loop spends its time outside sampling:
+// the demo configuration's rollouts (addition agent, plain `openai` call to
+// the LLM proxy, native policy, 4 in-process runners, memory store) split into
+// parts, each measured in this run as wall and CPU (process.cpuUsage: every
+// thread, the native sampler's included) per rollout:
+//   sampling     policy.generate of one prompt per call, 4 in flight (the floor);
+//   http         the same calls through `openai` -> proxy -> generate, no store or runner;
+//   store+runner rollouts of an agent that only emits its reward (queue, runner, spans);
+//   full         the demo agent's rollouts (what bench/loop/run.ts times).
+// Outside sampling = full - sampling. Run: npx tsx bench/loop/overhead.ts [rollouts]
+import OpenAI from "openai";
+import { openStore } from "../../src/store/index.js";
+import { Policy } from "../../src/native/index.js";
+import { ARITHMETIC_POLICY, ArithmeticTokenizer, additionAgent, additionTasks } from "../../src/examples/index.js";
+import { servePolicy } from "../../src/algorithm/policy-loop.js";
+import { Runner } from "../../src/runner/runner.js";
+import { rollout } from "../../src/runner/agent.js";
+import { emitReward } from "../../src/tracer/index.js";
+import type { Agent } from "../../src/runner/agent.js";
+import type { LightningStore } from "../../src/store/lightning-store.js";
+
+const N = Number(process.argv[2] ?? 2000);
+const RUNNERS = 4;
+const tasks = additionTasks(4);
+
+interface Cost {
+  wallMs: number;
+  cpuMs: number;
+}
+
+async function timed(n: number, fn: () => Promise<void>): Promise<Cost> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wallMs: wall / n, cpuMs: (c.user + c.system) / 1000 / n };
+}
+
+/** `n` calls of `call`, `RUNNERS` in flight. */
+async function concurrently(n: number, call: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: RUNNERS }, async () => {
+    while (next < n) await call(next++);
+  }));
+}
+
+async function rollouts(store: LightningStore, agent: Agent<any>, resourcesId: string, n: number): Promise<void> {
+  const stop = new AbortController();
+  const runners = Array.from({ length: RUNNERS }, (_, i) => new Runner({ store, agent, workerId: `bench-${i}` }));
+  const enq = await store.enqueueManyRollouts(Array.from({ length: n }, (_, i) => ({ input: tasks[i % tasks.length], mode: "train" as const, resourcesId })));
+  const running = runners.map((r) => r.iterate({ signal: stop.signal }));
+  const ids = enq.map((r) => r.rolloutId);
+  for (;;) {
+    const done = await store.waitForRollouts(ids, { timeoutMs: 1000 });
+    if (done.length === ids.length) break;
+  }
+  stop.abort();
+  await Promise.all(running);
+}
+
+const tok = new ArithmeticTokenizer();
+const policy = await Policy.create({ ...ARITHMETIC_POLICY, seed: 1 });
+const store = await openStore();
+const served = await servePolicy(store, policy, tok, "arclight-policy", { temperature: 1, maxTokens: 1, evalTemperature: 0, seed: 1 });
+const res = (await store.getResourcesById(served.trainResourcesId))!;
+const llm = res.resources.llm as { endpoint: string; model: string };
+const prompts = tasks.map((t) => tok.encode(`${t.a}+${t.b}=`));
+const noop = rollout(async () => emitReward(1), { name: "noop" });
+
+const parts: Record<string, (n: number) => Promise<void>> = {
+  sampling: (n) => concurrently(n, (i) => policy.generate([prompts[i % prompts.length]], { n: 1, temperature: 1, maxTokens: 1, stop: [tok.eosId] })),
+  http: (n) => {
+    const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none" });
+    return concurrently(n, (i) => client.chat.completions.create({ model: llm.model, messages: [{ role: "user", content: `${tasks[i % tasks.length].a}+${tasks[i % tasks.length].b}=` }], temperature: 1, max_tokens: 1 }));
+  },
+  "store+runner": (n) => rollouts(store, noop, served.trainResourcesId, n),
+  full: (n) => rollouts(store, additionAgent, served.trainResourcesId, n),
+};
+
+// PARTS=full,http measures only those (e.g. under --cpu-prof).
+for (const k of Object.keys(parts)) if (process.env.PARTS && !process.env.PARTS.split(",").includes(k)) delete parts[k];
+// Warm up every path (JIT, sockets), then measure each part twice, interleaved.
+for (const f of Object.values(parts)) await f(200);
+const results: Record<string, Cost[]> = {};
+for (let round = 0; round < 2; round++) for (const [k, f] of Object.entries(parts)) (results[k] ??= []).push(await timed(N, () => f(N)));
+await served.close();
+await store.close();
+
+const best = (k: string) => results[k].reduce((a, b) => (b.cpuMs < a.cpuMs ? b : a));
+const f3 = (x: number) => x.toFixed(3);
+console.log(`loop overhead: ${N} rollouts per part, ${RUNNERS} runners, memory store, best of 2 (by CPU)`);
+console.log(`part           wall ms/rollout  CPU ms/rollout`);
+for (const k of Object.keys(parts)) console.log(`${k.padEnd(14)} ${f3(best(k).wallMs).padStart(15)}  ${f3(best(k).cpuMs).padStart(14)}`);
+const s = results.sampling && best("sampling");
+const full = results.full && best("full");
+if (s && full) console.log(`outside sampling (full - sampling): wall ${f3(full.wallMs - s.wallMs)} ms, CPU ${f3(full.cpuMs - s.cpuMs)} ms per rollout; full / sampling = ${(full.cpuMs / s.cpuMs).toFixed(1)}x CPU`);
