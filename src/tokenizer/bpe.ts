@@ -17,7 +17,7 @@ export interface AddedToken {
 }
 
 export interface BpeOptions {
-  /** Overrides the eos token (default: tokenizer_config.json's eos_token, else `<|endoftext|>`, `<|im_end|>` or `</s>`). */
+  /** Overrides the eos token (default: tokenizer_config.json's eos_token, else `<|endoftext|>`, `<|im_end|>`, `<|end_of_text|>` or `</s>`). */
   eosToken?: string;
   /** Overrides the pad token (default: tokenizer_config.json's pad_token, else eos). */
   padToken?: string;
@@ -96,6 +96,50 @@ function parsePreTokenizer(p: unknown, acc: PreTok = { steps: [], addPrefixSpace
   }
 }
 
+// What the post-processor adds around a single sequence: Llama 3 puts
+// <|begin_of_text|> first through TemplateProcessing; ByteLevel adds nothing.
+interface Template {
+  before: string[];
+  after: string[];
+}
+
+function parsePostProcessor(p: unknown, acc: Template = { before: [], after: [] }): Template {
+  if (p === null || p === undefined) return acc;
+  if (!isRec(p)) fail("post_processor must be an object or null");
+  switch (p.type) {
+    case "ByteLevel":
+      return acc;
+    case "Sequence":
+      if (!Array.isArray(p.processors)) fail("Sequence post_processor needs a processors array");
+      for (const q of p.processors) parsePostProcessor(q, acc);
+      return acc;
+    case "TemplateProcessing": {
+      if (acc.before.length || acc.after.length) fail("only one TemplateProcessing post_processor is supported");
+      if (!Array.isArray(p.single)) fail("TemplateProcessing post_processor needs a single template array");
+      let seenA = false;
+      for (const piece of p.single) {
+        if (isRec(piece) && isRec(piece.SpecialToken) && typeof piece.SpecialToken.id === "string") {
+          (seenA ? acc.after : acc.before).push(piece.SpecialToken.id);
+        } else if (isRec(piece) && isRec(piece.Sequence) && piece.Sequence.id === "A" && !seenA) {
+          seenA = true;
+        } else {
+          fail(`TemplateProcessing post_processor piece ${JSON.stringify(piece)} is not supported (special tokens around one $A are)`);
+        }
+      }
+      if (!seenA) fail("TemplateProcessing post_processor's single template has no $A sequence");
+      const specials = isRec(p.special_tokens) ? p.special_tokens : {};
+      for (const name of [...acc.before, ...acc.after]) {
+        const entry = specials[name];
+        if (!isRec(entry) || !Array.isArray(entry.ids) || entry.ids.length !== 1)
+          fail(`TemplateProcessing post_processor token ${JSON.stringify(name)} must map to exactly one id`);
+      }
+      return acc;
+    }
+    default:
+      fail(`post_processor type ${JSON.stringify(p.type)} is not supported (ByteLevel, TemplateProcessing around $A, Sequence are)`);
+  }
+}
+
 function readEosLike(v: unknown): string | undefined {
   if (typeof v === "string") return v;
   if (isRec(v) && typeof v.content === "string") return v.content;
@@ -123,6 +167,8 @@ export class BpeTokenizer implements Tokenizer {
   private readonly normalize: (s: string) => string;
   private readonly pre: PreTok;
   private readonly ignoreMerges: boolean;
+  private readonly prefixIds: readonly number[];
+  private readonly suffixIds: readonly number[];
   // Keyed by the pre-tokenized piece as typed, so a hit skips the byte mapping too.
   private readonly cache = new Map<string, number[]>();
   private readonly idBytes: (number[] | null | undefined)[] = [];
@@ -217,9 +263,14 @@ export class BpeTokenizer implements Tokenizer {
       fail("only byte-level BPE is supported (a ByteLevel pre_tokenizer or decoder)");
     if (dec !== null && dec !== undefined && !(isRec(dec) && dec.type === "ByteLevel"))
       fail(`decoder type ${JSON.stringify(isRec(dec) ? dec.type : dec)} is not supported (ByteLevel is)`);
-    const post = json.post_processor;
-    if (post !== null && post !== undefined && !(isRec(post) && post.type === "ByteLevel"))
-      fail(`post_processor type ${JSON.stringify(isRec(post) ? post.type : post)} is not supported; it would add tokens Arclight does not`);
+    const template = parsePostProcessor(json.post_processor);
+    const templateId = (name: string): number => {
+      const id = this.added.get(name)?.id;
+      if (id === undefined) fail(`post_processor adds ${JSON.stringify(name)}, which is not an added token`);
+      return id;
+    };
+    this.prefixIds = template.before.map(templateId);
+    this.suffixIds = template.after.map(templateId);
     const missing = BYTE_TO_CHAR.filter((c) => !this.vocab.has(c));
     if (missing.length) fail(`vocab lacks ${missing.length} of the 256 byte-level base tokens (e.g. ${JSON.stringify(missing[0])}), so some text could not be encoded`);
 
@@ -237,7 +288,7 @@ export class BpeTokenizer implements Tokenizer {
       }
       return undefined;
     };
-    const eos = pick("eos", opts.eosToken, cfg.eos_token, ["<|endoftext|>", CHATML_END, "</s>"]);
+    const eos = pick("eos", opts.eosToken, cfg.eos_token, ["<|endoftext|>", CHATML_END, "<|end_of_text|>", "</s>"]);
     if (eos === undefined) throw new ValidationError("BpeTokenizer", ["no eos token found; pass { eosToken }"]);
     this.eosId = eos;
     this.padId = pick("pad", opts.padToken, cfg.pad_token, []) ?? eos;
@@ -252,7 +303,7 @@ export class BpeTokenizer implements Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     checkText("BpeTokenizer.encode", text);
-    const out: number[] = [];
+    const out: number[] = opts.addSpecialTokens ? [...this.prefixIds] : [];
     for (const seg of (opts.allowSpecial ? this.splitAll : this.splitPlain).split(text)) {
       if (seg.special) {
         out.push(this.added.get(seg.text)!.id);
@@ -262,6 +313,7 @@ export class BpeTokenizer implements Tokenizer {
       if (this.pre.addPrefixSpace && !s.startsWith(" ")) s = " " + s;
       for (const piece of pretokenize(this.pre.steps, s)) for (const id of this.bpe(piece)) out.push(id);
     }
+    if (opts.addSpecialTokens) out.push(...this.suffixIds);
     return out;
   }
 

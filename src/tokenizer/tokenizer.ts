@@ -9,6 +9,12 @@ export interface ChatMessage {
 export interface EncodeOptions {
   /** Match special tokens (e.g. `<|im_end|>`) in the text. Off by default so user text cannot inject control tokens. */
   allowSpecial?: boolean;
+  /**
+   * Add what the tokenizer's post-processor puts around a text (Llama 3's
+   * <|begin_of_text|>), as HF's add_special_tokens does. Off by default: chat
+   * templates already write those tokens, and GPT-2 and Qwen2 add none.
+   */
+  addSpecialTokens?: boolean;
 }
 
 export interface DecodeOptions {
