@@ -6,7 +6,7 @@ import type { AttemptedRollout, LLMResource, NamedResources, Rollout, Span } fro
 import { InvalidTransitionError, isAttemptTerminal } from "../types/index.js";
 import type { LightningStore } from "../store/lightning-store.js";
 import { claimRollout, completeAttempt, startAttemptSteps, type ClaimedRollout } from "../store/runner-steps.js";
-import { emitException, emitReward, TraceScope, withScope, instrumentOpenAI, type RewardValue } from "../tracer/index.js";
+import { emitException, emitReward, TraceScope, withScope, instrumentFrameworks, type RewardValue } from "../tracer/index.js";
 import { finalReward } from "../adapter/rewards.js";
 import type { Agent, RolloutContext } from "./agent.js";
 import type { Hooks } from "./hooks.js";
@@ -59,7 +59,7 @@ export class Runner {
 
   /** Dequeues and runs rollouts until `signal` aborts (or `maxRollouts` ran); returns how many ran. */
   async iterate(opts: { signal?: AbortSignal; maxRollouts?: number } = {}): Promise<number> {
-    await instrumentOpenAI();
+    await instrumentFrameworks();
     let n = 0;
     while (!opts.signal?.aborted && (opts.maxRollouts === undefined || n < opts.maxRollouts)) {
       // One call dequeues, starts the attempt and fetches resources (one round trip on a remote store).

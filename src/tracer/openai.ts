@@ -3,10 +3,11 @@
 // returns them. DESIGN.md: the published instrumentations failed to hook
 // under ESM here and drop token ids, so we patch `create` ourselves.
 import { createRequire } from "node:module";
-import { SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
+import { context, SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
 import { GEN_AI } from "../types/index.js";
 import { arclightTracer } from "./provider.js";
 import { safeJson } from "./attributes.js";
+import { claimModelStep } from "./framework-calls.js";
 
 type Create = (this: unknown, body: Record<string, unknown>, options?: unknown) => unknown;
 type Kind = "chat" | "text_completion";
@@ -142,9 +143,15 @@ function wrapCreate(orig: Create, kind: Kind): Create {
   const wrapped = function (this: unknown, body: Record<string, unknown>, options?: unknown) {
     if (!body || typeof body !== "object") return orig.call(this, body, options);
     const model = typeof body.model === "string" ? body.model : "unknown";
-    const span = arclightTracer().startSpan(`${kind === "chat" ? "chat" : "text_completion"} ${model}`, {
-      attributes: requestAttributes(kind, body),
-    });
+    // Inside a framework's model step (LangChain, Agents SDK) this span is that step's call: it takes the
+    // step's place in the framework's tree and its identity, and the step records no second call span.
+    const active = context.active();
+    const step = claimModelStep(active);
+    const span = arclightTracer().startSpan(
+      `${kind === "chat" ? "chat" : "text_completion"} ${model}`,
+      { attributes: { ...step?.attributes, ...requestAttributes(kind, body) } },
+      step?.parent ?? active,
+    );
     let p: unknown;
     try {
       p = orig.call(this, body, withTracedHeader(options));

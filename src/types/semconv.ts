@@ -52,6 +52,12 @@ export const GEN_AI = {
   usageCompletionTokens: "gen_ai.usage.completion_tokens",
   inputMessages: "gen_ai.input.messages",
   outputMessages: "gen_ai.output.messages",
+  /** Agents and tools (GenAI semconv's invoke_agent / execute_tool spans); the adapter reads the agent name for agentMatch. */
+  agentName: "gen_ai.agent.name",
+  toolName: "gen_ai.tool.name",
+  toolCallId: "gen_ai.tool.call.id",
+  toolCallArguments: "gen_ai.tool.call.arguments",
+  toolCallResult: "gen_ai.tool.call.result",
   /** Not in the GenAI spec: the token ids training needs. */
   promptTokenIds: "gen_ai.prompt.token_ids",
   completionTokenIds: "gen_ai.completion.token_ids",

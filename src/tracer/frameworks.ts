@@ -1,0 +1,32 @@
+// Agent frameworks whose own traces Arclight records into the rollout's
+// trace. Each bridge loads only when its package is installed, so an agent
+// that uses none pays nothing. The runner calls this before its first
+// rollout, so the agent's code does not change; a script that runs rollouts
+// without the runner calls it once itself.
+// The Vercel AI SDK needs no bridge: it traces through the OpenTelemetry API,
+// and Arclight's provider is the global one during a rollout (provider.ts).
+import { instrumentOpenAI } from "./openai.js";
+
+let done: Promise<string[]> | null = null;
+
+/** Instruments the `openai` SDK, LangChain.js and the OpenAI Agents SDK where installed; resolves to the frameworks bridged. Idempotent. */
+export function instrumentFrameworks(): Promise<string[]> {
+  done ??= (async () => {
+    const out: string[] = [];
+    await instrumentOpenAI();
+    for (const [name, load] of [
+      ["langchain", async () => (await import("./langchain.js")).instrumentLangChain()],
+      ["openai-agents", async () => (await import("./openai-agents.js")).instrumentOpenAIAgents()],
+    ] as const) {
+      try {
+        await load();
+        out.push(name);
+      } catch (e) {
+        // Not installed is the usual case; anything else is worth a line.
+        if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") console.warn(`arclight: ${name} tracing not installed: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  })();
+  return done;
+}
