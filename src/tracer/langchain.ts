@@ -20,6 +20,10 @@ import { createRequire } from "node:module";
 import { context, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import * as managerModule from "@langchain/core/callbacks/manager";
+// LangChain's Node entry point for run context: it sets up the AsyncLocalStorage through which a run
+// invoked inside another (a model called in a RunnableLambda or a LangGraph node) finds its parent.
+// LangGraph loads it too; without it such runs start trees of their own and the nesting is lost.
+import "@langchain/core/context";
 import { GEN_AI } from "../types/index.js";
 import { safeJson, toAttributeValue } from "./attributes.js";
 import { addModelStepFinder, endWithError, modelCallAttributes, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
@@ -131,7 +135,9 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
     else r.span.end();
   }
 
-  override handleChainStart(chain: Serialized, inputs: unknown, runId: string, runType?: string, tags?: string[], metadata?: Record<string, unknown>, name?: string, parentRunId?: string): void {
+  // CallbackManager passes (chain, inputs, runId, parentRunId, tags, metadata, runType, runName), as LangChain's
+  // own BaseTracer reads them; the declared order (runType fourth, parentRunId eighth) is not what arrives.
+  override handleChainStart(chain: Serialized, inputs: unknown, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, runType?: string, name?: string): void {
     const n = runName(chain, name, "chain");
     this.startSpanRun(runId, parentRunId, n, { ...identity(runType ?? "chain", runId, n, tags, metadata), [LANGCHAIN.inputs]: safeJson(inputs) });
   }

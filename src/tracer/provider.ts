@@ -16,7 +16,7 @@ import {
   type Span as SdkSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { AGL } from "../types/index.js";
+import { AGL, GEN_AI } from "../types/index.js";
 import { ensureContextManager, onFirstScope, scopeOf, TraceScope } from "./scope.js";
 import { devScope } from "./dev.js";
 
@@ -30,8 +30,17 @@ class StoreSpanProcessor implements SpanProcessor {
   onStart(span: SdkSpan, parentContext: Context): void {
     const scope = scopeOf(parentContext);
     if (scope) this.scopes.set(span, scope);
-    const agent = (parentContext.getValue(AGENT_KEY) as string | undefined) ?? scope?.agentName ?? undefined;
-    if (agent && span.attributes[AGL.attrs.agentName] === undefined) span.setAttribute(AGL.attrs.agentName, agent);
+    if (span.attributes[AGL.attrs.agentName] !== undefined) return;
+    // Nearest agent first: the framework agent the span is (gen_ai.agent.name on an Agents SDK agent span),
+    // withAgent's, the one its parent span was attributed to (calls inside a framework agent), the rollout's.
+    const own = span.attributes[GEN_AI.agentName];
+    const parentAgent = (trace.getSpan(parentContext) as { attributes?: Attributes } | undefined)?.attributes?.[AGL.attrs.agentName];
+    const agent =
+      (typeof own === "string" && own) ||
+      (parentContext.getValue(AGENT_KEY) as string | undefined) ||
+      (typeof parentAgent === "string" && parentAgent) ||
+      scope?.agentName;
+    if (agent) span.setAttribute(AGL.attrs.agentName, agent);
   }
 
   onEnd(span: ReadableSpan): void {
