@@ -143,26 +143,29 @@ export class UpstreamBackend implements CompletionBackend {
     });
   }
 
-  private withTokenIds(body: Record<string, unknown>): Record<string, unknown> {
+  private withTokenIds(chat: boolean, body: Record<string, unknown>): Record<string, unknown> {
     if (!this.opts.requestTokenIds) return body;
-    return { ...body, return_token_ids: body.return_token_ids ?? true, logprobs: body.logprobs ?? true };
+    // Chat takes logprobs as a boolean; text completions as a count of alternatives (0: the sampled token's alone).
+    return { ...body, return_token_ids: body.return_token_ids ?? true, logprobs: body.logprobs ?? (chat ? true : 0) };
   }
 
   /** Sends the client's body as it came (plus the token-id request when enabled) and returns the answer unread. */
   async forward(kind: "chat" | "text_completion", body: Record<string, unknown>, signal?: AbortSignal): Promise<ForwardedResponse> {
-    const res = await this.post(kind === "chat" ? "chat/completions" : "completions", this.withTokenIds(body), signal);
+    const res = await this.post(kind === "chat" ? "chat/completions" : "completions", this.withTokenIds(kind === "chat", body), signal);
     return { status: res.status, contentType: res.headers.get("content-type") ?? "application/json", body: res.body as AsyncIterable<Uint8Array> | null };
   }
 
   /** A request Arclight built (the Messages API route): sent as an OpenAI request, tools included. */
   async generate(req: GenerateRequest): Promise<GenerateResult> {
     const chat = !!req.messages;
-    const body = this.withTokenIds({
+    const body = this.withTokenIds(chat, {
       model: req.model,
       ...(chat ? { messages: req.messages } : { prompt: req.prompt }),
       n: req.n,
       temperature: req.temperature,
       top_p: req.topP,
+      // vLLM's name for it; an upstream without top-k refuses it by name rather than sampling otherwise
+      ...(req.topK ? { top_k: req.topK } : {}),
       max_tokens: req.maxTokens,
       ...(req.stop.length ? { stop: req.stop } : {}),
       ...(req.seed !== undefined ? { seed: req.seed } : {}),
