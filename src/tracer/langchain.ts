@@ -79,7 +79,8 @@ interface RunState {
 }
 
 const runs = new Map<string, RunState>();
-const openSteps = new Map<TraceScope, Set<OpenStep>>();
+// Weak: a rollout that ended with a model run still open (aborted) must not keep its scope alive here.
+const openSteps = new WeakMap<TraceScope, Set<OpenStep>>();
 
 const ROLES: Record<string, string> = { human: "user", ai: "assistant", system: "system", tool: "tool", function: "function", developer: "developer" };
 
