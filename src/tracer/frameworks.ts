@@ -1,6 +1,8 @@
 // Agent frameworks whose own traces Arclight records into the rollout's
-// trace. Each bridge loads only when its package is installed, so an agent
-// that uses none pays nothing. The runner calls this before its first
+// trace. Each bridge loads only when its package is installed: the Agents
+// SDK's imports nothing of the SDK; LangChain's loads @langchain/core's
+// callback manager (about 0.3 s, shared with an agent that uses LangChain),
+// because the class it hooks must exist first. The runner calls this before its first
 // rollout, so the agent's code does not change; a script that runs rollouts
 // without the runner calls it once itself.
 // The Vercel AI SDK needs no bridge: it traces through the OpenTelemetry API,

@@ -10,10 +10,14 @@
 // Registration: instrumentOpenAIAgents() adds the processor to the SDK's
 // global trace provider next to the SDK's own exporter (not replacing it: the
 // application's tracing choices stay), and it records only spans that start
-// inside a rollout. The SDK's own switch (OPENAI_AGENTS_DISABLE_TRACING,
+// inside a rollout. It imports nothing of the SDK (a second of loading for
+// every runner, most of whose agents never use it): the SDK keeps its
+// provider and its span context on globalThis under Symbol.for keys, so the
+// processor joins the provider when the SDK creates it, whenever the agent
+// first loads it. The SDK's own switch (OPENAI_AGENTS_DISABLE_TRACING,
 // NODE_ENV=test, a run's tracingDisabled) turns its spans off, and so these.
 import { context, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
-import { addTraceProcessor, getCurrentSpan, type Span as AgentsSpan, type Trace, type TracingProcessor } from "@openai/agents";
+import type { Span as AgentsSpan, Trace, TracingProcessor } from "@openai/agents";
 import { GEN_AI } from "../types/index.js";
 import { safeJson, toAttributeValue } from "./attributes.js";
 import { addModelStepFinder, endWithError, modelCallAttributes, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
@@ -175,20 +179,70 @@ class ArclightTracingProcessor implements TracingProcessor {
   async forceFlush(): Promise<void> {}
 }
 
+const PROVIDER_KEY = Symbol.for("openai.agents.core.traceProvider");
+const CONTEXT_KEY = Symbol.for("openai.agents.core.asyncLocalStorage");
+
+/** The SDK's current span (its getCurrentSpan(), read from the SDK's shared AsyncLocalStorage). */
+function currentSdkSpan(): AnySpan | null {
+  const als = (globalThis as { [CONTEXT_KEY]?: { getStore?: () => { active?: boolean; span?: AnySpan } | undefined } })[CONTEXT_KEY];
+  const store = als?.getStore?.();
+  return store?.active === true ? (store.span ?? null) : null;
+}
+
 // The client call runs inside the SDK's generation or response span, which the SDK keeps current.
 addModelStepFinder((active) => {
   if (!scopeOf(active)) return undefined;
-  const cur = getCurrentSpan();
+  const cur = currentSdkSpan();
   if (!cur || !isModelStep(cur.spanData as Data)) return undefined;
   return entryFor(cur)?.step ?? undefined;
 });
 
 const REGISTERED = Symbol.for("arclight.openai-agents.processor");
 
-/** Records the Agents SDK's traces made inside a rollout into the rollout's trace. Idempotent. */
-export function instrumentOpenAIAgents(): void {
-  const g = globalThis as { [REGISTERED]?: true };
-  if (g[REGISTERED]) return;
+interface ProviderLike {
+  registerProcessor(p: TracingProcessor): void;
+  setProcessors(ps: TracingProcessor[]): void;
+}
+
+/**
+ * Adds the processor, and keeps it through setTraceProcessors(): the SDK itself installs its OpenAI exporter
+ * that way right after creating the provider, and an application choosing its exporters has not asked to
+ * stop Arclight's local record of its rollouts.
+ */
+function join(provider: unknown, processor: TracingProcessor): void {
+  const p = provider as ProviderLike | null;
+  if (!p || typeof p.registerProcessor !== "function" || typeof p.setProcessors !== "function") return;
+  const set = p.setProcessors.bind(p);
+  p.setProcessors = (ps: TracingProcessor[]) => set(ps.includes(processor) ? ps : [...ps, processor]);
+  p.registerProcessor(processor);
+}
+
+/**
+ * Records the Agents SDK's traces made inside a rollout into the rollout's trace, whether the SDK is loaded
+ * already or later. Idempotent. Resolves to false when another party fixed the provider slot unchangeably.
+ */
+export function instrumentOpenAIAgents(): boolean {
+  const g = globalThis as Record<symbol, unknown>;
+  if (g[REGISTERED]) return true;
+  const processor = new ArclightTracingProcessor();
+  const existing = g[PROVIDER_KEY];
+  if (existing) {
+    join(existing, processor);
+    g[REGISTERED] = true;
+    return true;
+  }
+  const d = Object.getOwnPropertyDescriptor(g, PROVIDER_KEY);
+  if (d && !d.configurable) return false;
+  // The SDK assigns its provider to this slot (getGlobalTraceProvider); a setter joins it then and steps aside.
+  Object.defineProperty(g, PROVIDER_KEY, {
+    configurable: true,
+    enumerable: false,
+    get: () => undefined,
+    set(provider: unknown) {
+      Object.defineProperty(g, PROVIDER_KEY, { value: provider, writable: true, configurable: true });
+      join(provider, processor);
+    },
+  });
   g[REGISTERED] = true;
-  addTraceProcessor(new ArclightTracingProcessor());
+  return true;
 }
