@@ -2,8 +2,9 @@
 // Agents SDK's spans become OpenTelemetry spans nested under the rollout with
 // the framework's parent links, each model call is one LLM-call span (the
 // instrumented openai client's, holding token ids), so frames and the adapter
-// count calls alike. Agents run through the LLM proxy on a warm-started
-// native policy, as in agents-tool.test.ts.
+// count calls alike; the AI SDK's calls carry traceparent so the proxy's
+// record nests under its provider-call span. Agents run through the LLM proxy
+// on a warm-started native policy, as in agents-tool.test.ts.
 import { before, after, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -21,7 +22,11 @@ import { checkPrefix } from "../src/adapter/episodes.js";
 import { TraceTree } from "../src/adapter/tree.js";
 import { llmCalls } from "../src/frame/frames.js";
 import { rolloutSummary } from "../src/frame/helpers.js";
-import { GEN_AI, isLlmCall, type Span } from "../src/types/index.js";
+import { CALL_RECORD, GEN_AI, isLlmCall, type Span } from "../src/types/index.js";
+import { parseTraceparent } from "../src/llm/record.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { trace } from "@opentelemetry/api";
 import { ToolTaskTokenizer, CALL_OPEN } from "../src/examples/tool-agent-tokenizer.js";
 import { CALCULATE_DESCRIPTION, calculate, calculatorPolicyConfig, calculatorTasks, llmOf, question, sampling, scoreCalc, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
 import { FRAMEWORK_AGENTS } from "../src/examples/tool-agent-frameworks.js";
@@ -175,11 +180,60 @@ test("the OpenAI Agents SDK's trace lands in the rollout: workflow, agent, turns
   assert.deepEqual(checkPrefix(spansToTriplets(spans, { requireTokenIds: true })), { ok: true });
 });
 
+test("the AI SDK's calls reach the proxy with traceparent: the proxy's record nests under the provider-call span, which then counts as its view", { timeout: 60_000 }, async () => {
+  const { rolloutId, spans } = await runOne(FRAMEWORK_AGENTS["ai-sdk"]);
+  const provider = byName(spans, /^ai\.generateText\.doGenerate$/);
+  const records = spans.filter((s) => s.attributes["arclight.llm.recorded_by"] === "proxy");
+  assert.equal(provider.length, 2);
+  assert.equal(records.length, 2);
+  for (const r of records) {
+    const p = provider.find((s) => s.spanId === r.parentId);
+    assert.ok(p, "each record sits under the provider call that made it");
+    assert.equal(r.traceId, p.traceId);
+    assert.equal(p.attributes[CALL_RECORD], "child");
+    assert.ok(!isLlmCall(p.name, p.attributes) && isLlmCall(r.name, r.attributes));
+  }
+  assert.deepEqual(await callCounts(rolloutId, spans), { frames: 2, summary: 2, triplets: 2, withIds: 2 });
+});
+
+test("traceparent goes only to the rollout's own proxy URL, from the active span; the proxy reads only well-formed ones", { timeout: 20_000 }, async () => {
+  await instrumentFrameworks();
+  const got: (string | undefined)[] = [];
+  const server = createServer((req, res) => {
+    got.push(req.headers.traceparent as string | undefined);
+    res.end("{}");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let ids = "";
+  await inRollout((scope) =>
+    trace.getTracer("test").startActiveSpan("caller", async (span) => {
+      ids = `${span.spanContext().traceId}-${span.spanContext().spanId}`;
+      await (await fetch(`${base}/rollout/${scope.rolloutId}/attempt/${scope.attemptId}/v1/chat/completions`)).text();
+      await (await fetch(`${base}/rollout/ro-other/attempt/at-other/v1/chat/completions`)).text();
+      await (await fetch(`${base}/v1/chat/completions`)).text();
+      span.end();
+    }),
+  );
+  await (await fetch(`${base}/rollout/x/attempt/y/v1/chat/completions`)).text();
+  await new Promise<void>((r) => server.close(() => r()));
+  assert.deepEqual(got, [`00-${ids}-01`, undefined, undefined, undefined]);
+  const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+  fc.assert(
+    fc.property(hex(32), hex(16), hex(2), (t, s, f) => {
+      const p = parseTraceparent(`00-${t}-${s}-${f}`);
+      return /^0+$/.test(t) || /^0+$/.test(s) ? p === null : p?.traceId === t && p.spanId === s;
+    }),
+  );
+  fc.assert(fc.property(fc.string(), (h) => parseTraceparent(h) === null || /^\s*00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\s*$/.test(h)));
+  for (const bad of [undefined, 7, "01-" + "a".repeat(32) + "-" + "b".repeat(16) + "-01", "00-" + "A".repeat(32) + "-" + "b".repeat(16) + "-01"]) assert.equal(parseTraceparent(bad), null);
+});
+
 /** A rollout scope on the shared store, for framework calls that need no LLM endpoint. */
-async function inRollout<T>(fn: () => Promise<T>): Promise<{ spans: Span[]; rolloutId: string }> {
+async function inRollout<T>(fn: (scope: TraceScope) => Promise<T>): Promise<{ spans: Span[]; rolloutId: string }> {
   const r = await store.startRollout({ input: null });
   const scope = new TraceScope(store, r.rolloutId, r.attempt.attemptId);
-  await withScope(scope, fn);
+  await withScope(scope, () => fn(scope));
   await scope.flush();
   return { rolloutId: r.rolloutId, spans: await store.querySpans({ rolloutId: r.rolloutId }) };
 }

@@ -12,7 +12,7 @@ import { ApiError, chatTurns, ChatRequestSchema, CompletionRequestSchema, Forwar
 import { anthropicError, fromMessages, MessagesRequestSchema, messageBody, messageEvents } from "./anthropic.js";
 import { completionBody, streamChunks } from "./openai-wire.js";
 import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
-import { llmCallSpan } from "./record.js";
+import { llmCallSpan, parseTraceparent } from "./record.js";
 import { ValidationError } from "../types/errors.js";
 import { assertBindAllowed, bearerMatches } from "../server/auth.js";
 
@@ -138,7 +138,7 @@ export class LlmProxy {
     if (ids && this.opts.store) await this.checkAttribution(ids);
     const body = await this.readJson(req);
     const backend = this.backend;
-    const record = ids && this.opts.store && req.headers[TRACED_HEADER] !== "1" ? { store: this.opts.store, ids } : null;
+    const record = ids && this.opts.store && req.headers[TRACED_HEADER] !== "1" ? { store: this.opts.store, ids, parent: parseTraceparent(req.headers.traceparent) } : null;
     if (route !== "messages" && backend.forward) {
       parseRequest(ForwardedRequestSchema, body);
       // the body as it came (key order and all), not zod's copy of it
@@ -162,7 +162,7 @@ export class LlmProxy {
       error = e instanceof Error ? e : new Error(String(e));
     }
     const kind = route === "text_completion" ? "text_completion" : "chat";
-    if (record) await record.store.addSpan(llmCallSpan(record.ids, kind, greq, result, started, error));
+    if (record) await record.store.addSpan(llmCallSpan(record.ids, kind, greq, result, started, error, record.parent));
     if (error instanceof ValidationError) throw new ApiError(400, error.message, "invalid_request_error");
     if (error || !result) throw new ApiError(500, `generation failed: ${error?.message}`, "server_error");
     if (route === "messages") {
@@ -227,7 +227,7 @@ export class LlmProxy {
     models: string[],
     kind: "chat" | "text_completion",
     body: z.output<typeof ForwardedRequestSchema>,
-    record: { store: LightningStore; ids: { rolloutId: string; attemptId: string } } | null,
+    record: { store: LightningStore; ids: { rolloutId: string; attemptId: string }; parent: { traceId: string; spanId: string } | null } | null,
   ): Promise<void> {
     if (!models.includes(body.model))
       throw new ApiError(404, `The model '${body.model}' does not exist; this proxy serves ${models.join(", ")}`, "invalid_request_error", "model", "model_not_found");
@@ -263,7 +263,7 @@ export class LlmProxy {
         }
       }
     }
-    await record.store.addSpan(llmCallSpan(record.ids, kind, forwardedRequest(body), result, started, error));
+    await record.store.addSpan(llmCallSpan(record.ids, kind, forwardedRequest(body), result, started, error, record.parent));
   }
 
   private async checkAttribution(ids: { rolloutId: string; attemptId: string }): Promise<void> {

@@ -4,6 +4,16 @@ import { randomBytes } from "node:crypto";
 import { GEN_AI, type SpanInput } from "../types/index.js";
 import type { GenerateRequest, GenerateResult } from "./backend.js";
 
+/** W3C Trace Context's `traceparent` (version 00): the caller's span the record nests under. */
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** The span a `traceparent` header names, or null when absent or malformed (all-zero ids are invalid). */
+export function parseTraceparent(h: unknown): { traceId: string; spanId: string } | null {
+  const m = typeof h === "string" ? TRACEPARENT.exec(h.trim()) : null;
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return null;
+  return { traceId: m[1], spanId: m[2] };
+}
+
 export function llmCallSpan(
   ids: { rolloutId: string; attemptId: string },
   kind: "chat" | "text_completion",
@@ -11,6 +21,8 @@ export function llmCallSpan(
   res: GenerateResult | null,
   startTime: number,
   error: Error | null,
+  /** The client's span that made the call (its traceparent): the record nests under it in the rollout's trace. */
+  parent: { traceId: string; spanId: string } | null = null,
 ): Omit<SpanInput, "sequenceId"> {
   const attributes: SpanInput["attributes"] = {
     [GEN_AI.operationName]: kind,
@@ -46,9 +58,9 @@ export function llmCallSpan(
   return {
     rolloutId: ids.rolloutId,
     attemptId: ids.attemptId,
-    traceId: randomBytes(16).toString("hex"),
+    traceId: parent?.traceId ?? randomBytes(16).toString("hex"),
     spanId: randomBytes(8).toString("hex"),
-    parentId: null,
+    parentId: parent?.spanId ?? null,
     name: `${kind} ${req.model}`,
     status: error ? { statusCode: "ERROR", description: error.message } : { statusCode: "OK" },
     attributes,

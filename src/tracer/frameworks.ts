@@ -6,8 +6,11 @@
 // rollout, so the agent's code does not change; a script that runs rollouts
 // without the runner calls it once itself.
 // The Vercel AI SDK needs no bridge: it traces through the OpenTelemetry API,
-// and Arclight's provider is the global one during a rollout (provider.ts).
+// and Arclight's provider is the global one during a rollout (provider.ts);
+// its calls to the proxy carry traceparent (propagation.ts), so the proxy's
+// record nests under its provider-call span.
 import { instrumentOpenAI } from "./openai.js";
+import { propagateToProxy } from "./propagation.js";
 
 let done: Promise<string[]> | null = null;
 
@@ -16,6 +19,7 @@ export function instrumentFrameworks(): Promise<string[]> {
   done ??= (async () => {
     const out: string[] = [];
     await instrumentOpenAI();
+    propagateToProxy();
     for (const [name, load] of [
       ["langchain", async () => (await import("./langchain.js")).instrumentLangChain()],
       ["openai-agents", async () => (await import("./openai-agents.js")).instrumentOpenAIAgents()],

@@ -85,6 +85,13 @@ export const AI_SDK = {
   otherSpans: ["ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embed.doEmbed", "ai.embedMany", "ai.embedMany.doEmbed", "ai.toolCall"],
 } as const;
 
+/**
+ * Where a model call span's record of the call is: "child" on a framework's call span (the AI SDK's provider
+ * call) whose request went to Arclight's proxy, which records the call, token ids included, as a span below
+ * it; such a span is the framework's view of that call, not a second call.
+ */
+export const CALL_RECORD = "arclight.llm.call_record";
+
 /** `gen_ai.operation.name` values that are a model generating text (not embeddings, tools or agents). */
 export const LLM_OPERATIONS = ["chat", "text_completion", "generate_content", "completion"] as const;
 
@@ -105,6 +112,8 @@ export type LlmCallRule =
 export const LLM_CALL_RULES: readonly LlmCallRule[] = [
   // Emit helpers' spans (rewards, messages, operations) are never model calls, whatever they carry.
   { by: "name", names: Object.values(AGL.spans), llm: false },
+  // A framework's call span whose call the proxy recorded below it: the record below is the call.
+  { by: "attr", key: CALL_RECORD, llm: ["self"] },
   { by: "attr", key: AI_SDK.operationId, llm: AI_SDK.providerCalls },
   { by: "name", names: AI_SDK.providerCalls, llm: true },
   { by: "name", names: AI_SDK.otherSpans, llm: false },
