@@ -229,6 +229,48 @@ test("traceparent goes only to the rollout's own proxy URL, from the active span
   for (const bad of [undefined, 7, "01-" + "a".repeat(32) + "-" + "b".repeat(16) + "-01", "00-" + "A".repeat(32) + "-" + "b".repeat(16) + "-01"]) assert.equal(parseTraceparent(bad), null);
 });
 
+test("a LangChain model whose client is not the openai SDK reaches the proxy under its model run: one call, recorded by the proxy", { timeout: 60_000 }, async () => {
+  const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
+  const { AIMessage, HumanMessage } = await import("@langchain/core/messages");
+  type Msg = import("@langchain/core/messages").BaseMessage;
+  // A chat model on plain fetch, as providers without the openai SDK (Anthropic's, Ollama's) are written.
+  class FetchChatModel extends BaseChatModel {
+    constructor(
+      private readonly endpoint: string,
+      private readonly modelName: string,
+    ) {
+      super({});
+    }
+    _llmType(): string {
+      return "fetch-chat";
+    }
+    async _generate(messages: Msg[]) {
+      const body = { model: this.modelName, max_tokens: 8, temperature: 0, messages: messages.map((m) => ({ role: m.getType() === "human" ? "user" : "assistant", content: String(m.content) })) };
+      const r = await fetch(`${this.endpoint}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const j = (await r.json()) as { id: string; choices: { message: { content: string | null } }[] };
+      const text = j.choices[0].message.content ?? "";
+      return { generations: [{ text, message: new AIMessage({ content: text, id: j.id }) }] };
+    }
+  }
+  const agent = rollout(
+    async (task: CalcTask, ctx) => {
+      const { endpoint, model } = llmOf(ctx);
+      await new FetchChatModel(endpoint, model).invoke([new HumanMessage(question(task))]);
+    },
+    { name: "fetch-model" },
+  );
+  const { rolloutId, spans } = await runOne(agent);
+  const run = spans.find((s) => s.attributes["langchain.run.type"] === "llm");
+  const record = spans.find((s) => s.attributes["arclight.llm.recorded_by"] === "proxy");
+  assert.ok(run && record, `spans: ${spans.map((s) => s.name).join(", ")}`);
+  assert.equal(record.parentId, run.spanId, "the proxy's record sits under the model run");
+  assert.equal(record.traceId, run.traceId);
+  assert.equal(run.attributes[CALL_RECORD], "child");
+  assert.equal(run.attributes[GEN_AI.operationName], "chat");
+  assert.match(String(run.attributes[GEN_AI.inputMessages]), /what is/);
+  assert.deepEqual(await callCounts(rolloutId, spans), { frames: 1, summary: 1, triplets: 1, withIds: 1 });
+});
+
 /** A rollout scope on the shared store, for framework calls that need no LLM endpoint. */
 async function inRollout<T>(fn: (scope: TraceScope) => Promise<T>): Promise<{ spans: Span[]; rolloutId: string }> {
   const r = await store.startRollout({ input: null });

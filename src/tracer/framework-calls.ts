@@ -8,7 +8,7 @@
 // rolloutSummary and the adapter, which all ask semconv's isLlmCall, count
 // each call once.
 import { SpanStatusCode, type Attributes, type Context, type Span, type TimeInput } from "@opentelemetry/api";
-import { GEN_AI } from "../types/index.js";
+import { CALL_RECORD, GEN_AI } from "../types/index.js";
 import { safeJson } from "./attributes.js";
 import { arclightTracer } from "./provider.js";
 
@@ -17,8 +17,14 @@ export interface ModelStep {
   readonly parent: Context;
   /** The framework's identity of the step (langchain.*, openai_agents.*), copied onto the call span. */
   readonly attributes: Attributes;
+  readonly startTime: number;
   /** Client call spans recorded for this step (retries make more than one). */
   calls: number;
+  /**
+   * The step's own span, opened early when its request went to Arclight's proxy through a client Arclight
+   * does not instrument: the proxy records the call below it (traceparent), so it is marked as the call's view.
+   */
+  proxySpan: Span | null;
 }
 
 /** Looks up the framework step a client call made in `active` belongs to. */
@@ -30,16 +36,40 @@ export function addModelStepFinder(f: ModelStepFinder): void {
   finders.add(f);
 }
 
-/** The framework step this client call records, counted as claimed; undefined outside every framework step. */
-export function claimModelStep(active: Context): ModelStep | undefined {
+/** The framework step a call made in `active` belongs to; undefined outside every framework step. */
+export function findModelStep(active: Context): ModelStep | undefined {
   for (const f of finders) {
     const step = f(active);
-    if (step) {
-      step.calls++;
-      return step;
-    }
+    if (step) return step;
   }
   return undefined;
+}
+
+/** The framework step this client call records, counted as claimed. */
+export function claimModelStep(active: Context): ModelStep | undefined {
+  const step = findModelStep(active);
+  if (step) step.calls++;
+  return step;
+}
+
+/** The span a request to the proxy from inside the step nests under (opened on first use). */
+export function proxyParentOf(step: ModelStep): Span {
+  step.proxySpan ??= startFrameworkSpan("model call", { ...step.attributes, [CALL_RECORD]: "child" }, step.parent, step.startTime);
+  return step.proxySpan;
+}
+
+/**
+ * Ends a framework's model step: nothing when a client span recorded the call; otherwise its own span (the
+ * one opened for the proxy, or a new one) with what the framework reported.
+ */
+export function endModelStep(step: ModelStep, r: ModelCallReport, error?: unknown, endTime?: TimeInput): void {
+  if (step.calls > 0) return;
+  const name = `${r.operation} ${r.model ?? "unknown"}`;
+  const span = step.proxySpan ?? startFrameworkSpan(name, step.attributes, step.parent, step.startTime);
+  span.updateName(name);
+  span.setAttributes(modelCallAttributes(r));
+  if (error !== undefined) endWithError(span, error, endTime);
+  else span.end(endTime);
 }
 
 /** What a framework reports about a model call no client span recorded. */

@@ -26,7 +26,7 @@ import * as managerModule from "@langchain/core/callbacks/manager";
 import "@langchain/core/context";
 import { GEN_AI } from "../types/index.js";
 import { safeJson, toAttributeValue } from "./attributes.js";
-import { addModelStepFinder, endWithError, modelCallAttributes, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
+import { addModelStepFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
 import { activeScope, scopeOf, type TraceScope } from "./scope.js";
 
 /** Attribute names for LangChain's run identity (no semconv covers them). */
@@ -67,7 +67,6 @@ interface LlmResultLike {
 
 interface OpenStep extends ModelStep {
   scope: TraceScope;
-  startTime: number;
   report: ModelCallReport;
 }
 
@@ -191,6 +190,7 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
       parent,
       attributes: identity("llm", runId, n, tags),
       calls: 0,
+      proxySpan: null,
       scope: scopeOf(parent)!,
       startTime: Date.now(),
       report: {
@@ -226,7 +226,7 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
     const set = openSteps.get(step.scope);
     set?.delete(step);
     if (set && !set.size) openSteps.delete(step.scope);
-    if (step.calls > 0) return;
+    if (step.calls > 0) return; // the client's span recorded this call
     const gens = result?.generations?.[0] ?? [];
     const first = gens[0];
     const usage = first?.message?.usage_metadata;
@@ -238,9 +238,7 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
       finishReasons: gens.map((g) => String(g.generationInfo?.finish_reason ?? "unknown")),
     };
     if (result) report.output = gens.map((g) => (g.message ? messageOf(g.message) : { role: "assistant", content: g.text ?? null }));
-    const span = startFrameworkSpan(`${report.operation} ${report.model ?? "unknown"}`, { ...step.attributes, ...modelCallAttributes(report) }, step.parent, step.startTime);
-    if (error !== undefined) endWithError(span, error);
-    else span.end();
+    endModelStep(step, report, error);
   }
 
   override handleLLMEnd(output: LlmResultLike, runId: string): void {

@@ -20,7 +20,7 @@ import { context, trace, type Attributes, type Context, type Span } from "@opent
 import type { Span as AgentsSpan, Trace, TracingProcessor } from "@openai/agents";
 import { GEN_AI } from "../types/index.js";
 import { safeJson, toAttributeValue } from "./attributes.js";
-import { addModelStepFinder, endWithError, modelCallAttributes, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
+import { addModelStepFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
 import { scopeOf } from "./scope.js";
 
 /** Attribute names for the SDK's own ids and data (no semconv covers them). */
@@ -40,7 +40,7 @@ interface Entry {
   /** The context a child span starts in. */
   ctx: Context;
   span: Span | null;
-  step: (ModelStep & { startTime: number }) | null;
+  step: ModelStep | null;
 }
 
 const traces = new Map<string, { ctx: Context; span: Span }>();
@@ -107,7 +107,7 @@ function entryFor(s: AnySpan): Entry | undefined {
   let e: Entry;
   if (isModelStep(d)) {
     const attributes: Attributes = { [OPENAI_AGENTS.spanType]: d.type, [OPENAI_AGENTS.spanId]: s.spanId, [OPENAI_AGENTS.traceId]: s.traceId };
-    e = { ctx: parent, span: null, step: { parent, attributes, calls: 0, startTime: time(s.startedAt) ?? Date.now() } };
+    e = { ctx: parent, span: null, step: { parent, attributes, calls: 0, proxySpan: null, startTime: time(s.startedAt) ?? Date.now() } };
   } else {
     const { name, attributes } = describe(s, d);
     const span = startFrameworkSpan(name, attributes, parent, time(s.startedAt));
@@ -164,13 +164,10 @@ class ArclightTracingProcessor implements TracingProcessor {
     spans.delete(s.spanId);
     const d = s.spanData as Data;
     const end = time(s.endedAt);
-    let span = e.span;
-    if (e.step) {
-      if (e.step.calls > 0) return; // the client's span recorded this call
-      const r = report(d);
-      span = startFrameworkSpan(`chat ${r.model ?? "unknown"}`, { ...e.step.attributes, ...modelCallAttributes(r) }, e.step.parent, e.step.startTime);
-    } else span?.setAttributes(finish(d));
+    if (e.step) return endModelStep(e.step, report(d), s.error ? s.error.message : undefined, end);
+    const span = e.span;
     if (!span) return;
+    span.setAttributes(finish(d));
     if (s.error) endWithError(span, s.error.message, end);
     else span.end(end);
   }

@@ -10,6 +10,7 @@
 import dc from "node:diagnostics_channel";
 import { context, isSpanContextValid, trace } from "@opentelemetry/api";
 import { CALL_RECORD, isLlmCall } from "../types/index.js";
+import { findModelStep, proxyParentOf } from "./framework-calls.js";
 import { activeScope } from "./scope.js";
 
 interface UndiciRequest {
@@ -31,14 +32,18 @@ function onRequest(message: unknown): void {
   if (!scope) return;
   const own = `/rollout/${encodeURIComponent(scope.rolloutId)}/attempt/${encodeURIComponent(scope.attemptId)}/`;
   if (!request.path.includes(own) || hasHeader(request.headers, "traceparent")) return;
-  const span = trace.getSpan(context.active());
+  const traced = hasHeader(request.headers, "x-arclight-traced");
+  // Inside a framework's model step (LangChain, Agents SDK) through a client Arclight does not instrument,
+  // the step's span is the caller; with the instrumented openai client the client records the call itself.
+  const step = traced ? undefined : findModelStep(context.active());
+  const span = step ? proxyParentOf(step) : trace.getSpan(context.active());
   const sc = span?.spanContext();
   if (!span || !sc || !isSpanContextValid(sc)) return;
   request.addHeader("traceparent", `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`);
   // The proxy records this call below the span (unless the client records it itself: TRACED_HEADER). A span
   // that is a model call itself (the AI SDK's provider call) then says so, and counts as the call no more.
   const sdk = span as { name?: unknown; attributes?: Record<string, unknown>; isRecording(): boolean };
-  if (!hasHeader(request.headers, "x-arclight-traced") && sdk.isRecording() && typeof sdk.name === "string" && isLlmCall(sdk.name, sdk.attributes))
+  if (!step && !traced && sdk.isRecording() && typeof sdk.name === "string" && isLlmCall(sdk.name, sdk.attributes))
     span.setAttribute(CALL_RECORD, "child");
 }
 
