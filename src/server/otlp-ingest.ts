@@ -81,9 +81,15 @@ function attributes(kvs: unknown): Attributes {
   for (const kv of list(kvs)) {
     if (!isObj(kv) || typeof kv.key !== "string") continue;
     const v = anyValue(kv.value);
-    if (v !== undefined) out[kv.key] = v;
+    if (v !== undefined) setAttribute(out, kv.key, v);
   }
   return out;
+}
+
+/** out[key] = v, where a "__proto__" key stays a key instead of replacing the prototype. */
+export function setAttribute(out: Attributes, key: string, v: AttributeValue): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[key] = v;
 }
 
 const STATUS = ["UNSET", "OK", "ERROR"] as const;
@@ -101,64 +107,118 @@ function idAttr(attrs: Attributes, key: string): string | null {
   return typeof v === "string" && v.length > 0 ? v : null;
 }
 
+/** A span's own fields, as a decoder reads them; the collector attributes it and adds its resource. */
+export type OtlpSpanFields = Omit<SpanDraft, "rolloutId" | "attemptId" | "resource" | "sequenceId">;
+
 /**
- * Splits an export request into per-attempt span drafts. `target` (from a
- * per-attempt URL) wins over attributes. Validation of each span is the
+ * Groups decoded spans by the attempt they belong to: `target` (from a
+ * per-attempt URL) wins over resource attributes, which win over span
+ * attributes. Both decoders (OTLP/JSON objects here, protobuf in
+ * otlp-decode.ts) feed it, so attribution has one definition.
+ */
+export class OtlpCollector {
+  readonly batch: OtlpBatch = { groups: new Map(), rejected: 0, errors: [] };
+  private resAttrs: Attributes = {};
+  private schemaUrl = "";
+  private seq: number | null = null;
+  private last: { key: string; spans: SpanDraft[] } | null = null;
+
+  constructor(private readonly target: AttemptRef | null) {}
+
+  /** The spans that follow belong to this resource. */
+  resource(attrs: Attributes, schemaUrl: string): void {
+    this.resAttrs = attrs;
+    this.schemaUrl = schemaUrl;
+    const seqBase = attrs[SPAN_SEQUENCE_ATTR];
+    this.seq = typeof seqBase === "number" && Number.isInteger(seqBase) && seqBase >= 0 ? seqBase : typeof seqBase === "string" && /^\d+$/.test(seqBase) ? Number(seqBase) : null;
+  }
+
+  /** A span entry that is not a span at all. */
+  malformed(): void {
+    this.batch.rejected++;
+  }
+
+  span(f: OtlpSpanFields): void {
+    const t = this.target;
+    const rolloutId = t?.rolloutId ?? idAttr(this.resAttrs, AGL.attrs.rolloutId) ?? idAttr(f.attributes, AGL.attrs.rolloutId);
+    const attemptId = t?.attemptId ?? idAttr(this.resAttrs, AGL.attrs.attemptId) ?? idAttr(f.attributes, AGL.attrs.attemptId);
+    if (!rolloutId || !attemptId) {
+      this.batch.rejected++;
+      const msg = `span ${JSON.stringify(f.name)} has no ${AGL.attrs.rolloutId} / ${AGL.attrs.attemptId} resource attributes and was not posted to /v1/agl/rollouts/{rolloutId}/attempts/{attemptId}/v1/traces`;
+      if (this.batch.errors.length < 5) this.batch.errors.push(msg);
+      return;
+    }
+    const parent = f.parentId;
+    const draft: SpanDraft = {
+      rolloutId,
+      attemptId,
+      traceId: f.traceId,
+      spanId: f.spanId,
+      parentId: parent === null || parent === "" || /^0+$/.test(parent) ? null : parent,
+      name: f.name,
+      status: f.status,
+      attributes: f.attributes,
+      events: f.events,
+      links: f.links,
+      startTime: f.startTime,
+      endTime: f.endTime,
+      resource: { attributes: this.resAttrs, schemaUrl: this.schemaUrl },
+    };
+    if (this.seq !== null) draft.sequenceId = this.seq++;
+    const key = `${rolloutId}\0${attemptId}`;
+    if (this.last?.key === key) {
+      this.last.spans.push(draft);
+      return;
+    }
+    let g = this.batch.groups.get(key);
+    if (!g) this.batch.groups.set(key, (g = { ref: { rolloutId, attemptId }, spans: [] }));
+    g.spans.push(draft);
+    this.last = { key, spans: g.spans };
+  }
+}
+
+/** The status a decoded status code and message stand for. */
+export function otlpStatus(code: unknown, message: unknown): SpanDraft["status"] {
+  return { statusCode: statusCode(code), description: typeof message === "string" && message !== "" ? message : null };
+}
+
+/**
+ * Splits an export request given as OTLP/JSON objects (or protobufjs
+ * messages) into per-attempt span drafts. Validation of each span is the
  * store's; here only attribution can fail.
  */
 export function otlpToSpans(request: unknown, target: AttemptRef | null): OtlpBatch {
-  const batch: OtlpBatch = { groups: new Map(), rejected: 0, errors: [] };
+  const c = new OtlpCollector(target);
   if (!isObj(request)) {
-    batch.errors.push("request is not an ExportTraceServiceRequest object");
-    return batch;
+    c.batch.errors.push("request is not an ExportTraceServiceRequest object");
+    return c.batch;
   }
   for (const rs of list(request.resourceSpans)) {
     if (!isObj(rs)) continue;
     const resource = isObj(rs.resource) ? rs.resource : {};
-    const resAttrs = attributes(resource.attributes);
-    const schemaUrl = typeof rs.schemaUrl === "string" ? rs.schemaUrl : "";
-    const seqBase = resAttrs[SPAN_SEQUENCE_ATTR];
-    let seq = typeof seqBase === "number" && Number.isInteger(seqBase) && seqBase >= 0 ? seqBase : typeof seqBase === "string" && /^\d+$/.test(seqBase) ? Number(seqBase) : null;
+    c.resource(attributes(resource.attributes), typeof rs.schemaUrl === "string" ? rs.schemaUrl : "");
     for (const ss of list(rs.scopeSpans ?? rs.instrumentationLibrarySpans)) {
       if (!isObj(ss)) continue;
       for (const sp of list(ss.spans)) {
         if (!isObj(sp)) {
-          batch.rejected++;
-          continue;
-        }
-        const attrs = attributes(sp.attributes);
-        const rolloutId = target?.rolloutId ?? idAttr(resAttrs, AGL.attrs.rolloutId) ?? idAttr(attrs, AGL.attrs.rolloutId);
-        const attemptId = target?.attemptId ?? idAttr(resAttrs, AGL.attrs.attemptId) ?? idAttr(attrs, AGL.attrs.attemptId);
-        if (!rolloutId || !attemptId) {
-          batch.rejected++;
-          const msg = `span ${JSON.stringify(String(sp.name ?? ""))} has no ${AGL.attrs.rolloutId} / ${AGL.attrs.attemptId} resource attributes and was not posted to /v1/agl/rollouts/{rolloutId}/attempts/{attemptId}/v1/traces`;
-          if (batch.errors.length < 5) batch.errors.push(msg);
+          c.malformed();
           continue;
         }
         const status = isObj(sp.status) ? sp.status : {};
-        const parent = toHex(sp.parentSpanId);
-        const draft: SpanDraft = {
-          rolloutId,
-          attemptId,
+        c.span({
           traceId: toHex(sp.traceId),
           spanId: toHex(sp.spanId),
-          parentId: parent === "" || /^0+$/.test(parent) ? null : parent,
+          parentId: toHex(sp.parentSpanId),
           name: typeof sp.name === "string" ? sp.name : "",
-          status: { statusCode: statusCode(status.code), description: typeof status.message === "string" && status.message !== "" ? status.message : null },
-          attributes: attrs,
+          status: otlpStatus(status.code, status.message),
+          attributes: attributes(sp.attributes),
           events: list(sp.events).filter(isObj).map((e) => ({ name: String(e.name ?? ""), timestamp: nanosToMillis(e.timeUnixNano), attributes: attributes(e.attributes) })),
           links: list(sp.links).filter(isObj).map((l) => ({ traceId: toHex(l.traceId), spanId: toHex(l.spanId), attributes: attributes(l.attributes) })),
           startTime: nanosToMillis(sp.startTimeUnixNano),
           endTime: nanosToMillis(sp.endTimeUnixNano),
-          resource: { attributes: resAttrs, schemaUrl },
-        };
-        if (seq !== null) draft.sequenceId = seq++;
-        const key = `${rolloutId}\0${attemptId}`;
-        let g = batch.groups.get(key);
-        if (!g) batch.groups.set(key, (g = { ref: { rolloutId, attemptId }, spans: [] }));
-        g.spans.push(draft);
+        });
       }
     }
   }
-  return batch;
+  return c.batch;
 }

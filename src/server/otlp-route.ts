@@ -9,7 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NotFoundError, ValidationError } from "../types/index.js";
 import { addSpans, type HandlerContext } from "./handlers.js";
 import { otlpToSpans, type AttemptRef } from "./otlp-ingest.js";
-import { ExportTraceServiceRequest, ExportTraceServiceResponse, RpcStatus } from "./otlp-proto.js";
+import { decodeOtlpTraces } from "./otlp-decode.js";
+import { ExportTraceServiceResponse, RpcStatus } from "./otlp-proto.js";
 
 export const OTLP_TRACES_PATH = "/v1/traces";
 /** Give an exporter this URL (base + path) and its spans belong to that attempt without any attributes. */
@@ -17,17 +18,16 @@ export const attemptTracesPath = (rolloutId: string, attemptId: string) =>
   `/v1/agl/rollouts/${encodeURIComponent(rolloutId)}/attempts/${encodeURIComponent(attemptId)}/v1/traces`;
 
 const PROTOBUF_TYPES = ["application/x-protobuf", "application/protobuf"];
+/** A protobuf body, decoded by the handler once it knows the attempt a per-attempt URL names. */
+class ProtobufBody {
+  constructor(readonly bytes: Buffer) {}
+}
+
 const isProtobuf = (req: FastifyRequest) => PROTOBUF_TYPES.includes(String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase());
 
 export function registerOtlp(app: FastifyInstance, ctx: HandlerContext): void {
   void app.register(async (otlp) => {
-    otlp.addContentTypeParser(PROTOBUF_TYPES, { parseAs: "buffer" }, (_req, body, done) => {
-      try {
-        done(null, ExportTraceServiceRequest.decode(body as Buffer));
-      } catch (e) {
-        done(Object.assign(new Error(`not an OTLP ExportTraceServiceRequest: ${(e as Error).message}`), { statusCode: 400 }), undefined);
-      }
-    });
+    otlp.addContentTypeParser(PROTOBUF_TYPES, { parseAs: "buffer" }, (_req, body, done) => done(null, new ProtobufBody(body as Buffer)));
 
     otlp.addHook("preParsing", async (req, _reply, payload) => {
       const enc = String(req.headers["content-encoding"] ?? "identity").toLowerCase();
@@ -52,7 +52,8 @@ export function registerOtlp(app: FastifyInstance, ctx: HandlerContext): void {
     });
 
     const handle = async (req: FastifyRequest, reply: FastifyReply, target: AttemptRef | null) => {
-      const batch = otlpToSpans(req.body, target);
+      // A malformed protobuf body throws OtlpDecodeError (statusCode 400) before anything is stored.
+      const batch = req.body instanceof ProtobufBody ? decodeOtlpTraces(req.body.bytes, target) : otlpToSpans(req.body, target);
       let rejected = batch.rejected;
       const errors = [...batch.errors];
       for (const { ref, spans } of batch.groups.values()) {
