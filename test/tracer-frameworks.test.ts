@@ -28,7 +28,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { trace } from "@opentelemetry/api";
 import { ToolTaskTokenizer, CALL_OPEN } from "../src/examples/tool-agent-tokenizer.js";
-import { CALCULATE_DESCRIPTION, calculate, calculatorPolicyConfig, calculatorTasks, llmOf, question, sampling, scoreCalc, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
+import { CALCULATE_DESCRIPTION, CALCULATE_TOOL, calculate, calculatorPolicyConfig, calculatorTasks, llmOf, question, sampling, scoreCalc, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
 import { FRAMEWORK_AGENTS } from "../src/examples/tool-agent-frameworks.js";
 
 const tok = new ToolTaskTokenizer();
@@ -269,6 +269,30 @@ test("a LangChain model whose client is not the openai SDK reaches the proxy und
   assert.equal(run.attributes[GEN_AI.operationName], "chat");
   assert.match(String(run.attributes[GEN_AI.inputMessages]), /what is/);
   assert.deepEqual(await callCounts(rolloutId, spans), { frames: 1, summary: 1, triplets: 1, withIds: 1 });
+});
+
+test("a streamed tool call through the openai client is recorded with its tool calls assembled from the deltas, and its token ids", { timeout: 60_000 }, async () => {
+  const agent = rollout(
+    async (task: CalcTask, ctx) => {
+      const { default: OpenAI } = await import("openai");
+      const { endpoint, model } = llmOf(ctx);
+      const client = new OpenAI({ baseURL: endpoint, apiKey: "none", maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: question(task) }], tools: [CALCULATE_TOOL], stream: true, ...sampling(ctx) });
+      for await (const _ of stream) {
+        /* read to the end */
+      }
+    },
+    { name: "streamed-openai" },
+  );
+  const { spans } = await runOne(agent);
+  const calls = spans.filter((s) => isLlmCall(s.name, s.attributes));
+  assert.equal(calls.length, 1);
+  const [out] = JSON.parse(String(calls[0].attributes[GEN_AI.outputMessages])) as { tool_calls?: { id: string; function: { name: string; arguments: string } }[] }[];
+  assert.equal(out.tool_calls?.length, 1, "the warm-started model calls the tool first");
+  assert.equal(out.tool_calls![0].function.name, "calculate");
+  assert.ok(out.tool_calls![0].id);
+  assert.equal(typeof JSON.parse(out.tool_calls![0].function.arguments).expression, "string");
+  assert.ok(tok.decode(calls[0].attributes[GEN_AI.completionTokenIds] as number[]).startsWith(CALL_OPEN));
 });
 
 /** A rollout scope on the shared store, for framework calls that need no LLM endpoint. */

@@ -21,6 +21,11 @@ interface Choice {
   logprobs?: { content?: { logprob: number }[] | null; token_logprobs?: number[] } | null;
   token_ids?: number[];
 }
+interface ToolCallDelta {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
 interface Completion {
   id?: string;
   model?: string;
@@ -86,7 +91,7 @@ function fail(span: Span, e: unknown): void {
 class ChunkAccumulator {
   private readonly r: Completion & { choices: Choice[] } = { choices: [] };
   constructor(private readonly kind: Kind) {}
-  add(chunk: Completion & { choices?: (Choice & { delta?: { role?: string; content?: string | null } })[] }): void {
+  add(chunk: Completion & { choices?: (Choice & { delta?: { role?: string; content?: string | null; tool_calls?: ToolCallDelta[] } })[] }): void {
     if (chunk.id) this.r.id = chunk.id;
     if (chunk.model) this.r.model = chunk.model;
     if (chunk.usage) this.r.usage = chunk.usage;
@@ -94,7 +99,18 @@ class ChunkAccumulator {
     for (const c of chunk.choices ?? []) {
       const i = c.index ?? 0;
       const acc = (this.r.choices[i] ??= { index: i, message: { role: "assistant", content: "" }, text: "" });
-      if (this.kind === "chat") acc.message!.content = (acc.message!.content ?? "") + (c.delta?.content ?? "");
+      if (this.kind === "chat") {
+        acc.message!.content = (acc.message!.content ?? "") + (c.delta?.content ?? "");
+        // Tool calls stream as deltas keyed by index: id and name first, then the arguments in pieces.
+        for (const t of c.delta?.tool_calls ?? []) {
+          const calls = (acc.message!.tool_calls ??= []) as { id: string; type: string; function: { name: string; arguments: string } }[];
+          const k = t.index ?? 0;
+          const call = (calls[k] ??= { id: "", type: "function", function: { name: "", arguments: "" } });
+          if (t.id) call.id = t.id;
+          if (t.function?.name) call.function.name += t.function.name;
+          if (t.function?.arguments) call.function.arguments += t.function.arguments;
+        }
+      }
       else acc.text = (acc.text ?? "") + (c.text ?? "");
       if (c.finish_reason) acc.finish_reason = c.finish_reason;
       if (c.token_ids) acc.token_ids = [...(acc.token_ids ?? []), ...c.token_ids];
