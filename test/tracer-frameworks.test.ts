@@ -194,6 +194,8 @@ test("the AI SDK's calls reach the proxy with traceparent: the proxy's record ne
     assert.ok(!isLlmCall(p.name, p.attributes) && isLlmCall(r.name, r.attributes));
   }
   assert.deepEqual(await callCounts(rolloutId, spans), { frames: 2, summary: 2, triplets: 2, withIds: 2 });
+  // nested, the proxy's records belong to the agent named above them
+  assert.equal(spansToTriplets(spans, { agentMatch: "calculator-ai-sdk", requireTokenIds: true }).length, 2);
 });
 
 test("traceparent goes only to the rollout's own proxy URL, from the active span; the proxy reads only well-formed ones", { timeout: 20_000 }, async () => {
