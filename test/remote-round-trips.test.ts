@@ -1,5 +1,5 @@
 // A remote rollout is bound by round trips: a runner claims (dequeue + start +
-// resources), sends its spans, and completes (final update + reads) in three
+// resources) and completes (its spans + final update + reads) in two
 // requests, with the same outcome as the calls made one by one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +11,7 @@ import { startStoreServer } from "../src/server/index.js";
 import { Runner } from "../src/runner/runner.js";
 import { ValidationError } from "../src/types/index.js";
 import agent from "./fixtures/runner/agent.js";
+import { rollout } from "../src/runner/agent.js";
 
 async function served() {
   const backing = await openStore();
@@ -21,7 +22,7 @@ async function served() {
   return { backing, server, client, paths, close: async () => (await client.close(), await server.close()) };
 }
 
-test("a remote rollout takes three requests: claim, spans, complete; and ends as it would in process", { timeout: 20_000 }, async () => {
+test("a remote rollout takes two requests: claim, then complete carrying its spans; and ends as it would in process", { timeout: 20_000 }, async () => {
   const s = await served();
   try {
     await s.backing.addResources({ llm: { resourceType: "llm", endpoint: "http://x/v1", model: "m" } } as never);
@@ -32,7 +33,7 @@ test("a remote rollout takes three requests: claim, spans, complete; and ends as
     s.paths.length = 0;
     assert.equal(await runner.iterate({ maxRollouts: 3 }), 3);
     // The last request is the runner saying it is idle as it stops.
-    assert.deepEqual(s.paths, [...Array(3).fill(["/runner/claim", "/spans/add-many", "/runner/complete"]).flat(), "/workers/update"]);
+    assert.deepEqual(s.paths, [...Array(3).fill(["/runner/claim", "/runner/complete"]).flat(), "/workers/update"]);
     assert.deepEqual(outcomes, [1, 0, 1]);
     for (const r of rollouts) {
       assert.equal((await s.backing.getRolloutById(r.rolloutId))?.status, "succeeded");
@@ -137,3 +138,70 @@ test("a runner against a server without the runner endpoints (older version) fal
     await s.close();
   }
 });
+
+test("a span refused on its way in with complete fails the attempt with that error; the attempt's other spans are stored", { timeout: 20_000 }, async () => {
+  const s = await served();
+  try {
+    const [r] = await s.backing.enqueueManyRollouts([{ input: 1 }]);
+    const sloppy = rollout(async (_task, ctx) => {
+      // Not awaited: the spans are still queued when the runner completes, so they ride along.
+      void ctx.store.addSpan({ ...base(ctx), spanId: "0000000000000001", name: "fine" }).catch(() => {});
+      void ctx.store.addSpan({ ...base(ctx), spanId: "not hex", name: "broken" }).catch(() => {});
+      return 1;
+    });
+    const runner = new Runner({ store: s.client, agent: sloppy, workerId: "w1", heartbeatMs: 60_000, onError: () => {} });
+    let outcome: { error: unknown } | null = null;
+    runner["hooks"].onRolloutEnd = (_r, o) => void (outcome = o);
+    s.paths.length = 0;
+    assert.equal(await runner.iterate({ maxRollouts: 1 }), 1);
+    assert.deepEqual(s.paths, ["/runner/claim", "/runner/complete", "/workers/update"]);
+    const [a] = await s.backing.queryAttempts(r.rolloutId);
+    assert.equal(a.status, "failed");
+    assert.match(String(a.metadata.error), /ValidationError.*spanId/s);
+    assert.match(String(outcome!.error), /ValidationError.*spanId/s, "the runner's outcome names the span error");
+    const names = (await s.backing.querySpans({ rolloutId: r.rolloutId })).map((x) => x.name);
+    assert.ok(names.includes("fine") && !names.includes("broken"), names.join(","));
+  } finally {
+    await s.close();
+  }
+});
+
+test("complete with spans retried after a lost answer stores no span twice and leaves the attempt as the first answer did", { timeout: 20_000 }, async () => {
+  const s = await served();
+  try {
+    await s.backing.enqueueRollout({ input: 1 });
+    const c = (await s.client.claimRollout({ workerId: "w" }))!;
+    const { rolloutId, attemptId } = c.rollout.attempt;
+    const body = JSON.stringify({ rolloutId, attemptId, update: { status: "succeeded" }, spans: [{ ...base({ rollout: { rolloutId }, attempt: { attemptId } }), spanId: "00000000000000aa", name: "once" }] });
+    const post = (retry: string, key: string) =>
+      fetch(`${s.server.url}/v1/agl/runner/complete`, { method: "POST", headers: { "content-type": "application/json", "x-agl-retry": retry, "idempotency-key": key }, body }).then((x) => x.json() as Promise<{ result: { attempt: unknown; spanResults: unknown[] } }>);
+    const first = await post("0", "k1");
+    assert.ok(first.result.attempt);
+    assert.deepEqual(first.result.spanResults, [{ sequenceId: 0 }]);
+    // A new key: as after a server restart, which forgets keys. The retry flag makes the server look for its spans.
+    const before = await s.backing.getLatestAttempt(rolloutId);
+    const again = await post("1", "k2");
+    assert.deepEqual(again.result.spanResults, [{ sequenceId: 0 }], "the stored span is found, not stored again");
+    assert.deepEqual(await s.backing.getLatestAttempt(rolloutId), before, "the same final update changes nothing the second time");
+    assert.equal((await s.backing.querySpans({ rolloutId })).length, 1);
+    assert.equal((await s.backing.getRolloutById(rolloutId))?.status, "succeeded");
+  } finally {
+    await s.close();
+  }
+});
+
+function base(ctx: { rollout: { rolloutId: string }; attempt: { attemptId: string } }) {
+  return {
+    rolloutId: ctx.rollout.rolloutId,
+    attemptId: ctx.attempt.attemptId,
+    traceId: "ab".repeat(16),
+    parentId: null,
+    status: { statusCode: "OK" as const },
+    attributes: {},
+    events: [],
+    links: [],
+    startTime: 1,
+    endTime: 2,
+    resource: { attributes: {}, schemaUrl: "" },
+  };
+}

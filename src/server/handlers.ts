@@ -6,8 +6,9 @@
 import type { LightningStore } from "../store/lightning-store.js";
 import type { OperationBody, OperationName } from "../store/remote-protocol.js";
 import { normalizeSpan, type SpanDraft } from "../store/span-input.js";
-import { ValidationError, type Span } from "../types/index.js";
-import { claimRolloutSteps, completeAttemptSteps } from "../store/runner-steps.js";
+import { NotFoundError, ValidationError, type AttemptUpdate, type Span } from "../types/index.js";
+import { claimRolloutSteps, completeAttemptSteps, spanFailureUpdate, type CompletedAttempt } from "../store/runner-steps.js";
+import { errorToWire, type SpanResult } from "../store/remote-protocol.js";
 
 /** Rewrites a span before it is stored; must return a span (validated again afterwards). */
 export type Redact = (span: SpanDraft) => SpanDraft;
@@ -94,8 +95,52 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
     });
     return got[0] ?? null;
   },
-  completeAttempt: (c, b) => completeAttemptSteps(c.store, raw(b.rolloutId), raw(b.attemptId), raw(b.update)),
+  completeAttempt: async (c, b, call) => {
+    if (b.spans === undefined) return completeAttemptSteps(c.store, raw(b.rolloutId), raw(b.attemptId), raw(b.update));
+    if (!Array.isArray(b.spans)) throw new ValidationError("completeAttempt", ["spans: expected an array of spans"]);
+    return completeWithSpans(c, b.spans, raw(b.rolloutId), raw(b.attemptId), raw(b.update), call);
+  },
 };
+
+/**
+ * The spans a runner had not sent yet, then its final update: failed instead
+ * when a span is refused (as the runner's own flush would have decided), so a
+ * reader never sees a succeeded attempt with a span missing. One malformed
+ * span does not cost the others. A retry after a lost answer stores no span
+ * twice (addSpans drops what the attempt holds) and cannot apply the update
+ * twice (a terminal attempt refuses it).
+ */
+async function completeWithSpans(c: HandlerContext, spans: unknown[], rolloutId: string, attemptId: string, update: AttemptUpdate, call: CallInfo): Promise<CompletedAttempt & { spanResults: SpanResult[] }> {
+  const spanResults: SpanResult[] = [];
+  let failure: unknown = null;
+  const refused = (e: unknown): SpanResult => {
+    // Anything but a client mistake (the store closing, a failed write) fails the request: the runner retries it whole.
+    if (!(e instanceof ValidationError || e instanceof NotFoundError)) throw e;
+    failure ??= e;
+    const w = errorToWire(e);
+    return { status: w.status, error: w.body.error };
+  };
+  if (spans.length) {
+    try {
+      for (const s of await addSpans(c, spans, call, "completeAttempt.spans")) spanResults.push({ sequenceId: s.sequenceId });
+    } catch (e) {
+      if (!(e instanceof ValidationError) || spans.length === 1) {
+        const r = refused(e);
+        for (let i = 0; i < spans.length; i++) spanResults.push(r);
+      } else {
+        for (let i = 0; i < spans.length; i++) {
+          try {
+            spanResults.push({ sequenceId: (await addSpans(c, [spans[i]], call, `completeAttempt.spans[${i}]`))[0].sequenceId });
+          } catch (e1) {
+            spanResults.push(refused(e1));
+          }
+        }
+      }
+    }
+  }
+  const final = failure && isObj(update) ? spanFailureUpdate(update, failure) : update;
+  return { ...(await completeAttemptSteps(c.store, rolloutId, attemptId, final)), spanResults };
+}
 
 /**
  * Stores spans through the redaction hook. A retried batch (the client lost

@@ -131,6 +131,7 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
     defaults: store.defaults,
     maxWaitMs,
     version: VERSION,
+    features: ["complete-spans"],
   }));
   const openapi = buildOpenApi(VERSION);
   app.get(OPENAPI_PATH, async () => openapi);

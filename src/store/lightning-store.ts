@@ -119,6 +119,12 @@ export interface LightningStore {
    */
   claimRollout?(opts: DequeueOptions & { workerId: string }): Promise<ClaimedRollout | null>;
   completeAttempt?(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt>;
+  /**
+   * completeAttempt stores the attempt's spans not yet acknowledged first (sending them along
+   * with it, or waiting for them), and fails the attempt when they cannot be stored: a runner
+   * need not flush before it. Each span's own promise still resolves only once it is stored.
+   */
+  readonly completeStoresSpans?: boolean;
   /** Flushes and releases files and timers. Further calls throw StoreClosedError. */
   close(): Promise<void>;
 }

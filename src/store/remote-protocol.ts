@@ -77,8 +77,10 @@ export const OPERATIONS = {
   completeAttempt: {
     path: "/runner/complete",
     write: true,
-    body: z.object({ rolloutId: any, attemptId: any, update: any }),
-    doc: "A runner's last call per rollout: apply the attempt's final update (attempt null when the store ended it first), then answer the rollout and the attempt's spans.",
+    body: z.object({ rolloutId: any, attemptId: any, update: any, spans: opt }),
+    doc:
+      "A runner's last call per rollout: store `spans` (the attempt's spans not yet sent; answered per span in spanResults), apply the attempt's final update " +
+      "(failed instead when a span could not be stored; attempt null when the store ended it first), then answer the rollout and the attempt's spans.",
   },
 } as const satisfies Record<string, { path: string; write: boolean; body: z.ZodType; doc: string }>;
 
@@ -98,6 +100,8 @@ export const StoreInfoSchema = z.object({
   /** Longest single wait the server holds a long-poll open (ms). */
   maxWaitMs: z.number().int().positive(),
   version: z.string(),
+  /** What this server does beyond the operations every version has ("complete-spans": completeAttempt takes spans). */
+  features: z.array(z.string()).optional(),
 });
 export type StoreInfo = z.infer<typeof StoreInfoSchema>;
 
@@ -117,6 +121,9 @@ export const WireErrorSchema = z.object({
   }),
 });
 export type WireError = z.infer<typeof WireErrorSchema>["error"];
+
+/** completeAttempt's answer per span it was sent: the sequence id it was stored under, or why it was not. */
+export type SpanResult = { sequenceId: number } | { status: number; error: WireError };
 
 /** HTTP status and body for an error thrown by a store call (or the server around it). */
 export function errorToWire(e: unknown): { status: number; body: { error: WireError } } {

@@ -30,7 +30,7 @@ import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, Wai
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
-import { claimRolloutSteps, completeAttemptSteps, type ClaimedRollout, type CompletedAttempt } from "./runner-steps.js";
+import { claimRolloutSteps, completeAttemptSteps, spanFailureUpdate, type ClaimedRollout, type CompletedAttempt } from "./runner-steps.js";
 import {
   API_PREFIX,
   errorFromWire,
@@ -40,6 +40,7 @@ import {
   RETRY_HEADER,
   StoreInfoSchema,
   type OperationName,
+  type SpanResult,
   type StoreInfo,
 } from "./remote-protocol.js";
 
@@ -58,6 +59,15 @@ export const ConnectOptionsSchema = z
 export type ConnectOptions = z.input<typeof ConnectOptionsSchema>;
 
 type SpanArg = Omit<SpanInput, "sequenceId"> & { sequenceId?: number };
+
+/** A span handed to addSpan, from then until the store has it (or refused it). */
+interface PendingSpan {
+  span: SpanArg;
+  resolve(s: Span): void;
+  reject(e: unknown): void;
+  /** Resolves when the span is stored (null) or refused (the error). */
+  settled: Promise<unknown>;
+}
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const newId = (prefix: string) => `${prefix}-${randomBytes(8).toString("hex")}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -303,8 +313,24 @@ export class RemoteStore implements LightningStore {
     }
   }
 
-  /** One request for what a runner does after its spans are acknowledged: the final update, then the rollout and spans. */
+  /** completeAttempt stores this attempt's unacknowledged spans before its update (see below). */
+  readonly completeStoresSpans = true;
+
+  /**
+   * One request for what a runner does last: the attempt's spans added but not
+   * sent yet go along with it (saving the separate addSpans round trip), spans
+   * already on their way are waited for, and the update becomes "failed" when
+   * any of them is refused. Then the final update, the rollout and the spans.
+   */
   async completeAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt> {
+    const mine = (q: PendingSpan) => isObj(q.span) && q.span.rolloutId === rolloutId && q.span.attemptId === attemptId;
+    const riding = !this.olderServer && this.info?.features?.includes("complete-spans") ? this.spanQueue.filter(mine) : [];
+    if (riding.length) this.spanQueue = this.spanQueue.filter((q) => !riding.includes(q));
+    // A server without the feature gets them in the usual addSpans request, which the update waits for.
+    const earlier = [...this.unacked].filter((q) => mine(q) && !riding.includes(q));
+    const refused = (await Promise.all(earlier.map((q) => q.settled))).find((e) => e !== null);
+    if (refused !== undefined && isObj(update)) update = spanFailureUpdate(update, refused);
+    if (riding.length) return this.completeWithSpans(rolloutId, attemptId, update, riding);
     if (this.olderServer) return completeAttemptSteps(this, rolloutId, attemptId, update);
     try {
       return await this.call("completeAttempt", { rolloutId, attemptId, update });
@@ -313,6 +339,24 @@ export class RemoteStore implements LightningStore {
       this.olderServer = true;
       return completeAttemptSteps(this, rolloutId, attemptId, update);
     }
+  }
+
+  private async completeWithSpans(rolloutId: string, attemptId: string, update: AttemptUpdate, riding: PendingSpan[]): Promise<CompletedAttempt> {
+    let got: CompletedAttempt & { spanResults: SpanResult[] };
+    try {
+      got = await this.call("completeAttempt", { rolloutId, attemptId, update, spans: riding.map((q) => q.span) });
+    } catch (e) {
+      for (const q of riding) q.reject(e);
+      throw e;
+    }
+    const bySeq = new Map(got.spans.map((s) => [s.sequenceId, s]));
+    riding.forEach((q, i) => {
+      const r = got.spanResults?.[i];
+      if (r && "sequenceId" in r) q.resolve(bySeq.get(r.sequenceId) ?? ({ ...normalizeSpan(q.span, "addSpan"), sequenceId: r.sequenceId } as Span));
+      else q.reject(r ? errorFromWire(r.status, { error: r.error }) : new RemoteStoreError(200, "BadResponse", "store server did not say whether a span sent with completeAttempt was stored"));
+    });
+    const { spanResults: _, ...done } = got;
+    return done;
   }
 
   /** The server predates the runner endpoints (a runner upgraded before its store server): use the plain calls. */
@@ -366,17 +410,32 @@ export class RemoteStore implements LightningStore {
    */
   addSpan(span: SpanArg): Promise<Span> {
     if (this.closed) return Promise.reject(new StoreClosedError());
-    return new Promise<Span>((resolve, reject) => {
-      this.spanQueue.push({ span, resolve, reject });
+    let onSettled!: (e: unknown) => void;
+    const settled = new Promise<unknown>((r) => (onSettled = r));
+    const p = new Promise<Span>((resolve, reject) => {
+      const q: PendingSpan = {
+        span,
+        resolve: (s) => (this.unacked.delete(q), onSettled(null), resolve(s)),
+        reject: (e) => (this.unacked.delete(q), onSettled(e), reject(e)),
+        settled,
+      };
+      this.unacked.add(q);
+      this.spanQueue.push(q);
       if (this.spanQueue.length === 1) setImmediate(() => void this.sendQueuedSpans());
     });
+    return p;
   }
 
-  private spanQueue: { span: SpanArg; resolve: (s: Span) => void; reject: (e: unknown) => void }[] = [];
+  /** Spans waiting for the next addSpans request (completeAttempt may take its attempt's instead). */
+  private spanQueue: PendingSpan[] = [];
+  /** Spans handed to addSpan and not yet stored or refused. */
+  private readonly unacked = new Set<PendingSpan>();
 
   private async sendQueuedSpans(): Promise<void> {
     const batch = this.spanQueue;
     this.spanQueue = [];
+    // completeAttempt took them all.
+    if (!batch.length) return;
     const one = (q: (typeof batch)[number]) => this.call<Span>("addSpan", { span: q.span }).then(q.resolve, q.reject);
     if (batch.length === 1) return one(batch[0]);
     try {

@@ -47,6 +47,17 @@ export async function startAttemptSteps(store: LightningStore, rollout: Attempte
   return { rollout, resources, startError, resourcesError };
 }
 
+/**
+ * The final update when spans of the attempt could not be stored (a runner
+ * fails such an attempt, as it does when its own flush fails): failed, with the
+ * span error. An agent's own failure stands.
+ */
+export function spanFailureUpdate(update: AttemptUpdate, e: unknown): AttemptUpdate {
+  if (update.status === "failed") return update;
+  const { name, message } = errorInfo(e);
+  return { ...update, status: "failed", metadata: { ...(update.metadata ?? {}), error: `${name}: ${message}` } };
+}
+
 function errorInfo(e: unknown): { name: string; message: string } {
   return { name: (e as Error)?.name ?? "Error", message: (e as Error)?.message ?? String(e) };
 }
