@@ -205,3 +205,27 @@ function base(ctx: { rollout: { rolloutId: string }; attempt: { attemptId: strin
     resource: { attributes: {}, schemaUrl: "" },
   };
 }
+
+test("a remote runner's heartbeat is one request that also tells it the store ended its attempt", { timeout: 20_000 }, async () => {
+  const s = await served();
+  try {
+    const r = await s.backing.enqueueRollout({ input: 1 });
+    let aborted: unknown = null;
+    const waiting = rollout(async (_task, ctx) => {
+      await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+      aborted = ctx.signal.reason;
+    });
+    const runner = new Runner({ store: s.client, agent: waiting, workerId: "w1", heartbeatMs: 40, onError: () => {} });
+    s.paths.length = 0;
+    const run = runner.iterate({ maxRollouts: 1 });
+    while (!s.paths.filter((p) => p === "/heartbeat").length) await new Promise((x) => setTimeout(x, 20));
+    const a = (await s.backing.getLatestAttempt(r.rolloutId))!;
+    await s.backing.updateAttempt(r.rolloutId, a.attemptId, { status: "timeout" });
+    assert.equal(await run, 1);
+    assert.match(String(aborted), /ended by the store \(timeout\)/);
+    assert.ok(!s.paths.includes("/attempts/latest"), s.paths.join(" "));
+    assert.ok((await s.backing.queryWorkers())[0].lastHeartbeatTime !== null, "the worker's heartbeat is recorded");
+  } finally {
+    await s.close();
+  }
+});

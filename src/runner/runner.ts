@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Attempt, AttemptedRollout, LLMResource, NamedResources, Rollout, Span } from "../types/index.js";
 import { InvalidTransitionError, isAttemptTerminal } from "../types/index.js";
 import type { LightningStore } from "../store/lightning-store.js";
-import { claimRollout, completeAttempt, startAttemptSteps, type ClaimedRollout } from "../store/runner-steps.js";
+import { claimRollout, completeAttempt, heartbeat, startAttemptSteps, type ClaimedRollout } from "../store/runner-steps.js";
 import { emitException, emitReward, TraceScope, withScope, instrumentFrameworks, type RewardValue } from "../tracer/index.js";
 import { finalReward } from "../adapter/rewards.js";
 import type { Agent, RolloutContext } from "./agent.js";
@@ -112,9 +112,8 @@ export class Runner {
 
     // The heartbeat doubles as the watchdog: if the store ended this attempt (timeout), stop the agent.
     const beat = setInterval(() => {
-      void this.store
-        .heartbeat(rid, aid, this.workerId)
-        .then(() => this.store.getLatestAttempt(rid))
+      // One request on a remote store (the server answers the latest attempt with the heartbeat).
+      void heartbeat(this.store, rid, aid, this.workerId)
         .then((a) => {
           if (a && (a.attemptId !== aid || isAttemptTerminal(a.status))) abort.abort(new Error(`attempt ${aid} ended by the store (${a.status})`));
         })

@@ -7,7 +7,7 @@ import type { LightningStore } from "../store/lightning-store.js";
 import type { OperationBody, OperationName } from "../store/remote-protocol.js";
 import { normalizeSpan, type SpanDraft } from "../store/span-input.js";
 import { NotFoundError, ValidationError, type AttemptUpdate, type Span } from "../types/index.js";
-import { claimRolloutSteps, completeAttemptSteps, spanFailureUpdate, type CompletedAttempt } from "../store/runner-steps.js";
+import { claimRolloutSteps, completeAttemptSteps, heartbeatSteps, spanFailureUpdate, type CompletedAttempt } from "../store/runner-steps.js";
 import { errorToWire, type SpanResult } from "../store/remote-protocol.js";
 
 /** Rewrites a span before it is stored; must return a span (validated again afterwards). */
@@ -82,7 +82,8 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
   queryResources: (c) => c.store.queryResources(),
   queryWorkers: (c) => c.store.queryWorkers(),
   updateWorker: (c, b) => c.store.updateWorker(raw(b.workerId), raw(b.update)),
-  heartbeat: (c, b) => (b.workerId === undefined ? c.store.heartbeat(raw(b.rolloutId), raw(b.attemptId)) : c.store.heartbeat(raw(b.rolloutId), raw(b.attemptId), raw(b.workerId))),
+  // Answers the rollout's latest attempt too (servers with the "heartbeat-latest" feature): a runner's watchdog needs no second request.
+  heartbeat: (c, b) => heartbeatSteps(c.store, raw(b.rolloutId), raw(b.attemptId), raw(b.workerId)),
   checkDeadlines: (c, b) => (b.now === undefined ? c.store.checkDeadlines() : c.store.checkDeadlines(raw(b.now))),
   statistics: (c) => c.store.statistics(),
   refresh: async (c) => c.store.refresh?.(),

@@ -131,7 +131,7 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
     defaults: store.defaults,
     maxWaitMs,
     version: VERSION,
-    features: ["complete-spans"],
+    features: ["complete-spans", "heartbeat-latest"],
   }));
   const openapi = buildOpenApi(VERSION);
   app.get(OPENAPI_PATH, async () => openapi);

@@ -125,6 +125,8 @@ export interface LightningStore {
    * need not flush before it. Each span's own promise still resolves only once it is stored.
    */
   readonly completeStoresSpans?: boolean;
+  /** heartbeat, then the rollout's latest attempt, in one call (runner-steps.ts has the plain-call version). */
+  heartbeatAttempt?(rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null>;
   /** Flushes and releases files and timers. Further calls throw StoreClosedError. */
   close(): Promise<void>;
 }

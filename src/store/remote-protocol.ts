@@ -63,7 +63,12 @@ export const OPERATIONS = {
   queryResources: { path: "/resources/query", write: false, body: z.object({}), doc: "Every version of every resources id." },
   queryWorkers: { path: "/workers/query", write: false, body: z.object({}), doc: "Every worker the store has seen." },
   updateWorker: { path: "/workers/update", write: true, body: z.object({ workerId: any, update: any }), doc: "Report a worker's status." },
-  heartbeat: { path: "/heartbeat", write: true, body: z.object({ rolloutId: any, attemptId: any, workerId: opt }), doc: "An attempt (and its worker) is alive." },
+  heartbeat: {
+    path: "/heartbeat",
+    write: true,
+    body: z.object({ rolloutId: any, attemptId: any, workerId: opt }),
+    doc: "An attempt (and its worker) is alive. Answers the rollout's latest attempt (servers with the heartbeat-latest feature; earlier ones null).",
+  },
   checkDeadlines: { path: "/check-deadlines", write: true, body: z.object({ now: opt }), doc: "Mark timed-out and unresponsive attempts now." },
   statistics: { path: "/statistics", write: false, body: z.object({}), doc: "Counts of rollouts, attempts, spans, ..." },
   refresh: { path: "/refresh", write: false, body: z.object({}), doc: "Read-only durable stores: pick up what the writer made durable." },
@@ -100,7 +105,7 @@ export const StoreInfoSchema = z.object({
   /** Longest single wait the server holds a long-poll open (ms). */
   maxWaitMs: z.number().int().positive(),
   version: z.string(),
-  /** What this server does beyond the operations every version has ("complete-spans": completeAttempt takes spans). */
+  /** What this server does beyond the operations every version has ("complete-spans": completeAttempt takes spans; "heartbeat-latest": heartbeat answers the latest attempt). */
   features: z.array(z.string()).optional(),
 });
 export type StoreInfo = z.infer<typeof StoreInfoSchema>;

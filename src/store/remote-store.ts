@@ -30,7 +30,7 @@ import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, Wai
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
-import { claimRolloutSteps, completeAttemptSteps, spanFailureUpdate, type ClaimedRollout, type CompletedAttempt } from "./runner-steps.js";
+import { claimRolloutSteps, completeAttemptSteps, heartbeatSteps, spanFailureUpdate, type ClaimedRollout, type CompletedAttempt } from "./runner-steps.js";
 import {
   API_PREFIX,
   errorFromWire,
@@ -498,6 +498,11 @@ export class RemoteStore implements LightningStore {
   }
   async heartbeat(rolloutId: string, attemptId: string, workerId?: string): Promise<void> {
     await this.call("heartbeat", { rolloutId, attemptId, workerId });
+  }
+  /** One request where the server answers the latest attempt with the heartbeat, else two. */
+  async heartbeatAttempt(rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null> {
+    if (!this.info?.features?.includes("heartbeat-latest")) return heartbeatSteps(this, rolloutId, attemptId, workerId);
+    return this.call<Attempt | null>("heartbeat", { rolloutId, attemptId, workerId });
   }
   async checkDeadlines(now?: number): Promise<void> {
     await this.call("checkDeadlines", { now });

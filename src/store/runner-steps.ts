@@ -78,6 +78,16 @@ export async function completeAttemptSteps(store: LightningStore, rolloutId: str
   return { attempt, rollout, spans };
 }
 
+/** Records a heartbeat for a running attempt and reads its rollout's latest attempt (the runner's watchdog: has the store ended it?). */
+export async function heartbeatSteps(store: LightningStore, rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null> {
+  await (workerId === undefined ? store.heartbeat(rolloutId, attemptId) : store.heartbeat(rolloutId, attemptId, workerId));
+  return store.getLatestAttempt(rolloutId);
+}
+
+export function heartbeat(store: LightningStore, rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null> {
+  return store.heartbeatAttempt ? store.heartbeatAttempt(rolloutId, attemptId, workerId) : heartbeatSteps(store, rolloutId, attemptId, workerId);
+}
+
 /** The store's own one-call version when it has one (a remote store), else the steps as plain calls. */
 export function claimRollout(store: LightningStore, opts: DequeueOptions & { workerId: string }): Promise<ClaimedRollout | null> {
   return store.claimRollout ? store.claimRollout(opts) : claimRolloutSteps(store, opts);
