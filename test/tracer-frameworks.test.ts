@@ -297,6 +297,43 @@ test("a streamed tool call through the openai client is recorded with its tool c
   assert.ok(tok.decode(calls[0].attributes[GEN_AI.completionTokenIds] as number[]).startsWith(CALL_OPEN));
 });
 
+test("parallel LangChain branches each get their own model call, and a tool calling the openai client holds that call", { timeout: 60_000 }, async () => {
+  const [t1, t2, t3] = calculatorTasks(3, 5);
+  const agent = rollout(
+    async (_task: CalcTask, ctx) => {
+      const { ChatOpenAI } = await import("@langchain/openai");
+      const { tool } = await import("@langchain/core/tools");
+      const { HumanMessage } = await import("@langchain/core/messages");
+      const { RunnableLambda, RunnableMap } = await import("@langchain/core/runnables");
+      const { default: OpenAI } = await import("openai");
+      const { z } = await import("zod");
+      const { endpoint, model } = llmOf(ctx);
+      const llm = new ChatOpenAI({ model, apiKey: "none", configuration: { baseURL: endpoint }, temperature: 0, maxTokens: 4, maxRetries: 0 });
+      const client = new OpenAI({ baseURL: endpoint, apiKey: "none", maxRetries: 0 });
+      const lookup = tool(async ({ q }: { q: string }) => (await client.chat.completions.create({ model, messages: [{ role: "user", content: q }], max_tokens: 4, temperature: 0 })).choices[0].message.content ?? "", {
+        name: "lookup",
+        description: "asks the model",
+        schema: z.object({ q: z.string() }),
+      });
+      const branch = (name: string, q: string) => RunnableLambda.from(async () => (await llm.invoke([new HumanMessage(q)])).content).withConfig({ runName: name });
+      await RunnableMap.from({ a: branch("branch-a", question(t1)), b: branch("branch-b", question(t2)), c: RunnableLambda.from(() => lookup.invoke({ q: question(t3) })) }).invoke({});
+    },
+    { name: "parallel-langchain" },
+  );
+  const { rolloutId, spans } = await runOne(agent);
+  const calls = spans.filter((s) => isLlmCall(s.name, s.attributes));
+  assert.equal(calls.length, 3, `spans: ${spans.map((s) => s.name).join(", ")}`);
+  for (const [name, t] of [["branch-a", t1], ["branch-b", t2], ["execute_tool lookup", t3]] as const) {
+    const parent = spans.find((s) => s.name === name);
+    assert.ok(parent, name);
+    const under = calls.filter((c) => c.parentId === parent.spanId);
+    assert.equal(under.length, 1, `one call under ${name}`);
+    assert.match(String(under[0].attributes[GEN_AI.inputMessages]), new RegExp(question(t).replace(/[*+?()]/g, "\\$&")), `${name} holds its own question`);
+    assert.ok(Array.isArray(under[0].attributes[GEN_AI.completionTokenIds]));
+  }
+  assert.deepEqual(await callCounts(rolloutId, spans), { frames: 3, summary: 3, triplets: 3, withIds: 3 });
+});
+
 /** A rollout scope on the shared store, for framework calls that need no LLM endpoint. */
 async function inRollout<T>(fn: (scope: TraceScope) => Promise<T>): Promise<{ spans: Span[]; rolloutId: string }> {
   const r = await store.startRollout({ input: null });

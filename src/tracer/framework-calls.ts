@@ -36,6 +36,27 @@ export function addModelStepFinder(f: ModelStepFinder): void {
   finders.add(f);
 }
 
+/** Looks up the framework span a call made in `active` runs under (a LangChain tool or chain), as a context. */
+export type ParentFinder = (active: Context) => Context | undefined;
+
+const parentFinders = new Set<ParentFinder>();
+
+export function addParentFinder(f: ParentFinder): void {
+  parentFinders.add(f);
+}
+
+/**
+ * The context a client span made in `active` starts in: a framework's span it runs under when the framework
+ * keeps its own run context (LangChain runs a tool or lambda inside its config), else `active`.
+ */
+export function frameworkParent(active: Context): Context {
+  for (const f of parentFinders) {
+    const ctx = f(active);
+    if (ctx) return ctx;
+  }
+  return active;
+}
+
 /** The framework step a call made in `active` belongs to; undefined outside every framework step. */
 export function findModelStep(active: Context): ModelStep | undefined {
   for (const f of finders) {

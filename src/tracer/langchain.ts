@@ -26,7 +26,7 @@ import * as managerModule from "@langchain/core/callbacks/manager";
 import "@langchain/core/context";
 import { GEN_AI } from "../types/index.js";
 import { safeJson, toAttributeValue } from "./attributes.js";
-import { addModelStepFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
+import { addModelStepFinder, addParentFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
 import { activeScope, scopeOf, type TraceScope } from "./scope.js";
 
 /** Attribute names for LangChain's run identity (no semconv covers them). */
@@ -67,6 +67,7 @@ interface LlmResultLike {
 
 interface OpenStep extends ModelStep {
   scope: TraceScope;
+  parentRunId: string | undefined;
   report: ModelCallReport;
 }
 
@@ -192,6 +193,7 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
       calls: 0,
       proxySpan: null,
       scope: scopeOf(parent)!,
+      parentRunId,
       startTime: Date.now(),
       report: {
         operation: kind,
@@ -250,13 +252,39 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
   }
 }
 
-// A client call belongs to the model run open in its rollout. LangChain gives the client no run id, so with
-// two model runs open at once in one rollout (parallel branches) the call is not claimed rather than guessed:
-// each run then records its own call span beside the client's.
+const LC_ALS = Symbol.for("ls:tracing_async_local_storage");
+const LC_CHILD_CONFIG = Symbol.for("lc:child_config");
+
+/**
+ * The LangChain run the current code runs inside (a tool's or a lambda's function), from the config LangChain
+ * keeps in its AsyncLocalStorage (read through its global key, as LangChain's own singletons do).
+ */
+function currentRunId(): string | undefined {
+  const als = (globalThis as { [LC_ALS]?: { getStore?: () => unknown } })[LC_ALS];
+  const store = als?.getStore?.() as { extra?: Record<symbol, { callbacks?: { getParentRunId?: () => unknown } }> } | undefined;
+  const id = store?.extra?.[LC_CHILD_CONFIG]?.callbacks?.getParentRunId?.();
+  return typeof id === "string" ? id : undefined;
+}
+
+// A client call belongs to the model run open in its rollout; LangChain gives the client no run id. With two
+// open at once (parallel branches) the one started under the run the call is made in is it; if that does not
+// single one out, the call is not claimed rather than guessed, and each run records its own call span.
 addModelStepFinder((active) => {
   const scope = scopeOf(active);
   const set = scope && openSteps.get(scope);
-  return set && set.size === 1 ? set.values().next().value : undefined;
+  if (!set?.size) return undefined;
+  if (set.size === 1) return set.values().next().value;
+  const here = currentRunId();
+  const mine = [...set].filter((s) => s.parentRunId === here);
+  return mine.length === 1 ? mine[0] : undefined;
+});
+
+// Client calls made inside a LangChain run (a tool's function calling the openai client) nest under its span.
+addParentFinder((active) => {
+  if (!scopeOf(active)) return undefined;
+  const id = currentRunId();
+  const r = id ? runs.get(id) : undefined;
+  return r?.span ? r.ctx : undefined;
 });
 
 const handler = new ArclightLangChainHandler();

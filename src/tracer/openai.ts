@@ -7,7 +7,7 @@ import { context, SpanStatusCode, type Attributes, type Span } from "@openteleme
 import { GEN_AI } from "../types/index.js";
 import { arclightTracer } from "./provider.js";
 import { safeJson } from "./attributes.js";
-import { claimModelStep } from "./framework-calls.js";
+import { claimModelStep, frameworkParent } from "./framework-calls.js";
 
 type Create = (this: unknown, body: Record<string, unknown>, options?: unknown) => unknown;
 type Kind = "chat" | "text_completion";
@@ -161,12 +161,13 @@ function wrapCreate(orig: Create, kind: Kind): Create {
     const model = typeof body.model === "string" ? body.model : "unknown";
     // Inside a framework's model step (LangChain, Agents SDK) this span is that step's call: it takes the
     // step's place in the framework's tree and its identity, and the step records no second call span.
+    // Elsewhere inside a framework run (a LangChain tool calling the client) it nests under that run.
     const active = context.active();
     const step = claimModelStep(active);
     const span = arclightTracer().startSpan(
       `${kind === "chat" ? "chat" : "text_completion"} ${model}`,
       { attributes: { ...step?.attributes, ...requestAttributes(kind, body) } },
-      step?.parent ?? active,
+      step?.parent ?? frameworkParent(active),
     );
     let p: unknown;
     try {

@@ -10,7 +10,7 @@
 import dc from "node:diagnostics_channel";
 import { context, isSpanContextValid, trace } from "@opentelemetry/api";
 import { CALL_RECORD, isLlmCall } from "../types/index.js";
-import { findModelStep, proxyParentOf } from "./framework-calls.js";
+import { findModelStep, frameworkParent, proxyParentOf } from "./framework-calls.js";
 import { activeScope } from "./scope.js";
 
 interface UndiciRequest {
@@ -36,7 +36,7 @@ function onRequest(message: unknown): void {
   // Inside a framework's model step (LangChain, Agents SDK) through a client Arclight does not instrument,
   // the step's span is the caller; with the instrumented openai client the client records the call itself.
   const step = traced ? undefined : findModelStep(context.active());
-  const span = step ? proxyParentOf(step) : trace.getSpan(context.active());
+  const span = step ? proxyParentOf(step) : trace.getSpan(frameworkParent(context.active()));
   const sc = span?.spanContext();
   if (!span || !sc || !isSpanContextValid(sc)) return;
   request.addHeader("traceparent", `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, "0")}`);
