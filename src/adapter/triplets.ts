@@ -2,6 +2,7 @@
 // unit the trainer learns from. Rewards attach to the LLM call they follow.
 import { z } from "zod";
 import { GEN_AI, isLlmCall, parseOrThrow, type Span } from "../types/index.js";
+import { parseJsonText } from "../types/json.js";
 import type { LightningStore } from "../store/lightning-store.js";
 import { primaryReward } from "./rewards.js";
 import { assignCredit, CREDIT_MODES, rewardEvents, type CreditFunction } from "./credit.js";
@@ -82,17 +83,8 @@ function numbers(v: unknown): number[] | null {
   return Array.isArray(v) && v.every((x) => typeof x === "number") ? (v as number[]) : null;
 }
 
-function parseJson(v: unknown): unknown {
-  if (typeof v !== "string") return null;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return v;
-  }
-}
-
 function responseText(span: Span): string | null {
-  const out = parseJson(span.attributes[GEN_AI.outputMessages]);
+  const out = parseJsonText(span.attributes[GEN_AI.outputMessages]);
   if (Array.isArray(out) && out[0] && typeof out[0] === "object") {
     const c = (out[0] as { content?: unknown }).content;
     return typeof c === "string" ? c : null;
@@ -138,7 +130,7 @@ function toTriplet(s: Span, parentId: string | null, agentName: string | null): 
     parentId,
     agentName,
     model: (s.attributes[GEN_AI.responseModel] ?? s.attributes[GEN_AI.requestModel] ?? null) as string | null,
-    prompt: { tokenIds: numbers(s.attributes[GEN_AI.promptTokenIds]), messages: parseJson(s.attributes[GEN_AI.inputMessages]) },
+    prompt: { tokenIds: numbers(s.attributes[GEN_AI.promptTokenIds]), messages: parseJsonText(s.attributes[GEN_AI.inputMessages]) },
     response: {
       tokenIds: numbers(s.attributes[GEN_AI.completionTokenIds]),
       logprobs: numbers(s.attributes[GEN_AI.completionLogprobs]),

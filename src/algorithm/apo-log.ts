@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { LightningStore } from "../store/lightning-store.js";
 import type { AttributeValue, Attributes, Span } from "../types/index.js";
+import { toJsonText } from "../types/json.js";
 import { TraceScope } from "../tracer/index.js";
 import { pointSpan } from "./metrics.js";
 
@@ -48,7 +49,7 @@ function toAttribute(v: unknown): AttributeValue {
   if (typeof v === "number") return Number.isFinite(v) ? v : null;
   if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
   if (Array.isArray(v) && v.every((x) => typeof x === "number" && Number.isFinite(x))) return v as number[];
-  return JSON.stringify(v);
+  return toJsonText(v);
 }
 
 /** The row fields of a span written by `record` (arrays and scalars as stored; JSON left as strings). */

@@ -5,6 +5,7 @@
 import OpenAI from "openai";
 import { z } from "zod";
 import { GEN_AI, type PromptTemplate, type Span } from "../types/index.js";
+import { parseJsonText, toJsonText } from "../types/json.js";
 import { instrumentOpenAI, withScope, type TraceScope } from "../tracer/index.js";
 
 export const OptimizerSchema = z
@@ -135,18 +136,14 @@ export function traceText(spans: readonly Span[]): string {
 }
 
 function safeParse(json: string): { role?: string; content?: unknown }[] {
-  try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? (v as { role?: string; content?: unknown }[]) : [];
-  } catch {
-    return [];
-  }
+  const v = parseJsonText(json);
+  return Array.isArray(v) ? (v as { role?: string; content?: unknown }[]) : [];
 }
 
 function contentText(c: unknown): string {
   if (typeof c === "string") return c;
   if (Array.isArray(c)) return c.map((p) => (typeof p === "string" ? p : ((p as { text?: string }).text ?? ""))).join("");
-  return c === null || c === undefined ? "" : JSON.stringify(c);
+  return c === null || c === undefined ? "" : toJsonText(c);
 }
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)} ...` : s);

@@ -1,6 +1,7 @@
 // OpenTelemetry SDK ReadableSpan (or its plain-object shape) -> store span.
 
 import { ValidationError } from "../types/errors.js";
+import { toJsonText } from "../types/json.js";
 import type { Attributes, AttributeValue } from "../types/span.js";
 import type { SpanDraft } from "./span-input.js";
 
@@ -28,14 +29,10 @@ function attrValue(v: unknown): AttributeValue | undefined {
     const t = typeof xs[0];
     if (xs.length === 0) return [];
     if ((t === "string" || t === "number" || t === "boolean") && xs.every((x) => typeof x === t && (t !== "number" || Number.isFinite(x)))) return xs as AttributeValue;
-    return JSON.stringify(v);
+    return toJsonText(v);
   }
   if (typeof v === "bigint") return Number(v);
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
+  return toJsonText(v);
 }
 
 function toAttrs(a: unknown): Attributes {

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { ValidationError } from "../types/errors.js";
 import { validateMessages, type ChatTemplate, type RenderOptions } from "./chat-template.js";
-import { argumentsValue, TOOL_CALL_OPEN, type ChatTurn } from "./tools.js";
+import { parseJsonText } from "../types/json.js";
+import { TOOL_CALL_OPEN, type ChatTurn } from "./tools.js";
 
 export interface JinjaTemplateOptions {
   bosToken?: string;
@@ -73,7 +74,7 @@ export class JinjaChatTemplate implements ChatTemplate {
     // HF templates read tool-call arguments as objects (vLLM and transformers parse OpenAI's JSON text first).
     const msgs = messages.map((m) => ({
       ...m,
-      ...(m.tool_calls ? { tool_calls: m.tool_calls.map((c) => ({ ...c, function: { ...c.function, arguments: argumentsValue(c.function.arguments) } })) } : {}),
+      ...(m.tool_calls ? { tool_calls: m.tool_calls.map((c) => ({ ...c, function: { ...c.function, arguments: parseJsonText(c.function.arguments) } })) } : {}),
     }));
     try {
       return template.render({

@@ -2,6 +2,7 @@
 // names, which HF Jinja chat templates also read), and the Hermes / Qwen2.5
 // markup the built-in templates write: a <tools> system block, <tool_call>
 // blocks in assistant replies, <tool_response> blocks for results.
+import { parseJsonText } from "../types/json.js";
 import type { ChatMessage } from "./tokenizer.js";
 
 export interface ToolCall {
@@ -42,15 +43,6 @@ export function pyJson(v: unknown): string {
   return JSON.stringify(v) ?? "null";
 }
 
-/** A tool call's arguments as templates see them: the parsed object when the text is JSON, else the text. */
-export function argumentsValue(args: string): unknown {
-  try {
-    return JSON.parse(args);
-  } catch {
-    return args;
-  }
-}
-
 /** Qwen2.5's tool preamble, after the system prompt. */
 export function toolsSystemBlock(system: string, tools: readonly ToolSpec[]): string {
   return (
@@ -64,7 +56,7 @@ export function toolsSystemBlock(system: string, tools: readonly ToolSpec[]): st
 
 export function toolCallBlock(call: ToolCall): string {
   // the name goes in unescaped, as Qwen2.5's template writes it
-  return `${TOOL_CALL_OPEN}\n{"name": "${call.function.name}", "arguments": ${pyJson(argumentsValue(call.function.arguments))}}\n${TOOL_CALL_CLOSE}`;
+  return `${TOOL_CALL_OPEN}\n{"name": "${call.function.name}", "arguments": ${pyJson(parseJsonText(call.function.arguments))}}\n${TOOL_CALL_CLOSE}`;
 }
 
 export function toolResponseBlock(content: string): string {

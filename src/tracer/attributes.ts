@@ -1,4 +1,5 @@
 import type { AttributeValue } from "@opentelemetry/api";
+import { toJsonText } from "../types/json.js";
 
 const MAX_ATTRIBUTE_CHARS = 1 << 20;
 
@@ -11,15 +12,7 @@ export function toAttributeValue(v: unknown): AttributeValue {
     const t = typeof v[0];
     if ((t === "string" || t === "number" || t === "boolean") && v.every((x) => typeof x === t)) return v as AttributeValue;
   }
-  return clip(safeJson(v));
-}
-
-export function safeJson(v: unknown): string {
-  try {
-    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x)) ?? "null";
-  } catch {
-    return String(v);
-  }
+  return clip(toJsonText(v));
 }
 
 // A runaway prompt must not blow up the store; a megabyte is plenty to analyse.

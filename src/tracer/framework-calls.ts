@@ -9,7 +9,7 @@
 // each call once.
 import { SpanStatusCode, type Attributes, type Context, type Span, type TimeInput } from "@opentelemetry/api";
 import { CALL_RECORD, GEN_AI } from "../types/index.js";
-import { safeJson } from "./attributes.js";
+import { toJsonText } from "../types/json.js";
 import { arclightTracer } from "./provider.js";
 
 export interface ModelStep {
@@ -123,8 +123,8 @@ export function modelCallAttributes(r: ModelCallReport): Attributes {
   put(GEN_AI.usageInputTokens, r.inputTokens);
   put(GEN_AI.usageOutputTokens, r.outputTokens);
   put(GEN_AI.responseId, r.responseId);
-  if (r.input !== undefined) a[GEN_AI.inputMessages] = safeJson(r.input);
-  if (r.output !== undefined) a[GEN_AI.outputMessages] = safeJson(r.output);
+  if (r.input !== undefined) a[GEN_AI.inputMessages] = toJsonText(r.input);
+  if (r.output !== undefined) a[GEN_AI.outputMessages] = toJsonText(r.output);
   if (r.finishReasons?.length) a[GEN_AI.responseFinishReasons] = r.finishReasons;
   return a;
 }
@@ -135,7 +135,7 @@ export function startFrameworkSpan(name: string, attributes: Attributes, parent:
 }
 
 export function endWithError(span: Span, e: unknown, endTime?: TimeInput): void {
-  const message = e instanceof Error ? e.message : typeof e === "string" ? e : safeJson(e);
+  const message = e instanceof Error ? e.message : typeof e === "string" ? e : toJsonText(e);
   span.recordException(e instanceof Error ? e : new Error(message));
   span.setStatus({ code: SpanStatusCode.ERROR, message });
   span.end(endTime);

@@ -25,7 +25,8 @@ import * as managerModule from "@langchain/core/callbacks/manager";
 // LangGraph loads it too; without it such runs start trees of their own and the nesting is lost.
 import "@langchain/core/context";
 import { GEN_AI } from "../types/index.js";
-import { safeJson, toAttributeValue } from "./attributes.js";
+import { toAttributeValue } from "./attributes.js";
+import { toJsonText } from "../types/json.js";
 import { addModelStepFinder, addParentFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
 import { activeScope, scopeOf, type TraceScope } from "./scope.js";
 
@@ -100,7 +101,7 @@ function runName(s: Serialized | undefined, name: string | undefined, fallback: 
 function identity(type: string, runId: string, name: string, tags?: string[], metadata?: Record<string, unknown>): Attributes {
   const a: Attributes = { [LANGCHAIN.runType]: type, [LANGCHAIN.runId]: runId, [LANGCHAIN.runName]: name };
   if (tags?.length) a[LANGCHAIN.tags] = tags;
-  if (metadata && Object.keys(metadata).length) a[LANGCHAIN.metadata] = safeJson(metadata);
+  if (metadata && Object.keys(metadata).length) a[LANGCHAIN.metadata] = toJsonText(metadata);
   return a;
 }
 
@@ -140,11 +141,11 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
   // own BaseTracer reads them; the declared order (runType fourth, parentRunId eighth) is not what arrives.
   override handleChainStart(chain: Serialized, inputs: unknown, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, runType?: string, name?: string): void {
     const n = runName(chain, name, "chain");
-    this.startSpanRun(runId, parentRunId, n, { ...identity(runType ?? "chain", runId, n, tags, metadata), [LANGCHAIN.inputs]: safeJson(inputs) });
+    this.startSpanRun(runId, parentRunId, n, { ...identity(runType ?? "chain", runId, n, tags, metadata), [LANGCHAIN.inputs]: toJsonText(inputs) });
   }
 
   override handleChainEnd(outputs: unknown, runId: string): void {
-    this.endSpanRun(runId, { [LANGCHAIN.outputs]: safeJson(outputs) });
+    this.endSpanRun(runId, { [LANGCHAIN.outputs]: toJsonText(outputs) });
   }
 
   override handleChainError(err: unknown, runId: string): void {
@@ -174,7 +175,7 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
   }
 
   override handleRetrieverEnd(documents: unknown[], runId: string): void {
-    this.endSpanRun(runId, { [LANGCHAIN.outputs]: safeJson(documents) });
+    this.endSpanRun(runId, { [LANGCHAIN.outputs]: toJsonText(documents) });
   }
 
   override handleRetrieverError(err: unknown, runId: string): void {

@@ -19,7 +19,8 @@
 import { context, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import type { Span as AgentsSpan, Trace, TracingProcessor } from "@openai/agents";
 import { GEN_AI } from "../types/index.js";
-import { safeJson, toAttributeValue } from "./attributes.js";
+import { toAttributeValue } from "./attributes.js";
+import { toJsonText } from "../types/json.js";
 import { addModelStepFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
 import { scopeOf } from "./scope.js";
 
@@ -144,7 +145,7 @@ class ArclightTracingProcessor implements TracingProcessor {
     if (!scopeOf(parent) || traces.has(t.traceId)) return;
     const a: Attributes = { [OPENAI_AGENTS.spanType]: "trace", [OPENAI_AGENTS.traceId]: t.traceId };
     if (t.groupId) a[OPENAI_AGENTS.groupId] = t.groupId;
-    if (t.metadata) a[`${OPENAI_AGENTS.data}metadata`] = safeJson(t.metadata);
+    if (t.metadata) a[`${OPENAI_AGENTS.data}metadata`] = toJsonText(t.metadata);
     const span = startFrameworkSpan(t.name || "Agent workflow", a, parent);
     traces.set(t.traceId, { ctx: trace.setSpan(parent, span), span });
   }

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { context, SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
 import { GEN_AI } from "../types/index.js";
 import { arclightTracer } from "./provider.js";
-import { safeJson } from "./attributes.js";
+import { toJsonText } from "../types/json.js";
 import { claimModelStep, frameworkParent } from "./framework-calls.js";
 
 type Create = (this: unknown, body: Record<string, unknown>, options?: unknown) => unknown;
@@ -41,7 +41,7 @@ function requestAttributes(kind: Kind, body: Record<string, unknown>): Attribute
   if (typeof body.top_p === "number") a[GEN_AI.requestTopP] = body.top_p;
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   if (typeof maxTokens === "number") a[GEN_AI.requestMaxTokens] = maxTokens;
-  a[GEN_AI.inputMessages] = safeJson(kind === "chat" ? body.messages : [{ role: "user", content: body.prompt }]);
+  a[GEN_AI.inputMessages] = toJsonText(kind === "chat" ? body.messages : [{ role: "user", content: body.prompt }]);
   return a;
 }
 
@@ -61,7 +61,7 @@ function recordCompletion(span: Span, kind: Kind, r: Completion): void {
   const outputs = choices.map((c) =>
     kind === "chat" ? { role: c.message?.role ?? "assistant", content: c.message?.content ?? null, tool_calls: c.message?.tool_calls } : { role: "assistant", content: c.text ?? "" },
   );
-  span.setAttribute(GEN_AI.outputMessages, safeJson(outputs));
+  span.setAttribute(GEN_AI.outputMessages, toJsonText(outputs));
   if (Array.isArray(r.prompt_token_ids)) span.setAttribute(GEN_AI.promptTokenIds, r.prompt_token_ids);
   choices.forEach((c, i) => {
     // Choice 0 under the plain names, further choices (n > 1) indexed.

@@ -3,11 +3,12 @@
 import { context, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AGL } from "../types/index.js";
 import { arclightTracer } from "./provider.js";
-import { safeJson, toAttributeValue } from "./attributes.js";
+import { toAttributeValue } from "./attributes.js";
+import { toJsonText } from "../types/json.js";
 
 // Inputs and outputs keep primitives as they are and store anything else as JSON text,
 // so a reader parses one shape whatever the function took.
-const asAttribute = (v: unknown) => (v === null || typeof v === "object" ? safeJson(v) : toAttributeValue(v));
+const asAttribute = (v: unknown) => (v === null || typeof v === "object" ? toJsonText(v) : toAttributeValue(v));
 
 type AnyFn = (...args: never[]) => unknown;
 

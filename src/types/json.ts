@@ -18,12 +18,13 @@ export function parseJsonText(v: unknown): unknown {
 }
 
 /**
- * A value as JSON text; bigints as numbers; what JSON cannot hold (a cycle,
- * a function, undefined) as String(v), so writing never throws.
+ * A value as JSON text; bigints as numbers; undefined as "null" (so the text
+ * still parses); what JSON cannot hold (a cycle, a function, a symbol) as
+ * String(v), so writing never throws.
  */
 export function toJsonText(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x)) ?? String(v);
+    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x)) ?? (v === undefined ? "null" : String(v));
   } catch {
     return String(v);
   }

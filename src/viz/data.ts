@@ -2,6 +2,7 @@
 // array of records) into plain rows, and rows into values vega-lite embeds.
 
 import { ValidationError } from "../types/errors.js";
+import { toJsonText } from "../types/json.js";
 import { isArqueroTable } from "../types/table.js";
 
 export type Row = Record<string, unknown>;
@@ -56,7 +57,7 @@ export function chartValue(v: unknown): unknown {
   if (typeof v === "bigint") return Number(v);
   if (typeof v === "number") return Number.isFinite(v) ? v : null;
   if (v === undefined) return null;
-  if (typeof v === "object" && v !== null) return JSON.stringify(v);
+  if (typeof v === "object" && v !== null) return toJsonText(v);
   return v;
 }
 

@@ -10,6 +10,7 @@
 import { registerFormatter } from "../display/mime.js";
 import { DISPLAY, type Displayable, type MimeBundle } from "../display/protocol.js";
 import { ValidationError } from "../types/errors.js";
+import { toJsonText } from "../types/json.js";
 import { declaredColumnTypes } from "../types/table.js";
 import { isArqueroTable, isArrowTable, isRecordArray, type Row } from "./data.js";
 
@@ -136,13 +137,8 @@ function cellText(v: unknown, max: number): string {
   else if (typeof v === "number") s = Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
   else if (typeof v === "string") s = v;
   else if (typeof v === "bigint") s = v.toString();
-  else if (typeof v === "object") {
-    try {
-      s = JSON.stringify(v, (_k, val) => (typeof val === "bigint" ? val.toString() : val));
-    } catch {
-      s = String(v);
-    }
-  } else s = String(v);
+  else if (typeof v === "object") s = toJsonText(v);
+  else s = String(v);
   s = s.replace(/\s+/g, " ");
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
