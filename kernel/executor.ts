@@ -1,18 +1,30 @@
-// Runs cells: tslab's converter type-checks and transpiles them; this file
-// resolves imports (CommonJS, ESM-only packages, `arclight` itself), runs the
-// code in this process with top-level await, makes awaits interruptible and
-// turns errors into readable TypeScript stacks.
+// Runs cells. A cell is transpiled on its own (transpile.ts: types stripped,
+// no type check) and run in this process with top-level await; imports are
+// resolved here (CommonJS, ESM-only packages, `arclight` itself), awaits and
+// loops are made interruptible, and errors become readable TypeScript stacks.
+//
+// Type checking is off the result's path: a cell that is about to run is sent
+// to the type-check worker (checker-worker.ts) and runs at once. TypeScript's
+// own stance is that type errors do not stop code from running (it emits
+// despite them), and Python, which researchers come from, runs cells without a
+// check: so a type error never fails a cell or stops a "Run all". It is
+// reported as a warning (stderr, `error TS2322` with the line in context) in
+// that cell's output when the check is done by the time the cell ends (the
+// check starts with the cell, so any cell that runs longer than its check gets
+// it), otherwise at the top of the next cell's output, naming the cell it is
+// about: Jupyter front ends drop output sent after a cell's reply. Syntax
+// errors still fail the cell before it runs.
 import { createRequire, builtinModules } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import vm from "node:vm";
-import { enclosingCall } from "./call-site.js";
-import { CELL_GLOBALS, CELL_GLOBALS_MODULE } from "./cell-globals.js";
+import { CheckerClient } from "./checker-client.js";
 import { alignLines } from "./line-map.js";
-import { colourFrame, dedupeFrames, headline, location, sourceContext } from "./traceback.js";
+import { colourFrame, dedupeFrames, diagnosticLines, headline, location, sourceContext } from "./traceback.js";
 import { libraryEntry, packageRoot } from "./package-root.js";
-import { converterModule, printQuickInfo, tsx, type ConvertResult, type TslabConverter, type TsDiagnostic } from "./tslab.js";
+import { CELLS_MODULE, LAST_EXPRESSION, transpileCell } from "./transpile.js";
+import { converterModule, tsx, type TsDiagnostic } from "./tslab.js";
 
 export interface CellError {
   ename: string;
@@ -20,7 +32,27 @@ export interface CellError {
   traceback: string[];
 }
 
-export type CellOutcome = { status: "ok"; value?: unknown; hasValue: boolean } | ({ status: "error" } & CellError);
+/** A cell's type check, which may still be running when the cell's outcome is known. */
+export class TypeCheck {
+  settled = false;
+  /** The report to show (ANSI text) when the check found errors. */
+  report: string | undefined;
+  readonly done: Promise<string | undefined>;
+
+  constructor(check: Promise<TsDiagnostic[]>, code: string, label: string) {
+    this.done = check.then(
+      (diags) => (diags.length > 0 ? diagnosticLines(diags, code, label).join("\n") + "\n" : undefined),
+      // A checker that failed must not take the kernel with it; cells still run.
+      (e: unknown) => `(type check of cell[${label}] failed: ${e instanceof Error ? e.message : String(e)})\n`,
+    );
+    void this.done.then((r) => {
+      this.report = r;
+      this.settled = true;
+    });
+  }
+}
+
+export type CellOutcome = ({ status: "ok"; value?: unknown; hasValue: boolean } | ({ status: "error" } & CellError)) & { typeCheck?: TypeCheck };
 
 export class InterruptedError extends Error {
   override readonly name = "KeyboardInterrupt";
@@ -59,54 +91,6 @@ function interopNamespace(ns: Record<string, unknown>): Record<string, unknown> 
 }
 
 /**
- * Redirects `<root>/node_modules/arclight/...` to the package root inside
- * tslab's TypeScript, so `import ... from "arclight"` and the `agl` global
- * type-check the same wherever the notebook is.
- */
-function forwardSelfReference(root: string): void {
-  const sys = tsx.sys as Record<string, unknown>;
-  if (sys.__arclightForwarded) return;
-  const prefix = join(root, "node_modules", "arclight");
-  const fwd = (p: unknown): unknown => (typeof p === "string" && (p === prefix || p.startsWith(prefix + "/")) ? root + p.slice(prefix.length) : p);
-  for (const name of ["readFile", "fileExists", "directoryExists", "readDirectory", "getDirectories", "realpath", "getModifiedTime"]) {
-    const orig = sys[name];
-    if (typeof orig !== "function") continue;
-    sys[name] = (p: unknown, ...rest: unknown[]) => (orig as (...a: unknown[]) => unknown).call(sys, fwd(p), ...rest);
-  }
-  // TypeScript 5.0's node10 resolution ignores `exports`; ESM-only packages (vega, vega-lite) declare
-  // their types only there. Surface them as a top-level "types" field.
-  const readFile = sys.readFile as (p: string, enc?: string) => string | undefined;
-  sys.readFile = (p: string, enc?: string) => {
-    const text = readFile(p, enc);
-    if (text === undefined || !p.endsWith("/package.json") || !p.includes("/node_modules/")) return text;
-    try {
-      const pkg = JSON.parse(text) as { types?: string; typings?: string; exports?: unknown };
-      if (pkg.types || pkg.typings || typeof pkg.exports !== "object" || pkg.exports === null) return text;
-      const dot = (pkg.exports as Record<string, unknown>)["."];
-      const find = (e: unknown): string | undefined => {
-        if (typeof e !== "object" || e === null) return undefined;
-        const o = e as Record<string, unknown>;
-        if (typeof o.types === "string") return o.types;
-        for (const k of ["import", "default", "node", "require"]) {
-          const t = find(o[k]);
-          if (t) return t;
-        }
-        return undefined;
-      };
-      const types = find(dot);
-      return types ? JSON.stringify({ ...pkg, types }) : text;
-    } catch {
-      return text;
-    }
-  };
-  // tslab's converter has one slot for TypeScript's timers; directory watchers (failed module lookups under
-  // the package root, where builds keep writing) schedule a second one and it throws from a timer.
-  // Cells re-resolve on every convert anyway.
-  sys.watchDirectory = () => ({ close: () => {} });
-  sys.__arclightForwarded = true;
-}
-
-/**
  * What a researcher types first comes first: functions and values (camelCase), then classes and
  * types, then zod schemas, then CONSTANTS. TypeScript's own order (relevance, then ASCII, which puts
  * capitals first) is kept within each group.
@@ -122,13 +106,13 @@ export function rankCompletions(names: string[]): string[] {
 }
 
 export class Executor {
-  private converter!: TslabConverter;
-  private prevDecl = "";
-  private readonly exportsTarget: Record<string, unknown> = {};
+  /** What the cells declared, by name: every cell's `exports`, and what later cells import. */
+  private readonly cells: Record<string, unknown> = {};
   private readonly cellExports: Record<string, unknown>;
   private readonly sources = new Map<string, CellSource>();
   private readonly esmCache = new Map<string, Record<string, unknown>>();
-  private agl: Record<string, unknown> = {};
+  private readonly checker = new CheckerClient();
+  private library: Promise<void> | undefined;
   private aglInterop: Record<string, unknown> = {};
   private interrupted = false;
   private rejectInterrupt: (e: Error) => void = () => {};
@@ -144,8 +128,8 @@ export class Executor {
     readonly notebookDir: string = process.cwd(),
     private readonly interruptFlag: Int32Array = new Int32Array(new SharedArrayBuffer(4)),
   ) {
-    const target = this.exportsTarget;
-    // TypeScript's CommonJS output defines named imports with defineProperty; cells must be able to rebind them.
+    const target = this.cells;
+    // TypeScript's CommonJS output defines re-exported imports with defineProperty; cells must be able to rebind them.
     this.cellExports = new Proxy(target, {
       defineProperty: (_t, prop, attrs) => {
         if (prop === "__esModule") return true;
@@ -158,23 +142,11 @@ export class Executor {
     this.resetInterrupt();
   }
 
-  /** Loads the library and warms the converter (its first program load takes most of a second). */
+  /**
+   * Makes cells runnable. The compiler for transpiling is loaded with this module; the type checker
+   * and the library load later (startBackground, or the first cell that needs them).
+   */
   async init(): Promise<void> {
-    const root = packageRoot();
-    forwardSelfReference(root);
-    // The converter resolves types from the process's directory at creation: use the package's, so
-    // @types/node and arclight's own types resolve wherever the notebook lives.
-    const cwd = process.cwd();
-    process.chdir(root);
-    try {
-      this.converter = converterModule.createConverter({ isJS: false, isBrowser: false });
-    } finally {
-      process.chdir(cwd);
-    }
-    this.agl = (await import(pathToFileURL(libraryEntry()).href)) as Record<string, unknown>;
-    this.aglInterop = interopNamespace(this.agl);
-    (globalThis as Record<string, unknown>).agl = this.agl;
-    this.exportsTarget.agl = this.agl;
     (globalThis as Record<string, unknown>)[CELL_GLOBAL] = {
       exports: this.cellExports,
       require: (id: string) => this.require(id),
@@ -183,13 +155,22 @@ export class Executor {
         return v;
       },
     };
-    const diags = this.converter.addModule(CELL_GLOBALS_MODULE, CELL_GLOBALS);
-    if (diags.length > 0) throw new Error(`cell globals do not type-check: ${diags.map((d) => d.messageText).join("; ")}`);
-    this.converter.convert("", "");
   }
 
-  get library(): Record<string, unknown> {
-    return this.agl;
+  /** Starts loading what cells did not need yet: the type checker (a worker thread) and `agl`. */
+  startBackground(): void {
+    this.checker.start();
+    void this.loadLibrary().catch(() => {});
+  }
+
+  /** Loads `agl` once; cells that mention it (or `arclight`) wait for it. */
+  loadLibrary(): Promise<void> {
+    this.library ??= import(pathToFileURL(libraryEntry()).href).then((lib: Record<string, unknown>) => {
+      this.aglInterop = interopNamespace(lib);
+      (globalThis as Record<string, unknown>).agl = lib;
+      this.cells.agl = lib;
+    });
+    return this.library;
   }
 
   private resetInterrupt(): void {
@@ -207,6 +188,7 @@ export class Executor {
   }
 
   private require(id: string): unknown {
+    if (id === CELLS_MODULE) return this.cells;
     if (id === "arclight") return this.aglInterop;
     const cached = this.esmCache.get(id);
     if (cached) return cached;
@@ -235,7 +217,7 @@ export class Executor {
     const ids = new Set<string>();
     for (const m of js.matchAll(/\brequire\("((?:[^"\\]|\\.)+)"\)/g)) ids.add(m[1]!);
     for (const id of ids) {
-      if (id === "arclight" || BUILTINS.has(id) || this.esmCache.has(id)) continue;
+      if (id === "arclight" || id === CELLS_MODULE || BUILTINS.has(id) || this.esmCache.has(id)) continue;
       const file = this.resolveFile(id);
       if (file !== undefined && !isEsmFile(file)) continue;
       // Unresolvable with require conditions (an exports map with only "import") or an ES module file.
@@ -293,30 +275,32 @@ export class Executor {
   }
 
   private async executeInner(code: string, label: string): Promise<CellOutcome> {
-    let converted: ConvertResult;
-    try {
-      converted = this.converter.convert(this.prevDecl, code);
-    } catch (e) {
-      return this.errorOutcome(e);
+    // The library loads on first use: a cell that never names it does not wait for it.
+    if (code.includes("agl") || code.includes("arclight")) {
+      try {
+        await this.loadLibrary();
+      } catch (e) {
+        return this.errorOutcome(e);
+      }
     }
-    if (converted.diagnostics.length > 0) return this.diagnosticsOutcome(converted.diagnostics, code, label);
-    if (!converted.output) {
-      this.prevDecl = converted.declOutput ?? "";
-      return { status: "ok", hasValue: false };
+    const t = transpileCell(code, Object.keys(this.cells));
+    if (!t.ok) {
+      const first = t.diagnostics[0]!;
+      return { status: "error", ename: "TSError", evalue: `${first.messageText} (line ${first.start.line + 1})`, traceback: diagnosticLines(t.diagnostics, code, label) };
     }
+    // Only declarations of types: nothing to run, but later cells' checks need them.
+    if (t.cell.js === "") return { status: "ok", hasValue: false, typeCheck: this.typeCheck(code, label) };
     const filename = `cell[${label}]`;
-    const js = this.guardAwaits(converted.output);
+    const js = this.guardAwaits(t.cell.js);
     this.sources.set(filename, { ts: code, jsToTs: alignLines(js, code) });
     const wrapped = `(async function (exports, require, __ck) { ${js}\n})(${CELL_GLOBAL}.exports, ${CELL_GLOBAL}.require, ${CELL_GLOBAL}.ck)`;
     // Declarations survive a failure or an interrupt, as in Python: what ran before it keeps its values.
-    let ran = false;
-    const keepDecls = () => {
-      if (ran) this.prevDecl = converted.declOutput ?? this.prevDecl;
-    };
+    let typeCheck: TypeCheck | undefined;
+    let value: unknown;
     try {
       await this.preloadImports(js);
       if (Atomics.load(this.interruptFlag, 0) === this.seq) throw new InterruptedError();
-      ran = true;
+      typeCheck = this.typeCheck(code, label);
       const promise = vm.runInThisContext(wrapped, { filename, breakOnSigint: true }) as Promise<unknown>;
       await Promise.race([
         promise,
@@ -325,29 +309,19 @@ export class Executor {
       ]);
       if (this.interrupted) throw new InterruptedError();
     } catch (e) {
-      keepDecls();
-      return this.errorOutcome(e);
+      return { ...this.errorOutcome(e), typeCheck };
+    } finally {
+      // Not a name later cells can use.
+      value = this.cells[LAST_EXPRESSION];
+      delete this.cells[LAST_EXPRESSION];
     }
-    keepDecls();
-    const name = converted.lastExpressionVar;
-    if (name !== undefined && name in this.exportsTarget) {
-      const value = this.exportsTarget[name];
-      delete this.exportsTarget[name];
-      return value === undefined ? { status: "ok", hasValue: false } : { status: "ok", value, hasValue: true };
-    }
-    return { status: "ok", hasValue: false };
+    if (t.cell.hasLastExpression && value !== undefined) return { status: "ok", value, hasValue: true, typeCheck };
+    return { status: "ok", hasValue: false, typeCheck };
   }
 
-  private diagnosticsOutcome(diags: TsDiagnostic[], code: string, label: string): CellOutcome {
-    const traceback: string[] = [];
-    for (const d of diags) {
-      const where = `${d.fileName ?? `cell[${label}]`}:${d.start.line + 1}:${d.start.character + 1}`;
-      if (traceback.length > 0) traceback.push("");
-      traceback.push(`${colourFrame(where)} - ${headline(`error TS${d.code}`, d.messageText)}`);
-      if (d.fileName === undefined) traceback.push(...sourceContext(code, d.start.line + 1, d.start.character));
-    }
-    const first = diags[0]!;
-    return { status: "error", ename: "TSError", evalue: `${first.messageText} (line ${first.start.line + 1})`, traceback };
+  /** Sends a cell that runs to the type checker: its declarations count for the cells after it. */
+  private typeCheck(code: string, label: string): TypeCheck {
+    return new TypeCheck(this.checker.check(code), code, label);
   }
 
   /** Rewrites `cell[N]:jsLine:col` in a stack to the TypeScript line, and drops the kernel's own frames. */
@@ -387,47 +361,15 @@ export class Executor {
     return { status: "error", ename: "Thrown", evalue: String(e), traceback: [headline("Uncaught", String(e))] };
   }
 
-  complete(code: string, cursor: number): { start: number; end: number; matches: string[] } {
-    const info = this.converter.complete(this.prevDecl, code, cursor);
+  /** Type-aware completion from the checker, which knows every cell checked before this request. */
+  async complete(code: string, cursor: number): Promise<{ start: number; end: number; matches: string[] }> {
+    const info = await this.checker.complete(code, cursor);
     return { start: info.start, end: info.end, matches: rankCompletions(info.candidates) };
   }
 
   /** Quick info at the cursor; inside a call's parentheses, the callee's signature and its argument's fields. */
-  inspect(code: string, cursor: number): string | undefined {
-    // On a name (`Math.max|`), that name; after `(`, `,` or a space inside a call, the call.
-    const onName = cursor > 0 && /[\w$]/.test(code[cursor - 1] ?? "");
-    const call = enclosingCall(code, cursor);
-    if (onName || call === undefined) {
-      const info = this.converter.inspect(this.prevDecl, code, onName ? cursor - 1 : cursor);
-      if (info || call === undefined) return info ? printQuickInfo(info) : undefined;
-    }
-    const info = this.converter.inspect(this.prevDecl, code, call.calleePos);
-    if (!info) return undefined;
-    const fields = this.argumentFields(code, call.callee, call.argIndex);
-    return printQuickInfo(info) + (fields.length ? `\n\nArgument ${call.argIndex + 1} fields:\n${fields.join("\n")}` : "");
-  }
-
-  /** `name?: type` and the doc of each field of an object-typed argument (an options bag), at most a dozen. */
-  private argumentFields(code: string, callee: string, argIndex: number): string[] {
-    // Earlier lines declare what the callee may refer to; the probe names the argument's type.
-    const lineStart = code.lastIndexOf("\n", code.indexOf(callee)) + 1;
-    const probe = `${code.slice(0, lineStart)}\n;declare const __arclight_arg: NonNullable<Parameters<typeof ${callee}>[${argIndex}]>;\n__arclight_arg.`;
-    let names: string[];
-    try {
-      names = this.converter.complete(this.prevDecl, probe, probe.length).candidates.slice(0, 12);
-    } catch {
-      return [];
-    }
-    const out: string[] = [];
-    for (const name of names) {
-      if (!/^[A-Za-z_$][\w$]*$/.test(name)) continue;
-      const src = `${probe}${name}`;
-      const info = this.converter.inspect(this.prevDecl, src, src.length - 1);
-      if (!info) continue;
-      const text = printQuickInfo(info).replace(/^\(property\) /, "");
-      out.push(`  ${text.replace(/\n+/g, "\n      ")}`);
-    }
-    return out;
+  inspect(code: string, cursor: number): Promise<string | undefined> {
+    return this.checker.inspect(code, cursor);
   }
 
   isComplete(code: string): { status: "complete" | "incomplete"; indent?: string } {
@@ -436,6 +378,6 @@ export class Executor {
   }
 
   close(): void {
-    this.converter?.close();
+    this.checker.close();
   }
 }

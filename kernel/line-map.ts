@@ -2,7 +2,7 @@
 // wrote. tslab's converter emits no source map and the TypeScript it bundles
 // cannot be configured to, so lines are aligned by their shared tokens
 // (weighted LCS), which survives removed types, blank lines and rewrites
-// like `x` -> `exports.x`.
+// like `x` -> `__arclight_cells__1.x`.
 
 const TOKEN = /[A-Za-z_$][\w$]*|\d+(?:\.\d+)?|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[{}()[\];,.=+\-*/<>!?:&|]/g;
 const NOISE = new Set(["exports", "__ck", "require", "void", "0", "Object", "defineProperty", "__esModule", "value", "true", "__importStar", "__importDefault", "default", ";", ",", "(", ")", "{", "}", "."]);
@@ -10,7 +10,7 @@ const NOISE = new Set(["exports", "__ck", "require", "void", "0", "Object", "def
 function tokens(line: string): Map<string, number> {
   const m = new Map<string, number>();
   for (const t of line.match(TOKEN) ?? []) {
-    if (NOISE.has(t) || /^tsLastExpr\d*$/.test(t)) continue;
+    if (NOISE.has(t) || /^__arclight_/.test(t)) continue;
     m.set(t, (m.get(t) ?? 0) + 1);
   }
   return m;

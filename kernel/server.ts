@@ -9,7 +9,7 @@ import { beginCell, setKernelHook, shownLiveThisCell, type KernelDisplayRequest 
 import { toMimeBundle } from "../src/display/mime.js";
 import { arclightVersion } from "../src/display/run-info.js";
 import type { ConnectionInfo } from "./connection.js";
-import type { Executor } from "./executor.js";
+import type { CellOutcome, Executor } from "./executor.js";
 import { History } from "./history.js";
 import type { FromMain, SocketWorkerData, ToMain } from "./thread-messages.js";
 import { child, PROTOCOL_VERSION, type Message } from "./wire.js";
@@ -24,6 +24,8 @@ function typescriptVersion(): string {
   const req = createRequire(createRequire(import.meta.url).resolve("tslab"));
   return (req("@tslab/typescript-for-tslab/package.json") as { version: string }).version;
 }
+
+const LATE_REPORT = "\x1b[0;33mType check of an earlier cell (it finished after that cell's reply):\x1b[0m";
 
 export function kernelInfo(): Record<string, unknown> {
   return {
@@ -54,6 +56,9 @@ export class KernelServer {
   private executionCount = 0;
   private parent: Message | undefined;
   private readonly queue: Array<{ msg: Message; seq: number }> = [];
+  /** Type-check reports that came after their cell's reply: shown at the top of the next cell's output. */
+  private readonly lateTypeReports: string[] = [];
+  private backgroundStarted = false;
   private readonly early: ToMain[] = [];
   private draining = false;
   private readonly bound: Promise<void>;
@@ -112,6 +117,14 @@ export class KernelServer {
       executor.interrupt();
     });
     for (const m of this.early.splice(0)) this.onMessage(m);
+    // The type checker and `agl` load after the first cell is answered, or now if none comes soon.
+    setTimeout(() => this.startBackground(), 1500).unref();
+  }
+
+  private startBackground(): void {
+    if (this.backgroundStarted) return;
+    this.backgroundStarted = true;
+    this.executor!.startBackground();
   }
 
   private runningSeq: number | undefined;
@@ -182,14 +195,14 @@ export class KernelServer {
         case "complete_request": {
           const code = String(c.code ?? "");
           const cursor = typeof c.cursor_pos === "number" ? c.cursor_pos : code.length;
-          const r = ex.complete(code, cursor);
+          const r = await ex.complete(code, cursor);
           reply("complete_reply", { status: "ok", matches: r.matches, cursor_start: r.start, cursor_end: r.end, metadata: {} });
           break;
         }
         case "inspect_request": {
           const code = String(c.code ?? "");
           const cursor = typeof c.cursor_pos === "number" ? c.cursor_pos : code.length;
-          const text = ex.inspect(code, cursor);
+          const text = await ex.inspect(code, cursor);
           reply("inspect_reply", { status: "ok", found: text !== undefined, data: text !== undefined ? { "text/plain": text } : {}, metadata: {} });
           break;
         }
@@ -241,11 +254,20 @@ export class KernelServer {
     const count = this.executionCount;
     if (!silent) this.publish("execute_input", { code, execution_count: count }, msg);
     const entry = storeHistory ? this.history.add(count, code) : undefined;
+    if (!silent) for (const text of this.lateTypeReports.splice(0)) this.publish("stream", { name: "stderr", text }, msg);
     beginCell();
     let ok = true;
     let reply: Record<string, unknown> = { status: "error", execution_count: count, ename: "InternalError", evalue: "the kernel failed to run the cell", traceback: [] };
     try {
-      const outcome = code.trim() === "" ? ({ status: "ok", hasValue: false } as const) : await ex.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`, seq);
+      const outcome: CellOutcome = code.trim() === "" ? { status: "ok", hasValue: false } : await ex.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`, seq);
+      const check = outcome.typeCheck;
+      if (check?.settled) {
+        if (check.report !== undefined && !silent) this.publish("stream", { name: "stderr", text: check.report }, msg);
+      } else if (check && !silent) {
+        void check.done.then((report) => {
+          if (report !== undefined) this.lateTypeReports.push(`${LATE_REPORT}\n${report}`);
+        });
+      }
       if (outcome.status === "ok") {
         if (outcome.hasValue && !silent && !shownLiveThisCell(outcome.value)) {
           let data;
@@ -271,6 +293,7 @@ export class KernelServer {
       // take either order.
       this.publish("status", { execution_state: "idle" }, msg);
       this.send("shell", msg, "execute_reply", reply);
+      if (!this.backgroundStarted) setImmediate(() => this.startBackground());
     }
     return ok && reply.status === "ok";
   }

@@ -24,3 +24,12 @@ export type FromMain =
   | { op: "send"; channel: "iopub" | "shell" | "control"; msg: Message }
   | { op: "interrupt-ack" }
   | { op: "close" };
+
+/** Main -> type-check worker (checker-worker.ts); each request gets one CheckerReply with its id. */
+export type ToChecker =
+  | { op: "check"; id: number; code: string }
+  | { op: "complete"; id: number; code: string; cursor: number }
+  | { op: "inspect"; id: number; code: string; cursor: number };
+
+/** Type-check worker -> main. */
+export type CheckerReply = { id: number; value?: unknown; error?: string };

@@ -1,6 +1,8 @@
 // Tracebacks as IPython shows them: coloured (Jupyter front ends render ANSI
 // colours), the failing line with a few lines of context around it, and each
 // frame once.
+import type { TsDiagnostic } from "./tslab.js";
+
 const RED = "\x1b[0;31m";
 const GREEN = "\x1b[0;32m";
 const BOLD_RED = "\x1b[1;31m";
@@ -48,4 +50,16 @@ export function dedupeFrames(lines: string[]): string[] {
 
 export function stripAnsi(text: string): string {
   return text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+/** TypeScript's diagnostics for a cell: `cell[3]:2:7 - error TS2322: ...`, each with its line in context. */
+export function diagnosticLines(diags: TsDiagnostic[], code: string, label: string): string[] {
+  const out: string[] = [];
+  for (const d of diags) {
+    const where = `${d.fileName ?? `cell[${label}]`}:${d.start.line + 1}:${d.start.character + 1}`;
+    if (out.length > 0) out.push("");
+    out.push(`${colourFrame(where)} - ${headline(`error TS${d.code}`, d.messageText)}`);
+    if (d.fileName === undefined) out.push(...sourceContext(code, d.start.line + 1, d.start.character));
+  }
+  return out;
 }

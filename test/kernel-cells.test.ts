@@ -4,7 +4,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { requireKernelPrereqs } from "./kernel-helpers.js";
-import { KernelClient, type IOPub } from "./kernel-client.js";
+import { KernelClient, type Executed, type IOPub } from "./kernel-client.js";
+import { stripAnsi } from "../kernel/traceback.js";
 
 let k: KernelClient;
 
@@ -61,7 +62,11 @@ test("every standard global works in a cell as a value, a constructor and a type
   }
   const checks = GLOBALS.map(([name, , ctor]) => `\`${name}:\${typeof ${name}} \${typeof t_${name}} \${${ctor !== null ? `c_${name} !== undefined` : "true"}} \${v_${name} !== undefined}\``);
   lines.push(`[${checks.join(", ")}].join(";")`);
-  const got = (await k.value(lines.join("\n"))).replace(/^'|'$/g, "").split(";");
+  const { ran, report } = await withTypeReport(lines.join("\n"));
+  assert.equal(report, "", "every global type-checks as a value, a constructor and a type");
+  const result = ran.iopub.find((m) => m.type === "execute_result");
+  assert.ok(result, JSON.stringify(ran.reply));
+  const got = String((result.content.data as Record<string, unknown>)["text/plain"]).replace(/^'|'$/g, "").split(";");
   assert.equal(got.length, GLOBALS.length, got.join("\n"));
   for (const line of got) assert.match(line, /^\w+:(function|object) undefined true true$/, line);
 });
@@ -150,12 +155,37 @@ test("errors show like IPython: coloured, the failing line in context, each fram
   assert.match(plain, /----> 4 .*\n +5 +\}\n +6 +return twice;/);
   const frames = plain.split("\n").filter((l) => /^\s+at /.test(l));
   assert.equal(new Set(frames).size, frames.length, frames.join("\n"));
-  // Type errors get the same context.
-  const t = await k.execute('const n: number = 1;\nconst s: string = n;');
-  assert.equal(t.reply.ename, "TSError");
-  const tplain = (t.reply.traceback as string[]).join("\n").replace(/\x1b\[[0-9;]*m/g, "");
-  assert.match(tplain, /error TS2322/);
-  assert.match(tplain, /----> 2 const s: string = n;/);
+  // Syntax errors fail the cell before it runs, with the same context.
+  const bad = await k.execute("const ok = 1;\nconst broken = (;");
+  assert.equal(bad.reply.ename, "TSError");
+  assert.match(stripAnsi((bad.reply.traceback as string[]).join("\n")), /error TS1109[\s\S]*----> 2 const broken = \(;/);
+});
+
+/**
+ * Runs a cell and returns it with the type-check reports about it. The check runs beside the cell: its
+ * report is in the cell's output, or at the top of the next cell's. A completion request is answered
+ * after every check sent before it, so the cell run after one holds any report still owed.
+ */
+async function withTypeReport(code: string): Promise<{ ran: Executed; report: string }> {
+  const ran = await k.execute(code, { stopOnError: false });
+  await k.request("complete_request", { code: "", cursor_pos: 0 }, "shell", 120_000);
+  const next = await k.execute("0");
+  const streams = [...ran.iopub, ...next.iopub].filter((m) => m.type === "stream" && m.content.name === "stderr");
+  return { ran, report: stripAnsi(streams.map((m) => String(m.content.text)).join("")) };
+}
+
+test("type errors are reported with their line in context, and the cell still runs", { timeout: 180_000 }, async () => {
+  const { ran, report } = await withTypeReport("const n: number = 1;\nconst s: string = n;");
+  assert.equal(ran.reply.status, "ok", "a type error does not fail the cell (it ran, as TypeScript emits despite errors)");
+  assert.match(report, /cell\[\d+\]:2:7 - error TS2322: Type 'number' is not assignable to type 'string'/);
+  assert.match(report, /----> 2 const s: string = n;/);
+  // What it declared is there at run time and for the checker: no "Cannot find name" cascade.
+  const later = await withTypeReport("typeof s");
+  assert.equal(later.report, "");
+  assert.match(JSON.stringify(later.ran.iopub), /"text\/plain":"'number'"/);
+  // A clean cell with types, names from earlier cells and standard globals has no report.
+  const clean = await withTypeReport("const xs: Map<string, number> = new Map([[\"a\", n]]);\nArray.from(xs.values()).toSorted()");
+  assert.equal(clean.report, "");
 });
 
 test("Shift-Tab after an open parenthesis shows the signature and the options' docs", { timeout: 60_000 }, async () => {
