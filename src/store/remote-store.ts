@@ -26,6 +26,7 @@ import type {
   WorkerUpdate,
 } from "../types/index.js";
 import { parseOrThrow, StoreClosedError, ValidationError } from "../types/index.js";
+import { parseJsonText } from "../types/json.js";
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
@@ -211,13 +212,8 @@ export class RemoteStore implements LightningStore {
         }
       }
       if (status !== 0) {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* the error below quotes the text */
-        }
-        const err = errorFromWire(status, parsed);
+        // Not JSON: the error below quotes the text.
+        const err = errorFromWire(status, parseJsonText(text));
         if (status === 500 && ++serverErrors <= 2) lastFailure = err.message;
         else if (!RETRY_STATUSES.has(status)) {
           // A retried write the server no longer remembers (it restarted) may have been applied the first time.
