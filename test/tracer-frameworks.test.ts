@@ -31,6 +31,9 @@ import { ToolTaskTokenizer, CALL_OPEN } from "../src/examples/tool-agent-tokeniz
 import { CALCULATE_DESCRIPTION, CALCULATE_TOOL, calculate, calculatorPolicyConfig, calculatorTasks, llmOf, question, sampling, scoreCalc, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
 import { FRAMEWORK_AGENTS } from "../src/examples/tool-agent-frameworks.js";
 
+// The Agents SDK turns its tracing off under NODE_ENV=test; these tests are about that tracing.
+if (process.env.NODE_ENV === "test") delete process.env.NODE_ENV;
+
 const tok = new ToolTaskTokenizer();
 let policy: Policy;
 let store: LightningStore;
