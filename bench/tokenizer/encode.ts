@@ -1,36 +1,11 @@
 // Encode/decode throughput of the BPE tokenizer against the byte tokenizer
 // (the baseline: one TextEncoder call) on the same seeded text, same run.
 // Run: node --import tsx bench/tokenizer/encode.ts [MB]
-import { readFileSync } from "node:fs";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { BpeTokenizer, ByteTokenizer, trainBpe, type Tokenizer } from "../../src/tokenizer/index.js";
+import { makeText, root } from "./text.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const targetMB = Number(process.argv[2] ?? 2);
-
-// Seeded mixture: corpus words, fresh random words (cache misses), numbers,
-// punctuation, code-like lines and some non-Latin text.
-function makeText(bytes: number): string {
-  let s = 0x9e3779b9;
-  const r = () => ((s = (s ^ (s << 13)) >>> 0), (s = (s ^ (s >>> 17)) >>> 0), (s = (s ^ (s << 5)) >>> 0), s / 2 ** 32);
-  const words = readFileSync(join(root, "test/fixtures/tokenizer/corpus.txt"), "utf8").split(/\s+/).filter(Boolean);
-  const extra = ["日本語の", "文本", "русский", "Ελληνικά", "naïve", "🚀", "def", "return", "=", "+", "(x)", "{", "}"];
-  const parts: string[] = [];
-  let n = 0;
-  while (n < bytes) {
-    const u = r();
-    let w: string;
-    if (u < 0.7) w = words[Math.floor(r() * words.length)];
-    else if (u < 0.8) w = Array.from({ length: 3 + Math.floor(r() * 8) }, () => String.fromCharCode(97 + Math.floor(r() * 26))).join("");
-    else if (u < 0.88) w = String(Math.floor(r() * 100000));
-    else w = extra[Math.floor(r() * extra.length)];
-    const sep = r() < 0.08 ? "\n" : r() < 0.03 ? "  " : " ";
-    parts.push(w + sep);
-    n += w.length + 1;
-  }
-  return parts.join("");
-}
 
 // Best of `reps` runs: the machine is shared, so the fastest run is the least disturbed one.
 function mbps(tok: Tokenizer, text: string, bytes: number, reps = 3): { encode: number; decode: number; tokens: number } {
