@@ -131,3 +131,19 @@ test("post-processors other than special tokens around one sequence are refused,
   refused({ type: "TemplateProcessing", single: [{ SpecialToken: { id: "<bos>" } }, { Sequence: { id: "A" } }], special_tokens: { "<bos>": { ids: [1] } } }, /"<bos>", which is not an added token/);
   refused({ type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>" } }, { Sequence: { id: "A" } }], special_tokens: {} }, /exactly one id/);
 });
+
+test("a SentencePiece-style tokenizer.json (TinyLlama's: byte_fallback, Metaspace-like normalizer) is refused, not approximated", () => {
+  const tinyLlamaLike = {
+    normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "▁" }, { type: "Replace", pattern: { String: " " }, content: "▁" }] },
+    pre_tokenizer: null,
+    post_processor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }], special_tokens: { "<s>": { id: "<s>", ids: [1], tokens: ["<s>"] } } },
+    decoder: { type: "Sequence", decoders: [{ type: "Replace" }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip" }] },
+    added_tokens: [{ id: 1, content: "<s>", special: true }],
+    model: { type: "BPE", byte_fallback: true, fuse_unk: true, unk_token: "<unk>", vocab: { "<unk>": 0, "<s>": 1, "▁": 2 }, merges: [] },
+  };
+  assert.throws(() => BpeTokenizer.fromJSON(tinyLlamaLike), (e: unknown) => e instanceof ValidationError && /byte_fallback is not supported/.test(e.message));
+  assert.throws(
+    () => BpeTokenizer.fromJSON({ ...tinyLlamaLike, model: { ...tinyLlamaLike.model, byte_fallback: false } }),
+    (e: unknown) => e instanceof ValidationError && /normalizer type "Prepend" is not supported/.test(e.message),
+  );
+});
