@@ -17,6 +17,7 @@ import fc from "fast-check";
 import { Tiktoken } from "js-tiktoken/lite";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { BpeTokenizer } from "../src/tokenizer/bpe.js";
+import { ByteTokenizer } from "../src/tokenizer/byte-tokenizer.js";
 import { BYTE_TO_CHAR } from "../src/tokenizer/byte-level.js";
 import { GPT2_PATTERN } from "../src/tokenizer/pretokenize.js";
 import { ValidationError } from "../src/types/errors.js";
@@ -83,6 +84,12 @@ test("GPT-2: ids equal @huggingface/tokenizers on the same tokenizer.json, speci
   assert.ok(quirky.length > 0, "the corpus should hold U+FEFF / U+0085 cases");
   const hfSplit = new HfTokenizer(split, {});
   assertSame("gpt2 (as Split) vs tokenizers.js", quirky, (s) => ours.encode(s, { allowSpecial: true }), (s) => hfIds(hfSplit, s));
+  // Decoding agrees too, on whole encodings and on ones cut mid-character.
+  for (const s of corpus) {
+    const ids = ours.encode(s, { allowSpecial: true });
+    for (const part of [ids, ids.slice(1), ids.slice(0, -1)].filter((p) => p.length > 0))
+      assert.equal(ours.decode(part), hf.decode(part, { clean_up_tokenization_spaces: false }), JSON.stringify(s));
+  }
   // By hand: U+FEFF is not whitespace for GPT-2, so " \ufeff" is one punctuation piece ("Ġï", "»", "¿").
   assert.deepEqual(ours.encode(" \ufeff").map((id) => ours.idToTokenString(id)), ["Ġï", "»", "¿"]);
 });
@@ -115,6 +122,13 @@ test("Qwen2 layout (NFC, single-digit split, ChatML specials): ids equal tokeniz
     }),
     { numRuns: 300, seed: 42 },
   );
+});
+
+test("a leading U+FEFF is text, not a byte-order mark: decode keeps it (BPE and byte tokenizers)", () => {
+  const { ours } = loadGpt2();
+  for (const tok of [ours, new ByteTokenizer()]) {
+    for (const s of ["\ufeff", "\ufeffit's", "a\ufeff"]) assert.equal(tok.decode(tok.encode(s)), s);
+  }
 });
 
 test("post-processors other than special tokens around one sequence are refused, naming the problem", () => {

@@ -32,7 +32,8 @@ export interface BpeOptions {
 }
 
 const WHERE = "tokenizer.json";
-const decoder = new TextDecoder("utf-8");
+// ignoreBOM keeps a leading U+FEFF: it is text the ids spell, not a byte-order mark to strip.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);

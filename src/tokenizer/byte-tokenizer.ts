@@ -14,7 +14,8 @@ export interface ByteTokenizerOptions {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8");
+// ignoreBOM keeps a leading U+FEFF: it is text the ids spell, not a byte-order mark to strip.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 export class ByteTokenizer implements Tokenizer {
   readonly kind = "byte" as const;
