@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { ChatTurn, ToolSpec } from "../tokenizer/tools.js";
+import { parseJsonText } from "../types/json.js";
 import type { GeneratedChoice, GenerateResult, ToolChoice } from "./backend.js";
 import { ApiError } from "./requests.js";
 
@@ -107,12 +108,7 @@ function stopReason(c: GeneratedChoice): string {
 
 /** The native parser only makes JSON objects; an upstream's arguments that are not one cannot be a tool_use input. */
 function toolInput(args: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(args);
-  } catch {
-    v = undefined;
-  }
+  const v = parseJsonText(args);
   if (typeof v !== "object" || v === null || Array.isArray(v))
     throw new ApiError(502, `the backend returned tool call arguments that are not a JSON object: ${args.slice(0, 200)}`, "upstream_error");
   return v as Record<string, unknown>;
