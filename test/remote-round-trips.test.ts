@@ -185,6 +185,13 @@ test("complete with spans retried after a lost answer stores no span twice and l
     assert.deepEqual(await s.backing.getLatestAttempt(rolloutId), before, "the same final update changes nothing the second time");
     assert.equal((await s.backing.querySpans({ rolloutId })).length, 1);
     assert.equal((await s.backing.getRolloutById(rolloutId))?.status, "succeeded");
+    const bad = await fetch(`${s.server.url}/v1/agl/runner/complete`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ rolloutId, attemptId, update: { status: "nope" }, spans: [{ ...base({ rollout: { rolloutId }, attempt: { attemptId } }), spanId: "00000000000000bb", name: "never" }] }),
+    });
+    assert.equal(bad.status, 400, "a malformed update is refused before its spans are stored");
+    assert.equal((await s.backing.querySpans({ rolloutId })).length, 1);
   } finally {
     await s.close();
   }

@@ -7,6 +7,8 @@ import type { LightningStore } from "../store/lightning-store.js";
 import type { OperationBody, OperationName } from "../store/remote-protocol.js";
 import { normalizeSpan, type SpanDraft } from "../store/span-input.js";
 import { NotFoundError, ValidationError, type AttemptUpdate, type Span } from "../types/index.js";
+import { AttemptUpdateSchema } from "../types/rollout.js";
+import { parseOrThrow } from "../types/validate.js";
 import { claimRolloutSteps, completeAttemptSteps, heartbeatSteps, spanFailureUpdate, type CompletedAttempt } from "../store/runner-steps.js";
 import { errorToWire, type SpanResult } from "../store/remote-protocol.js";
 
@@ -112,6 +114,8 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
  * twice (a terminal attempt refuses it).
  */
 async function completeWithSpans(c: HandlerContext, spans: unknown[], rolloutId: string, attemptId: string, update: AttemptUpdate, call: CallInfo): Promise<CompletedAttempt & { spanResults: SpanResult[] }> {
+  // A malformed update is refused before any span is stored, so the answer never calls stored spans refused.
+  parseOrThrow(AttemptUpdateSchema, update, "completeAttempt");
   const spanResults: SpanResult[] = [];
   let failure: unknown = null;
   const refused = (e: unknown): SpanResult => {
