@@ -4,7 +4,7 @@
 // requests made before then wait for it.
 import { Worker } from "node:worker_threads";
 import type { Completions } from "./type-checker.js";
-import type { CheckerReply, ToChecker } from "./thread-messages.js";
+import type { CheckerReply, CheckerWorkerData, ToChecker } from "./thread-messages.js";
 import type { TsDiagnostic } from "./tslab.js";
 
 type Request = ToChecker extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -15,10 +15,19 @@ export class CheckerClient {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly backlog: ToChecker[] = [];
   private failed: Error | undefined;
+  private readonly activity = new Int32Array(new SharedArrayBuffer(8));
+  private readonly epochMs = Date.now();
+
+  /** Tells the worker a cell started or ended: checks wait while quick cells are being answered. */
+  cellRunning(running: boolean): void {
+    Atomics.store(this.activity, 1, Date.now() - this.epochMs);
+    Atomics.store(this.activity, 0, running ? 1 : 0);
+  }
 
   start(): void {
     if (this.worker || this.failed) return;
-    const w = new Worker(new URL("./checker-worker.js", import.meta.url), { stdout: false, stderr: false });
+    const workerData: CheckerWorkerData = { activity: this.activity.buffer as SharedArrayBuffer, epochMs: this.epochMs };
+    const w = new Worker(new URL("./checker-worker.js", import.meta.url), { workerData, stdout: false, stderr: false });
     this.worker = w;
     w.on("message", (r: CheckerReply) => {
       const p = this.waiting.get(r.id);

@@ -267,10 +267,12 @@ export class Executor {
     this.interrupted = false;
     this.resetInterrupt();
     this.running = true;
+    this.checker.cellRunning(true);
     try {
       return await this.executeInner(code, label);
     } finally {
       this.running = false;
+      this.checker.cellRunning(false);
     }
   }
 

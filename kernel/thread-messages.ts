@@ -33,3 +33,9 @@ export type ToChecker =
 
 /** Type-check worker -> main. */
 export type CheckerReply = { id: number; value?: unknown; error?: string };
+
+export interface CheckerWorkerData {
+  /** Int32Array: [1 while a cell runs, ms since epochMs of the last start or end]. */
+  activity: SharedArrayBuffer;
+  epochMs: number;
+}

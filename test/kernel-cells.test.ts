@@ -183,6 +183,9 @@ test("type errors are reported with their line in context, and the cell still ru
   const later = await withTypeReport("typeof s");
   assert.equal(later.report, "");
   assert.match(JSON.stringify(later.ran.iopub), /"text\/plain":"'number'"/);
+  // A cell that runs longer than its check gets the report in its own output.
+  const long = await k.execute('const k1: number = 1;\nconst k2: string = k1;\nawait new Promise((r) => setTimeout(r, 4000));');
+  assert.match(stripAnsi(long.iopub.filter((m) => m.type === "stream").map((m) => String(m.content.text)).join("")), /cell\[\d+\]:2:7 - error TS2322/);
   // A clean cell with types, names from earlier cells and standard globals has no report.
   const clean = await withTypeReport("const xs: Map<string, number> = new Map([[\"a\", n]]);\nArray.from(xs.values()).toSorted()");
   assert.equal(clean.report, "");
