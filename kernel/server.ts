@@ -41,7 +41,7 @@ export function kernelInfo(): Record<string, unknown> {
       // Makes JupyterLab and classic Notebook highlight TypeScript (same trick as tslab).
       codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
     },
-    banner: `Arclight ${arclightVersion()} (TypeScript on Node ${process.version}); \`agl\` is loaded`,
+    banner: `Arclight ${arclightVersion()} (TypeScript on Node ${process.version}); \`agl\` is imported in every cell (it loads on first use)`,
     help_links: [],
     debugger: false,
   };
