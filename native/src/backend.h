@@ -6,6 +6,7 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ class Backend {
   virtual const Model<float>& host() = 0;
   // The host model to change in place (loading adapters), or null where the host is only a snapshot.
   virtual Model<float>* mutableHost() { return nullptr; }
+  // Makes the named LoRA adapter the one the next calls use (Model::use_adapter); backends without
+  // adapters know only "default".
+  virtual void useAdapter(const std::string& name) {
+    if (name != "default") throw std::invalid_argument(std::string("named adapters run on the CPU backend only; this policy runs on ") + device());
+  }
   // Checked between layers, sequences and decoded tokens.
   virtual void setCancelFlag(std::atomic<bool>* flag) = 0;
   // An independent copy on the same device (weights, optimizer state and step).
@@ -60,6 +66,7 @@ class CpuBackend final : public Backend {
   StepStats gradients(const SeqBatch& b, const LossConfig& loss) override { return m_->compute_gradients(b, loss); }
   const Model<float>& host() override { return *m_; }
   Model<float>* mutableHost() override { return m_.get(); }
+  void useAdapter(const std::string& name) override { m_->use_adapter(name); }
   void setCancelFlag(std::atomic<bool>* flag) override { m_->cancelFlag = flag; }
   std::unique_ptr<Backend> clone() override {
     auto copy = std::make_unique<Model<float>>(*m_);

@@ -49,8 +49,12 @@ double to_double(const std::string& s, const std::string& key) {
 
 // AdamW moments of parameter p are stored as optim.m.<p> and optim.v.<p>.
 const std::string kOptimM = "optim.m.", kOptimV = "optim.v.";
+// Named adapters other than the active one are stored as adapters.<name>.<param> (and their moments
+// as adapters.<name>.optim.m.<param>), listed in arclight.adapters.
+const std::string kAdapters = "adapters.";
 
 bool is_optim(const std::string& name) { return name.compare(0, 6, "optim.") == 0; }
+bool is_parked(const std::string& name) { return name.compare(0, kAdapters.size(), kAdapters) == 0; }
 
 // Copies tensor prefix+p.name of every parameter from offset `from` on into dst, which is laid out
 // like the weights minus the first `from` elements (the weights: from = 0; optimizer moments: the
@@ -69,7 +73,7 @@ void fill(std::vector<float>& dst, const Model<float>& model, const std::map<std
 void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path, bool baseOnly = false) {
   fill(model.w, model, tensors, "", path, 0, baseOnly);
   size_t weights = 0, expected = 0;
-  for (auto& kv : tensors) weights += is_optim(kv.first) ? 0 : 1;
+  for (auto& kv : tensors) weights += is_optim(kv.first) || is_parked(kv.first) ? 0 : 1;
   for (const ParamInfo& p : model.params) expected += baseOnly && Model<float>::is_lora(p) ? 0 : 1;
   if (weights != expected) throw std::runtime_error(path + ": unexpected extra tensors for this config");
 }
@@ -96,6 +100,44 @@ unsigned parse_lora_targets(const std::string& s, const std::string& where) {
   return mask;
 }
 
+// The named adapters a checkpoint holds besides its active one (arclight.adapters), each with its
+// step count and, when it has trained, its AdamW moments.
+void load_parked_adapters(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, std::map<std::string, std::string>& meta,
+                          const std::string& path) {
+  auto act = meta.find("arclight.adapter");
+  if (act != meta.end()) model.activeAdapter = act->second;
+  auto list = meta.find("arclight.adapters");
+  size_t expected = 0;
+  if (list != meta.end() && !list->second.empty()) {
+    if (model.cfg.lora.rank == 0) throw std::runtime_error(path + ": named adapters without LoRA metadata");
+    const size_t base = model.trainableBase(), n = model.numTrainable();
+    size_t tail = 0;  // adapter tensors per adapter
+    for (const ParamInfo& p : model.params) tail += p.offset >= base ? 1 : 0;
+    std::stringstream names(list->second);
+    std::string name;
+    while (std::getline(names, name, ',')) {
+      if (name.empty() || name == model.activeAdapter || model.parked.count(name)) throw std::runtime_error(path + ": bad adapter list \"" + list->second + "\"");
+      Model<float>::AdapterState a;
+      const std::string pre = kAdapters + name + ".";
+      a.w.assign(n, 0.0f);
+      fill(a.w, model, tensors, pre, path, base);
+      expected += tail;
+      if (tensors.count(pre + kOptimM + model.params.back().name)) {
+        a.m.assign(n, 0.0f);
+        a.v.assign(n, 0.0f);
+        fill(a.m, model, tensors, pre + kOptimM, path, base);
+        fill(a.v, model, tensors, pre + kOptimV, path, base);
+        expected += 2 * tail;
+      }
+      a.step = to_int(need(meta, "arclight.adapterStep." + name, path), "adapterStep");
+      model.parked[name] = std::move(a);
+    }
+  }
+  size_t found = 0;
+  for (auto& kv : tensors) found += is_parked(kv.first) ? 1 : 0;
+  if (found != expected) throw std::runtime_error(path + ": adapters.* tensors do not match arclight.adapters");
+}
+
 }  // namespace
 
 void save_checkpoint(const Model<float>& model, const std::string& path) {
@@ -118,6 +160,30 @@ void save_checkpoint(const Model<float>& model, const std::string& path) {
       put(2 * P + i, kOptimV + p.name, model.v, p, base);
     }
   }
+  // Parked named adapters: adapters.<name>.<param>, with their moments under adapters.<name>.optim.m./v.
+  std::vector<io::TensorF32> parkedStore;
+  parkedStore.reserve(model.parked.size() * 3 * P);
+  std::string names;
+  for (const auto& kv : model.parked) {
+    const auto& a = kv.second;
+    const std::string pre = kAdapters + kv.first + ".";
+    const bool aOptim = a.m.size() == model.numTrainable() && a.v.size() == model.numTrainable();
+    for (const ParamInfo& p : model.params) {
+      if (p.offset < base) continue;
+      auto add = [&](const std::string& name, const std::vector<float>& src) {
+        parkedStore.emplace_back();
+        parkedStore.back().shape = p.shape;
+        parkedStore.back().data.assign(src.begin() + (p.offset - base), src.begin() + (p.offset - base) + p.size);
+        list.emplace_back(name, &parkedStore.back());
+      };
+      add(pre + p.name, a.w);
+      if (aOptim) {
+        add(pre + kOptimM + p.name, a.m);
+        add(pre + kOptimV + p.name, a.v);
+      }
+    }
+    names += (names.empty() ? "" : ",") + kv.first;
+  }
   std::map<std::string, std::string> meta = {
       {"format", "pt"},
       {"arclight.format", "1"},
@@ -135,6 +201,11 @@ void save_checkpoint(const Model<float>& model, const std::string& path) {
       {"arclight.step", std::to_string(model.step)},
   };
   if (optim) meta["arclight.optim"] = "adamw";
+  if (c.lora.rank > 0) meta["arclight.adapter"] = model.activeAdapter;
+  if (!names.empty()) {
+    meta["arclight.adapters"] = names;
+    for (const auto& kv : model.parked) meta["arclight.adapterStep." + kv.first] = std::to_string(kv.second.step);
+  }
   if (c.lora.rank > 0) {  // adapters (h.<i>.lora.<target>.A/B) over a frozen base
     meta["arclight.loraRank"] = std::to_string(c.lora.rank);
     meta["arclight.loraAlpha"] = fmt(c.lora.alpha);
@@ -192,6 +263,7 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
     for (auto& kv : tensors)
       if (is_optim(kv.first)) throw std::runtime_error(path + ": tensor " + kv.first + " without arclight.optim metadata");
   }
+  load_parked_adapters(*model, tensors, meta, path);
   return model;
 }
 

@@ -3,12 +3,14 @@
 // AdamW step and the KV-cached sampler. Templated on the float type so a
 // double build can check the fp32 gradients (see gradcheck.h).
 #pragma once
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -50,6 +52,21 @@ struct SeqBatch {
 
   size_t numSeqs() const { return promptLen.size(); }
   size_t respTokens() const { size_t n = 0; for (int r : respLen) n += r; return n; }
+  // Shapes agree: one prompt and response length per sequence, tokens for all of them, one
+  // advantage per sequence and one value per response token in the per-token arrays.
+  void check() const {
+    if (promptLen.size() != respLen.size()) throw std::invalid_argument("promptLens and responseLens differ in length");
+    size_t total = 0, resp = 0;
+    for (size_t s = 0; s < promptLen.size(); s++) {
+      if (promptLen[s] < 1 || respLen[s] < 0) throw std::invalid_argument("sequence " + std::to_string(s) + ": prompt needs >= 1 token, response >= 0");
+      total += (size_t)promptLen[s] + respLen[s];
+      resp += respLen[s];
+    }
+    if (total != tokens.size()) throw std::invalid_argument("tokens length does not match promptLens + responseLens");
+    if (!advantages.empty() && advantages.size() != promptLen.size()) throw std::invalid_argument("advantages needs one value per sequence");
+    for (auto* a : {&oldLogprobs, &refLogprobs, &mask})
+      if (!a->empty() && a->size() != resp) throw std::invalid_argument("per-token arrays need one value per response token (" + std::to_string(resp) + ")");
+  }
   void finalize() {
     tokOff.assign(numSeqs(), 0); respOff.assign(numSeqs(), 0);
     size_t t = 0, r = 0;
@@ -152,6 +169,69 @@ class Model {
 
   static bool is_lora(const ParamInfo& p) { return p.name.find(".lora.") != std::string::npos; }
   size_t trainableBase() const { return gBase_; }
+
+  // ==========================================================================
+  // Named adapters over the one frozen base (one per agent). The active adapter is the trained
+  // tail of w with m, v and step; the others are parked with their own AdamW moments and step
+  // count, and swapped in (a copy of the adapter weights only) when a call names them.
+  struct AdapterState {
+    std::vector<F> w, m, v;
+    long step = 0;
+  };
+  static constexpr const char* kDefaultAdapter = "default";  // PEFT's name for the first adapter
+  std::string activeAdapter = kDefaultAdapter;
+  std::map<std::string, AdapterState> parked;
+
+  // Makes `name` the active adapter; one that does not exist yet starts fresh (PEFT init seeded by
+  // its name, zero moments, step 0).
+  void use_adapter(const std::string& name) {
+    if (name == activeAdapter) return;
+    if (cfg.lora.rank == 0) throw std::invalid_argument("adapter \"" + name + "\": named adapters need LoRA (lora in the config or in fromPretrained's options)");
+    AdapterState out;
+    out.w.assign(w.begin() + gBase_, w.end());
+    out.m = std::move(m);
+    out.v = std::move(v);
+    out.step = step;
+    auto it = parked.find(name);
+    if (it != parked.end()) {
+      std::copy(it->second.w.begin(), it->second.w.end(), w.begin() + gBase_);
+      m = std::move(it->second.m);
+      v = std::move(it->second.v);
+      step = it->second.step;
+      parked.erase(it);
+    } else {
+      init_lora(adapter_seed(name));
+      m.clear();
+      v.clear();
+      step = 0;
+    }
+    parked[activeAdapter] = std::move(out);
+    activeAdapter = name;
+  }
+
+  // Drops a parked adapter (the active one cannot be removed: switch away first).
+  void remove_adapter(const std::string& name) {
+    if (name == activeAdapter) throw std::invalid_argument("adapter \"" + name + "\" is active; select another adapter before removing it");
+    if (!parked.erase(name)) throw std::invalid_argument("no adapter named \"" + name + "\"");
+  }
+
+  // Bytes of the parked adapters: weights, and AdamW moments once they have trained.
+  size_t parked_weight_bytes() const {
+    size_t n = 0;
+    for (auto& kv : parked) n += kv.second.w.size();
+    return n * sizeof(F);
+  }
+  size_t parked_optimizer_bytes() const {
+    size_t n = 0;
+    for (auto& kv : parked) n += kv.second.m.size() + kv.second.v.size();
+    return n * sizeof(F);
+  }
+
+  static uint64_t adapter_seed(const std::string& name) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+    return h;
+  }
 
   // The base model with every adapter folded in: W += (alpha / rank) * B A on the adapted rows.
   std::unique_ptr<Model<F>> merged() const {

@@ -71,18 +71,22 @@ export interface NativePolicyHandle {
     device: "cpu" | "cuda";
     precision: "fp32" | "bf16";
     deviceNote?: string;
-    /** Bytes held on the host (CPU backend only). */
+    /** Bytes held on the host (CPU backend only), parked named adapters included. */
     memory?: { weights: number; gradients: number; optimizer: number };
+    /** LoRA policies on the CPU: optimizer steps of every named adapter that exists ("default" always). */
+    adapters?: Record<string, number>;
   };
+  /** `req.adapter` / `opts.adapter`: the named LoRA adapter the call uses (created fresh on first use); absent = "default". */
   generate(req: Record<string, unknown>): Promise<NativeGeneration>;
-  score(batch: NativeBatch): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
+  score(batch: NativeBatch, opts?: { adapter?: string }): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
   trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;
   gradients(batch: NativeBatch, opts: Record<string, unknown>): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
   save(path: string): Promise<void>;
-  saveAdapter(dir: string): Promise<void>;
-  saveHF(dir: string): Promise<void>;
-  loadAdapter(dir: string): Promise<void>;
-  merge(): NativePolicyHandle;
+  saveAdapter(dir: string, opts?: { adapter?: string }): Promise<void>;
+  saveHF(dir: string, opts?: { adapter?: string }): Promise<void>;
+  loadAdapter(dir: string, opts?: { adapter?: string }): Promise<void>;
+  removeAdapter(name: string): void;
+  merge(opts?: { adapter?: string }): NativePolicyHandle;
   clone(): NativePolicyHandle;
   cancel(): void;
   dispose(): Promise<void> | undefined;

@@ -116,6 +116,8 @@ export interface GenerateOptions {
   maxTokens?: number;
   /** false recomputes the whole sequence per token (a reference path for tests). Default true. */
   useCache?: boolean;
+  /** The named LoRA adapter that generates (see `policy.adapter(name)`); default "default". */
+  adapter?: string;
   signal?: AbortSignal;
 }
 
@@ -146,8 +148,8 @@ export interface TrainOptions extends AdvantageOptions {
   clipHigh?: number;
   /** k3 KL weight; needs refLogprobs in the batch or `reference`. Default 0. */
   klBeta?: number;
-  /** Frozen reference policy (e.g. `policy.clone()` before training) for the KL term. */
-  reference?: Policy;
+  /** Frozen reference policy (e.g. `policy.clone()` before training, or one of its adapters) for the KL term. */
+  reference?: Policy | PolicyAdapter;
   entropyCoef?: number;
   aggregation?: "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum-norm";
   /** Divisor for seq-mean-token-sum-norm; default the longest response in the batch. */
@@ -162,6 +164,8 @@ export interface TrainOptions extends AdvantageOptions {
   /** Cosine decay to minLrRatio * lr by this step; 0 = constant. */
   totalSteps?: number;
   minLrRatio?: number;
+  /** The named LoRA adapter that trains (its own AdamW state and step count); default "default". */
+  adapter?: string;
   signal?: AbortSignal;
 }
 
@@ -176,6 +180,20 @@ export interface LogprobResult {
 }
 
 const FAMILIES = new Set(["gpt2", "qwen2", "llama"]);
+
+/** Adapter names: what a proxy's model name or an agent's name usually is, and safe as a tensor-name part. */
+const ADAPTER_NAME = /^[A-Za-z0-9_.:/-]{1,64}$/;
+const DEFAULT_ADAPTER = "default";
+
+function adapterIssues(v: unknown, issues: string[]): void {
+  if (v !== undefined && (typeof v !== "string" || !ADAPTER_NAME.test(v))) issues.push(`adapter must be 1-64 characters of letters, digits, _ . : / -, got ${JSON.stringify(v)}`);
+}
+
+function checkAdapter(where: string, v: unknown): void {
+  const issues: string[] = [];
+  adapterIssues(v, issues);
+  if (issues.length) throw new ValidationError(where, issues);
+}
 
 function intIn(where: string, name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
   if (v === undefined) return;
@@ -387,8 +405,10 @@ export class Policy {
     const i = this.#live().info();
     return i.trainableParams ?? i.numParams;
   }
-  /** Optimizer steps taken (restored by load). */
+  /** Optimizer steps taken (restored by load); with LoRA, those of the default adapter. */
   get step(): number {
+    const a = this.#live().info().adapters;
+    if (a) return a[DEFAULT_ADAPTER] ?? 0;
     return this.#live().info().step;
   }
 
@@ -403,6 +423,7 @@ export class Policy {
     intIn(where, "seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, issues);
     numIn("temperature", opts.temperature, 0, 1e6, issues);
     numIn("topP", opts.topP, 1e-9, 1, issues);
+    adapterIssues(opts.adapter, issues);
     if (opts.stop !== undefined && (!Array.isArray(opts.stop) || opts.stop.some((t) => !Number.isInteger(t) || t < 0 || t >= cfg.vocab)))
       issues.push(`stop must be token ids in [0, ${cfg.vocab})`);
     prompts.forEach((p, i) => {
@@ -429,6 +450,7 @@ export class Policy {
         stop: Int32Array.from(opts.stop ?? []),
         maxTokens: opts.maxTokens ?? 16,
         useCache: opts.useCache ?? true,
+        adapter: opts.adapter ?? DEFAULT_ADAPTER,
       }),
     );
     return {
@@ -444,10 +466,11 @@ export class Policy {
   }
 
   /** Per-response-token logprobs and entropies (teacher forcing), shaped like `batch.responses`. */
-  async logprobs(batch: Pick<SequenceBatch, "prompts" | "responses">, opts: { signal?: AbortSignal } = {}): Promise<LogprobResult> {
+  async logprobs(batch: Pick<SequenceBatch, "prompts" | "responses">, opts: { signal?: AbortSignal; adapter?: string } = {}): Promise<LogprobResult> {
     const cfg = this.config;
+    checkAdapter("policy.logprobs", opts.adapter);
     const nb = flattenBatch("policy.logprobs", { prompts: batch?.prompts, responses: batch?.responses } as SequenceBatch, cfg.vocab, cfg.ctx);
-    const raw = await this.#run(opts.signal, (h) => h.score(nb));
+    const raw = await this.#run(opts.signal, (h) => h.score(nb, { adapter: opts.adapter ?? DEFAULT_ADAPTER }));
     return { logprobs: splitRows(raw.logprobs, batch.responses), entropy: splitRows(raw.entropy, batch.responses) };
   }
 
@@ -495,7 +518,8 @@ export class Policy {
     numIn("normLength", opts.normLength, 0, 1e9, issues);
     intIn(where, "warmupSteps", opts.warmupSteps, 0, 2 ** 31 - 1, issues);
     intIn(where, "totalSteps", opts.totalSteps, 0, 2 ** 31 - 1, issues);
-    if (opts.reference !== undefined && !(opts.reference instanceof Policy)) issues.push("reference must be a Policy");
+    if (opts.reference !== undefined && !(opts.reference instanceof Policy) && !(opts.reference instanceof PolicyAdapter)) issues.push("reference must be a Policy or a PolicyAdapter");
+    adapterIssues(opts.adapter, issues);
     if (issues.length) throw new ValidationError(where, issues);
 
     let advantages: number[] | undefined = perSequence(where, "advantages", batch.advantages, S);
@@ -533,6 +557,7 @@ export class Policy {
       warmupSteps: opts.warmupSteps ?? 0,
       totalSteps: opts.totalSteps ?? 0,
       minLrRatio: opts.minLrRatio ?? 0,
+      adapter: opts.adapter ?? DEFAULT_ADAPTER,
     };
     if (!needRef) return { nb, native, advantages };
     return opts.reference!.logprobs(batch, { signal: opts.signal }).then((ref) => {
@@ -547,37 +572,68 @@ export class Policy {
     await this.#run(undefined, (h) => h.save(path));
   }
 
-  /** Writes the LoRA adapters as a PEFT directory (adapter_model.safetensors + adapter_config.json). */
-  async saveAdapter(dir: string): Promise<void> {
+  /** Writes a LoRA adapter (default "default") as a PEFT directory (adapter_model.safetensors + adapter_config.json). */
+  async saveAdapter(dir: string, opts: { adapter?: string } = {}): Promise<void> {
     if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("policy.saveAdapter", ["dir must be a non-empty string"]);
+    checkAdapter("policy.saveAdapter", opts.adapter);
     await mkdir(dir, { recursive: true });
-    await this.#run(undefined, (h) => h.saveAdapter(dir));
+    await this.#run(undefined, (h) => h.saveAdapter(dir, { adapter: opts.adapter ?? DEFAULT_ADAPTER }));
   }
 
-  /** Replaces the LoRA adapters with a PEFT directory's (same rank, alpha and targets); the optimizer restarts. */
-  async loadAdapter(dir: string): Promise<void> {
+  /** Replaces a LoRA adapter's weights with a PEFT directory's (same rank, alpha and targets); its optimizer restarts. */
+  async loadAdapter(dir: string, opts: { adapter?: string } = {}): Promise<void> {
     if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("policy.loadAdapter", ["dir must be a non-empty string"]);
-    await this.#run(undefined, (h) => h.loadAdapter(dir));
+    checkAdapter("policy.loadAdapter", opts.adapter);
+    await this.#run(undefined, (h) => h.loadAdapter(dir, { adapter: opts.adapter ?? DEFAULT_ADAPTER }));
   }
 
-  /** A new policy (CPU) with the adapters folded into the base weights (W += alpha/rank B A) and no adapters. */
-  async mergeAdapter(): Promise<Policy> {
-    const merged = await this.#run(undefined, async (h) => new Policy(h.merge()));
+  /** A new policy (CPU) with one adapter (default "default") folded into the base weights (W += alpha/rank B A) and no adapters. */
+  async mergeAdapter(opts: { adapter?: string } = {}): Promise<Policy> {
+    checkAdapter("policy.mergeAdapter", opts.adapter);
+    const merged = await this.#run(undefined, async (h) => new Policy(h.merge({ adapter: opts.adapter ?? DEFAULT_ADAPTER })));
     merged.#sourceDir = this.#sourceDir;
     return merged;
   }
 
   /**
+   * A named LoRA adapter over this policy's frozen base, one per agent: its own weights (PEFT init seeded
+   * by the name, so a fresh one leaves the base's outputs unchanged), AdamW state and step count. Every
+   * call through the view uses that adapter; calls on the policy itself use "default". Created on first
+   * use; `save` keeps them all, `saveAdapter`/`loadAdapter` move one in PEFT's format. Serve several
+   * over one proxy with PolicyBackend's `policies` option (model name -> adapter).
+   */
+  adapter(name: string): PolicyAdapter {
+    checkAdapter("policy.adapter", name);
+    if (typeof name !== "string") throw new ValidationError("policy.adapter", ["name is required"]);
+    if (!this.config.lora) throw new ValidationError("policy.adapter", ["named adapters need LoRA: lora in Policy.create's config or in fromPretrained's options"]);
+    if (this.device !== "cpu") throw new ValidationError("policy.adapter", [`named adapters run on the CPU backend only; this policy runs on ${this.device}`]);
+    return new PolicyAdapter(this, name);
+  }
+
+  /** Named adapters that exist (those used at least once, and "default"), with the optimizer steps each has taken. */
+  adapters(): Record<string, number> {
+    return { ...(this.#live().info().adapters ?? {}) };
+  }
+
+  /** Drops a named adapter (not "default") with its optimizer state; waits for the calls queued before it. */
+  async removeAdapter(name: string): Promise<void> {
+    checkAdapter("policy.removeAdapter", name);
+    if (name === DEFAULT_ADAPTER) throw new ValidationError("policy.removeAdapter", ["the default adapter cannot be removed"]);
+    await this.#run(undefined, async (h) => h.removeAdapter(name));
+  }
+
+  /**
    * Writes a Hugging Face directory in the family's own names and layouts (config.json,
    * model.safetensors in F32, generation_config.json) that Policy.fromPretrained, transformers
-   * and vLLM load; LoRA adapters are merged in. Tokenizer files (tokenizer.json,
+   * and vLLM load; the LoRA adapter (`opts.adapter`, default "default") is merged in. Tokenizer files (tokenizer.json,
    * tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt) come from
    * `tokenizerDir`, else from the directory the policy was loaded from, when present.
    */
-  async saveHF(dir: string, opts: { tokenizerDir?: string } = {}): Promise<void> {
+  async saveHF(dir: string, opts: { tokenizerDir?: string; adapter?: string } = {}): Promise<void> {
     if (typeof dir !== "string" || dir.length === 0) throw new ValidationError("policy.saveHF", ["dir must be a non-empty string"]);
+    checkAdapter("policy.saveHF", opts.adapter);
     await mkdir(dir, { recursive: true });
-    await this.#run(undefined, (h) => h.saveHF(dir));
+    await this.#run(undefined, (h) => h.saveHF(dir, { adapter: opts.adapter ?? DEFAULT_ADAPTER }));
     const from = opts.tokenizerDir ?? this.#sourceDir;
     for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "generation_config.json"])
       if (from && existsSync(join(from, f))) await copyFile(join(from, f), join(dir, f));
@@ -621,5 +677,52 @@ export class Policy {
     });
     this.#queue = next.catch(() => undefined);
     return next;
+  }
+}
+
+/**
+ * One named LoRA adapter of a policy (`policy.adapter("planner")`): the policy's calls with that
+ * adapter. It holds no weights of its own, so it stays valid until the policy is disposed or the
+ * adapter removed; calls on it queue with the policy's other calls.
+ */
+export class PolicyAdapter {
+  constructor(
+    readonly policy: Policy,
+    readonly name: string,
+  ) {}
+
+  get config(): NativeConfig {
+    return this.policy.config;
+  }
+  get trainableParams(): number {
+    return this.policy.trainableParams;
+  }
+  /** Optimizer steps this adapter has taken (0 before its first use). */
+  get step(): number {
+    return this.policy.adapters()[this.name] ?? 0;
+  }
+  generate(prompts: number[][], opts: Omit<GenerateOptions, "adapter"> = {}): Promise<Generation> {
+    return this.policy.generate(prompts, { ...opts, adapter: this.name });
+  }
+  logprobs(batch: Pick<SequenceBatch, "prompts" | "responses">, opts: { signal?: AbortSignal } = {}): Promise<LogprobResult> {
+    return this.policy.logprobs(batch, { ...opts, adapter: this.name });
+  }
+  trainStep(batch: SequenceBatch, opts: Omit<TrainOptions, "adapter"> = {}): Promise<TrainStats> {
+    return this.policy.trainStep(batch, { ...opts, adapter: this.name });
+  }
+  gradients(batch: SequenceBatch, opts: Omit<TrainOptions, "adapter"> = {}): Promise<{ loss: number; gradNorm: number; grads: Map<string, Float32Array> }> {
+    return this.policy.gradients(batch, { ...opts, adapter: this.name });
+  }
+  saveAdapter(dir: string): Promise<void> {
+    return this.policy.saveAdapter(dir, { adapter: this.name });
+  }
+  loadAdapter(dir: string): Promise<void> {
+    return this.policy.loadAdapter(dir, { adapter: this.name });
+  }
+  mergeAdapter(): Promise<Policy> {
+    return this.policy.mergeAdapter({ adapter: this.name });
+  }
+  saveHF(dir: string, opts: { tokenizerDir?: string } = {}): Promise<void> {
+    return this.policy.saveHF(dir, { ...opts, adapter: this.name });
   }
 }
