@@ -5,16 +5,19 @@
 // machine cannot reach (helpers/fake-openai.ts); the SDK and tracer are real.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import OpenAI from "openai";
 import * as agl from "../src/index.js";
 import { openStore, type DurableStore } from "../src/store/index.js";
-import { frames } from "../src/frame/index.js";
+import { frames, sql } from "../src/frame/index.js";
 import { duckdb, sqlString } from "../src/frame/dir-reader.js";
-import { llmCallSql } from "../src/frame/llm-sql.js";
+import { readParquetArrow, values as columnValues } from "../src/frame/arrow.js";
+import { SpanParquetIO } from "../src/store/parquet-io.js";
+import { listStoreDir, partPath } from "../src/store/store-dir.js";
+import { llmCallSql } from "../src/types/semconv-sql.js";
 import { llmCallSpan } from "../src/llm/record.js";
 import { AI_SDK, AGL, GEN_AI, LLM_CALL_RULES, isLlmCall, type Attributes, type Span } from "../src/types/index.js";
 import { startFakeOpenAI, type FakeOpenAI } from "./helpers/fake-openai.js";
@@ -51,9 +54,9 @@ function span(rolloutId: string, attemptId: string, name: string, attributes: At
 async function writeRollout(store: agl.LightningStore, client: OpenAI): Promise<number> {
   const ar = await store.startRollout({ input: null });
   const [r, a] = [ar.rolloutId, ar.attempt.attemptId];
-  const scope = new agl.TraceScope(store, r, a);
+  const scope = new agl.tracer.TraceScope(store, r, a);
   // Arclight's OpenAI instrumentation, through the real SDK.
-  await agl.withScope(scope, () => client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }] }));
+  await agl.tracer.withScope(scope, () => client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }] }));
   await scope.flush();
   const req = { model: "policy", messages: [{ role: "user" as const, content: "2+2?" }], n: 1, temperature: 1, topP: 1, maxTokens: 8, stop: [] };
   const res = { model: "policy", promptTokenIds: [1, 2], choices: [{ text: "4", tokenIds: [52], logprobs: [-0.1], finishReason: "stop" as const }] };
@@ -97,7 +100,7 @@ test("adapter, frames.llmCalls and rolloutSummary count the same LLM calls from 
     await store.flush(); // first rollout into Parquet, the second stays in the WAL tail
     await writeRollout(store, client);
     const spans = await store.querySpans({});
-    const adapterIds = spans.filter(agl.isLlmSpan).map((s) => s.spanId).sort();
+    const adapterIds = spans.filter(agl.adapter.isLlmSpan).map((s) => s.spanId).sort();
     const perRollout = new Map<string, number>();
     for (const r of await store.queryRollouts()) perRollout.set(r.rolloutId, agl.spansToTriplets(await store.querySpans({ rolloutId: r.rolloutId })).length);
     assert.deepEqual([...perRollout.values()], [expected, expected]);
@@ -130,5 +133,81 @@ test("the SQL predicate frames push into Parquet scans answers exactly as isLlmC
     assert.deepEqual(got, want);
   } finally {
     c.closeSync();
+  }
+});
+
+// Parts written before the is_llm_call column existed: rewritten here without it, as an older Arclight left them.
+async function dropLlmColumn(part: string): Promise<void> {
+  const c = await duckdb();
+  try {
+    await c.run(`COPY (SELECT * EXCLUDE (is_llm_call) FROM read_parquet(${sqlString(part)})) TO ${sqlString(`${part}.old`)} (FORMAT parquet, COMPRESSION zstd)`);
+  } finally {
+    c.closeSync();
+  }
+  renameSync(`${part}.old`, part);
+}
+
+async function llmColumn(files: string[]): Promise<Map<string, boolean>> {
+  const c = await duckdb();
+  try {
+    const r = await c.runAndReadAll(`SELECT span_id, is_llm_call FROM read_parquet([${files.map(sqlString).join(", ")}])`);
+    return new Map(r.getRows().map(([id, v]) => [id as string, v as boolean]));
+  } finally {
+    c.closeSync();
+  }
+}
+
+test("is_llm_call is written by semconv's rule on both writer paths, and parts without the column read the same", { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "arclight-llm-legacy-"));
+  try {
+    const store = (await openStore(dir, { fsync: "none", checkpointIntervalMs: 0 })) as DurableStore;
+    const want = new Map<string, boolean>();
+    const cases = fc.sample(fc.tuple(fc.constantFrom(...names), arbAttrs), { numRuns: 240, seed: 23 });
+    const written: Span[] = [];
+    for (let part = 0; part < 3; part++) {
+      const ar = await store.startRollout({ input: null });
+      const batch = cases.slice(part * 80, part * 80 + 80).map(([name, a]) => span(ar.rolloutId, ar.attempt.attemptId, name, a));
+      for (const s of await store.addSpans(batch)) {
+        want.set(s.spanId, isLlmCall(s.name, s.attributes));
+        written.push(s);
+      }
+      if (part < 2) await store.flush(); // parts 1 and 2 in Parquet, the third rollout stays in the WAL tail
+    }
+    assert.ok([...want.values()].some((x) => x) && [...want.values()].some((x) => !x), "the sample has both answers");
+    const parts = [...listStoreDir(dir).parts].sort((a, b) => a - b).map((n) => partPath(dir, n));
+    assert.equal(parts.length, 2);
+    // Write time, WAL segment -> Parquet in SQL:
+    for (const [id, v] of await llmColumn(parts)) assert.equal(v, want.get(id), `span ${id} (WAL writer)`);
+    // and spans -> Parquet through the appender.
+    const io = new SpanParquetIO();
+    const direct = join(dir, "direct.parquet");
+    await io.writePart(direct, written);
+    io.close();
+    for (const [id, v] of await llmColumn([direct])) assert.equal(v, want.get(id), `span ${id} (appender)`);
+
+    const views = async () => {
+      const spans = (await frames.spans(dir, {}, { attributes: false, columns: ["span_id", "is_llm_call"] })).objects() as { span_id: string; is_llm_call: boolean }[];
+      const calls = ((await frames.llmCalls(dir)).objects() as { span_id: string }[]).map((r) => r.span_id).sort();
+      const summary = ((await frames.rolloutSummary(dir)).objects() as { llm_calls: number }[]).reduce((a, r) => a + r.llm_calls, 0);
+      const counted = (await sql(dir, "SELECT count(*) FILTER (WHERE is_llm_call) AS n FROM spans")).get("n", 0);
+      const arrow = await readParquetArrow(parts, ["span_id", "is_llm_call"], { workerMinBytes: 0 });
+      const fromWorkers = new Map(Array.from(columnValues(arrow.columns.span_id, arrow.rows), (id, i) => [id as string, arrow.columns.is_llm_call.at(i) as boolean]));
+      return { spans: new Map(spans.map((r) => [r.span_id, r.is_llm_call])), calls, summary, counted, fromWorkers };
+    };
+    const before = await views();
+    assert.deepEqual(before.spans, want);
+    assert.deepEqual(before.calls, [...want].filter(([, v]) => v).map(([id]) => id).sort());
+    await dropLlmColumn(parts[0]);
+    assert.equal((await llmColumn([parts[1]])).size, 80);
+    for (const v of [await views(), await (async () => (await dropLlmColumn(parts[1]), views()))()]) {
+      assert.deepEqual(v.spans, want, "frames.spans");
+      assert.deepEqual(v.calls, before.calls, "frames.llmCalls");
+      assert.equal(v.summary, before.summary, "rolloutSummary");
+      assert.equal(Number(v.counted), before.summary, "sql");
+      for (const [id, x] of v.fromWorkers) assert.equal(x, want.get(id), `decoding workers, span ${id}`);
+    }
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,14 +1,15 @@
 // Span Parquet files as Arrow columns in JS: parquet-wasm decodes the files
-// (projection pushed down; large reads on this thread and a worker) into Arrow IPC, flechette maps that IPC without
+// (projection pushed down; large reads on two workers) into Arrow IPC, flechette maps that IPC without
 // converting values, and arquero reads the columns in place. Values are
 // decoded when a row is read, never one N-API call per value (bench/frames:
 // that was ~35 s for a million spans).
 
 import { rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Column, tableFromIPC, type Table } from "@uwdata/flechette";
 import { Worker } from "node:worker_threads";
+import { missingColumnBatches } from "./legacy-columns.js";
 import { parquetToIpc } from "./parquet-ipc.js";
 import type { DuckDBConnection } from "@duckdb/node-api";
 
@@ -28,52 +29,73 @@ export interface ArrowColumns {
 /** Reads below this many bytes of Parquet stay on the main thread: a worker round trip costs more. */
 const WORKER_MIN_BYTES = 4 << 20;
 
-let worker: Worker | null = null;
-let workerBroken = false;
+/**
+ * Decoding workers: parquet-wasm is single-threaded, so a large read decodes
+ * its files on up to two workers at once while this thread only maps the
+ * IPC they return (the target machines have two cores or more).
+ */
+const POOL_SIZE = Math.min(2, availableParallelism());
+
+let pool: Worker[] = [];
+let poolBroken = false;
 let jobs = 0;
-const pending = new Map<number, { resolve: (ipc: Uint8Array[]) => void; reject: (e: Error) => void }>();
+const pending = new Map<number, { resolve: (ipc: Uint8Array) => void; reject: (e: Error) => void }>();
 
 /**
- * The decoding worker, started on first use and kept (unref'd: it never
- * holds the process open). Run from TypeScript sources it is the .ts file,
- * loaded by the same loader (execArgv) as this process.
+ * The decoding workers, started on first use and kept (unref'd while idle:
+ * they never hold the process open).
  */
-function decoder(): Worker | null {
-  if (worker || workerBroken) return worker;
+function decoders(): Worker[] {
+  if (poolBroken || POOL_SIZE < 2) return [];
   try {
-    const fromSource = import.meta.url.endsWith(".ts");
-    // From TypeScript sources (tests, tsx) the worker needs tsx too; a loader registered in this thread is not inherited.
-    const execArgv = fromSource && !process.execArgv.some((a) => a.includes("tsx")) ? [...process.execArgv, "--import", "tsx"] : process.execArgv;
-    worker = new Worker(new URL(`./parquet-worker${fromSource ? ".ts" : ".js"}`, import.meta.url), { execArgv });
-    worker.unref();
-    worker.on("message", (m: { id: number; ipc?: Uint8Array[]; error?: string }) => {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      if (pending.size === 0) worker?.unref();
-      if (m.error !== undefined) p?.reject(new Error(m.error));
-      else p?.resolve(m.ipc!);
-    });
-    worker.on("error", (e) => {
-      // A worker that cannot run (no loader for it, a crash) is not retried: reads go on in this thread.
-      workerBroken = true;
-      worker = null;
-      for (const p of pending.values()) p.reject(e);
-      pending.clear();
-    });
+    while (pool.length < POOL_SIZE) pool.push(startDecoder());
   } catch {
-    workerBroken = true;
-    worker = null;
+    stopPool();
   }
+  return pool;
+}
+
+/**
+ * Run from TypeScript sources (tests, tsx) the worker is the .ts file, and
+ * tsx must be registered inside the worker before it loads: `--import tsx`
+ * in execArgv is not applied to worker threads in time.
+ */
+function startDecoder(): Worker {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const url = new URL(`./parquet-worker${fromSource ? ".ts" : ".js"}`, import.meta.url);
+  const worker = fromSource
+    ? new Worker(`import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true })
+    : new Worker(url);
+  worker.unref();
+  worker.on("message", (m: { id: number; ipc?: Uint8Array; error?: string }) => {
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    worker.unref();
+    if (m.error !== undefined) p?.reject(new Error(m.error));
+    else p?.resolve(m.ipc!);
+  });
+  worker.on("error", (e) => {
+    // A worker that cannot run (no loader for it, a crash) is not retried: reads go on in this thread.
+    stopPool();
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  });
   return worker;
 }
 
-function inWorker(w: Worker, files: readonly string[], columns: readonly string[]): Promise<Uint8Array[]> {
+function stopPool(): void {
+  poolBroken = true;
+  for (const w of pool) void w.terminate();
+  pool = [];
+}
+
+function inWorker(w: Worker, file: string, columns: readonly string[]): Promise<Uint8Array> {
   const id = jobs++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
     // Held while a job runs, or a process awaiting only the worker would exit under it.
     w.ref();
-    w.postMessage({ id, files: [...files], columns: [...columns] });
+    w.postMessage({ id, file, columns: [...columns] });
   });
 }
 
@@ -84,34 +106,48 @@ async function inThread(files: readonly string[], columns: readonly string[]): P
 }
 
 /**
- * IPC bytes of each file, in file order. Large reads split the files in two
- * by size: the worker decodes the second half while this thread does the
- * first (parquet-wasm is single-threaded; the machine may have two cores).
+ * IPC bytes of each file, in file order. A large read hands the files out
+ * one at a time to whichever worker is free, so a slow file or a busy core
+ * does not hold the other worker idle.
  */
 async function decodeAll(files: readonly string[], columns: readonly string[], workerMinBytes: number): Promise<Uint8Array[]> {
-  const sizes = files.map((f) => statSync(f).size);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const w = files.length >= 2 && total >= workerMinBytes ? decoder() : null;
-  if (!w) return inThread(files, columns);
-  let half = 0;
-  for (let acc = 0; half < files.length && acc + sizes[half] <= total / 2; half++) acc += sizes[half];
-  half = Math.min(Math.max(half, 1), files.length - 1);
-  const [local, remote] = await Promise.allSettled([inThread(files.slice(0, half), columns), inWorker(w, files.slice(half), columns)]);
-  if (local.status === "rejected") throw local.reason;
-  if (remote.status === "fulfilled") return [...local.value, ...remote.value];
-  // A worker that failed to run is not a read failure: decode its half here.
-  if (workerBroken) return [...local.value, ...(await inThread(files.slice(half), columns))];
-  throw remote.reason;
+  const total = files.length >= 2 && Number.isFinite(workerMinBytes) ? files.reduce((a, f) => a + statSync(f).size, 0) : 0;
+  const ds = files.length >= 2 && total >= workerMinBytes ? decoders() : [];
+  if (ds.length === 0) return inThread(files, columns);
+  const out = new Array<Uint8Array>(files.length);
+  let next = 0;
+  const run = async (w: Worker): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      if (!poolBroken) {
+        try {
+          out[i] = await inWorker(w, files[i], columns);
+          continue;
+        } catch (e) {
+          if (!poolBroken) throw e;
+        }
+      }
+      // A worker that failed to run is not a read failure: the file is decoded here.
+      out[i] = await parquetToIpc(files[i], columns);
+    }
+  };
+  const results = await Promise.allSettled(ds.map(run));
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+  return out;
 }
 
-/** `columns` of the Parquet `files`, in file order, as Arrow; no file means no rows. */
+/**
+ * `columns` of the Parquet `files`, in file order, as Arrow; no file means
+ * no rows. A file without one of the columns (written before it existed)
+ * gets it computed (derived columns) or as nulls (legacy-columns.ts).
+ */
 export async function readParquetArrow(files: readonly string[], columns: readonly string[], opts: { workerMinBytes?: number } = {}): Promise<ArrowColumns> {
   const tables: Table[] = (await decodeAll(files, columns, opts.workerMinBytes ?? WORKER_MIN_BYTES)).map((ipc) => tableFromIPC(ipc));
   const out: Record<string, Column<unknown>> = {};
   let rows = 0;
   for (const t of tables) rows += t.numRows;
   for (const name of columns) {
-    const batches = tables.flatMap((t) => t.getChild(name).data);
+    const batches = tables.flatMap((t) => t.getChild(name)?.data ?? (t.numRows ? missingColumnBatches(name, t) : []));
     if (batches.length) out[name] = new Column(batches);
   }
   return { rows, columns: out };

@@ -5,13 +5,15 @@
 // A read-only DurableStore would load every span into memory; frames read
 // only the columns and rows they need.
 
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, openAsBlob, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { ParquetFile } from "parquet-wasm";
 import { queryArrow, readParquetArrow, type ArrowColumns } from "./arrow.js";
+import { DERIVED_FROM, derivedSql } from "./legacy-columns.js";
 import { NotFoundError } from "../types/errors.js";
 import type { Attempt, ResourcesUpdate, Rollout, Span } from "../types/index.js";
-import { STORE_LAYOUT } from "../store/parquet-layout.js";
+import { SPAN_COLUMN_NAMES, STORE_LAYOUT } from "../store/parquet-layout.js";
 import { listStoreDir, partPath, retryOnVanish, snapshotPath, walPath } from "../store/store-dir.js";
 import { readWalFile, type WalRecord } from "../store/wal.js";
 
@@ -91,6 +93,59 @@ export async function duckdb(): Promise<DuckDBConnection> {
 
 export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
+/** Columns old parts may lack (added to the layout later), checked per part. */
+const LATE_COLUMNS = Object.keys(DERIVED_FROM);
+const lacking = new Map<string, { key: string; missing: string[] }>();
+
+/** The late columns `path` lacks; cached per file version (a part, once written, never changes). */
+async function missingColumns(path: string): Promise<string[]> {
+  const st = statSync(path);
+  const key = `${st.size}:${st.mtimeMs}`;
+  const hit = lacking.get(path);
+  if (hit?.key === key) return hit.missing;
+  const file = await ParquetFile.fromFile(await openAsBlob(path));
+  const missing: string[] = [];
+  try {
+    const schema = file.schema();
+    for (const c of LATE_COLUMNS) {
+      try {
+        schema.indexOf(c);
+      } catch {
+        missing.push(c);
+      }
+    }
+    schema.free();
+  } finally {
+    file.free();
+  }
+  lacking.set(path, { key, missing });
+  return missing;
+}
+
+/**
+ * A SQL relation with every span column (SPAN_COLUMNS) over the part files:
+ * parts written before a column existed get it computed by the rule the
+ * writer applies (legacy-columns.ts), so queries see one schema. Parts are
+ * grouped by what they lack, groups in file order.
+ */
+export async function partsSql(files: readonly string[]): Promise<string> {
+  const groups = new Map<string, { missing: string[]; files: string[] }>();
+  for (const f of files) {
+    const missing = await missingColumns(f);
+    const k = missing.join(",");
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { missing, files: [] }));
+    g.files.push(f);
+  }
+  return [...groups.values()]
+    .map((g) => {
+      const list = `read_parquet([${g.files.map(sqlString).join(", ")}])`;
+      if (g.missing.length === 0) return `SELECT ${SPAN_COLUMN_NAMES.join(", ")} FROM ${list}`;
+      return `SELECT ${SPAN_COLUMN_NAMES.map((c) => (g.missing.includes(c) ? `${derivedSql(c)} AS ${c}` : c)).join(", ")} FROM ${list}`;
+    })
+    .join(" UNION ALL ");
+}
+
 export interface SpanScan {
   /** Parquet columns to read (projection). */
   columns: readonly string[];
@@ -140,8 +195,7 @@ export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult
     else {
       const c = await duckdb();
       try {
-        const files = `[${partFiles.map(sqlString).join(", ")}]`;
-        arrow = await queryArrow(c, `SELECT ${scan.columns.join(", ")} FROM read_parquet(${files}) WHERE ${scan.where}`, scan.columns);
+        arrow = await queryArrow(c, `SELECT ${scan.columns.join(", ")} FROM (${await partsSql(partFiles)}) WHERE ${scan.where}`, scan.columns);
       } finally {
         c.closeSync();
       }

@@ -6,12 +6,11 @@ import type { ColumnTable } from "arquero";
 import { AdapterOptionsSchema, spansToTriplets, type AdapterOptions } from "../adapter/triplets.js";
 import { ValidationError } from "../types/errors.js";
 import type { Attempt, Attributes, Rollout } from "../types/index.js";
-import { AGL, GEN_AI, isLlmCall } from "../types/semconv.js";
+import { AGL, GEN_AI } from "../types/semconv.js";
 import { parseJsonText, toJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
-import { LLM_CALL_SQL } from "./llm-sql.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
 import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter, type SpanRecord, recordToSpan as toSpan } from "./source.js";
 
@@ -206,12 +205,12 @@ export async function rewards(source: FrameSource, filter?: SpanFilter): Promise
 // ---------------------------------------------------------------------------
 // LLM calls
 
-/** The span-file predicate of isLlmRecord, generated from the same rules (semconv.ts). */
-export const LLM_SQL = LLM_CALL_SQL;
+/** The span-file predicate of isLlmRecord: the column the writer fills with semconv's rule (old parts get it computed, dir-reader.ts). */
+export const LLM_SQL = "is_llm_call";
 
-/** Is this record an LLM call (semconv's isLlmCall)? Needs the attributes read. */
+/** Is this record an LLM call (semconv's isLlmCall, decided when the span was stored)? */
 export function isLlmRecord(s: SpanRecord): boolean {
-  return isLlmCall(s.name, s.attributes);
+  return s.isLlmCall;
 }
 
 function contentText(c: unknown): string | null {
@@ -269,7 +268,7 @@ const LLM_COLUMNS: ColumnSpec[] = [
   { name: "start_time", kind: "timestamp" },
 ];
 
-const LLM_READ = ["rollout_id", "attempt_id", "span_id", "sequence_id", "name", "start_time", "end_time", "status_code", "model", "input_tokens", "output_tokens"];
+const LLM_READ = ["rollout_id", "attempt_id", "span_id", "sequence_id", "name", "start_time", "end_time", "status_code", "model", "input_tokens", "output_tokens", "is_llm_call"];
 
 /** One row per LLM call (spans with GenAI attributes): model, prompt and response text, tokens, latency, agent. */
 export async function llmCalls(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {

@@ -6,7 +6,6 @@ import type { ColumnTable } from "arquero";
 import { ValidationError } from "../types/errors.js";
 import { ColumnBuilder } from "./columns.js";
 import { checkColumns, isLlmRecord, rewards, rolloutContexts } from "./frames.js";
-import { LLM_CALL_SQL } from "./llm-sql.js";
 import { checkSource, filterSql, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter } from "./source.js";
 import { sql } from "./sql.js";
 import { declareColumnTypes, isArqueroTable } from "../types/table.js";
@@ -58,7 +57,7 @@ export async function rolloutSummary(source: FrameSource): Promise<ColumnTable> 
     const t = await sql(
       src,
       `SELECT rollout_id, attempt_id, count(*) AS spans,
-              count(*) FILTER (WHERE ${LLM_CALL_SQL}) AS llm,
+              count(*) FILTER (WHERE is_llm_call) AS llm,
               coalesce(sum(input_tokens), 0) AS in_tok, coalesce(sum(output_tokens), 0) AS out_tok,
               min(epoch_us(start_time)) AS first_us, max(epoch_us(end_time)) AS last_us,
               arg_max(reward, sequence_id) FILTER (WHERE reward IS NOT NULL) AS reward,

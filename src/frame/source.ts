@@ -70,6 +70,8 @@ export interface SpanRecord {
   model: string | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** semconv's isLlmCall, as the `is_llm_call` column holds it. */
+  isLlmCall: boolean;
   /** Null when the read did not project the attributes column. */
   attributes: Attributes | null;
 }
@@ -112,6 +114,7 @@ function fromSpan(s: Span, withAttributes: boolean): SpanRecord {
     model: p.model,
     inputTokens: p.inputTokens,
     outputTokens: p.outputTokens,
+    isLlmCall: p.isLlmCall,
     attributes: withAttributes ? s.attributes : null,
   };
 }
@@ -202,8 +205,8 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
     const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined });
     const n = scan.parquetRows;
     const col = (name: string) => values(scan.parquet[name], n);
-    const [rid, aid, seq, tid, sid, pid, name, sc, sm, rw, model, it, ot, attrs] = [
-      "rollout_id", "attempt_id", "sequence_id", "trace_id", "span_id", "parent_id", "name", "status_code", "status_message", "reward", "model", "input_tokens", "output_tokens", "attributes",
+    const [rid, aid, seq, tid, sid, pid, name, sc, sm, rw, model, it, ot, llm, attrs] = [
+      "rollout_id", "attempt_id", "sequence_id", "trace_id", "span_id", "parent_id", "name", "status_code", "status_message", "reward", "model", "input_tokens", "output_tokens", "is_llm_call", "attributes",
     ].map(col);
     const st = timeMs(scan.parquet.start_time, n);
     const et = timeMs(scan.parquet.end_time, n);
@@ -226,6 +229,7 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
         model: str(model[i]),
         inputTokens: numOrNull(it[i]),
         outputTokens: numOrNull(ot[i]),
+        isLlmCall: llm[i] === true,
         attributes: opts.attributes ? parseAttributes(attrs[i]) : null,
       };
     }

@@ -47,6 +47,7 @@ const RECORD_FIELD: Record<string, keyof SpanRecord> = {
   model: "model",
   input_tokens: "inputTokens",
   output_tokens: "outputTokens",
+  is_llm_call: "isLlmCall",
 };
 
 /** The spans a frame is built from, column-wise: Arrow rows of Parquet first, then records. */

@@ -7,7 +7,7 @@ import * as aq from "arquero";
 import { SPAN_COLUMNS } from "../store/parquet-layout.js";
 import { appendSpanRows } from "../store/parquet-io.js";
 import { ValidationError } from "../types/errors.js";
-import { checkStoreDir, duckdb, scanSpans, sqlString } from "./dir-reader.js";
+import { checkStoreDir, duckdb, partsSql, scanSpans } from "./dir-reader.js";
 
 export interface SqlOptions {
   /** Also see spans not yet folded into Parquet (default true). */
@@ -36,9 +36,7 @@ export async function sql(dir: string, query: string, opts: SqlOptions = {}): Pr
     await c.run(`CREATE OR REPLACE TEMP TABLE arclight_wal_spans (${cols})`);
     if (opts.includeWal !== false && scan.wal.length) await appendSpanRows(c, "arclight_wal_spans", scan.wal);
     const names = SPAN_COLUMNS.map((col) => col.name).join(", ");
-    const parts = scan.partFiles.length
-      ? `SELECT ${names} FROM read_parquet([${scan.partFiles.map(sqlString).join(", ")}]) UNION ALL `
-      : "";
+    const parts = scan.partFiles.length ? `${await partsSql(scan.partFiles)} UNION ALL ` : "";
     await c.run(`CREATE OR REPLACE TEMP VIEW spans AS ${parts}SELECT ${names} FROM arclight_wal_spans`);
     let r;
     try {

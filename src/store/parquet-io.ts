@@ -10,6 +10,7 @@ import type { ColdSpanQuery } from "./cold-spans.js";
 import { fsyncDir, fsyncFile } from "./fs-durable.js";
 import { promotedColumns, SPAN_COLUMNS } from "./parquet-layout.js";
 import { AGL, GEN_AI } from "../types/semconv.js";
+import { llmCallSql } from "../types/semconv-sql.js";
 
 /**
  * Parts are sorted the way querySpans returns spans and cut into small row
@@ -95,6 +96,7 @@ export async function appendSpanRows(c: DuckDBConnection, table: string, spans: 
     else ap.appendBigInt(BigInt(p.inputTokens));
     if (p.outputTokens === null) ap.appendNull();
     else ap.appendBigInt(BigInt(p.outputTokens));
+    ap.appendBoolean(p.isLlmCall);
     ap.endRow();
   }
   ap.closeSync();
@@ -239,7 +241,8 @@ function walSpansSql(walPath: string): string {
       ${num(AGL.attrs.rewardPrimary, "DOUBLE", numberTypes)} AS reward,
       COALESCE(${str(GEN_AI.responseModel)}, ${str(GEN_AI.requestModel)})::VARCHAR AS model,
       ${num(GEN_AI.usageInputTokens, "BIGINT", intTypes)} AS input_tokens,
-      ${num(GEN_AI.usageOutputTokens, "BIGINT", intTypes)} AS output_tokens
+      ${num(GEN_AI.usageOutputTokens, "BIGINT", intTypes)} AS output_tokens,
+      ${llmCallSql({ name: "name", attributes: "attributes::VARCHAR" })} AS is_llm_call
     FROM read_json(${sqlString(walPath)}, format = 'newline_delimited', columns = ${SPAN_LINE_COLUMNS}, maximum_object_size = 1073741824)
     WHERE spanId IS NOT NULL`;
 }

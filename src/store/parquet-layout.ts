@@ -3,7 +3,7 @@
 // Spark, pyarrow) read these files directly, so this module is the one place
 // that names them.
 
-import { AGL, GEN_AI } from "../types/semconv.js";
+import { AGL, GEN_AI, isLlmCall } from "../types/semconv.js";
 import type { Span } from "../types/span.js";
 
 /**
@@ -96,17 +96,26 @@ export const SPAN_COLUMNS = [
   { name: "model", type: "VARCHAR", nullable: true },
   { name: "input_tokens", type: "BIGINT", nullable: true },
   { name: "output_tokens", type: "BIGINT", nullable: true },
+  /**
+   * semconv's isLlmCall(name, attributes), decided once when the part is
+   * written. Parts written before this column existed lack it: readers that
+   * need it compute it from name and attributes (frames do), and a DuckDB
+   * query over a mix of old and new parts reads them with
+   * `read_parquet(..., union_by_name = true)`.
+   */
+  { name: "is_llm_call", type: "BOOLEAN", nullable: false },
 ] as const;
 
 export type SpanColumnName = (typeof SPAN_COLUMNS)[number]["name"];
 export const SPAN_COLUMN_NAMES: readonly SpanColumnName[] = SPAN_COLUMNS.map((c) => c.name);
 
 /** The promoted analysis columns of a span (nulls where the attribute is absent or not a number). */
-export function promotedColumns(span: Pick<Span, "attributes">): {
+export function promotedColumns(span: Pick<Span, "name" | "attributes">): {
   reward: number | null;
   model: string | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  isLlmCall: boolean;
 } {
   const a = span.attributes;
   const reward = a[AGL.attrs.rewardPrimary];
@@ -116,6 +125,7 @@ export function promotedColumns(span: Pick<Span, "attributes">): {
     model: typeof model === "string" ? model : null,
     inputTokens: intOrNull(a[GEN_AI.usageInputTokens]),
     outputTokens: intOrNull(a[GEN_AI.usageOutputTokens]),
+    isLlmCall: isLlmCall(span.name, a),
   };
 }
 

@@ -1,9 +1,12 @@
-// The LLM-call rule of src/types/semconv.ts compiled to a DuckDB predicate
-// over span Parquet columns (`name`, and `attributes` as JSON text), so a
-// query over the files counts exactly the spans isLlmCall() accepts.
+// The LLM-call rule of semconv.ts compiled to a DuckDB predicate over span
+// columns (`name`, and `attributes` as JSON text), so SQL answers exactly as
+// isLlmCall(): the store's WAL-to-Parquet writer fills the `is_llm_call`
+// column with it, and frames compute that column with it for part files
+// written before the column existed.
 
-import { LLM_CALL_RULES, type LlmCallRule } from "../types/semconv.js";
-import { sqlString } from "./dir-reader.js";
+import { LLM_CALL_RULES, type LlmCallRule } from "./semconv.js";
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 function path(key: string): string {
   return sqlString(`$."${key.replaceAll('"', '\\"')}"`);
@@ -35,16 +38,21 @@ function step(r: LlmCallRule, name: string, attrs: string): string {
 
 /**
  * A cheap superset of the rule: a span can only be a call if one of the
- * rules' names matches or its JSON holds a key of a "true" step. Most spans
- * (tools, rewards, steps) fail it on a few substring tests and never reach
- * the JSON functions.
+ * rules' "true" names matches or its attribute JSON holds a key of a "true"
+ * step, which shows as one of `substrings` ("gen_ai." etc. with the opening
+ * quote: keys share a few prefixes, each tested once). Most spans (tools,
+ * rewards, steps) fail it on a few substring tests and never reach the JSON
+ * functions. Exported for readers that apply the rule to JSON text in JS.
  */
-function gate(name: string, attrs: string): string {
+export const LLM_CALL_GATE: { names: readonly string[]; substrings: readonly string[] } = (() => {
   const names = LLM_CALL_RULES.flatMap((r) => (r.by === "name" && r.llm ? r.names : []));
   const keys = LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? [r.key] : r.by === "present" ? r.keys : []));
-  // Keys share a few prefixes ("gen_ai.", "llm."): test each distinct prefix up to its first dot once.
-  const prefixes = [...new Set(keys.map((k) => `"${k.slice(0, k.indexOf(".") + 1 || k.length)}`))];
-  return `(${name} IN (${list(names)}) OR ${prefixes.map((p) => `contains(${attrs}, ${sqlString(p)})`).join(" OR ")})`;
+  return { names, substrings: [...new Set(keys.map((k) => `"${k.slice(0, k.indexOf(".") + 1 || k.length)}`))] };
+})();
+
+function gate(name: string, attrs: string): string {
+  const g = LLM_CALL_GATE;
+  return `(${name} IN (${list(g.names)}) OR ${g.substrings.map((p) => `contains(${attrs}, ${sqlString(p)})`).join(" OR ")})`;
 }
 
 /** isLlmCall(name, attributes) as SQL; column names default to the span Parquet layout's. */
