@@ -1,20 +1,20 @@
 // `arclight kernel install|uninstall [--user | --prefix DIR]`.
 import { parseArgs } from "node:util";
-import { UsageError } from "../src/cli/commands.js";
+import { KernelUsageError } from "./usage-error.js";
 import { installKernelspec, uninstallKernelspec, type KernelspecLocation } from "./kernelspec.js";
 
 export async function kernelCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
-  if (action !== "install" && action !== "uninstall") throw new UsageError(`expected install or uninstall, got ${action ?? "nothing"}`);
+  if (action !== "install" && action !== "uninstall") throw new KernelUsageError(`expected install or uninstall, got ${action ?? "nothing"}`);
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: { user: { type: "boolean" }, prefix: { type: "string" } }, strict: true, allowPositionals: false });
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    throw new KernelUsageError(e instanceof Error ? e.message : String(e));
   }
   const { user, prefix } = parsed.values;
-  if (user && prefix !== undefined) throw new UsageError("--user and --prefix exclude each other");
-  if (prefix !== undefined && prefix === "") throw new UsageError("--prefix needs a directory");
+  if (user && prefix !== undefined) throw new KernelUsageError("--user and --prefix exclude each other");
+  if (prefix !== undefined && prefix === "") throw new KernelUsageError("--prefix needs a directory");
   const loc: KernelspecLocation = prefix !== undefined ? { prefix } : { user: true };
   if (action === "install") {
     const dir = installKernelspec(loc);

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { UsageError } from "../src/cli/commands.js";
+import { KernelUsageError } from "./usage-error.js";
 import { runNotebook } from "./notebook-runner.js";
 import { renderReport } from "./report-html.js";
 import { stripAnsi } from "./traceback.js";
@@ -12,13 +12,13 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args, options: { out: { type: "string" }, html: { type: "string" }, timeout: { type: "string" } }, strict: true, allowPositionals: true });
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    throw new KernelUsageError(e instanceof Error ? e.message : String(e));
   }
   const [path, ...extra] = parsed.positionals;
-  if (path === undefined || extra.length) throw new UsageError("expected exactly one notebook path");
-  if (!path.endsWith(".ipynb")) throw new UsageError(`${path}: expected an .ipynb file`);
+  if (path === undefined || extra.length) throw new KernelUsageError("expected exactly one notebook path");
+  if (!path.endsWith(".ipynb")) throw new KernelUsageError(`${path}: expected an .ipynb file`);
   const timeoutS = parsed.values.timeout === undefined ? 600 : Number(parsed.values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new KernelUsageError("--timeout must be a positive number of seconds");
   // @jupyterlab/services logs every socket it opens with console.debug; keep stdout clean.
   const log = console.debug;
   console.debug = (...a: unknown[]) => {

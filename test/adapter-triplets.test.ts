@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spansToTriplets, finalReward, rewardDimensions, ValidationError, type Span } from "../src/index.js";
+import { spansToTriplets } from "../src/adapter/triplets.js";
+import { finalReward, rewardDimensions } from "../src/adapter/rewards.js";
+import { ValidationError } from "../src/types/errors.js";
+import type { Span } from "../src/types/span.js";
 
 let seq = 0;
 function span(name: string, attributes: Span["attributes"]): Span {

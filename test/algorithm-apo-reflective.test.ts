@@ -58,7 +58,7 @@ test("reflective APO evolves the prompt through the minibatch gate, and resumes 
   const scripted = await startScriptedOptimizer();
   const store = await agl.openStore();
   await store.addResources({ llm: { resourceType: "llm", endpoint: scripted.baseURL, model: "student", samplingParameters: {} } });
-  const o = (extra: Partial<agl.ApoOptions>): agl.ApoOptions => ({
+  const o = (extra: Partial<agl.algorithms.ApoOptions>): agl.algorithms.ApoOptions => ({
     optimizer: { baseURL: scripted.baseURL, apiKey: scripted.apiKey, model: scripted.model },
     prompt: "What is {a}+{b}?",
     reflective: true,
@@ -68,8 +68,8 @@ test("reflective APO evolves the prompt through the minibatch gate, and resumes 
     seed: 2,
     ...extra,
   });
-  const fit = (opts: agl.ApoOptions, signal?: AbortSignal) =>
-    new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.apo(opts) }).fit<agl.ApoResult>(agent, { train: tasks.slice(0, 30), val: tasks.slice(30) }, { signal });
+  const fit = (opts: agl.algorithms.ApoOptions, signal?: AbortSignal) =>
+    new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.apo(opts) }).fit<agl.algorithms.ApoResult>(agent, { train: tasks.slice(0, 30), val: tasks.slice(30) }, { signal });
   try {
     const whole = await fit(o({ runId: "gepa-whole" }));
     assert.equal(whole.first.mean, 0);

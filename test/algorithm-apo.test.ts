@@ -27,7 +27,7 @@ async function setup(): Promise<{ store: agl.LightningStore; scripted: ScriptedO
   return { store, scripted };
 }
 
-const options = (scripted: ScriptedOptimizer, extra: Partial<agl.ApoOptions> = {}): agl.ApoOptions => ({
+const options = (scripted: ScriptedOptimizer, extra: Partial<agl.algorithms.ApoOptions> = {}): agl.algorithms.ApoOptions => ({
   optimizer: { baseURL: scripted.baseURL, apiKey: scripted.apiKey, model: scripted.model },
   prompt: "What is {a}+{b}?",
   beamWidth: 2,
@@ -39,9 +39,9 @@ const options = (scripted: ScriptedOptimizer, extra: Partial<agl.ApoOptions> = {
   ...extra,
 });
 
-async function fit(store: agl.LightningStore, o: agl.ApoOptions, signal?: AbortSignal): Promise<agl.ApoResult> {
+async function fit(store: agl.LightningStore, o: agl.algorithms.ApoOptions, signal?: AbortSignal): Promise<agl.algorithms.ApoResult> {
   const trainer = new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.apo(o) });
-  return trainer.fit<agl.ApoResult>(agent, { train: tasks.slice(0, 40), val: tasks.slice(40) }, { signal });
+  return trainer.fit<agl.algorithms.ApoResult>(agent, { train: tasks.slice(0, 40), val: tasks.slice(40) }, { signal });
 }
 
 test("APO improves the prompt when the scores say so: critiques, edits, beam and resource versions", { timeout: 60_000 }, async () => {

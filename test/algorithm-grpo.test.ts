@@ -18,7 +18,7 @@ test("GRPO through the proxy lifts the greedy val reward of the addition agent b
   assert.ok(r.before !== null && r.after !== null);
   assert.ok(r.after - r.before >= 0.2, `val reward ${r.before} -> ${r.after} after 40 steps`);
   const metrics = await store.querySpans({ rolloutId: r.metricsRolloutId });
-  const rows = metrics.filter((s) => s.name === agl.METRICS_SPAN);
+  const rows = metrics.filter((s) => s.name === agl.algorithms.METRICS_SPAN);
   const train = rows.filter((s) => s.attributes["arclight.metric.phase"] === "train");
   assert.equal(train.length, 40);
   assert.deepEqual(train.map((s) => s.attributes["arclight.metric.step"]), Array.from({ length: 40 }, (_, i) => i + 1));
@@ -31,10 +31,10 @@ test("GRPO through the proxy lifts the greedy val reward of the addition agent b
   const workers = new Set<string>();
   for (const ro of rollouts.slice(0, 400)) {
     const spans = await store.querySpans({ rolloutId: ro.rolloutId });
-    const llm = spans.filter((s) => s.attributes[agl.GEN_AI.promptTokenIds] !== undefined);
+    const llm = spans.filter((s) => s.attributes[agl.types.GEN_AI.promptTokenIds] !== undefined);
     assert.equal(llm.length, 1, `rollout ${ro.rolloutId} has ${llm.length} LLM spans`);
     const task = ro.input as AdditionTask;
-    assert.deepEqual(llm[0].attributes[agl.GEN_AI.promptTokenIds], tok.encode(`${task.a}+${task.b}=`));
+    assert.deepEqual(llm[0].attributes[agl.types.GEN_AI.promptTokenIds], tok.encode(`${task.a}+${task.b}=`));
     assert.ok(spans.every((s) => s.rolloutId === ro.rolloutId));
     const attempt = await store.getLatestAttempt(ro.rolloutId);
     if (attempt?.workerId) workers.add(attempt.workerId);
@@ -69,15 +69,15 @@ const twoAgents = agl.rollout(async (task: AdditionTask, ctx) => {
   await agl.instrumentOpenAI(client);
   const ask = () =>
     client.chat.completions.create({ model: ctx.llm!.model, messages: [{ role: "user", content: `${task.a}+${task.b}=` }], ...(ctx.llm!.samplingParameters as object) });
-  const answer = await agl.withAgent("solver", ask);
-  await agl.withAgent("checker", ask);
+  const answer = await agl.tracer.withAgent("solver", ask);
+  await agl.tracer.withAgent("checker", ask);
   agl.emitReward(scoreAnswer(task, answer.choices[0]?.message.content ?? ""));
 });
 
 async function samplesPerStep(agentMatch?: string): Promise<number[]> {
   const policy = await agl.native.Policy.create({ ...ARITHMETIC_POLICY, seed: 5 });
   const algorithm = agl.algorithms.grpo({ policy, tokenizer: tok, groupSize: 4, batchSize: 4, steps: 2, maxTokens: 1, lr: 5e-3, progress: false, adapter: agentMatch ? { agentMatch } : {} });
-  const res = await new agl.Trainer({ algorithm, nRunners: 2, log: () => {} }).fit<agl.GrpoResult>(twoAgents, { train: additionTasks(4).slice(0, 8) });
+  const res = await new agl.Trainer({ algorithm, nRunners: 2, log: () => {} }).fit<agl.algorithms.GrpoResult>(twoAgents, { train: additionTasks(4).slice(0, 8) });
   return res.history.map((m) => m.samples);
 }
 
@@ -95,7 +95,7 @@ test("SFT on the best-rewarded sampled answers raises the greedy val reward", as
     return scoreAnswer(task, r.choices[0]?.message.content ?? "");
   });
   const algorithm = agl.algorithms.sft({ policy, tokenizer: tok, samplesPerTask: 16, maxTokens: 1, rounds: 2, epochs: 8, batchSize: 8, lr: 1e-2, progress: false });
-  const res = await new agl.Trainer({ algorithm, nRunners: 4, log: () => {} }).fit<agl.SftResult>(agent, { train: tasks, val: tasks });
+  const res = await new agl.Trainer({ algorithm, nRunners: 4, log: () => {} }).fit<agl.algorithms.SftResult>(agent, { train: tasks, val: tasks });
   assert.ok(res.kept > 0);
   assert.ok(res.after! - res.before! >= 0.2, `val reward ${res.before} -> ${res.after} (${res.kept} kept)`);
 });

@@ -32,7 +32,7 @@ test("promptSearch finds the prompt format a native policy was trained on, withi
     const candidates = ["{a}+{b}", "{a}{b}=", "{a}+{b}=", "={a}+{b}", "{a}={b}+"];
     const budget = 150;
     const trainer = new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.promptSearch({ candidates, budget, seed: 7 }) });
-    const r = await trainer.fit<agl.PromptSearchResult>(agent, { train: [], val: tasks });
+    const r = await trainer.fit<agl.algorithms.PromptSearchResult>(agent, { train: [], val: tasks });
     assert.equal(r.winner, 2, `scores: ${r.candidates.map((c) => `${c.template} ${c.mean.toFixed(2)} n=${c.n}`).join("; ")}`);
     assert.equal(r.separated, true);
     assert.ok(r.spent <= budget);

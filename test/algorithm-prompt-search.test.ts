@@ -101,7 +101,7 @@ test("promptSearch runs real rollouts per candidate resource, stays in budget an
   const tasks = Array.from({ length: 40 }, (_, id) => ({ id }));
   const candidates = ["Solve task {id}.", "Solve task {id}. Be brief.", "Solve task {id}. Show your work.", "Task {id}:"];
   const trainer = new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.promptSearch({ candidates, budget: 160, seed: 1 }) });
-  const r = await trainer.fit<agl.PromptSearchResult>(agent, { train: [], val: tasks });
+  const r = await trainer.fit<agl.algorithms.PromptSearchResult>(agent, { train: [], val: tasks });
   assert.equal(r.winner, 2);
   assert.equal(r.winnerTemplate, candidates[2]);
   const evals = (await store.queryRollouts()).filter((x) => x.metadata.algorithm === "prompt-search" && x.metadata.kind !== "algorithm");

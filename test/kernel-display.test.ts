@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { display, updateDisplay, clearOutput, progress, registerFormatter, unregisterFormatter, toMimeBundle, setKernelHook, recordSeed, recordedSeeds, clearSeeds, runInfo, DISPLAY, type KernelDisplayRequest } from "../src/display/index.js";
+import { display, updateDisplay, clearOutput, progress, registerFormatter, unregisterFormatter, toMimeBundle, recordSeed, recordedSeeds, clearSeeds, runInfo, DISPLAY } from "../src/display/index.js";
+import { setKernelHook, type KernelDisplayRequest } from "../src/display/hook.js";
 import { ValidationError } from "../src/types/errors.js";
 
 function captureConsole(fn: () => void): string[] {

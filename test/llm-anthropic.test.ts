@@ -11,12 +11,12 @@ import * as agl from "../src/index.js";
 import { ScriptedPolicy, chatmlBytes as tokenizer } from "./helpers/scripted-policy.js";
 
 let store: agl.LightningStore;
-let proxy: agl.LlmProxy;
+let proxy: agl.llm.LlmProxy;
 let policy: ScriptedPolicy;
 before(async () => {
   store = await agl.openStore();
   policy = new ScriptedPolicy();
-  proxy = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy, tokenizer, model: "tiny" }) });
+  proxy = await agl.llm.startLlmProxy({ store, backend: new agl.llm.PolicyBackend({ policy, tokenizer, model: "tiny" }) });
 });
 after(() => proxy.close());
 
@@ -71,7 +71,7 @@ test("tool_use blocks come back from <tool_call> replies, and tool_result turns 
   const prompt = tokenizer.decode(policy.prompts.at(-1)!);
   assert.match(prompt, /<tools>\n\{"type": "function", "function": \{"name": "calc", "description": "Evaluate arithmetic", "parameters": \{"type": "object"/);
   assert.match(prompt, /<\|im_start\|>user\n<tool_response>\n42\n<\/tool_response><\|im_end\|>\n<\|im_start\|>user\nand\?<\|im_end\|>\n<\|im_start\|>assistant\n$/);
-  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.isLlmSpan);
+  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   assert.equal(spans.length, 2);
   const [p1, p2] = policy.prompts.slice(-2);
   const r1 = spans[0].attributes["gen_ai.completion.token_ids"] as number[];
@@ -135,7 +135,7 @@ test("bad Messages requests get Anthropic-shaped 4xx errors naming the field", {
 
 test("a real tiny native policy answers the Messages API, streamed and not", { timeout: 60_000 }, async () => {
   const native = await agl.native.Policy.create({ family: "qwen2", layers: 1, dModel: 16, heads: 2, kvHeads: 1, vocab: tokenizer.vocabSize, ctx: 1024, seed: 6 });
-  const p = await agl.startLlmProxy({ backend: new agl.PolicyBackend({ policy: native, tokenizer, model: "tiny" }) });
+  const p = await agl.llm.startLlmProxy({ backend: new agl.llm.PolicyBackend({ policy: native, tokenizer, model: "tiny" }) });
   try {
     const client = new Anthropic({ apiKey: "x", baseURL: p.url.replace(/\/v1$/, ""), maxRetries: 0 });
     const m = await client.messages.create({ model: "tiny", max_tokens: 16, tools: [calc], messages: [{ role: "user", content: "2+3?" }] });
@@ -148,7 +148,7 @@ test("a real tiny native policy answers the Messages API, streamed and not", { t
 });
 
 test("every Messages API shape reaches the model: random conversations render as their chat turns", { timeout: 60_000 }, async () => {
-  const template = agl.builtinTemplate("chatml");
+  const template = agl.tokenizer.builtinTemplate("chatml");
   const text = fc.string({ maxLength: 10 }).filter((s) => !s.includes("<|"));
   const textBlock = text.map((t) => ({ type: "text" as const, text: t }));
   const useBlock = fc.record({ type: fc.constant("tool_use" as const), id: fc.string({ minLength: 1, maxLength: 4 }), name: fc.constant("calc"), input: fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }) });
@@ -161,7 +161,7 @@ test("every Messages API shape reaches the model: random conversations render as
       assert.equal(r.status, 200, await r.clone().text());
       await r.json();
       // The mapping, written out independently of the proxy's: tool results first as tool turns, then the text.
-      const turns: agl.ChatTurn[] = system ? [{ role: "system", content: system }] : [];
+      const turns: agl.tokenizer.ChatTurn[] = system ? [{ role: "system", content: system }] : [];
       for (const m of messages) {
         if (typeof m.content === "string") turns.push({ role: m.role, content: m.content });
         else if (m.role === "assistant") {

@@ -7,16 +7,16 @@ import Anthropic from "@anthropic-ai/sdk";
 import * as agl from "../src/index.js";
 import { ScriptedPolicy, chatmlBytes } from "./helpers/scripted-policy.js";
 
-const backend = () => new agl.PolicyBackend({ policy: new ScriptedPolicy(), tokenizer: chatmlBytes, model: "tiny" });
+const backend = () => new agl.llm.PolicyBackend({ policy: new ScriptedPolicy(), tokenizer: chatmlBytes, model: "tiny" });
 
 test("the LLM proxy refuses to listen beyond loopback without a token", () => {
-  assert.throws(() => new agl.LlmProxy({ backend: backend(), host: "0.0.0.0" }), /pass a token/);
-  assert.throws(() => new agl.LlmProxy({ backend: backend(), host: "0.0.0.0", token: "short" }), /at least 8 characters/);
+  assert.throws(() => new agl.llm.LlmProxy({ backend: backend(), host: "0.0.0.0" }), /pass a token/);
+  assert.throws(() => new agl.llm.LlmProxy({ backend: backend(), host: "0.0.0.0", token: "short" }), /at least 8 characters/);
 });
 
 test("with a token, the proxy answers 401 without it and serves the OpenAI and Anthropic clients that send it", { timeout: 60_000 }, async () => {
   const token = "s3cret-token-for-tests";
-  const proxy = await agl.startLlmProxy({ backend: backend(), host: "0.0.0.0", token });
+  const proxy = await agl.llm.startLlmProxy({ backend: backend(), host: "0.0.0.0", token });
   try {
     const url = proxy.url.replace("0.0.0.0", "127.0.0.1");
     const bare = await fetch(`${url}/models`);

@@ -15,8 +15,8 @@ import { ARITHMETIC_POLICY } from "../src/examples/arithmetic.js";
 import { ValidationError } from "../src/types/errors.js";
 
 let store: agl.LightningStore;
-let proxy: agl.LlmProxy;
-let arith: agl.LlmProxy;
+let proxy: agl.llm.LlmProxy;
+let arith: agl.llm.LlmProxy;
 let generateCalls = 0;
 let rolloutId = "";
 let attemptId = "";
@@ -24,16 +24,16 @@ let attemptId = "";
 before(async () => {
   store = await agl.openStore();
   const policy = await agl.native.Policy.create({ family: "gpt2", layers: 1, dModel: 16, heads: 2, vocab: 260, ctx: 96, seed: 1 });
-  const counted: agl.GeneratorLike = {
+  const counted: agl.llm.GeneratorLike = {
     config: policy.config,
     generate: (p, o) => {
       generateCalls++;
       return policy.generate(p, o);
     },
   };
-  proxy = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy: counted, tokenizer: new agl.ByteTokenizer({ chatTemplate: "chatml" }), model: "tiny" }), maxBodyBytes: 4096, defaultMaxTokens: 8 });
+  proxy = await agl.llm.startLlmProxy({ store, backend: new agl.llm.PolicyBackend({ policy: counted, tokenizer: new agl.tokenizer.ByteTokenizer({ chatTemplate: "chatml" }), model: "tiny" }), maxBodyBytes: 4096, defaultMaxTokens: 8 });
   const ap = await agl.native.Policy.create({ ...ARITHMETIC_POLICY, seed: 1 });
-  arith = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy: ap, tokenizer: new ArithmeticTokenizer(), model: "arith" }) });
+  arith = await agl.llm.startLlmProxy({ store, backend: new agl.llm.PolicyBackend({ policy: ap, tokenizer: new ArithmeticTokenizer(), model: "arith" }) });
   const ar = await store.startRollout({ input: null });
   rolloutId = ar.rolloutId;
   attemptId = ar.attempt.attemptId;
@@ -210,9 +210,9 @@ test("each defect found by the fuzz campaign is a 4xx before any generation runs
 });
 
 test("PolicyBackend checks its options at construction", () => {
-  const tokenizer = new agl.ByteTokenizer();
-  const policy: agl.GeneratorLike = { config: { ctx: 8 }, generate: async () => ({ tokens: [], logprobs: [] }) };
-  const bad = (o: unknown, re: RegExp) => assert.throws(() => new agl.PolicyBackend(o as agl.PolicyBackendOptions), (e: Error) => e instanceof ValidationError && re.test(e.message));
+  const tokenizer = new agl.tokenizer.ByteTokenizer();
+  const policy: agl.llm.GeneratorLike = { config: { ctx: 8 }, generate: async () => ({ tokens: [], logprobs: [] }) };
+  const bad = (o: unknown, re: RegExp) => assert.throws(() => new agl.llm.PolicyBackend(o as agl.llm.PolicyBackendOptions), (e: Error) => e instanceof ValidationError && re.test(e.message));
   bad({ policy, tokenizer }, /model must be a non-empty string/);
   bad({ policy, tokenizer, model: "" }, /model/);
   bad({ tokenizer, model: "m" }, /policy must have a generate/);
@@ -220,7 +220,7 @@ test("PolicyBackend checks its options at construction", () => {
   bad({ policy, tokenizer, model: "m", seed: -1 }, /seed/);
   bad({ policy, tokenizer, model: "m", maxBatch: 0 }, /maxBatch/);
   bad(null, /options/);
-  assert.deepEqual(new agl.PolicyBackend({ policy, tokenizer, model: "m" }).models(), ["m"]);
+  assert.deepEqual(new agl.llm.PolicyBackend({ policy, tokenizer, model: "m" }).models(), ["m"]);
 });
 
 test("slow clients, clients that vanish mid-body or mid-stream, and keep-alive reuse leave the proxy serving with flat memory", { timeout: 120_000 }, async (t) => {

@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import * as agl from "../src/index.js";
 
-const bytes: agl.TokenizerLike = {
+const bytes: agl.llm.TokenizerLike = {
   encode: (t) => [...Buffer.from(t, "utf8")],
   decode: (ids) => Buffer.from(ids.filter((i) => i < 256)).toString("utf8"),
   applyChatTemplate: (msgs, o) => msgs.map((m) => `${m.role}: ${m.content}\n`).join("") + (o?.addGenerationPrompt ? "assistant:" : ""),
   eosId: 256,
 };
-class Scripted implements agl.GeneratorLike {
+class Scripted implements agl.llm.GeneratorLike {
   config = { ctx: 128 };
   calls = 0;
   async generate(prompts: number[][], opts: { n?: number; maxTokens?: number; seed?: number }) {
@@ -26,12 +26,12 @@ class Scripted implements agl.GeneratorLike {
 }
 
 let store: agl.LightningStore;
-let proxy: agl.LlmProxy;
+let proxy: agl.llm.LlmProxy;
 let policy: Scripted;
 before(async () => {
   store = await agl.openStore();
   policy = new Scripted();
-  proxy = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }) });
+  proxy = await agl.llm.startLlmProxy({ store, backend: new agl.llm.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }) });
 });
 after(() => proxy.close());
 
@@ -104,7 +104,7 @@ test("bad requests get OpenAI-style error bodies and the proxy keeps serving", a
 
 test("a call traced by the client is recorded once, with the agent name, and the runner hands agents their own base URL", async () => {
   const rstore = await agl.openStore();
-  const p = await agl.startLlmProxy({ store: rstore, backend: new agl.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }) });
+  const p = await agl.llm.startLlmProxy({ store: rstore, backend: new agl.llm.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }) });
   try {
     await p.publish(rstore);
     const agent = agl.rollout(
@@ -119,7 +119,7 @@ test("a call traced by the client is recorded once, with the agent name, and the
     assert.equal(res.train.meanReward, 1);
     for (const r of res.rollouts) {
       const spans = await rstore.querySpans({ rolloutId: r.rolloutId });
-      const llm = spans.filter(agl.isLlmSpan);
+      const llm = spans.filter(agl.adapter.isLlmSpan);
       assert.equal(llm.length, 1, "one LLM span per call");
       const [t] = agl.spansToTriplets(spans, { agentMatch: "reverser" });
       assert.equal(t.reward, 1);

@@ -27,12 +27,12 @@ const calc: OpenAI.ChatCompletionTool = {
 };
 
 let store: agl.LightningStore;
-let proxy: agl.LlmProxy;
+let proxy: agl.llm.LlmProxy;
 let policy: Scripted;
 before(async () => {
   store = await agl.openStore();
   policy = new Scripted();
-  proxy = await agl.startLlmProxy({ store, backend: new agl.PolicyBackend({ policy, tokenizer, model: "tiny" }) });
+  proxy = await agl.llm.startLlmProxy({ store, backend: new agl.llm.PolicyBackend({ policy, tokenizer, model: "tiny" }) });
 });
 after(() => proxy.close());
 
@@ -42,11 +42,11 @@ const attempt = async () => {
 };
 
 test("the built-in ChatML template renders tools, tool calls and tool results exactly as Qwen2.5's own Jinja template", () => {
-  const jinja = new agl.JinjaChatTemplate(QWEN25);
-  const builtin = agl.builtinTemplate("chatml", QWEN_SYSTEM);
-  const tools = [calc as agl.ToolSpec, { type: "function" as const, function: { name: "search", parameters: { type: "object", properties: { q: { type: "string", description: "naïve 🚀" } } } } }];
-  const call = (id: string, args: string): agl.ToolCall => ({ id, type: "function", function: { name: "calc", arguments: args } });
-  const conversations: agl.ChatTurn[][] = [
+  const jinja = new agl.tokenizer.JinjaChatTemplate(QWEN25);
+  const builtin = agl.tokenizer.builtinTemplate("chatml", QWEN_SYSTEM);
+  const tools = [calc as agl.tokenizer.ToolSpec, { type: "function" as const, function: { name: "search", parameters: { type: "object", properties: { q: { type: "string", description: "naïve 🚀" } } } } }];
+  const call = (id: string, args: string): agl.tokenizer.ToolCall => ({ id, type: "function", function: { name: "calc", arguments: args } });
+  const conversations: agl.tokenizer.ChatTurn[][] = [
     [{ role: "user", content: "2+3?" }],
     [{ role: "system", content: "Be brief." }, { role: "user", content: "2+3?" }, { role: "assistant", content: "", tool_calls: [call("a", '{"expression":"2+3"}')] }, { role: "tool", content: "5", tool_call_id: "a" }],
     [
@@ -71,14 +71,14 @@ test("the built-in ChatML template renders tools, tool calls and tool results ex
 test("a model directory's tokenizer_config.json chat template is loaded, and its refusals are validation errors", () => {
   const dir = mkdtempSync(join(tmpdir(), "arclight-template-"));
   writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: QWEN25, eos_token: "<|im_end|>" }));
-  const t = agl.JinjaChatTemplate.fromModelDir(dir);
+  const t = agl.tokenizer.JinjaChatTemplate.fromModelDir(dir);
   assert.ok(t);
   assert.equal(t.render([{ role: "user", content: "hi" }], { addGenerationPrompt: true }), `<|im_start|>system\n${QWEN_SYSTEM}<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n`);
-  assert.equal(agl.JinjaChatTemplate.fromModelDir(join(dir, "missing")), null);
-  const strict = new agl.JinjaChatTemplate("{% if messages[0].role != 'user' %}{{ raise_exception('first must be user') }}{% endif %}{{ messages[0].content }}");
+  assert.equal(agl.tokenizer.JinjaChatTemplate.fromModelDir(join(dir, "missing")), null);
+  const strict = new agl.tokenizer.JinjaChatTemplate("{% if messages[0].role != 'user' %}{{ raise_exception('first must be user') }}{% endif %}{{ messages[0].content }}");
   assert.equal(strict.toolCallSyntax, null, "a template that writes no <tool_call> serves no tools");
-  assert.throws(() => strict.render([{ role: "system", content: "x" }]), (e: Error) => e instanceof agl.ValidationError && /first must be user/.test(e.message));
-  assert.throws(() => new agl.JinjaChatTemplate("{% if %}"), /does not parse/);
+  assert.throws(() => strict.render([{ role: "system", content: "x" }]), (e: Error) => e instanceof agl.types.ValidationError && /first must be user/.test(e.message));
+  assert.throws(() => new agl.tokenizer.JinjaChatTemplate("{% if %}"), /does not parse/);
 });
 
 test("a tool call in the reply comes back as message.tool_calls with finish_reason tool_calls, and the next turn reuses the exact ids", { timeout: 30_000 }, async () => {
@@ -101,7 +101,7 @@ test("a tool call in the reply comes back as message.tool_calls with finish_reas
   assert.equal(second.choices[0].message.content, "The answer is 5.");
   assert.equal(second.choices[0].finish_reason, "stop");
 
-  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.isLlmSpan);
+  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   assert.equal(spans.length, 2);
   const [p1, p2] = policy.prompts.slice(-2);
   const r1 = spans[0].attributes["gen_ai.completion.token_ids"] as number[];
@@ -171,7 +171,7 @@ test("malformed tool-call output is returned as text content with finish_reason 
     assert.equal(r.choices[0].message.tool_calls, undefined);
     assert.equal(r.choices[0].finish_reason, "stop");
   }
-  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.isLlmSpan);
+  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   const reasons = spans.map((s) => JSON.parse(s.attributes["gen_ai.output.messages"] as string)[0].tool_call_error as string);
   assert.match(reasons[0], /not JSON/);
   assert.match(reasons[1], /no <\/tool_call>/);
@@ -224,7 +224,7 @@ test("fields the native backend cannot honour get a 400 naming them; nothing is 
   assert.equal(ok.choices[0].message.content, "fine");
   assert.match(tokenizer.decode(policy.prompts.at(-1)!), /user\nab<\|im_end\|>/);
   // a tokenizer whose template cannot render tools refuses them
-  const arith = await agl.startLlmProxy({ backend: new agl.PolicyBackend({ policy: { config: { ctx: 8 }, generate: async () => ({ tokens: [[1]], logprobs: [[0]] }) }, tokenizer: new ArithmeticTokenizer(), model: "arith" }) });
+  const arith = await agl.llm.startLlmProxy({ backend: new agl.llm.PolicyBackend({ policy: { config: { ctx: 8 }, generate: async () => ({ tokens: [[1]], logprobs: [[0]] }) }, tokenizer: new ArithmeticTokenizer(), model: "arith" }) });
   try {
     const r = await fetch(`${arith.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "arith", messages: [{ role: "user", content: "1+1=" }], tools: [calc] }) });
     assert.equal(r.status, 400);
@@ -237,7 +237,7 @@ test("fields the native backend cannot honour get a 400 naming them; nothing is 
 test("a real tiny native policy serves a tool request over the byte-level tokenizer, whatever it writes", { timeout: 60_000 }, async () => {
   const s = await agl.openStore();
   const native = await agl.native.Policy.create({ family: "qwen2", layers: 1, dModel: 16, heads: 2, kvHeads: 1, vocab: tokenizer.vocabSize, ctx: 1024, seed: 4 });
-  const p = await agl.startLlmProxy({ store: s, backend: new agl.PolicyBackend({ policy: native, tokenizer, model: "tiny" }) });
+  const p = await agl.llm.startLlmProxy({ store: s, backend: new agl.llm.PolicyBackend({ policy: native, tokenizer, model: "tiny" }) });
   try {
     const ar = await s.startRollout({ input: null });
     const client = new OpenAI({ apiKey: "x", baseURL: p.urlFor(ar.rolloutId, ar.attempt.attemptId) });
@@ -256,21 +256,21 @@ test("a real tiny native policy serves a tool request over the byte-level tokeni
 });
 
 test("tool-call markup round-trips through the parser for any arguments, and any reply text parses without throwing", () => {
-  const tools = [calc as agl.ToolSpec];
+  const tools = [calc as agl.tokenizer.ToolSpec];
   fc.assert(
     fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), fc.string({ maxLength: 20 }), (args, before) => {
-      const block = agl.renderChat("plain", [{ role: "assistant", content: "", tool_calls: [{ id: "x", type: "function", function: { name: "calc", arguments: JSON.stringify(args) } }] }]).slice("assistant: ".length, -1);
-      const parsed = agl.parseToolCalls(`${before.replaceAll("<tool_call>", "")}${block}`, tools);
+      const block = agl.tokenizer.renderChat("plain", [{ role: "assistant", content: "", tool_calls: [{ id: "x", type: "function", function: { name: "calc", arguments: JSON.stringify(args) } }] }]).slice("assistant: ".length, -1);
+      const parsed = agl.llm.parseToolCalls(`${before.replaceAll("<tool_call>", "")}${block}`, tools);
       assert.ok(parsed && "toolCalls" in parsed, JSON.stringify(parsed));
       assert.deepEqual(JSON.parse(parsed.toolCalls[0].function.arguments), JSON.parse(JSON.stringify(args)));
     }),
     { numRuns: 200, seed: 3 },
   );
-  fc.assert(fc.property(fc.string({ maxLength: 60 }).map((s) => `<tool_call>${s}`), (t) => void agl.parseToolCalls(t, tools)), { numRuns: 200, seed: 4 });
+  fc.assert(fc.property(fc.string({ maxLength: 60 }).map((s) => `<tool_call>${s}`), (t) => void agl.llm.parseToolCalls(t, tools)), { numRuns: 200, seed: 4 });
 });
 
 test("every OpenAI message shape reaches the model: random conversations render exactly as the template renders their turns", { timeout: 60_000 }, async () => {
-  const template = agl.builtinTemplate("chatml");
+  const template = agl.tokenizer.builtinTemplate("chatml");
   const text = fc.string({ maxLength: 12 }).filter((s) => !s.includes("<|"));
   const call = fc.record({ id: fc.string({ minLength: 1, maxLength: 5 }), type: fc.constant("function" as const), function: fc.record({ name: fc.constant("calc"), arguments: fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }).map((o) => JSON.stringify(o)) }) });
   const msg = fc.oneof(
@@ -284,13 +284,13 @@ test("every OpenAI message shape reaches the model: random conversations render 
       const r = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "tiny", messages, max_tokens: 2, ...(withTools ? { tools: [calc] } : {}) }) });
       assert.equal(r.status, 200, await r.clone().text());
       await r.json();
-      const turns: agl.ChatTurn[] = messages.map((m) => {
+      const turns: agl.tokenizer.ChatTurn[] = messages.map((m) => {
         const content = typeof m.content === "string" ? m.content : m.content === null ? "" : m.content.map((p) => p.text).join("");
         if (m.role === "assistant") return { role: "assistant", content, ...(m.tool_calls.length ? { tool_calls: m.tool_calls } : {}) };
         if (m.role === "tool") return { role: "tool", content, tool_call_id: m.tool_call_id };
         return { role: m.role === "developer" ? "system" : m.role, content };
       });
-      const expected = template.render(turns, { tools: withTools ? [calc as agl.ToolSpec] : undefined, addGenerationPrompt: true });
+      const expected = template.render(turns, { tools: withTools ? [calc as agl.tokenizer.ToolSpec] : undefined, addGenerationPrompt: true });
       // replies remembered from earlier runs may be reused verbatim; the text is the same either way
       assert.equal(tokenizer.decode(policy.prompts.at(-1)!), expected);
     }),
@@ -306,10 +306,10 @@ test("PolicyBackend.fromModelDir serves a model directory's tokenizer and render
   const own = '{% if tools %}TOOLS:{% for t in tools %} {{ t.function.name }}{% endfor %}{{ "\\n" }}{% endif %}{% for m in messages %}[{{ m.role }}] {{ m.content }}{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{{ c.function | tojson }}</tool_call>{% endfor %}{% endif %}{{ "\\n" }}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}';
   writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: own, eos_token: "<|endoftext|>" }));
   const seen: number[][] = [];
-  const echo: agl.GeneratorLike = { config: { ctx: 512 }, generate: async (p) => (seen.push(p[0]), { tokens: [[]], logprobs: [[]] }) };
-  const backend = agl.PolicyBackend.fromModelDir(dir, { policy: echo, model: "m" });
-  const tok = agl.BpeTokenizer.fromFile(join(dir, "tokenizer.json"));
-  const p = await agl.startLlmProxy({ backend });
+  const echo: agl.llm.GeneratorLike = { config: { ctx: 512 }, generate: async (p) => (seen.push(p[0]), { tokens: [[]], logprobs: [[]] }) };
+  const backend = agl.llm.PolicyBackend.fromModelDir(dir, { policy: echo, model: "m" });
+  const tok = agl.tokenizer.BpeTokenizer.fromFile(join(dir, "tokenizer.json"));
+  const p = await agl.llm.startLlmProxy({ backend });
   try {
     const client = new OpenAI({ apiKey: "x", baseURL: p.url, maxRetries: 0 });
     await client.chat.completions.create({
@@ -322,5 +322,5 @@ test("PolicyBackend.fromModelDir serves a model directory's tokenizer and render
   } finally {
     await p.close();
   }
-  assert.throws(() => agl.PolicyBackend.fromModelDir(join(dir, "nope"), { policy: echo, model: "m" }), /cannot read/);
+  assert.throws(() => agl.llm.PolicyBackend.fromModelDir(join(dir, "nope"), { policy: echo, model: "m" }), /cannot read/);
 });

@@ -49,7 +49,7 @@ function streamed(body: Record<string, unknown>): string[] {
 }
 
 let store: agl.LightningStore;
-let proxy: agl.LlmProxy;
+let proxy: agl.llm.LlmProxy;
 before(async () => {
   upstream = createServer((req, res) => {
     let raw = "";
@@ -78,7 +78,7 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
   upstreamURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
   store = await agl.openStore();
-  proxy = await agl.startLlmProxy({ store, backend: new agl.UpstreamBackend({ baseURL: upstreamURL, models: ["up", "refuse"], requestTokenIds: true }) });
+  proxy = await agl.llm.startLlmProxy({ store, backend: new agl.llm.UpstreamBackend({ baseURL: upstreamURL, models: ["up", "refuse"], requestTokenIds: true }) });
 });
 after(async () => {
   await proxy.close();
@@ -109,7 +109,7 @@ test("a chat request is forwarded unchanged, its answer returned byte for byte, 
   const got = seen.at(-1)!;
   assert.equal(got.path, "/v1/chat/completions");
   assert.deepEqual(got.body, { ...request, return_token_ids: true, logprobs: true }, "every field passes through; token ids and logprobs are asked for");
-  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.isLlmSpan);
+  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   assert.equal(spans.length, 1);
   const [t] = agl.spansToTriplets(spans);
   assert.deepEqual(t.prompt.tokenIds, [1, 2, 3]);
@@ -132,7 +132,7 @@ test("a streamed answer is relayed chunk by chunk and recorded from its tool-cal
   const raw = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "up", stream: true, messages: [{ role: "user", content: "x" }] }) });
   assert.equal(raw.headers.get("content-type"), "text/event-stream");
   assert.equal(await raw.text(), sent.at(-1), "the stream arrives byte for byte");
-  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.isLlmSpan);
+  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   assert.equal(spans.length, 1);
   const [t] = agl.spansToTriplets(spans);
   assert.deepEqual(t.prompt.tokenIds, [1, 2, 3]);
@@ -147,7 +147,7 @@ test("upstream errors pass through with their status; an unreachable upstream is
   assert.equal(((await r.json()) as { error: { message: string } }).error.message, "upstream says no");
   const unknown = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "nope", messages: [] }) });
   assert.equal(unknown.status, 404);
-  const dead = await agl.startLlmProxy({ backend: new agl.UpstreamBackend({ baseURL: "http://127.0.0.1:9/v1", models: ["up"] }) });
+  const dead = await agl.llm.startLlmProxy({ backend: new agl.llm.UpstreamBackend({ baseURL: "http://127.0.0.1:9/v1", models: ["up"] }) });
   try {
     const d = await fetch(`${dead.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "up", messages: [{ role: "user", content: "x" }] }) });
     assert.equal(d.status, 502);
@@ -155,7 +155,7 @@ test("upstream errors pass through with their status; an unreachable upstream is
   } finally {
     await dead.close();
   }
-  assert.throws(() => new agl.UpstreamBackend({ baseURL: "ftp://x", models: [] }), /baseURL must be http\(s\).*models must be/);
+  assert.throws(() => new agl.llm.UpstreamBackend({ baseURL: "ftp://x", models: [] }), /baseURL must be http\(s\).*models must be/);
 });
 
 test("the Messages API over an upstream: tools go out as OpenAI tools, tool calls come back as tool_use blocks", { timeout: 30_000 }, async () => {

@@ -130,7 +130,7 @@ test("the agent sees its resources and an attempt past its timeout is stopped an
 
 test("trainer and rollout reject bad arguments clearly", async () => {
   assert.throws(() => new agl.Trainer({ nRunners: -1 }), /nRunners/);
-  assert.throws(() => new agl.Trainer({ maxAttempts: -1 }), agl.ValidationError);
+  assert.throws(() => new agl.Trainer({ maxAttempts: -1 }), agl.types.ValidationError);
   assert.throws(() => agl.rollout("nope" as never), TypeError);
   const trainer = new agl.Trainer(quiet);
   await assert.rejects(trainer.fit({} as never, { train: [] }), /agl.rollout/);

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DurableStore, openStore, readWalSpans, SPAN_COLUMNS, StoreLockedError, type LightningStore } from "../src/store/index.js";
+import { DurableStore, openStore, StoreLockedError, type LightningStore } from "../src/store/index.js";
+import { SPAN_COLUMNS } from "../src/store/parquet-layout.js";
+import { readWalSpans } from "../src/store/wal-spans.js";
 import { AGL, GEN_AI, ReadOnlyStoreError } from "../src/types/index.js";
 import { makeSpan } from "./store-suite.js";
 

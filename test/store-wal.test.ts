@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { decodeRecords, encodeRecord, type WalRecord } from "../src/store/wal.js";
-import { openStore, STORE_LAYOUT } from "../src/store/index.js";
+import { openStore } from "../src/store/index.js";
+import { STORE_LAYOUT } from "../src/store/parquet-layout.js";
 import type { Span } from "../src/types/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "arclight-wal-"));

@@ -4,17 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  BpeTokenizer,
-  BYTE_TO_CHAR,
-  GPT2_PATTERN,
-  QWEN2_PATTERN_HF,
-  compilePattern,
-  pretokenize,
-  toByteLevel,
-  trainBpe,
-} from "../src/tokenizer/index.js";
-import { BYTE_ORDER } from "../src/tokenizer/byte-level.js";
+import { BpeTokenizer, trainBpe } from "../src/tokenizer/index.js";
+import { GPT2_PATTERN, QWEN2_PATTERN_HF, compilePattern, pretokenize } from "../src/tokenizer/pretokenize.js";
+import { BYTE_ORDER, BYTE_TO_CHAR, toByteLevel } from "../src/tokenizer/byte-level.js";
 import { ValidationError } from "../src/types/errors.js";
 import { buildFixture } from "./fixtures/tokenizer/make-fixture.js";
 

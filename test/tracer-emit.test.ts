@@ -4,13 +4,13 @@ import * as agl from "../src/index.js";
 
 async function scopeFor(store: agl.LightningStore) {
   const ar = await store.startRollout({ input: null });
-  return new agl.TraceScope(store, ar.rolloutId, ar.attempt.attemptId, "tester");
+  return new agl.tracer.TraceScope(store, ar.rolloutId, ar.attempt.attemptId, "tester");
 }
 
 test("emit helpers inside a rollout record Agent Lightning spans into that attempt", async () => {
   const store = await agl.openStore();
   const scope = await scopeFor(store);
-  agl.withScope(scope, () => {
+  agl.tracer.withScope(scope, () => {
     agl.emitMessage("hello");
     agl.emitReward({ correct: 1, format: 0.5 }, { primary: "format" });
     agl.emitObject({ a: [1, 2] });
@@ -28,7 +28,7 @@ test("emit helpers inside a rollout record Agent Lightning spans into that attem
   assert.equal(spans[1].attributes["agentlightning.reward.0.name"], "format");
   assert.equal(spans[1].attributes["agentlightning.reward.0.value"], 0.5);
   assert.equal(spans[1].attributes["agentlightning.reward.1.value"], 1);
-  assert.equal(agl.finalReward(spans), 0.5);
+  assert.equal(agl.adapter.finalReward(spans), 0.5);
   assert.equal(spans[2].attributes["agentlightning.object.json"], '{"a":[1,2]}');
   assert.equal(spans[3].attributes["nested"], '{"k":1}');
   assert.deepEqual(spans[3].attributes["tags"], ["x", "y"]);
@@ -43,7 +43,7 @@ test("concurrent rollouts never mix spans", async () => {
   const scopes = await Promise.all(Array.from({ length: 30 }, () => scopeFor(store)));
   await Promise.all(
     scopes.map((scope, i) =>
-      agl.withScope(scope, async () => {
+      agl.tracer.withScope(scope, async () => {
         for (let k = 0; k < 10; k++) {
           await new Promise((r) => setTimeout(r, (i * 7 + k * 3) % 5));
           agl.emitMessage(`${scope.rolloutId}:${k}`);
@@ -72,7 +72,7 @@ test("operation records inputs, outputs and errors, and nests child spans under 
   const boom = agl.operation(function boom(_x: string): never {
     throw new Error("kaput");
   });
-  await agl.withScope(scope, async () => {
+  await agl.tracer.withScope(scope, async () => {
     assert.equal(await add(2, 3), 5);
     assert.throws(() => boom("y"), /kaput/);
   });
@@ -91,15 +91,15 @@ test("operation records inputs, outputs and errors, and nests child spans under 
 
 test("outside a rollout the helpers write to the dev store instead of throwing", async () => {
   agl.emitReward(0.75);
-  await agl.flushTraces();
+  await agl.tracer.flushTraces();
   const dev = await agl.devStore();
-  const spans = await dev.querySpans({ rolloutId: agl.DEV_ROLLOUT_ID });
+  const spans = await dev.querySpans({ rolloutId: agl.tracer.DEV_ROLLOUT_ID });
   assert.ok(spans.some((s) => s.attributes["agentlightning.reward.0.value"] === 0.75));
 });
 
 test("emit helpers reject bad input with a clear error", () => {
   assert.throws(() => agl.emitReward(Number.NaN), /finite number/);
-  assert.throws(() => agl.emitReward("1" as never), agl.ValidationError);
+  assert.throws(() => agl.emitReward("1" as never), agl.types.ValidationError);
   assert.throws(() => agl.emitReward({}), /at least one dimension/);
   assert.throws(() => agl.emitReward({ a: 1 }, { primary: "b" }), /primary dimension "b"/);
   assert.throws(() => agl.emitMessage(42 as never), /expected a string/);

@@ -16,8 +16,8 @@ after(() => fake.close());
 async function inRollout(fn: () => Promise<void>) {
   const store = await agl.openStore();
   const ar = await store.startRollout({ input: null });
-  const scope = new agl.TraceScope(store, ar.rolloutId, ar.attempt.attemptId);
-  await agl.withScope(scope, fn);
+  const scope = new agl.tracer.TraceScope(store, ar.rolloutId, ar.attempt.attemptId);
+  await agl.tracer.withScope(scope, fn);
   await scope.flush();
   return store.querySpans({ rolloutId: ar.rolloutId });
 }

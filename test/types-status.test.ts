@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkRolloutTransition, checkAttemptTransition, InvalidTransitionError } from "../src/types/index.js";
+import { InvalidTransitionError } from "../src/types/index.js";
+import { checkRolloutTransition, checkAttemptTransition } from "../src/types/status.js";
 
 test("rollout transitions follow the Agent Lightning state machine", () => {
   checkRolloutTransition("ro-1", "queuing", "preparing");

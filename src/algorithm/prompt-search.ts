@@ -3,7 +3,8 @@
 // evidence allows (successive halving, paired comparisons, early stop).
 import { z } from "zod";
 import type { LightningStore } from "../store/lightning-store.js";
-import { NamedResourcesSchema, parseOrThrow, PromptTemplateSchema, ValidationError, type NamedResources, type PromptTemplate } from "../types/index.js";
+import { parseOrThrow, ValidationError, type NamedResources, type PromptTemplate } from "../types/index.js";
+import { NamedResourcesSchema, PromptTemplateSchema } from "../types/resources.js";
 import { finalReward } from "../adapter/rewards.js";
 import { recordSeed } from "../display/run-info.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";

@@ -15,7 +15,10 @@ registerCommand("kernel", {
     "Registers (removes) the Jupyter kernelspec `arclight`, \"Arclight (TypeScript)\".",
     "Default location: the per-user Jupyter data dir; --prefix DIR uses DIR/share/jupyter/kernels.",
   ].join("\n"),
-  run: async (args) => ((await import(kernelModule(`kernel-command${ext}`))) as { kernelCommand(a: string[]): Promise<number> }).kernelCommand(args),
+  run: async (args) => {
+    const m = (await import(kernelModule(`kernel-command${ext}`))) as { kernelCommand(a: string[]): Promise<number> };
+    return asUsage(() => m.kernelCommand(args));
+  },
 });
 
 registerCommand("run", {
@@ -26,7 +29,10 @@ registerCommand("run", {
     "outputs (default: overwrite nothing; --out to save) and a self-contained HTML report.",
     "--timeout is per cell (default 600). A failing cell exits 1 with the cell number and error.",
   ].join("\n"),
-  run: async (args) => ((await import(kernelModule(`run-command${ext}`))) as { runCommand(a: string[]): Promise<number> }).runCommand(args),
+  run: async (args) => {
+    const m = (await import(kernelModule(`run-command${ext}`))) as { runCommand(a: string[]): Promise<number> };
+    return asUsage(() => m.runCommand(args));
+  },
 });
 
 // Library modules throw their own usage errors (they may not import the CLI); shown with the usage here.

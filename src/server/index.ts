@@ -5,9 +5,7 @@ import { startStoreServer, type StoreServer, type StoreServerOptions } from "./s
 
 export { startStoreServer, buildStoreApp, type StoreServer, type StoreServerOptions } from "./store-server.js";
 export type { Redact } from "./handlers.js";
-export { isLoopbackHost, assertBindAllowed, bearerMatches } from "./auth.js";
 export { OTLP_TRACES_PATH, attemptTracesPath } from "./otlp-route.js";
-export { SPAN_SEQUENCE_ATTR } from "./otlp-ingest.js";
 
 /** Opens the store (durable in `dir`, else in memory) and serves it; close() closes both. */
 export async function serveStore(dir: string | undefined, opts: Omit<StoreServerOptions, "store" | "closeStore"> & { storeOptions?: StoreOptions } = {}): Promise<StoreServer & { store: Awaited<ReturnType<typeof openStore>> }> {

@@ -3,7 +3,8 @@
 
 import { z } from "zod";
 import { API_PREFIX, OPERATIONS, StoreInfoSchema, WireErrorSchema, type OperationName } from "../store/remote-protocol.js";
-import { AttemptUpdateSchema, EnqueueRolloutSchema, RolloutUpdateSchema, SpanQuerySchema, SpanSchema } from "../types/index.js";
+import { AttemptUpdateSchema, EnqueueRolloutSchema, RolloutUpdateSchema } from "../types/rollout.js";
+import { SpanQuerySchema, SpanSchema } from "../types/span.js";
 
 const json = (schema: z.ZodType, io: "input" | "output" = "input") => z.toJSONSchema(schema, { io, unrepresentable: "any" });
 

@@ -8,8 +8,6 @@
 // in the mutation's ChangeSet.
 
 import {
-  checkAttemptTransition,
-  checkRolloutTransition,
   isAttemptTerminal,
   isRolloutTerminal,
   type Attempt,
@@ -17,6 +15,7 @@ import {
   type AttemptStatus,
   type RolloutStatus,
 } from "../types/index.js";
+import { checkAttemptTransition, checkRolloutTransition } from "../types/status.js";
 import type { ChangeSet } from "./change-set.js";
 import { ACTIVE_ATTEMPT, copy, newAttemptEntry, newId, type AttemptEntry, type RolloutEntry } from "./entries.js";
 import type { RolloutQueue } from "./rollout-queue.js";

@@ -16,18 +16,11 @@
 
 import { z } from "zod";
 import {
-  AttemptUpdateSchema,
-  checkAttemptTransition,
-  checkRolloutTransition,
   DEFAULT_ROLLOUT_CONFIG,
-  EnqueueRolloutSchema,
   isRolloutTerminal,
-  NamedResourcesSchema,
   NotFoundError,
   parseOrThrow,
   ReadOnlyStoreError,
-  RolloutUpdateSchema,
-  SpanQuerySchema,
   StoreClosedError,
   ValidationError,
   type Attempt,
@@ -44,6 +37,10 @@ import {
   type Worker,
   type WorkerUpdate,
 } from "../types/index.js";
+import { AttemptUpdateSchema, EnqueueRolloutSchema, RolloutUpdateSchema } from "../types/rollout.js";
+import { checkAttemptTransition, checkRolloutTransition } from "../types/status.js";
+import { NamedResourcesSchema } from "../types/resources.js";
+import { SpanQuerySchema } from "../types/span.js";
 import { AttemptLifecycle } from "./attempt-lifecycle.js";
 import { ChangeSet } from "./change-set.js";
 import { cmp, copy, newAttemptEntry, newId, type AttemptEntry, type RolloutEntry } from "./entries.js";

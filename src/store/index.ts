@@ -1,4 +1,5 @@
-// Public face of the store: openStore() and the types callers need.
+// `agl.store`: openStore() and connectStore(), the store classes and the types callers need.
+// Its layout (SPAN_COLUMNS, STORE_LAYOUT, the WAL reader) and option schemas are internals.
 
 import { parseOrThrow } from "../types/validate.js";
 import { ValidationError } from "../types/errors.js";
@@ -8,14 +9,13 @@ import { MemoryStore } from "./memory-store.js";
 import { DurableStore } from "./durable-store.js";
 
 export type { LightningStore, RolloutQuery, StoreStatistics, WaitOptions, DequeueOptions } from "./lightning-store.js";
-export { StoreOptionsSchema, type StoreOptions } from "./store-options.js";
+export type { StoreOptions } from "./store-options.js";
 export { MemoryStore } from "./memory-store.js";
 export { DurableStore } from "./durable-store.js";
 export { StoreLockedError } from "./errors.js";
-export { connectStore, RemoteStore, ConnectOptionsSchema, type ConnectOptions } from "./remote-store.js";
+export { connectStore, RemoteStore, type ConnectOptions } from "./remote-store.js";
 export { RemoteStoreError } from "./remote-protocol.js";
 export type { FsyncPolicy } from "./wal.js";
-export { SPAN_COLUMNS, SPAN_COLUMN_NAMES, STORE_LAYOUT, promotedColumns, readWalSpans, type SpanColumnName } from "./parquet-layout.js";
 
 /**
  * `await openStore()` is an in-memory store; `await openStore("runs/x")` the

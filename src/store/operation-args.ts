@@ -4,7 +4,7 @@
 
 import { z } from "zod";
 import { idSchema } from "../types/validate.js";
-import { RolloutModeSchema, RolloutStatusSchema } from "../types/index.js";
+import { RolloutModeSchema, RolloutStatusSchema } from "../types/rollout.js";
 
 export const RolloutIdSchema = idSchema("rolloutId");
 export const AttemptIdSchema = idSchema("attemptId");

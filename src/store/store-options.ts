@@ -2,7 +2,8 @@
 // (memory and durable), and the retry policy they resolve rollouts with.
 
 import { z } from "zod";
-import { RolloutConfigSchema, type RolloutConfig, type RolloutConfigInput } from "../types/index.js";
+import { type RolloutConfig, type RolloutConfigInput } from "../types/index.js";
+import { RolloutConfigSchema } from "../types/rollout.js";
 
 export const StoreOptionsSchema = z
   .object({

@@ -18,11 +18,9 @@
 //   (test/tokenizer-peer.test.ts); where those JS peers read \s as JavaScript
 //   does (U+FEFF), Arclight follows the Rust tokenizers and tiktoken.
 export type { ChatMessage, ChatTemplateName, ChatTemplateOptions, DecodeOptions, EncodeOptions, Tokenizer } from "./tokenizer.js";
-export { ByteTokenizer, BYTE_SPECIALS, type ByteTokenizerOptions } from "./byte-tokenizer.js";
+export { ByteTokenizer, type ByteTokenizerOptions } from "./byte-tokenizer.js";
 export { BpeTokenizer, type AddedToken, type BpeOptions } from "./bpe.js";
-export { renderChat, builtinTemplate, templateFromJinja, CHATML_START, CHATML_END, type ChatTemplate, type RenderOptions } from "./chat-template.js";
+export { renderChat, builtinTemplate, templateFromJinja, type ChatTemplate, type RenderOptions } from "./chat-template.js";
 export { JinjaChatTemplate, type JinjaTemplateOptions } from "./jinja-template.js";
-export { pyJson, TOOL_CALL_OPEN, TOOL_CALL_CLOSE, type ChatTurn, type ToolCall, type ToolSpec } from "./tools.js";
+export type { ChatTurn, ToolCall, ToolSpec } from "./tools.js";
 export { trainBpe, type TrainBpeOptions, type TokenizerJson } from "./train-bpe.js";
-export { GPT2_PATTERN, QWEN2_PATTERN_HF, compilePattern, pretokenize } from "./pretokenize.js";
-export { BYTE_TO_CHAR, CHAR_TO_BYTE, toByteLevel } from "./byte-level.js";

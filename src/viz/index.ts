@@ -1,4 +1,4 @@
-// Public face of charts and table display: agl.chart, agl.charts.*, agl.table.
+// `agl.viz`: charts and tables (agl.chart, agl.charts.*, agl.table are also at the top of `agl`) and their renderers.
 import * as charts from "./charts-api.js";
 
 export { charts };
@@ -15,5 +15,4 @@ export type {
 } from "./charts.js";
 export { latencyPercentiles, AgreementChart } from "./charts.js";
 export { renderSVG, svgToPNG, compileSpec, type PngOptions } from "./render.js";
-export { chartFontPath, CHART_FONT_FAMILY } from "./font.js";
 export { table, TableView, isTabular, columnType, declareColumnTypes, type TableOptions, type TableColumn } from "./table.js";
