@@ -41,7 +41,7 @@ export class TypeCheck {
 
   constructor(check: Promise<TsDiagnostic[]>, code: string, label: string) {
     this.done = check.then(
-      (diags) => (diags.length > 0 ? diagnosticLines(diags, code, label).join("\n") + "\n" : undefined),
+      (diags) => (diags.length > 0 ? `${diagnosticLines(diags, code, label).join("\n")}\n` : undefined),
       // A checker that failed must not take the kernel with it; cells still run.
       (e: unknown) => `(type check of cell[${label}] failed: ${e instanceof Error ? e.message : String(e)})\n`,
     );
@@ -52,7 +52,9 @@ export class TypeCheck {
   }
 }
 
-export type CellOutcome = ({ status: "ok"; value?: unknown; hasValue: boolean } | ({ status: "error" } & CellError)) & { typeCheck?: TypeCheck };
+export type CellOutcome = ({ status: "ok"; value?: unknown; hasValue: boolean } | ({ status: "error" } & CellError)) & {
+  typeCheck?: TypeCheck;
+};
 
 export class InterruptedError extends Error {
   override readonly name = "KeyboardInterrupt";
@@ -102,7 +104,10 @@ export function rankCompletions(names: string[]): string[] {
     if (/^[A-Z]/.test(n)) return 1;
     return 0;
   };
-  return names.map((n, i) => [rank(n), i, n] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+  return names
+    .map((n, i) => [rank(n), i, n] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map((x) => x[2]);
 }
 
 export class Executor {
@@ -288,7 +293,12 @@ export class Executor {
     const t = transpileCell(code, Object.keys(this.cells));
     if (!t.ok) {
       const first = t.diagnostics[0]!;
-      return { status: "error", ename: "TSError", evalue: `${first.messageText} (line ${first.start.line + 1})`, traceback: diagnosticLines(t.diagnostics, code, label) };
+      return {
+        status: "error",
+        ename: "TSError",
+        evalue: `${first.messageText} (line ${first.start.line + 1})`,
+        traceback: diagnosticLines(t.diagnostics, code, label),
+      };
     }
     // Only declarations of types: nothing to run, but later cells' checks need them.
     if (t.cell.js === "") return { status: "ok", hasValue: false, typeCheck: this.typeCheck(code, label) };
@@ -350,7 +360,13 @@ export class Executor {
   private errorOutcome(e: unknown): CellOutcome {
     if (e instanceof Error) {
       const interrupted = e instanceof InterruptedError || (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
-      if (interrupted) return { status: "error", ename: "KeyboardInterrupt", evalue: "cell interrupted", traceback: [headline("KeyboardInterrupt", "cell interrupted")] };
+      if (interrupted)
+        return {
+          status: "error",
+          ename: "KeyboardInterrupt",
+          evalue: "cell interrupted",
+          traceback: [headline("KeyboardInterrupt", "cell interrupted")],
+        };
       const stack = dedupeFrames(this.mapStack(e.stack ?? `${e.name}: ${e.message}`));
       const frames = stack.filter((l) => /^\s+at /.test(l));
       const traceback = [headline(e.name || "Error", e.message), ...frames.map(colourFrame)];

@@ -10,7 +10,10 @@ export interface HistoryEntry {
 type Row = [number, number, string | [string, string | null]];
 
 function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${re}$`, "s");
 }
 
@@ -45,7 +48,10 @@ export class History {
         let hits = this.entries.filter((e) => pattern.test(e.input));
         if (req.unique === true) {
           const seen = new Set<string>();
-          hits = hits.reverse().filter((e) => (seen.has(e.input) ? false : (seen.add(e.input), true))).reverse();
+          hits = hits
+            .reverse()
+            .filter((e) => (seen.has(e.input) ? false : (seen.add(e.input), true)))
+            .reverse();
         }
         return (n === undefined ? hits : hits.slice(-n)).map(row);
       }

@@ -22,7 +22,9 @@ process.on("exit", () => {
 export class JupyterMissingError extends Error {
   override readonly name = "JupyterMissingError";
   constructor() {
-    super(`${JUPYTER} is missing: run \`bash scripts/ensure-jupyter.sh\` (installs Debian's jupyter-server, nbclient, nbconvert, jupyter-kernel-test)`);
+    super(
+      `${JUPYTER} is missing: run \`bash scripts/ensure-jupyter.sh\` (installs Debian's jupyter-server, nbclient, nbconvert, jupyter-kernel-test)`,
+    );
   }
 }
 
@@ -69,7 +71,19 @@ export async function startJupyterServer(opts: { rootDir: string; startTimeoutMs
   const [cmd, pre] = existsSync(SETPRIV) ? [SETPRIV, ["--pdeathsig", "SIGKILL", "--", SYSTEM_PYTHON]] : [SYSTEM_PYTHON, []];
   const child = spawn(
     cmd,
-    [...pre, "-m", "jupyter_server", "--no-browser", `--ServerApp.ip=127.0.0.1`, `--ServerApp.port=${port}`, "--ServerApp.port_retries=0", `--ServerApp.token=${token}`, `--ServerApp.root_dir=${opts.rootDir}`, "--ServerApp.open_browser=False", ...(process.getuid?.() === 0 ? ["--allow-root"] : [])],
+    [
+      ...pre,
+      "-m",
+      "jupyter_server",
+      "--no-browser",
+      `--ServerApp.ip=127.0.0.1`,
+      `--ServerApp.port=${port}`,
+      "--ServerApp.port_retries=0",
+      `--ServerApp.token=${token}`,
+      `--ServerApp.root_dir=${opts.rootDir}`,
+      "--ServerApp.open_browser=False",
+      ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
+    ],
     { env, stdio: ["ignore", "ignore", "pipe"], detached: false },
   );
   let log = "";

@@ -5,10 +5,16 @@ import { installKernelspec, uninstallKernelspec, type KernelspecLocation } from 
 
 export async function kernelCommand(args: string[]): Promise<number> {
   const [action, ...rest] = args;
-  if (action !== "install" && action !== "uninstall") throw new KernelUsageError(`expected install or uninstall, got ${action ?? "nothing"}`);
+  if (action !== "install" && action !== "uninstall")
+    throw new KernelUsageError(`expected install or uninstall, got ${action ?? "nothing"}`);
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { user: { type: "boolean" }, prefix: { type: "string" } }, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: rest,
+      options: { user: { type: "boolean" }, prefix: { type: "string" } },
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (e) {
     throw new KernelUsageError(e instanceof Error ? e.message : String(e));
   }

@@ -46,7 +46,7 @@ export function installKernelspec(loc: KernelspecLocation = {}): string {
   }
   const dir = kernelspecDir(loc);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "kernel.json"), JSON.stringify(kernelspec(), null, 2) + "\n");
+  writeFileSync(join(dir, "kernel.json"), `${JSON.stringify(kernelspec(), null, 2)}\n`);
   return dir;
 }
 

@@ -5,7 +5,28 @@
 // like `x` -> `__arclight_cells__1.x`.
 
 const TOKEN = /[A-Za-z_$][\w$]*|\d+(?:\.\d+)?|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[{}()[\];,.=+\-*/<>!?:&|]/g;
-const NOISE = new Set(["exports", "__ck", "require", "void", "0", "Object", "defineProperty", "__esModule", "value", "true", "__importStar", "__importDefault", "default", ";", ",", "(", ")", "{", "}", "."]);
+const NOISE = new Set([
+  "exports",
+  "__ck",
+  "require",
+  "void",
+  "0",
+  "Object",
+  "defineProperty",
+  "__esModule",
+  "value",
+  "true",
+  "__importStar",
+  "__importDefault",
+  "default",
+  ";",
+  ",",
+  "(",
+  ")",
+  "{",
+  "}",
+  ".",
+]);
 
 function tokens(line: string): Map<string, number> {
   const m = new Map<string, number>();

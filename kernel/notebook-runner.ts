@@ -55,7 +55,11 @@ const RUN_INFO_CODE = `({ [Symbol.for("Jupyter.display")]() {
 
 export function gitCommit(dir: string): string | null {
   try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || null;
+    return (
+      execFileSync("git", ["rev-parse", "HEAD"], { cwd: dir, stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim() || null
+    );
   } catch {
     return null;
   }
@@ -83,7 +87,9 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
   const server = await startJupyterServer({ rootDir: dirname(abs) });
   const stopAll: Array<() => Promise<void>> = [];
   const onSignal = () => {
-    void Promise.allSettled(stopAll.map((f) => f())).then(() => server.stop()).finally(() => process.exit(130));
+    void Promise.allSettled(stopAll.map((f) => f()))
+      .then(() => server.stop())
+      .finally(() => process.exit(130));
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -97,7 +103,12 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
     });
     await kernelManager.ready;
     await sessionManager.ready;
-    const session = await sessionManager.startNew({ path: basename(abs), type: "notebook", name: basename(abs), kernel: { name: KERNEL_NAME } });
+    const session = await sessionManager.startNew({
+      path: basename(abs),
+      type: "notebook",
+      name: basename(abs),
+      kernel: { name: KERNEL_NAME },
+    });
     const kernel = session.kernel;
     if (!kernel) throw new Error("the server started a session without a kernel");
     stopAll.unshift(async () => {
@@ -140,7 +151,12 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
       cell.outputs = collector.list;
       if (typeof content.execution_count === "number") number = content.execution_count;
       if (content.status !== "ok") {
-        failure = new CellFailedError(number, String(content.ename ?? content.status), String(content.evalue ?? ""), (content.traceback as string[] | undefined) ?? []);
+        failure = new CellFailedError(
+          number,
+          String(content.ename ?? content.status),
+          String(content.evalue ?? ""),
+          (content.traceback as string[] | undefined) ?? [],
+        );
         break;
       }
       opts.onCell?.(number, cell.outputs, Date.now() - cellStarted);

@@ -90,7 +90,12 @@ export class OutputCollector {
         }
         break;
       case "execute_result":
-        this.add({ output_type: "execute_result", data: content.data, metadata: content.metadata ?? {}, execution_count: content.execution_count });
+        this.add({
+          output_type: "execute_result",
+          data: content.data,
+          metadata: content.metadata ?? {},
+          execution_count: content.execution_count,
+        });
         break;
       case "error":
         this.add({ output_type: "error", ename: content.ename, evalue: content.evalue, traceback: content.traceback });

@@ -66,7 +66,8 @@ function renderData(data: Record<string, unknown>): string {
     const svg = Buffer.from(text(data["image/svg+xml"])).toString("base64");
     return `<img class="chart" alt="chart" src="data:image/svg+xml;base64,${svg}">`;
   }
-  if (typeof data["image/png"] === "string") return `<img class="chart" alt="chart" src="data:image/png;base64,${text(data["image/png"]).replace(/\s/g, "")}">`;
+  if (typeof data["image/png"] === "string")
+    return `<img class="chart" alt="chart" src="data:image/png;base64,${text(data["image/png"]).replace(/\s/g, "")}">`;
   if (data["text/html"] !== undefined) return `<div class="html">${text(data["text/html"])}</div>`;
   if (data["text/markdown"] !== undefined) return `<div class="md">${renderMarkdown(text(data["text/markdown"]))}</div>`;
   if (data["text/plain"] !== undefined) return `<pre>${escapeHtml(text(data["text/plain"]).replace(ANSI, ""))}</pre>`;

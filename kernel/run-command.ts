@@ -10,7 +10,12 @@ import { stripAnsi } from "./traceback.js";
 export async function runCommand(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { out: { type: "string" }, html: { type: "string" }, timeout: { type: "string" } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({
+      args,
+      options: { out: { type: "string" }, html: { type: "string" }, timeout: { type: "string" } },
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (e) {
     throw new KernelUsageError(e instanceof Error ? e.message : String(e));
   }
@@ -26,12 +31,15 @@ export async function runCommand(args: string[]): Promise<number> {
   };
   let result;
   try {
-    result = await runNotebook(path, { timeoutS, onCell: (n, _out, ms) => process.stderr.write(`arclight run: cell[${n}] ok (${(ms / 1000).toFixed(1)} s)\n`) });
+    result = await runNotebook(path, {
+      timeoutS,
+      onCell: (n, _out, ms) => process.stderr.write(`arclight run: cell[${n}] ok (${(ms / 1000).toFixed(1)} s)\n`),
+    });
   } finally {
     console.debug = log;
   }
   const { notebook, report, failure } = result;
-  if (parsed.values.out) writeFileSync(parsed.values.out, JSON.stringify(notebook, null, 1) + "\n");
+  if (parsed.values.out) writeFileSync(parsed.values.out, `${JSON.stringify(notebook, null, 1)}\n`);
   if (parsed.values.html) writeFileSync(parsed.values.html, renderReport(notebook, report, basename(path, ".ipynb")));
   if (failure) {
     // The traceback may carry terminal colours (for notebooks); a log gets plain text.

@@ -65,7 +65,12 @@ export class KernelServer {
   private readonly infoSent: Promise<void>;
 
   constructor(conn: ConnectionInfo) {
-    const workerData: SocketWorkerData = { conn, session: this.session, interruptFlag: this.flag.buffer as SharedArrayBuffer, kernelInfo: kernelInfo() };
+    const workerData: SocketWorkerData = {
+      conn,
+      session: this.session,
+      interruptFlag: this.flag.buffer as SharedArrayBuffer,
+      kernelInfo: kernelInfo(),
+    };
     this.worker = new Worker(new URL("./sockets.js", import.meta.url), { workerData, stdout: false, stderr: false });
     let infoSent!: () => void;
     this.infoSent = new Promise((r) => (infoSent = r));
@@ -84,8 +89,12 @@ export class KernelServer {
       display: (req) => this.sendDisplay(req),
       clearOutput: (wait) => this.publish("clear_output", { wait }),
     });
-    process.on("uncaughtException", (e) => process.stderr.write(`Uncaught exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
-    process.on("unhandledRejection", (e) => process.stderr.write(`Unhandled promise rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
+    process.on("uncaughtException", (e) =>
+      process.stderr.write(`Uncaught exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`),
+    );
+    process.on("unhandledRejection", (e) =>
+      process.stderr.write(`Unhandled promise rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`),
+    );
   }
 
   /** Resolves once the sockets are bound (kernel_info is answered from then on). */
@@ -166,7 +175,10 @@ export class KernelServer {
     for (const name of ["stdout", "stderr"] as const) {
       const stream = process[name];
       stream.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
-        const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+        const text =
+          typeof chunk === "string"
+            ? chunk
+            : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
         this.toWorker({ op: "stream", name, text, parent: this.parent?.header });
         const done = typeof encoding === "function" ? encoding : cb;
         if (typeof done === "function") (done as () => void)();
@@ -203,7 +215,12 @@ export class KernelServer {
           const code = String(c.code ?? "");
           const cursor = typeof c.cursor_pos === "number" ? c.cursor_pos : code.length;
           const text = await ex.inspect(code, cursor);
-          reply("inspect_reply", { status: "ok", found: text !== undefined, data: text !== undefined ? { "text/plain": text } : {}, metadata: {} });
+          reply("inspect_reply", {
+            status: "ok",
+            found: text !== undefined,
+            data: text !== undefined ? { "text/plain": text } : {},
+            metadata: {},
+          });
           break;
         }
         case "history_request":
@@ -214,7 +231,12 @@ export class KernelServer {
       }
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      reply(type.replace(/_request$/, "_reply"), { status: "error", ename: err.name, evalue: err.message, traceback: [err.stack ?? err.message] });
+      reply(type.replace(/_request$/, "_reply"), {
+        status: "error",
+        ename: err.name,
+        evalue: err.message,
+        traceback: [err.stack ?? err.message],
+      });
     } finally {
       this.publish("status", { execution_state: "idle" }, msg);
     }
@@ -257,9 +279,18 @@ export class KernelServer {
     if (!silent) for (const text of this.lateTypeReports.splice(0)) this.publish("stream", { name: "stderr", text }, msg);
     beginCell();
     let ok = true;
-    let reply: Record<string, unknown> = { status: "error", execution_count: count, ename: "InternalError", evalue: "the kernel failed to run the cell", traceback: [] };
+    let reply: Record<string, unknown> = {
+      status: "error",
+      execution_count: count,
+      ename: "InternalError",
+      evalue: "the kernel failed to run the cell",
+      traceback: [],
+    };
     try {
-      const outcome: CellOutcome = code.trim() === "" ? { status: "ok", hasValue: false } : await ex.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`, seq);
+      const outcome: CellOutcome =
+        code.trim() === ""
+          ? { status: "ok", hasValue: false }
+          : await ex.execute(code, storeHistory ? String(count) : `silent-${randomUUID().slice(0, 8)}`, seq);
       const check = outcome.typeCheck;
       if (check?.settled) {
         if (check.report !== undefined && !silent) this.publish("stream", { name: "stderr", text: check.report }, msg);

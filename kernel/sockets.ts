@@ -204,7 +204,13 @@ setInterval(() => {
 }, 1000).unref();
 
 const addr = (p: number) => `${conn.transport}://${conn.ip}:${p}`;
-await Promise.all([iopub.bind(addr(conn.iopub_port)), shell.bind(addr(conn.shell_port)), control.bind(addr(conn.control_port)), stdin.bind(addr(conn.stdin_port)), hb.bind(addr(conn.hb_port))]);
+await Promise.all([
+  iopub.bind(addr(conn.iopub_port)),
+  shell.bind(addr(conn.shell_port)),
+  control.bind(addr(conn.control_port)),
+  stdin.bind(addr(conn.stdin_port)),
+  hb.bind(addr(conn.hb_port)),
+]);
 void loop(shell, "shell");
 void loop(control, "control");
 void heartbeat();

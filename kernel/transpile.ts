@@ -78,7 +78,8 @@ export function declaredValues(stmt: Node, out: string[]): void {
       return;
     case K.ModuleDeclaration:
       // A namespace with only types in it has no value to export.
-      if (stmt.name.kind === K.Identifier && tsx.getModuleInstanceState(stmt) === tsx.ModuleInstanceState.Instantiated) out.push(stmt.name.text);
+      if (stmt.name.kind === K.Identifier && tsx.getModuleInstanceState(stmt) === tsx.ModuleInstanceState.Instantiated)
+        out.push(stmt.name.text);
       return;
     case K.ImportEqualsDeclaration:
       if (!stmt.isTypeOnly) out.push(stmt.name.text);

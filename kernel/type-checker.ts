@@ -19,7 +19,8 @@ function forwardSelfReference(root: string): void {
   const sys = tsx.sys as Record<string, unknown>;
   if (sys.__arclightForwarded) return;
   const prefix = join(root, "node_modules", "arclight");
-  const fwd = (p: unknown): unknown => (typeof p === "string" && (p === prefix || p.startsWith(prefix + "/")) ? root + p.slice(prefix.length) : p);
+  const fwd = (p: unknown): unknown =>
+    typeof p === "string" && (p === prefix || p.startsWith(`${prefix}/`)) ? root + p.slice(prefix.length) : p;
   for (const name of ["readFile", "fileExists", "directoryExists", "readDirectory", "getDirectories", "realpath", "getModifiedTime"]) {
     const orig = sys[name];
     if (typeof orig !== "function") continue;

@@ -13,8 +13,9 @@ if (process.env.ARCLIGHT_CUDA === "0") args.push("--", "-Darclight_cuda=0");
 // npm sets npm_config_node_gyp; run directly (node native/build-addon.mjs), use npm's bundled copy.
 const bundled = resolve(prefix, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js");
 const gyp = process.env.npm_config_node_gyp ?? (existsSync(bundled) ? bundled : undefined);
-const r = gyp && existsSync(gyp)
-  ? spawnSync(process.execPath, [gyp, ...args], { stdio: "inherit" })
-  : spawnSync("node-gyp", args, { stdio: "inherit", shell: true });
+const r =
+  gyp && existsSync(gyp)
+    ? spawnSync(process.execPath, [gyp, ...args], { stdio: "inherit" })
+    : spawnSync("node-gyp", args, { stdio: "inherit", shell: true });
 if (r.error) console.error(`arclight: could not run node-gyp: ${r.error.message}`);
 process.exit(r.status ?? 1);

@@ -8,7 +8,17 @@
 
 // Agents and what they record.
 export { rollout } from "./runner/agent.js";
-export { emitReward, emitMessage, emitObject, emitException, emitAnnotation, operation, instrumentOpenAI, instrumentFrameworks, devStore } from "./tracer/index.js";
+export {
+  emitReward,
+  emitMessage,
+  emitObject,
+  emitException,
+  emitAnnotation,
+  operation,
+  instrumentOpenAI,
+  instrumentFrameworks,
+  devStore,
+} from "./tracer/index.js";
 export { formatPrompt } from "./types/resources.js";
 
 // Where runs live.

@@ -15,7 +15,7 @@ function span(name: string, attributes: Span["attributes"], parentId: string | n
     rolloutId: "ro-1",
     attemptId: "at-1",
     sequenceId: seq,
-    traceId: "0".repeat(31) + "1",
+    traceId: `${"0".repeat(31)}1`,
     spanId: seq.toString(16).padStart(16, "0"),
     parentId,
     name,
@@ -41,7 +41,8 @@ const call = (prompt: number[], completion: number[], parentId: string | null = 
     },
     parentId,
   );
-const reward = (v: number) => span("agentlightning.reward", { "agentlightning.reward.0.name": "primary", "agentlightning.reward.0.value": v });
+const reward = (v: number) =>
+  span("agentlightning.reward", { "agentlightning.reward.0.name": "primary", "agentlightning.reward.0.value": v });
 
 // A, reward 0.2, B, C, reward 1: the episode every credit test uses.
 function episode(): Span[] {
@@ -84,9 +85,20 @@ test("a credit function sees the calls and where each reward fell", () => {
 });
 
 test("a credit function returning the wrong shape or throwing is a clear error", () => {
-  assert.throws(() => credits({ rewardAssignment: () => [1] }), (e: Error) => e instanceof ValidationError && /number\[3\]/.test(e.message));
+  assert.throws(
+    () => credits({ rewardAssignment: () => [1] }),
+    (e: Error) => e instanceof ValidationError && /number\[3\]/.test(e.message),
+  );
   assert.throws(() => credits({ rewardAssignment: () => [1, NaN, 1] }), /credit\[1\] must be a finite number/);
-  assert.throws(() => credits({ rewardAssignment: () => { throw new Error("boom"); } }), /threw: boom/);
+  assert.throws(
+    () =>
+      credits({
+        rewardAssignment: () => {
+          throw new Error("boom");
+        },
+      }),
+    /threw: boom/,
+  );
   assert.throws(() => credits({ rewardAssignment: "discounted", gamma: 2 }), ValidationError);
 });
 
@@ -101,17 +113,21 @@ test("a reward before any call counts for final credit only", () => {
 
 test("discounted credit equals the sum of gamma-weighted matched rewards (property)", () => {
   fc.assert(
-    fc.property(fc.array(fc.option(fc.double({ min: -5, max: 5, noNaN: true }), { nil: undefined }), { minLength: 1, maxLength: 8 }), fc.double({ min: 0, max: 1, noNaN: true }), (rs, gamma) => {
-      // calls at even sequence ids, call i's optional reward right after it
-      const calls = rs.map((_, i) => ({ sequenceId: 2 * i }));
-      const rewards = rs.flatMap((r, i) => (r === undefined ? [] : [{ value: r, sequenceId: 2 * i + 1 }]));
-      const got = assignCredit(calls, rewardEvents(calls, rewards), "discounted", gamma) as number[];
-      rs.forEach((_, i) => {
-        let want = 0;
-        for (let j = i; j < rs.length; j++) want += gamma ** (j - i) * (rs[j] ?? 0);
-        assert.ok(Math.abs(got[i] - want) < 1e-9, `call ${i}: ${got[i]} vs ${want}`);
-      });
-    }),
+    fc.property(
+      fc.array(fc.option(fc.double({ min: -5, max: 5, noNaN: true }), { nil: undefined }), { minLength: 1, maxLength: 8 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (rs, gamma) => {
+        // calls at even sequence ids, call i's optional reward right after it
+        const calls = rs.map((_, i) => ({ sequenceId: 2 * i }));
+        const rewards = rs.flatMap((r, i) => (r === undefined ? [] : [{ value: r, sequenceId: 2 * i + 1 }]));
+        const got = assignCredit(calls, rewardEvents(calls, rewards), "discounted", gamma) as number[];
+        rs.forEach((_, i) => {
+          let want = 0;
+          for (let j = i; j < rs.length; j++) want += gamma ** (j - i) * (rs[j] ?? 0);
+          assert.ok(Math.abs(got[i] - want) < 1e-9, `call ${i}: ${got[i]} vs ${want}`);
+        });
+      },
+    ),
   );
 });
 
@@ -120,7 +136,11 @@ test("agentMatch selects the LLM calls under an agent span, and a wrapping call 
   const agentSpan = span("agent planner", { "agentlightning.agent.name": "planner" });
   const other = span("agent critic", { "gen_ai.agent.name": "critic" });
   // a framework's own call span (AI SDK provider call) wrapping the client's span, which has the token ids
-  const wrapper = span("ai.generateText.doGenerate", { "ai.operationId": "ai.generateText.doGenerate", "gen_ai.request.model": "m" }, agentSpan.spanId);
+  const wrapper = span(
+    "ai.generateText.doGenerate",
+    { "ai.operationId": "ai.generateText.doGenerate", "gen_ai.request.model": "m" },
+    agentSpan.spanId,
+  );
   const spans = [
     agentSpan,
     other,
@@ -131,13 +151,28 @@ test("agentMatch selects the LLM calls under an agent span, and a wrapping call 
     reward(1),
   ];
   const all = spansToTriplets(spans, { rewardAssignment: "final" });
-  assert.deepEqual(all.map((t) => t.prompt.tokenIds), [[1], [3], [5]]);
-  assert.deepEqual(all.map((t) => t.agentName), ["planner", "planner", "critic"]);
+  assert.deepEqual(
+    all.map((t) => t.prompt.tokenIds),
+    [[1], [3], [5]],
+  );
+  assert.deepEqual(
+    all.map((t) => t.agentName),
+    ["planner", "planner", "critic"],
+  );
   assert.equal(all[0].parentId, wrapper.spanId);
-  assert.deepEqual(spansToTriplets(spans, { agentMatch: "planner" }).map((t) => t.prompt.tokenIds), [[1], [3]]);
-  assert.deepEqual(spansToTriplets(spans, { agentMatch: /crit/ }).map((t) => t.prompt.tokenIds), [[5]]);
+  assert.deepEqual(
+    spansToTriplets(spans, { agentMatch: "planner" }).map((t) => t.prompt.tokenIds),
+    [[1], [3]],
+  );
+  assert.deepEqual(
+    spansToTriplets(spans, { agentMatch: /crit/ }).map((t) => t.prompt.tokenIds),
+    [[5]],
+  );
   // llmCallMatch picks the call spans by name: the wrapper alone counts now
-  assert.deepEqual(spansToTriplets(spans, { llmCallMatch: /^ai\./ }).map((t) => t.spanId), [wrapper.spanId]);
+  assert.deepEqual(
+    spansToTriplets(spans, { llmCallMatch: /^ai\./ }).map((t) => t.spanId),
+    [wrapper.spanId],
+  );
   assert.deepEqual(spansToTriplets(spans, { llmCallMatch: (s) => s.name === "chat m" }).length, 3);
 });
 
@@ -166,19 +201,34 @@ function triplet(prompt: number[] | null, response: number[] | null, logprobs?: 
 }
 
 test("an episode whose prompts extend each other becomes one sequence with tool tokens masked", () => {
-  const calls = [triplet([1, 2], [3, 4], [-1, -2]), triplet([1, 2, 3, 4, 9, 9], [5], [-3]), triplet([1, 2, 3, 4, 9, 9, 5, 8], [6, 7], [-4, -5])];
+  const calls = [
+    triplet([1, 2], [3, 4], [-1, -2]),
+    triplet([1, 2, 3, 4, 9, 9], [5], [-3]),
+    triplet([1, 2, 3, 4, 9, 9, 5, 8], [6, 7], [-4, -5]),
+  ];
   assert.deepEqual(checkPrefix(calls), { ok: true });
   const one = episodeSequences(calls, [1, 1, 1]);
   assert.ok(one.sequences);
   assert.deepEqual(one.sequences, [
-    { prompt: [1, 2], response: [3, 4, 9, 9, 5, 8, 6, 7], mask: [1, 1, 0, 0, 1, 0, 1, 1], logprobs: [-1, -2, 0, 0, -3, 0, -4, -5], calls: [0, 1, 2] },
+    {
+      prompt: [1, 2],
+      response: [3, 4, 9, 9, 5, 8, 6, 7],
+      mask: [1, 1, 0, 0, 1, 0, 1, 1],
+      logprobs: [-1, -2, 0, 0, -3, 0, -4, -5],
+      calls: [0, 1, 2],
+    },
   ]);
   // calls with different advantages split into runs; a later run keeps earlier turns in its prompt
   const split = episodeSequences(calls, [0.5, 0.5, -1]);
   assert.deepEqual(
     split.sequences!.map((q) => [q.prompt, q.response, q.mask, q.calls]),
     [
-      [[1, 2], [3, 4, 9, 9, 5], [1, 1, 0, 0, 1], [0, 1]],
+      [
+        [1, 2],
+        [3, 4, 9, 9, 5],
+        [1, 1, 0, 0, 1],
+        [0, 1],
+      ],
       [[1, 2, 3, 4, 9, 9, 5, 8], [6, 7], [1, 1], [2]],
     ],
   );
@@ -196,7 +246,13 @@ test("a broken prefix is detected and says where", () => {
 test("episode-baseline advantages under final credit are GRPO on rollout rewards, however many calls", () => {
   // X: 2 calls, reward 1; Y: 1 call, reward 0. Values 1 and 0: mean 0.5, std sqrt(0.5) = 0.70711,
   // A = +-0.5 / (0.70711 + 1e-4) = +-0.70701
-  const adv = turnAdvantages([{ group: 0, credit: [1, 1] }, { group: 0, credit: [0] }], "episode");
+  const adv = turnAdvantages(
+    [
+      { group: 0, credit: [1, 1] },
+      { group: 0, credit: [0] },
+    ],
+    "episode",
+  );
   const [a, b] = groupAdvantages([1, 0], [0, 0]);
   assert.ok(Math.abs(a - 0.70701) < 1e-5);
   assert.deepEqual(adv, [[a, a], [b]]);
@@ -232,8 +288,14 @@ test("with requireTokenIds, a framework's id-less record of a call does not take
     span("ai.generateText.doGenerate", { "ai.operationId": "ai.generateText.doGenerate", "gen_ai.request.model": "m" }),
     reward(0.5),
   ];
-  assert.deepEqual(spansToTriplets(spans, { rewardAssignment: "matched" }).map((t) => t.reward), [null, 0.5]);
-  assert.deepEqual(spansToTriplets(spans, { rewardAssignment: "matched", requireTokenIds: true }).map((t) => [t.prompt.tokenIds, t.reward]), [[[1], 0.5]]);
+  assert.deepEqual(
+    spansToTriplets(spans, { rewardAssignment: "matched" }).map((t) => t.reward),
+    [null, 0.5],
+  );
+  assert.deepEqual(
+    spansToTriplets(spans, { rewardAssignment: "matched", requireTokenIds: true }).map((t) => [t.prompt.tokenIds, t.reward]),
+    [[[1], 0.5]],
+  );
 });
 
 test("collectSamples shapes a multi-call rollout as one masked episode sample, and falls back per call saying why when the prefix breaks", async () => {
@@ -255,8 +317,21 @@ test("collectSamples shapes a multi-call rollout as one masked episode sample, a
   const out = await collectSamples(store, [good, broken], {}, { shape: "episode", advantages: { baseline: "episode" } });
   assert.deepEqual(out.rewards, [1, 0]);
   const ep = out.samples.filter((s) => s.rolloutId === good.rolloutId);
-  assert.deepEqual(ep.map((s) => [s.prompt, s.response, s.mask, s.calls]), [[[1, 2], [3, 4, 9, 5], [1, 1, 0, 1], [0, 1]]]);
-  assert.deepEqual(out.samples.filter((s) => s.rolloutId === broken.rolloutId).map((s) => s.calls), [[0], [1]]);
+  assert.deepEqual(
+    ep.map((s) => [s.prompt, s.response, s.mask, s.calls]),
+    [
+      [
+        [1, 2],
+        [3, 4, 9, 5],
+        [1, 1, 0, 1],
+        [0, 1],
+      ],
+    ],
+  );
+  assert.deepEqual(
+    out.samples.filter((s) => s.rolloutId === broken.rolloutId).map((s) => s.calls),
+    [[0], [1]],
+  );
   assert.equal(out.fallbacks.length, 1);
   assert.match(out.fallbacks[0].reason, /call 1's prompt differs .* at token 2 \(3 -> 7\)/);
   await store.close();

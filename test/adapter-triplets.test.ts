@@ -12,7 +12,7 @@ function span(name: string, attributes: Span["attributes"]): Span {
     rolloutId: "ro-1",
     attemptId: "at-1",
     sequenceId: seq,
-    traceId: "0".repeat(31) + "1",
+    traceId: `${"0".repeat(31)}1`,
     spanId: seq.toString(16).padStart(16, "0"),
     parentId: null,
     name,
@@ -35,7 +35,8 @@ const llm = (agent: string, prompt: number[], completion: number[]) =>
     "gen_ai.completion.logprobs": completion.map(() => -0.5),
     "gen_ai.output.messages": JSON.stringify([{ role: "assistant", content: "hi" }]),
   });
-const reward = (v: number) => span("agentlightning.reward", { "agentlightning.reward.0.name": "primary", "agentlightning.reward.0.value": v });
+const reward = (v: number) =>
+  span("agentlightning.reward", { "agentlightning.reward.0.name": "primary", "agentlightning.reward.0.value": v });
 
 test("a reward is credited to the LLM call it follows, and calls after the last reward get none", () => {
   seq = 0;
@@ -55,9 +56,18 @@ test("a reward is credited to the LLM call it follows, and calls after the last 
 test("the agent filter keeps only the named agents' calls but rewards still follow the call order", () => {
   seq = 0;
   const spans = [llm("solver", [1], [2]), llm("checker", [3], [4]), reward(1)];
-  assert.deepEqual(spansToTriplets(spans, { agentMatch: "solver" }).map((t) => t.reward), [null]);
-  assert.deepEqual(spansToTriplets(spans, { agentMatch: /check/ }).map((t) => t.reward), [1]);
-  assert.deepEqual(spansToTriplets(spans, { agentMatch: "solver", rewardAssignment: "final" }).map((t) => t.reward), [1]);
+  assert.deepEqual(
+    spansToTriplets(spans, { agentMatch: "solver" }).map((t) => t.reward),
+    [null],
+  );
+  assert.deepEqual(
+    spansToTriplets(spans, { agentMatch: /check/ }).map((t) => t.reward),
+    [1],
+  );
+  assert.deepEqual(
+    spansToTriplets(spans, { agentMatch: "solver", rewardAssignment: "final" }).map((t) => t.reward),
+    [1],
+  );
 });
 
 test("multi-dimensional rewards keep the primary dimension first and finalReward reads it", () => {

@@ -10,7 +10,15 @@ import fc from "fast-check";
 import * as agl from "../src/index.js";
 import { Policy } from "../src/native/policy.js";
 import { ToolTaskTokenizer, CALL_OPEN, CALL_CLOSE } from "../src/examples/tool-agent-tokenizer.js";
-import { calculate, calculatorAgent, calculatorPolicyConfig, calculatorTasks, scriptedEpisode, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
+import {
+  calculate,
+  calculatorAgent,
+  calculatorPolicyConfig,
+  calculatorTasks,
+  scriptedEpisode,
+  warmStart,
+  type CalcTask,
+} from "../src/examples/tool-agent.js";
 import { FRAMEWORK_AGENTS } from "../src/examples/tool-agent-frameworks.js";
 
 const tok = new ToolTaskTokenizer();
@@ -50,7 +58,10 @@ test("the task vocabulary encodes tool-call markup as single pieces, round-trips
   fc.assert(fc.property(fc.stringMatching(/^[0-9+*()=?., a-z:-]{0,40}$/), (s) => tok.decode(tok.encode(s)) === s));
   assert.throws(() => tok.encode("héllo"), /"é" at 1 is not in the calculator task's vocabulary/);
   assert.throws(() => tok.encode("<|user|>"), /not in the calculator task's vocabulary/, "specials only with allowSpecial");
-  assert.throws(() => tok.applyChatTemplate([{ role: "user", content: "x" }], { tools: [{ function: { name: "search" } }] }), /knows only the calculate tool, not search/);
+  assert.throws(
+    () => tok.applyChatTemplate([{ role: "user", content: "x" }], { tools: [{ function: { name: "search" } }] }),
+    /knows only the calculate tool, not search/,
+  );
   // the scripted episode's second prompt extends the first prompt + reply token for token
   const [a, b] = scriptedEpisode(tok, { expression: "12*13+4", answer: 160 });
   assert.deepEqual(b.prompt.slice(0, a.prompt.length + a.response.length), [...a.prompt, ...a.response]);
@@ -79,7 +90,9 @@ after(async () => {
 
 const agents: [string, agl.Agent<CalcTask>][] = [["openai", calculatorAgent], ...Object.entries(FRAMEWORK_AGENTS)];
 for (const [framework, agent] of agents) {
-  test(`the calculator agent written with ${framework} calls the tool through the proxy and its rollouts give multi-turn triplets with token ids`, { timeout: 60_000 }, async () => {
+  test(`the calculator agent written with ${framework} calls the tool through the proxy and its rollouts give multi-turn triplets with token ids`, {
+    timeout: 60_000,
+  }, async () => {
     const tasks = calculatorTasks(2, 11);
     const out = await new agl.Trainer({ store, nRunners: 1, log: () => {} }).dev(agent, tasks);
     for (const r of out.rollouts) {
@@ -97,7 +110,9 @@ for (const [framework, agent] of agents) {
   });
 }
 
-test("the AI SDK's telemetry spans land in the rollout's trace, nested, and frames show their ai.* and gen_ai.* attributes", { timeout: 60_000 }, async () => {
+test("the AI SDK's telemetry spans land in the rollout's trace, nested, and frames show their ai.* and gen_ai.* attributes", {
+  timeout: 60_000,
+}, async () => {
   const out = await new agl.Trainer({ store, nRunners: 1, log: () => {} }).dev(FRAMEWORK_AGENTS["ai-sdk"], calculatorTasks(1, 21));
   const rid = out.rollouts[0].rolloutId;
   assert.equal(agl.tracer.globalTracing(), "ours", "no application provider here, so Arclight's is the global one");
@@ -111,7 +126,11 @@ test("the AI SDK's telemetry spans land in the rollout's trace, nested, and fram
   const table = await agl.frames.spans(store, { rolloutId: rid }, { flatten: ["ai.operationId", "ai.model.id", "gen_ai.request.model"] });
   const rows = table.objects().filter((r) => r.rollout_id === rid && r.name === "ai.generateText.doGenerate") as Record<string, unknown>[];
   assert.equal(rows.length, 2);
-  assert.ok(rows.every((r) => r["ai.operationId"] === "ai.generateText.doGenerate" && r["ai.model.id"] === "calc" && r["gen_ai.request.model"] === "calc"));
+  assert.ok(
+    rows.every(
+      (r) => r["ai.operationId"] === "ai.generateText.doGenerate" && r["ai.model.id"] === "calc" && r["gen_ai.request.model"] === "calc",
+    ),
+  );
   // training still reads the proxy's records, which carry the ids; the provider spans do not double the calls
   assert.equal(agl.spansToTriplets(spans, { requireTokenIds: true }).length, 2);
 });
@@ -123,7 +142,9 @@ test("spans outside a rollout are not recorded by the global provider", async ()
   s.end();
 });
 
-test("GRPO on episode samples: each calculator episode trains as one masked sequence, tool tokens untrained", { timeout: 120_000 }, async () => {
+test("GRPO on episode samples: each calculator episode trains as one masked sequence, tool tokens untrained", {
+  timeout: 120_000,
+}, async () => {
   const s2 = await agl.openStore();
   const steps: agl.algorithms.GrpoStepMetrics[] = [];
   const algorithm = agl.algorithms.grpo({
@@ -140,7 +161,10 @@ test("GRPO on episode samples: each calculator episode trains as one masked sequ
     progress: false,
     onStep: (m) => steps.push(m),
   });
-  const res = await new agl.Trainer({ store: s2, algorithm, nRunners: 2, log: () => {} }).fit(calculatorAgent, { train: calculatorTasks(4, 5), val: [] });
+  const res = await new agl.Trainer({ store: s2, algorithm, nRunners: 2, log: () => {} }).fit(calculatorAgent, {
+    train: calculatorTasks(4, 5),
+    val: [],
+  });
   assert.equal(res.history.length, 2);
   for (const m of steps) {
     assert.equal(m.episodeFallbacks, 0, "every episode kept the prefix property");

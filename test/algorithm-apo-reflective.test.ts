@@ -21,27 +21,42 @@ test("the Pareto front keeps every prompt that is best somewhere and drops domin
     { id: "b", wins: 1 },
   ]);
   assert.equal(sampleParent([{ id: "x", wins: 0 }], 3), "x");
-  const draws = Array.from({ length: 400 }, (_, i) => sampleParent([{ id: "x", wins: 1 }, { id: "y", wins: 3 }], i));
+  const draws = Array.from({ length: 400 }, (_, i) =>
+    sampleParent(
+      [
+        { id: "x", wins: 1 },
+        { id: "y", wins: 3 },
+      ],
+      i,
+    ),
+  );
   const ys = draws.filter((d) => d === "y").length / draws.length;
   assert.ok(ys > 0.65 && ys < 0.85, `parents drawn in proportion to wins: ${ys}`);
 });
 
 test("property: front members are not dominated, and each informative task's best is on the front", () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 7 }), (n, rows) => {
-      const pool = rows.map((r, i) => ({ id: `p${i}`, scores: r.slice(0, n) }));
-      const front = paretoFront(pool);
-      assert.ok(front.length >= 1);
-      const get = (id: string) => pool.find((p) => p.id === id)!;
-      for (const f of front) {
-        const a = get(f.id);
-        assert.ok(!pool.some((b) => b.scores.every((s, t) => s >= a.scores[t]) && b.scores.some((s, t) => s > a.scores[t])));
-      }
-      for (let t = 0; t < n; t++) {
-        const max = Math.max(...pool.map((p) => p.scores[t]));
-        assert.ok(front.some((f) => get(f.id).scores[t] === max), `task ${t}`);
-      }
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 7 }),
+      (n, rows) => {
+        const pool = rows.map((r, i) => ({ id: `p${i}`, scores: r.slice(0, n) }));
+        const front = paretoFront(pool);
+        assert.ok(front.length >= 1);
+        const get = (id: string) => pool.find((p) => p.id === id)!;
+        for (const f of front) {
+          const a = get(f.id);
+          assert.ok(!pool.some((b) => b.scores.every((s, t) => s >= a.scores[t]) && b.scores.some((s, t) => s > a.scores[t])));
+        }
+        for (let t = 0; t < n; t++) {
+          const max = Math.max(...pool.map((p) => p.scores[t]));
+          assert.ok(
+            front.some((f) => get(f.id).scores[t] === max),
+            `task ${t}`,
+          );
+        }
+      },
+    ),
   );
 });
 
@@ -69,7 +84,11 @@ test("reflective APO evolves the prompt through the minibatch gate, and resumes 
     ...extra,
   });
   const fit = (opts: agl.algorithms.ApoOptions, signal?: AbortSignal) =>
-    new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.apo(opts) }).fit<agl.algorithms.ApoResult>(agent, { train: tasks.slice(0, 30), val: tasks.slice(30) }, { signal });
+    new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.apo(opts) }).fit<agl.algorithms.ApoResult>(
+      agent,
+      { train: tasks.slice(0, 30), val: tasks.slice(30) },
+      { signal },
+    );
   try {
     const whole = await fit(o({ runId: "gepa-whole" }));
     assert.equal(whole.first.mean, 0);
@@ -88,7 +107,10 @@ test("reflective APO evolves the prompt through the minibatch gate, and resumes 
     assert.equal(evals.length, whole.spent);
 
     const stop = new AbortController();
-    await assert.rejects(fit(o({ runId: "gepa-resume", onRound: (r) => void (r.round === 1 && stop.abort(new Error("stop at 1"))) }), stop.signal), /stop at 1/);
+    await assert.rejects(
+      fit(o({ runId: "gepa-resume", onRound: (r) => void (r.round === 1 && stop.abort(new Error("stop at 1"))) }), stop.signal),
+      /stop at 1/,
+    );
     const resumed = await fit(o({ runId: "gepa-resume", resume: true }));
     assert.equal(resumed.resumedAfterRound, 1);
     assert.equal(resumed.best.template, whole.best.template);

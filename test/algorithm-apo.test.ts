@@ -13,12 +13,15 @@ import { parseEdit, rejectEdit, placeholders } from "../src/algorithm/apo-optimi
 type Task = { a: number; b: number };
 const tasks: Task[] = Array.from({ length: 80 }, (_, i) => ({ a: 10 + ((i * 37) % 50), b: 10 + ((i * 53) % 47) }));
 
-const agent = agl.rollout(async (task: Task, ctx) => {
-  const prompt = agl.formatPrompt(ctx.resources.prompt_template as agl.PromptTemplate, task);
-  const client = new OpenAI({ baseURL: ctx.llm!.endpoint, apiKey: "none" });
-  const r = await client.chat.completions.create({ model: ctx.llm!.model, messages: [{ role: "user", content: prompt }] });
-  return r.choices[0]?.message.content?.trim() === String(task.a + task.b) ? 1 : 0;
-}, { name: "student" });
+const agent = agl.rollout(
+  async (task: Task, ctx) => {
+    const prompt = agl.formatPrompt(ctx.resources.prompt_template as agl.PromptTemplate, task);
+    const client = new OpenAI({ baseURL: ctx.llm!.endpoint, apiKey: "none" });
+    const r = await client.chat.completions.create({ model: ctx.llm!.model, messages: [{ role: "user", content: prompt }] });
+    return r.choices[0]?.message.content?.trim() === String(task.a + task.b) ? 1 : 0;
+  },
+  { name: "student" },
+);
 
 async function setup(): Promise<{ store: agl.LightningStore; scripted: ScriptedOptimizer }> {
   const scripted = await startScriptedOptimizer();
@@ -54,8 +57,14 @@ test("APO improves the prompt when the scores say so: critiques, edits, beam and
     assert.match(r.best.template, /Reply with the number only\./);
     assert.match(r.best.template, /Add the ones digits first/);
     assert.ok(r.best.lo > 0.5, `best prompt's interval ${r.best.lo}..${r.best.hi}`);
-    assert.deepEqual(r.rounds.map((x) => x.round), [0, 1, 2]);
-    assert.ok(r.rounds.slice(1).every((x) => x.separated), "each round's leader beat its incumbent decisively");
+    assert.deepEqual(
+      r.rounds.map((x) => x.round),
+      [0, 1, 2],
+    );
+    assert.ok(
+      r.rounds.slice(1).every((x) => x.separated),
+      "each round's leader beat its incumbent decisively",
+    );
     for (const row of r.rounds) assert.ok(row.beam.length >= 1 && row.beam.length <= 2 && row.beam[0] === row.best);
     // one version of the best-prompt resources per finished round
     const best = await store.getResourcesById(r.bestResourcesId);
@@ -67,17 +76,28 @@ test("APO improves the prompt when the scores say so: critiques, edits, beam and
     assert.equal(h.critiques.length, 1 + 2);
     assert.equal(h.edits.length, h.critiques.length * 2);
     assert.equal(scripted.requests.filter((q) => q.kind === "critique").length, 3);
-    assert.ok(h.edits.some((e) => e.rejected?.startsWith("same prompt as")), "an edit that repeats a beam prompt is rejected, not raced twice");
+    assert.ok(
+      h.edits.some((e) => e.rejected?.startsWith("same prompt as")),
+      "an edit that repeats a beam prompt is rejected, not raced twice",
+    );
     // the optimizer's own calls are LLM spans of the algorithm's rollout
-    const llm = (await store.querySpans({ rolloutId: r.logRolloutId })).filter((s) => typeof s.attributes["gen_ai.input.messages"] === "string");
+    const llm = (await store.querySpans({ rolloutId: r.logRolloutId })).filter(
+      (s) => typeof s.attributes["gen_ai.input.messages"] === "string",
+    );
     assert.equal(llm.length, h.critiques.length + h.edits.length);
     // budget accounting: every rollout the run spent is in the store, tagged with its round and phase
     const runs = (await store.queryRollouts()).filter((x) => x.metadata.runId === r.runId && x.metadata.kind !== "algorithm");
     assert.equal(runs.length, r.spent);
     assert.equal(r.rounds.at(-1)!.spent, r.spent);
     const grad = runs.filter((x) => x.metadata.phase === "gradient").length;
-    assert.equal(grad, r.rounds.reduce((s, x) => s + x.gradientRollouts, 0));
-    assert.ok(r.rounds.slice(1).every((x) => x.valRollouts <= 40 * (x.beam.length + 4)), "a round's race stays within valBatchSize per candidate");
+    assert.equal(
+      grad,
+      r.rounds.reduce((s, x) => s + x.gradientRollouts, 0),
+    );
+    assert.ok(
+      r.rounds.slice(1).every((x) => x.valRollouts <= 40 * (x.beam.length + 4)),
+      "a round's race stays within valBatchSize per candidate",
+    );
     // charts: score by round with intervals, and the first -> best prompt diff
     const chart = agl.charts.apoScores(h);
     assert.match(chart.toSVG(), /<svg/);
@@ -85,7 +105,10 @@ test("APO improves the prompt when the scores say so: critiques, edits, beam and
     const diff = agl.charts.promptDiff(h);
     assert.equal(diff.removed, 0);
     assert.match(diff.toString(), /\{\+ Reply with the number only\./);
-    assert.match(String((diff as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]()["text/html"]), /<ins[^>]*> Reply with the number only\./);
+    assert.match(
+      String((diff as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]()["text/html"]),
+      /<ins[^>]*> Reply with the number only\./,
+    );
   } finally {
     await store.close();
     await scripted.close();
@@ -96,13 +119,24 @@ test("a stopped APO run resumes from the store and ends where an uninterrupted r
   const { store, scripted } = await setup();
   try {
     const stop = new AbortController();
-    const first = options(scripted, { runId: "resumable", rounds: 2, valBatchSize: 16, onRound: (row) => void (row.round === 1 && stop.abort(new Error("stopped after round 1"))) });
+    const first = options(scripted, {
+      runId: "resumable",
+      rounds: 2,
+      valBatchSize: 16,
+      onRound: (row) => void (row.round === 1 && stop.abort(new Error("stopped after round 1"))),
+    });
     await assert.rejects(fit(store, first, stop.signal), /stopped after round 1/);
     const partial = (await agl.algorithms.apo.history(store, "resumable"))!;
-    assert.deepEqual(partial.rounds.map((x) => x.round), [0, 1]);
+    assert.deepEqual(
+      partial.rounds.map((x) => x.round),
+      [0, 1],
+    );
     const resumed = await fit(store, options(scripted, { runId: "resumable", resume: true, rounds: 2, valBatchSize: 16 }));
     assert.equal(resumed.resumedAfterRound, 1);
-    assert.deepEqual(resumed.rounds.map((x) => x.round), [0, 1, 2]);
+    assert.deepEqual(
+      resumed.rounds.map((x) => x.round),
+      [0, 1, 2],
+    );
     const whole = await fit(store, options(scripted, { runId: "whole", rounds: 2, valBatchSize: 16 }));
     assert.equal(resumed.best.template, whole.best.template);
     assert.equal(resumed.best.mean, whole.best.mean);
@@ -119,7 +153,14 @@ test("a stopped APO run resumes from the store and ends where an uninterrupted r
 
 test("noise alone does not move the beam's head: equal prompts keep the incumbent", { timeout: 60_000 }, async () => {
   // Every rule is worth nothing: children differ only by noise in the student's answers.
-  const scripted = await startScriptedOptimizer({ baseAccuracy: 0.5, rules: [{ text: "Reply with the number only.", gain: 0, formatsAnswer: true }, { text: "Think.", gain: 0 }, { text: "Relax.", gain: 0 }] });
+  const scripted = await startScriptedOptimizer({
+    baseAccuracy: 0.5,
+    rules: [
+      { text: "Reply with the number only.", gain: 0, formatsAnswer: true },
+      { text: "Think.", gain: 0 },
+      { text: "Relax.", gain: 0 },
+    ],
+  });
   const store = await agl.openStore();
   await store.addResources({ llm: { resourceType: "llm", endpoint: scripted.baseURL, model: "student", samplingParameters: {} } });
   try {
@@ -135,11 +176,18 @@ test("noise alone does not move the beam's head: equal prompts keep the incumben
 
 test("APO rejects bad options and an unreachable optimizer with clear errors", { timeout: 30_000 }, async () => {
   assert.throws(() => agl.algorithms.apo({ optimizer: { baseURL: "not a url", model: "m" }, prompt: "x" }), /optimizer.baseURL/);
-  assert.throws(() => agl.algorithms.apo({ optimizer: { baseURL: "http://127.0.0.1:1/v1", model: "m" }, prompt: "x", beamWidth: 0 }), /beamWidth/);
+  assert.throws(
+    () => agl.algorithms.apo({ optimizer: { baseURL: "http://127.0.0.1:1/v1", model: "m" }, prompt: "x", beamWidth: 0 }),
+    /beamWidth/,
+  );
   assert.throws(() => agl.algorithms.apo({ optimizer: { baseURL: "http://127.0.0.1:1/v1", model: "m" }, prompt: "" }), /must not be empty/);
   const { store, scripted } = await setup();
   try {
-    const o = options(scripted, { optimizer: { baseURL: "http://127.0.0.1:9/v1", model: "m", timeoutMs: 1000 }, rounds: 1, valBatchSize: 4 });
+    const o = options(scripted, {
+      optimizer: { baseURL: "http://127.0.0.1:9/v1", model: "m", timeoutMs: 1000 },
+      rounds: 1,
+      valBatchSize: 4,
+    });
     await assert.rejects(fit(store, o), /every optimizer call of round 1 failed/);
   } finally {
     await store.close();
@@ -161,13 +209,14 @@ test("property: an edit is parsed from its tags and refused when it drops or inv
   );
   assert.equal(rejectEdit(parent, "What is {a}?", 8000), "placeholders dropped: b");
   assert.match(rejectEdit(parent, "{a}+{b}={c}", 8000)!, /unknown placeholders added: c/);
-  assert.match(rejectEdit(parent, "{a}{b}" + "x".repeat(100), 50)!, /limit 50/);
+  assert.match(rejectEdit(parent, `{a}{b}${"x".repeat(100)}`, 50)!, /limit 50/);
 });
 
 test("the scripted optimizer answers client mistakes with 4xx, not a crash", { timeout: 10_000 }, async () => {
   const scripted = await startScriptedOptimizer();
   try {
-    const post = (path: string, body: string) => fetch(scripted.baseURL + path, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const post = (path: string, body: string) =>
+      fetch(scripted.baseURL + path, { method: "POST", body, headers: { "content-type": "application/json" } });
     assert.equal((await post("/chat/completions", "{not json")).status, 400);
     assert.equal((await post("/chat/completions", JSON.stringify({ messages: "hi" }))).status, 400);
     assert.equal((await post("/embeddings", "{}")).status, 404);
@@ -183,7 +232,10 @@ test("a round whose edits are all refused keeps the beam and spends no validatio
   const store = await agl.openStore();
   await store.addResources({ llm: { resourceType: "llm", endpoint: scripted.baseURL, model: "student", samplingParameters: {} } });
   try {
-    const r = await fit(store, options(scripted, { prompt: "What is {a}+{b}? Reply with the number only.", rounds: 1, valBatchSize: 8, gradientBatchSize: 2 }));
+    const r = await fit(
+      store,
+      options(scripted, { prompt: "What is {a}+{b}? Reply with the number only.", rounds: 1, valBatchSize: 8, gradientBatchSize: 2 }),
+    );
     const [r0, r1] = r.rounds;
     assert.deepEqual([r1.best, r1.beam, r1.valRollouts, r1.separated], [r0.best, r0.beam, 0, false]);
     assert.equal(r1.bestMean, r0.bestMean);

@@ -25,13 +25,22 @@ test("promptSearch finds the prompt format a native policy was trained on, withi
     const agent = agl.rollout(async (task: Task, ctx) => {
       const client = new OpenAI({ baseURL: ctx.llm!.endpoint, apiKey: "none" });
       const content = agl.formatPrompt(ctx.resources.prompt_template as agl.PromptTemplate, task);
-      const r = await client.chat.completions.create({ model: ctx.llm!.model, messages: [{ role: "user", content }], ...(ctx.llm!.samplingParameters as object) });
+      const r = await client.chat.completions.create({
+        model: ctx.llm!.model,
+        messages: [{ role: "user", content }],
+        ...(ctx.llm!.samplingParameters as object),
+      });
       return scoreAnswer(task, r.choices[0]?.message.content ?? "");
     });
     // The incumbent is a near miss (no "="): the trained format has to beat it decisively to win.
     const candidates = ["{a}+{b}", "{a}{b}=", "{a}+{b}=", "={a}+{b}", "{a}={b}+"];
     const budget = 150;
-    const trainer = new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.promptSearch({ candidates, budget, seed: 7 }) });
+    const trainer = new agl.Trainer({
+      store,
+      nRunners: 4,
+      log: () => {},
+      algorithm: agl.algorithms.promptSearch({ candidates, budget, seed: 7 }),
+    });
     const r = await trainer.fit<agl.algorithms.PromptSearchResult>(agent, { train: [], val: tasks });
     assert.equal(r.winner, 2, `scores: ${r.candidates.map((c) => `${c.template} ${c.mean.toFixed(2)} n=${c.n}`).join("; ")}`);
     assert.equal(r.separated, true);

@@ -10,7 +10,8 @@ import { race } from "../src/algorithm/prompt-search-race.js";
 import { comparePaired, scoreInterval } from "../src/algorithm/prompt-search-stats.js";
 
 /** A reproducible coin: the same (key) always lands the same way. */
-const coin = (p: number, ...key: unknown[]) => (createHash("sha256").update(JSON.stringify(key)).digest().readUInt32BE(0) / 2 ** 32 < p ? 1 : 0);
+const coin = (p: number, ...key: unknown[]) =>
+  createHash("sha256").update(JSON.stringify(key)).digest().readUInt32BE(0) / 2 ** 32 < p ? 1 : 0;
 
 test("intervals never collapse after a few equal rewards, and narrow as evidence grows", () => {
   const three = scoreInterval([1, 1, 1]);
@@ -50,8 +51,9 @@ test("property: the paired verdict is antisymmetric and an interval holds its me
 
 test("noise alone does not crown a winner: equal prompts keep the incumbent (20 seeds)", async () => {
   for (let seed = 0; seed < 20; seed++) {
-    const r = await race({ candidates: 5, taskCount: 40, budget: 200, seed, incumbent: 0, confidence: 0.95, rewardRange: [0, 1] }, async (cands, tasks, round) =>
-      cands.map((c) => tasks.map((t, i) => coin(0.5, seed, c, t, i, round))),
+    const r = await race(
+      { candidates: 5, taskCount: 40, budget: 200, seed, incumbent: 0, confidence: 0.95, rewardRange: [0, 1] },
+      async (cands, tasks, round) => cands.map((c) => tasks.map((t, i) => coin(0.5, seed, c, t, i, round))),
     );
     assert.equal(r.winner, 0, `seed ${seed}: best #${r.best} ${r.candidates[r.best].mean} must not replace the incumbent`);
     assert.equal(r.separated, false);
@@ -61,8 +63,9 @@ test("noise alone does not crown a winner: equal prompts keep the incumbent (20 
 
 test("a clearly better prompt wins, early, on fewer rollouts than the budget", async () => {
   const p = [0.4, 0.45, 0.75, 0.4, 0.5, 0.4];
-  const r = await race({ candidates: p.length, taskCount: 50, budget: 600, seed: 3, incumbent: 0, confidence: 0.95, rewardRange: [0, 1] }, async (cands, tasks, round) =>
-    cands.map((c) => tasks.map((t) => coin(p[c], c, t, round))),
+  const r = await race(
+    { candidates: p.length, taskCount: 50, budget: 600, seed: 3, incumbent: 0, confidence: 0.95, rewardRange: [0, 1] },
+    async (cands, tasks, round) => cands.map((c) => tasks.map((t) => coin(p[c], c, t, round))),
   );
   assert.equal(r.winner, 2);
   assert.equal(r.separated, true);
@@ -73,20 +76,32 @@ test("a clearly better prompt wins, early, on fewer rollouts than the budget", a
 
 test("property: budget is never exceeded, the incumbent is never eliminated, every candidate is tried", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 1000 }), async (k, taskCount, extra, seed) => {
-      const budget = k + extra;
-      const incumbent = seed % k;
-      let calls = 0;
-      const r = await race({ candidates: k, taskCount, budget, seed, incumbent, confidence: 0.9, rewardRange: [0, 1] }, async (cands, tasks) => {
-        for (const t of tasks) assert.ok(Number.isInteger(t) && t >= 0 && t < taskCount);
-        calls += cands.length * tasks.length;
-        return cands.map((c) => tasks.map((t) => coin(0.5, seed, c, t)));
-      });
-      assert.ok(r.spent <= budget && r.spent === calls);
-      assert.equal(r.candidates.reduce((s, c) => s + c.n, 0), r.spent);
-      assert.equal(r.candidates[incumbent].eliminatedInRound, null);
-      if (k > 1) for (const c of r.candidates) assert.ok(c.n >= 1, `candidate ${c.index} was tried`);
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 9 }),
+      fc.integer({ min: 1, max: 30 }),
+      fc.integer({ min: 0, max: 400 }),
+      fc.integer({ min: 0, max: 1000 }),
+      async (k, taskCount, extra, seed) => {
+        const budget = k + extra;
+        const incumbent = seed % k;
+        let calls = 0;
+        const r = await race(
+          { candidates: k, taskCount, budget, seed, incumbent, confidence: 0.9, rewardRange: [0, 1] },
+          async (cands, tasks) => {
+            for (const t of tasks) assert.ok(Number.isInteger(t) && t >= 0 && t < taskCount);
+            calls += cands.length * tasks.length;
+            return cands.map((c) => tasks.map((t) => coin(0.5, seed, c, t)));
+          },
+        );
+        assert.ok(r.spent <= budget && r.spent === calls);
+        assert.equal(
+          r.candidates.reduce((s, c) => s + c.n, 0),
+          r.spent,
+        );
+        assert.equal(r.candidates[incumbent].eliminatedInRound, null);
+        if (k > 1) for (const c of r.candidates) assert.ok(c.n >= 1, `candidate ${c.index} was tried`);
+      },
+    ),
     { numRuns: 60 },
   );
 });
@@ -100,7 +115,12 @@ test("promptSearch runs real rollouts per candidate resource, stays in budget an
   });
   const tasks = Array.from({ length: 40 }, (_, id) => ({ id }));
   const candidates = ["Solve task {id}.", "Solve task {id}. Be brief.", "Solve task {id}. Show your work.", "Task {id}:"];
-  const trainer = new agl.Trainer({ store, nRunners: 4, log: () => {}, algorithm: agl.algorithms.promptSearch({ candidates, budget: 160, seed: 1 }) });
+  const trainer = new agl.Trainer({
+    store,
+    nRunners: 4,
+    log: () => {},
+    algorithm: agl.algorithms.promptSearch({ candidates, budget: 160, seed: 1 }),
+  });
   const r = await trainer.fit<agl.algorithms.PromptSearchResult>(agent, { train: [], val: tasks });
   assert.equal(r.winner, 2);
   assert.equal(r.winnerTemplate, candidates[2]);

@@ -27,9 +27,16 @@ test("arclight run executes the hello notebook and writes outputs and a self-con
     code.map((_: unknown, i: number) => i + 1),
   );
   const outputs = code.flatMap((c: { outputs: Array<Record<string, unknown>> }) => c.outputs);
-  assert.ok(outputs.some((o: Record<string, unknown>) => o.output_type === "execute_result" && (o.data as Record<string, string>)["text/html"]?.includes("mean reward")));
+  assert.ok(
+    outputs.some(
+      (o: Record<string, unknown>) =>
+        o.output_type === "execute_result" && (o.data as Record<string, string>)["text/html"]?.includes("mean reward"),
+    ),
+  );
   // The progress bar was updated in place to its final state, not appended per step.
-  const bars = outputs.filter((o: Record<string, unknown>) => String((o.data as Record<string, string> | undefined)?.["text/plain"] ?? "").startsWith("steps ["));
+  const bars = outputs.filter((o: Record<string, unknown>) =>
+    String((o.data as Record<string, string> | undefined)?.["text/plain"] ?? "").startsWith("steps ["),
+  );
   assert.equal(bars.length, 1);
   assert.match((bars[0]!.data as Record<string, string>)["text/plain"]!, /20\/20 .*done/);
   assert.equal(nb.metadata.arclight.seeds["hello.sleep"], 42);
@@ -62,7 +69,10 @@ test("a chart shows in Debian's nbconvert HTML export (PNG, not a stripped SVG);
   const out = join(dir, "chart.ipynb");
   const r = run(["run", "test/fixtures/notebooks/chart-table.ipynb", "--out", out, "--html", join(dir, "report.html")]);
   assert.equal(r.status, 0, r.stderr);
-  const conv = spawnSync("/usr/bin/python3", ["-m", "nbconvert", "--to", "html", "--output-dir", dir, out], { encoding: "utf8", timeout: 120_000 });
+  const conv = spawnSync("/usr/bin/python3", ["-m", "nbconvert", "--to", "html", "--output-dir", dir, out], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   assert.equal(conv.status, 0, conv.stderr);
   const html = readFileSync(join(dir, "chart.html"), "utf8");
   const png = html.match(/<img src="data:image\/png;base64,([A-Za-z0-9+/=\s]+)"/);

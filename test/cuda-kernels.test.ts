@@ -131,7 +131,10 @@ test("the parity test's CPU references for GPT-2 and Qwen2 block steps match flo
   const lines = out.split("\n").filter((l) => l.startsWith("PASS") || l.startsWith("FAIL"));
   // one check per GPT-2 (16) and Qwen2 (14) block parameter, then "the loss falls over 4 AdamW steps"
   assert.equal(lines.length, 31, `expected 31 checks:\n${out}`);
-  assert.deepEqual(lines.filter((l) => l.startsWith("FAIL")), []);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("FAIL")),
+    [],
+  );
   assert.match(out, /^SELF-CHECK: 31 passed, 0 failed$/m);
   assert.equal(run.status, 0);
 });

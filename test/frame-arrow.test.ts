@@ -26,7 +26,8 @@ test("a Parquet read split with the decoding worker equals one done on this thre
     const split = await readParquetArrow(files, cols, { workerMinBytes: 0 });
     assert.equal(split.rows, here.rows);
     assert.ok(here.rows >= 4 * 3 * 4);
-    for (const c of cols.filter((c) => c !== "start_time")) assert.deepEqual(Array.from(values(split.columns[c], split.rows)), Array.from(values(here.columns[c], here.rows)), c);
+    for (const c of cols.filter((c) => c !== "start_time"))
+      assert.deepEqual(Array.from(values(split.columns[c], split.rows)), Array.from(values(here.columns[c], here.rows)), c);
     assert.deepEqual(timeMs(split.columns.start_time, split.rows), timeMs(here.columns.start_time, here.rows));
     // A missing file is an error, not a short read.
     await assert.rejects(readParquetArrow([...files, join(dir, "spans", "part-999999.parquet")], cols, { workerMinBytes: 0 }));

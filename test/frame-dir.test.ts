@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore, DurableStore } from "../src/store/index.js";
+import { openStore, type DurableStore } from "../src/store/index.js";
 import { frames, sql, writeSyntheticRun } from "../src/frame/index.js";
 import { scanSpans } from "../src/frame/dir-reader.js";
 import { ValidationError } from "../src/types/errors.js";
@@ -14,8 +14,7 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "arclight-frame-"));
 }
 
-const sortRows = (rows: Row[]) =>
-  rows.map((r) => JSON.stringify(r, (_k, v) => (v instanceof Date ? v.getTime() : v))).sort();
+const sortRows = (rows: Row[]) => rows.map((r) => JSON.stringify(r, (_k, v) => (v instanceof Date ? v.getTime() : v))).sort();
 
 /** Frames of a directory must equal frames of the live store that wrote it (Parquet times are microseconds, as in the store). */
 async function assertSame(store: DurableStore, dir: string) {
@@ -25,14 +24,21 @@ async function assertSame(store: DurableStore, dir: string) {
   assert.deepEqual(fromDir, fromStore);
   assert.deepEqual(sortRows((await frames.rewards(dir)).objects() as Row[]), sortRows((await frames.rewards(store)).objects() as Row[]));
   assert.deepEqual(sortRows((await frames.rollouts(dir)).objects() as Row[]), sortRows((await frames.rollouts(store)).objects() as Row[]));
-  assert.deepEqual(sortRows((await frames.rolloutSummary(dir)).objects() as Row[]), sortRows((await frames.rolloutSummary(store)).objects() as Row[]));
+  assert.deepEqual(
+    sortRows((await frames.rolloutSummary(dir)).objects() as Row[]),
+    sortRows((await frames.rolloutSummary(store)).objects() as Row[]),
+  );
   // A directory's percentiles come from DuckDB, a store's from arquero: same definition, float rounding aside.
   const latDir = (await frames.latencyByName(dir)).objects() as Row[];
   const latStore = (await frames.latencyByName(store)).objects() as Row[];
-  assert.deepEqual(latDir.map((r) => [r.name, r.n]), latStore.map((r) => [r.name, r.n]));
+  assert.deepEqual(
+    latDir.map((r) => [r.name, r.n]),
+    latStore.map((r) => [r.name, r.n]),
+  );
   latDir.forEach((r, i) => {
     // Parquet and DuckDB hold times to the microsecond: 1 µs (0.001 ms) is the resolution.
-    for (const k of ["mean", "p50", "p90", "p99", "max"]) assert.ok(Math.abs((r[k] as number) - (latStore[i][k] as number)) <= 1e-3, `${r.name} ${k}`);
+    for (const k of ["mean", "p50", "p90", "p99", "max"])
+      assert.ok(Math.abs((r[k] as number) - (latStore[i][k] as number)) <= 1e-3, `${r.name} ${k}`);
   });
 }
 
@@ -70,7 +76,10 @@ test("sql returns typed, null-safe arquero tables and reports bad SQL as a Valid
     const store = await openStore(dir, { fsync: "none" });
     await writeSyntheticRun(store, { rollouts: 6, seed: 3 });
     await store.close();
-    const t = await sql(dir, "SELECT rollout_id, max(reward) AS reward, sum(input_tokens) AS tokens, min(start_time) AS t0 FROM spans GROUP BY rollout_id ORDER BY rollout_id");
+    const t = await sql(
+      dir,
+      "SELECT rollout_id, max(reward) AS reward, sum(input_tokens) AS tokens, min(start_time) AS t0 FROM spans GROUP BY rollout_id ORDER BY rollout_id",
+    );
     const rows = t.objects() as Row[];
     assert.equal(rows.length, 6);
     for (const r of rows) {
@@ -123,7 +132,10 @@ test("time and rollout filters push into the Parquet scan and match the store's 
     const until = times[25];
     const ids = [...new Set(all.map((s) => s.rolloutId))].slice(2, 5);
     const t = await frames.spans(dir, { since, until, rolloutId: ids });
-    const expected = all.filter((s) => s.startTime >= since && s.startTime < until && ids.includes(s.rolloutId)).map((s) => s.spanId).sort();
+    const expected = all
+      .filter((s) => s.startTime >= since && s.startTime < until && ids.includes(s.rolloutId))
+      .map((s) => s.spanId)
+      .sort();
     assert.deepEqual((t.objects() as Row[]).map((r) => r.span_id).sort(), expected);
     const narrow = await frames.spans(dir, { namePrefix: "chat " }, { columns: ["name", "duration_ms"], attributes: false });
     assert.deepEqual(narrow.columnNames(), ["name", "duration_ms"]);

@@ -58,18 +58,39 @@ async function writeRollout(store: agl.LightningStore, client: OpenAI): Promise<
   // Arclight's OpenAI instrumentation, through the real SDK.
   await agl.tracer.withScope(scope, () => client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }] }));
   await scope.flush();
-  const req = { model: "policy", messages: [{ role: "user" as const, content: "2+2?" }], n: 1, temperature: 1, topP: 1, maxTokens: 8, stop: [] };
-  const res = { model: "policy", promptTokenIds: [1, 2], choices: [{ text: "4", tokenIds: [52], logprobs: [-0.1], finishReason: "stop" as const }] };
+  const req = {
+    model: "policy",
+    messages: [{ role: "user" as const, content: "2+2?" }],
+    n: 1,
+    temperature: 1,
+    topP: 1,
+    maxTokens: 8,
+    stop: [],
+  };
+  const res = {
+    model: "policy",
+    promptTokenIds: [1, 2],
+    choices: [{ text: "4", tokenIds: [52], logprobs: [-0.1], finishReason: "stop" as const }],
+  };
   await store.addSpans([
     // The proxy's own record of a call.
     llmCallSpan({ rolloutId: r, attemptId: a }, "chat", req, res, Date.now() - 5, null),
     // An OTLP span from another GenAI instrumentation.
-    span(r, a, "chat gpt-4o", { [GEN_AI.operationName]: "chat", [GEN_AI.requestModel]: "gpt-4o", [GEN_AI.usageInputTokens]: 10, [GEN_AI.usageOutputTokens]: 2 }),
+    span(r, a, "chat gpt-4o", {
+      [GEN_AI.operationName]: "chat",
+      [GEN_AI.requestModel]: "gpt-4o",
+      [GEN_AI.usageInputTokens]: 10,
+      [GEN_AI.usageOutputTokens]: 2,
+    }),
     // Deprecated GenAI names with no operation.
     span(r, a, "openai.chat", { [GEN_AI.system]: "openai", [GEN_AI.usagePromptTokens]: 4, [GEN_AI.usageCompletionTokens]: 1 }),
     // Vercel AI SDK: the wrapper carries usage too but only the provider call counts.
     span(r, a, "ai.generateText", { [AI_SDK.operationId]: "ai.generateText", "ai.model.id": "gpt-4o", "ai.usage.promptTokens": 10 }),
-    span(r, a, "ai.generateText.doGenerate", { [AI_SDK.operationId]: "ai.generateText.doGenerate", [GEN_AI.system]: "openai.chat", [GEN_AI.requestModel]: "gpt-4o" }),
+    span(r, a, "ai.generateText.doGenerate", {
+      [AI_SDK.operationId]: "ai.generateText.doGenerate",
+      [GEN_AI.system]: "openai.chat",
+      [GEN_AI.requestModel]: "gpt-4o",
+    }),
     span(r, a, "ai.streamText.doStream", { [AI_SDK.operationId]: "ai.streamText.doStream", "ai.model.id": "gpt-4o" }),
     span(r, a, "ai.embed.doEmbed", { [AI_SDK.operationId]: "ai.embed.doEmbed", [GEN_AI.system]: "openai" }),
     // OpenInference.
@@ -91,7 +112,9 @@ async function views(src: agl.LightningStore | string) {
   return { summary: Object.fromEntries(summary.map((r) => [r.rollout_id, r.llm_calls])), calls: calls.map((c) => c.span_id).sort() };
 }
 
-test("adapter, frames.llmCalls and rolloutSummary count the same LLM calls from every convention, store and directory alike", { timeout: 60_000 }, async () => {
+test("adapter, frames.llmCalls and rolloutSummary count the same LLM calls from every convention, store and directory alike", {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "arclight-llm-calls-"));
   const client = new OpenAI({ apiKey: "test", baseURL: fake.baseURL });
   try {
@@ -100,9 +123,13 @@ test("adapter, frames.llmCalls and rolloutSummary count the same LLM calls from 
     await store.flush(); // first rollout into Parquet, the second stays in the WAL tail
     await writeRollout(store, client);
     const spans = await store.querySpans({});
-    const adapterIds = spans.filter(agl.adapter.isLlmSpan).map((s) => s.spanId).sort();
+    const adapterIds = spans
+      .filter(agl.adapter.isLlmSpan)
+      .map((s) => s.spanId)
+      .sort();
     const perRollout = new Map<string, number>();
-    for (const r of await store.queryRollouts()) perRollout.set(r.rolloutId, agl.spansToTriplets(await store.querySpans({ rolloutId: r.rolloutId })).length);
+    for (const r of await store.queryRollouts())
+      perRollout.set(r.rolloutId, agl.spansToTriplets(await store.querySpans({ rolloutId: r.rolloutId })).length);
     assert.deepEqual([...perRollout.values()], [expected, expected]);
     for (const src of [store, dir]) {
       const v = await views(src);
@@ -116,17 +143,33 @@ test("adapter, frames.llmCalls and rolloutSummary count the same LLM calls from 
 });
 
 // Keys and values the rules look at, plus decoys; any mix of them must get the same answer in JS and SQL.
-const keys = [...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? [r.key] : r.by === "present" ? r.keys : []))), "tool.name", "gen_ai.agent.name"];
-const values = [...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? r.llm : r.by === "name" ? r.names : []))), "CHAIN", "embeddings", "", "gen_ai.system"];
+const keys = [
+  ...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? [r.key] : r.by === "present" ? r.keys : []))),
+  "tool.name",
+  "gen_ai.agent.name",
+];
+const values = [
+  ...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "attr" ? r.llm : r.by === "name" ? r.names : []))),
+  "CHAIN",
+  "embeddings",
+  "",
+  "gen_ai.system",
+];
 const names = [...new Set(LLM_CALL_RULES.flatMap((r) => (r.by === "name" ? r.names : []))), "chat x", "agent.step"];
-const arbAttrs = fc.dictionary(fc.constantFrom(...keys), fc.oneof(fc.constantFrom(...values), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 })), { maxKeys: 4 });
+const arbAttrs = fc.dictionary(
+  fc.constantFrom(...keys),
+  fc.oneof(fc.constantFrom(...values), fc.integer(), fc.boolean(), fc.array(fc.string(), { maxLength: 2 })),
+  { maxKeys: 4 },
+);
 
 test("the SQL predicate frames push into Parquet scans answers exactly as isLlmCall", { timeout: 60_000 }, async () => {
   const cases = fc.sample(fc.tuple(fc.constantFrom(...names), arbAttrs), { numRuns: 400, seed: 17 });
   const c = await duckdb();
   try {
     const rows = cases.map(([name, a], i) => `(${i}, ${sqlString(name)}, ${sqlString(JSON.stringify(a))})`).join(", ");
-    const r = await c.runAndReadAll(`SELECT i, ${llmCallSql({ name: "n", attributes: "a" })} AS llm FROM (VALUES ${rows}) t(i, n, a) ORDER BY i`);
+    const r = await c.runAndReadAll(
+      `SELECT i, ${llmCallSql({ name: "n", attributes: "a" })} AS llm FROM (VALUES ${rows}) t(i, n, a) ORDER BY i`,
+    );
     const got = r.getRowObjects().map((x) => x.llm);
     const want = cases.map(([name, a]) => isLlmCall(name, a));
     assert.ok(want.some((x) => x) && want.some((x) => !x), "the sample has both answers");
@@ -140,7 +183,9 @@ test("the SQL predicate frames push into Parquet scans answers exactly as isLlmC
 async function dropLlmColumn(part: string): Promise<void> {
   const c = await duckdb();
   try {
-    await c.run(`COPY (SELECT * EXCLUDE (is_llm_call) FROM read_parquet(${sqlString(part)})) TO ${sqlString(`${part}.old`)} (FORMAT parquet, COMPRESSION zstd)`);
+    await c.run(
+      `COPY (SELECT * EXCLUDE (is_llm_call) FROM read_parquet(${sqlString(part)})) TO ${sqlString(`${part}.old`)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
   } finally {
     c.closeSync();
   }
@@ -157,7 +202,9 @@ async function llmColumn(files: string[]): Promise<Map<string, boolean>> {
   }
 }
 
-test("is_llm_call is written by semconv's rule on both writer paths, and parts without the column read the same", { timeout: 90_000 }, async () => {
+test("is_llm_call is written by semconv's rule on both writer paths, and parts without the column read the same", {
+  timeout: 90_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "arclight-llm-legacy-"));
   try {
     const store = (await openStore(dir, { fsync: "none", checkpointIntervalMs: 0 })) as DurableStore;
@@ -186,17 +233,28 @@ test("is_llm_call is written by semconv's rule on both writer paths, and parts w
     for (const [id, v] of await llmColumn([direct])) assert.equal(v, want.get(id), `span ${id} (appender)`);
 
     const views = async () => {
-      const spans = (await frames.spans(dir, {}, { attributes: false, columns: ["span_id", "is_llm_call"] })).objects() as { span_id: string; is_llm_call: boolean }[];
+      const spans = (await frames.spans(dir, {}, { attributes: false, columns: ["span_id", "is_llm_call"] })).objects() as {
+        span_id: string;
+        is_llm_call: boolean;
+      }[];
       const calls = ((await frames.llmCalls(dir)).objects() as { span_id: string }[]).map((r) => r.span_id).sort();
       const summary = ((await frames.rolloutSummary(dir)).objects() as { llm_calls: number }[]).reduce((a, r) => a + r.llm_calls, 0);
       const counted = (await sql(dir, "SELECT count(*) FILTER (WHERE is_llm_call) AS n FROM spans")).get("n", 0);
       const arrow = await readParquetArrow(parts, ["span_id", "is_llm_call"], { workerMinBytes: 0 });
-      const fromWorkers = new Map(Array.from(columnValues(arrow.columns.span_id, arrow.rows), (id, i) => [id as string, arrow.columns.is_llm_call.at(i) as boolean]));
+      const fromWorkers = new Map(
+        Array.from(columnValues(arrow.columns.span_id, arrow.rows), (id, i) => [id as string, arrow.columns.is_llm_call.at(i) as boolean]),
+      );
       return { spans: new Map(spans.map((r) => [r.span_id, r.is_llm_call])), calls, summary, counted, fromWorkers };
     };
     const before = await views();
     assert.deepEqual(before.spans, want);
-    assert.deepEqual(before.calls, [...want].filter(([, v]) => v).map(([id]) => id).sort());
+    assert.deepEqual(
+      before.calls,
+      [...want]
+        .filter(([, v]) => v)
+        .map(([id]) => id)
+        .sort(),
+    );
     await dropLlmColumn(parts[0]);
     assert.equal((await llmColumn([parts[1]])).size, 80);
     for (const v of [await views(), await (async () => (await dropLlmColumn(parts[1]), views()))()]) {

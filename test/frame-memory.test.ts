@@ -74,7 +74,13 @@ test("attributes flatten to columns on request, clashing keys get an attr. prefi
   const store = await toyStore(3);
   const [ro] = await store.queryRollouts();
   const [first] = await store.querySpans({ rolloutId: ro.rolloutId });
-  await store.addSpan({ ...first, spanId: "00000000000000aa", sequenceId: undefined, name: "custom", attributes: { name: "clash", "my.score": 0.5 } });
+  await store.addSpan({
+    ...first,
+    spanId: "00000000000000aa",
+    sequenceId: undefined,
+    name: "custom",
+    attributes: { name: "clash", "my.score": 0.5 },
+  });
   const flat = await frames.spans(store, { rolloutId: ro.rolloutId }, { flatten: true });
   const names = flat.columnNames();
   assert.ok(names.includes("gen_ai.request.model") && names.includes("my.score") && names.includes("attr.name"));
@@ -110,7 +116,11 @@ test("rolloutSummary, rewardByStep and latencyByName agree with the raw spans", 
   for (const s of summary) {
     const spans = await store.querySpans({ rolloutId: s.rollout_id as string });
     assert.equal(s.llm_calls, spans.filter((x) => x.attributes["gen_ai.operation.name"] === "chat").length);
-    const tokens = spans.reduce((a, x) => a + ((x.attributes["gen_ai.usage.input_tokens"] as number) ?? 0) + ((x.attributes["gen_ai.usage.output_tokens"] as number) ?? 0), 0);
+    const tokens = spans.reduce(
+      (a, x) =>
+        a + ((x.attributes["gen_ai.usage.input_tokens"] as number) ?? 0) + ((x.attributes["gen_ai.usage.output_tokens"] as number) ?? 0),
+      0,
+    );
     assert.equal(s.total_tokens, tokens);
     const correct = rewards.find((r) => r.rollout_id === s.rollout_id && r.dimension === "correct");
     assert.equal(s.final_reward, correct!.value);
@@ -123,7 +133,10 @@ test("rolloutSummary, rewardByStep and latencyByName agree with the raw spans", 
     assert.ok(Math.abs((row.mean as number) - vals.reduce((a, b) => a + b, 0) / vals.length) < 1e-12);
   }
   const fmt = (await frames.rewardByStep(store, { dimension: "format" })).objects() as Row[];
-  assert.equal(fmt.reduce((a, r) => a + (r.n as number), 0), rewards.filter((r) => r.dimension === "format").length);
+  assert.equal(
+    fmt.reduce((a, r) => a + (r.n as number), 0),
+    rewards.filter((r) => r.dimension === "format").length,
+  );
   const lat = (await frames.latencyByName(store)).objects() as Row[];
   const chat = (await store.querySpans({ namePrefix: "chat " })).map((s) => s.endTime - s.startTime);
   const row = lat.find((r) => (r.name as string).startsWith("chat "))!;

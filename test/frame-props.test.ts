@@ -42,7 +42,11 @@ test("toJsonText never throws and parseJsonText reads back what it wrote; non-JS
   assert.equal(toJsonText(cyclic), "[object Object]");
 });
 
-const rows = (t: { objects(): object[] }) => t.objects().map((r) => JSON.stringify(r, (_k, v) => (v instanceof Date ? v.getTime() : v))).sort();
+const rows = (t: { objects(): object[] }) =>
+  t
+    .objects()
+    .map((r) => JSON.stringify(r, (_k, v) => (v instanceof Date ? v.getTime() : v)))
+    .sort();
 
 const attrValue = fc.oneof(
   fc.string({ maxLength: 8 }),
@@ -51,9 +55,15 @@ const attrValue = fc.oneof(
   fc.boolean(),
   fc.array(fc.integer({ min: -5, max: 5 }), { maxLength: 3 }),
 );
-const attrs = fc.dictionary(fc.constantFrom("a", "b.c", "name", "gen_ai.request.model", "gen_ai.usage.input_tokens", "agentlightning.reward.0.value"), attrValue, { maxKeys: 4 });
+const attrs = fc.dictionary(
+  fc.constantFrom("a", "b.c", "name", "gen_ai.request.model", "gen_ai.usage.input_tokens", "agentlightning.reward.0.value"),
+  attrValue,
+  { maxKeys: 4 },
+);
 
-test("span frames of random attributes are the same from a store and from its directory, flattened or not", { timeout: 120_000 }, async () => {
+test("span frames of random attributes are the same from a store and from its directory, flattened or not", {
+  timeout: 120_000,
+}, async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(attrs, { minLength: 1, maxLength: 12 }), fc.nat({ max: 12 }), async (list, flushAt) => {
       const dir = mkdtempSync(join(tmpdir(), "arclight-frame-prop-"));
@@ -78,7 +88,12 @@ test("span frames of random attributes are the same from a store and from its di
             resource: { attributes: {}, schemaUrl: "" },
           });
         }
-        for (const opts of [{}, { flatten: true }, { flatten: ["a", "b.c", "missing"], attributes: false }, { columns: ["name" as const, "duration_ms" as const] }]) {
+        for (const opts of [
+          {},
+          { flatten: true },
+          { flatten: ["a", "b.c", "missing"], attributes: false },
+          { columns: ["name" as const, "duration_ms" as const] },
+        ]) {
           assert.deepEqual(rows(await frames.spans(dir, {}, opts)), rows(await frames.spans(store, {}, opts)), JSON.stringify(opts));
         }
         await store.close();

@@ -29,7 +29,10 @@ test("rescore round trip: new rewards beside old ones, written back as a new dim
   assert.equal(rows.length, 16);
   // The function saw each rollout's spans, LLM calls and the de-duplicated conversation.
   assert.ok(seen.every((c) => c.llmCalls.length === 2 && c.spans.length === 4));
-  assert.deepEqual(seen[0].messages.map((m) => m.role), ["system", "user", "assistant", "user", "assistant"]);
+  assert.deepEqual(
+    seen[0].messages.map((m) => m.role),
+    ["system", "user", "assistant", "user", "assistant"],
+  );
   for (const r of rows) {
     const old = before.find((b) => b.rollout_id === r.rollout_id && b.dimension === "correct")!.value;
     assert.equal(r.old_reward, old);
@@ -49,12 +52,18 @@ test("rescore round trip: new rewards beside old ones, written back as a new dim
 
   // Rescoring again sees only original spans, so the old reward column is stable.
   const again = (await rescore(store, exactAnswer)).objects() as Row[];
-  assert.deepEqual(again.map((r) => r.old_reward), rows.map((r) => r.old_reward));
+  assert.deepEqual(
+    again.map((r) => r.old_reward),
+    rows.map((r) => r.old_reward),
+  );
   await assert.rejects(rescore(store, exactAnswer, { name: "exact", writeBack: true }), /already written back/);
   await assert.rejects(rescore(store, exactAnswer, { name: "correct", writeBack: true }), /original reward dimension/);
 
   const agreement = charts.rewardAgreement(result);
-  const disagreeing = rows.filter((r) => r.new_reward !== r.old_reward).map((r) => r.rollout_id).sort();
+  const disagreeing = rows
+    .filter((r) => r.new_reward !== r.old_reward)
+    .map((r) => r.rollout_id)
+    .sort();
   assert.ok(disagreeing.length > 0, "the stricter reward disagrees somewhere on this seed");
   assert.equal(agreement.disagreements.length, Math.min(10, disagreeing.length));
   assert.ok(agreement.disagreements.every((d) => disagreeing.includes(d.id)));
@@ -66,12 +75,14 @@ test("rescore records reward-function errors per rollout and rejects bad returns
     const store = await openStore(dir, { fsync: "none" });
     await writeSyntheticRun(store, { rollouts: 4, seed: 12 });
     let i = 0;
-    const t = (await rescore(store, () => {
-      i++;
-      if (i === 1) throw new Error("boom");
-      if (i === 2) return Number.NaN;
-      return i === 3 ? true : 0.25;
-    })).objects() as Row[];
+    const t = (
+      await rescore(store, () => {
+        i++;
+        if (i === 1) throw new Error("boom");
+        if (i === 2) return Number.NaN;
+        return i === 3 ? true : 0.25;
+      })
+    ).objects() as Row[];
     assert.match(t[0].error as string, /Error: boom/);
     assert.equal(t[0].new_reward, null);
     assert.match(t[1].error as string, /finite number/);

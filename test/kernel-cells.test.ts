@@ -9,10 +9,13 @@ import { stripAnsi } from "../kernel/traceback.js";
 
 let k: KernelClient;
 
-before(async () => {
-  requireKernelPrereqs();
-  k = await KernelClient.start();
-}, { timeout: 240_000 });
+before(
+  async () => {
+    requireKernelPrereqs();
+    k = await KernelClient.start();
+  },
+  { timeout: 240_000 },
+);
 
 after(async () => {
   await k?.close();
@@ -60,19 +63,27 @@ test("every standard global works in a cell as a value, a constructor and a type
     lines.push(`const v_${name} = ${value};`, `let t_${name}: ${type} | undefined = undefined;`);
     if (ctor !== null) lines.push(`const c_${name} = ${ctor};`);
   }
-  const checks = GLOBALS.map(([name, , ctor]) => `\`${name}:\${typeof ${name}} \${typeof t_${name}} \${${ctor !== null ? `c_${name} !== undefined` : "true"}} \${v_${name} !== undefined}\``);
+  const checks = GLOBALS.map(
+    ([name, , ctor]) =>
+      `\`${name}:\${typeof ${name}} \${typeof t_${name}} \${${ctor !== null ? `c_${name} !== undefined` : "true"}} \${v_${name} !== undefined}\``,
+  );
   lines.push(`[${checks.join(", ")}].join(";")`);
   const { ran, report } = await withTypeReport(lines.join("\n"));
   assert.equal(report, "", "every global type-checks as a value, a constructor and a type");
   const result = ran.iopub.find((m) => m.type === "execute_result");
   assert.ok(result, JSON.stringify(ran.reply));
-  const got = String((result.content.data as Record<string, unknown>)["text/plain"]).replace(/^'|'$/g, "").split(";");
+  const got = String((result.content.data as Record<string, unknown>)["text/plain"])
+    .replace(/^'|'$/g, "")
+    .split(";");
   assert.equal(got.length, GLOBALS.length, got.join("\n"));
   for (const line of got) assert.match(line, /^\w+:(function|object) undefined true true$/, line);
 });
 
 test("an interrupt sent before the cell's loop begins still stops it", { timeout: 60_000 }, async () => {
-  for (const code of ["let spin1 = 0;\nwhile (true) { spin1++; }", "await new Promise((r) => setTimeout(r, 10));\nlet spin2 = 0;\nfor (;;) spin2++;"]) {
+  for (const code of [
+    "let spin1 = 0;\nwhile (true) { spin1++; }",
+    "await new Promise((r) => setTimeout(r, 10));\nlet spin2 = 0;\nfor (;;) spin2++;",
+  ]) {
     const run = k.execute(code, { timeoutMs: 30_000 });
     // At once: the interrupt lands while the cell is still being compiled.
     await k.request("interrupt_request", {}, "control");
@@ -143,7 +154,9 @@ test("a display object ending a cell shows once, not again as Out", { timeout: 6
 });
 
 test("errors show like IPython: coloured, the failing line in context, each frame once", { timeout: 60_000 }, async () => {
-  const r = await k.execute('function inner(n: number): number {\n  const twice = n * 2;\n  if (twice > 2) {\n    throw new RangeError("too big: " + twice);\n  }\n  return twice;\n}\ninner(1);\ninner(2);');
+  const r = await k.execute(
+    'function inner(n: number): number {\n  const twice = n * 2;\n  if (twice > 2) {\n    throw new RangeError("too big: " + twice);\n  }\n  return twice;\n}\ninner(1);\ninner(2);',
+  );
   assert.equal(r.reply.ename, "RangeError");
   const tb = (r.reply.traceback as string[]).join("\n");
   assert.match(tb, /\x1b\[[0-9;]*m/, "coloured");
@@ -184,15 +197,23 @@ test("type errors are reported with their line in context, and the cell still ru
   assert.equal(later.report, "");
   assert.match(JSON.stringify(later.ran.iopub), /"text\/plain":"'number'"/);
   // A cell that runs longer than its check gets the report in its own output.
-  const long = await k.execute('const k1: number = 1;\nconst k2: string = k1;\nawait new Promise((r) => setTimeout(r, 4000));');
-  assert.match(stripAnsi(long.iopub.filter((m) => m.type === "stream").map((m) => String(m.content.text)).join("")), /cell\[\d+\]:2:7 - error TS2322/);
+  const long = await k.execute("const k1: number = 1;\nconst k2: string = k1;\nawait new Promise((r) => setTimeout(r, 4000));");
+  assert.match(
+    stripAnsi(
+      long.iopub
+        .filter((m) => m.type === "stream")
+        .map((m) => String(m.content.text))
+        .join(""),
+    ),
+    /cell\[\d+\]:2:7 - error TS2322/,
+  );
   // A clean cell with types, names from earlier cells and standard globals has no report.
-  const clean = await withTypeReport("const xs: Map<string, number> = new Map([[\"a\", n]]);\nArray.from(xs.values()).toSorted()");
+  const clean = await withTypeReport('const xs: Map<string, number> = new Map([["a", n]]);\nArray.from(xs.values()).toSorted()');
   assert.equal(clean.report, "");
 });
 
 test("Shift-Tab after an open parenthesis shows the signature and the options' docs", { timeout: 60_000 }, async () => {
-  for (const code of ["agl.charts.rewardCurve(", "const c = agl.charts.rewardCurve(rows, { x: \"step\", "]) {
+  for (const code of ["agl.charts.rewardCurve(", 'const c = agl.charts.rewardCurve(rows, { x: "step", ']) {
     const r = await k.request("inspect_request", { code, cursor_pos: code.length, detail_level: 0 });
     assert.equal(r.status, "ok");
     assert.equal(r.found, true, code);

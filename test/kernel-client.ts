@@ -46,11 +46,15 @@ function killGroup(p: ChildProcess): void {
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import("node:net").Server>((resolve, reject) => {
-      const s = createServer();
-      s.once("error", reject);
-      s.listen(0, "127.0.0.1", () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import("node:net").Server>((resolve, reject) => {
+          const s = createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -62,7 +66,10 @@ export class KernelClient {
   private readonly shell = new zmq.Dealer({ routingId: randomUUID() });
   private readonly control = new zmq.Dealer({ routingId: randomUUID() });
   private readonly iopub = new zmq.Subscriber();
-  private readonly waiting = new Map<string, { reply?: Record<string, unknown>; idle: boolean; iopub: IOPub[]; onIOPub?: (m: IOPub) => void; done: (e: Executed) => void }>();
+  private readonly waiting = new Map<
+    string,
+    { reply?: Record<string, unknown>; idle: boolean; iopub: IOPub[]; onIOPub?: (m: IOPub) => void; done: (e: Executed) => void }
+  >();
   private readonly replies = new Map<string, (m: Message) => void>();
   stderr = "";
   private readonly iopubSeen = new Set<string>();
@@ -78,8 +85,26 @@ export class KernelClient {
     const key = randomBytes(16).toString("hex");
     const dir = mkdtempSync(join(tmpdir(), "arclight-kc-"));
     const file = join(dir, "kernel.json");
-    writeFileSync(file, JSON.stringify({ transport: "tcp", ip: "127.0.0.1", shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, key, signature_scheme: "hmac-sha256" }));
-    const proc = spawn(process.execPath, [kernelEntry(), "-f", file], { cwd: opts.cwd ?? dir, env: { ...process.env, ...opts.env }, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        transport: "tcp",
+        ip: "127.0.0.1",
+        shell_port: shell,
+        iopub_port: iopub,
+        stdin_port: stdin,
+        control_port: control,
+        hb_port: hb,
+        key,
+        signature_scheme: "hmac-sha256",
+      }),
+    );
+    const proc = spawn(process.execPath, [kernelEntry(), "-f", file], {
+      cwd: opts.cwd ?? dir,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "ignore", "pipe"],
+      detached: true,
+    });
     live.add(proc);
     proc.once("exit", () => live.delete(proc));
     const kc = new KernelClient(proc, key);
@@ -110,33 +135,41 @@ export class KernelClient {
   }
 
   private async waitReady(): Promise<void> {
-    const kc = this;
     const proc = this.proc;
     const key = this.key;
-    const exited = new Promise<never>((_, reject) => proc.once("exit", (code, sig) => reject(new Error(`kernel exited (${code ?? sig}) while starting\n${kc.stderr}`))));
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code, sig) => reject(new Error(`kernel exited (${code ?? sig}) while starting\n${this.stderr}`))),
+    );
     exited.catch(() => {});
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const m = kc.msg("kernel_info_request", {});
-      const replied = new Promise<void>((resolve) => kc.replies.set(m.header.msg_id, () => resolve()));
-      await kc.shell.send(encode(key, m));
+      const m = this.msg("kernel_info_request", {});
+      const replied = new Promise<void>((resolve) => this.replies.set(m.header.msg_id, () => resolve()));
+      await this.shell.send(encode(key, m));
       await Promise.race([replied, exited, new Promise((r) => setTimeout(r, 2000))]);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 50))]);
-      if (kc.iopubSeen.has(m.header.msg_id)) break;
+      if (this.iopubSeen.has(m.header.msg_id)) break;
       if (Date.now() > deadline) {
         killGroup(proc);
-        throw new Error(`kernel did not come up within 60 s\n${kc.stderr}`);
+        throw new Error(`kernel did not come up within 60 s\n${this.stderr}`);
       }
     }
     // kernel_info comes before the compiler has loaded; wait for that too, so each test's own limits
     // measure its cells (the first load takes tens of seconds on a loaded 2-core machine).
-    await Promise.race([kc.execute("0", { timeoutMs: 180_000 }), exited]);
+    await Promise.race([this.execute("0", { timeoutMs: 180_000 }), exited]);
   }
 
   private msg(type: string, content: Record<string, unknown>): Message {
     return {
       identities: [],
-      header: { msg_id: randomUUID(), session: this.session, username: "test", date: new Date().toISOString(), msg_type: type, version: PROTOCOL_VERSION },
+      header: {
+        msg_id: randomUUID(),
+        session: this.session,
+        username: "test",
+        date: new Date().toISOString(),
+        msg_type: type,
+        version: PROTOCOL_VERSION,
+      },
       parent_header: {},
       metadata: {},
       content,
@@ -187,13 +220,18 @@ export class KernelClient {
 
   private settle(id: string): void {
     const w = this.waiting.get(id);
-    if (!w || !w.reply || !w.idle) return;
+    if (!w?.reply || !w.idle) return;
     this.waiting.delete(id);
     w.done({ reply: w.reply, iopub: w.iopub });
   }
 
   /** A shell or control request; resolves with the reply's content. */
-  async request(type: string, content: Record<string, unknown>, channel: "shell" | "control" = "shell", timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  async request(
+    type: string,
+    content: Record<string, unknown>,
+    channel: "shell" | "control" = "shell",
+    timeoutMs = 30_000,
+  ): Promise<Record<string, unknown>> {
     const m = this.msg(type, content);
     const sock = channel === "shell" ? this.shell : this.control;
     const reply = new Promise<Message>((resolve, reject) => {
@@ -210,7 +248,14 @@ export class KernelClient {
 
   /** Runs code; resolves once both the execute_reply and the idle status arrived. */
   async execute(code: string, opts: { onIOPub?: (m: IOPub) => void; timeoutMs?: number; stopOnError?: boolean } = {}): Promise<Executed> {
-    const m = this.msg("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: opts.stopOnError ?? false });
+    const m = this.msg("execute_request", {
+      code,
+      silent: false,
+      store_history: true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: opts.stopOnError ?? false,
+    });
     const timeoutMs = opts.timeoutMs ?? 30_000;
     const done = new Promise<Executed>((resolve, reject) => {
       const t = setTimeout(() => {
@@ -234,7 +279,10 @@ export class KernelClient {
   /** The text/plain of a cell's execute_result (throws when the cell failed or showed none). */
   async value(code: string): Promise<string> {
     const r = await this.execute(code);
-    if (r.reply.status !== "ok") throw new Error(`${code}: ${String(r.reply.ename)}: ${String(r.reply.evalue)}\n${(r.reply.traceback as string[] | undefined)?.join("\n") ?? ""}`);
+    if (r.reply.status !== "ok")
+      throw new Error(
+        `${code}: ${String(r.reply.ename)}: ${String(r.reply.evalue)}\n${(r.reply.traceback as string[] | undefined)?.join("\n") ?? ""}`,
+      );
     const res = r.iopub.find((x) => x.type === "execute_result");
     if (!res) throw new Error(`${code}: no execute_result`);
     return String((res.content.data as Record<string, unknown>)["text/plain"]);
@@ -247,13 +295,15 @@ export class KernelClient {
 
   async close(): Promise<void> {
     await this.request("shutdown_request", { restart: false }, "control", 5000).catch(() => {});
-    const exited = this.proc.exitCode !== null || (await new Promise<boolean>((r) => {
-      const t = setTimeout(() => r(false), 3000);
-      this.proc.once("exit", () => {
-        clearTimeout(t);
-        r(true);
-      });
-    }));
+    const exited =
+      this.proc.exitCode !== null ||
+      (await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 3000);
+        this.proc.once("exit", () => {
+          clearTimeout(t);
+          r(true);
+        });
+      }));
     if (!exited) killGroup(this.proc);
     this.closeSockets();
   }

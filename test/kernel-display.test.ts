@@ -1,6 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { display, updateDisplay, clearOutput, progress, registerFormatter, unregisterFormatter, toMimeBundle, recordSeed, recordedSeeds, clearSeeds, runInfo, DISPLAY } from "../src/display/index.js";
+import {
+  display,
+  updateDisplay,
+  clearOutput,
+  progress,
+  registerFormatter,
+  unregisterFormatter,
+  toMimeBundle,
+  recordSeed,
+  recordedSeeds,
+  clearSeeds,
+  runInfo,
+  DISPLAY,
+} from "../src/display/index.js";
 import { setKernelHook, type KernelDisplayRequest } from "../src/display/hook.js";
 import { ValidationError } from "../src/types/errors.js";
 
@@ -18,8 +31,14 @@ function captureConsole(fn: () => void): string[] {
 
 test("outside a kernel, display prints the text/plain form", () => {
   const shown = { [DISPLAY]: () => ({ "text/html": "<b>x</b>", "text/plain": "x as text" }) };
-  assert.deepEqual(captureConsole(() => display(shown)), ["x as text"]);
-  assert.deepEqual(captureConsole(() => display("plain string")), ["plain string"]);
+  assert.deepEqual(
+    captureConsole(() => display(shown)),
+    ["x as text"],
+  );
+  assert.deepEqual(
+    captureConsole(() => display("plain string")),
+    ["plain string"],
+  );
 });
 
 test("inside a kernel, display/update/clear go through the registered hook", () => {

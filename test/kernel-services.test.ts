@@ -28,30 +28,39 @@ async function run(code: string, onIOPub?: (type: string, content: Record<string
   return { reply: reply.content as unknown as Record<string, unknown>, iopub: iopub.filter((m) => m.type !== "status") };
 }
 
-before(async () => {
-  requireKernelPrereqs();
-  // A notebook folder outside the project: types and `arclight` must still resolve.
-  server = await startJupyterServer({ rootDir: mkdtempSync(`${tmpdir()}/arclight-nb-`) });
-  manager = new KernelManager({ serverSettings: settingsFor(server) });
-  await manager.ready;
-  kernel = await manager.startNew({ name: "arclight" });
-  await kernel.info;
-}, { timeout: 240_000 });
+before(
+  async () => {
+    requireKernelPrereqs();
+    // A notebook folder outside the project: types and `arclight` must still resolve.
+    server = await startJupyterServer({ rootDir: mkdtempSync(`${tmpdir()}/arclight-nb-`) });
+    manager = new KernelManager({ serverSettings: settingsFor(server) });
+    await manager.ready;
+    kernel = await manager.startNew({ name: "arclight" });
+    await kernel.info;
+  },
+  { timeout: 240_000 },
+);
 
-after(async () => {
-  await kernel?.shutdown().catch(() => {});
-  // Open connections keep reconnecting (and this file running) after the server is gone.
-  kernel?.dispose();
-  manager?.dispose();
-  await server?.stop();
-}, { timeout: 60_000 });
+after(
+  async () => {
+    await kernel?.shutdown().catch(() => {});
+    // Open connections keep reconnecting (and this file running) after the server is gone.
+    kernel?.dispose();
+    manager?.dispose();
+    await server?.stop();
+  },
+  { timeout: 60_000 },
+);
 
 test("a cell's prints stream in order before its execute_result, with execute_input first", { timeout: 120_000 }, async () => {
   const r = await run('console.log("a");\nawait new Promise((r) => setTimeout(r, 100));\nconsole.log("b");\n40 + 2');
   assert.equal(r.reply.status, "ok");
   assert.equal(r.iopub[0]!.type, "execute_input");
   assert.equal(r.iopub[0]!.content.execution_count, r.reply.execution_count);
-  const streamed = r.iopub.filter((m) => m.type === "stream").map((m) => m.content.text).join("");
+  const streamed = r.iopub
+    .filter((m) => m.type === "stream")
+    .map((m) => m.content.text)
+    .join("");
   assert.equal(streamed, "a\nb\n");
   const last = r.iopub[r.iopub.length - 1]!;
   assert.equal(last.type, "execute_result");
@@ -61,17 +70,21 @@ test("a cell's prints stream in order before its execute_result, with execute_in
 test("output appears while a cell is still running", { timeout: 60_000 }, async () => {
   let firstAt = 0;
   const started = Date.now();
-  await run('for (let i = 0; i < 3; i++) { console.log(i); await new Promise((r) => setTimeout(r, 300)); }', (type) => {
+  await run("for (let i = 0; i < 3; i++) { console.log(i); await new Promise((r) => setTimeout(r, 300)); }", (type) => {
     if (type === "stream" && firstAt === 0) firstAt = Date.now();
   });
   const done = Date.now();
   // The cell runs 900 ms after its first print; that print must not wait for the end (compile time,
   // long on a loaded machine, is not part of what this measures).
-  assert.ok(firstAt > 0 && done - firstAt > 450, `first print ${firstAt - started} ms after the request, the cell ended at ${done - started} ms`);
+  assert.ok(
+    firstAt > 0 && done - firstAt > 450,
+    `first print ${firstAt - started} ms after the request, the cell ended at ${done - started} ms`,
+  );
 });
 
 test("a displayable shows as display_data and updates in place by display id", { timeout: 120_000 }, async () => {
-  const r = await run(`const card = (n: number) => ({ [Symbol.for("Jupyter.display")]() { return { "text/html": "<i>" + n + "</i>", "application/json": { n } }; } });
+  const r =
+    await run(`const card = (n: number) => ({ [Symbol.for("Jupyter.display")]() { return { "text/html": "<i>" + n + "</i>", "application/json": { n } }; } });
 agl.display(card(1), { displayId: "d1" });
 agl.updateDisplay("d1", card(2));`);
   assert.equal(r.reply.status, "ok");
@@ -113,7 +126,10 @@ test("interrupt stops an async loop and a sync busy loop; the kernel stays usabl
   await new Promise((r) => setTimeout(r, 200));
   const after2 = await run("ticks");
   // The loop really stopped: the counter no longer moves.
-  assert.equal((after1.iopub.at(-1)!.content.data as Record<string, string>)["text/plain"], (after2.iopub.at(-1)!.content.data as Record<string, string>)["text/plain"]);
+  assert.equal(
+    (after1.iopub.at(-1)!.content.data as Record<string, string>)["text/plain"],
+    (after2.iopub.at(-1)!.content.data as Record<string, string>)["text/plain"],
+  );
 
   const syncRun = run("let spin = 0;\nwhile (true) { spin++; }");
   await new Promise((r) => setTimeout(r, 500));

@@ -20,18 +20,30 @@ before(async () => {
 });
 after(() => proxy.close());
 
-const calc: Anthropic.Tool = { name: "calc", description: "Evaluate arithmetic", input_schema: { type: "object", properties: { expression: { type: "string" } }, required: ["expression"] } };
+const calc: Anthropic.Tool = {
+  name: "calc",
+  description: "Evaluate arithmetic",
+  input_schema: { type: "object", properties: { expression: { type: "string" } }, required: ["expression"] },
+};
 
 async function attempt() {
   const ar = await store.startRollout({ input: null });
   // The SDK appends /v1/messages to its base URL.
-  return { ar, client: new Anthropic({ apiKey: "x", baseURL: proxy.urlFor(ar.rolloutId, ar.attempt.attemptId).replace(/\/v1$/, ""), maxRetries: 0 }) };
+  return {
+    ar,
+    client: new Anthropic({ apiKey: "x", baseURL: proxy.urlFor(ar.rolloutId, ar.attempt.attemptId).replace(/\/v1$/, ""), maxRetries: 0 }),
+  };
 }
 
 test("a text reply is a Message with a text block, end_turn, usage and the system prompt rendered first", { timeout: 30_000 }, async () => {
   const { ar, client } = await attempt();
   policy.replies.push("Hello there.");
-  const m = await client.messages.create({ model: "tiny", max_tokens: 64, system: "Be nice.", messages: [{ role: "user", content: "hi" }] });
+  const m = await client.messages.create({
+    model: "tiny",
+    max_tokens: 64,
+    system: "Be nice.",
+    messages: [{ role: "user", content: "hi" }],
+  });
   assert.equal(m.type, "message");
   assert.equal(m.role, "assistant");
   assert.match(m.id, /^msg_/);
@@ -39,11 +51,20 @@ test("a text reply is a Message with a text block, end_turn, usage and the syste
   assert.equal(m.stop_reason, "end_turn");
   assert.equal(m.stop_sequence, null);
   assert.equal(m.usage.output_tokens, "Hello there.".length + 1);
-  assert.equal(tokenizer.decode(policy.prompts.at(-1)!), "<|im_start|>system\nBe nice.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  assert.equal(
+    tokenizer.decode(policy.prompts.at(-1)!),
+    "<|im_start|>system\nBe nice.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+  );
   const [t] = agl.spansToTriplets(await store.querySpans({ rolloutId: ar.rolloutId }));
   assert.deepEqual(t.prompt.tokenIds, policy.prompts.at(-1));
   policy.replies.push("a b STOP c");
-  const stopped = await client.messages.create({ model: "tiny", max_tokens: 64, stop_sequences: ["STOP"], system: [{ type: "text", text: "S" }], messages: [{ role: "user", content: [{ type: "text", text: "go" }] }] });
+  const stopped = await client.messages.create({
+    model: "tiny",
+    max_tokens: 64,
+    stop_sequences: ["STOP"],
+    system: [{ type: "text", text: "S" }],
+    messages: [{ role: "user", content: [{ type: "text", text: "go" }] }],
+  });
   assert.equal(stopped.stop_reason, "stop_sequence");
   assert.equal(stopped.stop_sequence, "STOP");
   assert.deepEqual(stopped.content, [{ type: "text", text: "a b " }]);
@@ -52,7 +73,9 @@ test("a text reply is a Message with a text block, end_turn, usage and the syste
   assert.equal(cut.stop_reason, "max_tokens");
 });
 
-test("tool_use blocks come back from <tool_call> replies, and tool_result turns reach the model as <tool_response>", { timeout: 30_000 }, async () => {
+test("tool_use blocks come back from <tool_call> replies, and tool_result turns reach the model as <tool_response>", {
+  timeout: 30_000,
+}, async () => {
   const { ar, client } = await attempt();
   policy.replies.push('I will compute.\n<tool_call>\n{"name": "calc", "arguments": {"expression": "6*7"}}\n</tool_call>', "It is 42.");
   const messages: Anthropic.MessageParam[] = [{ role: "user", content: "6*7?" }];
@@ -65,12 +88,27 @@ test("tool_use blocks come back from <tool_call> replies, and tool_result turns 
   assert.match(use.id, /^toolu_/);
   assert.equal(use.name, "calc");
   assert.deepEqual(use.input, { expression: "6*7" });
-  messages.push({ role: "assistant", content: m.content }, { role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: "42" }, { type: "text", text: "and?" }] });
+  messages.push(
+    { role: "assistant", content: m.content },
+    {
+      role: "user",
+      content: [
+        { type: "tool_result", tool_use_id: use.id, content: "42" },
+        { type: "text", text: "and?" },
+      ],
+    },
+  );
   const m2 = await client.messages.create({ model: "tiny", max_tokens: 128, tools: [calc], messages });
   assert.deepEqual(m2.content, [{ type: "text", text: "It is 42." }]);
   const prompt = tokenizer.decode(policy.prompts.at(-1)!);
-  assert.match(prompt, /<tools>\n\{"type": "function", "function": \{"name": "calc", "description": "Evaluate arithmetic", "parameters": \{"type": "object"/);
-  assert.match(prompt, /<\|im_start\|>user\n<tool_response>\n42\n<\/tool_response><\|im_end\|>\n<\|im_start\|>user\nand\?<\|im_end\|>\n<\|im_start\|>assistant\n$/);
+  assert.match(
+    prompt,
+    /<tools>\n\{"type": "function", "function": \{"name": "calc", "description": "Evaluate arithmetic", "parameters": \{"type": "object"/,
+  );
+  assert.match(
+    prompt,
+    /<\|im_start\|>user\n<tool_response>\n42\n<\/tool_response><\|im_end\|>\n<\|im_start\|>user\nand\?<\|im_end\|>\n<\|im_start\|>assistant\n$/,
+  );
   const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   assert.equal(spans.length, 2);
   const [p1, p2] = policy.prompts.slice(-2);
@@ -78,15 +116,29 @@ test("tool_use blocks come back from <tool_call> replies, and tool_result turns 
   assert.deepEqual(p2.slice(0, p1.length + r1.length), [...p1, ...r1], "the second turn reuses the first call's exact ids");
   // tool_choice any / tool force a call
   policy.replies.push('calc", "arguments": {"expression": "1"}}\n</tool_call>');
-  const forced = await client.messages.create({ model: "tiny", max_tokens: 64, tools: [calc], tool_choice: { type: "any" }, messages: [{ role: "user", content: "x" }] });
+  const forced = await client.messages.create({
+    model: "tiny",
+    max_tokens: 64,
+    tools: [calc],
+    tool_choice: { type: "any" },
+    messages: [{ role: "user", content: "x" }],
+  });
   assert.equal(forced.stop_reason, "tool_use");
 });
 
-test("streaming sends Anthropic's events in order, and the SDK's stream helper assembles text and tool input", { timeout: 30_000 }, async () => {
+test("streaming sends Anthropic's events in order, and the SDK's stream helper assembles text and tool input", {
+  timeout: 30_000,
+}, async () => {
   const { client } = await attempt();
   policy.replies.push('Sure.\n<tool_call>\n{"name": "calc", "arguments": {"expression": "123456789*987654321"}}\n</tool_call>');
   const events: string[] = [];
-  const raw = await client.messages.create({ model: "tiny", max_tokens: 256, tools: [calc], stream: true, messages: [{ role: "user", content: "big" }] });
+  const raw = await client.messages.create({
+    model: "tiny",
+    max_tokens: 256,
+    tools: [calc],
+    stream: true,
+    messages: [{ role: "user", content: "big" }],
+  });
   let json = "";
   let text = "";
   for await (const e of raw) {
@@ -102,7 +154,9 @@ test("streaming sends Anthropic's events in order, and the SDK's stream helper a
   assert.equal(text, "Sure.");
   assert.deepEqual(JSON.parse(json), { expression: "123456789*987654321" });
   policy.replies.push('<tool_call>\n{"name": "calc", "arguments": {"expression": "2"}}\n</tool_call>');
-  const final = await client.messages.stream({ model: "tiny", max_tokens: 256, tools: [calc], messages: [{ role: "user", content: "x" }] }).finalMessage();
+  const final = await client.messages
+    .stream({ model: "tiny", max_tokens: 256, tools: [calc], messages: [{ role: "user", content: "x" }] })
+    .finalMessage();
   assert.equal(final.stop_reason, "tool_use");
   assert.deepEqual((final.content[0] as Anthropic.ToolUseBlock).input, { expression: "2" });
   policy.replies.push("plain text");
@@ -113,14 +167,21 @@ test("streaming sends Anthropic's events in order, and the SDK's stream helper a
 test("bad Messages requests get Anthropic-shaped 4xx errors naming the field", { timeout: 30_000 }, async () => {
   const client = new Anthropic({ apiKey: "x", baseURL: proxy.url.replace(/\/v1$/, ""), maxRetries: 0 });
   const refuse = async (body: Record<string, unknown>, status: number, re: RegExp) => {
-    await assert.rejects(client.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming), (e: InstanceType<typeof Anthropic.APIError>) => {
-      assert.equal(e.status, status);
-      assert.match(e.message, re);
-      return true;
-    });
+    await assert.rejects(
+      client.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming),
+      (e: InstanceType<typeof Anthropic.APIError>) => {
+        assert.equal(e.status, status);
+        assert.match(e.message, re);
+        return true;
+      },
+    );
   };
   const base = { model: "tiny", max_tokens: 8, messages: [{ role: "user", content: "x" }] };
-  await refuse({ ...base, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "" } }] }] }, 400, /image/);
+  await refuse(
+    { ...base, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: "" } }] }] },
+    400,
+    /image/,
+  );
   await refuse({ ...base, thinking: { type: "enabled", budget_tokens: 1024 } }, 400, /thinking/);
   await refuse({ model: "tiny", messages: base.messages }, 400, /max_tokens/);
   await refuse({ ...base, model: "claude-9" }, 404, /claude-9/);
@@ -134,7 +195,16 @@ test("bad Messages requests get Anthropic-shaped 4xx errors naming the field", {
 });
 
 test("a real tiny native policy answers the Messages API, streamed and not", { timeout: 60_000 }, async () => {
-  const native = await agl.native.Policy.create({ family: "qwen2", layers: 1, dModel: 16, heads: 2, kvHeads: 1, vocab: tokenizer.vocabSize, ctx: 1024, seed: 6 });
+  const native = await agl.native.Policy.create({
+    family: "qwen2",
+    layers: 1,
+    dModel: 16,
+    heads: 2,
+    kvHeads: 1,
+    vocab: tokenizer.vocabSize,
+    ctx: 1024,
+    seed: 6,
+  });
   const p = await agl.llm.startLlmProxy({ backend: new agl.llm.PolicyBackend({ policy: native, tokenizer, model: "tiny" }) });
   try {
     const client = new Anthropic({ apiKey: "x", baseURL: p.url.replace(/\/v1$/, ""), maxRetries: 0 });
@@ -151,37 +221,79 @@ test("every Messages API shape reaches the model: random conversations render as
   const template = agl.tokenizer.builtinTemplate("chatml");
   const text = fc.string({ maxLength: 10 }).filter((s) => !s.includes("<|"));
   const textBlock = text.map((t) => ({ type: "text" as const, text: t }));
-  const useBlock = fc.record({ type: fc.constant("tool_use" as const), id: fc.string({ minLength: 1, maxLength: 4 }), name: fc.constant("calc"), input: fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }) });
-  const resultBlock = fc.record({ type: fc.constant("tool_result" as const), tool_use_id: fc.string({ minLength: 1, maxLength: 4 }), content: fc.oneof(text, fc.array(textBlock, { maxLength: 2 })), is_error: fc.boolean() });
-  const user = fc.record({ role: fc.constant("user" as const), content: fc.oneof(text, fc.array(fc.oneof(textBlock, resultBlock), { minLength: 1, maxLength: 3 })) });
-  const assistant = fc.record({ role: fc.constant("assistant" as const), content: fc.oneof(text, fc.array(fc.oneof(textBlock, useBlock), { minLength: 1, maxLength: 3 })) });
+  const useBlock = fc.record({
+    type: fc.constant("tool_use" as const),
+    id: fc.string({ minLength: 1, maxLength: 4 }),
+    name: fc.constant("calc"),
+    input: fc.dictionary(fc.string({ maxLength: 3 }), fc.integer(), { maxKeys: 2 }),
+  });
+  const resultBlock = fc.record({
+    type: fc.constant("tool_result" as const),
+    tool_use_id: fc.string({ minLength: 1, maxLength: 4 }),
+    content: fc.oneof(text, fc.array(textBlock, { maxLength: 2 })),
+    is_error: fc.boolean(),
+  });
+  const user = fc.record({
+    role: fc.constant("user" as const),
+    content: fc.oneof(text, fc.array(fc.oneof(textBlock, resultBlock), { minLength: 1, maxLength: 3 })),
+  });
+  const assistant = fc.record({
+    role: fc.constant("assistant" as const),
+    content: fc.oneof(text, fc.array(fc.oneof(textBlock, useBlock), { minLength: 1, maxLength: 3 })),
+  });
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.oneof(user, assistant), { minLength: 1, maxLength: 4 }), fc.option(text, { nil: undefined }), async (messages, system) => {
-      const r = await fetch(`${proxy.url}/messages`, { method: "POST", body: JSON.stringify({ model: "tiny", max_tokens: 2, messages, tools: [calc], ...(system !== undefined ? { system } : {}) }) });
-      assert.equal(r.status, 200, await r.clone().text());
-      await r.json();
-      // The mapping, written out independently of the proxy's: tool results first as tool turns, then the text.
-      const turns: agl.tokenizer.ChatTurn[] = system ? [{ role: "system", content: system }] : [];
-      for (const m of messages) {
-        if (typeof m.content === "string") turns.push({ role: m.role, content: m.content });
-        else if (m.role === "assistant") {
-          const blocks = m.content as ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: Record<string, number> })[];
-          const calls = blocks.flatMap((b) => (b.type === "tool_use" ? [{ id: b.id, type: "function" as const, function: { name: b.name, arguments: JSON.stringify(b.input) } }] : []));
-          turns.push({ role: "assistant", content: blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n"), ...(calls.length ? { tool_calls: calls } : {}) });
-        } else {
-          const blocks = m.content as ({ type: "text"; text: string } | { type: "tool_result"; tool_use_id: string; content: string | { text: string }[]; is_error: boolean })[];
-          for (const b of blocks) {
-            if (b.type !== "tool_result") continue;
-            const c = typeof b.content === "string" ? b.content : b.content.map((x) => x.text).join("\n");
-            turns.push({ role: "tool", content: b.is_error ? `Error: ${c}` : c, tool_call_id: b.tool_use_id });
+    fc.asyncProperty(
+      fc.array(fc.oneof(user, assistant), { minLength: 1, maxLength: 4 }),
+      fc.option(text, { nil: undefined }),
+      async (messages, system) => {
+        const r = await fetch(`${proxy.url}/messages`, {
+          method: "POST",
+          body: JSON.stringify({ model: "tiny", max_tokens: 2, messages, tools: [calc], ...(system !== undefined ? { system } : {}) }),
+        });
+        assert.equal(r.status, 200, await r.clone().text());
+        await r.json();
+        // The mapping, written out independently of the proxy's: tool results first as tool turns, then the text.
+        const turns: agl.tokenizer.ChatTurn[] = system ? [{ role: "system", content: system }] : [];
+        for (const m of messages) {
+          if (typeof m.content === "string") turns.push({ role: m.role, content: m.content });
+          else if (m.role === "assistant") {
+            const blocks = m.content as (
+              | { type: "text"; text: string }
+              | { type: "tool_use"; id: string; name: string; input: Record<string, number> }
+            )[];
+            const calls = blocks.flatMap((b) =>
+              b.type === "tool_use"
+                ? [{ id: b.id, type: "function" as const, function: { name: b.name, arguments: JSON.stringify(b.input) } }]
+                : [],
+            );
+            turns.push({
+              role: "assistant",
+              content: blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n"),
+              ...(calls.length ? { tool_calls: calls } : {}),
+            });
+          } else {
+            const blocks = m.content as (
+              | { type: "text"; text: string }
+              | { type: "tool_result"; tool_use_id: string; content: string | { text: string }[]; is_error: boolean }
+            )[];
+            for (const b of blocks) {
+              if (b.type !== "tool_result") continue;
+              const c = typeof b.content === "string" ? b.content : b.content.map((x) => x.text).join("\n");
+              turns.push({ role: "tool", content: b.is_error ? `Error: ${c}` : c, tool_call_id: b.tool_use_id });
+            }
+            const texts = blocks.flatMap((b) => (b.type === "text" ? [b.text] : []));
+            if (texts.length) turns.push({ role: "user", content: texts.join("\n") });
           }
-          const texts = blocks.flatMap((b) => (b.type === "text" ? [b.text] : []));
-          if (texts.length) turns.push({ role: "user", content: texts.join("\n") });
         }
-      }
-      const tools = [{ type: "function" as const, function: { name: "calc", description: calc.description, parameters: calc.input_schema as Record<string, unknown> } }];
-      assert.equal(tokenizer.decode(policy.prompts.at(-1)!), template.render(turns, { tools, addGenerationPrompt: true }));
-    }),
+        const tools = [
+          {
+            type: "function" as const,
+            function: { name: "calc", description: calc.description, parameters: calc.input_schema as Record<string, unknown> },
+          },
+        ];
+        assert.equal(tokenizer.decode(policy.prompts.at(-1)!), template.render(turns, { tools, addGenerationPrompt: true }));
+      },
+    ),
     { numRuns: 60, seed: 7 },
   );
 });

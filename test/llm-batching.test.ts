@@ -23,7 +23,14 @@ function fakePolicy(calls: Call[]): GeneratorLike {
 }
 
 const req = (content: string, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({
-  model: "m", messages: [{ role: "user", content }], n: 1, temperature: 1, topP: 1, maxTokens: 2, stop: [], ...extra,
+  model: "m",
+  messages: [{ role: "user", content }],
+  n: 1,
+  temperature: 1,
+  topP: 1,
+  maxTokens: 2,
+  stop: [],
+  ...extra,
 });
 
 test("concurrent unseeded requests with the same sampling share one generate call and each gets its own samples", async () => {
@@ -32,7 +39,15 @@ test("concurrent unseeded requests with the same sampling share one generate cal
   const rs = await Promise.all(["1+1=", "2+2=", "3+3=", "4+0="].map((c) => b.generate(req(c, { n: 2 }))));
   assert.equal(calls.length, 1);
   assert.equal(calls[0].prompts.length, 4);
-  assert.deepEqual(rs.map((r) => r.choices.map((c) => c.text)), [["1", "2"], ["2", "3"], ["3", "4"], ["4", "5"]]);
+  assert.deepEqual(
+    rs.map((r) => r.choices.map((c) => c.text)),
+    [
+      ["1", "2"],
+      ["2", "3"],
+      ["3", "4"],
+      ["4", "5"],
+    ],
+  );
   assert.deepEqual(rs[2].choices[0].tokenIds, [3, 12]);
   assert.deepEqual(rs[2].promptTokenIds, [3, 10, 3, 11]);
 });
@@ -40,7 +55,12 @@ test("concurrent unseeded requests with the same sampling share one generate cal
 test("seeded requests and requests that sample differently are not batched together", async () => {
   const calls: Call[] = [];
   const b = new PolicyBackend({ policy: fakePolicy(calls), tokenizer: new ArithmeticTokenizer(), model: "m", batchWindowMs: 5 });
-  await Promise.all([b.generate(req("1+1=", { seed: 7 })), b.generate(req("2+2=", { seed: 7 })), b.generate(req("3+3=", { temperature: 0 })), b.generate(req("4+4="))]);
+  await Promise.all([
+    b.generate(req("1+1=", { seed: 7 })),
+    b.generate(req("2+2=", { seed: 7 })),
+    b.generate(req("3+3=", { temperature: 0 })),
+    b.generate(req("4+4=")),
+  ]);
   assert.equal(calls.length, 4);
   assert.deepEqual(calls.filter((c) => c.seed === 7).length, 2);
 });
@@ -49,7 +69,12 @@ test("a failing prompt fails only its own request; an aborted request leaves its
   const calls: Call[] = [];
   const b = new PolicyBackend({ policy: fakePolicy(calls), tokenizer: new ArithmeticTokenizer(), model: "m", batchWindowMs: 5 });
   const ac = new AbortController();
-  const results = await Promise.allSettled([b.generate(req("1+1=")), b.generate(req("9+0=")), b.generate(req("2+0=", { signal: ac.signal })), b.generate(req("3+0="))]);
+  const results = await Promise.allSettled([
+    b.generate(req("1+1=")),
+    b.generate(req("9+0=")),
+    b.generate(req("2+0=", { signal: ac.signal })),
+    b.generate(req("3+0=")),
+  ]);
   ac.abort();
   assert.equal(results[0].status, "fulfilled");
   assert.equal(results[1].status, "rejected");
@@ -70,7 +95,13 @@ test("a failing prompt fails only its own request; an aborted request leaves its
 
 test("a full batch is sent without waiting for the window", async () => {
   const calls: Call[] = [];
-  const b = new PolicyBackend({ policy: fakePolicy(calls), tokenizer: new ArithmeticTokenizer(), model: "m", batchWindowMs: 10_000, maxBatch: 3 });
+  const b = new PolicyBackend({
+    policy: fakePolicy(calls),
+    tokenizer: new ArithmeticTokenizer(),
+    model: "m",
+    batchWindowMs: 10_000,
+    maxBatch: 3,
+  });
   const t0 = performance.now();
   await Promise.all(["1+0=", "2+0=", "3+0="].map((c) => b.generate(req(c))));
   assert.ok(performance.now() - t0 < 2000);

@@ -21,7 +21,10 @@ class Scripted implements agl.llm.GeneratorLike {
     const out = [...Buffer.from([...text].reverse().join(""))].slice(0, opts.maxTokens ?? 99);
     const full = out.length < (opts.maxTokens ?? 99) ? [...out, 256] : out;
     const n = opts.n ?? 1;
-    return { tokens: Array.from({ length: n }, () => full), logprobs: Array.from({ length: n }, () => full.map((_, i) => -0.25 * (i + 1))) };
+    return {
+      tokens: Array.from({ length: n }, () => full),
+      logprobs: Array.from({ length: n }, () => full.map((_, i) => -0.25 * (i + 1))),
+    };
   }
 }
 
@@ -54,7 +57,12 @@ test("chat completions through the openai client are served by the policy and re
 
 test("streaming, stop strings, max_tokens and text completions behave like OpenAI's", async () => {
   const client = new OpenAI({ apiKey: "x", baseURL: proxy.url });
-  const stream = await client.chat.completions.create({ model: "tiny", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "abcdef" }] });
+  const stream = await client.chat.completions.create({
+    model: "tiny",
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: "user", content: "abcdef" }],
+  });
   let text = "";
   let finish: string | null = null;
   let usage = 0;
@@ -79,11 +87,15 @@ test("streaming, stop strings, max_tokens and text completions behave like OpenA
   assert.equal(cut.choices[0].message.content, "fe");
   assert.equal(cut.choices[0].finish_reason, "length");
   const models = await client.models.list();
-  assert.deepEqual(models.data.map((m) => m.id), ["tiny"]);
+  assert.deepEqual(
+    models.data.map((m) => m.id),
+    ["tiny"],
+  );
 });
 
 test("bad requests get OpenAI-style error bodies and the proxy keeps serving", async () => {
-  const post = (path: string, body: string) => fetch(proxy.url + path, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const post = (path: string, body: string) =>
+    fetch(proxy.url + path, { method: "POST", headers: { "content-type": "application/json" }, body });
   const bad = await post("/chat/completions", "{not json");
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error.message, /not valid JSON/);
@@ -96,7 +108,7 @@ test("bad requests get OpenAI-style error bodies and the proxy keeps serving", a
   const huge = await post("/chat/completions", JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "x".repeat(500) }] }));
   assert.equal(huge.status, 400);
   assert.equal((await huge.json()).error.code, "context_length_exceeded");
-  assert.equal((await fetch(proxy.url + "/nope")).status, 404);
+  assert.equal((await fetch(`${proxy.url}/nope`)).status, 404);
   const ok = await post("/completions", JSON.stringify({ model: "tiny", prompt: "user: ab\n" }));
   assert.equal(ok.status, 200);
   assert.equal((await ok.json()).choices[0].text, "ba");

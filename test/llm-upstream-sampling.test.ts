@@ -23,9 +23,13 @@ before(async () => {
       const body = JSON.parse(raw) as Record<string, unknown>;
       seen.push(body);
       const chat = req.url?.endsWith("/chat/completions");
-      const choice = chat ? { index: 0, message: { role: "assistant", content: "42" }, finish_reason: "stop" } : { index: 0, text: "42", finish_reason: "stop" };
+      const choice = chat
+        ? { index: 0, message: { role: "assistant", content: "42" }, finish_reason: "stop" }
+        : { index: 0, text: "42", finish_reason: "stop" };
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ id: "x", object: chat ? "chat.completion" : "text_completion", created: 1, model: body.model, choices: [choice] }));
+      res.end(
+        JSON.stringify({ id: "x", object: chat ? "chat.completion" : "text_completion", created: 1, model: body.model, choices: [choice] }),
+      );
     });
   });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
@@ -39,12 +43,18 @@ after(async () => {
 });
 
 async function post(path: string, body: unknown): Promise<number> {
-  const r = await fetch(proxy.url.replace(/\/v1$/, "") + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetch(proxy.url.replace(/\/v1$/, "") + path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   await r.arrayBuffer();
   return r.status;
 }
 
-test("a forwarded text completion asks for logprobs as a count (0: the sampled token's), chat as a boolean; a client's own value stays", { timeout: 20_000 }, async () => {
+test("a forwarded text completion asks for logprobs as a count (0: the sampled token's), chat as a boolean; a client's own value stays", {
+  timeout: 20_000,
+}, async () => {
   assert.equal(await post("/v1/completions", { model: "up", prompt: "6*7=" }), 200);
   assert.deepEqual([seen.at(-1)!.logprobs, seen.at(-1)!.return_token_ids], [0, true]);
   assert.equal(await post("/v1/completions", { model: "up", prompt: "6*7=", logprobs: 3 }), 200);

@@ -31,7 +31,21 @@ function answer(body: Record<string, unknown>): string {
     created: 1,
     model: body.model,
     prompt_token_ids: [1, 2, 3],
-    choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [toolCall] }, finish_reason: "tool_calls", token_ids: [7, 8, 9], logprobs: { content: [{ token: "a", logprob: -0.1, bytes: null, top_logprobs: [] }, { token: "b", logprob: -0.2, bytes: null, top_logprobs: [] }, { token: "c", logprob: -0.3, bytes: null, top_logprobs: [] }] } }],
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: null, tool_calls: [toolCall] },
+        finish_reason: "tool_calls",
+        token_ids: [7, 8, 9],
+        logprobs: {
+          content: [
+            { token: "a", logprob: -0.1, bytes: null, top_logprobs: [] },
+            { token: "b", logprob: -0.2, bytes: null, top_logprobs: [] },
+            { token: "c", logprob: -0.3, bytes: null, top_logprobs: [] },
+          ],
+        },
+      },
+    ],
     usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
     vendor_extra: { kept: true },
   });
@@ -40,9 +54,47 @@ function answer(body: Record<string, unknown>): string {
 function streamed(body: Record<string, unknown>): string[] {
   const base = { id: "chatcmpl-up", object: "chat.completion.chunk", created: 1, model: body.model };
   const chunks = [
-    { ...base, prompt_token_ids: [1, 2, 3], choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: [{ index: 0, id: "call_up1", type: "function", function: { name: "calc", arguments: "" } }] }, token_ids: [7], logprobs: { content: [{ token: "a", logprob: -0.1 }] }, finish_reason: null }] },
-    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"expression"' } }] }, token_ids: [8], logprobs: { content: [{ token: "b", logprob: -0.2 }] }, finish_reason: null }] },
-    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: ':"6*7"}' } }] }, token_ids: [9], logprobs: { content: [{ token: "c", logprob: -0.3 }] }, finish_reason: null }] },
+    {
+      ...base,
+      prompt_token_ids: [1, 2, 3],
+      choices: [
+        {
+          index: 0,
+          delta: {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ index: 0, id: "call_up1", type: "function", function: { name: "calc", arguments: "" } }],
+          },
+          token_ids: [7],
+          logprobs: { content: [{ token: "a", logprob: -0.1 }] },
+          finish_reason: null,
+        },
+      ],
+    },
+    {
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index: 0, function: { arguments: '{"expression"' } }] },
+          token_ids: [8],
+          logprobs: { content: [{ token: "b", logprob: -0.2 }] },
+          finish_reason: null,
+        },
+      ],
+    },
+    {
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index: 0, function: { arguments: ':"6*7"}' } }] },
+          token_ids: [9],
+          logprobs: { content: [{ token: "c", logprob: -0.3 }] },
+          finish_reason: null,
+        },
+      ],
+    },
     { ...base, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] },
   ];
   return [...chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`), "data: [DONE]\n\n"];
@@ -78,16 +130,23 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
   upstreamURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
   store = await agl.openStore();
-  proxy = await agl.llm.startLlmProxy({ store, backend: new agl.llm.UpstreamBackend({ baseURL: upstreamURL, models: ["up", "refuse"], requestTokenIds: true }) });
+  proxy = await agl.llm.startLlmProxy({
+    store,
+    backend: new agl.llm.UpstreamBackend({ baseURL: upstreamURL, models: ["up", "refuse"], requestTokenIds: true }),
+  });
 });
 after(async () => {
   await proxy.close();
   await new Promise<void>((r) => upstream.close(() => r()));
 });
 
-const tools: OpenAI.ChatCompletionTool[] = [{ type: "function", function: { name: "calc", parameters: { type: "object", properties: { expression: { type: "string" } } } } }];
+const tools: OpenAI.ChatCompletionTool[] = [
+  { type: "function", function: { name: "calc", parameters: { type: "object", properties: { expression: { type: "string" } } } } },
+];
 
-test("a chat request is forwarded unchanged, its answer returned byte for byte, and the call recorded with ids and tool calls", { timeout: 30_000 }, async () => {
+test("a chat request is forwarded unchanged, its answer returned byte for byte, and the call recorded with ids and tool calls", {
+  timeout: 30_000,
+}, async () => {
   const ar = await store.startRollout({ input: null });
   const request = {
     model: "up",
@@ -103,12 +162,19 @@ test("a chat request is forwarded unchanged, its answer returned byte for byte, 
     frequency_penalty: 0.3,
     vendor_field: { anything: [1, "two"] },
   };
-  const r = await fetch(`${proxy.urlFor(ar.rolloutId, ar.attempt.attemptId)}/chat/completions`, { method: "POST", body: JSON.stringify(request) });
+  const r = await fetch(`${proxy.urlFor(ar.rolloutId, ar.attempt.attemptId)}/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify(request),
+  });
   assert.equal(r.status, 200);
   assert.equal(await r.text(), sent.at(-1), "the client gets exactly what the upstream sent");
   const got = seen.at(-1)!;
   assert.equal(got.path, "/v1/chat/completions");
-  assert.deepEqual(got.body, { ...request, return_token_ids: true, logprobs: true }, "every field passes through; token ids and logprobs are asked for");
+  assert.deepEqual(
+    got.body,
+    { ...request, return_token_ids: true, logprobs: true },
+    "every field passes through; token ids and logprobs are asked for",
+  );
   const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
   assert.equal(spans.length, 1);
   const [t] = agl.spansToTriplets(spans);
@@ -119,17 +185,27 @@ test("a chat request is forwarded unchanged, its answer returned byte for byte, 
   assert.deepEqual(out[0].tool_calls, [toolCall]);
   assert.deepEqual(spans[0].attributes["gen_ai.response.finish_reasons"], ["tool_calls"]);
   // a client that set logprobs itself keeps its value
-  await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "up", messages: [{ role: "user", content: "x" }], logprobs: false }) });
+  await fetch(`${proxy.url}/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "up", messages: [{ role: "user", content: "x" }], logprobs: false }),
+  });
   assert.equal(seen.at(-1)!.body.logprobs, false);
 });
 
-test("a streamed answer is relayed chunk by chunk and recorded from its tool-call deltas, ids and logprobs", { timeout: 30_000 }, async () => {
+test("a streamed answer is relayed chunk by chunk and recorded from its tool-call deltas, ids and logprobs", {
+  timeout: 30_000,
+}, async () => {
   const ar = await store.startRollout({ input: null });
   const client = new OpenAI({ apiKey: "x", baseURL: proxy.urlFor(ar.rolloutId, ar.attempt.attemptId), maxRetries: 0 });
-  const final = await client.chat.completions.stream({ model: "up", messages: [{ role: "user", content: "6*7?" }], tools }).finalChatCompletion();
+  const final = await client.chat.completions
+    .stream({ model: "up", messages: [{ role: "user", content: "6*7?" }], tools })
+    .finalChatCompletion();
   assert.equal(final.choices[0].finish_reason, "tool_calls");
   assert.deepEqual(final.choices[0].message.tool_calls, [toolCall]);
-  const raw = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "up", stream: true, messages: [{ role: "user", content: "x" }] }) });
+  const raw = await fetch(`${proxy.url}/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "up", stream: true, messages: [{ role: "user", content: "x" }] }),
+  });
   assert.equal(raw.headers.get("content-type"), "text/event-stream");
   assert.equal(await raw.text(), sent.at(-1), "the stream arrives byte for byte");
   const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
@@ -141,15 +217,23 @@ test("a streamed answer is relayed chunk by chunk and recorded from its tool-cal
   assert.deepEqual(JSON.parse(spans[0].attributes["gen_ai.output.messages"] as string)[0].tool_calls, [toolCall]);
 });
 
-test("upstream errors pass through with their status; an unreachable upstream is a 502 with an OpenAI-style body", { timeout: 30_000 }, async () => {
-  const r = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "refuse", messages: [{ role: "user", content: "x" }] }) });
+test("upstream errors pass through with their status; an unreachable upstream is a 502 with an OpenAI-style body", {
+  timeout: 30_000,
+}, async () => {
+  const r = await fetch(`${proxy.url}/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "refuse", messages: [{ role: "user", content: "x" }] }),
+  });
   assert.equal(r.status, 422);
   assert.equal(((await r.json()) as { error: { message: string } }).error.message, "upstream says no");
   const unknown = await fetch(`${proxy.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "nope", messages: [] }) });
   assert.equal(unknown.status, 404);
   const dead = await agl.llm.startLlmProxy({ backend: new agl.llm.UpstreamBackend({ baseURL: "http://127.0.0.1:9/v1", models: ["up"] }) });
   try {
-    const d = await fetch(`${dead.url}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "up", messages: [{ role: "user", content: "x" }] }) });
+    const d = await fetch(`${dead.url}/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "up", messages: [{ role: "user", content: "x" }] }),
+    });
     assert.equal(d.status, 502);
     assert.match(((await d.json()) as { error: { message: string } }).error.message, /upstream unreachable/);
   } finally {
@@ -158,7 +242,9 @@ test("upstream errors pass through with their status; an unreachable upstream is
   assert.throws(() => new agl.llm.UpstreamBackend({ baseURL: "ftp://x", models: [] }), /baseURL must be http\(s\).*models must be/);
 });
 
-test("the Messages API over an upstream: tools go out as OpenAI tools, tool calls come back as tool_use blocks", { timeout: 30_000 }, async () => {
+test("the Messages API over an upstream: tools go out as OpenAI tools, tool calls come back as tool_use blocks", {
+  timeout: 30_000,
+}, async () => {
   const client = new Anthropic({ apiKey: "x", baseURL: proxy.url.replace(/\/v1$/, ""), maxRetries: 0 });
   const m = await client.messages.create({
     model: "up",
@@ -170,7 +256,12 @@ test("the Messages API over an upstream: tools go out as OpenAI tools, tool call
   assert.equal(m.stop_reason, "tool_use");
   assert.deepEqual(m.content, [{ type: "tool_use", id: "call_up1", name: "calc", input: { expression: "6*7" } }]);
   const body = seen.at(-1)!.body;
-  assert.deepEqual(body.messages, [{ role: "system", content: "sys" }, { role: "user", content: "6*7?" }]);
-  assert.deepEqual(body.tools, [{ type: "function", function: { name: "calc", parameters: { type: "object", properties: { expression: { type: "string" } } } } }]);
+  assert.deepEqual(body.messages, [
+    { role: "system", content: "sys" },
+    { role: "user", content: "6*7?" },
+  ]);
+  assert.deepEqual(body.tools, [
+    { type: "function", function: { name: "calc", parameters: { type: "object", properties: { expression: { type: "string" } } } } },
+  ]);
   assert.equal(body.max_tokens, 32);
 });

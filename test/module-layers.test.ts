@@ -30,9 +30,24 @@ function importEdges(files: string[]): Array<[string, string]> {
   return edges;
 }
 
-const folder = (path: string): string => path.split("/").slice(0, path.startsWith("src/") ? 2 : 1).join("/");
+const folder = (path: string): string =>
+  path
+    .split("/")
+    .slice(0, path.startsWith("src/") ? 2 : 1)
+    .join("/");
 
-const DATA = ["src/types", "src/store", "src/frame", "src/adapter", "src/tracer", "src/server", "src/llm", "src/native", "src/tokenizer", "src/runner"];
+const DATA = [
+  "src/types",
+  "src/store",
+  "src/frame",
+  "src/adapter",
+  "src/tracer",
+  "src/server",
+  "src/llm",
+  "src/native",
+  "src/tokenizer",
+  "src/runner",
+];
 const DISPLAY = ["src/display", "src/viz"];
 
 const edges = importEdges([...tsFiles("src"), ...tsFiles("kernel")]);
@@ -43,23 +58,56 @@ function violations(from: (f: string) => boolean, to: (f: string) => boolean): s
 
 test("the scan sees the imports it judges (a known edge of each kind is found)", () => {
   assert.ok(edges.length > 200, `only ${edges.length} imports found`);
-  assert.ok(edges.some(([a, b]) => a === "src/frame/index.ts" && b === "src/frame/sql.ts"), "static export-from");
-  assert.ok(edges.some(([a, b]) => a === "kernel/server.ts" && b.startsWith("src/display/")), "kernel -> library");
-  assert.ok(edges.some(([a, b]) => a === "src/cli/main.ts" && b === "src/cli/commands.ts"), "cli -> cli");
+  assert.ok(
+    edges.some(([a, b]) => a === "src/frame/index.ts" && b === "src/frame/sql.ts"),
+    "static export-from",
+  );
+  assert.ok(
+    edges.some(([a, b]) => a === "kernel/server.ts" && b.startsWith("src/display/")),
+    "kernel -> library",
+  );
+  assert.ok(
+    edges.some(([a, b]) => a === "src/cli/main.ts" && b === "src/cli/commands.ts"),
+    "cli -> cli",
+  );
 });
 
 test("data layers never import display layers (frame does not import viz)", () => {
-  assert.deepEqual(violations((a) => DATA.includes(folder(a)), (b) => DISPLAY.includes(folder(b))), []);
+  assert.deepEqual(
+    violations(
+      (a) => DATA.includes(folder(a)),
+      (b) => DISPLAY.includes(folder(b)),
+    ),
+    [],
+  );
 });
 
 test("the library never imports the kernel or the CLI", () => {
-  assert.deepEqual(violations((a) => a.startsWith("src/") && folder(a) !== "src/cli", (b) => b.startsWith("kernel/") || folder(b) === "src/cli"), []);
+  assert.deepEqual(
+    violations(
+      (a) => a.startsWith("src/") && folder(a) !== "src/cli",
+      (b) => b.startsWith("kernel/") || folder(b) === "src/cli",
+    ),
+    [],
+  );
 });
 
 test("the kernel never imports the CLI (the CLI loads the kernel, not the other way round)", () => {
-  assert.deepEqual(violations((a) => a.startsWith("kernel/"), (b) => folder(b) === "src/cli"), []);
+  assert.deepEqual(
+    violations(
+      (a) => a.startsWith("kernel/"),
+      (b) => folder(b) === "src/cli",
+    ),
+    [],
+  );
 });
 
 test("nothing inside src/ imports the public barrel src/index.ts (modules import each other's files)", () => {
-  assert.deepEqual(violations((a) => a.startsWith("src/") || a.startsWith("kernel/"), (b) => b === "src/index.ts"), []);
+  assert.deepEqual(
+    violations(
+      (a) => a.startsWith("src/") || a.startsWith("kernel/"),
+      (b) => b === "src/index.ts",
+    ),
+    [],
+  );
 });

@@ -25,7 +25,17 @@ const gcBatch = {
 for (const adapter of ["planner", "coder"]) {
   test(`adapter "${adapter}": gradients match float64 finite differences with the default adapter parked`, () => {
     const cfg = {
-      family: "llama" as const, layers: 2, dModel: 8, heads: 2, kvHeads: 1, vocab: 11, ctx: 16, ffn: 12, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: false,
+      family: "llama" as const,
+      layers: 2,
+      dModel: 8,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 11,
+      ctx: 16,
+      ffn: 12,
+      normEps: 1e-6,
+      ropeTheta: 10000,
+      tieEmbeddings: false,
       lora: { rank: 2, alpha: 3, dropout: 0, targets: ["q_proj", "v_proj", "o_proj", "down_proj"] },
     };
     const r = addon.gradcheck(cfg, gcBatch, { loss: "grpo", klBeta: 0.1, entropyCoef: 0.05, clipLow: 0.9, clipHigh: 10, seed: 3, adapter });
@@ -37,23 +47,63 @@ for (const adapter of ["planner", "coder"]) {
 }
 
 const cfg: PolicyConfig = {
-  family: "llama", layers: 2, dModel: 16, heads: 4, kvHeads: 2, vocab: 32, ctx: 32, seed: 9, device: "cpu", tieEmbeddings: false,
+  family: "llama",
+  layers: 2,
+  dModel: 16,
+  heads: 4,
+  kvHeads: 2,
+  vocab: 32,
+  ctx: 32,
+  seed: 9,
+  device: "cpu",
+  tieEmbeddings: false,
   lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] },
 };
-const plannerData = { prompts: [[1, 2, 3], [4, 5]], responses: [[6, 7, 8, 9], [10, 11, 12]] };
-const coderData = { prompts: [[1, 2, 3], [4, 5]], responses: [[20, 21, 22, 23], [24, 25, 26]] };
-const probe = { prompts: [[1, 2, 3], [4, 5]], responses: [[6, 7, 8, 9], [24, 25, 26]] };
+const plannerData = {
+  prompts: [
+    [1, 2, 3],
+    [4, 5],
+  ],
+  responses: [
+    [6, 7, 8, 9],
+    [10, 11, 12],
+  ],
+};
+const coderData = {
+  prompts: [
+    [1, 2, 3],
+    [4, 5],
+  ],
+  responses: [
+    [20, 21, 22, 23],
+    [24, 25, 26],
+  ],
+};
+const probe = {
+  prompts: [
+    [1, 2, 3],
+    [4, 5],
+  ],
+  responses: [
+    [6, 7, 8, 9],
+    [24, 25, 26],
+  ],
+};
 const sum = (xs: number[][]) => xs.flat().reduce((a, b) => a + b, 0);
 
-test("two adapters trained on their own calls diverge; the base, the default adapter and the optimizer states stay apart", { timeout: 60_000 }, async () => {
+test("two adapters trained on their own calls diverge; the base, the default adapter and the optimizer states stay apart", {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "arclight-adapters-"));
   const policy = await Policy.create(cfg);
   try {
     const base = (await policy.logprobs(probe)).logprobs;
-    const planner = policy.adapter("planner"), coder = policy.adapter("coder");
+    const planner = policy.adapter("planner"),
+      coder = policy.adapter("coder");
     assert.ok(planner instanceof PolicyAdapter);
     assert.deepEqual((await planner.logprobs(probe)).logprobs, base, "a fresh adapter (B = 0) leaves the base's outputs");
-    const p0 = (await planner.logprobs(plannerData)).logprobs, c0 = (await coder.logprobs(coderData)).logprobs;
+    const p0 = (await planner.logprobs(plannerData)).logprobs,
+      c0 = (await coder.logprobs(coderData)).logprobs;
     for (let i = 0; i < 4; i++) {
       await planner.trainStep(plannerData, { loss: "sft", lr: 5e-2 });
       await coder.trainStep(coderData, { loss: "sft", lr: 5e-2 });
@@ -63,12 +113,14 @@ test("two adapters trained on their own calls diverge; the base, the default ada
     assert.equal(planner.step, 5);
     assert.equal(policy.step, 0);
     // each learned its own data, and only its own
-    const pp = sum((await planner.logprobs(plannerData)).logprobs), cc = sum((await coder.logprobs(coderData)).logprobs);
+    const pp = sum((await planner.logprobs(plannerData)).logprobs),
+      cc = sum((await coder.logprobs(coderData)).logprobs);
     assert.ok(pp > sum(p0) + 0.3, `planner learned its responses: ${sum(p0)} -> ${pp}`);
     assert.ok(cc > sum(c0) + 0.3, `coder learned its responses: ${sum(c0)} -> ${cc}`);
     assert.ok(pp > sum((await coder.logprobs(plannerData)).logprobs) + 0.3, "planner's responses are the planner's");
     assert.ok(cc > sum((await planner.logprobs(coderData)).logprobs) + 0.3, "coder's responses are the coder's");
-    const pl = (await planner.logprobs(probe)).logprobs, co = (await coder.logprobs(probe)).logprobs;
+    const pl = (await planner.logprobs(probe)).logprobs,
+      co = (await coder.logprobs(probe)).logprobs;
     assert.notDeepEqual(pl, co);
     assert.deepEqual((await policy.logprobs(probe)).logprobs, base, "the default adapter and the frozen base are untouched");
     const gen = await coder.generate([[1, 2, 3]], { maxTokens: 4, temperature: 0 });

@@ -9,19 +9,36 @@ import { Policy } from "../src/native/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "arclight-native-"));
 const qwen = { family: "qwen2", layers: 2, dModel: 32, heads: 4, kvHeads: 2, vocab: 50, ctx: 64, seed: 3, tieEmbeddings: false } as const;
-const batch = { prompts: [[1, 2, 3], [4, 5]], responses: [[6, 7, 8, 9], [10]] };
+const batch = {
+  prompts: [
+    [1, 2, 3],
+    [4, 5],
+  ],
+  responses: [[6, 7, 8, 9], [10]],
+};
 
 test("save then load reproduces config, step and logprobs exactly (both families)", async () => {
   for (const cfg of [qwen, { family: "gpt2", layers: 1, dModel: 16, heads: 2, vocab: 30, ctx: 16, seed: 9 } as const]) {
     const policy = await Policy.create(cfg);
-    await policy.trainStep({ ...batch, prompts: [[1, 2, 3], [4, 5]] }, { loss: "sft", lr: 1e-2 });
+    await policy.trainStep(
+      {
+        ...batch,
+        prompts: [
+          [1, 2, 3],
+          [4, 5],
+        ],
+      },
+      { loss: "sft", lr: 1e-2 },
+    );
     const path = join(dir, `${cfg.family}.safetensors`);
     await policy.save(path);
     const loaded = await Policy.load(path);
     assert.deepEqual(loaded.config, policy.config);
     assert.equal(loaded.step, 1);
     assert.deepEqual(await loaded.logprobs(batch), await policy.logprobs(batch));
-    const header = readFileSync(path).subarray(8, 8 + 4000).toString("latin1");
+    const header = readFileSync(path)
+      .subarray(8, 8 + 4000)
+      .toString("latin1");
     assert.match(header, /"arclight.family":"/);
   }
 });
@@ -42,8 +59,14 @@ test("loading a missing, truncated or foreign file rejects with a clear error", 
 
 test("wrong shapes and types throw a TypeError naming the expected shape before reaching C++", async () => {
   const policy = await Policy.create(qwen);
-  await assert.rejects(policy.logprobs({ prompts: [[1, 2]], responses: [] }), (e: Error) => e instanceof TypeError && /one response per prompt/.test(e.message));
-  await assert.rejects(policy.logprobs({ prompts: [[1, 2]], responses: [[99]] }), (e: Error) => e instanceof TypeError && /\[0, 50\)/.test(e.message));
+  await assert.rejects(
+    policy.logprobs({ prompts: [[1, 2]], responses: [] }),
+    (e: Error) => e instanceof TypeError && /one response per prompt/.test(e.message),
+  );
+  await assert.rejects(
+    policy.logprobs({ prompts: [[1, 2]], responses: [[99]] }),
+    (e: Error) => e instanceof TypeError && /\[0, 50\)/.test(e.message),
+  );
   await assert.rejects(policy.logprobs({ prompts: [[]], responses: [[1]] }), TypeError);
   await assert.rejects(policy.logprobs({ prompts: [[1.5]], responses: [[1]] }), TypeError);
   await assert.rejects(policy.logprobs({ prompts: "abc" as unknown as number[][], responses: [[1]] }), /number\[\]\[\]/);
@@ -69,8 +92,14 @@ test("the native layer rejects bad input defensively instead of crashing", async
   const p = new addon.NativePolicy({ family: "gpt2", layers: 1, dModel: 8, heads: 2, vocab: 10, ctx: 8 }, 1);
   const tokens = Int32Array.from([1, 2, 3]);
   assert.throws(() => p.score({ tokens, promptLens: Int32Array.from([1]), responseLens: Int32Array.from([5]) }), TypeError);
-  assert.throws(() => p.score({ tokens, promptLens: Float64Array.from([1]) as unknown as Int32Array, responseLens: Int32Array.from([2]) }), TypeError);
-  await assert.rejects(p.score({ tokens: Int32Array.from([1, 2, 300]), promptLens: Int32Array.from([1]), responseLens: Int32Array.from([2]) }), /vocab/);
+  assert.throws(
+    () => p.score({ tokens, promptLens: Float64Array.from([1]) as unknown as Int32Array, responseLens: Int32Array.from([2]) }),
+    TypeError,
+  );
+  await assert.rejects(
+    p.score({ tokens: Int32Array.from([1, 2, 300]), promptLens: Int32Array.from([1]), responseLens: Int32Array.from([2]) }),
+    /vocab/,
+  );
   assert.throws(() => new addon.NativePolicy({ family: "gpt2", layers: 1, dModel: 8, heads: 3 }, 1), TypeError);
 });
 
@@ -119,7 +148,11 @@ test("clone is independent, dispose frees, and device cuda falls back to the CPU
   console.warn = (m: string) => warnings.push(String(m));
   try {
     const c = await Policy.create({ ...qwen, device: "cuda" });
-    if (c.device === "cpu") assert.ok(warnings.some((w) => /CPU/.test(w)), "warned about the fallback");
+    if (c.device === "cpu")
+      assert.ok(
+        warnings.some((w) => /CPU/.test(w)),
+        "warned about the fallback",
+      );
     assert.equal((await c.generate([[1]], { maxTokens: 2 })).tokens[0].length, 2);
   } finally {
     console.warn = orig;
@@ -143,7 +176,11 @@ test("learning rate follows linear warmup then cosine decay to minLrRatio", asyn
 
 test("estimateParams matches the native parameter count; oversized configs are refused up front", async () => {
   const { estimateParams } = await import("../src/native/index.js");
-  for (const cfg of [qwen, { ...qwen, tieEmbeddings: true }, { family: "gpt2", layers: 3, dModel: 24, heads: 3, vocab: 70, ctx: 20, ffn: 40 } as const]) {
+  for (const cfg of [
+    qwen,
+    { ...qwen, tieEmbeddings: true },
+    { family: "gpt2", layers: 3, dModel: 24, heads: 3, vocab: 70, ctx: 20, ffn: 40 } as const,
+  ]) {
     const p = await Policy.create(cfg);
     assert.equal(estimateParams(cfg), p.numParams);
   }
@@ -176,5 +213,7 @@ test("top-k 1 equals greedy, and sample logprobs are 0 there while policy logpro
   assert.ok(topk.sampleLogprobs[0].every((x) => x === 0));
   assert.ok(topk.logprobs[0].every((x) => x < 0));
   const nucleus = await policy.generate([[1, 2]], { topP: 0.5, maxTokens: 6, seed: 3, n: 4 });
-  nucleus.sampleLogprobs.flat().forEach((s, i) => assert.ok(s >= nucleus.logprobs.flat()[i] - 1e-12, "renormalised nucleus is at least as likely"));
+  nucleus.sampleLogprobs
+    .flat()
+    .forEach((s, i) => assert.ok(s >= nucleus.logprobs.flat()[i] - 1e-12, "renormalised nucleus is at least as likely"));
 });

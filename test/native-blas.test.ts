@@ -19,10 +19,16 @@ test("backends() says which BLAS the matmuls use, or why none", () => {
 
 test("BLAS matmul forward and backward equal the own kernel on random shapes", { skip: noBlas }, () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 96 }), fc.integer({ min: 1, max: 160 }), fc.integer({ min: 1, max: 160 }), fc.nat(1000), (n, c, oc, seed) => {
-      const r = addon.matmulParity({ n, c, oc, seed });
-      for (const k of ["forward", "dinp", "dweight", "dbias"] as const) assert.ok(r[k] < 1e-5, `${n}x${c}x${oc} ${k}: ${r[k]}`);
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 96 }),
+      fc.integer({ min: 1, max: 160 }),
+      fc.integer({ min: 1, max: 160 }),
+      fc.nat(1000),
+      (n, c, oc, seed) => {
+        const r = addon.matmulParity({ n, c, oc, seed });
+        for (const k of ["forward", "dinp", "dweight", "dbias"] as const) assert.ok(r[k] < 1e-5, `${n}x${c}x${oc} ${k}: ${r[k]}`);
+      },
+    ),
     { numRuns: 40 },
   );
   // a shape big enough that the BLAS path is taken
@@ -31,9 +37,25 @@ test("BLAS matmul forward and backward equal the own kernel on random shapes", {
   for (const k of ["forward", "dinp", "dweight", "dbias"] as const) assert.ok(big[k] < 1e-5, `${k}: ${big[k]}`);
 });
 
-test("a training step with the BLAS and with the own kernel gives the same losses and logprobs", { skip: noBlas, timeout: 60_000 }, async () => {
-  const cfg = { family: "llama" as const, layers: 2, dModel: 64, heads: 4, kvHeads: 2, vocab: 64, ctx: 64, seed: 3, device: "cpu" as const };
-  const batch = { prompts: [Array.from({ length: 20 }, (_, i) => i % 64)], responses: [Array.from({ length: 30 }, (_, i) => (i * 7) % 64)] };
+test("a training step with the BLAS and with the own kernel gives the same losses and logprobs", {
+  skip: noBlas,
+  timeout: 60_000,
+}, async () => {
+  const cfg = {
+    family: "llama" as const,
+    layers: 2,
+    dModel: 64,
+    heads: 4,
+    kvHeads: 2,
+    vocab: 64,
+    ctx: 64,
+    seed: 3,
+    device: "cpu" as const,
+  };
+  const batch = {
+    prompts: [Array.from({ length: 20 }, (_, i) => i % 64)],
+    responses: [Array.from({ length: 30 }, (_, i) => (i * 7) % 64)],
+  };
   const run = async (blas: boolean) => {
     addon.setBlas(blas);
     try {
@@ -46,7 +68,8 @@ test("a training step with the BLAS and with the own kernel gives the same losse
       addon.setBlas(true);
     }
   };
-  const own = await run(false), blas = await run(true);
+  const own = await run(false),
+    blas = await run(true);
   assert.ok(Math.abs(own.loss - blas.loss) < 1e-5 * Math.abs(own.loss));
   assert.ok(Math.abs(own.gradNorm - blas.gradNorm) < 1e-4 * own.gradNorm);
   for (let i = 0; i < own.lp.length; i++) assert.ok(Math.abs(own.lp[i] - blas.lp[i]) < 1e-4, `logprob ${i}`);

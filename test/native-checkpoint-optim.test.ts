@@ -13,7 +13,16 @@ const configs: PolicyConfig[] = [
   { family: "gpt2", layers: 2, dModel: 32, heads: 4, vocab: 40, ctx: 32, seed: 5, device: "cpu" },
   { family: "qwen2", layers: 2, dModel: 32, heads: 4, kvHeads: 2, vocab: 40, ctx: 32, seed: 6, tieEmbeddings: false, device: "cpu" },
 ];
-const batch = { prompts: [[1, 2, 3], [4, 5], [6]], responses: [[7, 8, 9, 10], [11, 12], [13, 14, 15]], rewards: [1, 0, 0.5], groupSize: 3 };
+const batch = {
+  prompts: [[1, 2, 3], [4, 5], [6]],
+  responses: [
+    [7, 8, 9, 10],
+    [11, 12],
+    [13, 14, 15],
+  ],
+  rewards: [1, 0, 0.5],
+  groupSize: 3,
+};
 // warmup + cosine: the step counter decides every learning rate; decay and clipping on
 const opts: TrainOptions = { loss: "grpo", lr: 2e-2, warmupSteps: 2, totalSteps: 6, minLrRatio: 0.1, weightDecay: 0.1, maxGradNorm: 0.5 };
 const sftOpts: TrainOptions = { ...opts, loss: "sft" };
@@ -36,7 +45,10 @@ interface Raw {
 function readRaw(path: string): Raw {
   const buf = readFileSync(path);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const meta = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
   const tensors = new Map<string, { dtype: string; shape: number[]; bytes: Buffer }>();
   for (const [k, v] of Object.entries(header)) {

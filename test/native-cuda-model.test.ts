@@ -19,7 +19,11 @@ const configs: PolicyConfig[] = [
 ];
 const batch = {
   prompts: [[1, 2, 3], [4], [5, 6, 7, 8, 9]],
-  responses: [[10, 11, 12, 13], [14, 15], [16, 17, 18, 19, 20, 21]],
+  responses: [
+    [10, 11, 12, 13],
+    [14, 15],
+    [16, 17, 18, 19, 20, 21],
+  ],
   rewards: [1, 0, 0.25],
   groupSize: 3,
 };
@@ -46,8 +50,14 @@ async function captureWarnings<T>(f: () => Promise<T>): Promise<{ value: T; warn
 
 test("device and precision options are validated with a TypeError", async () => {
   const cfg = configs[0];
-  await assert.rejects(Policy.create({ ...cfg, device: "gpu" as never }), (e: Error) => e instanceof TypeError && /device must be/.test(e.message));
-  await assert.rejects(Policy.create({ ...cfg, precision: "fp16" as never }), (e: Error) => e instanceof TypeError && /precision must be "fp32" or "bf16"/.test(e.message));
+  await assert.rejects(
+    Policy.create({ ...cfg, device: "gpu" as never }),
+    (e: Error) => e instanceof TypeError && /device must be/.test(e.message),
+  );
+  await assert.rejects(
+    Policy.create({ ...cfg, precision: "fp16" as never }),
+    (e: Error) => e instanceof TypeError && /precision must be "fp32" or "bf16"/.test(e.message),
+  );
   await assert.rejects(Policy.load(join(dir, "x.safetensors"), { precision: "int8" as never }), TypeError);
   await assert.rejects(Policy.load(join(dir, "x.safetensors"), { device: "tpu" as never }), TypeError);
   await assert.rejects(Policy.fromPretrained(dir, { device: 1 as never }), TypeError);
@@ -57,13 +67,24 @@ test("device and precision options are validated with a TypeError", async () => 
   assert.equal(cpu.deviceNote, undefined);
 });
 
-test("without a CUDA device, device cuda runs on the CPU with one warning and equals an explicit CPU policy", { skip: hasGpu ? "a CUDA device is present" : false }, async () => {
+test("without a CUDA device, device cuda runs on the CPU with one warning and equals an explicit CPU policy", {
+  skip: hasGpu ? "a CUDA device is present" : false,
+}, async () => {
   for (const cfg of configs) {
-    const { value: [a, a2], warnings } = await captureWarnings(async () => [await Policy.create({ ...cfg, device: "cuda" }), await Policy.create({ ...cfg, device: "cuda" })]);
+    const {
+      value: [a, a2],
+      warnings,
+    } = await captureWarnings(async () => [
+      await Policy.create({ ...cfg, device: "cuda" }),
+      await Policy.create({ ...cfg, device: "cuda" }),
+    ]);
     const cpu = await Policy.create({ ...cfg, device: "cpu" });
     assert.equal(a.device, "cpu");
     assert.equal(a2.device, "cpu");
-    assert.match(a.deviceNote ?? "", /device "cuda" requested but (there is no CUDA device \(.+\)|the addon was built without nvcc); using the CPU backend/);
+    assert.match(
+      a.deviceNote ?? "",
+      /device "cuda" requested but (there is no CUDA device \(.+\)|the addon was built without nvcc); using the CPU backend/,
+    );
     if (cfg === configs[0]) assert.equal(warnings.length, 1, `one warning per distinct reason, got ${JSON.stringify(warnings)}`);
     else assert.equal(warnings.length, 0, "already warned for this reason");
     assert.deepEqual(await a.logprobs(batch), await cpu.logprobs(batch));
@@ -94,7 +115,9 @@ test("without a CUDA device, device cuda runs on the CPU with one warning and eq
   assert.match(bf.deviceNote ?? "", /bf16/);
 });
 
-test("with a CUDA device, device cuda agrees with the CPU backend (fp32 tight, bf16 looser) and checkpoints move between them", { skip: hasGpu ? false : `no CUDA device (${backends.cudaReason})` }, async () => {
+test("with a CUDA device, device cuda agrees with the CPU backend (fp32 tight, bf16 looser) and checkpoints move between them", {
+  skip: hasGpu ? false : `no CUDA device (${backends.cudaReason})`,
+}, async () => {
   for (const cfg of configs) {
     for (const precision of ["fp32", "bf16"] as const) {
       const tol = precision === "fp32" ? 2e-4 : 6e-2;
@@ -112,7 +135,12 @@ test("with a CUDA device, device cuda agrees with the CPU backend (fp32 tight, b
         assert.equal(sg.step, sc.step);
         assert.equal(sg.lr, sc.lr);
       }
-      close((await gpu.logprobs(batch)).logprobs, (await cpu.logprobs(batch)).logprobs, tol * 20, `${cfg.family} ${precision} logprobs after 3 steps`);
+      close(
+        (await gpu.logprobs(batch)).logprobs,
+        (await cpu.logprobs(batch)).logprobs,
+        tol * 20,
+        `${cfg.family} ${precision} logprobs after 3 steps`,
+      );
       if (precision === "fp32") {
         const greedy = { n: 2, maxTokens: 12, temperature: 0 };
         assert.deepEqual((await gpu.generate(batch.prompts, greedy)).tokens, (await cpu.generate(batch.prompts, greedy)).tokens);

@@ -7,8 +7,32 @@ const addon = loadAddon();
 
 // Two sequences of different lengths (no padding), GQA for qwen2 and an untied head.
 const configs = {
-  gpt2: { family: "gpt2", layers: 2, dModel: 8, heads: 2, kvHeads: 2, vocab: 11, ctx: 16, ffn: 12, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: true },
-  qwen2: { family: "qwen2", layers: 2, dModel: 8, heads: 2, kvHeads: 1, vocab: 11, ctx: 16, ffn: 12, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: false },
+  gpt2: {
+    family: "gpt2",
+    layers: 2,
+    dModel: 8,
+    heads: 2,
+    kvHeads: 2,
+    vocab: 11,
+    ctx: 16,
+    ffn: 12,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    tieEmbeddings: true,
+  },
+  qwen2: {
+    family: "qwen2",
+    layers: 2,
+    dModel: 8,
+    heads: 2,
+    kvHeads: 1,
+    vocab: 11,
+    ctx: 16,
+    ffn: 12,
+    normEps: 1e-6,
+    ropeTheta: 10000,
+    tieEmbeddings: false,
+  },
 } as const;
 
 const batch = {

@@ -13,7 +13,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Policy } from "../src/native/index.js";
 
-const PLUS = 10, EQ = 11, EOS = 12;
+const PLUS = 10,
+  EQ = 11,
+  EOS = 12;
 const config = { family: "qwen2", layers: 2, dModel: 32, heads: 2, kvHeads: 1, vocab: 13, ctx: 8 } as const;
 
 function mulberry32(seed: number): () => number {
@@ -33,7 +35,8 @@ async function entropyUnderNoise(opts: { lr: number; beta2: number }, steps: num
   const prompts: number[][] = [];
   for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) prompts.push([a, PLUS, b, EQ]);
   const rand = mulberry32(99);
-  let first = NaN, last = NaN;
+  let first = NaN,
+    last = NaN;
   for (let step = 0; step < steps; step++) {
     // seeds spaced by more than maxTokens: consecutive seeds share all but one draw of each sample's stream
     const g = await policy.generate(prompts, { n: 8, temperature: 1, maxTokens: 2, stop: [EOS], seed: 7 + step * 3 });
@@ -80,7 +83,8 @@ test("GRPO teaches a tiny policy two-digit sums answered in 2-3 tokens, from cha
   const start = await greedyExact(policy);
   assert.ok(start < 0.05, `starts at chance: ${start}`);
   const maxSteps = 1000;
-  let final = start, steps = 0;
+  let final = start,
+    steps = 0;
   for (let step = 0; step < maxSteps; step++) {
     const prompts = Array.from({ length: 16 }, (_, i) => tasks[(step * 16 + i * 7) % tasks.length]);
     const g = await policy.generate(prompts, { n: 8, temperature: 1, maxTokens: 3, stop: [EOS], seed: 12345 + step * 3 });

@@ -64,7 +64,10 @@ for (const [family, cfg] of Object.entries(tiny)) {
     const before = await policy.logprobs({ prompts: ps, responses: g.tokens });
     const st = await policy.trainStep({ prompts: ps, responses: g.tokens, rewards: g.tokens.map(() => 0.5), groupSize: 4 }, { lr: 0.1 });
     assert.equal(st.gradNorm, 0);
-    assert.deepEqual(st.advantages, g.tokens.map(() => 0));
+    assert.deepEqual(
+      st.advantages,
+      g.tokens.map(() => 0),
+    );
     const after = await policy.logprobs({ prompts: ps, responses: g.tokens });
     assert.deepEqual(after.logprobs, before.logprobs);
   });
@@ -98,7 +101,8 @@ test("loss aggregation modes and metrics follow their definitions (checked again
   const seqs = logprobs.map((row, s) => row.map((lp, t) => ({ lp, h: entropy[s][t], m: b.mask[s][t] })));
   const masked = seqs.flat().filter((x) => x.m === 1);
   const tokenMean = -masked.reduce((a, x) => a + x.lp, 0) / masked.length;
-  const seqMean = seqs.reduce((a, row) => a + -row.filter((x) => x.m).reduce((u, x) => u + x.lp, 0) / row.filter((x) => x.m).length, 0) / seqs.length;
+  const seqMean =
+    seqs.reduce((a, row) => a + -row.filter((x) => x.m).reduce((u, x) => u + x.lp, 0) / row.filter((x) => x.m).length, 0) / seqs.length;
   const sumNorm = seqs.reduce((a, row) => a + -row.filter((x) => x.m).reduce((u, x) => u + x.lp, 0), 0) / 4;
   const meanEntropy = masked.reduce((a, x) => a + x.h, 0) / masked.length;
   const cases = [

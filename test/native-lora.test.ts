@@ -25,7 +25,17 @@ const gcBatch = {
 for (const family of ["llama", "qwen2"] as const) {
   test(`${family}: adapter gradients on every target match float64 finite differences`, () => {
     const cfg = {
-      family, layers: 2, dModel: 8, heads: 2, kvHeads: 1, vocab: 11, ctx: 16, ffn: 12, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: false,
+      family,
+      layers: 2,
+      dModel: 8,
+      heads: 2,
+      kvHeads: 1,
+      vocab: 11,
+      ctx: 16,
+      ffn: 12,
+      normEps: 1e-6,
+      ropeTheta: 10000,
+      tieEmbeddings: false,
       lora: { rank: 2, alpha: 3, dropout: 0, targets: [...ALL] },
     };
     const r = addon.gradcheck(cfg, gcBatch, { loss: "grpo", klBeta: 0.1, entropyCoef: 0.05, clipLow: 0.9, clipHigh: 10, seed: 3 });
@@ -37,14 +47,36 @@ for (const family of ["llama", "qwen2"] as const) {
   });
 }
 
-const base: PolicyConfig = { family: "llama", layers: 2, dModel: 16, heads: 4, kvHeads: 2, vocab: 32, ctx: 32, seed: 9, device: "cpu", tieEmbeddings: false };
-const batch = { prompts: [[1, 2, 3], [4, 5]], responses: [[6, 7, 8, 9], [10, 11, 12]] };
+const base: PolicyConfig = {
+  family: "llama",
+  layers: 2,
+  dModel: 16,
+  heads: 4,
+  kvHeads: 2,
+  vocab: 32,
+  ctx: 32,
+  seed: 9,
+  device: "cpu",
+  tieEmbeddings: false,
+};
+const batch = {
+  prompts: [
+    [1, 2, 3],
+    [4, 5],
+  ],
+  responses: [
+    [6, 7, 8, 9],
+    [10, 11, 12],
+  ],
+};
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "arclight-lora-"));
 }
 
-test("fromPretrained with lora: fresh adapters keep the base's logprobs, train steps change only adapters, save/load/merge/saveHF agree", { timeout: 60_000 }, async () => {
+test("fromPretrained with lora: fresh adapters keep the base's logprobs, train steps change only adapters, save/load/merge/saveHF agree", {
+  timeout: 60_000,
+}, async () => {
   const dir = tmp();
   try {
     const plain = await Policy.create(base);
@@ -54,14 +86,21 @@ test("fromPretrained with lora: fresh adapters keep the base's logprobs, train s
     assert.deepEqual(cfgJson.architectures, ["LlamaForCausalLM"]);
     const before = (await plain.logprobs(batch)).logprobs;
 
-    const lora = await Policy.fromPretrained(join(dir, "base"), { device: "cpu", lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] }, seed: 1 });
+    const lora = await Policy.fromPretrained(join(dir, "base"), {
+      device: "cpu",
+      lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] },
+      seed: 1,
+    });
     assert.deepEqual(lora.config.lora, { rank: 4, alpha: 8, dropout: 0, targets: ["q_proj", "v_proj", "down_proj"] });
     assert.equal(lora.trainableParams, 2 * (4 * 16 + 16 * 4 + 4 * 16 + 8 * 4 + 4 * 64 + 16 * 4));
     assert.equal(lora.numParams, plain.numParams + lora.trainableParams);
     assert.deepEqual((await lora.logprobs(batch)).logprobs, before, "B = 0 at init: the adapter adds nothing yet");
 
     const g = await lora.gradients(batch, { loss: "sft" });
-    assert.ok([...g.grads.keys()].every((k) => k.includes(".lora.")), "only adapter gradients exist");
+    assert.ok(
+      [...g.grads.keys()].every((k) => k.includes(".lora.")),
+      "only adapter gradients exist",
+    );
     for (let i = 0; i < 3; i++) await lora.trainStep(batch, { loss: "sft", lr: 1e-2 });
     // gradients and AdamW moments exist for the adapters only
     assert.deepEqual(lora.memory(), {
@@ -83,7 +122,11 @@ test("fromPretrained with lora: fresh adapters keep the base's logprobs, train s
     assert.deepEqual(ac.target_modules, ["q_proj", "v_proj", "down_proj"]);
     const again = await Policy.fromPretrained(join(dir, "base"), { device: "cpu", adapter: join(dir, "adapter") });
     assert.deepEqual((await again.logprobs(batch)).logprobs, tuned);
-    const other = await Policy.fromPretrained(join(dir, "base"), { device: "cpu", lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] }, seed: 5 });
+    const other = await Policy.fromPretrained(join(dir, "base"), {
+      device: "cpu",
+      lora: { rank: 4, alpha: 8, targets: ["q_proj", "v_proj", "down_proj"] },
+      seed: 5,
+    });
     await other.loadAdapter(join(dir, "adapter"));
     assert.deepEqual((await other.logprobs(batch)).logprobs, tuned);
     const mismatched = await Policy.fromPretrained(join(dir, "base"), { device: "cpu", lora: { rank: 2, targets: ["q_proj"] } });
@@ -121,7 +164,18 @@ test("saveHF round-trips every family with the same logprobs", { timeout: 30_000
     const configs: PolicyConfig[] = [
       { family: "gpt2", layers: 2, dModel: 16, heads: 2, vocab: 32, ctx: 16, seed: 1, device: "cpu" },
       { family: "qwen2", layers: 2, dModel: 16, heads: 4, kvHeads: 2, vocab: 32, ctx: 16, seed: 2, device: "cpu", tieEmbeddings: false },
-      { family: "llama", layers: 1, dModel: 16, heads: 2, kvHeads: 1, vocab: 32, ctx: 16, seed: 3, device: "cpu", ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 } },
+      {
+        family: "llama",
+        layers: 1,
+        dModel: 16,
+        heads: 2,
+        kvHeads: 1,
+        vocab: 32,
+        ctx: 16,
+        seed: 3,
+        device: "cpu",
+        ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 },
+      },
     ];
     for (const [k, c] of configs.entries()) {
       const p = await Policy.create(c);
@@ -141,7 +195,10 @@ test("bad LoRA options and adapters are refused with clear errors", { timeout: 3
   await assert.rejects(Policy.create({ ...base, lora: { rank: 0 } }), /lora.rank/);
   await assert.rejects(Policy.create({ ...base, lora: { rank: 2, targets: ["c_attn" as "q_proj"] } }), /lora.targets/);
   await assert.rejects(Policy.create({ ...base, lora: { rank: 2, dropout: 1 } }), /lora.dropout/);
-  await assert.rejects(Policy.create({ family: "gpt2", layers: 1, dModel: 8, heads: 2, device: "cpu", lora: { rank: 2 } }), /qwen2 or llama/);
+  await assert.rejects(
+    Policy.create({ family: "gpt2", layers: 1, dModel: 8, heads: 2, device: "cpu", lora: { rank: 2 } }),
+    /qwen2 or llama/,
+  );
   const p = await Policy.create(base);
   await assert.rejects(p.saveAdapter(join(tmpdir(), "arclight-never")), /no LoRA adapter/);
   await assert.rejects(p.mergeAdapter(), /no LoRA adapters/);
@@ -149,12 +206,15 @@ test("bad LoRA options and adapters are refused with clear errors", { timeout: 3
   await p.dispose();
 });
 
-test("LoRA dropout trains (masks on the adapter input only while training) and leaves logprobs deterministic", { timeout: 30_000 }, async () => {
+test("LoRA dropout trains (masks on the adapter input only while training) and leaves logprobs deterministic", {
+  timeout: 30_000,
+}, async () => {
   const p = await Policy.create({ ...base, lora: { rank: 4, alpha: 8, dropout: 0.3, targets: ["q_proj", "up_proj"] } });
   const a = (await p.logprobs(batch)).logprobs;
   const s = await p.trainStep(batch, { loss: "sft", lr: 1e-2 });
   assert.ok(Number.isFinite(s.loss) && s.gradNorm > 0);
-  const b1 = (await p.logprobs(batch)).logprobs, b2 = (await p.logprobs(batch)).logprobs;
+  const b1 = (await p.logprobs(batch)).logprobs,
+    b2 = (await p.logprobs(batch)).logprobs;
   assert.deepEqual(b1, b2);
   assert.notDeepEqual(b1, a);
   await p.dispose();

@@ -37,7 +37,14 @@ function writeSafetensors(path: string, tensors: Map<string, T>): void {
   while ((8 + json.length) % 8) json += " ";
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
-  writeFileSync(path, Buffer.concat([len, Buffer.from(json), ...[...tensors.values()].map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]));
+  writeFileSync(
+    path,
+    Buffer.concat([
+      len,
+      Buffer.from(json),
+      ...[...tensors.values()].map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+    ]),
+  );
 }
 
 function transpose(t: T): T {
@@ -53,7 +60,13 @@ function rows(t: T, from: number, to: number): T {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "arclight-hf-"));
-const batch = { prompts: [[1, 2, 3], [4]], responses: [[5, 6, 7, 8], [9, 10]] };
+const batch = {
+  prompts: [[1, 2, 3], [4]],
+  responses: [
+    [5, 6, 7, 8],
+    [9, 10],
+  ],
+};
 
 test("a GPT-2 HF directory (Conv1D weights) loads with the same logprobs as the policy it came from", async () => {
   const cfg: PolicyConfig = { family: "gpt2", layers: 2, dModel: 16, heads: 2, vocab: 20, ctx: 12, seed: 5 };
@@ -96,19 +109,38 @@ test("a GPT-2 HF directory (Conv1D weights) loads with the same logprobs as the 
 });
 
 test("a Qwen2 HF directory (split q/k/v, gate/up, GQA, untied head) loads with the same logprobs", async () => {
-  const cfg: PolicyConfig = { family: "qwen2", layers: 2, dModel: 16, heads: 4, kvHeads: 2, ffn: 24, vocab: 20, ctx: 12, seed: 6, tieEmbeddings: false, normEps: 1e-6, ropeTheta: 1e6 };
+  const cfg: PolicyConfig = {
+    family: "qwen2",
+    layers: 2,
+    dModel: 16,
+    heads: 4,
+    kvHeads: 2,
+    ffn: 24,
+    vocab: 20,
+    ctx: 12,
+    seed: 6,
+    tieEmbeddings: false,
+    normEps: 1e-6,
+    ropeTheta: 1e6,
+  };
   const policy = await Policy.create(cfg);
   await policy.trainStep({ ...batch }, { loss: "sft", lr: 1e-2 });
   const src = join(dir, "q.safetensors");
   await policy.save(src);
   const w = readSafetensors(src);
   const get = (k: string) => w.get(k)!;
-  const D = 4, H = 4, KV = 2, F = 24;
+  const D = 4,
+    H = 4,
+    KV = 2,
+    F = 24;
   const hf = new Map<string, T>();
   hf.set("model.embed_tokens.weight", get("wte"));
   for (let i = 0; i < cfg.layers; i++) {
-    const a = `h.${i}.`, b = `model.layers.${i}.`;
-    const qkv = get(`${a}attn.qkv.weight`), qb = get(`${a}attn.qkv.bias`), gu = get(`${a}mlp.gate_up.weight`);
+    const a = `h.${i}.`,
+      b = `model.layers.${i}.`;
+    const qkv = get(`${a}attn.qkv.weight`),
+      qb = get(`${a}attn.qkv.bias`),
+      gu = get(`${a}mlp.gate_up.weight`);
     hf.set(`${b}input_layernorm.weight`, get(`${a}ln1.weight`));
     hf.set(`${b}self_attn.q_proj.weight`, rows(qkv, 0, H * D));
     hf.set(`${b}self_attn.k_proj.weight`, rows(qkv, H * D, (H + KV) * D));

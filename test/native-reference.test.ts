@@ -38,7 +38,16 @@ interface Checked {
   also: number[][];
 }
 
-const batch = { prompts: [[1, 2, 3], [4, 5]], responses: [[6, 7, 8, 9], [10, 11, 12]] };
+const batch = {
+  prompts: [
+    [1, 2, 3],
+    [4, 5],
+  ],
+  responses: [
+    [6, 7, 8, 9],
+    [10, 11, 12],
+  ],
+};
 
 // Every trained tensor, norm-wise (llm.c style): |a - b| / |b| per tensor; a tensor whose gradient
 // is tiny next to the whole (|b| < 1e-3 of the global norm) is held to the global norm instead.
@@ -64,7 +73,16 @@ const families: { name: string; family: string; dtype: string; shards: number; c
     family: "gpt2",
     dtype: "F32",
     shards: 1,
-    config: { model_type: "gpt2", n_layer: 2, n_embd: 16, n_head: 2, n_positions: 16, vocab_size: 24, layer_norm_epsilon: 1e-5, activation_function: "gelu_new" },
+    config: {
+      model_type: "gpt2",
+      n_layer: 2,
+      n_embd: 16,
+      n_head: 2,
+      n_positions: 16,
+      vocab_size: 24,
+      layer_norm_epsilon: 1e-5,
+      activation_function: "gelu_new",
+    },
   },
   {
     name: "Qwen2 (q/k/v bias, GQA 4:2, untied), BF16 in two shards",
@@ -72,9 +90,20 @@ const families: { name: string; family: string; dtype: string; shards: number; c
     dtype: "BF16",
     shards: 2,
     config: {
-      model_type: "qwen2", num_hidden_layers: 2, hidden_size: 16, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 24,
-      vocab_size: 24, max_position_embeddings: 32, rms_norm_eps: 1e-6, rope_theta: 10000.0, tie_word_embeddings: false, hidden_act: "silu",
-      use_sliding_window: false, attention_dropout: 0.0,
+      model_type: "qwen2",
+      num_hidden_layers: 2,
+      hidden_size: 16,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      intermediate_size: 24,
+      vocab_size: 24,
+      max_position_embeddings: 32,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000.0,
+      tie_word_embeddings: false,
+      hidden_act: "silu",
+      use_sliding_window: false,
+      attention_dropout: 0.0,
     },
   },
   {
@@ -83,9 +112,23 @@ const families: { name: string; family: string; dtype: string; shards: number; c
     dtype: "F16",
     shards: 1,
     config: {
-      model_type: "llama", num_hidden_layers: 2, hidden_size: 16, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 24,
-      vocab_size: 24, max_position_embeddings: 64, rms_norm_eps: 1e-5, rope_theta: 500000.0, tie_word_embeddings: true, hidden_act: "silu",
-      attention_bias: false, mlp_bias: false, head_dim: 8, attention_dropout: 0.0, pretraining_tp: 1,
+      model_type: "llama",
+      num_hidden_layers: 2,
+      hidden_size: 16,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      intermediate_size: 24,
+      vocab_size: 24,
+      max_position_embeddings: 64,
+      rms_norm_eps: 1e-5,
+      rope_theta: 500000.0,
+      tie_word_embeddings: true,
+      hidden_act: "silu",
+      attention_bias: false,
+      mlp_bias: false,
+      head_dim: 8,
+      attention_dropout: 0.0,
+      pretraining_tp: 1,
       rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8, rope_type: "llama3" },
     },
   },
@@ -95,8 +138,18 @@ const families: { name: string; family: string; dtype: string; shards: number; c
     dtype: "F32",
     shards: 3,
     config: {
-      model_type: "llama", num_hidden_layers: 2, hidden_size: 16, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 20,
-      vocab_size: 24, max_position_embeddings: 32, rms_norm_eps: 1e-5, rope_theta: 10000.0, tie_word_embeddings: false, hidden_act: "silu",
+      model_type: "llama",
+      num_hidden_layers: 2,
+      hidden_size: 16,
+      num_attention_heads: 4,
+      num_key_value_heads: 4,
+      intermediate_size: 20,
+      vocab_size: 24,
+      max_position_embeddings: 32,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000.0,
+      tie_word_embeddings: false,
+      hidden_act: "silu",
       rope_scaling: null,
     },
   },
@@ -104,7 +157,17 @@ const families: { name: string; family: string; dtype: string; shards: number; c
 
 const root = skip ? "" : mkdtempSync(join(tmpdir(), "arclight-ref-"));
 if (!skip) {
-  py({ cmd: "make", models: families.map((f, k) => ({ dir: join(root, String(k)), family: f.family, config: f.config, seed: 100 + k, dtype: f.dtype, shards: f.shards })) });
+  py({
+    cmd: "make",
+    models: families.map((f, k) => ({
+      dir: join(root, String(k)),
+      family: f.family,
+      config: f.config,
+      seed: 100 + k,
+      dtype: f.dtype,
+      shards: f.shards,
+    })),
+  });
   after(() => rmSync(root, { recursive: true, force: true }));
 }
 
@@ -121,14 +184,27 @@ for (const [k, f] of families.entries()) {
       const oldLogprobs = batch.responses.map((r, s) => r.map((_, t) => lp[s * 4 + t] + shifts[(s * 4 + t) % shifts.length]));
       const flatOld = oldLogprobs.flat();
       const refLogprobs = batch.responses.map((r, s) => r.map((_, t) => lp[s * 4 + t] - 0.2 + 0.05 * t));
-      const grpo = { advantages: [0.7, -1.2], oldLogprobs: flatOld, refLogprobs: refLogprobs.flat(), clipLow: 0.2, clipHigh: 0.28, klBeta: 0.1, entropyCoef: 0.01 };
+      const grpo = {
+        advantages: [0.7, -1.2],
+        oldLogprobs: flatOld,
+        refLogprobs: refLogprobs.flat(),
+        clipLow: 0.2,
+        clipHigh: 0.28,
+        klBeta: 0.1,
+        entropyCoef: 0.01,
+      };
       // export first: the reference reads policy.saveHF's directory (HF names and layouts) in the same run
       await policy.saveHF(join(dir, "export"));
       const ref = py<Checked>({ cmd: "check", dir, batch, grpo, also: [join(dir, "export")] });
 
-      for (let i = 0; i < lp.length; i++) assert.ok(Math.abs(lp[i] - ref.logprobs[i]) < 2e-5 * Math.max(1, Math.abs(ref.logprobs[i])), `logprob ${i}: ${lp[i]} vs ${ref.logprobs[i]}`);
+      for (let i = 0; i < lp.length; i++)
+        assert.ok(
+          Math.abs(lp[i] - ref.logprobs[i]) < 2e-5 * Math.max(1, Math.abs(ref.logprobs[i])),
+          `logprob ${i}: ${lp[i]} vs ${ref.logprobs[i]}`,
+        );
       const ent = mine.entropy.flat();
-      for (let i = 0; i < ent.length; i++) assert.ok(Math.abs(ent[i] - ref.entropy[i]) < 2e-5 * Math.max(1, ref.entropy[i]), `entropy ${i}`);
+      for (let i = 0; i < ent.length; i++)
+        assert.ok(Math.abs(ent[i] - ref.entropy[i]) < 2e-5 * Math.max(1, ref.entropy[i]), `entropy ${i}`);
 
       const sft = await policy.gradients(batch, { loss: "sft" });
       assert.ok(Math.abs(sft.loss - ref.sft.loss) < 1e-5 * Math.abs(ref.sft.loss), `sft loss ${sft.loss} vs ${ref.sft.loss}`);
@@ -138,10 +214,14 @@ for (const [k, f] of families.entries()) {
         { ...batch, advantages: grpo.advantages, oldLogprobs, refLogprobs },
         { loss: "grpo", clipLow: grpo.clipLow, clipHigh: grpo.clipHigh, klBeta: grpo.klBeta, entropyCoef: grpo.entropyCoef },
       );
-      assert.ok(Math.abs(g.loss - ref.grpo!.loss) < 1e-5 * Math.max(1e-3, Math.abs(ref.grpo!.loss)), `grpo loss ${g.loss} vs ${ref.grpo!.loss}`);
+      assert.ok(
+        Math.abs(g.loss - ref.grpo!.loss) < 1e-5 * Math.max(1e-3, Math.abs(ref.grpo!.loss)),
+        `grpo loss ${g.loss} vs ${ref.grpo!.loss}`,
+      );
       compareGrads("grpo", g.grads, ref.grpo!.grads, 1e-5);
       const back = ref.also[0];
-      for (let i = 0; i < lp.length; i++) assert.ok(Math.abs(back[i] - ref.logprobs[i]) < 1e-6, `exported logprob ${i}: ${back[i]} vs ${ref.logprobs[i]}`);
+      for (let i = 0; i < lp.length; i++)
+        assert.ok(Math.abs(back[i] - ref.logprobs[i]) < 1e-6, `exported logprob ${i}: ${back[i]} vs ${ref.logprobs[i]}`);
       await policy.dispose();
     }
   });

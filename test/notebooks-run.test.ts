@@ -11,7 +11,9 @@ import { requireKernelPrereqs } from "./kernel-helpers.js";
 
 // Discovered at run time: every notebook anyone adds to notebooks/ must run headlessly.
 const dir = new URL("../notebooks/", import.meta.url).pathname;
-const notebooks = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();
+const notebooks = readdirSync(dir)
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort();
 
 test("notebooks/ holds at least the hello notebook", () => {
   assert.ok(notebooks.includes("hello-arclight.ipynb"));

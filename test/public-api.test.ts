@@ -14,35 +14,125 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const TOP_VALUES = [
   // agents and what they record
-  "rollout", "emitReward", "emitMessage", "emitObject", "emitException", "emitAnnotation", "operation",
-  "formatPrompt", "instrumentOpenAI", "instrumentFrameworks", "devStore",
+  "rollout",
+  "emitReward",
+  "emitMessage",
+  "emitObject",
+  "emitException",
+  "emitAnnotation",
+  "operation",
+  "formatPrompt",
+  "instrumentOpenAI",
+  "instrumentFrameworks",
+  "devStore",
   // where runs live
-  "openStore", "connectStore", "serveStore",
+  "openStore",
+  "connectStore",
+  "serveStore",
   // training
-  "Trainer", "algorithms", "spansToTriplets",
+  "Trainer",
+  "algorithms",
+  "spansToTriplets",
   // looking at runs
-  "frames", "sql", "rescore", "writeSyntheticRun", "charts", "chart", "table",
-  "display", "updateDisplay", "clearOutput", "progress", "recordSeed",
+  "frames",
+  "sql",
+  "rescore",
+  "writeSyntheticRun",
+  "charts",
+  "chart",
+  "table",
+  "display",
+  "updateDisplay",
+  "clearOutput",
+  "progress",
+  "recordSeed",
   // everything else, by module
-  "native", "examples", "store", "server", "tracer", "runner", "adapter", "llm", "tokenizer", "types", "viz", "notebook",
+  "native",
+  "examples",
+  "store",
+  "server",
+  "tracer",
+  "runner",
+  "adapter",
+  "llm",
+  "tokenizer",
+  "types",
+  "viz",
+  "notebook",
 ];
 
-const TOP_TYPES = ["Span", "Rollout", "Attempt", "PromptTemplate", "LightningStore", "Agent", "RolloutContext", "Triplet", "TrainerOptions", "FitData", "RescoreContext"];
+const TOP_TYPES = [
+  "Span",
+  "Rollout",
+  "Attempt",
+  "PromptTemplate",
+  "LightningStore",
+  "Agent",
+  "RolloutContext",
+  "Triplet",
+  "TrainerOptions",
+  "FitData",
+  "RescoreContext",
+];
 
 /** Namespace -> the module index whose exports it is. */
 const NAMESPACES: Record<string, string> = {
-  native: "native", examples: "examples", store: "store", server: "server", tracer: "tracer", runner: "runner",
-  adapter: "adapter", llm: "llm", tokenizer: "tokenizer", types: "types", viz: "viz", notebook: "display", algorithms: "algorithm",
+  native: "native",
+  examples: "examples",
+  store: "store",
+  server: "server",
+  tracer: "tracer",
+  runner: "runner",
+  adapter: "adapter",
+  llm: "llm",
+  tokenizer: "tokenizer",
+  types: "types",
+  viz: "viz",
+  notebook: "display",
+  algorithms: "algorithm",
 };
 
 const INTERNALS = [
-  "BYTE_TO_CHAR", "CHAR_TO_BYTE", "toByteLevel", "GPT2_PATTERN", "QWEN2_PATTERN_HF", "compilePattern", "pretokenize",
-  "CHATML_START", "CHATML_END", "TOOL_CALL_OPEN", "TOOL_CALL_CLOSE", "BYTE_SPECIALS", "pyJson",
-  "ROLLOUT_TRANSITIONS", "ATTEMPT_TRANSITIONS", "checkRolloutTransition", "checkAttemptTransition",
-  "resultFromBody", "StreamAccumulator", "forcedToolPrefix", "KERNEL_HOOK", "kernelHook", "setKernelHook",
-  "SPAN_COLUMNS", "SPAN_COLUMN_NAMES", "STORE_LAYOUT", "promotedColumns", "readWalSpans",
-  "isLoopbackHost", "assertBindAllowed", "bearerMatches", "SPAN_SEQUENCE_ATTR", "chartFontPath", "CHART_FONT_FAMILY",
-  "AGENT_NAME_KEYS", "CREDIT_MODES", "idSchema", "isWellFormedText", "seededRandom", "RESCORED_ATTR",
+  "BYTE_TO_CHAR",
+  "CHAR_TO_BYTE",
+  "toByteLevel",
+  "GPT2_PATTERN",
+  "QWEN2_PATTERN_HF",
+  "compilePattern",
+  "pretokenize",
+  "CHATML_START",
+  "CHATML_END",
+  "TOOL_CALL_OPEN",
+  "TOOL_CALL_CLOSE",
+  "BYTE_SPECIALS",
+  "pyJson",
+  "ROLLOUT_TRANSITIONS",
+  "ATTEMPT_TRANSITIONS",
+  "checkRolloutTransition",
+  "checkAttemptTransition",
+  "resultFromBody",
+  "StreamAccumulator",
+  "forcedToolPrefix",
+  "KERNEL_HOOK",
+  "kernelHook",
+  "setKernelHook",
+  "SPAN_COLUMNS",
+  "SPAN_COLUMN_NAMES",
+  "STORE_LAYOUT",
+  "promotedColumns",
+  "readWalSpans",
+  "isLoopbackHost",
+  "assertBindAllowed",
+  "bearerMatches",
+  "SPAN_SEQUENCE_ATTR",
+  "chartFontPath",
+  "CHART_FONT_FAMILY",
+  "AGENT_NAME_KEYS",
+  "CREDIT_MODES",
+  "idSchema",
+  "isWellFormedText",
+  "seededRandom",
+  "RESCORED_ATTR",
 ];
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();
@@ -89,7 +179,10 @@ test("each namespace is its module's own index, and every top-level value is als
 
 test("internals are exported from neither the top nor any namespace", () => {
   const all = agl as unknown as Record<string, Record<string, unknown>>;
-  const places: Array<[string, Record<string, unknown>]> = [["agl", all as Record<string, unknown>], ...Object.keys(NAMESPACES).map((ns) => [`agl.${ns}`, all[ns]!] as [string, Record<string, unknown>])];
+  const places: Array<[string, Record<string, unknown>]> = [
+    ["agl", all as Record<string, unknown>],
+    ...Object.keys(NAMESPACES).map((ns) => [`agl.${ns}`, all[ns]!] as [string, Record<string, unknown>]),
+  ];
   for (const [where, obj] of places) {
     for (const name of Object.keys(obj)) assert.doesNotMatch(name, /Schema$/, `zod schema ${where}.${name}`);
     for (const name of INTERNALS) assert.ok(!(name in obj), `internal ${where}.${name}`);

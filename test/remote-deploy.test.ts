@@ -17,7 +17,10 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const TOKEN = "deploy-test-token-0123";
 
 function cliProcess(args: string[], readyLine: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { env: { ...process.env, ARCLIGHT_TOKEN: TOKEN }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+    env: { ...process.env, ARCLIGHT_TOKEN: TOKEN },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
@@ -31,13 +34,19 @@ function cliProcess(args: string[], readyLine: RegExp): Promise<{ child: ChildPr
   });
 }
 
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
-test("store server on all interfaces + runner processes + a connecting trainer train together; the directory is left clean", { timeout: 120_000 }, async () => {
+test("store server on all interfaces + runner processes + a connecting trainer train together; the directory is left clean", {
+  timeout: 120_000,
+}, async () => {
   const dir = join(root, "exp1");
   const children: ChildProcess[] = [];
   try {
-    const server = await cliProcess(["store", "serve", "--dir", dir, "--host", "0.0.0.0", "--port", "0"], /at (http:\/\/\S+) \(token required\)/);
+    const server = await cliProcess(
+      ["store", "serve", "--dir", dir, "--host", "0.0.0.0", "--port", "0"],
+      /at (http:\/\/\S+) \(token required\)/,
+    );
     children.push(server.child);
     const url = server.match[1];
     // One runner process with two runners keeps the test quick; more processes are the same recipe again.
@@ -49,7 +58,10 @@ test("store server on all interfaces + runner processes + a connecting trainer t
     const store = await agl.connectStore(url, { token: TOKEN });
     assert.equal(store.kind, "durable");
     const trainer = new agl.Trainer({ store, nRunners: 0, log: () => {} });
-    const res = await trainer.dev(agl.rollout(async () => 0), [0, 1, 2, 3, 1, 1, 4, 5].map((a) => ({ a, b: 2 })));
+    const res = await trainer.dev(
+      agl.rollout(async () => 0),
+      [0, 1, 2, 3, 1, 1, 4, 5].map((a) => ({ a, b: 2 })),
+    );
     assert.equal(res.train.succeeded, 8);
     assert.equal(res.train.meanReward, 3 / 8);
     const pids = new Set((await store.queryWorkers()).map((w) => w.workerId.split("-").at(-2)));

@@ -26,7 +26,10 @@ test("a write whose answer is lost is applied exactly once (idempotency keys)", 
     assert.equal(d?.rolloutId, r.rolloutId, "the retried dequeue returns the rollout the lost answer held");
     proxy.inject("/spans/add-many", "lose-response", "lose-response");
     const spans = await c.addSpans([makeSpan(r.rolloutId, d!.attempt.attemptId), makeSpan(r.rolloutId, d!.attempt.attemptId)]);
-    assert.deepEqual(spans.map((s) => s.sequenceId), [0, 1]);
+    assert.deepEqual(
+      spans.map((s) => s.sequenceId),
+      [0, 1],
+    );
     const rs = await c.addResources({ p: { resourceType: "prompt_template", template: "a" } });
     proxy.inject("/resources/update", "lose-response");
     const v2 = await c.updateResources(rs.resourcesId, { p: { resourceType: "prompt_template", template: "b" } });
@@ -61,7 +64,10 @@ test("503s and slow answers are retried; a call that cannot get through fails wi
     assert.equal((await store.queryRollouts()).length, 1);
     assert.equal((await store.getRolloutById(r.rolloutId))?.input, 1);
     proxy.inject("/statistics", ...Array.from({ length: 100 }, () => "503" as const));
-    await assert.rejects(impatient.statistics(), (e: unknown) => e instanceof RemoteStoreError && /did not answer/.test(e.message) && /injected/.test(e.message));
+    await assert.rejects(
+      impatient.statistics(),
+      (e: unknown) => e instanceof RemoteStoreError && /did not answer/.test(e.message) && /injected/.test(e.message),
+    );
     const dead = await connectStore(server.url, { retryForMs: 200 });
     await server.close();
     await assert.rejects(dead.statistics(), (e: unknown) => e instanceof RemoteStoreError && /ECONNREFUSED/.test(e.message));
@@ -127,7 +133,9 @@ test("a durable store server restarted mid-run: clients ride through, nothing is
   }
 });
 
-test("a batch whose answer was lost just before a restart is not stored twice (span ids), nor an enqueue (client ids)", { timeout: 30_000 }, async () => {
+test("a batch whose answer was lost just before a restart is not stored twice (span ids), nor an enqueue (client ids)", {
+  timeout: 30_000,
+}, async () => {
   const dir = join(root, "lost-then-restart");
   let server: StoreServer = await serveStore(dir, { port: 0 });
   const proxy = await startFaultProxy(server.url);
@@ -141,9 +149,16 @@ test("a batch whose answer was lost just before a restart is not stored twice (s
   try {
     const r = await c.startRollout({ input: 1 });
     proxy.inject("/spans/add-many", "lose-response");
-    const batch = [makeSpan(r.rolloutId, r.attempt.attemptId), makeSpan(r.rolloutId, r.attempt.attemptId), makeSpan(r.rolloutId, r.attempt.attemptId)];
+    const batch = [
+      makeSpan(r.rolloutId, r.attempt.attemptId),
+      makeSpan(r.rolloutId, r.attempt.attemptId),
+      makeSpan(r.rolloutId, r.attempt.attemptId),
+    ];
     const stored = await c.addSpans(batch);
-    assert.deepEqual(stored.map((s) => s.spanId), batch.map((s) => s.spanId));
+    assert.deepEqual(
+      stored.map((s) => s.spanId),
+      batch.map((s) => s.spanId),
+    );
     assert.equal((await c.querySpans({ rolloutId: r.rolloutId })).length, 3);
     proxy.inject("/rollouts/enqueue", "lose-response");
     const e = await c.enqueueRollout({ input: "after restart" });

@@ -22,14 +22,16 @@ async function served() {
   return { backing, server, client, paths, close: async () => (await client.close(), await server.close()) };
 }
 
-test("a remote rollout takes two requests: claim, then complete carrying its spans; and ends as it would in process", { timeout: 20_000 }, async () => {
+test("a remote rollout takes two requests: claim, then complete carrying its spans; and ends as it would in process", {
+  timeout: 20_000,
+}, async () => {
   const s = await served();
   try {
     await s.backing.addResources({ llm: { resourceType: "llm", endpoint: "http://x/v1", model: "m" } } as never);
     const rollouts = await s.backing.enqueueManyRollouts([{ input: { a: 1, b: 2 } }, { input: { a: 2, b: 2 } }, { input: { a: 0, b: 3 } }]);
     const runner = new Runner({ store: s.client, agent, workerId: "w1", heartbeatMs: 60_000 });
     const outcomes: (number | null)[] = [];
-    runner["hooks"].onRolloutEnd = (_r, o) => void outcomes.push(o.reward);
+    runner.hooks.onRolloutEnd = (_r, o) => void outcomes.push(o.reward);
     s.paths.length = 0;
     assert.equal(await runner.iterate({ maxRollouts: 3 }), 3);
     // The last request is the runner saying it is idle as it stops.
@@ -50,10 +52,16 @@ test("a remote rollout takes two requests: claim, then complete carrying its spa
   }
 });
 
-test("claim without a worker id is a 400; complete after the store ended the attempt answers attempt null", { timeout: 20_000 }, async () => {
+test("claim without a worker id is a 400; complete after the store ended the attempt answers attempt null", {
+  timeout: 20_000,
+}, async () => {
   const s = await served();
   try {
-    const res = await fetch(`${s.server.url}/v1/agl/runner/claim`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const res = await fetch(`${s.server.url}/v1/agl/runner/claim`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     assert.equal(res.status, 400);
     assert.match(JSON.stringify(await res.json()), /workerId/);
     assert.equal(await s.client.claimRollout({ workerId: "w" }), null, "nothing queued");
@@ -68,7 +76,10 @@ test("claim without a worker id is a 400; complete after the store ended the att
     assert.equal(done.attempt, null);
     assert.notEqual(done.rollout?.status, "succeeded");
     // A malformed update is the caller's mistake, not a transition the store made.
-    await assert.rejects(s.client.completeAttempt(c.rollout.rolloutId, c.rollout.attempt.attemptId, { status: "nope" } as never), ValidationError);
+    await assert.rejects(
+      s.client.completeAttempt(c.rollout.rolloutId, c.rollout.attempt.attemptId, { status: "nope" } as never),
+      ValidationError,
+    );
   } finally {
     await s.close();
   }
@@ -96,13 +107,22 @@ test("spans added together go out as one request; a malformed one fails alone an
     s.paths.length = 0;
     const good = await Promise.all([1, 2, 3].map((i) => s.client.addSpan(span(i) as never)));
     assert.deepEqual(s.paths, ["/spans/add-many"]);
-    assert.deepEqual(good.map((g) => g.name), ["s1", "s2", "s3"]);
-    const mixed = await Promise.allSettled([s.client.addSpan(span(4) as never), s.client.addSpan({ ...span(5), startTime: "soon" } as never)]);
+    assert.deepEqual(
+      good.map((g) => g.name),
+      ["s1", "s2", "s3"],
+    );
+    const mixed = await Promise.allSettled([
+      s.client.addSpan(span(4) as never),
+      s.client.addSpan({ ...span(5), startTime: "soon" } as never),
+    ]);
     assert.equal(mixed[0].status, "fulfilled");
     assert.equal(mixed[1].status, "rejected");
     assert.ok((mixed[1] as PromiseRejectedResult).reason instanceof ValidationError);
     const stored = await s.backing.querySpans({ rolloutId: r.rolloutId });
-    assert.deepEqual(stored.map((x) => x.name), ["s1", "s2", "s3", "s4"]);
+    assert.deepEqual(
+      stored.map((x) => x.name),
+      ["s1", "s2", "s3", "s4"],
+    );
   } finally {
     await s.close();
   }
@@ -113,7 +133,9 @@ test("a runner against a server without the runner endpoints (older version) fal
   // An older server: answers the runner endpoints as unknown, forwards everything else.
   const older = http.createServer((req, res) => {
     if (req.url?.startsWith("/v1/agl/runner/")) {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { name: "NoSuchEndpoint", message: `no endpoint POST ${req.url}` } }));
+      res
+        .writeHead(404, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: { name: "NoSuchEndpoint", message: `no endpoint POST ${req.url}` } }));
       return;
     }
     const up = http.request(`${s.server.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
@@ -139,7 +161,9 @@ test("a runner against a server without the runner endpoints (older version) fal
   }
 });
 
-test("a span refused on its way in with complete fails the attempt with that error; the attempt's other spans are stored", { timeout: 20_000 }, async () => {
+test("a span refused on its way in with complete fails the attempt with that error; the attempt's other spans are stored", {
+  timeout: 20_000,
+}, async () => {
   const s = await served();
   try {
     const [r] = await s.backing.enqueueManyRollouts([{ input: 1 }]);
@@ -151,7 +175,7 @@ test("a span refused on its way in with complete fails the attempt with that err
     });
     const runner = new Runner({ store: s.client, agent: sloppy, workerId: "w1", heartbeatMs: 60_000, onError: () => {} });
     let outcome: { error: unknown } | null = null;
-    runner["hooks"].onRolloutEnd = (_r, o) => void (outcome = o);
+    runner.hooks.onRolloutEnd = (_r, o) => void (outcome = o);
     s.paths.length = 0;
     assert.equal(await runner.iterate({ maxRollouts: 1 }), 1);
     assert.deepEqual(s.paths, ["/runner/claim", "/runner/complete", "/workers/update"]);
@@ -166,15 +190,26 @@ test("a span refused on its way in with complete fails the attempt with that err
   }
 });
 
-test("complete with spans retried after a lost answer stores no span twice and leaves the attempt as the first answer did", { timeout: 20_000 }, async () => {
+test("complete with spans retried after a lost answer stores no span twice and leaves the attempt as the first answer did", {
+  timeout: 20_000,
+}, async () => {
   const s = await served();
   try {
     await s.backing.enqueueRollout({ input: 1 });
     const c = (await s.client.claimRollout({ workerId: "w" }))!;
     const { rolloutId, attemptId } = c.rollout.attempt;
-    const body = JSON.stringify({ rolloutId, attemptId, update: { status: "succeeded" }, spans: [{ ...base({ rollout: { rolloutId }, attempt: { attemptId } }), spanId: "00000000000000aa", name: "once" }] });
+    const body = JSON.stringify({
+      rolloutId,
+      attemptId,
+      update: { status: "succeeded" },
+      spans: [{ ...base({ rollout: { rolloutId }, attempt: { attemptId } }), spanId: "00000000000000aa", name: "once" }],
+    });
     const post = (retry: string, key: string) =>
-      fetch(`${s.server.url}/v1/agl/runner/complete`, { method: "POST", headers: { "content-type": "application/json", "x-agl-retry": retry, "idempotency-key": key }, body }).then((x) => x.json() as Promise<{ result: { attempt: unknown; spanResults: unknown[] } }>);
+      fetch(`${s.server.url}/v1/agl/runner/complete`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-agl-retry": retry, "idempotency-key": key },
+        body,
+      }).then((x) => x.json() as Promise<{ result: { attempt: unknown; spanResults: unknown[] } }>);
     const first = await post("0", "k1");
     assert.ok(first.result.attempt);
     assert.deepEqual(first.result.spanResults, [{ sequenceId: 0 }]);
@@ -188,7 +223,12 @@ test("complete with spans retried after a lost answer stores no span twice and l
     const bad = await fetch(`${s.server.url}/v1/agl/runner/complete`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ rolloutId, attemptId, update: { status: "nope" }, spans: [{ ...base({ rollout: { rolloutId }, attempt: { attemptId } }), spanId: "00000000000000bb", name: "never" }] }),
+      body: JSON.stringify({
+        rolloutId,
+        attemptId,
+        update: { status: "nope" },
+        spans: [{ ...base({ rollout: { rolloutId }, attempt: { attemptId } }), spanId: "00000000000000bb", name: "never" }],
+      }),
     });
     assert.equal(bad.status, 400, "a malformed update is refused before its spans are stored");
     assert.equal((await s.backing.querySpans({ rolloutId })).length, 1);

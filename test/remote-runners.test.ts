@@ -13,10 +13,14 @@ const agentModule = fileURLToPath(new URL("./fixtures/runner/agent.ts", import.m
 const TOKEN = "runner-test-token";
 
 function startRunner(url: string, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "runner", "--store", url, "--agent", agentModule, "--heartbeat-ms", "100", ...extra], {
-    env: { ...process.env, ARCLIGHT_TOKEN: TOKEN },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", cli, "runner", "--store", url, "--agent", agentModule, "--heartbeat-ms", "100", ...extra],
+    {
+      env: { ...process.env, ARCLIGHT_TOKEN: TOKEN },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
@@ -29,7 +33,8 @@ function startRunner(url: string, extra: string[] = []): Promise<ChildProcess> {
   });
 }
 
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))));
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
   const t0 = Date.now();
@@ -45,7 +50,9 @@ async function spanNames(store: LightningStore, rolloutId: string, attemptId: st
   return (await store.querySpans({ rolloutId, attemptId })).map((s) => s.name);
 }
 
-test("a runner process SIGKILLed mid-rollout: its attempt goes unresponsive, the rollout is retried elsewhere, finished work is intact", { timeout: 60_000 }, async () => {
+test("a runner process SIGKILLed mid-rollout: its attempt goes unresponsive, the rollout is retried elsewhere, finished work is intact", {
+  timeout: 60_000,
+}, async () => {
   const store = await openStore(undefined, { deadlineCheckIntervalMs: 100 });
   const server = await startStoreServer({ store, port: 0, token: TOKEN, closeStore: true });
   const children: ChildProcess[] = [];
@@ -74,9 +81,15 @@ test("a runner process SIGKILLed mid-rollout: its attempt goes unresponsive, the
     const ids = [...before, hang, ...after].map((r) => r.rolloutId);
     const done = await store.waitForRollouts(ids, { timeoutMs: 20_000 });
     assert.equal(done.length, ids.length);
-    assert.ok(done.every((r) => r.status === "succeeded"), JSON.stringify(done.map((r) => r.status)));
+    assert.ok(
+      done.every((r) => r.status === "succeeded"),
+      JSON.stringify(done.map((r) => r.status)),
+    );
     const attempts = await store.queryAttempts(hang.rolloutId);
-    assert.deepEqual(attempts.map((x) => x.status), ["unresponsive", "succeeded"]);
+    assert.deepEqual(
+      attempts.map((x) => x.status),
+      ["unresponsive", "succeeded"],
+    );
     assert.equal(attempts[0].attemptId, first.attemptId);
     assert.ok(attempts[1].workerId?.includes(`-${b.pid}-`));
     assert.deepEqual(await spanNames(store, hang.rolloutId, attempts[1].attemptId), ["agentlightning.message", "agentlightning.reward"]);

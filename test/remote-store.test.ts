@@ -34,12 +34,38 @@ test("frames read a remote store like a local one: an OTLP-ingested LLM call and
       body: JSON.stringify({
         resourceSpans: [
           {
-            resource: { attributes: [attr("agentlightning.rollout_id", { stringValue: r.rolloutId }), attr("agentlightning.attempt_id", { stringValue: r.attempt.attemptId })] },
+            resource: {
+              attributes: [
+                attr("agentlightning.rollout_id", { stringValue: r.rolloutId }),
+                attr("agentlightning.attempt_id", { stringValue: r.attempt.attemptId }),
+              ],
+            },
             scopeSpans: [
               {
                 spans: [
-                  { traceId: "ab".repeat(16), spanId: "01".repeat(8), name: "chat m", startTimeUnixNano: "1700000000000000000", endTimeUnixNano: "1700000000500000000", attributes: [attr("gen_ai.operation.name", { stringValue: "chat" }), attr("gen_ai.request.model", { stringValue: "m" }), attr("gen_ai.usage.input_tokens", { intValue: "5" })] },
-                  { traceId: "ab".repeat(16), spanId: "02".repeat(8), name: "agentlightning.reward", startTimeUnixNano: "1700000000600000000", endTimeUnixNano: "1700000000600000000", attributes: [attr("agentlightning.reward.0.name", { stringValue: "primary" }), attr("agentlightning.reward.0.value", { doubleValue: 0.5 })] },
+                  {
+                    traceId: "ab".repeat(16),
+                    spanId: "01".repeat(8),
+                    name: "chat m",
+                    startTimeUnixNano: "1700000000000000000",
+                    endTimeUnixNano: "1700000000500000000",
+                    attributes: [
+                      attr("gen_ai.operation.name", { stringValue: "chat" }),
+                      attr("gen_ai.request.model", { stringValue: "m" }),
+                      attr("gen_ai.usage.input_tokens", { intValue: "5" }),
+                    ],
+                  },
+                  {
+                    traceId: "ab".repeat(16),
+                    spanId: "02".repeat(8),
+                    name: "agentlightning.reward",
+                    startTimeUnixNano: "1700000000600000000",
+                    endTimeUnixNano: "1700000000600000000",
+                    attributes: [
+                      attr("agentlightning.reward.0.name", { stringValue: "primary" }),
+                      attr("agentlightning.reward.0.value", { doubleValue: 0.5 }),
+                    ],
+                  },
                 ],
               },
             ],

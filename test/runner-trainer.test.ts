@@ -20,7 +20,10 @@ test("trainer.dev runs every task, records returned rewards and keeps the traces
   assert.equal(res.train.meanReward, 2 / 3);
   for (const r of res.rollouts) {
     const spans = await res.store.querySpans({ rolloutId: r.rolloutId });
-    assert.deepEqual(spans.map((s) => s.name), ["agentlightning.message", "agentlightning.reward"]);
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      ["agentlightning.message", "agentlightning.reward"],
+    );
     assert.equal(r.status, "succeeded");
   }
 });
@@ -43,7 +46,10 @@ test("an agent that throws fails its attempt, is retried up to maxAttempts, and 
   assert.equal(seen.get(1), 3);
   assert.equal(seen.get(2), 2);
   const attempts = await store.queryAttempts(byInput.get(1)!.rolloutId);
-  assert.deepEqual(attempts.map((a) => a.status), ["failed", "failed", "failed"]);
+  assert.deepEqual(
+    attempts.map((a) => a.status),
+    ["failed", "failed", "failed"],
+  );
   assert.match(String(attempts[0].metadata.error), /always broken/);
   const spans = await store.querySpans({ rolloutId: byInput.get(1)!.rolloutId, attemptId: "latest" });
   assert.equal(spans.at(-1)!.name, "agentlightning.exception");
@@ -62,11 +68,17 @@ test("many runners in one process run each rollout once and never mix spans", as
   const trainer = new agl.Trainer({ nRunners: 8, ...quiet });
   const tasks = Array.from({ length: 60 }, (_, i) => i);
   const res = await trainer.dev(agent, tasks);
-  assert.deepEqual([...runs.values()], tasks.map(() => 1));
+  assert.deepEqual(
+    [...runs.values()],
+    tasks.map(() => 1),
+  );
   for (const r of res.rollouts) {
     const spans = await res.store.querySpans({ rolloutId: r.rolloutId });
     const msgs = spans.filter((s) => s.name === "agentlightning.message").map((s) => s.attributes["agentlightning.message.body"]);
-    assert.deepEqual(msgs, [0, 1, 2].map((k) => `${r.rolloutId}/${r.input}/${k}`));
+    assert.deepEqual(
+      msgs,
+      [0, 1, 2].map((k) => `${r.rolloutId}/${r.input}/${k}`),
+    );
   }
   const workers = await res.store.queryWorkers();
   assert.ok(workers.length >= 2, "work spread over several runners");
@@ -125,7 +137,10 @@ test("the agent sees its resources and an attempt past its timeout is stopped an
   }
   assert.ok(sawAbort, "the timed-out agent was told to stop");
   const attempts = await store.queryAttempts((await store.queryRollouts())[0].rolloutId);
-  assert.deepEqual(attempts.map((a) => a.status), ["timeout", "succeeded"]);
+  assert.deepEqual(
+    attempts.map((a) => a.status),
+    ["timeout", "succeeded"],
+  );
 });
 
 test("trainer and rollout reject bad arguments clearly", async () => {
@@ -134,5 +149,11 @@ test("trainer and rollout reject bad arguments clearly", async () => {
   assert.throws(() => agl.rollout("nope" as never), TypeError);
   const trainer = new agl.Trainer(quiet);
   await assert.rejects(trainer.fit({} as never, { train: [] }), /agl.rollout/);
-  await assert.rejects(trainer.fit(agl.rollout(() => 1), { train: "abc" as never }), /train must be an array/);
+  await assert.rejects(
+    trainer.fit(
+      agl.rollout(() => 1),
+      { train: "abc" as never },
+    ),
+    /train must be an array/,
+  );
 });

@@ -33,7 +33,8 @@ test("a token is checked on every endpoint but health: 401 without it, wrong or 
   const store = await openStore();
   const server = await startStoreServer({ store, port: 0, token: "s3cret-token-1", closeStore: true });
   try {
-    const post = (headers: Record<string, string>) => fetch(`${server.url}${API_PREFIX}/statistics`, { method: "POST", headers: { ...json, ...headers }, body: "{}" });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${server.url}${API_PREFIX}/statistics`, { method: "POST", headers: { ...json, ...headers }, body: "{}" });
     assert.equal((await post({})).status, 401);
     assert.equal((await post({ authorization: "Bearer s3cret-token-2" })).status, 401);
     assert.equal((await post({ authorization: "s3cret-token-1" })).status, 401);
@@ -41,7 +42,10 @@ test("a token is checked on every endpoint but health: 401 without it, wrong or 
     assert.equal((await post({ authorization: "Bearer s3cret-token-1" })).status, 200);
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
     assert.equal((await fetch(`${server.url}/v1/traces`, { method: "POST", headers: json, body: "{}" })).status, 401);
-    await assert.rejects(connectStore(server.url, { token: "wrong-token-x" }), (e: unknown) => e instanceof RemoteStoreError && e.status === 401);
+    await assert.rejects(
+      connectStore(server.url, { token: "wrong-token-x" }),
+      (e: unknown) => e instanceof RemoteStoreError && e.status === 401,
+    );
     const c = await connectStore(server.url, { token: "s3cret-token-1" });
     assert.equal((await c.enqueueRollout({ input: 1 })).status, "queuing");
     await c.close();
@@ -60,8 +64,38 @@ test("every LightningStore operation has an endpoint and is in the OpenAPI docum
     assert.equal(res.statusCode, 200);
     const doc = res.json() as { openapi: string; paths: Record<string, { post?: { operationId: string } }> };
     assert.equal(doc.openapi, "3.1.0");
-    const ops = Object.values(doc.paths).map((p) => p.post?.operationId).filter(Boolean);
-    const methods = ["enqueueRollout", "enqueueManyRollouts", "startRollout", "dequeueRollout", "dequeueManyRollouts", "startAttempt", "updateRollout", "updateAttempt", "getRolloutById", "getLatestAttempt", "queryRollouts", "queryAttempts", "waitForRollouts", "addSpan", "addSpans", "querySpans", "getNextSpanSequenceId", "addResources", "updateResources", "getResourcesById", "getLatestResources", "queryResources", "queryWorkers", "updateWorker", "heartbeat", "checkDeadlines", "statistics"];
+    const ops = Object.values(doc.paths)
+      .map((p) => p.post?.operationId)
+      .filter(Boolean);
+    const methods = [
+      "enqueueRollout",
+      "enqueueManyRollouts",
+      "startRollout",
+      "dequeueRollout",
+      "dequeueManyRollouts",
+      "startAttempt",
+      "updateRollout",
+      "updateAttempt",
+      "getRolloutById",
+      "getLatestAttempt",
+      "queryRollouts",
+      "queryAttempts",
+      "waitForRollouts",
+      "addSpan",
+      "addSpans",
+      "querySpans",
+      "getNextSpanSequenceId",
+      "addResources",
+      "updateResources",
+      "getResourcesById",
+      "getLatestResources",
+      "queryResources",
+      "queryWorkers",
+      "updateWorker",
+      "heartbeat",
+      "checkDeadlines",
+      "statistics",
+    ];
     for (const m of methods) assert.ok(ops.includes(m), `${m} missing from OpenAPI`);
     assert.ok(doc.paths["/v1/traces"]);
     assert.equal((await app.inject({ method: "GET", url: "/health" })).statusCode, 200);
@@ -85,7 +119,29 @@ test("malformed bodies get a 4xx with a message and never a 5xx; the server keep
         fc.constantFrom(...paths),
         fc.oneof(
           fc.jsonValue().map((v) => JSON.stringify(v)),
-          fc.dictionary(fc.constantFrom("request", "requests", "rolloutId", "attemptId", "update", "span", "spans", "query", "options", "limit", "resources", "resourcesId", "workerId", "now", "waitMs", "rolloutIds"), fc.jsonValue()).map((v) => JSON.stringify(v)),
+          fc
+            .dictionary(
+              fc.constantFrom(
+                "request",
+                "requests",
+                "rolloutId",
+                "attemptId",
+                "update",
+                "span",
+                "spans",
+                "query",
+                "options",
+                "limit",
+                "resources",
+                "resourcesId",
+                "workerId",
+                "now",
+                "waitMs",
+                "rolloutIds",
+              ),
+              fc.jsonValue(),
+            )
+            .map((v) => JSON.stringify(v)),
           fc.string(),
         ),
         async (url, payload) => {
@@ -101,29 +157,61 @@ test("malformed bodies get a 4xx with a message and never a 5xx; the server keep
     );
     // The rollout handed out before the fuzzing is still there and the server answers.
     assert.ok(await store.getRolloutById(r.rolloutId));
-    const wrongType = await app.inject({ method: "POST", url: `${API_PREFIX}/statistics`, headers: { "content-type": "application/xml" }, payload: "<hi/>" });
+    const wrongType = await app.inject({
+      method: "POST",
+      url: `${API_PREFIX}/statistics`,
+      headers: { "content-type": "application/xml" },
+      payload: "<hi/>",
+    });
     assert.equal(wrongType.statusCode, 415);
-    const big = await app.inject({ method: "POST", url: `${API_PREFIX}/spans/add-many`, headers: json, payload: JSON.stringify({ spans: "x".repeat(100_000) }) });
+    const big = await app.inject({
+      method: "POST",
+      url: `${API_PREFIX}/spans/add-many`,
+      headers: json,
+      payload: JSON.stringify({ spans: "x".repeat(100_000) }),
+    });
     assert.equal(big.statusCode, 413);
-    const bomb = await app.inject({ method: "POST", url: "/v1/traces", headers: { ...json, "content-encoding": "gzip" }, payload: gzipSync(Buffer.from(`{"resourceSpans":[],"pad":"${" ".repeat(1_000_000)}"}`)) });
+    const bomb = await app.inject({
+      method: "POST",
+      url: "/v1/traces",
+      headers: { ...json, "content-encoding": "gzip" },
+      payload: gzipSync(Buffer.from(`{"resourceSpans":[],"pad":"${" ".repeat(1_000_000)}"}`)),
+    });
     assert.equal(bomb.statusCode, 413, bomb.body);
   } finally {
     await app.close();
   }
 });
 
-test("store errors keep their class across the wire: ValidationError 400, NotFoundError 404, InvalidTransitionError 409", { timeout: 10_000 }, async () => {
+test("store errors keep their class across the wire: ValidationError 400, NotFoundError 404, InvalidTransitionError 409", {
+  timeout: 10_000,
+}, async () => {
   const store = await openStore();
   const app = buildStoreApp({ store, closeStore: true });
   try {
-    const v = await app.inject({ method: "POST", url: `${API_PREFIX}/rollouts/enqueue`, headers: json, payload: { request: { input: 1, mode: "bogus" } } });
+    const v = await app.inject({
+      method: "POST",
+      url: `${API_PREFIX}/rollouts/enqueue`,
+      headers: json,
+      payload: { request: { input: 1, mode: "bogus" } },
+    });
     assert.equal(v.statusCode, 400);
     assert.equal(v.json().error.name, "ValidationError");
-    const n = await app.inject({ method: "POST", url: `${API_PREFIX}/attempts/query`, headers: json, payload: { rolloutId: "ro-missing" } });
+    const n = await app.inject({
+      method: "POST",
+      url: `${API_PREFIX}/attempts/query`,
+      headers: json,
+      payload: { rolloutId: "ro-missing" },
+    });
     assert.equal(n.statusCode, 404);
     const r = await store.startRollout({ input: 1 });
     await store.updateAttempt(r.rolloutId, "latest", { status: "succeeded" });
-    const t = await app.inject({ method: "POST", url: `${API_PREFIX}/rollouts/update`, headers: json, payload: { rolloutId: r.rolloutId, update: { status: "running" } } });
+    const t = await app.inject({
+      method: "POST",
+      url: `${API_PREFIX}/rollouts/update`,
+      headers: json,
+      payload: { rolloutId: r.rolloutId, update: { status: "running" } },
+    });
     assert.equal(t.statusCode, 409);
     assert.equal(t.json().error.from, "succeeded");
   } finally {
@@ -174,7 +262,10 @@ test("the redaction hook rewrites spans before they are stored, on every ingest 
     store,
     port: 0,
     closeStore: true,
-    redact: (s) => ({ ...s, attributes: Object.fromEntries(Object.entries(s.attributes).map(([k, v]) => [k, k.startsWith("gen_ai.input") ? "[redacted]" : v])) }),
+    redact: (s) => ({
+      ...s,
+      attributes: Object.fromEntries(Object.entries(s.attributes).map(([k, v]) => [k, k.startsWith("gen_ai.input") ? "[redacted]" : v])),
+    }),
   });
   const c = await connectStore(server.url);
   try {
@@ -188,8 +279,26 @@ test("the redaction hook rewrites spans before they are stored, on every ingest 
       body: JSON.stringify({
         resourceSpans: [
           {
-            resource: { attributes: [{ key: "agentlightning.rollout_id", value: { stringValue: r.rolloutId } }, { key: "agentlightning.attempt_id", value: { stringValue: aid } }] },
-            scopeSpans: [{ spans: [{ traceId: "ab".repeat(16), spanId: "cd".repeat(8), name: "llm", startTimeUnixNano: "1700000000000000000", endTimeUnixNano: "1700000001000000000", attributes: [{ key: "gen_ai.input.messages", value: { stringValue: "ssn 123" } }] }] }],
+            resource: {
+              attributes: [
+                { key: "agentlightning.rollout_id", value: { stringValue: r.rolloutId } },
+                { key: "agentlightning.attempt_id", value: { stringValue: aid } },
+              ],
+            },
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    traceId: "ab".repeat(16),
+                    spanId: "cd".repeat(8),
+                    name: "llm",
+                    startTimeUnixNano: "1700000000000000000",
+                    endTimeUnixNano: "1700000001000000000",
+                    attributes: [{ key: "gen_ai.input.messages", value: { stringValue: "ssn 123" } }],
+                  },
+                ],
+              },
+            ],
           },
         ],
       }),

@@ -23,9 +23,25 @@ const { anyValue } = fc.letrec((tie) => ({
     fc.record({ arrayValue: fc.record({ values: fc.array(tie("anyValue"), { maxLength: 3 }) }) }),
     fc.record({ kvlistValue: fc.record({ values: fc.array(tie("keyValue"), { maxLength: 3 }) }) }),
   ),
-  keyValue: fc.record({ key: fc.constantFrom("a", "b", "gen_ai.system", "__proto__", ""), value: tie("anyValue") }, { requiredKeys: ["key"] }),
+  keyValue: fc.record(
+    { key: fc.constantFrom("a", "b", "gen_ai.system", "__proto__", ""), value: tie("anyValue") },
+    { requiredKeys: ["key"] },
+  ),
 }));
-const keyValue = fc.record({ key: fc.constantFrom("a", "b", "agentlightning.rollout_id", "agentlightning.attempt_id", "agentlightning.span_sequence_id", "__proto__"), value: anyValue }, { requiredKeys: ["key"] });
+const keyValue = fc.record(
+  {
+    key: fc.constantFrom(
+      "a",
+      "b",
+      "agentlightning.rollout_id",
+      "agentlightning.attempt_id",
+      "agentlightning.span_sequence_id",
+      "__proto__",
+    ),
+    value: anyValue,
+  },
+  { requiredKeys: ["key"] },
+);
 const nanos = fc.bigInt({ min: 0n, max: 2n ** 62n }).map(String);
 const bytes = (n: number) => fc.oneof(fc.uint8Array({ minLength: n, maxLength: n }), fc.constant(new Uint8Array(0)));
 const span = fc.record(
@@ -38,8 +54,14 @@ const span = fc.record(
     startTimeUnixNano: nanos,
     endTimeUnixNano: nanos,
     attributes: fc.array(keyValue, { maxLength: 4 }),
-    events: fc.array(fc.record({ timeUnixNano: nanos, name: fc.string(), attributes: fc.array(keyValue, { maxLength: 2 }) }, { requiredKeys: [] }), { maxLength: 2 }),
-    links: fc.array(fc.record({ traceId: bytes(16), spanId: bytes(8), attributes: fc.array(keyValue, { maxLength: 2 }) }, { requiredKeys: [] }), { maxLength: 2 }),
+    events: fc.array(
+      fc.record({ timeUnixNano: nanos, name: fc.string(), attributes: fc.array(keyValue, { maxLength: 2 }) }, { requiredKeys: [] }),
+      { maxLength: 2 },
+    ),
+    links: fc.array(
+      fc.record({ traceId: bytes(16), spanId: bytes(8), attributes: fc.array(keyValue, { maxLength: 2 }) }, { requiredKeys: [] }),
+      { maxLength: 2 },
+    ),
     status: fc.record({ code: fc.integer({ min: -1, max: 3 }), message: fc.string() }, { requiredKeys: [] }),
   },
   { requiredKeys: [] },
@@ -76,7 +98,8 @@ function reference(buf: Buffer, target: { rolloutId: string; attemptId: string }
   return otlpToSpans(msg, target);
 }
 
-const plain = (b: ReturnType<typeof otlpToSpans>) => JSON.parse(JSON.stringify({ groups: [...b.groups.entries()], rejected: b.rejected, errors: b.errors }));
+const plain = (b: ReturnType<typeof otlpToSpans>) =>
+  JSON.parse(JSON.stringify({ groups: [...b.groups.entries()], rejected: b.rejected, errors: b.errors }));
 
 test("the protobuf decoder gives the same attributed spans as protobufjs for any export request", () => {
   fc.assert(
@@ -93,7 +116,23 @@ test("a negative intValue decodes as the negative number it is", () => {
   const buf = Buffer.from(
     ExportTraceServiceRequest.encode(
       ExportTraceServiceRequest.fromObject({
-        resourceSpans: [{ scopeSpans: [{ spans: [{ name: "s", attributes: [{ key: "n", value: { intValue: "-5" } }, { key: "big", value: { intValue: "-9007199254740993" } }] }] }] }],
+        resourceSpans: [
+          {
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    name: "s",
+                    attributes: [
+                      { key: "n", value: { intValue: "-5" } },
+                      { key: "big", value: { intValue: "-9007199254740993" } },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
       }),
     ).finish(),
   );
@@ -115,7 +154,13 @@ test("any bytes either decode or throw OtlpDecodeError (status 400), and a cut-o
     { numRuns: 2000 },
   );
   const full = Buffer.from(
-    ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ name: "a span with a name", attributes: [{ key: "k", value: { stringValue: "v" } }] }] }] }] })).finish(),
+    ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({
+        resourceSpans: [
+          { scopeSpans: [{ spans: [{ name: "a span with a name", attributes: [{ key: "k", value: { stringValue: "v" } }] }] }] },
+        ],
+      }),
+    ).finish(),
   );
   for (let cut = 1; cut < full.length; cut++) {
     // Every proper prefix ends inside a length-delimited field that encloses everything.
@@ -123,6 +168,12 @@ test("any bytes either decode or throw OtlpDecodeError (status 400), and a cut-o
   }
   assert.throws(() => decodeOtlpTraces(Buffer.from([0x0b]), null), /wire type 3/);
   const deep = (n: number): object => (n === 0 ? { stringValue: "x" } : { arrayValue: { values: [deep(n - 1)] } });
-  const tooDeep = Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ attributes: [{ key: "d", value: deep(40) }] }] }] }] })).finish());
+  const tooDeep = Buffer.from(
+    ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({
+        resourceSpans: [{ scopeSpans: [{ spans: [{ attributes: [{ key: "d", value: deep(40) }] }] }] }],
+      }),
+    ).finish(),
+  );
   assert.throws(() => decodeOtlpTraces(tooDeep, null), /nested deeper/);
 });

@@ -29,10 +29,17 @@ interface Job {
 async function exportFromChild(jobs: Job[]): Promise<string[]> {
   const { stdout } = await run(process.execPath, ["--import", "tsx", child, TOKEN, JSON.stringify(jobs)], { timeout: 40_000 });
   assert.match(stdout, /EXPORTED/);
-  return jobs.map((_, i) => stdout.split("\n").filter((l) => l.startsWith(`DIAG job${i} `)).join("\n"));
+  return jobs.map((_, i) =>
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith(`DIAG job${i} `))
+      .join("\n"),
+  );
 }
 
-test("spans from the official OTLP protobuf and JSON exporters (gzip and plain) land on their attempt intact; unknown attempts come back as partial success", { timeout: 60_000 }, async () => {
+test("spans from the official OTLP protobuf and JSON exporters (gzip and plain) land on their attempt intact; unknown attempts come back as partial success", {
+  timeout: 60_000,
+}, async () => {
   const store = await openStore();
   const server = await startStoreServer({ store, port: 0, token: TOKEN, closeStore: true });
   try {
@@ -46,7 +53,13 @@ test("spans from the official OTLP protobuf and JSON exporters (gzip and plain) 
     const extra = await store.startRollout({ input: 2 });
     const url = `${server.url}/v1/traces`;
     const diags = await exportFromChild([
-      ...cases.map(([kind, compression], i) => ({ kind, compression, url, rolloutId: rollouts[i].rolloutId, attemptId: rollouts[i].attempt.attemptId })),
+      ...cases.map(([kind, compression], i) => ({
+        kind,
+        compression,
+        url,
+        rolloutId: rollouts[i].rolloutId,
+        attemptId: rollouts[i].attempt.attemptId,
+      })),
       { kind: "proto", compression: "none", url, rolloutId: extra.rolloutId, attemptId: "at-nope" },
       { kind: "http", compression: "none", url },
       // A per-attempt URL attributes spans that carry no attributes at all.
@@ -101,9 +114,19 @@ test("undecodable OTLP bodies get 400 with a google.rpc.Status, never a 5xx (fuz
       }),
       { numRuns: 300 },
     );
-    const badGzip = await app.inject({ method: "POST", url: "/v1/traces", headers: { "content-type": "application/json", "content-encoding": "gzip" }, payload: Buffer.from("not gzip") });
+    const badGzip = await app.inject({
+      method: "POST",
+      url: "/v1/traces",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      payload: Buffer.from("not gzip"),
+    });
     assert.equal(badGzip.statusCode, 400);
-    const br = await app.inject({ method: "POST", url: "/v1/traces", headers: { "content-type": "application/json", "content-encoding": "br" }, payload: Buffer.from("{}") });
+    const br = await app.inject({
+      method: "POST",
+      url: "/v1/traces",
+      headers: { "content-type": "application/json", "content-encoding": "br" },
+      payload: Buffer.from("{}"),
+    });
     assert.equal(br.statusCode, 415);
     assert.match(br.body, /not supported/);
   } finally {
@@ -112,7 +135,10 @@ test("undecodable OTLP bodies get 400 with a google.rpc.Status, never a 5xx (fuz
 });
 
 const python = "/usr/bin/python3";
-test("a Python agent (standard library only) runs rollouts through the server; its spans and rewards land", { timeout: 60_000, skip: existsSync(python) ? false : "no /usr/bin/python3" }, async () => {
+test("a Python agent (standard library only) runs rollouts through the server; its spans and rewards land", {
+  timeout: 60_000,
+  skip: existsSync(python) ? false : "no /usr/bin/python3",
+}, async () => {
   const store = await openStore();
   const server = await startStoreServer({ store, port: 0, token: TOKEN, closeStore: true });
   try {
@@ -123,7 +149,10 @@ test("a Python agent (standard library only) runs rollouts through the server; i
       const ro = await store.getRolloutById(r.rolloutId);
       assert.equal(ro?.status, "succeeded");
       const spans = await store.querySpans({ rolloutId: r.rolloutId });
-      assert.deepEqual(spans.map((s) => s.name), ["chat python-adder", "agentlightning.reward"]);
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        ["chat python-adder", "agentlightning.reward"],
+      );
       assert.equal(spans[0].attributes["gen_ai.usage.input_tokens"], 7);
       const reward = finalReward(spans);
       assert.ok(reward === 0 || reward === 1);

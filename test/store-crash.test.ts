@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DurableStore, openStore, type LightningStore } from "../src/store/index.js";
+import { type DurableStore, openStore, type LightningStore } from "../src/store/index.js";
 import { SpanParquetIO } from "../src/store/parquet-io.js";
 import type { Span } from "../src/types/index.js";
 import { makeSpan } from "./store-suite.js";
@@ -67,7 +67,9 @@ async function cutShortCheckpoint(): Promise<{ dir: string; spans: number }> {
   return { dir: crashed, spans: 70 };
 }
 
-test("recovering a checkpoint cut short keeps its complete part: readers polling throughout never miss a file and see every span once", { timeout: 60_000 }, async () => {
+test("recovering a checkpoint cut short keeps its complete part: readers polling throughout never miss a file and see every span once", {
+  timeout: 60_000,
+}, async () => {
   const { dir, spans } = await cutShortCheckpoint();
   const part = partFile(dir, lastSeg(dir));
   const before = statSync(part);
@@ -107,7 +109,10 @@ test("a reader whose listed part vanished (an earlier writer replaced it) reload
   unlinkSync(partFile(dir, lastSeg(dir)));
   const got = await reader.querySpans({ rolloutId: "ro-cut" });
   assert.equal(got.length, spans);
-  assert.deepEqual([...seqsByRollout(got).get("ro-cut")!], Array.from({ length: spans }, (_, i) => i));
+  assert.deepEqual(
+    [...seqsByRollout(got).get("ro-cut")!],
+    Array.from({ length: spans }, (_, i) => i),
+  );
   await reader.close();
 });
 
@@ -119,7 +124,14 @@ interface Ack {
 }
 
 /** Runs one writer child until it kills itself at `moment` (or is killed after `maxMs`); acks go to `acked`. */
-function runWriter(dir: string, rolloutId: string, moment: string, nth: number, acked: Map<string, Ack>, maxMs: number): Promise<{ signal: NodeJS.Signals | null; code: number | null; timedOut: boolean }> {
+function runWriter(
+  dir: string,
+  rolloutId: string,
+  moment: string,
+  nth: number,
+  acked: Map<string, Ack>,
+  maxMs: number,
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, rolloutId], {
       stdio: ["ignore", "pipe", "inherit", "ipc"],
@@ -150,7 +162,9 @@ function runWriter(dir: string, rolloutId: string, moment: string, nth: number, 
   });
 }
 
-test("SIGKILL at a part's temp file, a part without snapshot, a half-written snapshot, a WAL roll and during recovery: a follower never errors and every acknowledged span is there once", { timeout: 120_000 }, async (t) => {
+test("SIGKILL at a part's temp file, a part without snapshot, a half-written snapshot, a WAL roll and during recovery: a follower never errors and every acknowledged span is there once", {
+  timeout: 120_000,
+}, async (t) => {
   const dir = freshDir();
   const acked = new Map<string, Ack>();
   const errors: unknown[] = [];
@@ -162,7 +176,10 @@ test("SIGKILL at a part's temp file, a part without snapshot, a half-written sna
     const got = seqsByRollout(spans);
     for (const [rid, a] of want) {
       const seqs = got.get(rid) ?? [];
-      assert.ok(seqs.length >= a.last + 1 && seqs[a.last] === a.last, `${who}: rollout ${rid} acknowledged up to ${a.last}, saw ${seqs.length} spans`);
+      assert.ok(
+        seqs.length >= a.last + 1 && seqs[a.last] === a.last,
+        `${who}: rollout ${rid} acknowledged up to ${a.last}, saw ${seqs.length} spans`,
+      );
     }
   };
   const follow = (async () => {
@@ -198,7 +215,9 @@ test("SIGKILL at a part's temp file, a part without snapshot, a half-written sna
     for (const [i, [moment, nth]] of moments.entries()) {
       const t0 = Date.now();
       const r = await runWriter(dir, `ro-c${i}`, moment, nth, acked, 15_000);
-      t.diagnostic(`cycle ${i} ${moment}#${nth}: ${r.timedOut ? "timer" : "planned"} after ${Date.now() - t0} ms, acked up to ${acked.get(`ro-c${i}`)?.last ?? "-"}`);
+      t.diagnostic(
+        `cycle ${i} ${moment}#${nth}: ${r.timedOut ? "timer" : "planned"} after ${Date.now() - t0} ms, acked up to ${acked.get(`ro-c${i}`)?.last ?? "-"}`,
+      );
       assert.equal(r.signal, "SIGKILL", `cycle ${i} (${moment}): the writer exited with ${r.code}`);
       if (!r.timedOut) planned.push(moment);
       if (errors.length) break;
@@ -213,7 +232,10 @@ test("SIGKILL at a part's temp file, a part without snapshot, a half-written sna
   assert.ok(acked.size >= 3 && polls > 10, `acked ${acked.size} rollouts, ${polls} polls`);
   const w = await openStore(dir);
   // Recovery leaves no temp file of a write a crash cut short.
-  assert.deepEqual([...readdirSync(dir), ...readdirSync(join(dir, "spans"))].filter((f) => f.endsWith(".tmp")), []);
+  assert.deepEqual(
+    [...readdirSync(dir), ...readdirSync(join(dir, "spans"))].filter((f) => f.endsWith(".tmp")),
+    [],
+  );
   const spans = await w.querySpans();
   check(spans, acked, "writer after the last crash");
   for (const [rid, a] of acked) assert.equal((await w.querySpans({ rolloutId: rid, attemptId: a.attemptId })).length >= a.last + 1, true);

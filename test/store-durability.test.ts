@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DurableStore, openStore, StoreLockedError, type LightningStore } from "../src/store/index.js";
+import { type DurableStore, openStore, StoreLockedError, type LightningStore } from "../src/store/index.js";
 import { SPAN_COLUMNS } from "../src/store/parquet-layout.js";
 import { readWalSpans } from "../src/store/wal-spans.js";
 import { AGL, GEN_AI, ReadOnlyStoreError } from "../src/types/index.js";
@@ -45,11 +45,24 @@ function crashCopy(dir: string): string {
 
 async function populate(s: LightningStore) {
   const a = await s.startRollout({ input: { q: "a" }, rolloutId: "ro-a", config: { maxAttempts: 2 } }, { workerId: "w1" });
-  await s.addSpans(Array.from({ length: 50 }, (_, i) => makeSpan("ro-a", a.attempt.attemptId, { name: `s${i}`, startTime: 1700000000000.123 + i, attributes: { [AGL.attrs.rewardPrimary]: i / 10 } })));
+  await s.addSpans(
+    Array.from({ length: 50 }, (_, i) =>
+      makeSpan("ro-a", a.attempt.attemptId, {
+        name: `s${i}`,
+        startTime: 1700000000000.123 + i,
+        attributes: { [AGL.attrs.rewardPrimary]: i / 10 },
+      }),
+    ),
+  );
   await s.updateAttempt("ro-a", "latest", { status: "failed" });
   const a2 = (await s.dequeueRollout({ workerId: "w2" }))!;
-  await s.addSpan(makeSpan("ro-a", a2.attempt.attemptId, { parentId: "0123456789abcdef", status: { statusCode: "ERROR", description: "bad" } }));
-  await s.enqueueManyRollouts([{ input: 1, rolloutId: "ro-q1" }, { input: 2, rolloutId: "ro-q2", mode: "val" }]);
+  await s.addSpan(
+    makeSpan("ro-a", a2.attempt.attemptId, { parentId: "0123456789abcdef", status: { statusCode: "ERROR", description: "bad" } }),
+  );
+  await s.enqueueManyRollouts([
+    { input: 1, rolloutId: "ro-q1" },
+    { input: 2, rolloutId: "ro-q2", mode: "val" },
+  ]);
   const rs = await s.addResources({ p: { resourceType: "prompt_template", template: "v1" } }, "rs-p");
   await s.updateResources(rs.resourcesId, { p: { resourceType: "prompt_template", template: "v2" } });
   await s.addResources({ llm: { resourceType: "llm", endpoint: "http://127.0.0.1:9/v1", model: "tiny" } }, "rs-llm");
@@ -106,8 +119,14 @@ test("after reopen, spans on disk and spans in memory answer every query as one 
   ];
   const mixed = [];
   for (const q of queries) mixed.push(await t.querySpans(q));
-  assert.deepEqual(mixed[1].map((x) => x.sequenceId), [0, 1, 2, 3, 4, 5, 7, 8, 9]);
-  assert.deepEqual(mixed[8].map((x) => `${x.rolloutId}:${x.sequenceId}`), ["ro-1:0", "ro-1:1", "ro-1:2", "ro-1:3", "ro-1:4", "ro-1:5", "ro-1:7"]);
+  assert.deepEqual(
+    mixed[1].map((x) => x.sequenceId),
+    [0, 1, 2, 3, 4, 5, 7, 8, 9],
+  );
+  assert.deepEqual(
+    mixed[8].map((x) => `${x.rolloutId}:${x.sequenceId}`),
+    ["ro-1:0", "ro-1:1", "ro-1:2", "ro-1:3", "ro-1:4", "ro-1:5", "ro-1:7"],
+  );
   assert.equal((await t.statistics()).spans, 15);
   await t.close();
   // Third session: everything on disk; the same queries give the same answers.
@@ -129,7 +148,9 @@ test("a long run keeps about two segments of spans in memory and answers every q
   let peak = 0;
   for (let batch = 0; batch < 40; batch++) {
     const rid = `ro-${(batch % 3) + 1}`;
-    const spans = Array.from({ length: 25 }, (_, i) => makeSpan(rid, "", { name: i % 5 === 0 ? "agentlightning.reward" : "chat", attributes: { b: batch, i } }));
+    const spans = Array.from({ length: 25 }, (_, i) =>
+      makeSpan(rid, "", { name: i % 5 === 0 ? "agentlightning.reward" : "chat", attributes: { b: batch, i } }),
+    );
     for (const [k, st] of [s, m].entries()) await st.addSpans(spans.map((x) => ({ ...x, attemptId: ids[k][rid] })));
     peak = Math.max(peak, (await s.statistics()).spansInMemory!);
     if (batch % 4 === 3) await s.flush();
@@ -240,32 +261,59 @@ test("Parquet part files read back in DuckDB with the documented types, nulls an
   const aid = r.attempt.attemptId;
   await s.addSpans([
     makeSpan("ro-pq", aid, { name: AGL.spans.reward, attributes: { [AGL.attrs.rewardPrimary]: 0.75 } }),
-    makeSpan("ro-pq", aid, { name: "chat", parentId: "00f067aa0ba902b7", attributes: { [GEN_AI.requestModel]: "req", [GEN_AI.responseModel]: "resp", [GEN_AI.usageInputTokens]: 11, [GEN_AI.usageOutputTokens]: 7 } }),
-    makeSpan("ro-pq", aid, { name: "plain", startTime: Date.UTC(2025, 0, 2, 3, 4, 5, 6) + 0.007, status: { statusCode: "ERROR", description: "it broke" } }),
+    makeSpan("ro-pq", aid, {
+      name: "chat",
+      parentId: "00f067aa0ba902b7",
+      attributes: {
+        [GEN_AI.requestModel]: "req",
+        [GEN_AI.responseModel]: "resp",
+        [GEN_AI.usageInputTokens]: 11,
+        [GEN_AI.usageOutputTokens]: 7,
+      },
+    }),
+    makeSpan("ro-pq", aid, {
+      name: "plain",
+      startTime: Date.UTC(2025, 0, 2, 3, 4, 5, 6) + 0.007,
+      status: { statusCode: "ERROR", description: "it broke" },
+    }),
   ]);
   await (s as DurableStore).flush();
   // Logged after the flush: still only in the WAL.
   await s.addSpan(makeSpan("ro-pq", aid, { name: "tail" }));
   const inWal = readWalSpans(dir);
-  assert.deepEqual(inWal.map((x) => x.name), ["tail"]);
+  assert.deepEqual(
+    inWal.map((x) => x.name),
+    ["tail"],
+  );
 
   const db = await DuckDBInstance.create(":memory:");
   const c = await db.connect();
   const glob = `'${join(dir, "spans", "part-*.parquet")}'`;
-  const desc = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob})`)).getRowObjectsJS() as { column_name: string; column_type: string }[];
-  assert.deepEqual(desc.map((d) => d.column_name), SPAN_COLUMNS.map((x) => x.name));
+  const desc = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${glob})`)).getRowObjectsJS() as {
+    column_name: string;
+    column_type: string;
+  }[];
+  assert.deepEqual(
+    desc.map((d) => d.column_name),
+    SPAN_COLUMNS.map((x) => x.name),
+  );
   const types = Object.fromEntries(desc.map((d) => [d.column_name, d.column_type]));
   assert.equal(types.sequence_id, "BIGINT");
   assert.equal(types.start_time, "TIMESTAMP WITH TIME ZONE");
   assert.equal(types.reward, "DOUBLE");
   assert.equal(types.input_tokens, "BIGINT");
   assert.equal(types.attributes, "VARCHAR");
-  const rows = (await c.runAndReadAll(
-    `SELECT name, reward, model, input_tokens, output_tokens, parent_id, status_code, status_message, epoch_us(start_time) AS us, json_extract(attributes, '$."gen_ai.usage.input_tokens"')::INT AS json_tokens
+  const rows = (
+    await c.runAndReadAll(
+      `SELECT name, reward, model, input_tokens, output_tokens, parent_id, status_code, status_message, epoch_us(start_time) AS us, json_extract(attributes, '$."gen_ai.usage.input_tokens"')::INT AS json_tokens
      FROM read_parquet(${glob}) ORDER BY sequence_id`,
-  )).getRowObjectsJS() as Record<string, unknown>[];
+    )
+  ).getRowObjectsJS() as Record<string, unknown>[];
   assert.equal(rows.length, 3);
-  assert.deepEqual(rows.map((x) => x.name), [AGL.spans.reward, "chat", "plain"]);
+  assert.deepEqual(
+    rows.map((x) => x.name),
+    [AGL.spans.reward, "chat", "plain"],
+  );
   assert.equal(rows[0].reward, 0.75);
   assert.equal(rows[1].reward, null);
   assert.equal(rows[1].model, "resp");
@@ -332,11 +380,17 @@ test("a following reader sees a live run without refresh(): new spans once each 
     if (round % 2) await w.flush();
     await until(`${sent} spans`, async () => (await reader.querySpans({ rolloutId: "ro-1" })).length === sent);
     const seqs = (await reader.querySpans({ rolloutId: "ro-1" })).map((x) => x.sequenceId);
-    assert.deepEqual(seqs, Array.from({ length: sent }, (_, i) => i));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: sent }, (_, i) => i),
+    );
   }
   await w.updateAttempt("ro-1", "latest", { status: "succeeded" });
   const done = await waited;
-  assert.deepEqual(done.map((r) => [r.rolloutId, r.status]), [["ro-1", "succeeded"]]);
+  assert.deepEqual(
+    done.map((r) => [r.rolloutId, r.status]),
+    [["ro-1", "succeeded"]],
+  );
   assert.equal((reader as DurableStore).lastFollowError, null);
   await reader.close();
   await w.close();
@@ -376,12 +430,17 @@ test("large checkpoints, written by DuckDB straight from the WAL, put every span
   const s = (await openStore(dir, { parquetRollSpans: 5000, checkpointIntervalMs: 0 })) as DurableStore;
   const r = await s.startRollout({ input: 1 });
   const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < 12; i++) pending.push(s.addSpans(Array.from({ length: 1000 }, (_, j) => makeSpan(r.rolloutId, r.attempt.attemptId, { name: `n${j % 3}` }))));
+  for (let i = 0; i < 12; i++)
+    pending.push(s.addSpans(Array.from({ length: 1000 }, (_, j) => makeSpan(r.rolloutId, r.attempt.attemptId, { name: `n${j % 3}` }))));
   await Promise.all(pending);
   await s.flush();
   const db = await DuckDBInstance.create(":memory:");
   const c = await db.connect();
-  const rows = (await c.runAndReadAll(`SELECT count(*)::INT AS n, count(DISTINCT sequence_id)::INT AS d, min(sequence_id)::INT AS lo, max(sequence_id)::INT AS hi FROM read_parquet('${join(dir, "spans", "part-*.parquet")}')`)).getRowObjectsJS();
+  const rows = (
+    await c.runAndReadAll(
+      `SELECT count(*)::INT AS n, count(DISTINCT sequence_id)::INT AS d, min(sequence_id)::INT AS lo, max(sequence_id)::INT AS hi FROM read_parquet('${join(dir, "spans", "part-*.parquet")}')`,
+    )
+  ).getRowObjectsJS();
   assert.deepEqual(rows, [{ n: 12000, d: 12000, lo: 0, hi: 11999 }]);
   c.closeSync();
   db.closeSync();
@@ -401,4 +460,3 @@ test("openStore rejects bad directories and options with clear errors", async ()
   writeFileSync(file, "x");
   await assert.rejects(openStore(file));
 });
-

@@ -8,16 +8,20 @@ import { MemoryStore } from "../src/store/memory-store.js";
 
 test("copy gives what structuredClone gives for any JSON-like value, and shares nothing with it", () => {
   fc.assert(
-    fc.property(fc.jsonValue(), fc.anything({ withNullPrototype: true, withSparseArray: true, withDate: true, withMap: true, withSet: true }), (json, any) => {
-      for (const v of [json, any, { nested: [json, any] }]) {
-        const c = copy(v);
-        assert.deepEqual(c, structuredClone(v));
-        if (typeof v === "object" && v !== null) assert.notEqual(c, v);
-      }
-      const j = { v: json };
-      const c = copy(j);
-      if (typeof c.v === "object" && c.v !== null) assert.notEqual(c.v, j.v);
-    }),
+    fc.property(
+      fc.jsonValue(),
+      fc.anything({ withNullPrototype: true, withSparseArray: true, withDate: true, withMap: true, withSet: true }),
+      (json, any) => {
+        for (const v of [json, any, { nested: [json, any] }]) {
+          const c = copy(v);
+          assert.deepEqual(c, structuredClone(v));
+          if (typeof v === "object" && v !== null) assert.notEqual(c, v);
+        }
+        const j = { v: json };
+        const c = copy(j);
+        if (typeof c.v === "object" && c.v !== null) assert.notEqual(c.v, j.v);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -44,13 +48,17 @@ test("newId draws distinct ids of the documented shape", () => {
   for (const id of ids) assert.match(id, /^ro-[0-9a-f]{16}$/);
 });
 
-test("waitForRollouts resolves once every id has ended, counting ids already terminal, repeated or not yet enqueued", { timeout: 10_000 }, async () => {
+test("waitForRollouts resolves once every id has ended, counting ids already terminal, repeated or not yet enqueued", {
+  timeout: 10_000,
+}, async () => {
   const store = new MemoryStore({ deadlineCheckIntervalMs: 0 });
   try {
     const [a, b, c] = await store.enqueueManyRollouts([{ input: 1 }, { input: 2 }, { input: 3 }]);
     await store.updateRollout(a.rolloutId, { status: "cancelled" });
     let resolved: string[] | null = null;
-    const wait = store.waitForRollouts([a.rolloutId, b.rolloutId, b.rolloutId, c.rolloutId, "ro-later"]).then((rs) => (resolved = rs.map((r) => r.rolloutId)));
+    const wait = store
+      .waitForRollouts([a.rolloutId, b.rolloutId, b.rolloutId, c.rolloutId, "ro-later"])
+      .then((rs) => (resolved = rs.map((r) => r.rolloutId)));
     await store.updateRollout(b.rolloutId, { status: "cancelled" });
     const ar = (await store.dequeueRollout())!;
     assert.equal(ar.rolloutId, c.rolloutId);

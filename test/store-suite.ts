@@ -10,7 +10,11 @@ import type { StoreOptions } from "../src/store/index.js";
 export type OpenFn = (opts?: StoreOptions) => Promise<LightningStore>;
 
 let spanCounter = 0;
-export function makeSpan(rolloutId: string, attemptId: string, extra: Partial<Span> = {}): Omit<Span, "sequenceId"> & { sequenceId?: number } {
+export function makeSpan(
+  rolloutId: string,
+  attemptId: string,
+  extra: Partial<Span> = {},
+): Omit<Span, "sequenceId"> & { sequenceId?: number } {
   spanCounter++;
   return {
     rolloutId,
@@ -34,7 +38,14 @@ export function makeSpan(rolloutId: string, attemptId: string, extra: Partial<Sp
 async function observe(s: LightningStore) {
   const rollouts = await s.queryRollouts();
   const attempts = await Promise.all(rollouts.map((r) => s.queryAttempts(r.rolloutId)));
-  return { rollouts, attempts, spans: await s.querySpans(), resources: await s.queryResources(), workers: await s.queryWorkers(), stats: await s.statistics() };
+  return {
+    rollouts,
+    attempts,
+    spans: await s.querySpans(),
+    resources: await s.queryResources(),
+    workers: await s.queryWorkers(),
+    stats: await s.statistics(),
+  };
 }
 
 export function storeContract(kind: string, open: OpenFn): void {
@@ -73,7 +84,10 @@ export function storeContract(kind: string, open: OpenFn): void {
     const rs = await s.enqueueManyRollouts([{ input: 1 }, { input: 2 }, { input: 3 }]);
     assert.equal(rs.length, 3);
     const got = await s.dequeueManyRollouts(2);
-    assert.deepEqual(got.map((g) => g.input), [1, 2]);
+    assert.deepEqual(
+      got.map((g) => g.input),
+      [1, 2],
+    );
     assert.equal((await s.dequeueManyRollouts(5)).length, 1);
   });
 
@@ -119,20 +133,27 @@ export function storeContract(kind: string, open: OpenFn): void {
     assert.equal((await s.getRolloutById(r.rolloutId))?.status, "failed");
   });
 
-  withStore("store defaults apply to rollouts that leave config out", async (s) => {
-    assert.equal(s.defaults.maxAttempts, 2);
-    const r = await s.enqueueRollout({ input: 1 });
-    assert.equal(r.config.maxAttempts, 2);
-    const r2 = await s.enqueueRollout({ input: 1, config: { maxAttempts: 5 } });
-    assert.equal(r2.config.maxAttempts, 5);
-    assert.equal(r2.config.timeoutSeconds, 30);
-  }, { defaults: { maxAttempts: 2, timeoutSeconds: 30 } });
+  withStore(
+    "store defaults apply to rollouts that leave config out",
+    async (s) => {
+      assert.equal(s.defaults.maxAttempts, 2);
+      const r = await s.enqueueRollout({ input: 1 });
+      assert.equal(r.config.maxAttempts, 2);
+      const r2 = await s.enqueueRollout({ input: 1, config: { maxAttempts: 5 } });
+      assert.equal(r2.config.maxAttempts, 5);
+      assert.equal(r2.config.timeoutSeconds, 30);
+    },
+    { defaults: { maxAttempts: 2, timeoutSeconds: 30 } },
+  );
 
   withStore("invalid transitions throw InvalidTransitionError naming rollout and states, store unchanged", async (s) => {
     const r = await s.startRollout({ input: 1 });
     await s.updateAttempt(r.rolloutId, "latest", { status: "succeeded" });
     const before = await observe(s);
-    await assert.rejects(s.updateRollout(r.rolloutId, { status: "running", metadata: { x: 1 } }), (e: unknown) => e instanceof InvalidTransitionError && e.id === r.rolloutId && e.from === "succeeded" && e.to === "running");
+    await assert.rejects(
+      s.updateRollout(r.rolloutId, { status: "running", metadata: { x: 1 } }),
+      (e: unknown) => e instanceof InvalidTransitionError && e.id === r.rolloutId && e.from === "succeeded" && e.to === "running",
+    );
     await assert.rejects(s.updateAttempt(r.rolloutId, "latest", { status: "running" }), InvalidTransitionError);
     await assert.rejects(s.startAttempt(r.rolloutId), InvalidTransitionError);
     assert.deepEqual(await observe(s), before);
@@ -160,13 +181,22 @@ export function storeContract(kind: string, open: OpenFn): void {
 
   withStore("updateRollout changes fields and merges config", async (s) => {
     const r = await s.enqueueRollout({ input: 1 });
-    const u = await s.updateRollout(r.rolloutId, { input: { a: 2 }, mode: "val", resourcesId: "rs-1", config: { maxAttempts: 4 }, metadata: { tag: "t" } });
+    const u = await s.updateRollout(r.rolloutId, {
+      input: { a: 2 },
+      mode: "val",
+      resourcesId: "rs-1",
+      config: { maxAttempts: 4 },
+      metadata: { tag: "t" },
+    });
     assert.deepEqual(u.input, { a: 2 });
     assert.equal(u.mode, "val");
     assert.equal(u.resourcesId, "rs-1");
     assert.equal(u.config.maxAttempts, 4);
     assert.deepEqual(u.metadata, { tag: "t" });
-    assert.deepEqual((await s.queryRollouts({ mode: "val" })).map((x) => x.rolloutId), [r.rolloutId]);
+    assert.deepEqual(
+      (await s.queryRollouts({ mode: "val" })).map((x) => x.rolloutId),
+      [r.rolloutId],
+    );
     assert.deepEqual(await s.queryRollouts({ status: ["succeeded"] }), []);
     assert.equal((await s.queryRollouts({ ids: [r.rolloutId, "nope"] })).length, 1);
   });
@@ -220,7 +250,10 @@ export function storeContract(kind: string, open: OpenFn): void {
     const done = await waiting;
     assert.deepEqual(done.map((r) => r.status).sort(), ["failed", "succeeded"]);
     const partial = await s.waitForRollouts([a.rolloutId, "ro-unknown"], { timeoutMs: 10 });
-    assert.deepEqual(partial.map((r) => r.rolloutId), [a.rolloutId]);
+    assert.deepEqual(
+      partial.map((r) => r.rolloutId),
+      [a.rolloutId],
+    );
   });
 
   withStore("spans get per-attempt sequence ids and querySpans filters and orders them", async (s) => {
@@ -228,16 +261,31 @@ export function storeContract(kind: string, open: OpenFn): void {
     const aid = r.attempt.attemptId;
     const next = await s.getNextSpanSequenceId(r.rolloutId, aid);
     assert.equal(next, 0);
-    const batch = await s.addSpans([makeSpan(r.rolloutId, aid, { name: "agentlightning.reward" }), makeSpan(r.rolloutId, aid, { name: "llm" })]);
-    assert.deepEqual(batch.map((x) => x.sequenceId), [1, 2]);
+    const batch = await s.addSpans([
+      makeSpan(r.rolloutId, aid, { name: "agentlightning.reward" }),
+      makeSpan(r.rolloutId, aid, { name: "llm" }),
+    ]);
+    assert.deepEqual(
+      batch.map((x) => x.sequenceId),
+      [1, 2],
+    );
     const explicit = await s.addSpan({ ...makeSpan(r.rolloutId, aid, { name: "agentlightning.message" }), sequenceId: 10 });
     assert.equal(explicit.sequenceId, 10);
     assert.equal((await s.addSpan(makeSpan(r.rolloutId, aid))).sequenceId, 11);
     assert.equal(await s.getNextSpanSequenceId(r.rolloutId, aid), 12);
-    assert.deepEqual((await s.querySpans({ rolloutId: r.rolloutId })).map((x) => x.sequenceId), [1, 2, 10, 11]);
-    assert.deepEqual((await s.querySpans({ namePrefix: "agentlightning." })).map((x) => x.name), ["agentlightning.reward", "agentlightning.message"]);
+    assert.deepEqual(
+      (await s.querySpans({ rolloutId: r.rolloutId })).map((x) => x.sequenceId),
+      [1, 2, 10, 11],
+    );
+    assert.deepEqual(
+      (await s.querySpans({ namePrefix: "agentlightning." })).map((x) => x.name),
+      ["agentlightning.reward", "agentlightning.message"],
+    );
     assert.equal((await s.querySpans({ name: "llm" })).length, 1);
-    assert.deepEqual((await s.querySpans({ rolloutId: r.rolloutId, minSequenceId: 2, limit: 2 })).map((x) => x.sequenceId), [2, 10]);
+    assert.deepEqual(
+      (await s.querySpans({ rolloutId: r.rolloutId, minSequenceId: 2, limit: 2 })).map((x) => x.sequenceId),
+      [2, 10],
+    );
     assert.equal((await s.querySpans({ attemptId: "latest", rolloutId: r.rolloutId })).length, 4);
     assert.equal((await s.querySpans({ rolloutId: "ro-none" })).length, 0);
   });
@@ -249,7 +297,10 @@ export function storeContract(kind: string, open: OpenFn): void {
     await s.addSpan(makeSpan("ro-a", a.attempt.attemptId));
     await s.addSpan(makeSpan("ro-a", a.attempt.attemptId));
     const got = await s.querySpans();
-    assert.deepEqual(got.map((x) => `${x.rolloutId}:${x.sequenceId}`), ["ro-a:0", "ro-a:1", "ro-b:0"]);
+    assert.deepEqual(
+      got.map((x) => `${x.rolloutId}:${x.sequenceId}`),
+      ["ro-a:0", "ro-a:1", "ro-b:0"],
+    );
   });
 
   withStore("addOtelSpan takes an OpenTelemetry ReadableSpan shape", async (s) => {
@@ -275,7 +326,15 @@ export function storeContract(kind: string, open: OpenFn): void {
     assert.equal(sp.events[0].timestamp, 1700000000600);
     assert.equal(sp.links[0].spanId, "2".repeat(16));
     assert.equal(sp.resource.attributes["service.name"], "agent");
-    await assert.rejects(s.addOtelSpan(r.rolloutId, r.attempt.attemptId, { name: "x", spanContext: () => ({ traceId: "zz", spanId: "b7ad6b7169203331" }), startTime: [1, 0], endTime: [1, 0] }), ValidationError);
+    await assert.rejects(
+      s.addOtelSpan(r.rolloutId, r.attempt.attemptId, {
+        name: "x",
+        spanContext: () => ({ traceId: "zz", spanId: "b7ad6b7169203331" }),
+        startTime: [1, 0],
+        endTime: [1, 0],
+      }),
+      ValidationError,
+    );
     await assert.rejects(s.addOtelSpan(r.rolloutId, r.attempt.attemptId, 42), ValidationError);
   });
 
@@ -289,9 +348,12 @@ export function storeContract(kind: string, open: OpenFn): void {
     assert.equal(a2.resourcesId, a.resourcesId);
     assert.equal(a2.version, 2);
     assert.equal((await s.getLatestResources())?.resourcesId, a.resourcesId);
-    assert.equal(((await s.getResourcesById(a.resourcesId))?.resources.llm as { model: string }).model, "m2");
-    assert.equal((await s.getResourcesById("rs-none")), null);
-    assert.deepEqual((await s.queryResources()).map((r) => `${r.resourcesId}@${r.version}`), [`${a.resourcesId}@1`, `${b.resourcesId}@1`, `${a.resourcesId}@2`]);
+    assert.equal(((await s.getResourcesById(a.resourcesId))!.resources.llm as { model: string }).model, "m2");
+    assert.equal(await s.getResourcesById("rs-none"), null);
+    assert.deepEqual(
+      (await s.queryResources()).map((r) => `${r.resourcesId}@${r.version}`),
+      [`${a.resourcesId}@1`, `${b.resourcesId}@1`, `${a.resourcesId}@2`],
+    );
     const fresh = await s.updateResources("rs-new", { llm });
     assert.equal(fresh.version, 1);
     await assert.rejects(s.addResources({ llm }, "rs-prompt"), ValidationError);
@@ -353,10 +415,18 @@ export function storeContract(kind: string, open: OpenFn): void {
       ["waitForRollouts", () => s.waitForRollouts("x" as never), ValidationError],
       ["waitForRollouts timeout", () => s.waitForRollouts([], { timeoutMs: -1 }), ValidationError],
       ["addSpan trace id", () => s.addSpan(makeSpan("ro-ok", r.attempt.attemptId, { traceId: "XYZ" })), ValidationError],
-      ["addSpan attrs", () => s.addSpan(makeSpan("ro-ok", r.attempt.attemptId, { attributes: { o: { nested: 1 } } as never })), ValidationError],
+      [
+        "addSpan attrs",
+        () => s.addSpan(makeSpan("ro-ok", r.attempt.attemptId, { attributes: { o: { nested: 1 } } as never })),
+        ValidationError,
+      ],
       ["addSpan missing attempt", () => s.addSpan(makeSpan("ro-ok", "at-nope")), NotFoundError],
       ["addSpan missing rollout", () => s.addSpan(makeSpan("ro-nope", "at-nope")), NotFoundError],
-      ["addSpans one bad", () => s.addSpans([makeSpan("ro-ok", r.attempt.attemptId), makeSpan("ro-ok", r.attempt.attemptId, { startTime: NaN })]), ValidationError],
+      [
+        "addSpans one bad",
+        () => s.addSpans([makeSpan("ro-ok", r.attempt.attemptId), makeSpan("ro-ok", r.attempt.attemptId, { startTime: NaN })]),
+        ValidationError,
+      ],
       ["addSpans one missing", () => s.addSpans([makeSpan("ro-ok", r.attempt.attemptId), makeSpan("ro-ok", "at-x")]), NotFoundError],
       ["addOtelSpan", () => s.addOtelSpan("ro-ok", r.attempt.attemptId, null), ValidationError],
       ["querySpans", () => s.querySpans({ limit: -1 }), ValidationError],

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DurableStore, MemoryStore, openStore, type LightningStore } from "../src/store/index.js";
+import { type DurableStore, MemoryStore, openStore, type LightningStore } from "../src/store/index.js";
 import { readWalSpans } from "../src/store/wal-spans.js";
 import { encodeRecord } from "../src/store/wal.js";
 import { ValidationError, type Span } from "../src/types/index.js";
@@ -68,12 +68,24 @@ for (const kind of ["memory", "durable"] as const) {
     }
     // Well-formed pairs are text like any other.
     await s.addSpan(makeSpan("ro-s", aid, { name: "🚀", attributes: { "🚀": "𝄞" } }));
-    assert.deepEqual((await s.querySpans()).map((x) => [x.sequenceId, x.name]), [[0, "good-before"], [1, "🚀"]]);
+    assert.deepEqual(
+      (await s.querySpans()).map((x) => [x.sequenceId, x.name]),
+      [
+        [0, "good-before"],
+        [1, "🚀"],
+      ],
+    );
     if (kind === "durable") {
       await s.flush!();
       await s.close();
       const again = await openStore(dir);
-      assert.deepEqual((await again.querySpans()).map((x) => [x.sequenceId, x.name, x.attributes]), [[0, "good-before", { k: 1 }], [1, "🚀", { "🚀": "𝄞" }]]);
+      assert.deepEqual(
+        (await again.querySpans()).map((x) => [x.sequenceId, x.name, x.attributes]),
+        [
+          [0, "good-before", { k: 1 }],
+          [1, "🚀", { "🚀": "𝄞" }],
+        ],
+      );
       await again.close();
     } else await s.close();
   });
@@ -83,14 +95,20 @@ for (const kind of ["memory", "durable"] as const) {
   test(`${kind}: caller-chosen rollout and resources ids with a lone surrogate are refused, so no rollout exists whose spans the store must refuse`, async () => {
     const s: LightningStore = kind === "memory" ? new MemoryStore() : await openStore(freshDir(), { checkpointIntervalMs: 0 });
     for (const bad of [HIGH, `ro-${LOW}`]) {
-      await assert.rejects(s.enqueueRollout({ input: 1, rolloutId: bad }), (e: unknown) => e instanceof ValidationError && /lone UTF-16 surrogate/.test(e.message));
+      await assert.rejects(
+        s.enqueueRollout({ input: 1, rolloutId: bad }),
+        (e: unknown) => e instanceof ValidationError && /lone UTF-16 surrogate/.test(e.message),
+      );
       await assert.rejects(s.startRollout({ input: 1, rolloutId: bad }), ValidationError);
       await assert.rejects(s.addResources({}, bad), ValidationError);
       await assert.rejects(s.updateResources(bad, {}), ValidationError);
     }
     assert.equal((await s.queryRollouts()).length, 0);
     await s.enqueueRollout({ input: 1, rolloutId: "ro-🚀" });
-    assert.deepEqual((await s.queryRollouts()).map((r) => r.rolloutId), ["ro-🚀"]);
+    assert.deepEqual(
+      (await s.queryRollouts()).map((r) => r.rolloutId),
+      ["ro-🚀"],
+    );
     await s.close();
   });
 }
@@ -98,7 +116,10 @@ for (const kind of ["memory", "durable"] as const) {
 test("span times a Parquet part cannot hold are refused at the boundary", async () => {
   const s = await openStore(freshDir(), { checkpointIntervalMs: 0 });
   const r = await s.startRollout({ input: 1, rolloutId: "ro-t" });
-  await assert.rejects(s.addSpan(makeSpan("ro-t", r.attempt.attemptId, { startTime: 1e20, endTime: 1e20 })), /startTime: .* outside the times a store keeps/);
+  await assert.rejects(
+    s.addSpan(makeSpan("ro-t", r.attempt.attemptId, { startTime: 1e20, endTime: 1e20 })),
+    /startTime: .* outside the times a store keeps/,
+  );
   await assert.rejects(s.addSpan(makeSpan("ro-t", r.attempt.attemptId, { endTime: -9e15 })), /endTime/);
   await s.addSpan(makeSpan("ro-t", r.attempt.attemptId, { startTime: -8.64e15, endTime: 8.64e15 }));
   await s.close();
@@ -127,9 +148,15 @@ test("a WAL record an earlier version acknowledged with a lone surrogate or an o
   const kept = ["a", "b", "c", "e"];
 
   // Readers (and the WAL reader for outside engines) skip them before any writer has run.
-  assert.deepEqual(readWalSpans(crashed).map((x) => x.name), kept);
+  assert.deepEqual(
+    readWalSpans(crashed).map((x) => x.name),
+    kept,
+  );
   const reader = (await openStore(crashed, { readOnly: true, followIntervalMs: 0 })) as DurableStore;
-  assert.deepEqual((await reader.querySpans()).map((x) => x.name), kept);
+  assert.deepEqual(
+    (await reader.querySpans()).map((x) => x.name),
+    kept,
+  );
   assert.equal((await reader.statistics()).quarantinedSpans, 3);
   await reader.close();
 
@@ -144,14 +171,31 @@ test("a WAL record an earlier version acknowledged with a lone surrogate or an o
   } finally {
     console.warn = warn;
   }
-  assert.ok(warned.some((m) => /set aside 3 span\(s\) of WAL segment/.test(m)), warned.join("\n"));
-  assert.deepEqual((await s.querySpans()).map((x) => [x.sequenceId, x.name]), [[0, "a"], [1, "b"], [3, "c"], [6, "e"]]);
+  assert.ok(
+    warned.some((m) => /set aside 3 span\(s\) of WAL segment/.test(m)),
+    warned.join("\n"),
+  );
+  assert.deepEqual(
+    (await s.querySpans()).map((x) => [x.sequenceId, x.name]),
+    [
+      [0, "a"],
+      [1, "b"],
+      [3, "c"],
+      [6, "e"],
+    ],
+  );
   assert.equal((await s.statistics()).quarantinedSpans, 3);
   // The quarantine file holds the spans as they were logged, surrogates and all.
   const qfiles = readdirSync(join(crashed, "quarantine"));
   assert.equal(qfiles.length, 1);
-  const lines = readFileSync(join(crashed, "quarantine", qfiles[0]), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.span.sequenceId), [2, 4, 5]);
+  const lines = readFileSync(join(crashed, "quarantine", qfiles[0]), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.span.sequenceId),
+    [2, 4, 5],
+  );
   assert.equal(lines[0].span.name, badName);
   assert.match(lines[0].problem, /^name: lone UTF-16 surrogate U\+D83D/);
   assert.equal(lines[2].span.attributes.v, `x${LOW}`);
@@ -165,7 +209,10 @@ test("a WAL record an earlier version acknowledged with a lone surrogate or an o
   }
   assert.equal(again0.quarantinedSpans, 3);
   assert.deepEqual(readdirSync(join(beforeFold, "quarantine")), qfiles);
-  assert.deepEqual((await again0.querySpans()).map((x) => x.sequenceId), [0, 1, 3, 6]);
+  assert.deepEqual(
+    (await again0.querySpans()).map((x) => x.sequenceId),
+    [0, 1, 3, 6],
+  );
   await again0.close();
   // The store goes on: new spans continue the sequence, checkpoints and close work.
   await s.addSpan(makeSpan("ro-old", aid, { name: "f" }));
@@ -173,7 +220,16 @@ test("a WAL record an earlier version acknowledged with a lone surrogate or an o
   await s.close();
   assert.deepEqual(readdirSync(join(crashed, "wal")), []);
   const again = (await openStore(crashed)) as DurableStore;
-  assert.deepEqual((await again.querySpans()).map((x) => [x.sequenceId, x.name]), [[0, "a"], [1, "b"], [3, "c"], [6, "e"], [7, "f"]]);
+  assert.deepEqual(
+    (await again.querySpans()).map((x) => [x.sequenceId, x.name]),
+    [
+      [0, "a"],
+      [1, "b"],
+      [3, "c"],
+      [6, "e"],
+      [7, "f"],
+    ],
+  );
   assert.equal((await again.statistics()).quarantinedSpans, 3);
   await again.close();
 });
@@ -185,7 +241,14 @@ test("a leading U+FEFF in any text reads back byte for byte from memory, the WAL
   const r = await s.startRollout({ input: 1, rolloutId: rid });
   const aid = r.attempt.attemptId;
   const texts = ["\uFEFFname", "\uFEFF", "\uFEFF\uFEFF2", "a\uFEFF"];
-  const drafts: Draft[] = texts.map((t) => makeSpan(rid, aid, { name: t, status: { statusCode: "ERROR", description: t }, attributes: { [t]: t }, events: [{ name: t, timestamp: 1, attributes: {} }] }));
+  const drafts: Draft[] = texts.map((t) =>
+    makeSpan(rid, aid, {
+      name: t,
+      status: { statusCode: "ERROR", description: t },
+      attributes: { [t]: t },
+      events: [{ name: t, timestamp: 1, attributes: {} }],
+    }),
+  );
   const acked = await s.addSpans(drafts);
   const check = (got: Span[], where: string) => {
     assert.deepEqual(got, acked, where);
@@ -209,7 +272,11 @@ test("a leading U+FEFF in any text reads back byte for byte from memory, the WAL
   await cold.close();
   const db = await DuckDBInstance.create(":memory:");
   const c = await db.connect();
-  const rows = (await c.runAndReadAll(`SELECT hex(name) AS h, hex(rollout_id) AS r FROM read_parquet('${join(dir, "spans", "part-*.parquet")}') ORDER BY sequence_id`)).getRowObjectsJS();
+  const rows = (
+    await c.runAndReadAll(
+      `SELECT hex(name) AS h, hex(rollout_id) AS r FROM read_parquet('${join(dir, "spans", "part-*.parquet")}') ORDER BY sequence_id`,
+    )
+  ).getRowObjectsJS();
   assert.equal(rows[0].h, "EFBBBF6E616D65");
   assert.equal(rows[0].r, Buffer.from(rid).toString("hex").toUpperCase());
   c.closeSync();
@@ -240,7 +307,26 @@ test("spans read back from Parquet come in the same order as from memory whateve
 // ---------------------------------------------------------------------------
 // property: arbitrary Unicode through every field and back out of every layer
 
-const SPECIALS = ["\uFEFF", "\u0000", "\u202E", "\u200F", "\u061C", "\u{1F680}", "\u{10FFFF}", "\uFFFD", "\uFFFE", "\u2028", "\\", '"', "\n", "\t", "'", "%", "é", "e\u0301"];
+const SPECIALS = [
+  "\uFEFF",
+  "\u0000",
+  "\u202E",
+  "\u200F",
+  "\u061C",
+  "\u{1F680}",
+  "\u{10FFFF}",
+  "\uFFFD",
+  "\uFFFE",
+  "\u2028",
+  "\\",
+  '"',
+  "\n",
+  "\t",
+  "'",
+  "%",
+  "é",
+  "e\u0301",
+];
 const LONE = [HIGH, LOW, "\uDBFF", "\uDC00"];
 const unit = (withLone: boolean) =>
   fc.oneof(
@@ -252,10 +338,22 @@ const text = (withLone = false) =>
   fc.oneof(
     { weight: 30, arbitrary: fc.string({ unit: unit(withLone), maxLength: 12 }) },
     // Very long strings: a span line far beyond DuckDB's default JSON object size and a WAL write.
-    { weight: 1, arbitrary: fc.tuple(fc.string({ unit: unit(withLone), minLength: 1, maxLength: 4 }), fc.integer({ min: 10_000, max: 100_000 })).map(([s, k]) => s.repeat(Math.ceil(k / s.length))) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.string({ unit: unit(withLone), minLength: 1, maxLength: 4 }), fc.integer({ min: 10_000, max: 100_000 }))
+        .map(([s, k]) => s.repeat(Math.ceil(k / s.length))),
+    },
   );
 const attrValue = (t: fc.Arbitrary<string>) =>
-  fc.oneof(t, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(t, { maxLength: 3 }));
+  fc.oneof(
+    t,
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(t, { maxLength: 3 }),
+  );
 const attributes = (t: fc.Arbitrary<string>) => fc.dictionary(t, attrValue(t), { maxKeys: 4 });
 
 const spanFields = (t: fc.Arbitrary<string>) =>
@@ -302,44 +400,56 @@ async function assertProperty<T>(prop: fc.IAsyncPropertyWithHooks<T>, params: fc
 /** What every layer must give back: the acknowledged span under JSON's rules (which -0 and key order follow). */
 const jsonCopy = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
-test("property: arbitrary Unicode (BOM, NUL, RTL, 4-byte, very long) in every span field reads back exactly from memory, WAL, Parquet and a reopen", { timeout: 120_000 }, async () => {
+test("property: arbitrary Unicode (BOM, NUL, RTL, 4-byte, very long) in every span field reads back exactly from memory, WAL, Parquet and a reopen", {
+  timeout: 120_000,
+}, async () => {
   const rid = "ro-prop";
   await assertProperty(
-    fc.asyncProperty(fc.array(spanFields(text()), { minLength: 1, maxLength: 4 }), fc.string({ unit: unit(false), minLength: 1, maxLength: 8 }), async (fields, ridSuffix) => {
-      const dir = freshDir();
-      const s = await openStore(dir, { checkpointIntervalMs: 0 });
-      const m = new MemoryStore();
-      const roll = `${rid}${ridSuffix}`;
-      const a = await s.startRollout({ input: 1, rolloutId: roll });
-      const ma = await m.startRollout({ input: 1, rolloutId: roll });
-      const drafts = fields.map((f) => toDraft(roll, a.attempt.attemptId, f));
-      const acked = jsonCopy(await s.addSpans(drafts));
-      await m.addSpans(drafts.map((d) => ({ ...d, attemptId: ma.attempt.attemptId })));
-      for (let i = 0; i < fields.length; i++) assert.equal(acked[i].name, fields[i].name);
-      assert.deepEqual(await s.querySpans(), acked, "durable, memory");
-      assert.deepEqual((await m.querySpans()).map((x) => ({ ...x, attemptId: a.attempt.attemptId })), acked, "memory store");
-      const copy = crashCopy(dir);
-      const wal = await openStore(copy, { readOnly: true, followIntervalMs: 0 });
-      assert.deepEqual(await wal.querySpans(), acked, "from the WAL");
-      await wal.close();
-      // The writer recovers the copy: DuckDB folds the segment into a part.
-      const recovered = await openStore(copy);
-      assert.deepEqual(await recovered.querySpans(), acked, "recovered");
-      await recovered.close();
-      await s.close();
-      await m.close();
-      const cold = await openStore(dir, { readOnly: true, followIntervalMs: 0 });
-      assert.deepEqual(await cold.querySpans(), acked, "from Parquet");
-      assert.deepEqual(await cold.querySpans({ rolloutId: roll, attemptId: a.attempt.attemptId }), acked, "from Parquet, by attempt");
-      await cold.close();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(copy, { recursive: true, force: true });
-    }),
+    fc.asyncProperty(
+      fc.array(spanFields(text()), { minLength: 1, maxLength: 4 }),
+      fc.string({ unit: unit(false), minLength: 1, maxLength: 8 }),
+      async (fields, ridSuffix) => {
+        const dir = freshDir();
+        const s = await openStore(dir, { checkpointIntervalMs: 0 });
+        const m = new MemoryStore();
+        const roll = `${rid}${ridSuffix}`;
+        const a = await s.startRollout({ input: 1, rolloutId: roll });
+        const ma = await m.startRollout({ input: 1, rolloutId: roll });
+        const drafts = fields.map((f) => toDraft(roll, a.attempt.attemptId, f));
+        const acked = jsonCopy(await s.addSpans(drafts));
+        await m.addSpans(drafts.map((d) => ({ ...d, attemptId: ma.attempt.attemptId })));
+        for (let i = 0; i < fields.length; i++) assert.equal(acked[i].name, fields[i].name);
+        assert.deepEqual(await s.querySpans(), acked, "durable, memory");
+        assert.deepEqual(
+          (await m.querySpans()).map((x) => ({ ...x, attemptId: a.attempt.attemptId })),
+          acked,
+          "memory store",
+        );
+        const copy = crashCopy(dir);
+        const wal = await openStore(copy, { readOnly: true, followIntervalMs: 0 });
+        assert.deepEqual(await wal.querySpans(), acked, "from the WAL");
+        await wal.close();
+        // The writer recovers the copy: DuckDB folds the segment into a part.
+        const recovered = await openStore(copy);
+        assert.deepEqual(await recovered.querySpans(), acked, "recovered");
+        await recovered.close();
+        await s.close();
+        await m.close();
+        const cold = await openStore(dir, { readOnly: true, followIntervalMs: 0 });
+        assert.deepEqual(await cold.querySpans(), acked, "from Parquet");
+        assert.deepEqual(await cold.querySpans({ rolloutId: roll, attemptId: a.attempt.attemptId }), acked, "from Parquet, by attempt");
+        await cold.close();
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(copy, { recursive: true, force: true });
+      },
+    ),
     { numRuns: 10 },
   );
 });
 
-test("property: a span is stored exactly or refused whole with a ValidationError, and refusal changes nothing", { timeout: 60_000 }, async () => {
+test("property: a span is stored exactly or refused whole with a ValidationError, and refusal changes nothing", {
+  timeout: 60_000,
+}, async () => {
   const s = await openStore(freshDir(), { checkpointIntervalMs: 0 });
   const r = await s.startRollout({ input: 1, rolloutId: "ro-any" });
   const aid = r.attempt.attemptId;

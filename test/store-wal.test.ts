@@ -101,14 +101,25 @@ test("a directory logged in the first format (spans inside payloads) reopens and
   const spans = [span(0, { attemptId: attempt.attemptId }), span(1, { attemptId: attempt.attemptId })];
   const payload = Buffer.from(JSON.stringify({ spans }), "utf8");
   const segment = Number(/\d+/.exec(snap)![0]) + 1;
-  writeFileSync(join(dir, STORE_LAYOUT.walDir, STORE_LAYOUT.walFile(segment)), Buffer.concat([Buffer.from(`{"c":${crc32(payload)},"r":`), payload, Buffer.from("}\n")]));
+  writeFileSync(
+    join(dir, STORE_LAYOUT.walDir, STORE_LAYOUT.walFile(segment)),
+    Buffer.concat([Buffer.from(`{"c":${crc32(payload)},"r":`), payload, Buffer.from("}\n")]),
+  );
   const s = await openStore(dir);
-  assert.deepEqual((await s.querySpans({ rolloutId: "ro-1" })).map((x) => x.spanId), spans.map((x) => x.spanId));
+  assert.deepEqual(
+    (await s.querySpans({ rolloutId: "ro-1" })).map((x) => x.spanId),
+    spans.map((x) => x.spanId),
+  );
   await s.close();
   const db = await DuckDBInstance.create(":memory:");
   const c = await db.connect();
-  const rows = (await c.runAndReadAll(`SELECT span_id, attributes FROM read_parquet('${join(dir, STORE_LAYOUT.partsGlob)}') ORDER BY sequence_id`)).getRowsJS();
-  assert.deepEqual(rows.map((r) => r[0]), spans.map((x) => x.spanId));
+  const rows = (
+    await c.runAndReadAll(`SELECT span_id, attributes FROM read_parquet('${join(dir, STORE_LAYOUT.partsGlob)}') ORDER BY sequence_id`)
+  ).getRowsJS();
+  assert.deepEqual(
+    rows.map((r) => r[0]),
+    spans.map((x) => x.spanId),
+  );
   assert.deepEqual(JSON.parse(rows[0][1] as string), spans[0].attributes);
   c.closeSync();
   db.closeSync();

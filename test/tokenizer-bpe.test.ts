@@ -55,8 +55,8 @@ test("byte-to-unicode table and base ids are GPT-2's", () => {
   assert.deepEqual(tok.encode("<|endoftext|>", { allowSpecial: true }), [50256]);
   assert.equal(tok.vocabSize, 50257);
   assert.equal(tok.eosId, 50256);
-  assert.equal(tok.padId, 50256);  // GPT-2 has no pad token: eos stands in
-  assert.equal(tok.chatTemplate, "plain");  // no <|im_start|> in the vocabulary
+  assert.equal(tok.padId, 50256); // GPT-2 has no pad token: eos stands in
+  assert.equal(tok.chatTemplate, "plain"); // no <|im_start|> in the vocabulary
   assert.deepEqual(tok.stopIds, [50256]);
 });
 
@@ -69,11 +69,20 @@ test("BPE applies merges by rank, not left to right, as computed by hand", () =>
   assert.deepEqual(tok.encode(" in"), [220, 259]);
   // lower rank wins even when it sits to the right: "abc" with [b c, a b] -> a|bc
   const t2 = BpeTokenizer.fromJSON(handmade(["b c", "a b"]));
-  assert.deepEqual(t2.encode("abc").map((i) => t2.idToTokenString(i)), ["a", "bc"]);
+  assert.deepEqual(
+    t2.encode("abc").map((i) => t2.idToTokenString(i)),
+    ["a", "bc"],
+  );
   // a pair is merged at every occurrence, left to right, without overlaps
   const t3 = BpeTokenizer.fromJSON(handmade(["a a", "aa aa"]));
-  assert.deepEqual(t3.encode("aaaaa").map((i) => t3.idToTokenString(i)), ["aaaa", "a"]);
-  assert.deepEqual(t3.encode("aaa").map((i) => t3.idToTokenString(i)), ["aa", "a"]);
+  assert.deepEqual(
+    t3.encode("aaaaa").map((i) => t3.idToTokenString(i)),
+    ["aaaa", "a"],
+  );
+  assert.deepEqual(
+    t3.encode("aaa").map((i) => t3.idToTokenString(i)),
+    ["aa", "a"],
+  );
 });
 
 test("GPT-2 pre-tokenizer regex splits contractions, spaces and newlines like GPT-2", () => {
@@ -114,7 +123,10 @@ test("fixture tokenizer round-trips Unicode text and compresses its training cor
   const corpus = readFileSync(join(fixtureDir, "corpus.txt"), "utf8");
   const ids = tok.encode(corpus, { allowSpecial: true });
   assert.equal(tok.decode(ids), corpus);
-  assert.ok(new TextEncoder().encode(corpus).length / ids.length > 1.8, `compression ${new TextEncoder().encode(corpus).length / ids.length}`);
+  assert.ok(
+    new TextEncoder().encode(corpus).length / ids.length > 1.8,
+    `compression ${new TextEncoder().encode(corpus).length / ids.length}`,
+  );
   assert.deepEqual(tok.encode(" the"), [tok.tokenId("Ġthe")]);
 });
 
@@ -144,7 +156,7 @@ test("Qwen2-format tokenizer.json (NFC + Split + ByteLevel) and tokenizer_config
       { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
     ],
   };
-  json.model.merges = json.model.merges.map((m: string) => m.split(" "));  // newer files store pairs
+  json.model.merges = json.model.merges.map((m: string) => m.split(" ")); // newer files store pairs
   const dir = mkdtempSync(join(tmpdir(), "arclight-tok-"));
   try {
     writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(json));
@@ -152,7 +164,10 @@ test("Qwen2-format tokenizer.json (NFC + Split + ByteLevel) and tokenizer_config
     const qwenTemplate =
       "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}" +
       "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ eos_token: "<|im_end|>", pad_token: "<|endoftext|>", chat_template: qwenTemplate }));
+    writeFileSync(
+      join(dir, "tokenizer_config.json"),
+      JSON.stringify({ eos_token: "<|im_end|>", pad_token: "<|endoftext|>", chat_template: qwenTemplate }),
+    );
     const tok = BpeTokenizer.fromFile(join(dir, "tokenizer.json"));
     assert.equal(tok.eosId, tok.tokenId("<|im_end|>"));
     assert.equal(tok.padId, tok.tokenId("<|endoftext|>"));
@@ -165,14 +180,20 @@ test("Qwen2-format tokenizer.json (NFC + Split + ByteLevel) and tokenizer_config
     );
     assert.equal(tok.applyChatTemplate([{ role: "system", content: "S" }]), "<|im_start|>system\nS<|im_end|>\n");
     assert.equal(tok.applyChatTemplate([]), "");
-    assert.deepEqual(tok.encode("e\u0301"), tok.encode("é"));  // NFC first
+    assert.deepEqual(tok.encode("e\u0301"), tok.encode("é")); // NFC first
     const digits = tok.encode("2026").map((i) => tok.idToTokenString(i));
     assert.deepEqual(digits, ["2", "0", "2", "6"]);
     assert.equal(tok.decode(tok.encode("Straße 12 'LL\n\n x")), "Straße 12 'LL\n\n x");
     const gpt2 = BpeTokenizer.fromFile(fixturePath);
     // GPT-2's regex keeps " 7" together (merged to "Ġ7"); Qwen2's splits the space from the digit.
-    assert.deepEqual(gpt2.encode(" 7").map((i) => gpt2.idToTokenString(i)), ["Ġ7"]);
-    assert.deepEqual(tok.encode(" 7").map((i) => tok.idToTokenString(i)), ["Ġ", "7"]);
+    assert.deepEqual(
+      gpt2.encode(" 7").map((i) => gpt2.idToTokenString(i)),
+      ["Ġ7"],
+    );
+    assert.deepEqual(
+      tok.encode(" 7").map((i) => tok.idToTokenString(i)),
+      ["Ġ", "7"],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -182,7 +203,10 @@ test("malformed tokenizer.json files fail with ValidationError naming the proble
   const bad = (mutate: (j: ReturnType<typeof fixtureJson>) => void, pattern: RegExp) => {
     const j = fixtureJson();
     mutate(j);
-    assert.throws(() => BpeTokenizer.fromJSON(j), (e: unknown) => e instanceof ValidationError && pattern.test(e.message));
+    assert.throws(
+      () => BpeTokenizer.fromJSON(j),
+      (e: unknown) => e instanceof ValidationError && pattern.test(e.message),
+    );
   };
   bad((j) => (j.model.type = "WordPiece"), /not BPE/);
   bad((j) => j.model.merges.push("zz qq"), /not in the vocab/);
@@ -190,11 +214,14 @@ test("malformed tokenizer.json files fail with ValidationError naming the proble
   bad((j) => (j.normalizer = { type: "Lowercase" }), /normalizer type "Lowercase"/);
   bad((j) => (j.pre_tokenizer = { type: "Whitespace" }), /pre_tokenizer type "Whitespace"/);
   bad((j) => (j.post_processor = { type: "TemplateProcessing" }), /post_processor/);
-  bad((j) => delete j.model.vocab["Ā"], /byte-level base tokens/);
-  bad((j) => (j.model.vocab["dup"] = 5), /used twice/);
+  bad((j) => delete j.model.vocab.Ā, /byte-level base tokens/);
+  bad((j) => (j.model.vocab.dup = 5), /used twice/);
   bad((j) => (j.added_tokens[0].id = 5), /reuses id 5/);
   assert.throws(() => BpeTokenizer.fromJSON(fixtureJson(), { eosToken: "<nope>" }), /eos token "<nope>" is not in the vocabulary/);
-  assert.throws(() => BpeTokenizer.fromFile("/no/such/tokenizer.json"), (e: unknown) => e instanceof ValidationError && /cannot read/.test(e.message));
+  assert.throws(
+    () => BpeTokenizer.fromFile("/no/such/tokenizer.json"),
+    (e: unknown) => e instanceof ValidationError && /cannot read/.test(e.message),
+  );
   const tok = BpeTokenizer.fromJSON(fixtureJson());
   assert.throws(() => tok.decode([tok.vocabSize]), /not a token id/);
   assert.throws(() => tok.encode(null as unknown as string), ValidationError);
@@ -216,7 +243,7 @@ test("heap merge for long words gives the same ids as the scan and stays fast on
   const t3h = BpeTokenizer.fromJSON(handmade(["a a", "aa aa", "b c", "a b"]), { longWord: 0 });
   for (const w of ["aaaaa", "abc", "aabcaaab", "abababcc"]) assert.deepEqual(t3h.encode(w), t3s.encode(w), w);
   const tok = BpeTokenizer.fromJSON(fixtureJson());
-  const huge = " ".repeat(200_000) + "x" + "7".repeat(100_000);
+  const huge = `${" ".repeat(200_000)}x${"7".repeat(100_000)}`;
   const t0 = performance.now();
   const ids = tok.encode(huge);
   assert.ok(performance.now() - t0 < 5_000, "long pieces must not be quadratic");

@@ -17,7 +17,18 @@ function rng(seed: number) {
 }
 
 function randomText(r: () => number, n: number): string {
-  const ranges = [[0x20, 0x7e], [0x0a, 0x0a], [0xa0, 0x24f], [0x370, 0x3ff], [0x400, 0x4ff], [0x3040, 0x30ff], [0x4e00, 0x9fff], [0xac00, 0xd7a3], [0x1f300, 0x1faff], [0x300, 0x36f]];
+  const ranges = [
+    [0x20, 0x7e],
+    [0x0a, 0x0a],
+    [0xa0, 0x24f],
+    [0x370, 0x3ff],
+    [0x400, 0x4ff],
+    [0x3040, 0x30ff],
+    [0x4e00, 0x9fff],
+    [0xac00, 0xd7a3],
+    [0x1f300, 0x1faff],
+    [0x300, 0x36f],
+  ];
   let s = "";
   for (let i = 0; i < n; i++) {
     const [lo, hi] = ranges[Math.floor(r() * ranges.length)];
@@ -57,8 +68,14 @@ test("byte tokenizer matches special tokens only when allowed and can skip them 
 
 test("byte tokenizer rejects non-strings and ids outside the vocabulary with ValidationError", () => {
   const tok = new ByteTokenizer();
-  assert.throws(() => tok.encode(42 as unknown as string), (e: unknown) => e instanceof ValidationError && /text must be a string, got number/.test(e.message));
-  assert.throws(() => tok.decode([1, 260]), (e: unknown) => e instanceof ValidationError && /ids\[1\] = 260 is not a token id/.test(e.message));
+  assert.throws(
+    () => tok.encode(42 as unknown as string),
+    (e: unknown) => e instanceof ValidationError && /text must be a string, got number/.test(e.message),
+  );
+  assert.throws(
+    () => tok.decode([1, 260]),
+    (e: unknown) => e instanceof ValidationError && /ids\[1\] = 260 is not a token id/.test(e.message),
+  );
   assert.throws(() => tok.decode([-1]), ValidationError);
   assert.throws(() => tok.decode([1.5]), /not an integer/);
   assert.throws(() => tok.decode("abc" as unknown as number[]), ValidationError);
@@ -82,7 +99,10 @@ test("ChatML and plain templates render the documented formats", () => {
   );
   assert.equal(renderChat("plain", msgs), "system: Be brief.\nuser: 2+2?\n");
   assert.equal(renderChat("plain", msgs, { addGenerationPrompt: true }).endsWith("\nassistant: "), true);
-  assert.throws(() => renderChat("chatml", [{ role: "user" } as never]), (e: unknown) => e instanceof ValidationError && /content must be a string/.test(e.message));
+  assert.throws(
+    () => renderChat("chatml", [{ role: "user" } as never]),
+    (e: unknown) => e instanceof ValidationError && /content must be a string/.test(e.message),
+  );
   assert.throws(() => renderChat("plain", [{ role: "a\nb", content: "" }]), /role must be/);
   assert.throws(() => renderChat("plain", "hi" as never), /messages must be an array/);
 });

@@ -38,7 +38,8 @@ function mismatches(texts: readonly string[], ours: (s: string) => number[], the
   for (const s of texts) {
     const a = ours(s);
     const b = theirs(s);
-    if (a.length !== b.length || a.some((x, i) => x !== b[i])) out.push(`${JSON.stringify(s)}\n  arclight ${JSON.stringify(a)}\n  peer     ${JSON.stringify(b)}`);
+    if (a.length !== b.length || a.some((x, i) => x !== b[i]))
+      out.push(`${JSON.stringify(s)}\n  arclight ${JSON.stringify(a)}\n  peer     ${JSON.stringify(b)}`);
   }
   return out;
 }
@@ -61,13 +62,23 @@ test("GPT-2: ids equal js-tiktoken's gpt2 encoding on the whole corpus, save Jav
   const { ours, tt } = loadGpt2();
   assert.ok(corpus.length > 300);
   // Special-token strings stay plain text on both sides.
-  assertSame("gpt2 vs js-tiktoken", corpus.filter((s) => !jsWhitespaceQuirk(s)), (s) => ours.encode(s), (s) => tt.encode(s, [], []));
-  assert.deepEqual(ours.encode("Hello world"), [15496, 995]);  // GPT-2's ids, as published
+  assertSame(
+    "gpt2 vs js-tiktoken",
+    corpus.filter((s) => !jsWhitespaceQuirk(s)),
+    (s) => ours.encode(s),
+    (s) => tt.encode(s, [], []),
+  );
+  assert.deepEqual(ours.encode("Hello world"), [15496, 995]); // GPT-2's ids, as published
 });
 
 test("GPT-2: ids equal @huggingface/tokenizers on the same tokenizer.json, special tokens included", { timeout: 60_000 }, () => {
   const { json, ours, hf } = loadGpt2();
-  assertSame("gpt2 vs tokenizers.js", corpus.filter((s) => !jsWhitespaceQuirk(s)), (s) => ours.encode(s, { allowSpecial: true }), (s) => hfIds(hf, s));
+  assertSame(
+    "gpt2 vs tokenizers.js",
+    corpus.filter((s) => !jsWhitespaceQuirk(s)),
+    (s) => ours.encode(s, { allowSpecial: true }),
+    (s) => hfIds(hf, s),
+  );
   // tokenizers.js runs a Split pattern with Oniguruma's \s, so GPT-2's pattern
   // written as a Split step is the faithful peer for U+FEFF and U+0085 too.
   const split = {
@@ -83,7 +94,12 @@ test("GPT-2: ids equal @huggingface/tokenizers on the same tokenizer.json, speci
   const quirky = corpus.filter(jsWhitespaceQuirk);
   assert.ok(quirky.length > 0, "the corpus should hold U+FEFF / U+0085 cases");
   const hfSplit = new HfTokenizer(split, {});
-  assertSame("gpt2 (as Split) vs tokenizers.js", quirky, (s) => ours.encode(s, { allowSpecial: true }), (s) => hfIds(hfSplit, s));
+  assertSame(
+    "gpt2 (as Split) vs tokenizers.js",
+    quirky,
+    (s) => ours.encode(s, { allowSpecial: true }),
+    (s) => hfIds(hfSplit, s),
+  );
   // Decoding agrees too, on whole encodings and on ones cut mid-character.
   for (const s of corpus) {
     const ids = ours.encode(s, { allowSpecial: true });
@@ -91,27 +107,54 @@ test("GPT-2: ids equal @huggingface/tokenizers on the same tokenizer.json, speci
       assert.equal(ours.decode(part), hf.decode(part, { clean_up_tokenization_spaces: false }), JSON.stringify(s));
   }
   // By hand: U+FEFF is not whitespace for GPT-2, so " \ufeff" is one punctuation piece ("Ġï", "»", "¿").
-  assert.deepEqual(ours.encode(" \ufeff").map((id) => ours.idToTokenString(id)), ["Ġï", "»", "¿"]);
+  assert.deepEqual(
+    ours.encode(" \ufeff").map((id) => ours.idToTokenString(id)),
+    ["Ġï", "»", "¿"],
+  );
 });
 
-test("Llama 3 layout (cl100k_base vocabulary): ids equal tokenizers.js with and without BOS, and js-tiktoken's cl100k_base", { timeout: 60_000 }, () => {
+test("Llama 3 layout (cl100k_base vocabulary): ids equal tokenizers.js with and without BOS, and js-tiktoken's cl100k_base", {
+  timeout: 60_000,
+}, () => {
   const json = llama3TokenizerJson();
   const cfg = { bos_token: "<|begin_of_text|>", eos_token: "<|end_of_text|>" };
   const ours = BpeTokenizer.fromJSON(json, { tokenizerConfig: cfg });
   const hf = new HfTokenizer(json, cfg);
-  assertSame("llama3 vs tokenizers.js", corpus, (s) => ours.encode(s, { allowSpecial: true }), (s) => hfIds(hf, s));
-  assertSame("llama3 with BOS vs tokenizers.js", corpus.slice(0, 60), (s) => ours.encode(s, { allowSpecial: true, addSpecialTokens: true }), (s) => hfIds(hf, s, true));
+  assertSame(
+    "llama3 vs tokenizers.js",
+    corpus,
+    (s) => ours.encode(s, { allowSpecial: true }),
+    (s) => hfIds(hf, s),
+  );
+  assertSame(
+    "llama3 with BOS vs tokenizers.js",
+    corpus.slice(0, 60),
+    (s) => ours.encode(s, { allowSpecial: true, addSpecialTokens: true }),
+    (s) => hfIds(hf, s, true),
+  );
   assert.equal(ours.encode("hi", { addSpecialTokens: true })[0], 128000);
   assert.equal(ours.eosId, 128001);
   const tt = new Tiktoken(tiktokenRanks("cl100k_base"));
-  assertSame("llama3 vs js-tiktoken cl100k_base", corpus.filter((s) => !jsWhitespaceQuirk(s)), (s) => ours.encode(s), (s) => tt.encode(s, [], []));
+  assertSame(
+    "llama3 vs js-tiktoken cl100k_base",
+    corpus.filter((s) => !jsWhitespaceQuirk(s)),
+    (s) => ours.encode(s),
+    (s) => tt.encode(s, [], []),
+  );
 });
 
-test("Qwen2 layout (NFC, single-digit split, ChatML specials): ids equal tokenizers.js on the corpus and on random strings", { timeout: 60_000 }, () => {
+test("Qwen2 layout (NFC, single-digit split, ChatML specials): ids equal tokenizers.js on the corpus and on random strings", {
+  timeout: 60_000,
+}, () => {
   const json = qwen2TokenizerJson();
   const ours = BpeTokenizer.fromJSON(json);
   const hf = new HfTokenizer(json, {});
-  assertSame("qwen2 vs tokenizers.js", corpus, (s) => ours.encode(s, { allowSpecial: true }), (s) => hfIds(hf, s));
+  assertSame(
+    "qwen2 vs tokenizers.js",
+    corpus,
+    (s) => ours.encode(s, { allowSpecial: true }),
+    (s) => hfIds(hf, s),
+  );
   assert.equal(ours.chatTemplate, "chatml");
   const chat = ours.applyChatTemplate([{ role: "user", content: "2+2? 四" }], { addGenerationPrompt: true });
   assert.deepEqual(ours.encodeChat([{ role: "user", content: "2+2? 四" }], { addGenerationPrompt: true }), hfIds(hf, chat));
@@ -138,24 +181,50 @@ test("post-processors other than special tokens around one sequence are refused,
     added_tokens: [{ id: 300, content: "<s>", special: true }],
   };
   const refused = (post: unknown, msg: RegExp) =>
-    assert.throws(() => BpeTokenizer.fromJSON({ ...base, post_processor: post }, { eosToken: "<s>" }), (e: unknown) => e instanceof ValidationError && msg.test(e.message));
+    assert.throws(
+      () => BpeTokenizer.fromJSON({ ...base, post_processor: post }, { eosToken: "<s>" }),
+      (e: unknown) => e instanceof ValidationError && msg.test(e.message),
+    );
   refused({ type: "RobertaProcessing" }, /post_processor type "RobertaProcessing" is not supported/);
   refused({ type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>" } }] }, /no \$A/);
   refused({ type: "TemplateProcessing", single: [{ Sequence: { id: "A" } }, { Sequence: { id: "A" } }] }, /piece/);
-  refused({ type: "TemplateProcessing", single: [{ SpecialToken: { id: "<bos>" } }, { Sequence: { id: "A" } }], special_tokens: { "<bos>": { ids: [1] } } }, /"<bos>", which is not an added token/);
-  refused({ type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>" } }, { Sequence: { id: "A" } }], special_tokens: {} }, /exactly one id/);
+  refused(
+    {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<bos>" } }, { Sequence: { id: "A" } }],
+      special_tokens: { "<bos>": { ids: [1] } },
+    },
+    /"<bos>", which is not an added token/,
+  );
+  refused(
+    { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>" } }, { Sequence: { id: "A" } }], special_tokens: {} },
+    /exactly one id/,
+  );
 });
 
 test("a SentencePiece-style tokenizer.json (TinyLlama's: byte_fallback, Metaspace-like normalizer) is refused, not approximated", () => {
   const tinyLlamaLike = {
-    normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "▁" }, { type: "Replace", pattern: { String: " " }, content: "▁" }] },
+    normalizer: {
+      type: "Sequence",
+      normalizers: [
+        { type: "Prepend", prepend: "▁" },
+        { type: "Replace", pattern: { String: " " }, content: "▁" },
+      ],
+    },
     pre_tokenizer: null,
-    post_processor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }], special_tokens: { "<s>": { id: "<s>", ids: [1], tokens: ["<s>"] } } },
+    post_processor: {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      special_tokens: { "<s>": { id: "<s>", ids: [1], tokens: ["<s>"] } },
+    },
     decoder: { type: "Sequence", decoders: [{ type: "Replace" }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip" }] },
     added_tokens: [{ id: 1, content: "<s>", special: true }],
     model: { type: "BPE", byte_fallback: true, fuse_unk: true, unk_token: "<unk>", vocab: { "<unk>": 0, "<s>": 1, "▁": 2 }, merges: [] },
   };
-  assert.throws(() => BpeTokenizer.fromJSON(tinyLlamaLike), (e: unknown) => e instanceof ValidationError && /byte_fallback is not supported/.test(e.message));
+  assert.throws(
+    () => BpeTokenizer.fromJSON(tinyLlamaLike),
+    (e: unknown) => e instanceof ValidationError && /byte_fallback is not supported/.test(e.message),
+  );
   assert.throws(
     () => BpeTokenizer.fromJSON({ ...tinyLlamaLike, model: { ...tinyLlamaLike.model, byte_fallback: false } }),
     (e: unknown) => e instanceof ValidationError && /normalizer type "Prepend" is not supported/.test(e.message),

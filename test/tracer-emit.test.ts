@@ -23,15 +23,18 @@ test("emit helpers inside a rollout record Agent Lightning spans into that attem
     spans.map((s) => s.name),
     ["agentlightning.message", "agentlightning.reward", "agentlightning.object", "agentlightning.annotation", "agentlightning.exception"],
   );
-  assert.deepEqual(spans.map((s) => s.sequenceId), [...spans.map((s) => s.sequenceId)].sort((a, b) => a - b));
+  assert.deepEqual(
+    spans.map((s) => s.sequenceId),
+    [...spans.map((s) => s.sequenceId)].sort((a, b) => a - b),
+  );
   assert.equal(spans[0].attributes["agentlightning.message.body"], "hello");
   assert.equal(spans[1].attributes["agentlightning.reward.0.name"], "format");
   assert.equal(spans[1].attributes["agentlightning.reward.0.value"], 0.5);
   assert.equal(spans[1].attributes["agentlightning.reward.1.value"], 1);
   assert.equal(agl.adapter.finalReward(spans), 0.5);
   assert.equal(spans[2].attributes["agentlightning.object.json"], '{"a":[1,2]}');
-  assert.equal(spans[3].attributes["nested"], '{"k":1}');
-  assert.deepEqual(spans[3].attributes["tags"], ["x", "y"]);
+  assert.equal(spans[3].attributes.nested, '{"k":1}');
+  assert.deepEqual(spans[3].attributes.tags, ["x", "y"]);
   assert.equal(spans[4].status.statusCode, "ERROR");
   assert.equal(spans[4].events[0]?.name, "exception");
   assert.equal(spans[4].events[0]?.attributes["exception.type"], "RangeError");

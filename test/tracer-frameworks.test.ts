@@ -28,7 +28,19 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { trace } from "@opentelemetry/api";
 import { ToolTaskTokenizer, CALL_OPEN } from "../src/examples/tool-agent-tokenizer.js";
-import { CALCULATE_DESCRIPTION, CALCULATE_TOOL, calculate, calculatorPolicyConfig, calculatorTasks, llmOf, question, sampling, scoreCalc, warmStart, type CalcTask } from "../src/examples/tool-agent.js";
+import {
+  CALCULATE_DESCRIPTION,
+  CALCULATE_TOOL,
+  calculate,
+  calculatorPolicyConfig,
+  calculatorTasks,
+  llmOf,
+  question,
+  sampling,
+  scoreCalc,
+  warmStart,
+  type CalcTask,
+} from "../src/examples/tool-agent.js";
 import { FRAMEWORK_AGENTS } from "../src/examples/tool-agent-frameworks.js";
 
 // The Agents SDK turns its tracing off under NODE_ENV=test; these tests are about that tracing.
@@ -65,9 +77,14 @@ async function runOne(agent: Agent<CalcTask>, seed = 11): Promise<{ rolloutId: s
 }
 
 /** The rollout's LLM calls as frames.llmCalls, rolloutSummary and the adapter count them. */
-async function callCounts(rolloutId: string, spans: Span[]): Promise<{ frames: number; summary: number; triplets: number; withIds: number }> {
+async function callCounts(
+  rolloutId: string,
+  spans: Span[],
+): Promise<{ frames: number; summary: number; triplets: number; withIds: number }> {
   const rows = await llmCalls(store, { rolloutId });
-  const summary = (await rolloutSummary(store)).objects().find((r) => (r as { rollout_id: string }).rollout_id === rolloutId) as { llm_calls: number };
+  const summary = (await rolloutSummary(store)).objects().find((r) => (r as { rollout_id: string }).rollout_id === rolloutId) as {
+    llm_calls: number;
+  };
   return {
     frames: rows.numRows(),
     summary: summary.llm_calls,
@@ -95,7 +112,14 @@ const chainAgent: Agent<CalcTask> = rollout(
       description: CALCULATE_DESCRIPTION,
       schema: z.object({ expression: z.string() }),
     });
-    const llm = new ChatOpenAI({ model, apiKey: "none", configuration: { baseURL: endpoint }, temperature: s.temperature, maxTokens: s.max_tokens, maxRetries: 0 }).bindTools([calculator]);
+    const llm = new ChatOpenAI({
+      model,
+      apiKey: "none",
+      configuration: { baseURL: endpoint },
+      temperature: s.temperature,
+      maxTokens: s.max_tokens,
+      maxRetries: 0,
+    }).bindTools([calculator]);
     const loop = RunnableLambda.from(async (q: string) => {
       const messages: import("@langchain/core/messages").BaseMessage[] = [new HumanMessage(q)];
       for (let turn = 0; turn < 4; turn++) {
@@ -111,7 +135,9 @@ const chainAgent: Agent<CalcTask> = rollout(
   { name: "calculator-langchain-chain" },
 );
 
-test("LangChain.js runs in a rollout nest under their chain: model runs are the openai call spans with token ids, tools are execute_tool spans", { timeout: 60_000 }, async () => {
+test("LangChain.js runs in a rollout nest under their chain: model runs are the openai call spans with token ids, tools are execute_tool spans", {
+  timeout: 60_000,
+}, async () => {
   const { rolloutId, spans } = await runOne(chainAgent);
   const [chain] = byName(spans, /^calculator-chain$/);
   assert.ok(chain, `spans: ${spans.map((s) => s.name).join(", ")}`);
@@ -141,14 +167,18 @@ test("LangChain.js runs in a rollout nest under their chain: model runs are the 
   assert.ok(calls.every((c) => c.parentId === chain.spanId));
 });
 
-test("the LangChain.js example agent, unchanged, records its model and tool runs once each and its triplets keep token ids", { timeout: 60_000 }, async () => {
+test("the LangChain.js example agent, unchanged, records its model and tool runs once each and its triplets keep token ids", {
+  timeout: 60_000,
+}, async () => {
   const { rolloutId, spans } = await runOne(FRAMEWORK_AGENTS.langchain);
   assert.equal(spans.filter((s) => s.attributes["langchain.run.type"] === "llm").length, 2);
   assert.ok(byName(spans, /^execute_tool calculate$/).length >= 1);
   assert.deepEqual(await callCounts(rolloutId, spans), { frames: 2, summary: 2, triplets: 2, withIds: 2 });
 });
 
-test("the OpenAI Agents SDK's trace lands in the rollout: workflow, agent, turns, generations and function calls keep the SDK's parents", { timeout: 60_000 }, async () => {
+test("the OpenAI Agents SDK's trace lands in the rollout: workflow, agent, turns, generations and function calls keep the SDK's parents", {
+  timeout: 60_000,
+}, async () => {
   const { rolloutId, spans } = await runOne(FRAMEWORK_AGENTS["openai-agents"]);
   const tree = new TraceTree(spans);
   const type = (s: Span) => s.attributes["openai_agents.span.type"];
@@ -177,13 +207,18 @@ test("the OpenAI Agents SDK's trace lands in the rollout: workflow, agent, turns
   // agentMatch selects through the nested agent span; the rollout's agent name works too
   const mine = spansToTriplets(spans, { agentMatch: "calculator", requireTokenIds: true });
   assert.equal(mine.length, 2);
-  assert.ok(mine.every((t) => t.agentName === "calculator"), "a call's nearest agent is the SDK agent that made it");
+  assert.ok(
+    mine.every((t) => t.agentName === "calculator"),
+    "a call's nearest agent is the SDK agent that made it",
+  );
   assert.equal(spansToTriplets(spans, { agentMatch: "calculator-openai-agents", requireTokenIds: true }).length, 2);
   assert.equal(spansToTriplets(spans, { agentMatch: "someone-else" }).length, 0);
   assert.deepEqual(checkPrefix(spansToTriplets(spans, { requireTokenIds: true })), { ok: true });
 });
 
-test("the AI SDK's calls reach the proxy with traceparent: the proxy's record nests under the provider-call span, which then counts as its view", { timeout: 60_000 }, async () => {
+test("the AI SDK's calls reach the proxy with traceparent: the proxy's record nests under the provider-call span, which then counts as its view", {
+  timeout: 60_000,
+}, async () => {
   const { rolloutId, spans } = await runOne(FRAMEWORK_AGENTS["ai-sdk"]);
   const provider = byName(spans, /^ai\.generateText\.doGenerate$/);
   const records = spans.filter((s) => s.attributes["arclight.llm.recorded_by"] === "proxy");
@@ -201,7 +236,9 @@ test("the AI SDK's calls reach the proxy with traceparent: the proxy's record ne
   assert.equal(spansToTriplets(spans, { agentMatch: "calculator-ai-sdk", requireTokenIds: true }).length, 2);
 });
 
-test("traceparent goes only to the rollout's own proxy URL, from the active span; the proxy reads only well-formed ones", { timeout: 20_000 }, async () => {
+test("traceparent goes only to the rollout's own proxy URL, from the active span; the proxy reads only well-formed ones", {
+  timeout: 20_000,
+}, async () => {
   await instrumentFrameworks();
   const got: (string | undefined)[] = [];
   const server = createServer((req, res) => {
@@ -231,10 +268,13 @@ test("traceparent goes only to the rollout's own proxy URL, from the active span
     }),
   );
   fc.assert(fc.property(fc.string(), (h) => parseTraceparent(h) === null || /^\s*00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\s*$/.test(h)));
-  for (const bad of [undefined, 7, "01-" + "a".repeat(32) + "-" + "b".repeat(16) + "-01", "00-" + "A".repeat(32) + "-" + "b".repeat(16) + "-01"]) assert.equal(parseTraceparent(bad), null);
+  for (const bad of [undefined, 7, `01-${"a".repeat(32)}-${"b".repeat(16)}-01`, `00-${"A".repeat(32)}-${"b".repeat(16)}-01`])
+    assert.equal(parseTraceparent(bad), null);
 });
 
-test("a LangChain model whose client is not the openai SDK reaches the proxy under its model run: one call, recorded by the proxy", { timeout: 60_000 }, async () => {
+test("a LangChain model whose client is not the openai SDK reaches the proxy under its model run: one call, recorded by the proxy", {
+  timeout: 60_000,
+}, async () => {
   const { BaseChatModel } = await import("@langchain/core/language_models/chat_models");
   const { AIMessage, HumanMessage } = await import("@langchain/core/messages");
   type Msg = import("@langchain/core/messages").BaseMessage;
@@ -250,8 +290,17 @@ test("a LangChain model whose client is not the openai SDK reaches the proxy und
       return "fetch-chat";
     }
     async _generate(messages: Msg[]) {
-      const body = { model: this.modelName, max_tokens: 8, temperature: 0, messages: messages.map((m) => ({ role: m.getType() === "human" ? "user" : "assistant", content: String(m.content) })) };
-      const r = await fetch(`${this.endpoint}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const body = {
+        model: this.modelName,
+        max_tokens: 8,
+        temperature: 0,
+        messages: messages.map((m) => ({ role: m.getType() === "human" ? "user" : "assistant", content: String(m.content) })),
+      };
+      const r = await fetch(`${this.endpoint}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       const j = (await r.json()) as { id: string; choices: { message: { content: string | null } }[] };
       const text = j.choices[0].message.content ?? "";
       return { generations: [{ text, message: new AIMessage({ content: text, id: j.id }) }] };
@@ -276,13 +325,21 @@ test("a LangChain model whose client is not the openai SDK reaches the proxy und
   assert.deepEqual(await callCounts(rolloutId, spans), { frames: 1, summary: 1, triplets: 1, withIds: 1 });
 });
 
-test("a streamed tool call through the openai client is recorded with its tool calls assembled from the deltas, and its token ids", { timeout: 60_000 }, async () => {
+test("a streamed tool call through the openai client is recorded with its tool calls assembled from the deltas, and its token ids", {
+  timeout: 60_000,
+}, async () => {
   const agent = rollout(
     async (task: CalcTask, ctx) => {
       const { default: OpenAI } = await import("openai");
       const { endpoint, model } = llmOf(ctx);
       const client = new OpenAI({ baseURL: endpoint, apiKey: "none", maxRetries: 0 });
-      const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: question(task) }], tools: [CALCULATE_TOOL], stream: true, ...sampling(ctx) });
+      const stream = await client.chat.completions.create({
+        model,
+        messages: [{ role: "user", content: question(task) }],
+        tools: [CALCULATE_TOOL],
+        stream: true,
+        ...sampling(ctx),
+      });
       for await (const _ of stream) {
         /* read to the end */
       }
@@ -292,7 +349,9 @@ test("a streamed tool call through the openai client is recorded with its tool c
   const { spans } = await runOne(agent);
   const calls = spans.filter((s) => isLlmCall(s.name, s.attributes));
   assert.equal(calls.length, 1);
-  const [out] = JSON.parse(String(calls[0].attributes[GEN_AI.outputMessages])) as { tool_calls?: { id: string; function: { name: string; arguments: string } }[] }[];
+  const [out] = JSON.parse(String(calls[0].attributes[GEN_AI.outputMessages])) as {
+    tool_calls?: { id: string; function: { name: string; arguments: string } }[];
+  }[];
   assert.equal(out.tool_calls?.length, 1, "the warm-started model calls the tool first");
   assert.equal(out.tool_calls![0].function.name, "calculate");
   assert.ok(out.tool_calls![0].id);
@@ -300,7 +359,9 @@ test("a streamed tool call through the openai client is recorded with its tool c
   assert.ok(tok.decode(calls[0].attributes[GEN_AI.completionTokenIds] as number[]).startsWith(CALL_OPEN));
 });
 
-test("parallel LangChain branches each get their own model call, and a tool calling the openai client holds that call", { timeout: 60_000 }, async () => {
+test("parallel LangChain branches each get their own model call, and a tool calling the openai client holds that call", {
+  timeout: 60_000,
+}, async () => {
   const [t1, t2, t3] = calculatorTasks(3, 5);
   const agent = rollout(
     async (_task: CalcTask, ctx) => {
@@ -311,27 +372,52 @@ test("parallel LangChain branches each get their own model call, and a tool call
       const { default: OpenAI } = await import("openai");
       const { z } = await import("zod");
       const { endpoint, model } = llmOf(ctx);
-      const llm = new ChatOpenAI({ model, apiKey: "none", configuration: { baseURL: endpoint }, temperature: 0, maxTokens: 4, maxRetries: 0 });
-      const client = new OpenAI({ baseURL: endpoint, apiKey: "none", maxRetries: 0 });
-      const lookup = tool(async ({ q }: { q: string }) => (await client.chat.completions.create({ model, messages: [{ role: "user", content: q }], max_tokens: 4, temperature: 0 })).choices[0].message.content ?? "", {
-        name: "lookup",
-        description: "asks the model",
-        schema: z.object({ q: z.string() }),
+      const llm = new ChatOpenAI({
+        model,
+        apiKey: "none",
+        configuration: { baseURL: endpoint },
+        temperature: 0,
+        maxTokens: 4,
+        maxRetries: 0,
       });
-      const branch = (name: string, q: string) => RunnableLambda.from(async () => (await llm.invoke([new HumanMessage(q)])).content).withConfig({ runName: name });
-      await RunnableMap.from({ a: branch("branch-a", question(t1)), b: branch("branch-b", question(t2)), c: RunnableLambda.from(() => lookup.invoke({ q: question(t3) })) }).invoke({});
+      const client = new OpenAI({ baseURL: endpoint, apiKey: "none", maxRetries: 0 });
+      const lookup = tool(
+        async ({ q }: { q: string }) =>
+          (await client.chat.completions.create({ model, messages: [{ role: "user", content: q }], max_tokens: 4, temperature: 0 }))
+            .choices[0].message.content ?? "",
+        {
+          name: "lookup",
+          description: "asks the model",
+          schema: z.object({ q: z.string() }),
+        },
+      );
+      const branch = (name: string, q: string) =>
+        RunnableLambda.from(async () => (await llm.invoke([new HumanMessage(q)])).content).withConfig({ runName: name });
+      await RunnableMap.from({
+        a: branch("branch-a", question(t1)),
+        b: branch("branch-b", question(t2)),
+        c: RunnableLambda.from(() => lookup.invoke({ q: question(t3) })),
+      }).invoke({});
     },
     { name: "parallel-langchain" },
   );
   const { rolloutId, spans } = await runOne(agent);
   const calls = spans.filter((s) => isLlmCall(s.name, s.attributes));
   assert.equal(calls.length, 3, `spans: ${spans.map((s) => s.name).join(", ")}`);
-  for (const [name, t] of [["branch-a", t1], ["branch-b", t2], ["execute_tool lookup", t3]] as const) {
+  for (const [name, t] of [
+    ["branch-a", t1],
+    ["branch-b", t2],
+    ["execute_tool lookup", t3],
+  ] as const) {
     const parent = spans.find((s) => s.name === name);
     assert.ok(parent, name);
     const under = calls.filter((c) => c.parentId === parent.spanId);
     assert.equal(under.length, 1, `one call under ${name}`);
-    assert.match(String(under[0].attributes[GEN_AI.inputMessages]), new RegExp(question(t).replace(/[*+?()]/g, "\\$&")), `${name} holds its own question`);
+    assert.match(
+      String(under[0].attributes[GEN_AI.inputMessages]),
+      new RegExp(question(t).replace(/[*+?()]/g, "\\$&")),
+      `${name} holds its own question`,
+    );
     assert.ok(Array.isArray(under[0].attributes[GEN_AI.completionTokenIds]));
   }
   assert.deepEqual(await callCounts(rolloutId, spans), { frames: 3, summary: 3, triplets: 3, withIds: 3 });
@@ -346,7 +432,9 @@ async function inRollout<T>(fn: (scope: TraceScope) => Promise<T>): Promise<{ sp
   return { rolloutId: r.rolloutId, spans: await store.querySpans({ rolloutId: r.rolloutId }) };
 }
 
-test("a model run no client span recorded becomes an LLM-call span of its own, from what LangChain reported, errors included", { timeout: 20_000 }, async () => {
+test("a model run no client span recorded becomes an LLM-call span of its own, from what LangChain reported, errors included", {
+  timeout: 20_000,
+}, async () => {
   await instrumentFrameworks();
   // FakeListChatModel stands in for a hosted model's own client (not the openai SDK), which this machine cannot reach.
   const { FakeListChatModel } = await import("@langchain/core/utils/testing");
@@ -373,7 +461,9 @@ test("a model run no client span recorded becomes an LLM-call span of its own, f
   assert.equal((await llmCalls(store, { rolloutId })).numRows(), 1);
 });
 
-test("an Agents SDK generation no client span recorded becomes an LLM-call span with its model, messages and usage, after setTraceProcessors too", { timeout: 20_000 }, async () => {
+test("an Agents SDK generation no client span recorded becomes an LLM-call span with its model, messages and usage, after setTraceProcessors too", {
+  timeout: 20_000,
+}, async () => {
   await instrumentFrameworks();
   const { withTrace, withGenerationSpan, withCustomSpan, setTraceProcessors } = await import("@openai/agents");
   // an application choosing its own exporters (none here) keeps Arclight's record of its rollouts
@@ -399,7 +489,9 @@ test("an Agents SDK generation no client span recorded becomes an LLM-call span 
   assert.equal(spans.find((s) => s.name === "custom note")?.parentId, root?.spanId);
 });
 
-test("outside a rollout LangChain runs get no Arclight handler and the Agents SDK processor records nothing", { timeout: 20_000 }, async () => {
+test("outside a rollout LangChain runs get no Arclight handler and the Agents SDK processor records nothing", {
+  timeout: 20_000,
+}, async () => {
   await instrumentFrameworks();
   const { CallbackManager } = await import("@langchain/core/callbacks/manager");
   const names = (m: { handlers: { name: string }[] } | undefined) => (m?.handlers ?? []).map((h) => h.name);
@@ -434,7 +526,10 @@ test("a framework's model-call report always maps to valid GenAI attributes that
       (r) => {
         const a = modelCallAttributes(r as never);
         for (const v of Object.values(a)) {
-          const ok = typeof v === "string" || (typeof v === "number" && Number.isFinite(v)) || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+          const ok =
+            typeof v === "string" ||
+            (typeof v === "number" && Number.isFinite(v)) ||
+            (Array.isArray(v) && v.every((x) => typeof x === "string"));
           if (!ok) return false;
         }
         return isLlmCall(`${r.operation} m`, a) && a[GEN_AI.operationName] === r.operation;

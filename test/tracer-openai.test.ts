@@ -37,7 +37,10 @@ test("a plain openai client's chat completion becomes a GenAI span with token id
   assert.equal(a["gen_ai.usage.input_tokens"], 3);
   assert.equal(a["gen_ai.usage.output_tokens"], 7);
   assert.deepEqual(a["gen_ai.prompt.token_ids"], [1, 2, 3]);
-  assert.deepEqual(a["gen_ai.completion.token_ids"], [..."echo:hi"].map((c) => c.charCodeAt(0)));
+  assert.deepEqual(
+    a["gen_ai.completion.token_ids"],
+    [..."echo:hi"].map((c) => c.charCodeAt(0)),
+  );
   assert.equal((a["gen_ai.completion.logprobs"] as number[])[1], -1.5);
   assert.deepEqual(JSON.parse(a["gen_ai.input.messages"] as string), [{ role: "user", content: "hi" }]);
   assert.equal(JSON.parse(a["gen_ai.output.messages"] as string)[0].content, "echo:hi");
@@ -57,14 +60,20 @@ test("a streamed completion is recorded when the stream ends, and the caller see
   const a = spans[0].attributes;
   assert.equal(JSON.parse(a["gen_ai.output.messages"] as string)[0].content, "echo:yo");
   assert.equal(a["gen_ai.usage.output_tokens"], 7);
-  assert.deepEqual(a["gen_ai.completion.token_ids"], [..."echo:yo"].map((c) => c.charCodeAt(0)));
+  assert.deepEqual(
+    a["gen_ai.completion.token_ids"],
+    [..."echo:yo"].map((c) => c.charCodeAt(0)),
+  );
   assert.equal((a["gen_ai.completion.logprobs"] as number[]).length, 7);
 });
 
 test("a failing call is an error span and the caller still gets the SDK's error", async () => {
-  const client = new OpenAI({ apiKey: "test", baseURL: fake.baseURL + "/boom", maxRetries: 0 });
+  const client = new OpenAI({ apiKey: "test", baseURL: `${fake.baseURL}/boom`, maxRetries: 0 });
   const spans = await inRollout(async () => {
-    await assert.rejects(client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }] }), (e: unknown) => e instanceof OpenAI.APIError && e.status === 500);
+    await assert.rejects(
+      client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "x" }] }),
+      (e: unknown) => e instanceof OpenAI.APIError && e.status === 500,
+    );
   });
   assert.equal(spans.length, 1);
   assert.equal(spans[0].status.statusCode, "ERROR");
@@ -73,7 +82,9 @@ test("a failing call is an error span and the caller still gets the SDK's error"
 test("withResponse still works on an instrumented call", async () => {
   const client = new OpenAI({ apiKey: "test", baseURL: fake.baseURL });
   await inRollout(async () => {
-    const { data, response } = await client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "z" }] }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({ model: "tiny", messages: [{ role: "user", content: "z" }] })
+      .withResponse();
     assert.equal(response.status, 200);
     assert.equal(data.choices[0].message.content, "echo:z");
   });

@@ -19,7 +19,9 @@ test("toJsonText: undefined is null, bigints are numbers, cycles and functions f
   assert.equal(toJsonText(cyclic), "[object Object]");
   const f = () => 1;
   assert.equal(toJsonText(f), String(f));
-  fc.assert(fc.property(fc.anything({ withBigInt: true, withMap: true, withSet: true }), (v) => assert.equal(typeof toJsonText(v), "string")));
+  fc.assert(
+    fc.property(fc.anything({ withBigInt: true, withMap: true, withSet: true }), (v) => assert.equal(typeof toJsonText(v), "string")),
+  );
 });
 
 test("tracer attributes and the store's OTel conversion write objects as toJsonText does, never throwing", () => {
@@ -28,7 +30,7 @@ test("tracer attributes and the store's OTel conversion write objects as toJsonT
       assert.equal(toAttributeValue(v), toJsonText(v));
       const draft = otelToSpanDraft("ro-1", "at-1", {
         name: "s",
-        spanContext: () => ({ traceId: "0".repeat(31) + "1", spanId: "0".repeat(15) + "1" }),
+        spanContext: () => ({ traceId: `${"0".repeat(31)}1`, spanId: `${"0".repeat(15)}1` }),
         startTime: [1, 0],
         endTime: [2, 0],
         attributes: { obj: v, mixed: [1, "a", 2n] },
@@ -46,14 +48,18 @@ test("the adapter and tool-call markup read JSON text with parseJsonText: JSON p
       rolloutId: "ro-1",
       attemptId: "at-1",
       sequenceId: 1,
-      traceId: "0".repeat(31) + "1",
-      spanId: "0".repeat(15) + "1",
+      traceId: `${"0".repeat(31)}1`,
+      spanId: `${"0".repeat(15)}1`,
       parentId: null,
       name: "chat",
       status: { code: "OK" },
       startTime: 1,
       endTime: 2,
-      attributes: { [GEN_AI.operationName]: "chat", [GEN_AI.inputMessages]: messages as string, [GEN_AI.outputMessages]: '[{"role":"assistant","content":"4"}]' },
+      attributes: {
+        [GEN_AI.operationName]: "chat",
+        [GEN_AI.inputMessages]: messages as string,
+        [GEN_AI.outputMessages]: '[{"role":"assistant","content":"4"}]',
+      },
       events: [],
       links: [],
       resource: {},
@@ -63,6 +69,12 @@ test("the adapter and tool-call markup read JSON text with parseJsonText: JSON p
     assert.deepEqual(t.prompt.messages, parseJsonText(m));
     assert.equal(t.response.text, "4");
   }
-  assert.equal(toolCallBlock({ id: "c", type: "function", function: { name: "f", arguments: '{"x": 1}' } }), '<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>');
-  assert.equal(toolCallBlock({ id: "c", type: "function", function: { name: "f", arguments: "not json" } }), '<tool_call>\n{"name": "f", "arguments": "not json"}\n</tool_call>');
+  assert.equal(
+    toolCallBlock({ id: "c", type: "function", function: { name: "f", arguments: '{"x": 1}' } }),
+    '<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>',
+  );
+  assert.equal(
+    toolCallBlock({ id: "c", type: "function", function: { name: "f", arguments: "not json" } }),
+    '<tool_call>\n{"name": "f", "arguments": "not json"}\n</tool_call>',
+  );
 });

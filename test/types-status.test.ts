@@ -10,7 +10,11 @@ test("rollout transitions follow the Agent Lightning state machine", () => {
   assert.throws(
     () => checkRolloutTransition("ro-1", "succeeded", "running"),
     (e: unknown) =>
-      e instanceof InvalidTransitionError && e.id === "ro-1" && e.from === "succeeded" && e.to === "running" && /ro-1: succeeded -> running/.test(e.message),
+      e instanceof InvalidTransitionError &&
+      e.id === "ro-1" &&
+      e.from === "succeeded" &&
+      e.to === "running" &&
+      /ro-1: succeeded -> running/.test(e.message),
   );
   assert.throws(() => checkRolloutTransition("ro-2", "queuing", "succeeded"), InvalidTransitionError);
 });

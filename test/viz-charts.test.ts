@@ -8,7 +8,7 @@ import { ValidationError } from "../src/types/errors.js";
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function rewardRows(n: number, seed = 7) {
@@ -46,7 +46,17 @@ test("SVG text is laid out with the bundled font's widths and renders identicall
   assert.ok(measureText("WWWW", 11) > 2 * measureText("iiii", 11), "proportional advance widths, not the 0.8 em guess");
   // DejaVu Sans: 'W' advances 2025 of 2048 units.
   assert.ok(Math.abs(measureText("W", 2048) - 2025) < 1e-9);
-  const spec = { title: "Same everywhere", data: { values: [{ a: "x", b: 1 }, { a: "y", b: 3 }] }, mark: "bar", encoding: { x: { field: "a", type: "nominal" }, y: { field: "b", type: "quantitative" } } };
+  const spec = {
+    title: "Same everywhere",
+    data: {
+      values: [
+        { a: "x", b: 1 },
+        { a: "y", b: 3 },
+      ],
+    },
+    mark: "bar",
+    encoding: { x: { field: "a", type: "nominal" }, y: { field: "b", type: "quantitative" } },
+  };
   const one = chart(spec);
   const two = chart(structuredClone(spec));
   assert.equal(one.toSVG(), two.toSVG());
@@ -62,19 +72,37 @@ test("the generic chart validates its spec and keeps it editable", () => {
   assert.throws(() => chart({ data: { values: [] }, mark: "nonsense" }), ValidationError);
   assert.throws(() => chart("bar"), ValidationError);
   assert.throws(() => chart({ $schema: "https://vega.github.io/schema/vega/v5.json", mark: "bar" }), ValidationError);
-  const c = chart({ title: "Before", data: { values: [{ x: 1, y: 2 }, { x: 2, y: 4 }] }, mark: "line", encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } } });
+  const c = chart({
+    title: "Before",
+    data: {
+      values: [
+        { x: 1, y: 2 },
+        { x: 2, y: 4 },
+      ],
+    },
+    mark: "line",
+    encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } },
+  });
   assert.ok(c.toSVG().includes("Before"));
   (c.spec as { title: string }).title = "After";
   assert.ok(c.toSVG().includes("After"), "edits to .spec show in the next render");
   assert.match(c.summary(), /After: 2 points; y min 2 mean 3 max 4/);
-  const user = chart({ data: { values: [{ x: 1 }] }, mark: "point", encoding: { x: { field: "x", type: "quantitative" } }, config: { font: "serif" } });
+  const user = chart({
+    data: { values: [{ x: 1 }] },
+    mark: "point",
+    encoding: { x: { field: "x", type: "quantitative" } },
+    config: { font: "serif" },
+  });
   assert.equal((user.spec as { config: { font: string } }).config.font, "serif", "a spec's own config wins over the theme");
 });
 
 test("rewardCurve averages per step and draws a rolling mean with the window it reports", () => {
   const rows = rewardRows(80);
   const c = charts.rewardCurve(rows, { window: 5 });
-  const spec = c.spec as unknown as { layer: { transform?: { window: unknown; frame: number[] }[]; encoding: { x: { field: string } } }[]; data: { values: { step: number; value: number }[] } };
+  const spec = c.spec as unknown as {
+    layer: { transform?: { window: unknown; frame: number[] }[]; encoding: { x: { field: string } } }[];
+    data: { values: { step: number; value: number }[] };
+  };
   assert.equal(spec.layer[0].encoding.x.field, "step");
   assert.deepEqual(spec.layer[1].transform![0].frame, [-4, 0]);
   const perStep = new Map<number, number[]>();
@@ -142,14 +170,24 @@ test("rewardAgreement lists the largest disagreements, one-sided rewards first",
     { rollout_id: "only-old", old_reward: 0.3, new_reward: null },
   ];
   const c = charts.rewardAgreement(rows);
-  assert.deepEqual(c.disagreements.map((d) => d.id), ["only-old", "big", "small"]);
+  assert.deepEqual(
+    c.disagreements.map((d) => d.id),
+    ["only-old", "big", "small"],
+  );
   assert.ok(Math.abs(c.disagreements[1].diff - -0.8) < 1e-12);
   assert.equal(c.agreement.n, 3);
   assert.ok(Math.abs(c.agreement.exactMatch - 1 / 3) < 1e-12);
   assert.ok(c instanceof Chart);
   assert.ok(c.toSVG().includes("largest disagreements"));
-  const binary = charts.rewardAgreement(Array.from({ length: 12 }, (_, i) => ({ rollout_id: `r${i}`, old_reward: i % 2, new_reward: i % 3 === 0 ? 1 : 0 })));
-  const cells = (binary.spec as unknown as { hconcat: { data: { values: { old: number; new: number; count: number }[] } }[] }).hconcat[0].data.values;
-  assert.equal(cells.reduce((a, c2) => a + c2.count, 0), 12, "confusion cells count every rollout");
+  const binary = charts.rewardAgreement(
+    Array.from({ length: 12 }, (_, i) => ({ rollout_id: `r${i}`, old_reward: i % 2, new_reward: i % 3 === 0 ? 1 : 0 })),
+  );
+  const cells = (binary.spec as unknown as { hconcat: { data: { values: { old: number; new: number; count: number }[] } }[] }).hconcat[0]
+    .data.values;
+  assert.equal(
+    cells.reduce((a, c2) => a + c2.count, 0),
+    12,
+    "confusion cells count every rollout",
+  );
   assert.equal(cells.find((x) => x.old === 1 && x.new === 1)?.count, 2);
 });

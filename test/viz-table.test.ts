@@ -32,7 +32,7 @@ test("an arquero table shows as HTML with column types, row count and a head/tai
 });
 
 test("cell text is escaped and cut, so a prompt cannot inject markup", () => {
-  const html = table([{ prompt: "<script>alert(1)</script>" + "x".repeat(200) }], { maxCellChars: 40 })[DISPLAY]()["text/html"] as string;
+  const html = table([{ prompt: `<script>alert(1)</script>${"x".repeat(200)}` }], { maxCellChars: 40 })[DISPLAY]()["text/html"] as string;
   assert.ok(!html.includes("<script>"));
   assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
   assert.ok(html.includes("…"));

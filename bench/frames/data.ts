@@ -32,7 +32,11 @@ function makeSpans(from: number, to: number, rand: () => number): Span[] {
       // Five reward spans per rollout: 10% of the spans carry a reward.
       const v = Math.round(rand() * 100) / 100;
       name = "agentlightning.reward";
-      attributes = { "agentlightning.reward": JSON.stringify({ score: v }), "agentlightning.reward.0.name": "score", "agentlightning.reward.0.value": v };
+      attributes = {
+        "agentlightning.reward": JSON.stringify({ score: v }),
+        "agentlightning.reward.0.name": "score",
+        "agentlightning.reward.0.value": v,
+      };
     } else if (k % 5 === 0) {
       name = "chat tiny-llm";
       attributes = {
@@ -51,9 +55,18 @@ function makeSpans(from: number, to: number, rand: () => number): Span[] {
       rolloutId,
       attemptId: `at-${r.toString(16).padStart(8, "0")}`,
       sequenceId: k,
-      traceId: Math.floor(rand() * 2 ** 52).toString(16).padStart(32, "0"),
-      spanId: Math.floor(rand() * 2 ** 52).toString(16).padStart(16, "0"),
-      parentId: k === 0 ? null : Math.floor(rand() * 2 ** 52).toString(16).padStart(16, "0"),
+      traceId: Math.floor(rand() * 2 ** 52)
+        .toString(16)
+        .padStart(32, "0"),
+      spanId: Math.floor(rand() * 2 ** 52)
+        .toString(16)
+        .padStart(16, "0"),
+      parentId:
+        k === 0
+          ? null
+          : Math.floor(rand() * 2 ** 52)
+              .toString(16)
+              .padStart(16, "0"),
       name,
       status: { statusCode: "OK", description: null },
       attributes,
@@ -81,11 +94,12 @@ export async function ensureData(DIR: string, N: number): Promise<void> {
   }
   io.close();
   const bytes = readdirSync(join(DIR, STORE_LAYOUT.spansDir)).reduce((a, f) => a + statSync(join(DIR, STORE_LAYOUT.spansDir, f)).size, 0);
-  console.log(`wrote ${N} spans in ${Math.ceil(N / PER_PART)} parts, ${(bytes / 1e6).toFixed(1)} MB, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${N} spans in ${Math.ceil(N / PER_PART)} parts, ${(bytes / 1e6).toFixed(1)} MB, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   rmSync(marker, { force: true });
   writeFileSync(marker, "");
 }
-
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const n = Number(process.env.SPANS ?? 1_000_000);

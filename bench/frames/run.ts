@@ -47,7 +47,9 @@ async function measure(label: string, f: () => Promise<unknown>, times = 1): Pro
   runs.sort((a, b) => a.ms - b.ms);
   const m = runs[Math.floor(runs.length / 2)];
   const tag = times === 1 ? "" : ` (median of ${times})`;
-  console.log(`${(label + tag).padEnd(66)} ${(m.ms / 1000).toFixed(2).padStart(7)} s wall ${(m.cpu / 1000).toFixed(2).padStart(7)} s cpu   rss ${rssMB()} MB`);
+  console.log(
+    `${(label + tag).padEnd(66)} ${(m.ms / 1000).toFixed(2).padStart(7)} s wall ${(m.cpu / 1000).toFixed(2).padStart(7)} s cpu   rss ${rssMB()} MB`,
+  );
   return m;
 }
 
@@ -93,11 +95,17 @@ async function main() {
   console.log("\n-- the floor: parquet-wasm read of the same files to Arrow");
   // Plain: one thread, as a caller of parquet-wasm would read them. frames may add the decoding worker.
   const plain = { workerMinBytes: Infinity };
-  const floor = await measure(`parquet-wasm, ${SPAN_BASE_COLUMNS.length} span columns`, () => readParquetArrow(partFiles(), SPAN_BASE_COLUMNS, plain));
-  const floorAttrs = await measure("parquet-wasm, span columns + attributes", () => readParquetArrow(partFiles(), [...SPAN_BASE_COLUMNS, "attributes"], plain));
+  const floor = await measure(`parquet-wasm, ${SPAN_BASE_COLUMNS.length} span columns`, () =>
+    readParquetArrow(partFiles(), SPAN_BASE_COLUMNS, plain),
+  );
+  const floorAttrs = await measure("parquet-wasm, span columns + attributes", () =>
+    readParquetArrow(partFiles(), [...SPAN_BASE_COLUMNS, "attributes"], plain),
+  );
 
   console.log("\n-- frames.spans: 1M spans as an arquero table");
-  const spans = await measure("frames.spans(dir, {}, { attributes: false }) (all span columns)", () => frames.spans(DIR, {}, { attributes: false }));
+  const spans = await measure("frames.spans(dir, {}, { attributes: false }) (all span columns)", () =>
+    frames.spans(DIR, {}, { attributes: false }),
+  );
   const spansAttrs = await measure("frames.spans(dir) (+ attributes, parsed per row when read)", () => frames.spans(DIR));
   const t = spans.value as Tbl;
   const touch = await measure("  then read every value of every column once", async () => {
@@ -142,7 +150,9 @@ async function main() {
   const aqGroup = await measure("arquero on the loaded frames.spans table", async () => arqueroGroup(t), 3);
   const d = duckGroup.value as unknown[][];
   const a = (aqGroup.value as Tbl).objects() as { rollout_id: string; mean: number; n: number }[];
-  const same = a.length === 10 && a.every((r, i) => r.rollout_id === d[0][i] && Math.abs(r.mean - (d[1][i] as number)) < 1e-9 && r.n === Number(d[3][i]));
+  const same =
+    a.length === 10 &&
+    a.every((r, i) => r.rollout_id === d[0][i] && Math.abs(r.mean - (d[1][i] as number)) < 1e-9 && r.n === Number(d[3][i]));
   console.log(`same top 10 from both engines: ${same}`);
 
   console.log("\n-- ratios (same run)");

@@ -40,15 +40,19 @@ async function timed(n: number, fn: () => Promise<void>): Promise<Cost> {
 /** `n` calls of `call`, `RUNNERS` in flight. */
 async function concurrently(n: number, call: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: RUNNERS }, async () => {
-    while (next < n) await call(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: RUNNERS }, async () => {
+      while (next < n) await call(next++);
+    }),
+  );
 }
 
 async function rollouts(store: LightningStore, agent: Agent<any>, resourcesId: string, n: number): Promise<void> {
   const stop = new AbortController();
   const runners = Array.from({ length: RUNNERS }, (_, i) => new Runner({ store, agent, workerId: `bench-${i}` }));
-  const enq = await store.enqueueManyRollouts(Array.from({ length: n }, (_, i) => ({ input: tasks[i % tasks.length], mode: "train" as const, resourcesId })));
+  const enq = await store.enqueueManyRollouts(
+    Array.from({ length: n }, (_, i) => ({ input: tasks[i % tasks.length], mode: "train" as const, resourcesId })),
+  );
   const running = runners.map((r) => r.iterate({ signal: stop.signal }));
   const ids = enq.map((r) => r.rolloutId);
   for (;;) {
@@ -69,10 +73,18 @@ const prompts = tasks.map((t) => tok.encode(`${t.a}+${t.b}=`));
 const noop = rollout(async () => emitReward(1), { name: "noop" });
 
 const parts: Record<string, (n: number) => Promise<void>> = {
-  sampling: (n) => concurrently(n, (i) => policy.generate([prompts[i % prompts.length]], { n: 1, temperature: 1, maxTokens: 1, stop: [tok.eosId] })),
+  sampling: (n) =>
+    concurrently(n, (i) => policy.generate([prompts[i % prompts.length]], { n: 1, temperature: 1, maxTokens: 1, stop: [tok.eosId] })),
   http: (n) => {
     const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none" });
-    return concurrently(n, (i) => client.chat.completions.create({ model: llm.model, messages: [{ role: "user", content: `${tasks[i % tasks.length].a}+${tasks[i % tasks.length].b}=` }], temperature: 1, max_tokens: 1 }));
+    return concurrently(n, (i) =>
+      client.chat.completions.create({
+        model: llm.model,
+        messages: [{ role: "user", content: `${tasks[i % tasks.length].a}+${tasks[i % tasks.length].b}=` }],
+        temperature: 1,
+        max_tokens: 1,
+      }),
+    );
   },
   "store+runner": (n) => rollouts(store, noop, served.trainResourcesId, n),
   full: (n) => rollouts(store, additionAgent, served.trainResourcesId, n),
@@ -94,4 +106,7 @@ console.log(`part           wall ms/rollout  CPU ms/rollout`);
 for (const k of Object.keys(parts)) console.log(`${k.padEnd(14)} ${f3(best(k).wallMs).padStart(15)}  ${f3(best(k).cpuMs).padStart(14)}`);
 const s = results.sampling && best("sampling");
 const full = results.full && best("full");
-if (s && full) console.log(`outside sampling (full - sampling): wall ${f3(full.wallMs - s.wallMs)} ms, CPU ${f3(full.cpuMs - s.cpuMs)} ms per rollout; full / sampling = ${(full.cpuMs / s.cpuMs).toFixed(1)}x CPU`);
+if (s && full)
+  console.log(
+    `outside sampling (full - sampling): wall ${f3(full.wallMs - s.wallMs)} ms, CPU ${f3(full.cpuMs - s.cpuMs)} ms per rollout; full / sampling = ${(full.cpuMs / s.cpuMs).toFixed(1)}x CPU`,
+  );

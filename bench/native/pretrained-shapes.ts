@@ -10,9 +10,33 @@ const which = process.argv[2] ?? "smollm2";
 const quick = process.argv.includes("--quick");
 const shapes: Record<string, PolicyConfig> = {
   // HuggingFaceTB/SmolLM2-135M config.json
-  smollm2: { family: "llama", layers: 30, dModel: 576, heads: 9, kvHeads: 3, ffn: 1536, vocab: 49152, ctx: 2048, ropeTheta: 100000, normEps: 1e-5, tieEmbeddings: true },
+  smollm2: {
+    family: "llama",
+    layers: 30,
+    dModel: 576,
+    heads: 9,
+    kvHeads: 3,
+    ffn: 1536,
+    vocab: 49152,
+    ctx: 2048,
+    ropeTheta: 100000,
+    normEps: 1e-5,
+    tieEmbeddings: true,
+  },
   // Qwen/Qwen2.5-0.5B config.json
-  "qwen2.5": { family: "qwen2", layers: 24, dModel: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936, ctx: 32768, ropeTheta: 1000000, normEps: 1e-6, tieEmbeddings: true },
+  "qwen2.5": {
+    family: "qwen2",
+    layers: 24,
+    dModel: 896,
+    heads: 14,
+    kvHeads: 2,
+    ffn: 4864,
+    vocab: 151936,
+    ctx: 32768,
+    ropeTheta: 1000000,
+    normEps: 1e-6,
+    tieEmbeddings: true,
+  },
 };
 const cfg = shapes[which];
 if (!cfg) throw new Error(`unknown shape ${which}; one of ${Object.keys(shapes).join(", ")}`);
@@ -27,7 +51,13 @@ const measurePeak = () => {
 };
 measurePeak();
 
-const C = cfg.dModel, L = cfg.layers, V = cfg.vocab!, F = cfg.ffn!, H = cfg.heads, KV = cfg.kvHeads!, D = C / H;
+const C = cfg.dModel,
+  L = cfg.layers,
+  V = cfg.vocab!,
+  F = cfg.ffn!,
+  H = cfg.heads,
+  KV = cfg.kvHeads!,
+  D = C / H;
 const blockParams = L * (C * (H + 2 * KV) * D + H * D * C + 3 * C * F); // matmul weights per token
 const row = (k: string, v: string) => console.log(`${k.padEnd(46)} ${v}`);
 const rss = () => process.resourceUsage().maxRSS / 1024; // MiB
@@ -48,7 +78,9 @@ const dec = await policy.generate([prompts[0].slice(0, 16)], { n: 4, maxTokens: 
 const decodeTokS = dec.tokensPerSecond;
 
 // one LoRA step: S sequences of Pp + R tokens, SFT on the responses
-const S = 2, Pp = 16, R = quick ? 16 : 48;
+const S = 2,
+  Pp = 16,
+  R = quick ? 16 : 48;
 const batch = {
   prompts: Array.from({ length: S }, (_, s) => Array.from({ length: Pp }, (_, i) => (s * 31 + i * 7) % V)),
   responses: Array.from({ length: S }, (_, s) => Array.from({ length: R }, (_, i) => (s * 17 + i * 13) % V)),
@@ -61,10 +93,19 @@ const stepFlops = S * (4 * blockParams * T + 4 * V * C * (R + 1) + L * 6 * C * (
 const stepGflops = stepFlops / step.seconds / 1e9;
 
 const peak = measurePeak();
-row(`model ${which} (random weights)`, `${(policy.numParams / 1e6).toFixed(1)}M params, LoRA r16 all projections: ${(policy.trainableParams / 1e6).toFixed(2)}M trained, init ${initS.toFixed(1)} s`);
-row("fp32 GEMM peak 512^3", `${peak.toFixed(1)} GFLOP/s (${info.blas ? info.blasLibrary : "own kernel: " + info.blasReason})`);
-row(`prefill 2 x ${P} tokens`, `${prefillTokS.toFixed(0)} tokens/s, ${prefillGflops.toFixed(1)} GFLOP/s = ${((100 * prefillGflops) / peak).toFixed(0)}% of peak`);
+row(
+  `model ${which} (random weights)`,
+  `${(policy.numParams / 1e6).toFixed(1)}M params, LoRA r16 all projections: ${(policy.trainableParams / 1e6).toFixed(2)}M trained, init ${initS.toFixed(1)} s`,
+);
+row("fp32 GEMM peak 512^3", `${peak.toFixed(1)} GFLOP/s (${info.blas ? info.blasLibrary : `own kernel: ${info.blasReason}`})`);
+row(
+  `prefill 2 x ${P} tokens`,
+  `${prefillTokS.toFixed(0)} tokens/s, ${prefillGflops.toFixed(1)} GFLOP/s = ${((100 * prefillGflops) / peak).toFixed(0)}% of peak`,
+);
 row("decode 4 samples (batched rows)", `${decodeTokS.toFixed(1)} tokens/s`);
-row(`LoRA SFT step ${S} x ${T} tokens`, `${(step.seconds * 1000).toFixed(0)} ms, ${stepGflops.toFixed(1)} GFLOP/s = ${((100 * stepGflops) / peak).toFixed(0)}% of peak`);
+row(
+  `LoRA SFT step ${S} x ${T} tokens`,
+  `${(step.seconds * 1000).toFixed(0)} ms, ${stepGflops.toFixed(1)} GFLOP/s = ${((100 * stepGflops) / peak).toFixed(0)}% of peak`,
+);
 row("peak RSS (whole process)", `${rss().toFixed(0)} MiB (fp32 weights ${((policy.numParams * 4) / 2 ** 20).toFixed(0)} MiB)`);
 await policy.dispose();

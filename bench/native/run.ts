@@ -17,7 +17,8 @@ function median(xs: number[]): number {
 
 // 1. GEMM peaks on large square shapes, best of several runs: the own kernel, and the BLAS the model uses.
 const info = addon.backends();
-const peakOf = (kernel: "own" | "blas") => Math.max(...Array.from({ length: quick ? 2 : 5 }, () => addon.benchMatmul({ n: 512, c: 512, oc: 512, reps: quick ? 4 : 10, kernel })));
+const peakOf = (kernel: "own" | "blas") =>
+  Math.max(...Array.from({ length: quick ? 2 : 5 }, () => addon.benchMatmul({ n: 512, c: 512, oc: 512, reps: quick ? 4 : 10, kernel })));
 const ownPeak = peakOf("own");
 const blasPeak = info.blasLoaded ? peakOf("blas") : undefined;
 const peak = blasPeak ?? ownPeak;
@@ -25,10 +26,15 @@ const peak = blasPeak ?? ownPeak;
 // 2. Training step (SFT, fp32) on a small GPT-2 shape.
 const cfg: PolicyConfig = { family: "gpt2", layers: 4, dModel: 256, heads: 4, vocab: 260, ctx: 256, seed: 1, device: "cpu" };
 const policy = await Policy.create(cfg);
-const S = 8, P = 32, R = 96;
+const S = 8,
+  P = 32,
+  R = 96;
 const prompts = Array.from({ length: S }, (_, s) => Array.from({ length: P }, (_, i) => (s * 31 + i * 7) % 256));
 const responses = Array.from({ length: S }, (_, s) => Array.from({ length: R }, (_, i) => (s * 17 + i * 13) % 256));
-const C = cfg.dModel, L = cfg.layers, V = cfg.vocab!, T = P + R;
+const C = cfg.dModel,
+  L = cfg.layers,
+  V = cfg.vocab!,
+  T = P + R;
 const matmulParams = L * (3 * C * C + C * C + 8 * C * C);
 // forward FLOPs: 2 per matmul weight per token, attention 4*t*C per layer at position t, head only on scored rows (R + 1 per sequence)
 const fwd = S * (2 * matmulParams * T + L * 4 * C * ((T * (T + 1)) / 2) + 2 * V * C * (R + 1));
@@ -56,11 +62,18 @@ const gRef = await policy.generate(genPrompts.slice(0, 1), { n: 1, maxTokens: qu
 
 const row = (k: string, v: string) => console.log(`${k.padEnd(44)} ${v}`);
 row("matmul peak own kernel (512^3 fp32)", `${ownPeak.toFixed(1)} GFLOP/s`);
-row("matmul peak BLAS sgemm (512^3 fp32)", blasPeak ? `${blasPeak.toFixed(1)} GFLOP/s (${info.blasLibrary}), ${(blasPeak / ownPeak).toFixed(1)}x own` : `none: ${info.blasReason}`);
+row(
+  "matmul peak BLAS sgemm (512^3 fp32)",
+  blasPeak ? `${blasPeak.toFixed(1)} GFLOP/s (${info.blasLibrary}), ${(blasPeak / ownPeak).toFixed(1)}x own` : `none: ${info.blasReason}`,
+);
 row(`train step gpt2 L${L} C${C} ${S}x${T} tok`, `${(stepS * 1000).toFixed(1)} ms`);
 row("train tokens/s", trainTokS.toFixed(0));
-row("train achieved", `${trainGflops.toFixed(1)} GFLOP/s = ${((100 * trainGflops) / peak).toFixed(0)}% of the measured ${blasPeak ? "BLAS sgemm" : "own GEMM"} peak`);
-if (ownStepS !== undefined) row("same step on the own kernels", `${(ownStepS * 1000).toFixed(1)} ms; BLAS speedup ${(ownStepS / stepS).toFixed(2)}x`);
+row(
+  "train achieved",
+  `${trainGflops.toFixed(1)} GFLOP/s = ${((100 * trainGflops) / peak).toFixed(0)}% of the measured ${blasPeak ? "BLAS sgemm" : "own GEMM"} peak`,
+);
+if (ownStepS !== undefined)
+  row("same step on the own kernels", `${(ownStepS * 1000).toFixed(1)} ms; BLAS speedup ${(ownStepS / stepS).toFixed(2)}x`);
 row("generate tokens/s (KV cache, 16 samples)", g.tokensPerSecond.toFixed(0));
 row("generate tokens/s (no cache, 1 sample)", gRef.tokensPerSecond.toFixed(0));
 row("cache speedup", `${(g.tokensPerSecond / gRef.tokensPerSecond).toFixed(1)}x`);
@@ -71,13 +84,21 @@ if (!backends.cuda) {
   console.log(`SKIP cuda: ${backends.cudaCompiled ? `no CUDA device (${backends.cudaReason})` : "the addon was built without nvcc"}`);
 } else {
   const peakOf = (precision: "fp32" | "bf16") =>
-    Math.max(...Array.from({ length: quick ? 2 : 3 }, () => addon.benchCudaMatmul({ n: 4096, c: 4096, oc: 4096, reps: quick ? 3 : 10, precision })));
-  const bf16Peak = peakOf("bf16"), fp32Peak = peakOf("fp32");
+    Math.max(
+      ...Array.from({ length: quick ? 2 : 3 }, () =>
+        addon.benchCudaMatmul({ n: 4096, c: 4096, oc: 4096, reps: quick ? 3 : 10, precision }),
+      ),
+    );
+  const bf16Peak = peakOf("bf16"),
+    fp32Peak = peakOf("fp32");
   row("cuda device", backends.cudaReason);
   row("cuda matmul peak (4096^3, our kernels)", `fp32 ${fp32Peak.toFixed(1)} TFLOP/s, bf16 ${bf16Peak.toFixed(1)} TFLOP/s`);
   // GPT-2 FLOPs per step: 6 per matmul weight per token, causal attention, the head on scored rows only.
   const stepFlops = (c: PolicyConfig, S: number, P: number, R: number) => {
-    const C = c.dModel, L = c.layers, V = c.vocab ?? 260, T = P + R;
+    const C = c.dModel,
+      L = c.layers,
+      V = c.vocab ?? 260,
+      T = P + R;
     const fwd = S * (2 * L * 12 * C * C * T + L * 4 * C * ((T * (T + 1)) / 2) + 2 * V * C * R);
     return 3 * fwd;
   };
@@ -109,7 +130,10 @@ if (!backends.cuda) {
   for (const sh of shapes) {
     const r = await timeSteps(sh.c, sh.S, sh.P, sh.R);
     row(`cuda train step ${sh.what} ${sh.S}x${sh.P + sh.R} tok`, `${(r.s * 1000).toFixed(1)} ms, ${r.tokS.toFixed(0)} tokens/s`);
-    row(`cuda train achieved ${sh.what}`, `${r.tflops.toFixed(2)} TFLOP/s, MFU ${((100 * r.tflops) / bf16Peak).toFixed(1)}% of measured bf16 peak`);
+    row(
+      `cuda train achieved ${sh.what}`,
+      `${r.tflops.toFixed(2)} TFLOP/s, MFU ${((100 * r.tflops) / bf16Peak).toFixed(1)}% of measured bf16 peak`,
+    );
     row(`cuda generate tokens/s ${sh.what} (16 samples)`, r.genTokS.toFixed(0));
   }
 }

@@ -8,7 +8,8 @@ import { race } from "../../src/algorithm/prompt-search-race.js";
 import { comparePaired } from "../../src/algorithm/prompt-search-stats.js";
 import { shuffled } from "../../src/algorithm/policy-loop.js";
 
-const coin = (p: number, ...key: unknown[]) => (createHash("sha256").update(JSON.stringify(key)).digest().readUInt32BE(0) / 2 ** 32 < p ? 1 : 0);
+const coin = (p: number, ...key: unknown[]) =>
+  createHash("sha256").update(JSON.stringify(key)).digest().readUInt32BE(0) / 2 ** 32 < p ? 1 : 0;
 
 interface Outcome {
   correct: number;
@@ -17,8 +18,9 @@ interface Outcome {
 }
 
 async function halving(p: number[], budget: number, seed: number): Promise<Outcome> {
-  const r = await race({ candidates: p.length, taskCount: 200, budget, seed, incumbent: 0, confidence: 0.95, rewardRange: [0, 1] }, async (cands, tasks, round) =>
-    cands.map((c) => tasks.map((t, i) => coin(p[c], seed, c, t, i, round))),
+  const r = await race(
+    { candidates: p.length, taskCount: 200, budget, seed, incumbent: 0, confidence: 0.95, rewardRange: [0, 1] },
+    async (cands, tasks, round) => cands.map((c) => tasks.map((t, i) => coin(p[c], seed, c, t, i, round))),
   );
   const best = p.indexOf(Math.max(...p));
   return { correct: r.separated && r.winner === best ? 1 : 0, wrong: r.separated && r.winner !== best ? 1 : 0, spent: r.spent };
@@ -26,7 +28,10 @@ async function halving(p: number[], budget: number, seed: number): Promise<Outco
 
 function uniform(p: number[], budget: number, seed: number): Outcome {
   const per = Math.floor(budget / p.length);
-  const tasks = shuffled(Array.from({ length: 200 }, (_, i) => i), seed).slice(0, per);
+  const tasks = shuffled(
+    Array.from({ length: 200 }, (_, i) => i),
+    seed,
+  ).slice(0, per);
   const rewards = p.map((pc, c) => tasks.map((t, i) => coin(pc, seed, c, t, i, 0)));
   const means = rewards.map((r) => r.reduce((a, b) => a + b, 0) / r.length);
   const top = means.indexOf(Math.max(...means));
@@ -54,9 +59,13 @@ for (const s of scenarios) {
       un[k] += b[k];
     }
   }
-  const f = (o: Outcome) => `right winner ${((100 * o.correct) / seeds).toFixed(1)}%, wrong winner ${((100 * o.wrong) / seeds).toFixed(1)}%, rollouts ${(o.spent / seeds).toFixed(0)}`;
+  const f = (o: Outcome) =>
+    `right winner ${((100 * o.correct) / seeds).toFixed(1)}%, wrong winner ${((100 * o.wrong) / seeds).toFixed(1)}%, rollouts ${(o.spent / seeds).toFixed(0)}`;
   console.log(`\n${s.name}, budget ${s.budget}`);
   console.log(`  halving : ${f(sh)}`);
   console.log(`  uniform : ${f(un)}`);
-  if (un.correct) console.log(`  ratio   : right-winner rate x${(sh.correct / un.correct).toFixed(2)}, rollouts x${(sh.spent / un.spent).toFixed(2)} (halving / uniform)`);
+  if (un.correct)
+    console.log(
+      `  ratio   : right-winner rate x${(sh.correct / un.correct).toFixed(2)}, rollouts x${(sh.spent / un.spent).toFixed(2)} (halving / uniform)`,
+    );
 }

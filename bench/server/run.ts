@@ -32,7 +32,14 @@ function span(rolloutId: string, attemptId: string, i: number) {
     parentId: null,
     name: "chat gpt-x",
     status: { statusCode: "OK" as const },
-    attributes: { "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-x", "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 40, "gen_ai.request.temperature": 0.7, step: i },
+    attributes: {
+      "gen_ai.operation.name": "chat",
+      "gen_ai.request.model": "gpt-x",
+      "gen_ai.usage.input_tokens": 120,
+      "gen_ai.usage.output_tokens": 40,
+      "gen_ai.request.temperature": 0.7,
+      step: i,
+    },
     events: [],
     links: [],
     startTime: 1_700_000_000_000 + i,
@@ -54,7 +61,9 @@ async function pump(batches: number, send: (b: number) => Promise<unknown>): Pro
 }
 
 async function serveInChild(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "store", "serve", "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", cli, "store", "serve", "--port", "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -69,10 +78,14 @@ async function serveInChild(): Promise<{ url: string; child: ChildProcess }> {
 
 function postProto(url: URL, body: Buffer, agent: http.Agent): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/x-protobuf", "content-length": body.length } }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`OTLP ${res.statusCode}`))));
-    });
+    const req = http.request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/x-protobuf", "content-length": body.length } },
+      (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`OTLP ${res.statusCode}`))));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -84,7 +97,9 @@ async function ingest() {
   const local = await openStore();
   const lr = await local.startRollout({ input: 0 });
   const c0 = cpuSeconds(process.pid);
-  const localRate = await pump(batches, (b) => local.addSpans(Array.from({ length: BATCH }, (_, i) => span(lr.rolloutId, lr.attempt.attemptId, b * BATCH + i))));
+  const localRate = await pump(batches, (b) =>
+    local.addSpans(Array.from({ length: BATCH }, (_, i) => span(lr.rolloutId, lr.attempt.attemptId, b * BATCH + i))),
+  );
   // Includes building the spans, which the HTTP cases pay in the client: a generous baseline.
   const localCpuUs = ((cpuSeconds(process.pid) - c0) * 1e6) / (batches * BATCH);
   await local.close();
@@ -94,7 +109,9 @@ async function ingest() {
     const remote = await connectStore(url);
     const rr = await remote.startRollout({ input: 0 });
     const s0 = cpuSeconds(child.pid!);
-    const jsonRate = await pump(batches, (b) => remote.addSpans(Array.from({ length: BATCH }, (_, i) => span(rr.rolloutId, rr.attempt.attemptId, b * BATCH + i))));
+    const jsonRate = await pump(batches, (b) =>
+      remote.addSpans(Array.from({ length: BATCH }, (_, i) => span(rr.rolloutId, rr.attempt.attemptId, b * BATCH + i))),
+    );
     const jsonCpuUs = ((cpuSeconds(child.pid!) - s0) * 1e6) / (batches * BATCH);
 
     const pr = await remote.startRollout({ input: 0 });
@@ -105,7 +122,13 @@ async function ingest() {
           ExportTraceServiceRequest.fromObject({
             resourceSpans: [
               {
-                resource: { attributes: [kv("agentlightning.rollout_id", { stringValue: pr.rolloutId }), kv("agentlightning.attempt_id", { stringValue: pr.attempt.attemptId }), kv("service.name", { stringValue: "bench" })] },
+                resource: {
+                  attributes: [
+                    kv("agentlightning.rollout_id", { stringValue: pr.rolloutId }),
+                    kv("agentlightning.attempt_id", { stringValue: pr.attempt.attemptId }),
+                    kv("service.name", { stringValue: "bench" }),
+                  ],
+                },
                 scopeSpans: [
                   {
                     spans: Array.from({ length: BATCH }, (_, i) => ({
@@ -115,7 +138,14 @@ async function ingest() {
                       kind: 3,
                       startTimeUnixNano: String(BigInt(1_700_000_000_000 + i) * 1_000_000n),
                       endTimeUnixNano: String(BigInt(1_700_000_000_050 + i) * 1_000_000n),
-                      attributes: [kv("gen_ai.operation.name", { stringValue: "chat" }), kv("gen_ai.request.model", { stringValue: "gpt-x" }), kv("gen_ai.usage.input_tokens", { intValue: 120 }), kv("gen_ai.usage.output_tokens", { intValue: 40 }), kv("gen_ai.request.temperature", { doubleValue: 0.7 }), kv("step", { intValue: i })],
+                      attributes: [
+                        kv("gen_ai.operation.name", { stringValue: "chat" }),
+                        kv("gen_ai.request.model", { stringValue: "gpt-x" }),
+                        kv("gen_ai.usage.input_tokens", { intValue: 120 }),
+                        kv("gen_ai.usage.output_tokens", { intValue: 40 }),
+                        kv("gen_ai.request.temperature", { doubleValue: 0.7 }),
+                        kv("step", { intValue: i }),
+                      ],
                       status: { code: 1 },
                     })),
                   },
@@ -172,10 +202,16 @@ async function rolloutsInProcess(n: number): Promise<Rate> {
 
 async function rolloutsInProcesses(n: number): Promise<Rate> {
   const store = await openStore();
-  const pool = await startRunnerPool(store, { processes: n, runnersPerProcess: PER_PROCESS, module: fileURLToPath(new URL("../../test/fixtures/runner/agent.ts", import.meta.url)) });
+  const pool = await startRunnerPool(store, {
+    processes: n,
+    runnersPerProcess: PER_PROCESS,
+    module: fileURLToPath(new URL("../../test/fixtures/runner/agent.ts", import.meta.url)),
+  });
   try {
     // One warm-up round so process start-up and JIT are not counted.
-    await store.waitForRollouts((await store.enqueueManyRollouts(Array.from({ length: 4 * n }, () => ({ input: { a: 1, b: 2 } })))).map((r) => r.rolloutId));
+    await store.waitForRollouts(
+      (await store.enqueueManyRollouts(Array.from({ length: 4 * n }, () => ({ input: { a: 1, b: 2 } })))).map((r) => r.rolloutId),
+    );
     return await timeRollouts(store, [process.pid, ...pool.children.map((c) => c.pid!)]);
   } finally {
     await pool.stop();
@@ -200,8 +236,12 @@ console.log(`span ingest, ${SPANS} spans in ${BATCH}-span batches, ${IN_FLIGHT} 
 // CPU per span on the ingesting side (the server process for HTTP): 1e6 / us = spans/s one free core sustains.
 const cap = (us: number) => `${us.toFixed(1)} CPU us/span (${f(1e6 / us)} spans/s per core)`;
 console.log(`  in-process addSpans       ${f(ing.localRate)} spans/s   1.00x   ${cap(ing.localCpuUs)}`);
-console.log(`  HTTP JSON /spans/add-many ${f(ing.jsonRate)} spans/s   ${(ing.jsonRate / ing.localRate).toFixed(2)}x   server ${cap(ing.jsonCpuUs)}`);
-console.log(`  OTLP/HTTP protobuf        ${f(ing.otlpRate)} spans/s   ${(ing.otlpRate / ing.localRate).toFixed(2)}x   server ${cap(ing.otlpCpuUs)}   (${(ing.bytesPerBatch / 1024).toFixed(0)} KiB per batch)`);
+console.log(
+  `  HTTP JSON /spans/add-many ${f(ing.jsonRate)} spans/s   ${(ing.jsonRate / ing.localRate).toFixed(2)}x   server ${cap(ing.jsonCpuUs)}`,
+);
+console.log(
+  `  OTLP/HTTP protobuf        ${f(ing.otlpRate)} spans/s   ${(ing.otlpRate / ing.localRate).toFixed(2)}x   server ${cap(ing.otlpCpuUs)}   (${(ing.bytesPerBatch / 1024).toFixed(0)} KiB per batch)`,
+);
 console.log(`rollouts/s, trivial agent (message + reward spans), ${ROLLOUTS} rollouts, ${PER_PROCESS} runners per process`);
 for (const n of [1, 2, 4]) {
   const inproc = await rolloutsInProcess(n);

@@ -50,7 +50,23 @@ function arrowBaseline(): number {
   const t0 = performance.now();
   for (let off = 0; off < N; off += 100_000) {
     const n = Math.min(100_000, N - off);
-    const cols: Record<string, unknown[]> = { rollout_id: [], attempt_id: [], sequence_id: [], trace_id: [], span_id: [], parent_id: [], name: [], start_time: [], end_time: [], status_code: [], attributes: [], resource: [], reward: [], model: [], input_tokens: [] };
+    const cols: Record<string, unknown[]> = {
+      rollout_id: [],
+      attempt_id: [],
+      sequence_id: [],
+      trace_id: [],
+      span_id: [],
+      parent_id: [],
+      name: [],
+      start_time: [],
+      end_time: [],
+      status_code: [],
+      attributes: [],
+      resource: [],
+      reward: [],
+      model: [],
+      input_tokens: [],
+    };
     for (let k = 0; k < n; k++) {
       const i = off + k;
       const s = makeSpan(`ro-${Math.floor(i / PER_ROLLOUT)}`, `at-${Math.floor(i / PER_ROLLOUT)}`, i);
@@ -68,7 +84,9 @@ function arrowBaseline(): number {
       cols.resource.push(JSON.stringify(s.resource));
       cols.reward.push((s.attributes["agentlightning.reward.0.value"] as number | undefined) ?? null);
       cols.model.push((s.attributes["gen_ai.request.model"] as string | undefined) ?? null);
-      cols.input_tokens.push(s.attributes["gen_ai.usage.input_tokens"] === undefined ? null : BigInt(s.attributes["gen_ai.usage.input_tokens"] as number));
+      cols.input_tokens.push(
+        s.attributes["gen_ai.usage.input_tokens"] === undefined ? null : BigInt(s.attributes["gen_ai.usage.input_tokens"] as number),
+      );
     }
     const utf8 = ["rollout_id", "attempt_id", "trace_id", "span_id", "parent_id", "name", "status_code", "attributes", "resource", "model"];
     const vecs: Record<string, { length: number }> = {};
@@ -76,7 +94,10 @@ function arrowBaseline(): number {
     vecs.sequence_id = vectorFromArray(cols.sequence_id, new Int64());
     vecs.input_tokens = vectorFromArray(cols.input_tokens, new Int64());
     vecs.reward = vectorFromArray(cols.reward, new Float64());
-    const t = tableFromArrays({ start_time: Float64Array.from(cols.start_time as number[]), end_time: Float64Array.from(cols.end_time as number[]) });
+    const t = tableFromArrays({
+      start_time: Float64Array.from(cols.start_time as number[]),
+      end_time: Float64Array.from(cols.end_time as number[]),
+    });
     if (t.numRows !== n || vecs.name.length !== n) throw new Error("arrow baseline built the wrong table");
   }
   return N / ((performance.now() - t0) / 1000);
@@ -84,7 +105,8 @@ function arrowBaseline(): number {
 
 async function ingest(s: LightningStore): Promise<{ rate: number; cpuUs: number; loopUs: number; attempts: string[] }> {
   const attempts: string[] = [];
-  for (let r = 0; r < ROLLOUTS; r++) attempts.push((await s.startRollout({ input: r, rolloutId: `ro-${String(r).padStart(5, "0")}` })).attempt.attemptId);
+  for (let r = 0; r < ROLLOUTS; r++)
+    attempts.push((await s.startRollout({ input: r, rolloutId: `ro-${String(r).padStart(5, "0")}` })).attempt.attemptId);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const e0 = performance.eventLoopUtilization();
@@ -92,7 +114,9 @@ async function ingest(s: LightningStore): Promise<{ rate: number; cpuUs: number;
   const inflight: Promise<unknown>[] = [];
   for (let off = 0; off < N; off += BATCH) {
     const r = Math.floor(off / PER_ROLLOUT);
-    const batch = Array.from({ length: Math.min(BATCH, N - off) }, (_, k) => makeSpan(`ro-${String(r).padStart(5, "0")}`, attempts[r], off + k));
+    const batch = Array.from({ length: Math.min(BATCH, N - off) }, (_, k) =>
+      makeSpan(`ro-${String(r).padStart(5, "0")}`, attempts[r], off + k),
+    );
     inflight.push(s.addSpans(batch));
     if (inflight.length >= 4) await inflight.shift();
   }
@@ -120,7 +144,9 @@ async function lookups(s: LightningStore, pick: (q: number) => number): Promise<
   return { p50: times[100], p95: times[190] };
 }
 
-async function queryLatency(s: LightningStore): Promise<{ p50: number; p95: number; recentP50: number; recentP95: number; scanMs: number }> {
+async function queryLatency(
+  s: LightningStore,
+): Promise<{ p50: number; p95: number; recentP50: number; recentP95: number; scanMs: number }> {
   const any = await lookups(s, (q) => (q * 7919) % ROLLOUTS);
   const recent = await lookups(s, (q) => ROLLOUTS - 1 - ((q * 7919) % RECENT));
   const t0 = performance.now();
@@ -167,7 +193,19 @@ async function runCase(which: string): Promise<Result> {
     const cold = await queryLatency(re);
     await re.close();
     if (st.spans !== N) throw new Error(`reopen found ${st.spans} spans`);
-    return { rate: d.rate, cpuUs: d.cpuUs, loopUs: d.loopUs, ...q, closeMs, parts: parts.length, mb: bytes / 1e6, reopenMs, coldP50: cold.p50, coldP95: cold.p95, coldScanMs: cold.scanMs };
+    return {
+      rate: d.rate,
+      cpuUs: d.cpuUs,
+      loopUs: d.loopUs,
+      ...q,
+      closeMs,
+      parts: parts.length,
+      mb: bytes / 1e6,
+      reopenMs,
+      coldP50: cold.p50,
+      coldP95: cold.p95,
+      coldScanMs: cold.scanMs,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -175,7 +213,11 @@ async function runCase(which: string): Promise<Result> {
 
 /** Each case in its own process, so one case's heap never slows the next. */
 function inChild(which: string): Result {
-  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--case", which], { encoding: "utf8", env: process.env, maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--case", which], {
+    encoding: "utf8",
+    env: process.env,
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(out.trim().split("\n").at(-1)!) as Result;
 }
 
@@ -185,18 +227,31 @@ async function main() {
     console.log(JSON.stringify(await runCase(process.argv[i + 1])));
     return;
   }
-  console.log(`store bench: ${N.toLocaleString("en-US")} spans, batches of ${BATCH} (4 in flight), ${ROLLOUTS} rollouts, node ${process.version}, one process per case`);
+  console.log(
+    `store bench: ${N.toLocaleString("en-US")} spans, batches of ${BATCH} (4 in flight), ${ROLLOUTS} rollouts, node ${process.version}, one process per case`,
+  );
   const a = inChild("arrow");
   const arrow = a.rate;
-  const cpu = (r: Result) => `${r.cpuUs.toFixed(1)} CPU-us/span (x${(a.cpuUs / r.cpuUs).toFixed(2)} of Arrow), JS thread busy ${r.loopUs.toFixed(1)} us/span`;
-  console.log(`baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s, ${a.cpuUs.toFixed(1)} CPU-us/span; load average ${loadavg()[0].toFixed(1)}`);
+  const cpu = (r: Result) =>
+    `${r.cpuUs.toFixed(1)} CPU-us/span (x${(a.cpuUs / r.cpuUs).toFixed(2)} of Arrow), JS thread busy ${r.loopUs.toFixed(1)} us/span`;
+  console.log(
+    `baseline  raw Arrow columns (vectorFromArray/tableFromArrays): ${fmt(arrow)} spans/s, ${a.cpuUs.toFixed(1)} CPU-us/span; load average ${loadavg()[0].toFixed(1)}`,
+  );
   const m = inChild("memory");
-  console.log(`memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow), ${cpu(m)}  querySpans by rollout p50 ${ms(m.p50)} p95 ${ms(m.p95)}  name scan (limit 1000) ${ms(m.scanMs)}`);
+  console.log(
+    `memory    ingest ${fmt(m.rate)} spans/s (x${(m.rate / arrow).toFixed(2)} of Arrow), ${cpu(m)}  querySpans by rollout p50 ${ms(m.p50)} p95 ${ms(m.p95)}  name scan (limit 1000) ${ms(m.scanMs)}`,
+  );
   const d = inChild("durable");
-  console.log(`durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit), ${cpu(d)}  querySpans by rollout: any p50 ${ms(d.p50)} p95 ${ms(d.p95)}, recent ${RECENT} (in memory) p50 ${ms(d.recentP50)} p95 ${ms(d.recentP95)}  name scan ${ms(d.scanMs)}`);
+  console.log(
+    `durable   ingest ${fmt(d.rate)} spans/s (x${(d.rate / arrow).toFixed(2)} of Arrow; acknowledged = fsync'd, group commit), ${cpu(d)}  querySpans by rollout: any p50 ${ms(d.p50)} p95 ${ms(d.p95)}, recent ${RECENT} (in memory) p50 ${ms(d.recentP50)} p95 ${ms(d.recentP95)}  name scan ${ms(d.scanMs)}`,
+  );
   console.log(`          load average after: ${loadavg()[0].toFixed(1)}`);
-  console.log(`          close (last checkpoint) ${ms(d.closeMs)}; ${d.parts} Parquet parts, ${d.mb.toFixed(1)} MB zstd; reopen ${ms(d.reopenMs)}`);
-  console.log(`durable, reopened (spans on disk, DuckDB)  querySpans by rollout p50 ${ms(d.coldP50)} p95 ${ms(d.coldP95)}  name scan (limit 1000) ${ms(d.coldScanMs)}`);
+  console.log(
+    `          close (last checkpoint) ${ms(d.closeMs)}; ${d.parts} Parquet parts, ${d.mb.toFixed(1)} MB zstd; reopen ${ms(d.reopenMs)}`,
+  );
+  console.log(
+    `durable, reopened (spans on disk, DuckDB)  querySpans by rollout p50 ${ms(d.coldP50)} p95 ${ms(d.coldP95)}  name scan (limit 1000) ${ms(d.coldScanMs)}`,
+  );
 }
 
 await main();

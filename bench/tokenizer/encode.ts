@@ -9,7 +9,9 @@ const targetMB = Number(process.argv[2] ?? 2);
 
 // Best of `reps` runs: the machine is shared, so the fastest run is the least disturbed one.
 function mbps(tok: Tokenizer, text: string, bytes: number, reps = 3): { encode: number; decode: number; tokens: number } {
-  let enc = 0, dec = 0, tokens = 0;
+  let enc = 0,
+    dec = 0,
+    tokens = 0;
   for (let k = 0; k < reps; k++) {
     let t0 = performance.now();
     const ids = tok.encode(text);
@@ -26,7 +28,7 @@ function mbps(tok: Tokenizer, text: string, bytes: number, reps = 3): { encode: 
 const text = makeText(targetMB * 1e6);
 const bytes = new TextEncoder().encode(text).length;
 const byte = new ByteTokenizer();
-mbps(byte, text.slice(0, 100_000), 100_000);  // JIT warm-up
+mbps(byte, text.slice(0, 100_000), 100_000); // JIT warm-up
 const base = mbps(byte, text, bytes);
 
 const t0 = performance.now();

@@ -27,7 +27,9 @@ type Encoder = (s: string) => ArrayLike<number>;
 // Arclight and tokenizers.js keep a word cache that js-tiktoken does not.
 function mbps(make: () => Encoder, docs: readonly string[], bytes: number, reps = 3): { cold: number; warm: number; tokens: number } {
   const enc = make();
-  let cold = 0, warm = 0, tokens = 0;
+  let cold = 0,
+    warm = 0,
+    tokens = 0;
   for (let k = 0; k < reps + 1; k++) {
     const t0 = performance.now();
     let n = 0;
@@ -60,22 +62,45 @@ for (const [family, json, ranks, cfg] of [
   t0 = performance.now();
   const tt = new Tiktoken(tiktokenRanks(ranks));
   const loadTt = performance.now() - t0;
-  console.log(`\n${family}: load arclight ${loadOurs.toFixed(0)} ms, tokenizers.js ${loadHf.toFixed(0)} ms, js-tiktoken ${loadTt.toFixed(0)} ms`);
+  console.log(
+    `\n${family}: load arclight ${loadOurs.toFixed(0)} ms, tokenizers.js ${loadHf.toFixed(0)} ms, js-tiktoken ${loadTt.toFixed(0)} ms`,
+  );
   for (const [name, docs] of texts) {
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d), 0);
     // Same ids first: a speed comparison between encoders that disagree means nothing.
     for (const d of docs.slice(0, 200)) {
       const a = ours.encode(d).join();
       if (a !== tt.encode(d, [], []).join() && !/[\ufeff\u0085]/.test(d)) throw new Error(`js-tiktoken differs on ${JSON.stringify(d)}`);
-      if (ours.encode(d, { allowSpecial: true }).join() !== hf.encode(d, { add_special_tokens: false }).ids.join() && !/[\ufeff\u0085]/.test(d))
+      if (
+        ours.encode(d, { allowSpecial: true }).join() !== hf.encode(d, { add_special_tokens: false }).ids.join() &&
+        !/[\ufeff\u0085]/.test(d)
+      )
         throw new Error(`tokenizers.js differs on ${JSON.stringify(d)}`);
     }
-    const arc = mbps(() => { const t = BpeTokenizer.fromJSON(json, { tokenizerConfig: cfg }); return (s) => t.encode(s); }, docs, bytes);
-    const hfr = mbps(() => { const t = new HfTokenizer(json, cfg); return (s) => t.encode(s, { add_special_tokens: false }).ids; }, docs, bytes);
+    const arc = mbps(
+      () => {
+        const t = BpeTokenizer.fromJSON(json, { tokenizerConfig: cfg });
+        return (s) => t.encode(s);
+      },
+      docs,
+      bytes,
+    );
+    const hfr = mbps(
+      () => {
+        const t = new HfTokenizer(json, cfg);
+        return (s) => t.encode(s, { add_special_tokens: false }).ids;
+      },
+      docs,
+      bytes,
+    );
     const ttr = mbps(() => (s) => tt.encode(s, [], []), docs, bytes);
     console.log(`  ${name} (${(bytes / 1e6).toFixed(2)} MB, ${docs.length} docs, ${(bytes / arc.tokens).toFixed(2)} bytes/token):`);
     console.log(`    arclight      cold ${arc.cold.toFixed(2)} MB/s, warm ${arc.warm.toFixed(2)} MB/s (baseline)`);
-    console.log(`    tokenizers.js cold ${hfr.cold.toFixed(2)} MB/s, warm ${hfr.warm.toFixed(2)} MB/s (${(hfr.warm / arc.warm).toFixed(2)}x arclight warm, ${(hfr.cold / arc.cold).toFixed(2)}x cold)`);
-    console.log(`    js-tiktoken   cold ${ttr.cold.toFixed(2)} MB/s, warm ${ttr.warm.toFixed(2)} MB/s (${(ttr.warm / arc.warm).toFixed(2)}x arclight warm, ${(ttr.cold / arc.cold).toFixed(2)}x cold)`);
+    console.log(
+      `    tokenizers.js cold ${hfr.cold.toFixed(2)} MB/s, warm ${hfr.warm.toFixed(2)} MB/s (${(hfr.warm / arc.warm).toFixed(2)}x arclight warm, ${(hfr.cold / arc.cold).toFixed(2)}x cold)`,
+    );
+    console.log(
+      `    js-tiktoken   cold ${ttr.cold.toFixed(2)} MB/s, warm ${ttr.warm.toFixed(2)} MB/s (${(ttr.warm / arc.warm).toFixed(2)}x arclight warm, ${(ttr.cold / arc.cold).toFixed(2)}x cold)`,
+    );
   }
 }

@@ -27,4 +27,3 @@ export function makeText(bytes: number): string {
   }
   return parts.join("");
 }
-

@@ -10,11 +10,10 @@
 namespace arclight {
 namespace cuda {
 
-__global__ void adamw_kernel(float* params, __nv_bfloat16* bf16_copy, const float* grads, float* m,
-                             float* v, long long n, float lr, float beta1, float beta2, float eps,
-                             float weight_decay, float grad_scale, float bc1, float bc2) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-       i += (long long)gridDim.x * blockDim.x) {
+__global__ void adamw_kernel(float* params, __nv_bfloat16* bf16_copy, const float* grads, float* m, float* v,
+                             long long n, float lr, float beta1, float beta2, float eps, float weight_decay,
+                             float grad_scale, float bc1, float bc2) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     float g = grads[i] * grad_scale;
     float mi = beta1 * m[i] + (1.0f - beta1) * g;
     float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
@@ -29,16 +28,14 @@ __global__ void adamw_kernel(float* params, __nv_bfloat16* bf16_copy, const floa
 }
 
 __global__ void convert_to_bf16_kernel(__nv_bfloat16* out, const float* inp, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-       i += (long long)gridDim.x * blockDim.x)
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     out[i] = __float2bfloat16(inp[i]);
 }
 
 __global__ void global_norm_squared_kernel(float* out, const float* grads, long long n) {
   __shared__ float shared[32];
   float s = 0.0f;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-       i += (long long)gridDim.x * blockDim.x)
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     s += grads[i] * grads[i];
   s = block_sum(s, shared);
   if (threadIdx.x == 0) atomicAdd(out, s);
@@ -47,8 +44,8 @@ __global__ void global_norm_squared_kernel(float* out, const float* grads, long 
 // ----------------------------------------------------------------------------
 // launchers
 
-inline void adamw_update_impl(float* params, uint16_t* bf16_copy, const float* grads, float* m,
-                              float* v, long long n, const AdamWArgs& a) {
+inline void adamw_update_impl(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v, long long n,
+                              const AdamWArgs& a) {
   if (a.step < 1) throw std::invalid_argument("adamw_update: step counts from 1");
   if (n <= 0) return;
   // Bias corrections in double on the host: beta2^step underflows gently there, and every
@@ -56,8 +53,8 @@ inline void adamw_update_impl(float* params, uint16_t* bf16_copy, const float* g
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta1), a.step));
   const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(a.beta2), a.step));
   adamw_kernel<<<elementwise_blocks(n, kElementwiseThreads), kElementwiseThreads>>>(
-      params, reinterpret_cast<__nv_bfloat16*>(bf16_copy), grads, m, v, n, a.lr, a.beta1, a.beta2,
-      a.eps, a.weight_decay, a.grad_scale, bc1, bc2);
+      params, reinterpret_cast<__nv_bfloat16*>(bf16_copy), grads, m, v, n, a.lr, a.beta1, a.beta2, a.eps,
+      a.weight_decay, a.grad_scale, bc1, bc2);
   CUDA_CHECK_LAUNCH("adamw_kernel");
 }
 

@@ -21,13 +21,24 @@ struct AttnPtrs {
 };
 
 inline AttnPtrs attn_ptrs(const AttentionDims& d) {
-  return {d.q_batch, d.q_row, d.k_batch, d.k_row, d.v_batch, d.v_row, d.batch, d.tq, d.tk,
-          d.heads, d.kv_heads, d.head_dim, 1.0f / sqrtf((float)d.head_dim)};
+  return {d.q_batch,
+          d.q_row,
+          d.k_batch,
+          d.k_row,
+          d.v_batch,
+          d.v_row,
+          d.batch,
+          d.tq,
+          d.tk,
+          d.heads,
+          d.kv_heads,
+          d.head_dim,
+          1.0f / sqrtf((float)d.head_dim)};
 }
 
 // Dot product of two head vectors, one held in registers by the warp, the other in memory.
-__device__ __forceinline__ float warp_dot(const float (&a)[kAttnMaxDimsPerLane], const float* b,
-                                          int head_dim, int lane) {
+__device__ __forceinline__ float warp_dot(const float (&a)[kAttnMaxDimsPerLane], const float* b, int head_dim,
+                                          int lane) {
   float s = 0.0f;
 #pragma unroll
   for (int i = 0; i < kAttnMaxDimsPerLane; i++) {
@@ -37,8 +48,7 @@ __device__ __forceinline__ float warp_dot(const float (&a)[kAttnMaxDimsPerLane],
   return warp_sum(s);
 }
 
-__device__ __forceinline__ void warp_load(float (&dst)[kAttnMaxDimsPerLane], const float* src,
-                                          int head_dim, int lane) {
+__device__ __forceinline__ void warp_load(float (&dst)[kAttnMaxDimsPerLane], const float* src, int head_dim, int lane) {
 #pragma unroll
   for (int i = 0; i < kAttnMaxDimsPerLane; i++) {
     int d = lane + 32 * i;
@@ -46,8 +56,8 @@ __device__ __forceinline__ void warp_load(float (&dst)[kAttnMaxDimsPerLane], con
   }
 }
 
-__global__ void attention_forward_kernel(float* out, float* lse, const float* q, const float* k,
-                                         const float* v, AttnPtrs a) {
+__global__ void attention_forward_kernel(float* out, float* lse, const float* q, const float* k, const float* v,
+                                         AttnPtrs a) {
   const int lane = threadIdx.x % 32;
   const long long row = blockIdx.x * (long long)kAttnWarpsPerBlock + threadIdx.x / 32;
   if (row >= (long long)a.batch * a.heads * a.tq) return;
@@ -83,8 +93,7 @@ __global__ void attention_forward_kernel(float* out, float* lse, const float* q,
 }
 
 // D[b,h,t] = dout . out, the softmax backward's row term, shared by the dq and dk/dv kernels.
-__global__ void attention_backward_rowdot_kernel(float* D, const float* dout, const float* out,
-                                                 AttnPtrs a) {
+__global__ void attention_backward_rowdot_kernel(float* D, const float* dout, const float* out, AttnPtrs a) {
   const int lane = threadIdx.x % 32;
   const long long row = blockIdx.x * (long long)kAttnWarpsPerBlock + threadIdx.x / 32;
   if (row >= (long long)a.batch * a.heads * a.tq) return;
@@ -96,9 +105,8 @@ __global__ void attention_backward_rowdot_kernel(float* D, const float* dout, co
   if (lane == 0) D[((long long)b * a.heads + h) * a.tq + t] = s;
 }
 
-__global__ void attention_backward_dq_kernel(float* dq, const float* dout, const float* lse,
-                                             const float* D, const float* q, const float* k,
-                                             const float* v, AttnPtrs a) {
+__global__ void attention_backward_dq_kernel(float* dq, const float* dout, const float* lse, const float* D,
+                                             const float* q, const float* k, const float* v, AttnPtrs a) {
   const int lane = threadIdx.x % 32;
   const long long row = blockIdx.x * (long long)kAttnWarpsPerBlock + threadIdx.x / 32;
   if (row >= (long long)a.batch * a.heads * a.tq) return;
@@ -132,9 +140,9 @@ __global__ void attention_backward_dq_kernel(float* dq, const float* dout, const
 
 // One warp per key: it gathers from every query (of every head in its group) that sees the key,
 // so dk and dv are updated once, without atomics, and the result does not depend on timing.
-__global__ void attention_backward_dkdv_kernel(float* dk, float* dv, const float* dout,
-                                               const float* lse, const float* D, const float* q,
-                                               const float* k, const float* v, AttnPtrs a) {
+__global__ void attention_backward_dkdv_kernel(float* dk, float* dv, const float* dout, const float* lse,
+                                               const float* D, const float* q, const float* k, const float* v,
+                                               AttnPtrs a) {
   const int lane = threadIdx.x % 32;
   const long long row = blockIdx.x * (long long)kAttnWarpsPerBlock + threadIdx.x / 32;
   if (row >= (long long)a.batch * a.kv_heads * a.tk) return;
@@ -189,10 +197,9 @@ inline AttentionDims attention_dims_fused_qkv_impl(int batch, int t, int heads, 
 }
 
 inline void check_attention(const AttentionDims& d) {
-  if (d.batch < 0 || d.tq < 0 || d.tk < d.tq || d.heads <= 0 || d.kv_heads <= 0 ||
-      d.heads % d.kv_heads != 0 || d.head_dim <= 0 || d.head_dim > 32 * kAttnMaxDimsPerLane)
-    throw std::invalid_argument(
-        "attention: need 0 <= tq <= tk, heads a multiple of kv_heads, 0 < head_dim <= 256");
+  if (d.batch < 0 || d.tq < 0 || d.tk < d.tq || d.heads <= 0 || d.kv_heads <= 0 || d.heads % d.kv_heads != 0 ||
+      d.head_dim <= 0 || d.head_dim > 32 * kAttnMaxDimsPerLane)
+    throw std::invalid_argument("attention: need 0 <= tq <= tk, heads a multiple of kv_heads, 0 < head_dim <= 256");
 }
 
 inline int attention_blocks(long long rows) {
@@ -201,19 +208,17 @@ inline int attention_blocks(long long rows) {
   return static_cast<int>(blocks);
 }
 
-inline void attention_forward_impl(float* out, float* lse, const float* q, const float* k,
-                                   const float* v, const AttentionDims& dims) {
+inline void attention_forward_impl(float* out, float* lse, const float* q, const float* k, const float* v,
+                                   const AttentionDims& dims) {
   check_attention(dims);
   const long long rows = (long long)dims.batch * dims.heads * dims.tq;
   if (rows == 0) return;
-  attention_forward_kernel<<<attention_blocks(rows), kAttnWarpsPerBlock * 32>>>(out, lse, q, k, v,
-                                                                               attn_ptrs(dims));
+  attention_forward_kernel<<<attention_blocks(rows), kAttnWarpsPerBlock * 32>>>(out, lse, q, k, v, attn_ptrs(dims));
   CUDA_CHECK_LAUNCH("attention_forward_kernel");
 }
 
-inline void attention_backward_impl(float* dq, float* dk, float* dv, float* scratch,
-                                    const float* dout, const float* out, const float* lse,
-                                    const float* q, const float* k, const float* v,
+inline void attention_backward_impl(float* dq, float* dk, float* dv, float* scratch, const float* dout,
+                                    const float* out, const float* lse, const float* q, const float* k, const float* v,
                                     const AttentionDims& dims) {
   check_attention(dims);
   const long long rows = (long long)dims.batch * dims.heads * dims.tq;
@@ -221,12 +226,11 @@ inline void attention_backward_impl(float* dq, float* dk, float* dv, float* scra
   const AttnPtrs a = attn_ptrs(dims);
   attention_backward_rowdot_kernel<<<attention_blocks(rows), kAttnWarpsPerBlock * 32>>>(scratch, dout, out, a);
   CUDA_CHECK_LAUNCH("attention_backward_rowdot_kernel");
-  attention_backward_dq_kernel<<<attention_blocks(rows), kAttnWarpsPerBlock * 32>>>(dq, dout, lse, scratch,
-                                                                                   q, k, v, a);
+  attention_backward_dq_kernel<<<attention_blocks(rows), kAttnWarpsPerBlock * 32>>>(dq, dout, lse, scratch, q, k, v, a);
   CUDA_CHECK_LAUNCH("attention_backward_dq_kernel");
   const long long key_rows = (long long)dims.batch * dims.kv_heads * dims.tk;
-  attention_backward_dkdv_kernel<<<attention_blocks(key_rows), kAttnWarpsPerBlock * 32>>>(
-      dk, dv, dout, lse, scratch, q, k, v, a);
+  attention_backward_dkdv_kernel<<<attention_blocks(key_rows), kAttnWarpsPerBlock * 32>>>(dk, dv, dout, lse, scratch, q,
+                                                                                          k, v, a);
   CUDA_CHECK_LAUNCH("attention_backward_dkdv_kernel");
 }
 

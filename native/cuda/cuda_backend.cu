@@ -41,9 +41,8 @@ const char* unavailable_reason() noexcept { return g_unavailable_reason.c_str();
 const char* device_description() {
   cudaDeviceProp prop;
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  g_device_description = std::string(prop.name) + " (sm_" + std::to_string(prop.major) +
-                         std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) +
-                         " SMs)";
+  g_device_description = std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) +
+                         ", " + std::to_string(prop.multiProcessorCount) + " SMs)";
   return g_device_description.c_str();
 }
 
@@ -70,44 +69,41 @@ void copy_device_rows(void* dst, std::size_t dpitch, const void* src, std::size_
 }
 void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
 
-void matmul_forward(float* out, const float* inp, const void* weight, DType weight_type,
-                    const float* bias, int N, int C, int OC, MathMode mode) {
+void matmul_forward(float* out, const float* inp, const void* weight, DType weight_type, const float* bias, int N,
+                    int C, int OC, MathMode mode) {
   matmul_forward_impl(out, inp, weight, weight_type, bias, N, C, OC, mode);
 }
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const void* weight, DType weight_type, int N, int C, int OC, MathMode mode) {
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const void* weight,
+                     DType weight_type, int N, int C, int OC, MathMode mode) {
   matmul_backward_impl(dinp, dweight, dbias, dout, inp, weight, weight_type, N, C, OC, mode);
 }
 void gemm(const GemmArgs& args, MathMode mode) { gemm_impl(args, mode); }
 
-void logprob_entropy_forward(float* logprob, float* entropy, const float* logits, const int* targets,
-                             int N, int V) {
+void logprob_entropy_forward(float* logprob, float* entropy, const float* logits, const int* targets, int N, int V) {
   logprob_entropy_forward_impl(logprob, entropy, logits, targets, N, V);
 }
-void logprob_entropy_backward(float* dlogits, const float* logits, const int* targets,
-                              const float* dlogprob, const float* dentropy, int N, int V) {
+void logprob_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprob,
+                              const float* dentropy, int N, int V) {
   logprob_entropy_backward_impl(dlogits, logits, targets, dlogprob, dentropy, N, V);
 }
-void softmax_ce_forward_backward(float* losses, float* dlogits, const float* logits,
-                                 const int* targets, const float* dloss, int N, int V) {
+void softmax_ce_forward_backward(float* losses, float* dlogits, const float* logits, const int* targets,
+                                 const float* dloss, int N, int V) {
   softmax_ce_forward_backward_impl(losses, dlogits, logits, targets, dloss, N, V);
 }
 
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
-                       const float* bias, int N, int C, float eps) {
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
+                       int N, int C, float eps) {
   layernorm_forward_impl(out, mean, rstd, inp, weight, bias, N, C, eps);
 }
-void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                        const float* inp, const float* weight, const float* mean, const float* rstd,
-                        int N, int C) {
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int N, int C) {
   layernorm_backward_impl(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
 }
-void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
-                     float eps) {
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) {
   rmsnorm_forward_impl(out, rstd, inp, weight, N, C, eps);
 }
-void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
-                      const float* weight, const float* rstd, int N, int C) {
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int N, int C) {
   rmsnorm_backward_impl(dinp, dweight, dout, inp, weight, rstd, N, C);
 }
 
@@ -118,19 +114,17 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, long long n
 void swiglu_forward(float* out, const float* gate, const float* up, int N, int F, int ld) {
   swiglu_forward_impl(out, gate, up, N, F, ld);
 }
-void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
-                     int N, int F, int ld) {
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F,
+                     int ld) {
   swiglu_backward_impl(dgate, dup, dout, gate, up, N, F, ld);
 }
 void add_inplace(float* a, const float* b, long long n) { add_inplace_impl(a, b, n); }
 void convert_to_bf16(uint16_t* out, const float* inp, long long n) { convert_to_bf16_impl(out, inp, n); }
 
-void rope_forward(float* x, const int* positions, int N, int T, int heads, int head_dim, int ld,
-                  float theta) {
+void rope_forward(float* x, const int* positions, int N, int T, int heads, int head_dim, int ld, float theta) {
   rope_impl(x, positions, N, T, heads, head_dim, ld, theta, 1.0f);
 }
-void rope_backward(float* dx, const int* positions, int N, int T, int heads, int head_dim, int ld,
-                   float theta) {
+void rope_backward(float* dx, const int* positions, int N, int T, int heads, int head_dim, int ld, float theta) {
   rope_impl(dx, positions, N, T, heads, head_dim, ld, theta, -1.0f);
 }
 
@@ -144,26 +138,23 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
                        const AttentionDims& dims) {
   attention_forward_impl(out, lse, q, k, v, dims);
 }
-void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout,
-                        const float* out, const float* lse, const float* q, const float* k,
-                        const float* v, const AttentionDims& dims) {
+void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout, const float* out,
+                        const float* lse, const float* q, const float* k, const float* v, const AttentionDims& dims) {
   attention_backward_impl(dq, dk, dv, scratch, dout, out, lse, q, k, v, dims);
 }
 
-void adamw_update(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v,
-                  long long n, const AdamWArgs& args) {
+void adamw_update(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v, long long n,
+                  const AdamWArgs& args) {
   adamw_update_impl(params, bf16_copy, grads, m, v, n, args);
 }
-void global_norm_squared(float* out, const float* grads, long long n) {
-  global_norm_squared_impl(out, grads, n);
-}
+void global_norm_squared(float* out, const float* grads, long long n) { global_norm_squared_impl(out, grads, n); }
 
-void encoder_forward(float* out, const int* tokens, const int* positions, const float* wte,
-                     const float* wpe, int N, int T, int C) {
+void encoder_forward(float* out, const int* tokens, const int* positions, const float* wte, const float* wpe, int N,
+                     int T, int C) {
   encoder_forward_impl(out, tokens, positions, wte, wpe, N, T, C);
 }
-void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens,
-                      const int* positions, int N, int T, int C) {
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens, const int* positions, int N,
+                      int T, int C) {
   encoder_backward_impl(dwte, dwpe, dout, tokens, positions, N, T, C);
 }
 

@@ -49,15 +49,18 @@ enum class DType { F32, BF16 };
 
 // ---- matmul.cuh: out[N,OC] = inp[N,C] @ weight[OC,C]^T + bias[OC] (bias may be null).
 // weight may be fp32 or a bf16 copy (AdamW's bf16 shadow); in FP32 mode a bf16 weight is widened.
-void matmul_forward(float* out, const float* inp, const void* weight, DType weight_type,
-                    const float* bias, int N, int C, int OC, MathMode mode);
+void matmul_forward(float* out, const float* inp, const void* weight, DType weight_type, const float* bias, int N,
+                    int C, int OC, MathMode mode);
 // dinp += dout @ weight; dweight += dout^T @ inp; dbias += colsum(dout); each skipped when null.
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const void* weight, DType weight_type, int N, int C, int OC, MathMode mode);
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const void* weight,
+                     DType weight_type, int N, int C, int OC, MathMode mode);
 // General GEMM behind the two above: C[M,N] = (accumulate ? C : 0) + op(A) @ op(B) (+ bias[N]).
 // op(A)[m,k] = transA ? A[k*lda+m] : A[m*lda+k];  op(B)[k,n] = transB ? B[n*ldb+k] : B[k*ldb+n].
 struct GemmArgs {
-  float* c; const void* a; const void* b; const float* bias;
+  float* c;
+  const void* a;
+  const void* b;
+  const float* bias;
   DType a_type, b_type;
   int m, n, k, lda, ldb, ldc;
   bool trans_a, trans_b, accumulate;
@@ -66,29 +69,26 @@ void gemm(const GemmArgs& args, MathMode mode);
 
 // ---- softmax_ce.cuh: one row of `logits` per token, V columns. targets[i] < 0 ignores token i.
 // logprob[i] = log softmax(logits_i)[targets_i];  entropy[i] = -sum_v p_v log p_v (may be null).
-void logprob_entropy_forward(float* logprob, float* entropy, const float* logits, const int* targets,
-                             int N, int V);
+void logprob_entropy_forward(float* logprob, float* entropy, const float* logits, const int* targets, int N, int V);
 // dlogits_i = dlogprob_i * (onehot(t_i) - p) + dentropy_i * dH/dlogits_i  (dentropy may be null).
 // dlogits may alias logits: each element is read before it is overwritten by the same thread.
-void logprob_entropy_backward(float* dlogits, const float* logits, const int* targets,
-                              const float* dlogprob, const float* dentropy, int N, int V);
+void logprob_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprob,
+                              const float* dentropy, int N, int V);
 // Fused masked cross-entropy: losses[i] = -log p(t_i) (0 for ignored tokens), and when dlogits is
 // not null, dlogits_i = dloss_i * (p - onehot(t_i)). dloss carries the mask and the normalisation.
-void softmax_ce_forward_backward(float* losses, float* dlogits, const float* logits,
-                                 const int* targets, const float* dloss, int N, int V);
+void softmax_ce_forward_backward(float* losses, float* dlogits, const float* logits, const int* targets,
+                                 const float* dloss, int N, int V);
 
 // ---- layernorm.cuh: out = (x - mean) * rstd * weight + bias; mean/rstd [N] saved for backward.
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
-                       const float* bias, int N, int C, float eps);
-void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                        const float* inp, const float* weight, const float* mean, const float* rstd,
-                        int N, int C);
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight, const float* bias,
+                       int N, int C, float eps);
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int N, int C);
 
 // ---- rmsnorm.cuh: out = x * rstd * weight, rstd = 1/sqrt(mean(x^2) + eps).
-void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
-                     float eps);
-void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
-                      const float* weight, const float* rstd, int N, int C);
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps);
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int N, int C);
 
 // ---- gelu.cuh (tanh approximation): elementwise; out may alias inp in the forward.
 void gelu_forward(float* out, const float* inp, long long n);
@@ -97,8 +97,8 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, long long n
 // separate buffers (ld = F) or one fused [gate | up] buffer (gate = buf, up = buf + F, ld = 2F).
 // dgate/dup use the same stride (dgate = dbuf, dup = dbuf + F for the fused layout).
 void swiglu_forward(float* out, const float* gate, const float* up, int N, int F, int ld);
-void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
-                     int N, int F, int ld);
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F,
+                     int ld);
 
 // ---- residual.cuh: the residual stream, a[i] += b[i].
 void add_inplace(float* a, const float* b, long long n);
@@ -107,11 +107,9 @@ void convert_to_bf16(uint16_t* out, const float* inp, long long n);
 
 // ---- rope.cuh: rotate-half RoPE (Qwen2/HF layout) in place on x[N, heads, head_dim] rows with a
 // row stride of `ld` floats (so q and k inside a fused qkv buffer work). positions[N] (null: i % T).
-void rope_forward(float* x, const int* positions, int N, int T, int heads, int head_dim, int ld,
-                  float theta);
+void rope_forward(float* x, const int* positions, int N, int T, int heads, int head_dim, int ld, float theta);
 // The inverse rotation, applied in place to the gradient.
-void rope_backward(float* dx, const int* positions, int N, int T, int heads, int head_dim, int ld,
-                   float theta);
+void rope_backward(float* dx, const int* positions, int N, int T, int heads, int head_dim, int ld, float theta);
 
 // ---- attention.cuh: causal scaled-dot-product attention with grouped-query heads.
 // Query t of sequence b sits at position (tk - tq) + t and sees keys 0..(tk - tq) + t.
@@ -129,9 +127,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
                        const AttentionDims& dims);
 // dq, dk, dv share the strides of q, k, v (+=; the parts of a fused buffer between them are left
 // alone). scratch needs batch*heads*tq floats.
-void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout,
-                        const float* out, const float* lse, const float* q, const float* k,
-                        const float* v, const AttentionDims& dims);
+void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout, const float* out,
+                        const float* lse, const float* q, const float* k, const float* v, const AttentionDims& dims);
 
 // ---- adamw.cuh: decoupled weight decay, PyTorch's AdamW semantics. grad is multiplied by
 // grad_scale first (global-norm clipping). step counts from 1. bf16_copy (may be null) receives
@@ -140,17 +137,17 @@ struct AdamWArgs {
   float lr, beta1, beta2, eps, weight_decay, grad_scale;
   int step;
 };
-void adamw_update(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v,
-                  long long n, const AdamWArgs& args);
+void adamw_update(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v, long long n,
+                  const AdamWArgs& args);
 // out[0] += sum(grads^2); zero out[0] first, call once per gradient tensor, sqrt on the host.
 void global_norm_squared(float* out, const float* grads, long long n);
 
 // ---- encoder.cuh: out[b,t,:] = wte[tokens[b,t],:] + wpe[pos,:] (wpe may be null, as in Qwen2).
 // positions[N] (null: i % T). Token ids must lie in [0, vocab): they are checked by the caller.
-void encoder_forward(float* out, const int* tokens, const int* positions, const float* wte,
-                     const float* wpe, int N, int T, int C);
-void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens,
-                      const int* positions, int N, int T, int C);
+void encoder_forward(float* out, const int* tokens, const int* positions, const float* wte, const float* wpe, int N,
+                     int T, int C);
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens, const int* positions, int N,
+                      int T, int C);
 
 }  // namespace cuda
 }  // namespace arclight

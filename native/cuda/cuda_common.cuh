@@ -16,9 +16,8 @@ namespace cuda {
 class CudaError : public std::runtime_error {
  public:
   CudaError(cudaError_t code, const char* what_failed, const char* file, int line)
-      : std::runtime_error(std::string("CUDA error: ") + cudaGetErrorName(code) + " (" +
-                           cudaGetErrorString(code) + ") in " + what_failed + " at " + file + ":" +
-                           std::to_string(line)),
+      : std::runtime_error(std::string("CUDA error: ") + cudaGetErrorName(code) + " (" + cudaGetErrorString(code) +
+                           ") in " + what_failed + " at " + file + ":" + std::to_string(line)),
         code_(code) {}
   cudaError_t code() const noexcept { return code_; }
 

@@ -80,7 +80,9 @@ struct CudaModel::Impl {
     // Checked here, so that make_backend falls back to the CPU instead of every call failing later.
     if (cfg.ropeScaled()) throw std::invalid_argument("the CUDA RoPE kernels have no Llama 3 rope_scaling yet");
     if (cfg.lora.rank > 0) throw std::invalid_argument("LoRA adapters run on the CPU backend only so far");
-    if (cfg.headDim() > 256) throw std::invalid_argument("the CUDA attention kernel supports head_dim <= 256, this model has " + std::to_string(cfg.headDim()));
+    if (cfg.headDim() > 256)
+      throw std::invalid_argument("the CUDA attention kernel supports head_dim <= 256, this model has " +
+                                  std::to_string(cfg.headDim()));
     total = hostModel.numParams();
     step = h.step;
     auto off = [&](const std::string& name) {
@@ -134,24 +136,36 @@ struct CudaModel::Impl {
   float* W(size_t o) const { return o == kAbsent ? nullptr : w.f() + o; }
   float* G(size_t o) const { return o == kAbsent ? nullptr : g.f() + o; }
   // GEMM operand: the bf16 shadow in BF16 mode (rounded once per update, not per call).
-  const void* Wm(size_t o) const { return mode == MathMode::BF16 ? (const void*)(wbf.h() + o) : (const void*)(w.f() + o); }
+  const void* Wm(size_t o) const {
+    return mode == MathMode::BF16 ? (const void*)(wbf.h() + o) : (const void*)(w.f() + o);
+  }
   DType Wt() const { return mode == MathMode::BF16 ? DType::BF16 : DType::F32; }
   size_t head() const { return cfg.tieEmbeddings ? wte : lm; }
 
   void norm_fwd(float* out, float* mean, float* rstd, const float* inp, size_t wo, size_t bo, int N) {
-    if (cfg.qwen()) rmsnorm_forward(out, rstd, inp, W(wo), N, cfg.dModel, (float)cfg.normEps);
-    else layernorm_forward(out, mean, rstd, inp, W(wo), W(bo), N, cfg.dModel, (float)cfg.normEps);
+    if (cfg.qwen())
+      rmsnorm_forward(out, rstd, inp, W(wo), N, cfg.dModel, (float)cfg.normEps);
+    else
+      layernorm_forward(out, mean, rstd, inp, W(wo), W(bo), N, cfg.dModel, (float)cfg.normEps);
   }
-  void norm_bwd(float* dinp, size_t wo, size_t bo, const float* dout, const float* inp, const float* mean, const float* rstd, int N) {
-    if (cfg.qwen()) rmsnorm_backward(dinp, G(wo), dout, inp, W(wo), rstd, N, cfg.dModel);
-    else layernorm_backward(dinp, G(wo), G(bo), dout, inp, W(wo), mean, rstd, N, cfg.dModel);
+  void norm_bwd(float* dinp, size_t wo, size_t bo, const float* dout, const float* inp, const float* mean,
+                const float* rstd, int N) {
+    if (cfg.qwen())
+      rmsnorm_backward(dinp, G(wo), dout, inp, W(wo), rstd, N, cfg.dModel);
+    else
+      layernorm_backward(dinp, G(wo), G(bo), dout, inp, W(wo), mean, rstd, N, cfg.dModel);
   }
 
   // q/k/v strides inside the fused qkv rows [B, tq, QKV] (Q heads, then K, then V).
   AttentionDims qkv_dims(int B, int tq) const {
     const int QKV = cfg.qkvDim();
     AttentionDims d{};
-    d.batch = B; d.tq = tq; d.tk = tq; d.heads = cfg.heads; d.kv_heads = cfg.kvHeads; d.head_dim = cfg.headDim();
+    d.batch = B;
+    d.tq = tq;
+    d.tk = tq;
+    d.heads = cfg.heads;
+    d.kv_heads = cfg.kvHeads;
+    d.head_dim = cfg.headDim();
     d.q_batch = d.k_batch = d.v_batch = (long long)tq * QKV;
     d.q_row = d.k_row = d.v_row = QKV;
     return d;
@@ -170,10 +184,24 @@ struct CudaModel::Impl {
     const int* pos = cached ? positions.i() : nullptr;
     for (int l = 0; l < cfg.layers; l++) {
       LayerActs& a = acts[l];
-      a.xin.f(NC); a.ln1.f(NC); a.m1.f(N); a.r1.f(N); a.qkv.f((size_t)N * QKV); a.atty.f((size_t)N * HD);
-      a.lse.f((size_t)N * H); a.x2.f(NC); a.ln2.f(NC); a.m2.f(N); a.r2.f(N); a.fch.f((size_t)N * Fh); a.fcg.f((size_t)N * Fd);
+      a.xin.f(NC);
+      a.ln1.f(NC);
+      a.m1.f(N);
+      a.r1.f(N);
+      a.qkv.f((size_t)N * QKV);
+      a.atty.f((size_t)N * HD);
+      a.lse.f((size_t)N * H);
+      a.x2.f(NC);
+      a.ln2.f(NC);
+      a.m2.f(N);
+      a.r2.f(N);
+      a.fch.f((size_t)N * Fh);
+      a.fcg.f((size_t)N * Fd);
     }
-    xout.f(NC); lnf.f(NC); mf.f(N); rf.f(N);
+    xout.f(NC);
+    lnf.f(NC);
+    mf.f(N);
+    rf.f(N);
     encoder_forward(acts[0].xin.f(), tokens.i(), pos, W(wte), cfg.qwen() ? nullptr : W(wpe), N, tq, C);
     for (int l = 0; l < cfg.layers; l++) {
       check_cancel();
@@ -201,8 +229,10 @@ struct CudaModel::Impl {
           copy_device_rows(vc + (size_t)start * KVD, slot * fl, a.qkv.f() + HD + KVD, QKV * fl, KVD * fl, B);
         } else {
           for (int b = 0; b < B; b++) {
-            copy_device_rows(kc + b * slot + (size_t)start * KVD, KVD * fl, a.qkv.f() + (size_t)b * tq * QKV + HD, QKV * fl, KVD * fl, tq);
-            copy_device_rows(vc + b * slot + (size_t)start * KVD, KVD * fl, a.qkv.f() + (size_t)b * tq * QKV + HD + KVD, QKV * fl, KVD * fl, tq);
+            copy_device_rows(kc + b * slot + (size_t)start * KVD, KVD * fl, a.qkv.f() + (size_t)b * tq * QKV + HD,
+                             QKV * fl, KVD * fl, tq);
+            copy_device_rows(vc + b * slot + (size_t)start * KVD, KVD * fl, a.qkv.f() + (size_t)b * tq * QKV + HD + KVD,
+                             QKV * fl, KVD * fl, tq);
           }
         }
         dims.tk = start + tq;
@@ -216,8 +246,10 @@ struct CudaModel::Impl {
       add_inplace(a.x2.f(), a.xin.f(), (long long)NC);
       norm_fwd(a.ln2.f(), a.m2.f(), a.r2.f(), a.x2.f(), o.ln2w, o.ln2b, N);
       matmul_forward(a.fch.f(), a.ln2.f(), Wm(o.fcw), Wt(), W(o.fcb), N, C, Fh, mode);
-      if (cfg.qwen()) swiglu_forward(a.fcg.f(), a.fch.f(), a.fch.f() + Fd, N, Fd, 2 * Fd);
-      else gelu_forward(a.fcg.f(), a.fch.f(), (long long)N * Fd);
+      if (cfg.qwen())
+        swiglu_forward(a.fcg.f(), a.fch.f(), a.fch.f() + Fd, N, Fd, 2 * Fd);
+      else
+        gelu_forward(a.fcg.f(), a.fch.f(), (long long)N * Fd);
       matmul_forward(out, a.fcg.f(), Wm(o.mlpw), Wt(), W(o.mlpb), N, Fd, C, mode);
       add_inplace(out, a.x2.f(), (long long)NC);
     }
@@ -249,8 +281,10 @@ struct CudaModel::Impl {
       device_zero(dFcg, (size_t)N * Fd * fl);
       matmul_backward(dFcg, G(o.mlpw), G(o.mlpb), dX, a.fcg.f(), Wm(o.mlpw), Wt(), N, Fd, C, mode);
       device_zero(dFch, (size_t)N * Fh * fl);
-      if (cfg.qwen()) swiglu_backward(dFch, dFch + Fd, dFcg, a.fch.f(), a.fch.f() + Fd, N, Fd, 2 * Fd);
-      else gelu_backward(dFch, a.fch.f(), dFcg, (long long)N * Fd);
+      if (cfg.qwen())
+        swiglu_backward(dFch, dFch + Fd, dFcg, a.fch.f(), a.fch.f() + Fd, N, Fd, 2 * Fd);
+      else
+        gelu_backward(dFch, a.fch.f(), dFcg, (long long)N * Fd);
       device_zero(dLn, NC * fl);
       matmul_backward(dLn, G(o.fcw), G(o.fcb), dFch, a.ln2.f(), Wm(o.fcw), Wt(), N, C, Fh, mode);
       norm_bwd(dX, o.ln2w, o.ln2b, dLn, a.x2.f(), a.m2.f(), a.r2.f(), N);
@@ -274,7 +308,8 @@ struct CudaModel::Impl {
 
   // Model::score: every response token's logprob and entropy; with `loss`, the loss and (when
   // doBackward) its gradient accumulated into g. Sequences run in padded chunks (see the header).
-  StepStats run(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut, bool doBackward) {
+  StepStats run(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut,
+                bool doBackward) {
     const int V = cfg.vocab, C = cfg.dModel;
     const size_t S = b.numSeqs(), fl = sizeof(float);
     StepStats st;
@@ -294,10 +329,13 @@ struct CudaModel::Impl {
     for (size_t s = 0; s < S; s++) {
       const int P = b.promptLen[s], Rn = b.respLen[s], N = P + Rn;
       if (P < 1) throw std::invalid_argument("every sequence needs at least one prompt token");
-      if (N > cfg.ctx) throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " + std::to_string(cfg.ctx));
+      if (N > cfg.ctx)
+        throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " +
+                                    std::to_string(cfg.ctx));
       for (int i = 0; i < N; i++) {
         const int t = b.tokens[b.tokOff[s] + i];
-        if (t < 0 || t >= V) throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(V) + ")");
+        if (t < 0 || t >= V)
+          throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(V) + ")");
       }
       st.totalTokens += N;
       st.responseTokens += Rn;
@@ -305,7 +343,8 @@ struct CudaModel::Impl {
     }
     // Rows per chunk: bounded so that activations and the logits of one chunk stay modest.
     const size_t maxRows =
-        chunkRows > 0 ? chunkRows : std::max<size_t>(1, std::min<size_t>(8192, ((size_t)1 << 28) / (size_t)std::max(V, 4 * C)));
+        chunkRows > 0 ? chunkRows
+                      : std::max<size_t>(1, std::min<size_t>(8192, ((size_t)1 << 28) / (size_t)std::max(V, 4 * C)));
     double sumKl = 0, sumEnt = 0, sumClip = 0, sumRatio = 0, sumPg = 0;
     std::vector<int> htok, htgt;
     std::vector<float> hlp, hent, hdlp, hdent;
@@ -348,11 +387,13 @@ struct CudaModel::Impl {
       matmul_forward(z, lc, Wm(head()), Wt(), nullptr, R, C, V, mode);
       copy_to_device(targets.i(R), htgt.data(), R * sizeof(int));
       logprob_entropy_forward(lp.f(R), ent.f(R), z, targets.i(), R, V);
-      hlp.resize(R); hent.resize(R);
+      hlp.resize(R);
+      hent.resize(R);
       copy_to_host(hlp.data(), lp.f(), R * fl);
       copy_to_host(hent.data(), ent.f(), R * fl);
       // Per-token loss terms on the host, exactly Model::score's loop.
-      hdlp.assign(R, 0.0f); hdent.assign(R, 0.0f);
+      hdlp.assign(R, 0.0f);
+      hdent.assign(R, 0.0f);
       bool anyGrad = false;
       r = 0;
       for (int k = 0; k < B; k++) {
@@ -372,7 +413,10 @@ struct CudaModel::Impl {
           const double wt = wts[s] * mk;
           st.loss += wt * tl.loss;
           sumPg += wt * tl.pg;
-          sumKl += mk * tl.kl; sumEnt += mk * entv; sumClip += mk * (tl.clipped ? 1 : 0); sumRatio += mk * tl.ratio;
+          sumKl += mk * tl.kl;
+          sumEnt += mk * entv;
+          sumClip += mk * (tl.clipped ? 1 : 0);
+          sumRatio += mk * tl.ratio;
           hdlp[r] = (float)(wt * tl.dLogp);
           hdent[r] = (float)(wt * tl.dEntropy);
           anyGrad = anyGrad || hdlp[r] != 0 || hdent[r] != 0;
@@ -400,7 +444,10 @@ struct CudaModel::Impl {
     }
     synchronize();  // kernel errors surface here, inside this call
     if (maskTotal > 0) {
-      st.kl = sumKl / maskTotal; st.entropy = sumEnt / maskTotal; st.clipFrac = sumClip / maskTotal; st.ratioMean = sumRatio / maskTotal;
+      st.kl = sumKl / maskTotal;
+      st.entropy = sumEnt / maskTotal;
+      st.clipFrac = sumClip / maskTotal;
+      st.ratioMean = sumRatio / maskTotal;
     }
     st.pgLoss = sumPg;
     return st;
@@ -420,7 +467,8 @@ struct CudaModel::Impl {
     device_zero(g.f(), total * sizeof(float));
     StepStats st = run(b, &loss, nullptr, nullptr, true);
     st.gradNorm = grad_norm();
-    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss)) throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
+    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss))
+      throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
     const double scale = (opt.maxGradNorm > 0 && st.gradNorm > opt.maxGradNorm) ? opt.maxGradNorm / st.gradNorm : 1.0;
     st.lr = lr_at(opt, step);
     step++;
@@ -433,8 +481,8 @@ struct CudaModel::Impl {
       a.weight_decay = p.decay ? (float)opt.weightDecay : 0.0f;
       a.grad_scale = (float)scale;
       a.step = (int)std::min<long>(step, INT32_MAX);
-      adamw_update(w.f() + p.offset, mode == MathMode::BF16 ? wbf.h() + p.offset : nullptr, g.f() + p.offset, m.f() + p.offset,
-                   v.f() + p.offset, (long long)p.size, a);
+      adamw_update(w.f() + p.offset, mode == MathMode::BF16 ? wbf.h() + p.offset : nullptr, g.f() + p.offset,
+                   m.f() + p.offset, v.f() + p.offset, (long long)p.size, a);
     }
     synchronize();
     st.step = step;
@@ -455,8 +503,11 @@ struct CudaModel::Impl {
   void head_rows_to_host(std::vector<float>& dst, int first, int rows, int every) {
     const int C = cfg.dModel, V = cfg.vocab;
     float* lc = lnfc.f((size_t)rows * C);
-    if (every == 1) copy_device(lc, lnf.f() + (size_t)first * C, (size_t)rows * C * sizeof(float));
-    else copy_device_rows(lc, C * sizeof(float), lnf.f() + (size_t)first * C, (size_t)every * C * sizeof(float), C * sizeof(float), rows);
+    if (every == 1)
+      copy_device(lc, lnf.f() + (size_t)first * C, (size_t)rows * C * sizeof(float));
+    else
+      copy_device_rows(lc, C * sizeof(float), lnf.f() + (size_t)first * C, (size_t)every * C * sizeof(float),
+                       C * sizeof(float), rows);
     float* z = logits.f((size_t)rows * V);
     matmul_forward(z, lc, Wm(head()), Wt(), nullptr, rows, C, V, mode);
     dst.resize((size_t)rows * V);
@@ -478,16 +529,22 @@ struct CudaModel::Impl {
     const int V = cfg.vocab, KVD = cfg.kvDim();
     const size_t Pn = r.prompts.size(), n = (size_t)r.n, S = Pn * n, fl = sizeof(float);
     GenResult out;
-    out.tokens.resize(S); out.logprobs.resize(S); out.sampleLogprobs.resize(S); out.finish.assign(S, "");
+    out.tokens.resize(S);
+    out.logprobs.resize(S);
+    out.sampleLogprobs.resize(S);
+    out.finish.assign(S, "");
     std::vector<Rng> rngs;
     for (size_t s = 0; s < S; s++) rngs.emplace_back(sample_stream_seed(r.seed, s));
     for (size_t p = 0; p < Pn; p++) {
       const auto& pr = r.prompts[p];
       const int P = (int)pr.size();
       if (P < 1) throw std::invalid_argument("prompt " + std::to_string(p) + " is empty");
-      if (P >= cfg.ctx) throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " + std::to_string(cfg.ctx));
+      if (P >= cfg.ctx)
+        throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " +
+                                    std::to_string(cfg.ctx));
       for (int t : pr)
-        if (t < 0 || t >= V) throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(V) + ")");
+        if (t < 0 || t >= V)
+          throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(V) + ")");
     }
     std::vector<float> hl;
     std::vector<std::vector<float>> logitsRow(n, std::vector<float>(V));
@@ -508,8 +565,10 @@ struct CudaModel::Impl {
         const size_t slot = (size_t)cap * KVD;
         for (int l = 0; l < cfg.layers; l++)
           for (size_t k = 1; k < n; k++) {
-            copy_device(kcache.f() + ((size_t)l * n + k) * slot, kcache.f() + (size_t)l * n * slot, (size_t)P * KVD * fl);
-            copy_device(vcache.f() + ((size_t)l * n + k) * slot, vcache.f() + (size_t)l * n * slot, (size_t)P * KVD * fl);
+            copy_device(kcache.f() + ((size_t)l * n + k) * slot, kcache.f() + (size_t)l * n * slot,
+                        (size_t)P * KVD * fl);
+            copy_device(vcache.f() + ((size_t)l * n + k) * slot, vcache.f() + (size_t)l * n * slot,
+                        (size_t)P * KVD * fl);
           }
         head_rows_to_host(hl, P - 1, 1, 1);
         for (size_t k = 0; k < n; k++) std::copy(hl.begin(), hl.end(), logitsRow[k].begin());
@@ -544,11 +603,18 @@ struct CudaModel::Impl {
           htok[k] = tok;
           const int Lk = len + 1;
           bool done = true;
-          if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end()) out.finish[s] = "stop";
-          else if ((int)out.tokens[s].size() >= r.maxTokens) out.finish[s] = "length";
-          else if (Lk >= cfg.ctx) out.finish[s] = "ctx";
-          else done = false;
-          if (done) { live[k] = 0; nLive--; }
+          if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end())
+            out.finish[s] = "stop";
+          else if ((int)out.tokens[s].size() >= r.maxTokens)
+            out.finish[s] = "length";
+          else if (Lk >= cfg.ctx)
+            out.finish[s] = "ctx";
+          else
+            done = false;
+          if (done) {
+            live[k] = 0;
+            nLive--;
+          }
         }
         len++;
         if (r.useCache && nLive > 0) {
@@ -562,7 +628,8 @@ struct CudaModel::Impl {
         }
       }
     }
-    for (size_t s = 0; s < S; s++) if (r.maxTokens <= 0) out.finish[s] = "length";
+    for (size_t s = 0; s < S; s++)
+      if (r.maxTokens <= 0) out.finish[s] = "length";
     return out;
   }
 
@@ -591,8 +658,12 @@ const char* CudaModel::precision() const { return p_->mode == MathMode::BF16 ? "
 const ModelConfig& CudaModel::config() const { return p_->cfg; }
 size_t CudaModel::numParams() const { return p_->total; }
 long CudaModel::step() const { return p_->step; }
-StepStats CudaModel::trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) { return p_->train_step(b, loss, opt); }
-void CudaModel::score(const SeqBatch& b, std::vector<double>* lp, std::vector<double>* ent) { p_->run(b, nullptr, lp, ent, false); }
+StepStats CudaModel::trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) {
+  return p_->train_step(b, loss, opt);
+}
+void CudaModel::score(const SeqBatch& b, std::vector<double>* lp, std::vector<double>* ent) {
+  p_->run(b, nullptr, lp, ent, false);
+}
 GenResult CudaModel::generate(const GenRequest& r) { return p_->generate(r); }
 const Model<float>& CudaModel::host() { return p_->sync_host(); }
 void CudaModel::setCancelFlag(std::atomic<bool>* flag) { p_->cancel = flag; }

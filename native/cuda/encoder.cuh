@@ -7,8 +7,8 @@
 namespace arclight {
 namespace cuda {
 
-__global__ void encoder_forward_kernel(float* out, const int* tokens, const int* positions,
-                                       const float* wte, const float* wpe, int N, int T, int C) {
+__global__ void encoder_forward_kernel(float* out, const int* tokens, const int* positions, const float* wte,
+                                       const float* wpe, int N, int T, int C) {
   const long long total = (long long)N * C;
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
        idx += (long long)gridDim.x * blockDim.x) {
@@ -19,8 +19,8 @@ __global__ void encoder_forward_kernel(float* out, const int* tokens, const int*
   }
 }
 
-__global__ void encoder_backward_kernel(float* dwte, float* dwpe, const float* dout,
-                                        const int* tokens, const int* positions, int N, int T, int C) {
+__global__ void encoder_backward_kernel(float* dwte, float* dwpe, const float* dout, const int* tokens,
+                                        const int* positions, int N, int T, int C) {
   const long long total = (long long)N * C;
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
        idx += (long long)gridDim.x * blockDim.x) {
@@ -39,8 +39,8 @@ inline void check_encoder(int N, int T, int C, const int* positions, const char*
     throw std::invalid_argument(std::string(what) + ": need N >= 0, C > 0, and T > 0 without positions");
 }
 
-inline void encoder_forward_impl(float* out, const int* tokens, const int* positions,
-                                 const float* wte, const float* wpe, int N, int T, int C) {
+inline void encoder_forward_impl(float* out, const int* tokens, const int* positions, const float* wte,
+                                 const float* wpe, int N, int T, int C) {
   check_encoder(N, T, C, positions, "encoder_forward");
   const long long total = (long long)N * C;
   if (total == 0) return;
@@ -49,8 +49,8 @@ inline void encoder_forward_impl(float* out, const int* tokens, const int* posit
   CUDA_CHECK_LAUNCH("encoder_forward_kernel");
 }
 
-inline void encoder_backward_impl(float* dwte, float* dwpe, const float* dout, const int* tokens,
-                                  const int* positions, int N, int T, int C) {
+inline void encoder_backward_impl(float* dwte, float* dwpe, const float* dout, const int* tokens, const int* positions,
+                                  int N, int T, int C) {
   check_encoder(N, T, C, positions, "encoder_backward");
   const long long total = (long long)N * C;
   if (total == 0) return;

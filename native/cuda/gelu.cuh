@@ -10,8 +10,7 @@ namespace cuda {
 #define ARCLIGHT_GELU_SCALE 0.7978845608028654f  // sqrt(2/pi)
 
 __global__ void gelu_forward_kernel(float* out, const float* inp, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-       i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     float x = inp[i];
     float u = ARCLIGHT_GELU_SCALE * (x + 0.044715f * x * x * x);
     out[i] = 0.5f * x * (1.0f + tanhf(u));
@@ -19,14 +18,12 @@ __global__ void gelu_forward_kernel(float* out, const float* inp, long long n) {
 }
 
 __global__ void gelu_backward_kernel(float* dinp, const float* inp, const float* dout, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-       i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     float x = inp[i];
     float u = ARCLIGHT_GELU_SCALE * (x + 0.044715f * x * x * x);
     float th = tanhf(u);
     float sech2 = 1.0f - th * th;
-    float grad = 0.5f * (1.0f + th) +
-                 0.5f * x * sech2 * ARCLIGHT_GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+    float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * ARCLIGHT_GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
     dinp[i] += grad * dout[i];
   }
 }

@@ -9,9 +9,8 @@ namespace cuda {
 
 constexpr int kRowsPerBlock = 8;  // one warp per row, 256 threads
 
-__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp,
-                                         const float* weight, const float* bias, int N, int C,
-                                         float eps) {
+__global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                                         const float* bias, int N, int C, float eps) {
   const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * kRowsPerBlock + threadIdx.x / 32;
   if (n >= N) return;
@@ -35,9 +34,8 @@ __global__ void layernorm_forward_kernel(float* out, float* mean, float* rstd, c
   }
 }
 
-__global__ void layernorm_backward_dinp_kernel(float* dinp, const float* dout, const float* inp,
-                                               const float* weight, const float* mean,
-                                               const float* rstd, int N, int C) {
+__global__ void layernorm_backward_dinp_kernel(float* dinp, const float* dout, const float* inp, const float* weight,
+                                               const float* mean, const float* rstd, int N, int C) {
   const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * kRowsPerBlock + threadIdx.x / 32;
   if (n >= N) return;
@@ -70,24 +68,23 @@ struct LayerNormParamGrad {
 // ----------------------------------------------------------------------------
 // launchers
 
-inline void layernorm_forward_impl(float* out, float* mean, float* rstd, const float* inp,
-                                   const float* weight, const float* bias, int N, int C, float eps) {
+inline void layernorm_forward_impl(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                                   const float* bias, int N, int C, float eps) {
   if (N < 0 || C <= 0) throw std::invalid_argument("layernorm_forward: need N >= 0 and C > 0");
   if (N == 0) return;
-  layernorm_forward_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(out, mean, rstd, inp,
-                                                                               weight, bias, N, C, eps);
+  layernorm_forward_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(out, mean, rstd, inp, weight, bias, N, C,
+                                                                               eps);
   CUDA_CHECK_LAUNCH("layernorm_forward_kernel");
 }
 
-inline void layernorm_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout,
-                                    const float* inp, const float* weight, const float* mean,
-                                    const float* rstd, int N, int C) {
+inline void layernorm_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                                    const float* weight, const float* mean, const float* rstd, int N, int C) {
   if (N < 0 || C <= 0) throw std::invalid_argument("layernorm_backward: need N >= 0 and C > 0");
   if (N == 0) return;
   if (dweight) column_sum2(dweight, dbias, N, C, LayerNormParamGrad{dout, inp, mean, rstd, C});
   if (dinp) {
-    layernorm_backward_dinp_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(
-        dinp, dout, inp, weight, mean, rstd, N, C);
+    layernorm_backward_dinp_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(dinp, dout, inp, weight, mean,
+                                                                                       rstd, N, C);
     CUDA_CHECK_LAUNCH("layernorm_backward_dinp_kernel");
   }
 }

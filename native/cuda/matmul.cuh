@@ -91,8 +91,7 @@ __global__ void __launch_bounds__(kTcThreads) gemm_bf16_tc_kernel(GemmParams<TA,
 
   for (int i = 0; i < 2; i++)
     for (int j = 0; j < 2; j++)
-      wmma::store_matrix_sync(&Cs[warp_m * 32 + i * 16][warp_n * 32 + j * 16], acc[i][j], kTcLdC,
-                              wmma::mem_row_major);
+      wmma::store_matrix_sync(&Cs[warp_m * 32 + i * 16][warp_n * 32 + j * 16], acc[i][j], kTcLdC, wmma::mem_row_major);
   __syncthreads();
   for (int idx = tid; idx < kTcBM * kTcBN; idx += kTcThreads) {
     int i = idx / kTcBN, j = idx % kTcBN;
@@ -155,8 +154,19 @@ struct DoutColumn {
 
 template <typename TA, typename TB>
 void launch_gemm(const GemmArgs& g, MathMode mode) {
-  GemmParams<TA, TB> p{g.c, static_cast<const TA*>(g.a), static_cast<const TB*>(g.b), g.bias,
-                       g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.trans_a, g.trans_b, g.accumulate};
+  GemmParams<TA, TB> p{g.c,
+                       static_cast<const TA*>(g.a),
+                       static_cast<const TB*>(g.b),
+                       g.bias,
+                       g.m,
+                       g.n,
+                       g.k,
+                       g.lda,
+                       g.ldb,
+                       g.ldc,
+                       g.trans_a,
+                       g.trans_b,
+                       g.accumulate};
   if (mode == MathMode::BF16) {
     dim3 grid(ceil_div(g.n, kTcBN), ceil_div(g.m, kTcBM));
     gemm_bf16_tc_kernel<TA, TB><<<grid, kTcThreads>>>(p);
@@ -175,22 +185,25 @@ inline void gemm_impl(const GemmArgs& g, MathMode mode) {
   if (ceil_div(g.m, kTcBM) > 65535)  // grid.y limit; both kernels tile m by 64
     throw std::invalid_argument("gemm: m or n too large for one launch");
   const bool a16 = g.a_type == DType::BF16, b16 = g.b_type == DType::BF16;
-  if (!a16 && !b16) launch_gemm<float, float>(g, mode);
-  else if (!a16 && b16) launch_gemm<float, __nv_bfloat16>(g, mode);
-  else if (a16 && !b16) launch_gemm<__nv_bfloat16, float>(g, mode);
-  else launch_gemm<__nv_bfloat16, __nv_bfloat16>(g, mode);
+  if (!a16 && !b16)
+    launch_gemm<float, float>(g, mode);
+  else if (!a16 && b16)
+    launch_gemm<float, __nv_bfloat16>(g, mode);
+  else if (a16 && !b16)
+    launch_gemm<__nv_bfloat16, float>(g, mode);
+  else
+    launch_gemm<__nv_bfloat16, __nv_bfloat16>(g, mode);
 }
 
-inline void matmul_forward_impl(float* out, const float* inp, const void* weight, DType wtype,
-                                const float* bias, int N, int C, int OC, MathMode mode) {
+inline void matmul_forward_impl(float* out, const float* inp, const void* weight, DType wtype, const float* bias, int N,
+                                int C, int OC, MathMode mode) {
   // out[N,OC] = inp[N,C] @ weight[OC,C]^T: B = weight read transposed.
   GemmArgs g{out, inp, weight, bias, DType::F32, wtype, N, OC, C, C, C, OC, false, true, false};
   gemm_impl(g, mode);
 }
 
-inline void matmul_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout,
-                                 const float* inp, const void* weight, DType wtype, int N, int C,
-                                 int OC, MathMode mode) {
+inline void matmul_backward_impl(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                                 const void* weight, DType wtype, int N, int C, int OC, MathMode mode) {
   if (dinp) {
     // dinp[N,C] += dout[N,OC] @ weight[OC,C]
     GemmArgs g{dinp, dout, weight, nullptr, DType::F32, wtype, N, C, OC, OC, C, C, false, false, true};

@@ -8,8 +8,7 @@ namespace arclight {
 namespace cuda {
 
 __global__ void add_inplace_kernel(float* a, const float* b, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-       i += (long long)gridDim.x * blockDim.x)
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     a[i] += b[i];
 }
 

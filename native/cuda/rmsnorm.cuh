@@ -8,8 +8,8 @@
 namespace arclight {
 namespace cuda {
 
-__global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp,
-                                       const float* weight, int N, int C, float eps) {
+__global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
+                                       float eps) {
   const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * kRowsPerBlock + threadIdx.x / 32;
   if (n >= N) return;
@@ -22,8 +22,8 @@ __global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp
   if (lane == 0 && rstd) rstd[n] = rs;
 }
 
-__global__ void rmsnorm_backward_dinp_kernel(float* dinp, const float* dout, const float* inp,
-                                             const float* weight, const float* rstd, int N, int C) {
+__global__ void rmsnorm_backward_dinp_kernel(float* dinp, const float* dout, const float* inp, const float* weight,
+                                             const float* rstd, int N, int C) {
   const int lane = threadIdx.x % 32;
   const int n = blockIdx.x * kRowsPerBlock + threadIdx.x / 32;
   if (n >= N) return;
@@ -49,23 +49,22 @@ struct RmsNormParamGrad {
 // ----------------------------------------------------------------------------
 // launchers
 
-inline void rmsnorm_forward_impl(float* out, float* rstd, const float* inp, const float* weight,
-                                 int N, int C, float eps) {
+inline void rmsnorm_forward_impl(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
+                                 float eps) {
   if (N < 0 || C <= 0) throw std::invalid_argument("rmsnorm_forward: need N >= 0 and C > 0");
   if (N == 0) return;
-  rmsnorm_forward_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(out, rstd, inp, weight,
-                                                                             N, C, eps);
+  rmsnorm_forward_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(out, rstd, inp, weight, N, C, eps);
   CUDA_CHECK_LAUNCH("rmsnorm_forward_kernel");
 }
 
-inline void rmsnorm_backward_impl(float* dinp, float* dweight, const float* dout, const float* inp,
-                                  const float* weight, const float* rstd, int N, int C) {
+inline void rmsnorm_backward_impl(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                                  const float* rstd, int N, int C) {
   if (N < 0 || C <= 0) throw std::invalid_argument("rmsnorm_backward: need N >= 0 and C > 0");
   if (N == 0) return;
   if (dweight) column_sum2(dweight, nullptr, N, C, RmsNormParamGrad{dout, inp, rstd, C});
   if (dinp) {
-    rmsnorm_backward_dinp_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(
-        dinp, dout, inp, weight, rstd, N, C);
+    rmsnorm_backward_dinp_kernel<<<ceil_div(N, kRowsPerBlock), kRowsPerBlock * 32>>>(dinp, dout, inp, weight, rstd, N,
+                                                                                     C);
     CUDA_CHECK_LAUNCH("rmsnorm_backward_dinp_kernel");
   }
 }

@@ -60,8 +60,8 @@ __device__ SoftmaxStats row_stats(const float* row, int V) {
   return partial[0];
 }
 
-__global__ void logprob_entropy_forward_kernel(float* logprob, float* entropy, const float* logits,
-                                               const int* targets, int V) {
+__global__ void logprob_entropy_forward_kernel(float* logprob, float* entropy, const float* logits, const int* targets,
+                                               int V) {
   const int i = blockIdx.x;
   const float* row = logits + (long long)i * V;
   SoftmaxStats st = row_stats(row, V);
@@ -73,9 +73,8 @@ __global__ void logprob_entropy_forward_kernel(float* logprob, float* entropy, c
   }
 }
 
-__global__ void logprob_entropy_backward_kernel(float* dlogits, const float* logits,
-                                                const int* targets, const float* dlogprob,
-                                                const float* dentropy, int V) {
+__global__ void logprob_entropy_backward_kernel(float* dlogits, const float* logits, const int* targets,
+                                                const float* dlogprob, const float* dentropy, int V) {
   const int i = blockIdx.x;
   const float* row = logits + (long long)i * V;
   float* drow = dlogits + (long long)i * V;
@@ -93,8 +92,8 @@ __global__ void logprob_entropy_backward_kernel(float* dlogits, const float* log
   }
 }
 
-__global__ void softmax_ce_kernel(float* losses, float* dlogits, const float* logits,
-                                  const int* targets, const float* dloss, int V) {
+__global__ void softmax_ce_kernel(float* losses, float* dlogits, const float* logits, const int* targets,
+                                  const float* dloss, int V) {
   const int i = blockIdx.x;
   const float* row = logits + (long long)i * V;
   const int t = targets[i];
@@ -119,8 +118,8 @@ inline void check_rows(int N, int V, const char* what) {
   if (N > 2147483647) throw std::invalid_argument(std::string(what) + ": too many rows");
 }
 
-inline void logprob_entropy_forward_impl(float* logprob, float* entropy, const float* logits,
-                                         const int* targets, int N, int V) {
+inline void logprob_entropy_forward_impl(float* logprob, float* entropy, const float* logits, const int* targets, int N,
+                                         int V) {
   check_rows(N, V, "logprob_entropy_forward");
   if (N == 0) return;
   logprob_entropy_forward_kernel<<<N, kSoftmaxThreads>>>(logprob, entropy, logits, targets, V);
@@ -135,8 +134,8 @@ inline void logprob_entropy_backward_impl(float* dlogits, const float* logits, c
   CUDA_CHECK_LAUNCH("logprob_entropy_backward_kernel");
 }
 
-inline void softmax_ce_forward_backward_impl(float* losses, float* dlogits, const float* logits,
-                                             const int* targets, const float* dloss, int N, int V) {
+inline void softmax_ce_forward_backward_impl(float* losses, float* dlogits, const float* logits, const int* targets,
+                                             const float* dloss, int N, int V) {
   check_rows(N, V, "softmax_ce_forward_backward");
   if (N == 0) return;
   if (dlogits && !dloss) throw std::invalid_argument("softmax_ce_forward_backward: dlogits needs dloss");

@@ -9,8 +9,7 @@ namespace cuda {
 
 __device__ __forceinline__ float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-__global__ void swiglu_forward_kernel(float* out, const float* gate, const float* up, int N, int F,
-                                      int ld) {
+__global__ void swiglu_forward_kernel(float* out, const float* gate, const float* up, int N, int F, int ld) {
   const long long total = (long long)N * F;
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
        idx += (long long)gridDim.x * blockDim.x) {
@@ -20,8 +19,8 @@ __global__ void swiglu_forward_kernel(float* out, const float* gate, const float
   }
 }
 
-__global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* dout, const float* gate,
-                                       const float* up, int N, int F, int ld) {
+__global__ void swiglu_backward_kernel(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
+                                       int N, int F, int ld) {
   const long long total = (long long)N * F;
   for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
        idx += (long long)gridDim.x * blockDim.x) {
@@ -44,18 +43,18 @@ inline void swiglu_forward_impl(float* out, const float* gate, const float* up, 
   check_swiglu(N, F, ld);
   const long long total = (long long)N * F;
   if (total == 0) return;
-  swiglu_forward_kernel<<<elementwise_blocks(total, kElementwiseThreads), kElementwiseThreads>>>(
-      out, gate, up, N, F, ld);
+  swiglu_forward_kernel<<<elementwise_blocks(total, kElementwiseThreads), kElementwiseThreads>>>(out, gate, up, N, F,
+                                                                                                 ld);
   CUDA_CHECK_LAUNCH("swiglu_forward_kernel");
 }
 
-inline void swiglu_backward_impl(float* dgate, float* dup, const float* dout, const float* gate,
-                                 const float* up, int N, int F, int ld) {
+inline void swiglu_backward_impl(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N,
+                                 int F, int ld) {
   check_swiglu(N, F, ld);
   const long long total = (long long)N * F;
   if (total == 0) return;
-  swiglu_backward_kernel<<<elementwise_blocks(total, kElementwiseThreads), kElementwiseThreads>>>(
-      dgate, dup, dout, gate, up, N, F, ld);
+  swiglu_backward_kernel<<<elementwise_blocks(total, kElementwiseThreads), kElementwiseThreads>>>(dgate, dup, dout,
+                                                                                                  gate, up, N, F, ld);
   CUDA_CHECK_LAUNCH("swiglu_backward_kernel");
 }
 

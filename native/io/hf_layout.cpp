@@ -47,7 +47,8 @@ class ConfigReader {
   int64_t integer(const char* key) const {
     const json::Value* v = root_.find(key);
     if (!v || v->kind == json::Kind::Null) fail(where_, std::string("missing \"") + key + "\"");
-    if (v->kind != json::Kind::Int || v->i <= 0) fail(where_, std::string("\"") + key + "\" must be a positive integer");
+    if (v->kind != json::Kind::Int || v->i <= 0)
+      fail(where_, std::string("\"") + key + "\" must be a positive integer");
     return v->i;
   }
 
@@ -56,7 +57,8 @@ class ConfigReader {
   double number_or(const char* key, double dflt) const {
     if (!has(key)) return dflt;
     const json::Value* v = root_.find(key);
-    if (!v->is_number() || !(v->as_double() > 0)) fail(where_, std::string("\"") + key + "\" must be a positive number");
+    if (!v->is_number() || !(v->as_double() > 0))
+      fail(where_, std::string("\"") + key + "\" must be a positive number");
     return v->as_double();
   }
 
@@ -99,9 +101,7 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
   json::Value root;
   try {
     root = json::parse(text);
-  } catch (const json::ParseError& e) {
-    fail(where, e.what());
-  }
+  } catch (const json::ParseError& e) { fail(where, e.what()); }
   if (root.kind != json::Kind::Object) fail(where, "expected a JSON object");
   ConfigReader r(root, where);
   std::string model_type = r.string_or("model_type", "");
@@ -119,7 +119,9 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     c.tie_embeddings = r.boolean_or("tie_word_embeddings", true);
     if (!c.tie_embeddings) fail(where, "GPT-2 with an untied lm_head is not supported (Arclight's GPT-2 ties it)");
     if (r.boolean_or("scale_attn_by_inverse_layer_idx", false) || r.boolean_or("reorder_and_upcast_attn", false))
-      fail(where, "scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported (standard GPT-2 attention only)");
+      fail(where,
+           "scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported (standard GPT-2 attention "
+           "only)");
     if (r.string_or("activation_function", "gelu_new") != "gelu_new")
       fail(where, "activation_function must be gelu_new (GELU-tanh) for Arclight's GPT-2");
   } else if (model_type == "qwen2" || model_type == "llama" || (model_type.empty() && r.has("num_hidden_layers"))) {
@@ -141,35 +143,44 @@ HfConfig parse_hf_config(const std::string& text, const std::string& where) {
     if (act != "silu") fail(where, "hidden_act \"" + act + "\" is not supported (Arclight's " + fam + " uses silu)");
     // Keys whose values change the math: refused rather than run approximately.
     if (r.has("head_dim") && r.integer("head_dim") * c.heads != c.d_model)
-      fail(where, "head_dim " + std::to_string(r.integer("head_dim")) + " differs from hidden_size / num_attention_heads (not supported)");
-    if (r.nonneg_or("attention_dropout", 0) != 0) fail(where, "attention_dropout > 0 is not supported (Arclight trains without dropout)");
+      fail(where, "head_dim " + std::to_string(r.integer("head_dim")) +
+                      " differs from hidden_size / num_attention_heads (not supported)");
+    if (r.nonneg_or("attention_dropout", 0) != 0)
+      fail(where, "attention_dropout > 0 is not supported (Arclight trains without dropout)");
     if (llama) {
-      if (r.boolean_or("attention_bias", false)) fail(where, "attention_bias = true is not supported (Llama without q/k/v/o biases only)");
-      if (r.boolean_or("mlp_bias", false)) fail(where, "mlp_bias = true is not supported (Llama without MLP biases only)");
+      if (r.boolean_or("attention_bias", false))
+        fail(where, "attention_bias = true is not supported (Llama without q/k/v/o biases only)");
+      if (r.boolean_or("mlp_bias", false))
+        fail(where, "mlp_bias = true is not supported (Llama without MLP biases only)");
     } else {
-      if (r.boolean_or("use_sliding_window", false)) fail(where, "use_sliding_window = true is not supported (full causal attention only)");
+      if (r.boolean_or("use_sliding_window", false))
+        fail(where, "use_sliding_window = true is not supported (full causal attention only)");
     }
     if (const json::Value* rs = r.object_or_null("rope_scaling")) {
       ConfigReader s(*rs, where + ": rope_scaling");
       const std::string type = s.string_or("rope_type", s.string_or("type", ""));
       // Loading a scaled-RoPE model as plain RoPE would run but give wrong logits.
       if (!llama || type != "llama3")
-        fail(where, "rope_scaling of type \"" + type + "\" is not supported (" + (llama ? "Llama supports rope_type \"llama3\"" : "Qwen2 uses plain RoPE") + ")");
+        fail(where, "rope_scaling of type \"" + type + "\" is not supported (" +
+                        (llama ? "Llama supports rope_type \"llama3\"" : "Qwen2 uses plain RoPE") + ")");
       c.rope_factor = s.number_or("factor", 0);
       if (!(c.rope_factor >= 1)) fail(where, "rope_scaling.factor must be >= 1");
       c.rope_low_freq_factor = s.number_or("low_freq_factor", 0);
       c.rope_high_freq_factor = s.number_or("high_freq_factor", 0);
       c.rope_original_ctx = s.integer("original_max_position_embeddings");
-      if (!s.has("low_freq_factor") || !s.has("high_freq_factor") || !(c.rope_high_freq_factor > c.rope_low_freq_factor))
+      if (!s.has("low_freq_factor") || !s.has("high_freq_factor") ||
+          !(c.rope_high_freq_factor > c.rope_low_freq_factor))
         fail(where, "rope_scaling needs low_freq_factor < high_freq_factor");
     }
   } else {
     fail(where, "unsupported model_type \"" + model_type + "\" (Arclight loads gpt2, qwen2 and llama)");
   }
   if (c.d_model % c.heads != 0)
-    fail(where, "hidden size " + std::to_string(c.d_model) + " is not divisible by " + std::to_string(c.heads) + " heads");
+    fail(where,
+         "hidden size " + std::to_string(c.d_model) + " is not divisible by " + std::to_string(c.heads) + " heads");
   if (c.heads % c.kv_heads != 0)
-    fail(where, std::to_string(c.heads) + " heads are not a multiple of " + std::to_string(c.kv_heads) + " key/value heads");
+    fail(where,
+         std::to_string(c.heads) + " heads are not a multiple of " + std::to_string(c.kv_heads) + " key/value heads");
   return c;
 }
 
@@ -188,8 +199,8 @@ class Source {
     auto it = t_.find(prefix_ + name);
     if (it == t_.end()) fail("weights", "missing tensor \"" + prefix_ + name + "\"");
     if (it->second.shape != shape)
-      fail("weights", "tensor \"" + prefix_ + name + "\" has shape " + shape_str(it->second.shape) + ", config expects " +
-                          shape_str(shape));
+      fail("weights", "tensor \"" + prefix_ + name + "\" has shape " + shape_str(it->second.shape) +
+                          ", config expects " + shape_str(shape));
     TensorF32 out = std::move(it->second);
     t_.erase(it);
     return out;
@@ -232,7 +243,10 @@ void check_leftovers(const Source& src) {
   std::string names;
   int shown = 0;
   for (const auto& kv : src.rest()) {
-    if (shown++ == 5) { names += ", ..."; break; }
+    if (shown++ == 5) {
+      names += ", ...";
+      break;
+    }
     names += (names.empty() ? "" : ", ") + kv.first;
   }
   fail("weights", std::to_string(src.rest().size()) + " tensor(s) not used by the config: " + names);
@@ -315,7 +329,8 @@ std::map<std::string, TensorF32> map_qwen2(std::map<std::string, TensorF32> hf, 
 std::map<std::string, TensorF32> map_hf_weights(std::map<std::string, TensorF32> hf, const HfConfig& cfg) {
   if (cfg.layers <= 0 || cfg.d_model <= 0 || cfg.heads <= 0 || cfg.kv_heads <= 0 || cfg.vocab <= 0 || cfg.ctx <= 0 ||
       cfg.ffn <= 0 || cfg.d_model % cfg.heads != 0 || cfg.heads % cfg.kv_heads != 0)
-    fail("config", "layers, d_model, heads, kv_heads, ffn, vocab and ctx must be positive and heads must divide evenly");
+    fail("config",
+         "layers, d_model, heads, kv_heads, ffn, vocab and ctx must be positive and heads must divide evenly");
   if (cfg.family == "gpt2") return map_gpt2(std::move(hf), cfg);
   if (cfg.family == "qwen2" || cfg.family == "llama") return map_qwen2(std::move(hf), cfg);
   fail("config", "unknown family \"" + cfg.family + "\"");
@@ -336,9 +351,7 @@ std::map<std::string, TensorF32> load_hf_checkpoint(const std::string& dir, HfCo
     json::Value index;
     try {
       index = json::parse(read_text(index_path));
-    } catch (const json::ParseError& e) {
-      fail(index_path, e.what());
-    }
+    } catch (const json::ParseError& e) { fail(index_path, e.what()); }
     const json::Value* map = index.kind == json::Kind::Object ? index.find("weight_map") : nullptr;
     if (!map || map->kind != json::Kind::Object) fail(index_path, "missing \"weight_map\" object");
     std::set<std::string> shards;

@@ -17,13 +17,20 @@ const Value* Value::find(const std::string& key) const {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::Null: return "null";
-    case Kind::Bool: return "boolean";
-    case Kind::Int: return "integer";
-    case Kind::Float: return "number";
-    case Kind::String: return "string";
-    case Kind::Array: return "array";
-    case Kind::Object: return "object";
+    case Kind::Null:
+      return "null";
+    case Kind::Bool:
+      return "boolean";
+    case Kind::Int:
+      return "integer";
+    case Kind::Float:
+      return "number";
+    case Kind::String:
+      return "string";
+    case Kind::Array:
+      return "array";
+    case Kind::Object:
+      return "object";
   }
   return "?";
 }
@@ -71,15 +78,35 @@ class Parser {
     if (p_ >= t_.size()) fail("unexpected end of input");
     Value v;
     switch (t_[p_]) {
-      case '{': parse_object(v, depth); break;
-      case '[': parse_array(v, depth); break;
-      case '"': v.kind = Kind::String; v.s = parse_string(); break;
-      case 't': expect_literal("true"); v.kind = Kind::Bool; v.b = true; break;
-      case 'f': expect_literal("false"); v.kind = Kind::Bool; v.b = false; break;
-      case 'n': expect_literal("null"); v.kind = Kind::Null; break;
+      case '{':
+        parse_object(v, depth);
+        break;
+      case '[':
+        parse_array(v, depth);
+        break;
+      case '"':
+        v.kind = Kind::String;
+        v.s = parse_string();
+        break;
+      case 't':
+        expect_literal("true");
+        v.kind = Kind::Bool;
+        v.b = true;
+        break;
+      case 'f':
+        expect_literal("false");
+        v.kind = Kind::Bool;
+        v.b = false;
+        break;
+      case 'n':
+        expect_literal("null");
+        v.kind = Kind::Null;
+        break;
       default:
-        if (t_[p_] == '-' || (t_[p_] >= '0' && t_[p_] <= '9')) parse_number(v);
-        else fail(std::string("unexpected character '") + t_[p_] + "'");
+        if (t_[p_] == '-' || (t_[p_] >= '0' && t_[p_] <= '9'))
+          parse_number(v);
+        else
+          fail(std::string("unexpected character '") + t_[p_] + "'");
     }
     return v;
   }
@@ -88,22 +115,34 @@ class Parser {
     v.kind = Kind::Object;
     ++p_;
     skip_ws();
-    if (peek() == '}') { ++p_; return; }
+    if (peek() == '}') {
+      ++p_;
+      return;
+    }
     for (;;) {
       skip_ws();
       if (peek() != '"') fail("expected a string key");
       size_t key_at = p_;
       std::string key = parse_string();
       for (const auto& m : v.members)
-        if (m.first == key) { p_ = key_at; fail("duplicate key \"" + key + "\""); }
+        if (m.first == key) {
+          p_ = key_at;
+          fail("duplicate key \"" + key + "\"");
+        }
       skip_ws();
       if (peek() != ':') fail("expected ':'");
       ++p_;
       skip_ws();
       v.members.emplace_back(std::move(key), parse_value(depth + 1));
       skip_ws();
-      if (peek() == ',') { ++p_; continue; }
-      if (peek() == '}') { ++p_; return; }
+      if (peek() == ',') {
+        ++p_;
+        continue;
+      }
+      if (peek() == '}') {
+        ++p_;
+        return;
+      }
       fail("expected ',' or '}'");
     }
   }
@@ -112,13 +151,22 @@ class Parser {
     v.kind = Kind::Array;
     ++p_;
     skip_ws();
-    if (peek() == ']') { ++p_; return; }
+    if (peek() == ']') {
+      ++p_;
+      return;
+    }
     for (;;) {
       skip_ws();
       v.items.push_back(parse_value(depth + 1));
       skip_ws();
-      if (peek() == ',') { ++p_; continue; }
-      if (peek() == ']') { ++p_; return; }
+      if (peek() == ',') {
+        ++p_;
+        continue;
+      }
+      if (peek() == ']') {
+        ++p_;
+        return;
+      }
       fail("expected ',' or ']'");
     }
   }
@@ -129,22 +177,33 @@ class Parser {
     for (int k = 0; k < 4; ++k) {
       char c = t_[p_++];
       u <<= 4;
-      if (c >= '0' && c <= '9') u |= unsigned(c - '0');
-      else if (c >= 'a' && c <= 'f') u |= unsigned(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') u |= unsigned(c - 'A' + 10);
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        u |= unsigned(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        u |= unsigned(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        u |= unsigned(c - 'A' + 10);
+      else
+        fail("bad hex digit in \\u escape");
     }
     return u;
   }
 
   static void put_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) out += char(cp);
-    else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-    else if (cp < 0x10000) {
-      out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+    if (cp < 0x80)
+      out += char(cp);
+    else if (cp < 0x800) {
+      out += char(0xC0 | (cp >> 6));
+      out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += char(0xE0 | (cp >> 12));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
     } else {
-      out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-      out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+      out += char(0xF0 | (cp >> 18));
+      out += char(0x80 | ((cp >> 12) & 0x3F));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
     }
   }
 
@@ -154,26 +213,50 @@ class Parser {
     for (;;) {
       if (p_ >= t_.size()) fail("unterminated string");
       unsigned char c = static_cast<unsigned char>(t_[p_]);
-      if (c == '"') { ++p_; return out; }
+      if (c == '"') {
+        ++p_;
+        return out;
+      }
       if (c < 0x20) fail("raw control character in string");
-      if (c != '\\') { out += char(c); ++p_; continue; }
+      if (c != '\\') {
+        out += char(c);
+        ++p_;
+        continue;
+      }
       ++p_;
       if (p_ >= t_.size()) fail("unterminated escape");
       char e = t_[p_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           unsigned cp = hex4();
           if (cp >= 0xDC00 && cp <= 0xDFFF) fail("lone low surrogate in \\u escape");
           if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (p_ + 2 > t_.size() || t_[p_] != '\\' || t_[p_ + 1] != 'u') fail("high surrogate without a low surrogate");
+            if (p_ + 2 > t_.size() || t_[p_] != '\\' || t_[p_ + 1] != 'u')
+              fail("high surrogate without a low surrogate");
             p_ += 2;
             unsigned lo = hex4();
             if (lo < 0xDC00 || lo > 0xDFFF) fail("high surrogate without a low surrogate");
@@ -182,7 +265,9 @@ class Parser {
           put_utf8(out, cp);
           break;
         }
-        default: p_--; fail(std::string("unknown escape '\\") + e + "'");
+        default:
+          p_--;
+          fail(std::string("unknown escape '\\") + e + "'");
       }
     }
   }
@@ -233,9 +318,7 @@ class Parser {
 
 }  // namespace
 
-Value parse(const std::string& text, int max_depth) {
-  return Parser(text, max_depth).parse_document();
-}
+Value parse(const std::string& text, int max_depth) { return Parser(text, max_depth).parse_document(); }
 
 // ----------------------------------------------------------------------------
 // writer
@@ -245,11 +328,21 @@ void append_quoted(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";

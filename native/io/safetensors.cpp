@@ -37,7 +37,10 @@ float f16_to_f32(uint16_t h) {
   } else {
     // Subnormal half: renormalise, since every half subnormal is a normal float.
     int e = -1;
-    do { man <<= 1; ++e; } while ((man & 0x400u) == 0);
+    do {
+      man <<= 1;
+      ++e;
+    } while ((man & 0x400u) == 0);
     bits = sign | uint32_t(112 - e) << 23 | ((man & 0x3FFu) << 13);
   }
   float f;
@@ -74,7 +77,7 @@ struct DtypeInfo {
 // Known safetensors dtypes; only the float ones convert to fp32. The rest are
 // recognised so the error says "unsupported" rather than "unknown".
 constexpr DtypeInfo kDtypes[] = {
-    {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
+    {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"I64", 8},  {"I32", 4},     {"I16", 2},     {"I8", 1},
     {"U64", 8}, {"U32", 4}, {"U16", 2},  {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
 };
 
@@ -92,7 +95,9 @@ struct Entry {
 class File {
  public:
   explicit File(const std::string& path, const char* mode) : f_(std::fopen(path.c_str(), mode)) {}
-  ~File() { if (f_) std::fclose(f_); }
+  ~File() {
+    if (f_) std::fclose(f_);
+  }
   File(const File&) = delete;
   File& operator=(const File&) = delete;
   std::FILE* get() const { return f_; }
@@ -113,15 +118,20 @@ uint64_t require_offset(const std::string& path, const std::string& name, const 
 
 Entry parse_entry(const std::string& path, const std::string& name, const json::Value& v) {
   if (name.empty()) fail(path, "empty tensor name");
-  if (v.kind != json::Kind::Object) fail(path, "tensor \"" + name + "\": expected an object, got " + json::kind_name(v.kind));
+  if (v.kind != json::Kind::Object)
+    fail(path, "tensor \"" + name + "\": expected an object, got " + json::kind_name(v.kind));
   Entry e;
   e.name = name;
   const json::Value *dtype = nullptr, *shape = nullptr, *offsets = nullptr;
   for (const auto& m : v.members) {
-    if (m.first == "dtype") dtype = &m.second;
-    else if (m.first == "shape") shape = &m.second;
-    else if (m.first == "data_offsets") offsets = &m.second;
-    else fail(path, "tensor \"" + name + "\": unknown field \"" + m.first + "\"");
+    if (m.first == "dtype")
+      dtype = &m.second;
+    else if (m.first == "shape")
+      shape = &m.second;
+    else if (m.first == "data_offsets")
+      offsets = &m.second;
+    else
+      fail(path, "tensor \"" + name + "\": unknown field \"" + m.first + "\"");
   }
   if (!dtype || !shape || !offsets) fail(path, "tensor \"" + name + "\": needs dtype, shape and data_offsets");
   if (dtype->kind != json::Kind::String) fail(path, "tensor \"" + name + "\": dtype must be a string");
@@ -140,9 +150,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const json::
   }
   try {
     e.numel = shape_numel(e.shape);
-  } catch (const SafetensorsError& err) {
-    fail(path, "tensor \"" + name + "\": " + err.what());
-  }
+  } catch (const SafetensorsError& err) { fail(path, "tensor \"" + name + "\": " + err.what()); }
   int64_t nbytes;
   if (__builtin_mul_overflow(e.numel, int64_t(e.dsize), &nbytes))
     fail(path, "tensor \"" + name + "\": byte size overflows int64");
@@ -153,8 +161,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const json::
   e.end = require_offset(path, name, offsets->items[1]);
   if (e.end < e.begin) fail(path, "tensor \"" + name + "\": data_offsets end < begin");
   if (e.end - e.begin != static_cast<uint64_t>(nbytes))
-    fail(path, "tensor \"" + name + "\": shape and dtype need " + std::to_string(nbytes) + " bytes but data_offsets span " +
-                   std::to_string(e.end - e.begin));
+    fail(path, "tensor \"" + name + "\": shape and dtype need " + std::to_string(nbytes) +
+                   " bytes but data_offsets span " + std::to_string(e.end - e.begin));
   return e;
 }
 
@@ -183,7 +191,8 @@ void convert(const Entry& e, const std::vector<unsigned char>& raw, std::vector<
 
 }  // namespace
 
-std::map<std::string, TensorF32> read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+std::map<std::string, TensorF32> read_safetensors(const std::string& path,
+                                                  std::map<std::string, std::string>* metadata) {
   File file(path, "rb");
   std::FILE* f = file.get();
   if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
@@ -191,7 +200,8 @@ std::map<std::string, TensorF32> read_safetensors(const std::string& path, std::
   if (fstat(fileno(f), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size < 8) fail(path, "file is " + std::to_string(file_size) + " bytes, too short for the 8-byte header length");
+  if (file_size < 8)
+    fail(path, "file is " + std::to_string(file_size) + " bytes, too short for the 8-byte header length");
 
   unsigned char len_bytes[8];
   read_exact(path, f, len_bytes, 8, "the header length");
@@ -200,7 +210,8 @@ std::map<std::string, TensorF32> read_safetensors(const std::string& path, std::
   if (header_len > kMaxSafetensorsHeader)
     fail(path, "header length " + std::to_string(header_len) + " exceeds the 100 MB limit");
   if (header_len > file_size - 8)
-    fail(path, "header length " + std::to_string(header_len) + " is larger than the file (" + std::to_string(file_size) + " bytes)");
+    fail(path, "header length " + std::to_string(header_len) + " is larger than the file (" +
+                   std::to_string(file_size) + " bytes)");
   if (header_len < 2) fail(path, "header is too short to be a JSON object");
 
   std::string header(header_len, '\0');
@@ -209,9 +220,7 @@ std::map<std::string, TensorF32> read_safetensors(const std::string& path, std::
   json::Value root;
   try {
     root = json::parse(header);
-  } catch (const json::ParseError& e) {
-    fail(path, std::string("header: ") + e.what());
-  }
+  } catch (const json::ParseError& e) { fail(path, std::string("header: ") + e.what()); }
   if (root.kind != json::Kind::Object) fail(path, "header must be a JSON object");
 
   std::vector<Entry> entries;
@@ -239,11 +248,13 @@ std::map<std::string, TensorF32> read_safetensors(const std::string& path, std::
   uint64_t covered = 0;
   for (const Entry* e : order) {
     if (e->end > data_size)
-      fail(path, "tensor \"" + e->name + "\": data_offsets [" + std::to_string(e->begin) + ", " + std::to_string(e->end) +
-                     "] run past the data section (" + std::to_string(data_size) + " bytes); file truncated?");
+      fail(path, "tensor \"" + e->name + "\": data_offsets [" + std::to_string(e->begin) + ", " +
+                     std::to_string(e->end) + "] run past the data section (" + std::to_string(data_size) +
+                     " bytes); file truncated?");
     if (e->begin < covered) fail(path, "tensor \"" + e->name + "\": data overlaps the previous tensor");
     if (e->begin > covered)
-      fail(path, "tensor \"" + e->name + "\": gap of " + std::to_string(e->begin - covered) + " bytes before its data (non-contiguous)");
+      fail(path, "tensor \"" + e->name + "\": gap of " + std::to_string(e->begin - covered) +
+                     " bytes before its data (non-contiguous)");
     covered = e->end;
   }
   if (covered != data_size)
@@ -300,9 +311,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     int64_t n;
     try {
       n = shape_numel(t->shape);
-    } catch (const SafetensorsError& e) {
-      fail(path, "tensor \"" + name + "\": " + e.what());
-    }
+    } catch (const SafetensorsError& e) { fail(path, "tensor \"" + name + "\": " + e.what()); }
     if (static_cast<uint64_t>(n) != t->data.size())
       fail(path, "tensor \"" + name + "\": shape holds " + std::to_string(n) + " elements but data has " +
                      std::to_string(t->data.size()));

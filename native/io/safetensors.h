@@ -35,8 +35,7 @@ std::map<std::string, TensorF32> read_safetensors(const std::string& path,
 // because the header is space-padded to a multiple of 8). Writes to a
 // temporary file in the same directory and renames it, so readers never see
 // a partial checkpoint.
-void write_safetensors(const std::string& path,
-                       const std::vector<std::pair<std::string, const TensorF32*>>& tensors,
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const TensorF32*>>& tensors,
                        const std::map<std::string, std::string>& metadata);
 
 // Element count of a shape; throws SafetensorsError on a negative dim or

@@ -39,7 +39,8 @@ double grad_norm_cpu(const F* g, size_t n) {
 
 // t is the 1-based step for bias correction; grads are pre-scaled by `gradScale` (clipping).
 template <typename F>
-void adamw_update_cpu(F* params, const F* grads, F* m, F* v, size_t n, double lr, const OptimConfig& o, long t, double gradScale, bool decay) {
+void adamw_update_cpu(F* params, const F* grads, F* m, F* v, size_t n, double lr, const OptimConfig& o, long t,
+                      double gradScale, bool decay) {
   const double bc1 = 1 - std::pow(o.beta1, (double)t), bc2 = 1 - std::pow(o.beta2, (double)t);
   const double wd = decay ? o.weightDecay : 0.0;
   for (size_t i = 0; i < n; i++) {

@@ -37,9 +37,7 @@ Napi::Value GradCheck(const Napi::CallbackInfo& info) {
     out.Set("gradNorm", r.gradNorm);
     out.Set("checked", (double)r.checked);
     return out;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  } catch (const std::exception& e) { throw Napi::Error::New(env, e.what()); }
 }
 
 // Group advantages exposed for the TS layer, so JS and C++ share one definition.
@@ -65,11 +63,15 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   // kernel: "auto" (what the model uses), "own" (Arclight's kernel), "blas" (the loaded BLAS's sgemm)
   Napi::Value kv = o.Get("kernel");
   const std::string kernel = kv.IsString() ? kv.As<Napi::String>().Utf8Value() : "auto";
-  if (kernel != "auto" && kernel != "own" && kernel != "blas") type_error(env, "kernel must be \"auto\", \"own\" or \"blas\"");
+  if (kernel != "auto" && kernel != "own" && kernel != "blas")
+    type_error(env, "kernel must be \"auto\", \"own\" or \"blas\"");
   if (kernel == "blas" && !blas_status().loaded) throw Napi::Error::New(env, "no BLAS loaded: " + blas_status().reason);
   const bool was = blas_status().enabled;
   if (kernel != "auto") blas_enable(kernel == "blas");
-  struct Restore { bool on; ~Restore() { blas_enable(on); } } restore{was};
+  struct Restore {
+    bool on;
+    ~Restore() { blas_enable(on); }
+  } restore{was};
   std::vector<float> a((size_t)N * C), w((size_t)OC * C), out((size_t)N * OC);
   Rng rng(1);
   for (auto& x : a) x = (float)rng.uniform();
@@ -86,14 +88,18 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
 Napi::Value BenchCudaMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = need_object(env, info[0], "options");
-  const int N = int_in(o, "n", 4096, 1, 16384), C = int_in(o, "c", 4096, 1, 16384), OC = int_in(o, "oc", 4096, 1, 65536);
+  const int N = int_in(o, "n", 4096, 1, 16384), C = int_in(o, "c", 4096, 1, 16384),
+            OC = int_in(o, "oc", 4096, 1, 65536);
   const int reps = int_in(o, "reps", 10, 1, 100000);
   Napi::Value p = o.Get("precision");
   const bool bf16 = p.IsString() && p.As<Napi::String>().Utf8Value() == "bf16";
 #ifdef ARCLIGHT_WITH_CUDA
-  if (arclight_cuda_device_count() == 0) throw Napi::Error::New(env, std::string("no CUDA device (") + arclight::cuda::unavailable_reason() + ")");
+  if (arclight_cuda_device_count() == 0)
+    throw Napi::Error::New(env, std::string("no CUDA device (") + arclight::cuda::unavailable_reason() + ")");
   namespace cu = arclight::cuda;
-  void* x = nullptr; void* w = nullptr; void* y = nullptr;
+  void* x = nullptr;
+  void* w = nullptr;
+  void* y = nullptr;
   try {
     x = cu::device_alloc((size_t)N * C * 4);
     w = cu::device_alloc((size_t)OC * C * 4);
@@ -104,17 +110,26 @@ Napi::Value BenchCudaMatmul(const Napi::CallbackInfo& info) {
     cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, N, C, OC, mm);  // warm-up
     cu::synchronize();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int r = 0; r < reps; r++) cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, N, C, OC, mm);
+    for (int r = 0; r < reps; r++)
+      cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, N, C, OC, mm);
     cu::synchronize();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    cu::device_free(x); cu::device_free(w); cu::device_free(y);
+    cu::device_free(x);
+    cu::device_free(w);
+    cu::device_free(y);
     return Napi::Number::New(env, 2.0 * N * C * OC * reps / s / 1e12);
   } catch (const std::exception& e) {
-    cu::device_free(x); cu::device_free(w); cu::device_free(y);
+    cu::device_free(x);
+    cu::device_free(w);
+    cu::device_free(y);
     throw Napi::Error::New(env, e.what());
   }
 #else
-  (void)N; (void)C; (void)OC; (void)reps; (void)bf16;
+  (void)N;
+  (void)C;
+  (void)OC;
+  (void)reps;
+  (void)bf16;
   throw Napi::Error::New(env, "the addon was built without nvcc");
 #endif
 }
@@ -133,7 +148,8 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   o.Set("cuda", devices > 0);  // device "auto" picks it
   o.Set("cudaCompiled", true);
   o.Set("cudaDevices", devices);
-  o.Set("cudaReason", devices > 0 ? std::string(arclight::cuda::device_description()) : std::string(arclight::cuda::unavailable_reason()));
+  o.Set("cudaReason", devices > 0 ? std::string(arclight::cuda::device_description())
+                                  : std::string(arclight::cuda::unavailable_reason()));
 #else
   o.Set("cuda", false);
   o.Set("cudaCompiled", false);
@@ -159,17 +175,25 @@ Napi::Value MatmulParity(const Napi::CallbackInfo& info) {
   const int N = int_in(o, "n", 64, 1, 4096), C = int_in(o, "c", 64, 1, 4096), OC = int_in(o, "oc", 64, 1, 4096);
   const int seed = int_in(o, "seed", 1, 0, 1 << 30);
   Rng rng((uint64_t)seed);
-  auto fill = [&](size_t n) { std::vector<float> v(n); for (auto& x : v) x = (float)rng.normal(); return v; };
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = (float)rng.normal();
+    return v;
+  };
   const auto inp = fill((size_t)N * C), w = fill((size_t)OC * C), bias = fill(OC), dout = fill((size_t)N * OC);
   const auto dinp0 = fill((size_t)N * C), dw0 = fill((size_t)OC * C), db0 = fill(OC);  // both paths accumulate with +=
-  std::vector<float> out1((size_t)N * OC), out2 = out1, di1 = dinp0, di2 = dinp0, dw1 = dw0, dw2 = dw0, db1 = db0, db2 = db0;
+  std::vector<float> out1((size_t)N * OC), out2 = out1, di1 = dinp0, di2 = dinp0, dw1 = dw0, dw2 = dw0, db1 = db0,
+                                           db2 = db0;
   matmul_forward(out1.data(), inp.data(), w.data(), bias.data(), N, C, OC);
   matmul_forward_cpu(out2.data(), inp.data(), w.data(), bias.data(), N, C, OC);
   matmul_backward(di1.data(), dw1.data(), db1.data(), dout.data(), inp.data(), w.data(), N, C, OC);
   matmul_backward_cpu(di2.data(), dw2.data(), db2.data(), dout.data(), inp.data(), w.data(), N, C, OC);
   auto rel = [](const std::vector<float>& a, const std::vector<float>& b) {
     double mx = 0, ref = 0;
-    for (size_t i = 0; i < a.size(); i++) { mx = std::max(mx, (double)std::fabs(a[i] - b[i])); ref = std::max(ref, (double)std::fabs(b[i])); }
+    for (size_t i = 0; i < a.size(); i++) {
+      mx = std::max(mx, (double)std::fabs(a[i] - b[i]));
+      ref = std::max(ref, (double)std::fabs(b[i]));
+    }
     return ref > 0 ? mx / ref : mx;
   };
   Napi::Object r = Napi::Object::New(env);

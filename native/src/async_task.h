@@ -27,7 +27,10 @@ class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Done = std::function<Napi::Value(Napi::Env)>;
   PromiseWorker(Napi::Env env, std::function<void()> work, Done done)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        done_(std::move(done)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -35,20 +38,14 @@ class PromiseWorker : public Napi::AsyncWorker {
       work_();
     } catch (const Cancelled&) {
       SetError("ARCLIGHT_CANCELLED: the call was cancelled");
-    } catch (const std::bad_alloc&) {
-      SetError("not enough memory for this call");
-    } catch (const std::exception& e) {
+    } catch (const std::bad_alloc&) { SetError("not enough memory for this call"); } catch (const std::exception& e) {
       SetError(e.what());
-    } catch (...) {
-      SetError("unknown native error");
-    }
+    } catch (...) { SetError("unknown native error"); }
   }
   void OnOK() override {
     try {
       deferred_.Resolve(done_(Env()));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
+    } catch (const Napi::Error& e) { deferred_.Reject(e.Value()); } catch (const std::exception& e) {
       deferred_.Reject(Napi::Error::New(Env(), e.what()).Value());
     }
   }
@@ -63,7 +60,8 @@ class PromiseWorker : public Napi::AsyncWorker {
 inline Napi::Value resolve_undefined(Napi::Env env) { return env.Undefined(); }
 
 // Runs work() on the pool; done(env) builds what the promise resolves to.
-inline Napi::Promise queue_task(Napi::Env env, std::function<void()> work, PromiseWorker::Done done = resolve_undefined) {
+inline Napi::Promise queue_task(Napi::Env env, std::function<void()> work,
+                                PromiseWorker::Done done = resolve_undefined) {
   auto* w = new PromiseWorker(env, std::move(work), std::move(done));
   w->Queue();
   return w->Promise();

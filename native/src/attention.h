@@ -14,8 +14,8 @@ namespace arclight {
 // kc/vc[i]: row i's cache, [ctx, KV*D]; row i attends to cache positions 0..pos[i].
 // att: optional [N, H, attStride] softmax probabilities kept for backward.
 template <typename F>
-void attention_forward_cpu(F* out, F* att, int attStride, const F* q, const F* const* kc, const F* const* vc, const int* pos, int N, int H,
-                           int KV, int D) {
+void attention_forward_cpu(F* out, F* att, int attStride, const F* q, const F* const* kc, const F* const* vc,
+                           const int* pos, int N, int H, int KV, int D) {
   const F scale = F(1) / std::sqrt(F(D));
   const int group = H / KV;
   long work = 0;
@@ -48,10 +48,14 @@ void attention_forward_cpu(F* out, F* att, int attStride, const F* q, const F* c
           if (a[s] > mx) mx = a[s];
         }
         F sum = 0;
-        for (int s = 0; s < len; s++) { a[s] = std::exp(a[s] - mx); sum += a[s]; }
+        for (int s = 0; s < len; s++) {
+          a[s] = std::exp(a[s] - mx);
+          sum += a[s];
+        }
         const F inv = F(1) / sum;
         for (int s = 0; s < len; s++) a[s] *= inv;
-        if (att) for (int s = len; s < attStride; s++) a[s] = 0;
+        if (att)
+          for (int s = len; s < attStride; s++) a[s] = 0;
         F* o = out + (size_t)i * H * D + (size_t)h * D;
         for (int d = 0; d < D; d++) o[d] = 0;
         for (int s = 0; s < len; s++) {
@@ -69,8 +73,8 @@ void attention_forward_cpu(F* out, F* att, int attStride, const F* q, const F* c
 // att: [T, H, T]; k, v: [T, KV*D]. Accumulates into dq [T, H*D], dk, dv [T, KV*D].
 // Parallel over KV groups: heads that share a K/V head write the same dk/dv rows.
 template <typename F>
-void attention_backward_cpu(F* dq, F* dk, F* dv, const F* dout, const F* att, const F* q, const F* k, const F* v, int T, int H, int KV,
-                            int D) {
+void attention_backward_cpu(F* dq, F* dk, F* dv, const F* dout, const F* att, const F* q, const F* k, const F* v, int T,
+                            int H, int KV, int D) {
   const F scale = F(1) / std::sqrt(F(D));
   const int group = H / KV;
   const size_t ks = (size_t)KV * D, qs = (size_t)H * D;

@@ -33,7 +33,8 @@ class Backend {
   // Loss and gradients of the batch without an update; the gradients are then in host().g
   // (laid out like host().w). For reference tests and debugging.
   virtual StepStats gradients(const SeqBatch&, const LossConfig&) {
-    throw std::runtime_error(std::string("gradients are available on the CPU backend only, this policy runs on ") + device());
+    throw std::runtime_error(std::string("gradients are available on the CPU backend only, this policy runs on ") +
+                             device());
   }
 
   // Weights, AdamW moments (empty before the first step) and step counter as a host model,
@@ -44,7 +45,9 @@ class Backend {
   // Makes the named LoRA adapter the one the next calls use (Model::use_adapter); backends without
   // adapters know only "default".
   virtual void useAdapter(const std::string& name) {
-    if (name != "default") throw std::invalid_argument(std::string("named adapters run on the CPU backend only; this policy runs on ") + device());
+    if (name != "default")
+      throw std::invalid_argument(std::string("named adapters run on the CPU backend only; this policy runs on ") +
+                                  device());
   }
   // Checked between layers, sequences and decoded tokens.
   virtual void setCancelFlag(std::atomic<bool>* flag) = 0;
@@ -60,8 +63,12 @@ class CpuBackend final : public Backend {
   const ModelConfig& config() const override { return m_->cfg; }
   size_t numParams() const override { return m_->numParams(); }
   long step() const override { return m_->step; }
-  StepStats trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) override { return m_->train_step(b, loss, opt); }
-  void score(const SeqBatch& b, std::vector<double>* lp, std::vector<double>* ent) override { m_->score(b, nullptr, lp, ent); }
+  StepStats trainStep(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) override {
+    return m_->train_step(b, loss, opt);
+  }
+  void score(const SeqBatch& b, std::vector<double>* lp, std::vector<double>* ent) override {
+    m_->score(b, nullptr, lp, ent);
+  }
   GenResult generate(const GenRequest& r) override { return m_->generate(r); }
   StepStats gradients(const SeqBatch& b, const LossConfig& loss) override { return m_->compute_gradients(b, loss); }
   const Model<float>& host() override { return *m_; }

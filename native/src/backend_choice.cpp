@@ -9,7 +9,8 @@
 
 namespace arclight {
 
-std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const napi::DeviceRequest& req, std::string* note) {
+std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const napi::DeviceRequest& req,
+                                      std::string* note) {
   note->clear();
   const bool bf16 = req.precision == "bf16";
   if (req.device != "cpu") {
@@ -18,13 +19,16 @@ std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const 
       try {
         return std::make_unique<cuda::CudaModel>(*host, bf16 ? cuda::MathMode::BF16 : cuda::MathMode::FP32);
       } catch (const std::exception& e) {
-        *note = std::string("device \"") + req.device + "\" could not take the model (" + e.what() + "); using the CPU backend";
+        *note = std::string("device \"") + req.device + "\" could not take the model (" + e.what() +
+                "); using the CPU backend";
       }
     } else if (req.device == "cuda") {
-      *note = std::string("device \"cuda\" requested but there is no CUDA device (") + cuda::unavailable_reason() + "); using the CPU backend";
+      *note = std::string("device \"cuda\" requested but there is no CUDA device (") + cuda::unavailable_reason() +
+              "); using the CPU backend";
     }
 #else
-    if (req.device == "cuda") *note = "device \"cuda\" requested but the addon was built without nvcc; using the CPU backend";
+    if (req.device == "cuda")
+      *note = "device \"cuda\" requested but the addon was built without nvcc; using the CPU backend";
 #endif
   }
   if (bf16 && note->empty()) *note = "precision \"bf16\" applies to the CUDA backend; the CPU backend runs fp32";

@@ -10,6 +10,7 @@
 namespace arclight {
 
 // `note` says why the backend is not the one asked for ("" when it is).
-std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const napi::DeviceRequest& req, std::string* note);
+std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const napi::DeviceRequest& req,
+                                      std::string* note);
 
 }  // namespace arclight

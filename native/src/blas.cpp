@@ -31,15 +31,27 @@ Loaded load() {
   // The OpenMP build of OpenBLAS first: it runs on libgomp's pool, the one the addon's own loops use.
   // The pthreads build keeps a second pool of spinning threads that fights OpenMP's for the cores
   // (measured on 2 cores: a GPT-2 L4 C256 training step took 4.3 s with it, 1.5 s with the OpenMP build).
-  const char* defaults[] = {"/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0", "libopenblas.so.0",
-                            "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0", "libblis.so.4", "libopenblas.so", "libcblas.so.3"};
+  const char* defaults[] = {"/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+                            "libopenblas.so.0",
+                            "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+                            "libblis.so.4",
+                            "libopenblas.so",
+                            "libcblas.so.3"};
   std::string tried;
   auto attempt = [&](const std::string& name) {
     void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!h) { tried += (tried.empty() ? "" : ", ") + name; return false; }
+    if (!h) {
+      tried += (tried.empty() ? "" : ", ") + name;
+      return false;
+    }
     auto fn = reinterpret_cast<SgemmFn>(dlsym(h, "cblas_sgemm"));
-    if (!fn) { tried += (tried.empty() ? "" : ", ") + name + " (no cblas_sgemm)"; dlclose(h); return false; }
-    // One thread count for both runtimes: OpenBLAS's own pool would otherwise size itself independently of OMP_NUM_THREADS.
+    if (!fn) {
+      tried += (tried.empty() ? "" : ", ") + name + " (no cblas_sgemm)";
+      dlclose(h);
+      return false;
+    }
+    // One thread count for both runtimes: OpenBLAS's own pool would otherwise size itself independently of
+    // OMP_NUM_THREADS.
     using SetThreads = void (*)(int);
 #ifdef _OPENMP
     if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "openblas_set_num_threads"))) set(omp_get_max_threads());

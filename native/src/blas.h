@@ -9,13 +9,13 @@
 namespace arclight {
 
 // Row-major C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C.
-using SgemmFn = void (*)(int order, int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
-                         int ldb, float beta, float* C, int ldc);
+using SgemmFn = void (*)(int order, int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
+                         const float* B, int ldb, float beta, float* C, int ldc);
 
 inline constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 
 struct BlasStatus {
-  bool loaded = false;  // a library with cblas_sgemm was found
+  bool loaded = false;   // a library with cblas_sgemm was found
   bool enabled = false;  // matmuls use it now
   std::string library;   // the file dlopen took it from
   std::string reason;    // why not loaded (ARCLIGHT_BLAS=off, not installed, ...)

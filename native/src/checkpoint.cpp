@@ -19,9 +19,11 @@ std::string fmt(double x) {
   return s.str();
 }
 
-const std::string& need(const std::map<std::string, std::string>& meta, const std::string& key, const std::string& path) {
+const std::string& need(const std::map<std::string, std::string>& meta, const std::string& key,
+                        const std::string& path) {
   auto it = meta.find(key);
-  if (it == meta.end()) throw std::runtime_error(path + ": not an Arclight checkpoint (metadata key " + key + " missing)");
+  if (it == meta.end())
+    throw std::runtime_error(path + ": not an Arclight checkpoint (metadata key " + key + " missing)");
   return it->second;
 }
 
@@ -59,18 +61,20 @@ bool is_parked(const std::string& name) { return name.compare(0, kAdapters.size(
 // Copies tensor prefix+p.name of every parameter from offset `from` on into dst, which is laid out
 // like the weights minus the first `from` elements (the weights: from = 0; optimizer moments: the
 // trainable tail).
-void fill(std::vector<float>& dst, const Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& prefix,
-          const std::string& path, size_t from = 0, bool baseOnly = false) {
+void fill(std::vector<float>& dst, const Model<float>& model, const std::map<std::string, io::TensorF32>& tensors,
+          const std::string& prefix, const std::string& path, size_t from = 0, bool baseOnly = false) {
   for (const ParamInfo& p : model.params) {
     if (p.offset < from || (baseOnly && Model<float>::is_lora(p))) continue;
     auto it = tensors.find(prefix + p.name);
     if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + prefix + p.name + " missing");
-    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + prefix + p.name + " has the wrong shape");
+    if (it->second.shape != p.shape)
+      throw std::runtime_error(path + ": tensor " + prefix + p.name + " has the wrong shape");
     std::copy(it->second.data.begin(), it->second.data.end(), dst.begin() + (p.offset - from));
   }
 }
 
-void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path, bool baseOnly = false) {
+void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path,
+                  bool baseOnly = false) {
   fill(model.w, model, tensors, "", path, 0, baseOnly);
   size_t weights = 0, expected = 0;
   for (auto& kv : tensors) weights += is_optim(kv.first) || is_parked(kv.first) ? 0 : 1;
@@ -102,8 +106,8 @@ unsigned parse_lora_targets(const std::string& s, const std::string& where) {
 
 // The named adapters a checkpoint holds besides its active one (arclight.adapters), each with its
 // step count and, when it has trained, its AdamW moments.
-void load_parked_adapters(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, std::map<std::string, std::string>& meta,
-                          const std::string& path) {
+void load_parked_adapters(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors,
+                          std::map<std::string, std::string>& meta, const std::string& path) {
   auto act = meta.find("arclight.adapter");
   if (act != meta.end()) model.activeAdapter = act->second;
   auto list = meta.find("arclight.adapters");
@@ -116,7 +120,8 @@ void load_parked_adapters(Model<float>& model, const std::map<std::string, io::T
     std::stringstream names(list->second);
     std::string name;
     while (std::getline(names, name, ',')) {
-      if (name.empty() || name == model.activeAdapter || model.parked.count(name)) throw std::runtime_error(path + ": bad adapter list \"" + list->second + "\"");
+      if (name.empty() || name == model.activeAdapter || model.parked.count(name))
+        throw std::runtime_error(path + ": bad adapter list \"" + list->second + "\"");
       Model<float>::AdapterState a;
       const std::string pre = kAdapters + name + ".";
       a.w.assign(n, 0.0f);
@@ -143,7 +148,8 @@ void load_parked_adapters(Model<float>& model, const std::map<std::string, io::T
 void save_checkpoint(const Model<float>& model, const std::string& path) {
   const ModelConfig& c = model.cfg;
   const size_t base = model.trainableBase();
-  const bool optim = model.m.size() == model.numTrainable() && model.v.size() == model.numTrainable() && model.numTrainable() > 0;
+  const bool optim =
+      model.m.size() == model.numTrainable() && model.v.size() == model.numTrainable() && model.numTrainable() > 0;
   const size_t P = model.params.size();
   std::vector<io::TensorF32> store(optim ? 3 * P : P);
   std::vector<std::pair<std::string, const io::TensorF32*>> list;
@@ -261,7 +267,8 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
     fill(model->v, *model, tensors, kOptimV, path, model->trainableBase());
   } else {
     for (auto& kv : tensors)
-      if (is_optim(kv.first)) throw std::runtime_error(path + ": tensor " + kv.first + " without arclight.optim metadata");
+      if (is_optim(kv.first))
+        throw std::runtime_error(path + ": tensor " + kv.first + " without arclight.optim metadata");
   }
   load_parked_adapters(*model, tensors, meta, path);
   return model;
@@ -300,8 +307,8 @@ namespace {
 
 std::string peft_name(int layer, int t, char which) {
   const bool attn = t <= kLoraO;
-  return "base_model.model.model.layers." + std::to_string(layer) + (attn ? ".self_attn." : ".mlp.") + lora_target_name(t) + ".lora_" +
-         std::string(1, which) + ".weight";
+  return "base_model.model.model.layers." + std::to_string(layer) + (attn ? ".self_attn." : ".mlp.") +
+         lora_target_name(t) + ".lora_" + std::string(1, which) + ".weight";
 }
 
 std::string arclight_name(int layer, int t, char which) {
@@ -337,14 +344,20 @@ void save_peft_adapter(const Model<float>& model, const std::string& dir) {
     list.emplace_back(names[i].first, &store[i]);
   }
   io::write_safetensors(dir + "/adapter_model.safetensors", list, {{"format", "pt"}});
-  std::string cfg = "{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n  \"r\": " + std::to_string(c.lora.rank) +
-                    ",\n  \"lora_alpha\": " + fmt(c.lora.alpha) + ",\n  \"lora_dropout\": " + fmt(c.lora.dropout) +
-                    ",\n  \"target_modules\": [";
+  std::string cfg =
+      "{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n  \"r\": " + std::to_string(c.lora.rank) +
+      ",\n  \"lora_alpha\": " + fmt(c.lora.alpha) + ",\n  \"lora_dropout\": " + fmt(c.lora.dropout) +
+      ",\n  \"target_modules\": [";
   bool first = true;
   for (int t = 0; t < kLoraTargets; t++)
-    if (c.lora.has(t)) { cfg += std::string(first ? "" : ", ") + "\"" + lora_target_name(t) + "\""; first = false; }
-  cfg += "],\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"use_rslora\": false,\n  \"use_dora\": false,\n"
-         "  \"init_lora_weights\": true,\n  \"inference_mode\": true,\n  \"modules_to_save\": null,\n  \"base_model_name_or_path\": null\n}\n";
+    if (c.lora.has(t)) {
+      cfg += std::string(first ? "" : ", ") + "\"" + lora_target_name(t) + "\"";
+      first = false;
+    }
+  cfg +=
+      "],\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"use_rslora\": false,\n  \"use_dora\": false,\n"
+      "  \"init_lora_weights\": true,\n  \"inference_mode\": true,\n  \"modules_to_save\": null,\n  "
+      "\"base_model_name_or_path\": null\n}\n";
   std::ofstream out(dir + "/adapter_config.json", std::ios::binary | std::ios::trunc);
   if (!out) throw std::runtime_error(dir + "/adapter_config.json: cannot write");
   out << cfg;
@@ -356,9 +369,7 @@ LoraConfig read_peft_config(const std::string& dir) {
   io::json::Value v;
   try {
     v = io::json::parse(slurp(path));
-  } catch (const io::json::ParseError& e) {
-    throw std::runtime_error(path + ": " + e.what());
-  }
+  } catch (const io::json::ParseError& e) { throw std::runtime_error(path + ": " + e.what()); }
   auto bad = [&](const std::string& m) { throw std::runtime_error(path + ": " + m); };
   if (v.kind != io::json::Kind::Object) bad("expected a JSON object");
   auto str = [&](const char* k) -> std::string {
@@ -373,10 +384,12 @@ LoraConfig read_peft_config(const std::string& dir) {
   // Variants that change the math are refused rather than loaded as plain LoRA.
   for (const char* k : {"use_rslora", "use_dora", "fan_in_fan_out"})
     if (truthy(k)) bad(std::string(k) + " = true is not supported");
-  if (const io::json::Value* b = v.find("bias"); b && !(b->kind == io::json::Kind::String && b->s == "none")) bad("bias must be \"none\"");
+  if (const io::json::Value* b = v.find("bias"); b && !(b->kind == io::json::Kind::String && b->s == "none"))
+    bad("bias must be \"none\"");
   for (const char* k : {"modules_to_save", "rank_pattern", "alpha_pattern", "layers_to_transform"}) {
     const io::json::Value* x = v.find(k);
-    const bool empty = !x || x->kind == io::json::Kind::Null || (x->kind == io::json::Kind::Object && x->members.empty()) ||
+    const bool empty = !x || x->kind == io::json::Kind::Null ||
+                       (x->kind == io::json::Kind::Object && x->members.empty()) ||
                        (x->kind == io::json::Kind::Array && x->items.empty());
     if (!empty) bad(std::string(k) + " is not supported");
   }
@@ -389,11 +402,14 @@ LoraConfig read_peft_config(const std::string& dir) {
   const io::json::Value* d = v.find("lora_dropout");
   l.dropout = d && d->is_number() ? d->as_double() : 0.0;
   const io::json::Value* t = v.find("target_modules");
-  if (!t || t->kind != io::json::Kind::Array || t->items.empty()) bad("target_modules must be a non-empty list of module names");
+  if (!t || t->kind != io::json::Kind::Array || t->items.empty())
+    bad("target_modules must be a non-empty list of module names");
   for (const auto& it : t->items) {
     const int idx = it.kind == io::json::Kind::String ? lora_target_index(it.s) : -1;
-    if (idx < 0) bad("unsupported target module " + (it.kind == io::json::Kind::String ? "\"" + it.s + "\"" : std::string("(not a string)")) +
-                     " (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+    if (idx < 0)
+      bad("unsupported target module " +
+          (it.kind == io::json::Kind::String ? "\"" + it.s + "\"" : std::string("(not a string)")) +
+          " (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
     l.targets |= 1u << idx;
   }
   return l;
@@ -402,11 +418,13 @@ LoraConfig read_peft_config(const std::string& dir) {
 void load_peft_adapter(Model<float>& model, const std::string& dir) {
   const LoraConfig want = read_peft_config(dir);
   const LoraConfig& have = model.cfg.lora;
-  if (have.rank == 0) throw std::invalid_argument("this policy has no LoRA adapters; create it with a lora config (or the adapter's)");
+  if (have.rank == 0)
+    throw std::invalid_argument("this policy has no LoRA adapters; create it with a lora config (or the adapter's)");
   if (want.rank != have.rank || want.targets != have.targets || want.alpha != have.alpha)
-    throw std::invalid_argument(dir + ": adapter (r " + std::to_string(want.rank) + ", alpha " + fmt(want.alpha) + ", targets " + lora_targets_str(want) +
-                                ") does not match this policy's LoRA config (r " + std::to_string(have.rank) + ", alpha " + fmt(have.alpha) +
-                                ", targets " + lora_targets_str(have) + ")");
+    throw std::invalid_argument(dir + ": adapter (r " + std::to_string(want.rank) + ", alpha " + fmt(want.alpha) +
+                                ", targets " + lora_targets_str(want) +
+                                ") does not match this policy's LoRA config (r " + std::to_string(have.rank) +
+                                ", alpha " + fmt(have.alpha) + ", targets " + lora_targets_str(have) + ")");
   auto tensors = io::read_safetensors(dir + "/adapter_model.safetensors");
   size_t used = 0;
   std::vector<float> next = model.w;  // all or nothing
@@ -420,14 +438,18 @@ void load_peft_adapter(Model<float>& model, const std::string& dir) {
           const std::string alt = pn.substr(0, pn.size() - 7) + ".default.weight";
           it = tensors.find(alt);
         }
-        if (it == tensors.end()) throw std::runtime_error(dir + "/adapter_model.safetensors: tensor " + pn + " missing");
+        if (it == tensors.end())
+          throw std::runtime_error(dir + "/adapter_model.safetensors: tensor " + pn + " missing");
         const ParamInfo* p = model.find(arclight_name(l, t, which));
-        if (it->second.shape != p->shape) throw std::runtime_error(dir + "/adapter_model.safetensors: tensor " + pn + " has the wrong shape");
+        if (it->second.shape != p->shape)
+          throw std::runtime_error(dir + "/adapter_model.safetensors: tensor " + pn + " has the wrong shape");
         std::copy(it->second.data.begin(), it->second.data.end(), next.begin() + p->offset);
         used++;
       }
     }
-  if (used != tensors.size()) throw std::runtime_error(dir + "/adapter_model.safetensors: " + std::to_string(tensors.size() - used) + " tensor(s) not used by this policy");
+  if (used != tensors.size())
+    throw std::runtime_error(dir + "/adapter_model.safetensors: " + std::to_string(tensors.size() - used) +
+                             " tensor(s) not used by this policy");
   model.w.swap(next);
   model.m.clear();  // a loaded adapter starts a fresh optimizer
   model.v.clear();
@@ -494,18 +516,21 @@ void save_hf(const Model<float>& model, const std::string& dir) {
     }
     out["transformer.ln_f.weight"] = whole(model, n::kLnfWeight);
     out["transformer.ln_f.bias"] = whole(model, n::kLnfBias);
-    cfg = "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"n_layer\": " + std::to_string(c.layers) +
-          ",\n  \"n_head\": " + std::to_string(c.heads) + ",\n  \"n_embd\": " + std::to_string(c.dModel) + ",\n  \"n_positions\": " +
-          std::to_string(c.ctx) + ",\n  \"n_ctx\": " + std::to_string(c.ctx) + ",\n  \"n_inner\": " + std::to_string(F) +
+    cfg = "{\n  \"architectures\": [\"GPT2LMHeadModel\"],\n  \"model_type\": \"gpt2\",\n  \"n_layer\": " +
+          std::to_string(c.layers) + ",\n  \"n_head\": " + std::to_string(c.heads) +
+          ",\n  \"n_embd\": " + std::to_string(c.dModel) + ",\n  \"n_positions\": " + std::to_string(c.ctx) +
+          ",\n  \"n_ctx\": " + std::to_string(c.ctx) + ",\n  \"n_inner\": " + std::to_string(F) +
           ",\n  \"vocab_size\": " + std::to_string(c.vocab) + ",\n  \"layer_norm_epsilon\": " + fmt(c.normEps) +
-          ",\n  \"activation_function\": \"gelu_new\",\n  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  \"attn_pdrop\": 0.0,\n"
+          ",\n  \"activation_function\": \"gelu_new\",\n  \"resid_pdrop\": 0.0,\n  \"embd_pdrop\": 0.0,\n  "
+          "\"attn_pdrop\": 0.0,\n"
           "  \"tie_word_embeddings\": true,\n  \"torch_dtype\": \"float32\"\n}\n";
   } else {
     const bool qwen = c.family == "qwen2";
     out["model.embed_tokens.weight"] = whole(model, n::kWte);
     for (int i = 0; i < c.layers; i++) {
       const std::string p = "model.layers." + std::to_string(i) + ".";
-      const std::string qkv = n::layer(i, n::kQkvWeight), qkvb = n::layer(i, n::kQkvBias), gu = n::layer(i, n::kGateUpWeight);
+      const std::string qkv = n::layer(i, n::kQkvWeight), qkvb = n::layer(i, n::kQkvBias),
+                        gu = n::layer(i, n::kGateUpWeight);
       out[p + "input_layernorm.weight"] = whole(model, n::layer(i, n::kLn1Weight));
       out[p + "self_attn.q_proj.weight"] = slice_rows(model, qkv, 0, HD);
       out[p + "self_attn.k_proj.weight"] = slice_rows(model, qkv, HD, KVD);
@@ -525,17 +550,25 @@ void save_hf(const Model<float>& model, const std::string& dir) {
     if (!c.tieEmbeddings) out["lm_head.weight"] = whole(model, n::kLmHead);
     std::string rope = "null";
     if (c.ropeScaled())
-      rope = "{\"rope_type\": \"llama3\", \"factor\": " + fmt(c.ropeFactor) + ", \"low_freq_factor\": " + fmt(c.ropeLowFreqFactor) +
-             ", \"high_freq_factor\": " + fmt(c.ropeHighFreqFactor) + ", \"original_max_position_embeddings\": " + std::to_string(c.ropeOriginalCtx) + "}";
-    cfg = std::string("{\n  \"architectures\": [\"") + (qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM") + "\"],\n  \"model_type\": \"" + c.family +
-          "\",\n  \"num_hidden_layers\": " + std::to_string(c.layers) + ",\n  \"hidden_size\": " + std::to_string(c.dModel) +
-          ",\n  \"num_attention_heads\": " + std::to_string(c.heads) + ",\n  \"num_key_value_heads\": " + std::to_string(c.kvHeads) +
-          ",\n  \"intermediate_size\": " + std::to_string(F) + ",\n  \"vocab_size\": " + std::to_string(c.vocab) +
-          ",\n  \"max_position_embeddings\": " + std::to_string(c.ctx) + ",\n  \"rms_norm_eps\": " + fmt(c.normEps) +
-          ",\n  \"rope_theta\": " + fmt(c.ropeTheta) + ",\n  \"rope_scaling\": " + rope + ",\n  \"hidden_act\": \"silu\",\n" +
-          "  \"tie_word_embeddings\": " + (c.tieEmbeddings ? "true" : "false") + ",\n  \"attention_dropout\": 0.0,\n" +
-          (qwen ? "  \"use_sliding_window\": false,\n" : "  \"attention_bias\": false,\n  \"mlp_bias\": false,\n  \"head_dim\": " + std::to_string(c.headDim()) + ",\n") +
-          "  \"torch_dtype\": \"float32\"\n}\n";
+      rope = "{\"rope_type\": \"llama3\", \"factor\": " + fmt(c.ropeFactor) +
+             ", \"low_freq_factor\": " + fmt(c.ropeLowFreqFactor) +
+             ", \"high_freq_factor\": " + fmt(c.ropeHighFreqFactor) +
+             ", \"original_max_position_embeddings\": " + std::to_string(c.ropeOriginalCtx) + "}";
+    cfg =
+        std::string("{\n  \"architectures\": [\"") + (qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM") +
+        "\"],\n  \"model_type\": \"" + c.family + "\",\n  \"num_hidden_layers\": " + std::to_string(c.layers) +
+        ",\n  \"hidden_size\": " + std::to_string(c.dModel) +
+        ",\n  \"num_attention_heads\": " + std::to_string(c.heads) +
+        ",\n  \"num_key_value_heads\": " + std::to_string(c.kvHeads) +
+        ",\n  \"intermediate_size\": " + std::to_string(F) + ",\n  \"vocab_size\": " + std::to_string(c.vocab) +
+        ",\n  \"max_position_embeddings\": " + std::to_string(c.ctx) + ",\n  \"rms_norm_eps\": " + fmt(c.normEps) +
+        ",\n  \"rope_theta\": " + fmt(c.ropeTheta) + ",\n  \"rope_scaling\": " + rope +
+        ",\n  \"hidden_act\": \"silu\",\n" + "  \"tie_word_embeddings\": " + (c.tieEmbeddings ? "true" : "false") +
+        ",\n  \"attention_dropout\": 0.0,\n" +
+        (qwen ? "  \"use_sliding_window\": false,\n"
+              : "  \"attention_bias\": false,\n  \"mlp_bias\": false,\n  \"head_dim\": " + std::to_string(c.headDim()) +
+                    ",\n") +
+        "  \"torch_dtype\": \"float32\"\n}\n";
   }
   std::vector<std::pair<std::string, const io::TensorF32*>> list;
   for (auto& kv : out) list.emplace_back(kv.first, &kv.second);

@@ -12,7 +12,8 @@ namespace arclight {
 // LoRA adapter targets, in PEFT's module names (Qwen2 / Llama layouts).
 enum LoraTarget { kLoraQ = 0, kLoraK, kLoraV, kLoraO, kLoraGate, kLoraUp, kLoraDown, kLoraTargets };
 inline const char* lora_target_name(int t) {
-  static const char* names[kLoraTargets] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  static const char* names[kLoraTargets] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                            "gate_proj", "up_proj", "down_proj"};
   return names[t];
 }
 inline int lora_target_index(const std::string& name) {
@@ -66,7 +67,10 @@ struct ModelConfig {
     const double lowWave = ropeOriginalCtx / ropeLowFreqFactor, highWave = ropeOriginalCtx / ropeHighFreqFactor;
     for (double& x : f) {
       const double wave = 2 * pi / x;
-      if (wave > lowWave) { x = x / ropeFactor; continue; }
+      if (wave > lowWave) {
+        x = x / ropeFactor;
+        continue;
+      }
       if (wave < highWave) continue;
       const double smooth = (ropeOriginalCtx / wave - ropeLowFreqFactor) / (ropeHighFreqFactor - ropeLowFreqFactor);
       x = (1 - smooth) * x / ropeFactor + smooth * x;
@@ -80,7 +84,8 @@ struct ModelConfig {
 
   void validate() const {
     auto bad = [](const std::string& m) { throw std::invalid_argument("model config: " + m); };
-    if (family != "gpt2" && family != "qwen2" && family != "llama") bad("family must be \"gpt2\", \"qwen2\" or \"llama\", got \"" + family + "\"");
+    if (family != "gpt2" && family != "qwen2" && family != "llama")
+      bad("family must be \"gpt2\", \"qwen2\" or \"llama\", got \"" + family + "\"");
     if (layers < 1 || layers > 256) bad("layers must be in [1, 256]");
     if (dModel < 2 || dModel > 16384) bad("dModel must be in [2, 16384]");
     if (heads < 1 || dModel % heads != 0) bad("heads must divide dModel");
@@ -88,19 +93,23 @@ struct ModelConfig {
     if (family == "gpt2" && kvHeads != heads) bad("gpt2 uses kvHeads == heads");
     if (qwen() && headDim() % 2 != 0) bad(family + " needs an even head dimension for RoPE");
     if (ropeScaled() && family != "llama") bad("RoPE scaling is a llama family setting");
-    if (ropeScaled() && !(ropeFactor >= 1 && ropeLowFreqFactor > 0 && ropeHighFreqFactor > ropeLowFreqFactor && ropeOriginalCtx >= 1))
-      bad("Llama 3 RoPE scaling needs factor >= 1, 0 < lowFreqFactor < highFreqFactor and originalMaxPositionEmbeddings >= 1");
+    if (ropeScaled() &&
+        !(ropeFactor >= 1 && ropeLowFreqFactor > 0 && ropeHighFreqFactor > ropeLowFreqFactor && ropeOriginalCtx >= 1))
+      bad("Llama 3 RoPE scaling needs factor >= 1, 0 < lowFreqFactor < highFreqFactor and "
+          "originalMaxPositionEmbeddings >= 1");
     if (vocab < 2 || vocab > (1 << 22)) bad("vocab must be in [2, 4194304]");
     if (ctx < 2 || ctx > (1 << 20)) bad("ctx must be in [2, 1048576]");
     if (ffn < 0 || ffn > (1 << 20)) bad("ffn must be in [0, 1048576]");
     if (!(normEps > 0 && normEps < 1)) bad("normEps must be in (0, 1)");
     if (!(ropeTheta > 1)) bad("ropeTheta must be > 1");
     if (lora.rank != 0) {
-      if (family == "gpt2") bad("LoRA adapters need the qwen2 or llama family (PEFT module names q_proj ... down_proj)");
+      if (family == "gpt2")
+        bad("LoRA adapters need the qwen2 or llama family (PEFT module names q_proj ... down_proj)");
       if (lora.rank < 1 || lora.rank > 4096) bad("lora.rank must be in [1, 4096]");
       if (!(lora.alpha > 0)) bad("lora.alpha must be > 0");
       if (!(lora.dropout >= 0 && lora.dropout < 1)) bad("lora.dropout must be in [0, 1)");
-      if (lora.targets == 0 || lora.targets >= (1u << kLoraTargets)) bad("lora.targets must name at least one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+      if (lora.targets == 0 || lora.targets >= (1u << kLoraTargets))
+        bad("lora.targets must name at least one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
     }
     if (family == "gpt2" && !tieEmbeddings) bad("gpt2 always ties the head to wte");
   }

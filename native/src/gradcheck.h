@@ -21,8 +21,8 @@ struct GradCheckResult {
 // fp32 and copied back, so all three gradients are of the very same function.
 // With a named `adapter` (LoRA), the default adapter is given nonzero weights and parked, and the
 // check runs on the named one swapped in over the same base.
-inline GradCheckResult gradcheck(const ModelConfig& cfg, const SeqBatch& b, const LossConfig& lc, uint64_t seed, double initScale, int stride,
-                                 const std::string& adapter = "default") {
+inline GradCheckResult gradcheck(const ModelConfig& cfg, const SeqBatch& b, const LossConfig& lc, uint64_t seed,
+                                 double initScale, int stride, const std::string& adapter = "default") {
   // Dropout draws a new mask per forward, so central differences would not see the same function.
   if (cfg.lora.dropout > 0) throw std::invalid_argument("gradcheck needs lora.dropout = 0");
   Model<double> md(cfg);
@@ -32,7 +32,8 @@ inline GradCheckResult gradcheck(const ModelConfig& cfg, const SeqBatch& b, cons
   for (auto& x : md.w) x = x * initScale + (x == 0 ? 0.05 * rng.normal() : 0.0);
   if (adapter != md.activeAdapter) {
     md.use_adapter(adapter);
-    for (size_t i = md.trainableBase(); i < md.numParams(); i++) md.w[i] = md.w[i] * initScale + (md.w[i] == 0 ? 0.05 * rng.normal() : 0.0);
+    for (size_t i = md.trainableBase(); i < md.numParams(); i++)
+      md.w[i] = md.w[i] * initScale + (md.w[i] == 0 ? 0.05 * rng.normal() : 0.0);
   }
   Model<float> mf(cfg);
   mf.use_adapter(adapter);

@@ -29,7 +29,8 @@ struct TokenLoss {
   bool clipped = false;
 };
 
-inline TokenLoss token_loss(const LossConfig& c, double logp, double oldLogp, bool hasRef, double refLogp, double entropy, double adv) {
+inline TokenLoss token_loss(const LossConfig& c, double logp, double oldLogp, bool hasRef, double refLogp,
+                            double entropy, double adv) {
   TokenLoss t;
   if (c.kind == LossKind::SFT) {
     t.loss = t.pg = -logp;
@@ -70,13 +71,22 @@ inline std::vector<double> aggregation_weights(const LossConfig& c, const std::v
   std::vector<double> w(S, 0.0);
   double total = 0;
   int seqs = 0;
-  for (double m : maskSums) { total += m; if (m > 0) seqs++; }
+  for (double m : maskSums) {
+    total += m;
+    if (m > 0) seqs++;
+  }
   for (int s = 0; s < S; s++) {
     if (maskSums[s] <= 0) continue;
     switch (c.agg) {
-      case Aggregation::TokenMean: w[s] = 1.0 / total; break;
-      case Aggregation::SeqMeanTokenMean: w[s] = 1.0 / ((double)seqs * maskSums[s]); break;
-      case Aggregation::SeqMeanTokenSumNorm: w[s] = 1.0 / (c.normLength > 0 ? c.normLength : (double)(maxLen > 0 ? maxLen : 1)); break;
+      case Aggregation::TokenMean:
+        w[s] = 1.0 / total;
+        break;
+      case Aggregation::SeqMeanTokenMean:
+        w[s] = 1.0 / ((double)seqs * maskSums[s]);
+        break;
+      case Aggregation::SeqMeanTokenSumNorm:
+        w[s] = 1.0 / (c.normLength > 0 ? c.normLength : (double)(maxLen > 0 ? maxLen : 1));
+        break;
     }
   }
   return w;
@@ -85,7 +95,8 @@ inline std::vector<double> aggregation_weights(const LossConfig& c, const std::v
 // Group-relative advantages. rewards[i] belongs to group groups[i].
 //   GRPO: (r - mean_g) / (std_g + eps) with unbiased std (torch.std), or r - mean_g when !normStd.
 //   RLOO: r - mean of the other members = n/(n-1) * (r - mean_g).
-inline std::vector<double> group_advantages(const std::vector<double>& rewards, const std::vector<int>& groups, bool normStd, double eps, bool rloo) {
+inline std::vector<double> group_advantages(const std::vector<double>& rewards, const std::vector<int>& groups,
+                                            bool normStd, double eps, bool rloo) {
   if (rewards.size() != groups.size()) throw std::invalid_argument("rewards and groups differ in length");
   std::map<int, std::vector<size_t>> members;
   for (size_t i = 0; i < groups.size(); i++) members[groups[i]].push_back(i);
@@ -100,8 +111,10 @@ inline std::vector<double> group_advantages(const std::vector<double>& rewards, 
     const double sd = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
     for (size_t i : idx) {
       const double centred = rewards[i] - mean;
-      if (rloo) adv[i] = n > 1 ? centred * n / (n - 1) : 0.0;
-      else adv[i] = normStd ? centred / (sd + eps) : centred;
+      if (rloo)
+        adv[i] = n > 1 ? centred * n / (n - 1) : 0.0;
+      else
+        adv[i] = normStd ? centred / (sd + eps) : centred;
     }
   }
   return adv;

@@ -11,14 +11,18 @@ namespace arclight {
 // LayerNorm
 
 template <typename F>
-void layernorm_forward_cpu(F* out, F* mean, F* rstd, const F* inp, const F* weight, const F* bias, int N, int C, F eps) {
+void layernorm_forward_cpu(F* out, F* mean, F* rstd, const F* inp, const F* weight, const F* bias, int N, int C,
+                           F eps) {
   for (int i = 0; i < N; i++) {
     const F* x = inp + (size_t)i * C;
     F m = 0;
     for (int c = 0; c < C; c++) m += x[c];
     m /= C;
     F v = 0;
-    for (int c = 0; c < C; c++) { const F d = x[c] - m; v += d * d; }
+    for (int c = 0; c < C; c++) {
+      const F d = x[c] - m;
+      v += d * d;
+    }
     v /= C;
     const F s = F(1) / std::sqrt(v + eps);
     F* o = out + (size_t)i * C;
@@ -29,7 +33,8 @@ void layernorm_forward_cpu(F* out, F* mean, F* rstd, const F* inp, const F* weig
 }
 
 template <typename F>
-void layernorm_backward_cpu(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, const F* mean, const F* rstd, int N, int C) {
+void layernorm_backward_cpu(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, const F* mean,
+                            const F* rstd, int N, int C) {
   for (int i = 0; i < N; i++) {
     const F* g = dout + (size_t)i * C;
     const F* x = inp + (size_t)i * C;
@@ -71,7 +76,8 @@ void rmsnorm_forward_cpu(F* out, F* rstd, const F* inp, const F* weight, int N, 
 }
 
 template <typename F>
-void rmsnorm_backward_cpu(F* dinp, F* dweight, const F* dout, const F* inp, const F* weight, const F* rstd, int N, int C) {
+void rmsnorm_backward_cpu(F* dinp, F* dweight, const F* dout, const F* inp, const F* weight, const F* rstd, int N,
+                          int C) {
   for (int i = 0; i < N; i++) {
     const F* g = dout + (size_t)i * C;
     const F* x = inp + (size_t)i * C;

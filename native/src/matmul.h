@@ -21,7 +21,8 @@ namespace arclight {
 
 // fp32 entry points, defined in matmul_dispatch.cpp (AVX2+FMA when the CPU has it).
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC);
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int N, int C, int OC);
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int C, int OC);
 const char* matmul_isa();
 
 template <typename F>
@@ -29,7 +30,8 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
   matmul_forward_cpu(out, inp, weight, bias, N, C, OC);
 }
 template <typename F>
-void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int C, int OC) {
+void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp, const F* weight, int N, int C,
+                     int OC) {
   matmul_backward_cpu(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }
 

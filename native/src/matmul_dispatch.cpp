@@ -18,7 +18,8 @@ namespace arclight_avx2 {
 void forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC) {
   matmul_forward_cpu(out, inp, weight, bias, N, C, OC);
 }
-void backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int N, int C, int OC) {
+void backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+              int N, int C, int OC) {
   matmul_backward_cpu(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
 }
 }  // namespace arclight_avx2
@@ -50,8 +51,10 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
     // out = inp @ weight^T (+ bias): the bias is written first and kept with beta = 1.
     for (int i = 0; i < N; i++) {
       float* o = out + (size_t)i * OC;
-      if (bias) for (int k = 0; k < OC; k++) o[k] = bias[k];
-      else for (int k = 0; k < OC; k++) o[k] = 0.0f;
+      if (bias)
+        for (int k = 0; k < OC; k++) o[k] = bias[k];
+      else
+        for (int k = 0; k < OC; k++) o[k] = 0.0f;
     }
     gemm(kCblasRowMajor, kCblasNoTrans, kCblasTrans, N, OC, C, 1.0f, inp, C, weight, C, 1.0f, out, OC);
     return;
@@ -62,7 +65,8 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
   matmul_forward_cpu(out, inp, weight, bias, N, C, OC);
 }
 
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight, int N, int C, int OC) {
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int C, int OC) {
   if (SgemmFn gemm = blas_for(N, C, OC)) {
     // dinp += dout @ weight ; dweight += dout^T @ inp (one GEMM over all rows) ; dbias += column sums of dout
     if (dinp) gemm(kCblasRowMajor, kCblasNoTrans, kCblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);

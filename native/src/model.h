@@ -47,30 +47,44 @@ struct ParamInfo {
 struct SeqBatch {
   std::vector<int> tokens, promptLen, respLen;
   std::vector<size_t> tokOff, respOff;
-  std::vector<double> advantages;  // per sequence (GRPO)
+  std::vector<double> advantages;                      // per sequence (GRPO)
   std::vector<double> oldLogprobs, refLogprobs, mask;  // empty = absent (old: ratio 1; mask: all ones)
 
   size_t numSeqs() const { return promptLen.size(); }
-  size_t respTokens() const { size_t n = 0; for (int r : respLen) n += r; return n; }
+  size_t respTokens() const {
+    size_t n = 0;
+    for (int r : respLen) n += r;
+    return n;
+  }
   // Shapes agree: one prompt and response length per sequence, tokens for all of them, one
   // advantage per sequence and one value per response token in the per-token arrays.
   void check() const {
     if (promptLen.size() != respLen.size()) throw std::invalid_argument("promptLens and responseLens differ in length");
     size_t total = 0, resp = 0;
     for (size_t s = 0; s < promptLen.size(); s++) {
-      if (promptLen[s] < 1 || respLen[s] < 0) throw std::invalid_argument("sequence " + std::to_string(s) + ": prompt needs >= 1 token, response >= 0");
+      if (promptLen[s] < 1 || respLen[s] < 0)
+        throw std::invalid_argument("sequence " + std::to_string(s) + ": prompt needs >= 1 token, response >= 0");
       total += (size_t)promptLen[s] + respLen[s];
       resp += respLen[s];
     }
     if (total != tokens.size()) throw std::invalid_argument("tokens length does not match promptLens + responseLens");
-    if (!advantages.empty() && advantages.size() != promptLen.size()) throw std::invalid_argument("advantages needs one value per sequence");
+    if (!advantages.empty() && advantages.size() != promptLen.size())
+      throw std::invalid_argument("advantages needs one value per sequence");
     for (auto* a : {&oldLogprobs, &refLogprobs, &mask})
-      if (!a->empty() && a->size() != resp) throw std::invalid_argument("per-token arrays need one value per response token (" + std::to_string(resp) + ")");
+      if (!a->empty() && a->size() != resp)
+        throw std::invalid_argument("per-token arrays need one value per response token (" + std::to_string(resp) +
+                                    ")");
   }
   void finalize() {
-    tokOff.assign(numSeqs(), 0); respOff.assign(numSeqs(), 0);
+    tokOff.assign(numSeqs(), 0);
+    respOff.assign(numSeqs(), 0);
     size_t t = 0, r = 0;
-    for (size_t s = 0; s < numSeqs(); s++) { tokOff[s] = t; respOff[s] = r; t += promptLen[s] + respLen[s]; r += respLen[s]; }
+    for (size_t s = 0; s < numSeqs(); s++) {
+      tokOff[s] = t;
+      respOff[s] = r;
+      t += promptLen[s] + respLen[s];
+      r += respLen[s];
+    }
   }
 };
 
@@ -108,7 +122,8 @@ class Model {
     int cap = 0;
     std::vector<F> k, v;
     KVCache() = default;
-    KVCache(const ModelConfig& c, int capacity) : cap(capacity), k((size_t)c.layers * capacity * c.kvDim()), v(k.size()) {}
+    KVCache(const ModelConfig& c, int capacity)
+        : cap(capacity), k((size_t)c.layers * capacity * c.kvDim()), v(k.size()) {}
     F* kl(int l, int kvd) { return k.data() + (size_t)l * cap * kvd; }
     F* vl(int l, int kvd) { return v.data() + (size_t)l * cap * kvd; }
   };
@@ -128,7 +143,8 @@ class Model {
   size_t numParams() const { return total_; }
 
   const ParamInfo* find(const std::string& name) const {
-    for (auto& p : params) if (p.name == name) return &p;
+    for (auto& p : params)
+      if (p.name == name) return &p;
     return nullptr;
   }
   bool trainable(const ParamInfo& p) const { return p.offset >= gBase_; }
@@ -145,8 +161,14 @@ class Model {
       F* d = w.data() + p.offset;
       const bool isNorm = p.name.find("ln") != std::string::npos;
       const bool isBias = p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
-      if (isNorm && !isBias) { for (size_t i = 0; i < p.size; i++) d[i] = F(1); continue; }
-      if (isBias) { for (size_t i = 0; i < p.size; i++) d[i] = F(0); continue; }
+      if (isNorm && !isBias) {
+        for (size_t i = 0; i < p.size; i++) d[i] = F(1);
+        continue;
+      }
+      if (isBias) {
+        for (size_t i = 0; i < p.size; i++) d[i] = F(0);
+        continue;
+      }
       const bool isProj = p.name.find("proj.weight") != std::string::npos;
       const double sd = isProj ? resid : 0.02;
       for (size_t i = 0; i < p.size; i++) d[i] = (F)(rng.normal() * sd);
@@ -186,7 +208,9 @@ class Model {
   // its name, zero moments, step 0).
   void use_adapter(const std::string& name) {
     if (name == activeAdapter) return;
-    if (cfg.lora.rank == 0) throw std::invalid_argument("adapter \"" + name + "\": named adapters need LoRA (lora in the config or in fromPretrained's options)");
+    if (cfg.lora.rank == 0)
+      throw std::invalid_argument("adapter \"" + name +
+                                  "\": named adapters need LoRA (lora in the config or in fromPretrained's options)");
     AdapterState out;
     out.w.assign(w.begin() + gBase_, w.end());
     out.m = std::move(m);
@@ -211,7 +235,8 @@ class Model {
 
   // Drops a parked adapter (the active one cannot be removed: switch away first).
   void remove_adapter(const std::string& name) {
-    if (name == activeAdapter) throw std::invalid_argument("adapter \"" + name + "\" is active; select another adapter before removing it");
+    if (name == activeAdapter)
+      throw std::invalid_argument("adapter \"" + name + "\" is active; select another adapter before removing it");
     if (!parked.erase(name)) throw std::invalid_argument("no adapter named \"" + name + "\"");
   }
 
@@ -291,8 +316,11 @@ class Model {
     const F eps = (F)cfg.normEps;
     a.L.resize(cfg.layers);
     for (int i = 0; i < N; i++) {
-      if (tokens[i] < 0 || tokens[i] >= V) throw std::out_of_range("token id " + std::to_string(tokens[i]) + " outside vocab [0, " + std::to_string(V) + ")");
-      if (pos[i] < 0 || pos[i] >= cfg.ctx || pos[i] >= caches[i]->cap) throw std::out_of_range("position beyond context length " + std::to_string(cfg.ctx));
+      if (tokens[i] < 0 || tokens[i] >= V)
+        throw std::out_of_range("token id " + std::to_string(tokens[i]) + " outside vocab [0, " + std::to_string(V) +
+                                ")");
+      if (pos[i] < 0 || pos[i] >= cfg.ctx || pos[i] >= caches[i]->cap)
+        throw std::out_of_range("position beyond context length " + std::to_string(cfg.ctx));
     }
     // embeddings
     LayerActs& l0 = a.L[0];
@@ -301,7 +329,10 @@ class Model {
       const F* e = W(off_.wte) + (size_t)tokens[i] * C;
       F* x = l0.xin.data() + (size_t)i * C;
       for (int c = 0; c < C; c++) x[c] = e[c];
-      if (!cfg.qwen()) { const F* p = W(off_.wpe) + (size_t)pos[i] * C; for (int c = 0; c < C; c++) x[c] += p[c]; }
+      if (!cfg.qwen()) {
+        const F* p = W(off_.wpe) + (size_t)pos[i] * C;
+        for (int c = 0; c < C; c++) x[c] += p[c];
+      }
     }
     a.qkv.resize((size_t)N * QKV);
     a.tmp.resize((size_t)N * C);
@@ -311,10 +342,17 @@ class Model {
       const LayerOff& o = off_.L[l];
       LayerActs& la = a.L[l];
       std::vector<F>& out = (l + 1 < cfg.layers) ? a.L[l + 1].xin : a.xout;
-      la.ln1.resize((size_t)N * C); la.ln1m.resize(N); la.ln1r.resize(N);
-      la.q.resize((size_t)N * H * D); la.atty.resize((size_t)N * H * D);
-      la.x2.resize((size_t)N * C); la.ln2.resize((size_t)N * C); la.ln2m.resize(N); la.ln2r.resize(N);
-      la.fch.resize((size_t)N * Fh); la.fcg.resize((size_t)N * Fd);
+      la.ln1.resize((size_t)N * C);
+      la.ln1m.resize(N);
+      la.ln1r.resize(N);
+      la.q.resize((size_t)N * H * D);
+      la.atty.resize((size_t)N * H * D);
+      la.x2.resize((size_t)N * C);
+      la.ln2.resize((size_t)N * C);
+      la.ln2m.resize(N);
+      la.ln2r.resize(N);
+      la.fch.resize((size_t)N * Fh);
+      la.fcg.resize((size_t)N * Fd);
       out.resize((size_t)N * C);
       norm_fwd(la.ln1.data(), la.ln1m.data(), la.ln1r.data(), la.xin.data(), o.ln1w, o.ln1b, N, eps);
       matmul_forward(a.qkv.data(), la.ln1.data(), W(o.qkvw), W(o.qkvb), N, C, QKV);
@@ -332,7 +370,10 @@ class Model {
       }
       if (cfg.qwen()) rope_forward_cpu(la.q.data(), (size_t)H * D, N, H, D, pos, invFreq_.data());
       F* att = nullptr;
-      if (train) { la.att.resize((size_t)N * H * N); att = la.att.data(); }
+      if (train) {
+        la.att.resize((size_t)N * H * N);
+        att = la.att.data();
+      }
       attention_forward_cpu(la.atty.data(), att, N, la.q.data(), kc.data(), vc.data(), pos, N, H, KV, D);
       matmul_forward(a.tmp.data(), la.atty.data(), W(o.projw), W(o.projb), N, H * D, C);
       lora_forward(l, kLoraO, la.atty.data(), a.tmp.data(), N, la, a, train);
@@ -340,17 +381,22 @@ class Model {
       norm_fwd(la.ln2.data(), la.ln2m.data(), la.ln2r.data(), la.x2.data(), o.ln2w, o.ln2b, N, eps);
       matmul_forward(la.fch.data(), la.ln2.data(), W(o.fcw), W(o.fcb), N, C, Fh);
       for (int t : {kLoraGate, kLoraUp}) lora_forward(l, t, la.ln2.data(), la.fch.data(), N, la, a, train);
-      if (cfg.qwen()) swiglu_forward_cpu(la.fcg.data(), la.fch.data(), N, Fd);
-      else gelu_forward_cpu(la.fcg.data(), la.fch.data(), (size_t)N * Fd);
+      if (cfg.qwen())
+        swiglu_forward_cpu(la.fcg.data(), la.fch.data(), N, Fd);
+      else
+        gelu_forward_cpu(la.fcg.data(), la.fch.data(), (size_t)N * Fd);
       matmul_forward(a.tmp.data(), la.fcg.data(), W(o.mlpw), W(o.mlpb), N, Fd, C);
       lora_forward(l, kLoraDown, la.fcg.data(), a.tmp.data(), N, la, a, train);
       for (size_t i = 0; i < (size_t)N * C; i++) out[i] = la.x2[i] + a.tmp[i];
     }
-    a.lnf.resize((size_t)N * C); a.lnfm.resize(N); a.lnfr.resize(N);
+    a.lnf.resize((size_t)N * C);
+    a.lnfm.resize(N);
+    a.lnfr.resize(N);
     norm_fwd(a.lnf.data(), a.lnfm.data(), a.lnfr.data(), a.xout.data(), off_.lnfw, off_.lnfb, N, eps);
     const int R = N - logitsFrom;
     a.logits.resize((size_t)R * V);
-    if (R > 0) matmul_forward(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, W(head()), (const F*)nullptr, R, C, V);
+    if (R > 0)
+      matmul_forward(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, W(head()), (const F*)nullptr, R, C, V);
   }
 
   // ==========================================================================
@@ -363,8 +409,8 @@ class Model {
     a.dlnf.assign(NC, F(0));
     const int R = N - logitsFrom;
     if (R > 0)
-      matmul_backward(a.dlnf.data() + (size_t)logitsFrom * C, G(head()), (F*)nullptr, a.dlogits.data(), a.lnf.data() + (size_t)logitsFrom * C,
-                          W(head()), R, C, V);
+      matmul_backward(a.dlnf.data() + (size_t)logitsFrom * C, G(head()), (F*)nullptr, a.dlogits.data(),
+                      a.lnf.data() + (size_t)logitsFrom * C, W(head()), R, C, V);
     a.dx.assign(NC, F(0));
     norm_bwd(a.dx.data(), off_.lnfw, off_.lnfb, a.dlnf.data(), a.xout.data(), a.lnfm.data(), a.lnfr.data(), N);
     for (int l = cfg.layers - 1; l >= 0; l--) {
@@ -376,8 +422,10 @@ class Model {
       matmul_backward(a.dfcg.data(), G(o.mlpw), G(o.mlpb), a.dx.data(), la.fcg.data(), W(o.mlpw), N, Fd, C);
       lora_backward(l, kLoraDown, a.dx.data(), la.fcg.data(), a.dfcg.data(), N, la, a);
       a.dfch.assign((size_t)N * Fh, F(0));
-      if (cfg.qwen()) swiglu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), N, Fd);
-      else gelu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), (size_t)N * Fd);
+      if (cfg.qwen())
+        swiglu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), N, Fd);
+      else
+        gelu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), (size_t)N * Fd);
       a.dln.assign(NC, F(0));
       matmul_backward(a.dln.data(), G(o.fcw), G(o.fcb), a.dfch.data(), la.ln2.data(), W(o.fcw), N, C, Fh);
       for (int t : {kLoraGate, kLoraUp}) lora_backward(l, t, a.dfch.data(), la.ln2.data(), a.dln.data(), N, la, a);
@@ -390,8 +438,8 @@ class Model {
       a.dq.assign((size_t)N * H * D, F(0));
       a.dk.assign((size_t)N * KVD, F(0));
       a.dv.assign((size_t)N * KVD, F(0));
-      attention_backward_cpu(a.dq.data(), a.dk.data(), a.dv.data(), a.datty.data(), la.att.data(), la.q.data(), cache.kl(l, KVD), cache.vl(l, KVD), N,
-                             H, KV, D);
+      attention_backward_cpu(a.dq.data(), a.dk.data(), a.dv.data(), a.datty.data(), la.att.data(), la.q.data(),
+                             cache.kl(l, KVD), cache.vl(l, KVD), N, H, KV, D);
       if (cfg.qwen()) {
         rope_backward_cpu(a.dq.data(), (size_t)H * D, N, H, D, pos, invFreq_.data());
         rope_backward_cpu(a.dk.data(), (size_t)KVD, N, KV, D, pos, invFreq_.data());
@@ -415,7 +463,10 @@ class Model {
       const F* d = a.dx.data() + (size_t)i * C;
       F* e = gwte + (size_t)tokens[i] * C;
       for (int c = 0; c < C; c++) e[c] += d[c];
-      if (!cfg.qwen()) { F* p = G(off_.wpe) + (size_t)pos[i] * C; for (int c = 0; c < C; c++) p[c] += d[c]; }
+      if (!cfg.qwen()) {
+        F* p = G(off_.wpe) + (size_t)pos[i] * C;
+        for (int c = 0; c < C; c++) p[c] += d[c];
+      }
     }
   }
 
@@ -423,7 +474,8 @@ class Model {
   // Scores every response token of the batch; with `loss` also computes the
   // loss and accumulates its gradient into g. lpOut/entOut (may be null)
   // receive per-response-token logprob and entropy, in batch order.
-  StepStats score(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut, bool doBackward = true) {
+  StepStats score(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut,
+                  bool doBackward = true) {
     const int V = cfg.vocab;
     const size_t S = b.numSeqs();
     StepStats st;
@@ -445,7 +497,9 @@ class Model {
       check_cancel();
       const int P = b.promptLen[s], Rn = b.respLen[s], N = P + Rn;
       if (P < 1) throw std::invalid_argument("every sequence needs at least one prompt token");
-      if (N > cfg.ctx) throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " + std::to_string(cfg.ctx));
+      if (N > cfg.ctx)
+        throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " +
+                                    std::to_string(cfg.ctx));
       st.totalTokens += N;
       st.responseTokens += Rn;
       if (Rn == 0) continue;
@@ -476,7 +530,10 @@ class Model {
         const double wt = wts[s] * mk;
         st.loss += wt * tl.loss;
         sumPg += wt * tl.pg;
-        sumKl += mk * tl.kl; sumEnt += mk * ent; sumClip += mk * (tl.clipped ? 1 : 0); sumRatio += mk * tl.ratio;
+        sumKl += mk * tl.kl;
+        sumEnt += mk * ent;
+        sumClip += mk * (tl.clipped ? 1 : 0);
+        sumRatio += mk * tl.ratio;
         // d/dz_j: dLogp * (1[j=y] - p_j) + dEntropy * (-p_j (log p_j + H))
         const double gl = wt * tl.dLogp, ge = wt * tl.dEntropy;
         if (!doBackward || (gl == 0 && ge == 0)) continue;
@@ -494,7 +551,10 @@ class Model {
       if (loss && doBackward) backward(tok, pos.data(), cache, N, a, from);
     }
     if (maskTotal > 0) {
-      st.kl = sumKl / maskTotal; st.entropy = sumEnt / maskTotal; st.clipFrac = sumClip / maskTotal; st.ratioMean = sumRatio / maskTotal;
+      st.kl = sumKl / maskTotal;
+      st.entropy = sumEnt / maskTotal;
+      st.clipFrac = sumClip / maskTotal;
+      st.ratioMean = sumRatio / maskTotal;
     }
     st.pgLoss = sumPg;
     return st;
@@ -511,16 +571,21 @@ class Model {
   // One optimizer step on the batch: zero grads, loss + backward, clip, AdamW.
   StepStats train_step(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (m.size() != numTrainable()) { m.assign(numTrainable(), F(0)); v.assign(numTrainable(), F(0)); }
+    if (m.size() != numTrainable()) {
+      m.assign(numTrainable(), F(0));
+      v.assign(numTrainable(), F(0));
+    }
     StepStats st = compute_gradients(b, loss);
-    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss)) throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
+    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss))
+      throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
     const double scale = (opt.maxGradNorm > 0 && st.gradNorm > opt.maxGradNorm) ? opt.maxGradNorm / st.gradNorm : 1.0;
     st.lr = lr_at(opt, step);
     step++;
     for (auto& p : params) {
       if (!trainable(p)) continue;
       const size_t o = p.offset - gBase_;
-      adamw_update_cpu(w.data() + p.offset, g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step, scale, p.decay);
+      adamw_update_cpu(w.data() + p.offset, g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step, scale,
+                       p.decay);
     }
     st.step = step;
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -534,7 +599,10 @@ class Model {
     const int V = cfg.vocab;
     const size_t Pn = r.prompts.size(), n = (size_t)r.n, S = Pn * n;
     GenResult out;
-    out.tokens.resize(S); out.logprobs.resize(S); out.sampleLogprobs.resize(S); out.finish.assign(S, "");
+    out.tokens.resize(S);
+    out.logprobs.resize(S);
+    out.sampleLogprobs.resize(S);
+    out.finish.assign(S, "");
     std::vector<Rng> rngs;
     for (size_t s = 0; s < S; s++) rngs.emplace_back(sample_stream_seed(r.seed, s));
     std::vector<KVCache> caches(S);
@@ -545,7 +613,9 @@ class Model {
       const auto& pr = r.prompts[p];
       const int P = (int)pr.size();
       if (P < 1) throw std::invalid_argument("prompt " + std::to_string(p) + " is empty");
-      if (P >= cfg.ctx) throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " + std::to_string(cfg.ctx));
+      if (P >= cfg.ctx)
+        throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " +
+                                    std::to_string(cfg.ctx));
       const int cap = std::min(cfg.ctx, P + std::max(r.maxTokens, 0));
       KVCache base(cfg, cap);
       std::vector<int> pos(P);
@@ -564,7 +634,8 @@ class Model {
     std::vector<std::vector<int>> seqs(S);
     for (size_t s = 0; s < S; s++) seqs[s] = r.prompts[s / n];
     std::vector<size_t> live;
-    if (r.maxTokens > 0) for (size_t s = 0; s < S; s++) live.push_back(s);
+    if (r.maxTokens > 0)
+      for (size_t s = 0; s < S; s++) live.push_back(s);
     std::vector<int> rowTok, rowPos;
     std::vector<KVCache*> rowCache;
     for (int stepI = 0; !live.empty(); stepI++) {
@@ -581,7 +652,9 @@ class Model {
         }
       }
       std::vector<size_t> next;
-      rowTok.clear(); rowPos.clear(); rowCache.clear();
+      rowTok.clear();
+      rowPos.clear();
+      rowCache.clear();
       for (size_t s : live) {
         double lp, slp;
         const int tok = sample_row(logits[s].data(), V, r.sc, rngs[s], &slp);
@@ -592,11 +665,24 @@ class Model {
         seqs[s].push_back(tok);
         out.generated++;
         const int L = ++len[s];
-        if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end()) { out.finish[s] = "stop"; continue; }
-        if ((int)out.tokens[s].size() >= r.maxTokens) { out.finish[s] = "length"; continue; }
-        if (L >= cfg.ctx) { out.finish[s] = "ctx"; continue; }
+        if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end()) {
+          out.finish[s] = "stop";
+          continue;
+        }
+        if ((int)out.tokens[s].size() >= r.maxTokens) {
+          out.finish[s] = "length";
+          continue;
+        }
+        if (L >= cfg.ctx) {
+          out.finish[s] = "ctx";
+          continue;
+        }
         next.push_back(s);
-        if (r.useCache) { rowTok.push_back(tok); rowPos.push_back(L - 1); rowCache.push_back(&caches[s]); }
+        if (r.useCache) {
+          rowTok.push_back(tok);
+          rowPos.push_back(L - 1);
+          rowCache.push_back(&caches[s]);
+        }
       }
       live.swap(next);
       if (r.useCache && !live.empty()) {
@@ -605,7 +691,8 @@ class Model {
         for (int i = 0; i < N; i++) std::memcpy(logits[live[i]].data(), a.logits.data() + (size_t)i * V, sizeof(F) * V);
       }
     }
-    for (size_t s = 0; s < S; s++) if (r.maxTokens <= 0) out.finish[s] = "length";
+    for (size_t s = 0; s < S; s++)
+      if (r.maxTokens <= 0) out.finish[s] = "length";
     return out;
   }
 
@@ -627,13 +714,20 @@ class Model {
     const LayerOff& o = off_.L[l];
     const int C = cfg.dModel, HD = cfg.heads * cfg.headDim(), KVD = cfg.kvDim(), QKV = cfg.qkvDim(), Fd = cfg.ffnDim();
     switch (t) {
-      case kLoraQ: return {o.qkvw, C, HD, 0, QKV};
-      case kLoraK: return {o.qkvw, C, KVD, HD, QKV};
-      case kLoraV: return {o.qkvw, C, KVD, HD + KVD, QKV};
-      case kLoraO: return {o.projw, HD, C, 0, C};
-      case kLoraGate: return {o.fcw, C, Fd, 0, 2 * Fd};
-      case kLoraUp: return {o.fcw, C, Fd, Fd, 2 * Fd};
-      default: return {o.mlpw, Fd, C, 0, C};
+      case kLoraQ:
+        return {o.qkvw, C, HD, 0, QKV};
+      case kLoraK:
+        return {o.qkvw, C, KVD, HD, QKV};
+      case kLoraV:
+        return {o.qkvw, C, KVD, HD + KVD, QKV};
+      case kLoraO:
+        return {o.projw, HD, C, 0, C};
+      case kLoraGate:
+        return {o.fcw, C, Fd, 0, 2 * Fd};
+      case kLoraUp:
+        return {o.fcw, C, Fd, Fd, 2 * Fd};
+      default:
+        return {o.mlpw, Fd, C, 0, C};
     }
   }
 
@@ -683,10 +777,12 @@ class Model {
       for (int j = 0; j < st.out; j++) u[j] = sc * src[j];
     }
     a.loraDT.assign((size_t)N * r, F(0));
-    matmul_backward(a.loraDT.data(), G(o.loraB[t]), (F*)nullptr, a.loraU.data(), la.loraT[t].data(), W(o.loraB[t]), N, r, st.out);
+    matmul_backward(a.loraDT.data(), G(o.loraB[t]), (F*)nullptr, a.loraU.data(), la.loraT[t].data(), W(o.loraB[t]), N,
+                    r, st.out);
     if (cfg.lora.dropout > 0 && la.loraX[t].size() == (size_t)N * st.in) {
       a.loraDX.assign((size_t)N * st.in, F(0));
-      matmul_backward(a.loraDX.data(), G(o.loraA[t]), (F*)nullptr, a.loraDT.data(), la.loraX[t].data(), W(o.loraA[t]), N, st.in, r);
+      matmul_backward(a.loraDX.data(), G(o.loraA[t]), (F*)nullptr, a.loraDT.data(), la.loraX[t].data(), W(o.loraA[t]),
+                      N, st.in, r);
       const F keepScale = (F)(1.0 / (1.0 - cfg.lora.dropout));
       for (size_t i = 0; i < a.loraDX.size(); i++)
         if (la.loraKeep[t][i]) dx[i] += a.loraDX[i] * keepScale;
@@ -701,7 +797,7 @@ class Model {
     std::vector<LayerOff> L;
   } off_;
   size_t total_ = 0;
-  size_t gBase_ = 0;  // parameters at offsets >= gBase_ are trained; g, m and v cover [gBase_, total_)
+  size_t gBase_ = 0;             // parameters at offsets >= gBase_ are trained; g, m and v cover [gBase_, total_)
   std::vector<double> invFreq_;  // RoPE frequencies (Qwen2, Llama)
 
   size_t add(const std::string& name, std::vector<int64_t> shape, bool present = true) {
@@ -720,7 +816,8 @@ class Model {
 
   void build_layout() {
     namespace n = arclight::names;
-    const int64_t C = cfg.dModel, V = cfg.vocab, T = cfg.ctx, QKV = cfg.qkvDim(), HD = (int64_t)cfg.heads * cfg.headDim(), Fd = cfg.ffnDim();
+    const int64_t C = cfg.dModel, V = cfg.vocab, T = cfg.ctx, QKV = cfg.qkvDim(),
+                  HD = (int64_t)cfg.heads * cfg.headDim(), Fd = cfg.ffnDim();
     const bool gpt = !cfg.qwen();
     off_.wte = add(n::kWte, {V, C});
     off_.wpe = add(n::kWpe, {T, C}, gpt);
@@ -774,12 +871,16 @@ class Model {
   }
 
   void norm_fwd(F* out, F* mean, F* rstd, const F* inp, size_t wo, size_t bo, int N, F eps) {
-    if (cfg.qwen()) rmsnorm_forward_cpu(out, rstd, inp, W(wo), N, cfg.dModel, eps);
-    else layernorm_forward_cpu(out, mean, rstd, inp, W(wo), W(bo), N, cfg.dModel, eps);
+    if (cfg.qwen())
+      rmsnorm_forward_cpu(out, rstd, inp, W(wo), N, cfg.dModel, eps);
+    else
+      layernorm_forward_cpu(out, mean, rstd, inp, W(wo), W(bo), N, cfg.dModel, eps);
   }
   void norm_bwd(F* dinp, size_t wo, size_t bo, const F* dout, const F* inp, const F* mean, const F* rstd, int N) {
-    if (cfg.qwen()) rmsnorm_backward_cpu(dinp, G(wo), dout, inp, W(wo), rstd, N, cfg.dModel);
-    else layernorm_backward_cpu(dinp, G(wo), G(bo), dout, inp, W(wo), mean, rstd, N, cfg.dModel);
+    if (cfg.qwen())
+      rmsnorm_backward_cpu(dinp, G(wo), dout, inp, W(wo), rstd, N, cfg.dModel);
+    else
+      layernorm_backward_cpu(dinp, G(wo), G(bo), dout, inp, W(wo), mean, rstd, N, cfg.dModel);
   }
 };
 

@@ -25,7 +25,8 @@ double num(Napi::Object o, const char* key, double dflt) {
 int int_in(Napi::Object o, const char* key, int dflt, int lo, int hi) {
   const double d = num(o, key, dflt);
   if (d != std::floor(d) || d < lo || d > hi)
-    type_error(o.Env(), std::string(key) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    type_error(o.Env(),
+               std::string(key) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   return (int)d;
 }
 
@@ -41,7 +42,8 @@ DeviceRequest parse_device(Napi::Env env, const Napi::Value& v) {
   if (v.IsUndefined() || v.IsNull()) return r;
   Napi::Object o = need_object(env, v, "options");
   r.device = str(o, "device", r.device);
-  if (r.device != "auto" && r.device != "cpu" && r.device != "cuda") type_error(env, "device must be \"auto\", \"cpu\" or \"cuda\"");
+  if (r.device != "auto" && r.device != "cpu" && r.device != "cuda")
+    type_error(env, "device must be \"auto\", \"cpu\" or \"cuda\"");
   r.precision = str(o, "precision", r.precision);
   if (r.precision != "fp32" && r.precision != "bf16") type_error(env, "precision must be \"fp32\" or \"bf16\"");
   return r;
@@ -55,12 +57,17 @@ LoraConfig parse_lora(Napi::Env env, const Napi::Value& v) {
   l.alpha = num(o, "alpha", 8.0);  // PEFT defaults: lora_alpha 8, dropout 0
   l.dropout = num(o, "dropout", 0.0);
   Napi::Value t = o.Get("targets");
-  if (!t.IsArray()) type_error(env, "lora.targets must be an array of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+  if (!t.IsArray())
+    type_error(env,
+               "lora.targets must be an array of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
+               "down_proj)");
   Napi::Array arr = t.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value x = arr.Get(i);
     const int idx = x.IsString() ? lora_target_index(x.As<Napi::String>().Utf8Value()) : -1;
-    if (idx < 0) type_error(env, "lora.targets[" + std::to_string(i) + "] must be one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+    if (idx < 0)
+      type_error(env, "lora.targets[" + std::to_string(i) +
+                          "] must be one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
     l.targets |= 1u << idx;
   }
   return l;
@@ -94,9 +101,7 @@ ModelConfig parse_config(Napi::Env env, Napi::Object o) {
   c.lora = parse_lora(env, o.Get("lora"));
   try {
     c.validate();
-  } catch (const std::exception& e) {
-    type_error(env, e.what());
-  }
+  } catch (const std::exception& e) { type_error(env, e.what()); }
   return c;
 }
 
@@ -111,9 +116,7 @@ SeqBatch parse_batch(Napi::Env env, Napi::Object o) {
   b.mask = typed<double, Napi::Float64Array>(o, "mask", false);
   try {
     b.check();
-  } catch (const std::exception& e) {
-    type_error(env, e.what());
-  }
+  } catch (const std::exception& e) { type_error(env, e.what()); }
   b.finalize();
   return b;
 }
@@ -121,19 +124,26 @@ SeqBatch parse_batch(Napi::Env env, Napi::Object o) {
 LossConfig parse_loss(Napi::Env env, Napi::Object o) {
   LossConfig l;
   const std::string kind = str(o, "loss", "grpo");
-  if (kind == "sft") l.kind = LossKind::SFT;
-  else if (kind == "grpo") l.kind = LossKind::GRPO;
-  else type_error(env, "loss must be \"grpo\" or \"sft\"");
+  if (kind == "sft")
+    l.kind = LossKind::SFT;
+  else if (kind == "grpo")
+    l.kind = LossKind::GRPO;
+  else
+    type_error(env, "loss must be \"grpo\" or \"sft\"");
   l.epsLow = num(o, "clipLow", l.epsLow);
   l.epsHigh = num(o, "clipHigh", l.epsHigh);
   l.klBeta = num(o, "klBeta", 0);
   l.entropyCoef = num(o, "entropyCoef", 0);
   l.normLength = num(o, "normLength", 0);
   const std::string agg = str(o, "aggregation", "token-mean");
-  if (agg == "token-mean") l.agg = Aggregation::TokenMean;
-  else if (agg == "seq-mean-token-mean") l.agg = Aggregation::SeqMeanTokenMean;
-  else if (agg == "seq-mean-token-sum-norm") l.agg = Aggregation::SeqMeanTokenSumNorm;
-  else type_error(env, "aggregation must be token-mean, seq-mean-token-mean or seq-mean-token-sum-norm");
+  if (agg == "token-mean")
+    l.agg = Aggregation::TokenMean;
+  else if (agg == "seq-mean-token-mean")
+    l.agg = Aggregation::SeqMeanTokenMean;
+  else if (agg == "seq-mean-token-sum-norm")
+    l.agg = Aggregation::SeqMeanTokenSumNorm;
+  else
+    type_error(env, "aggregation must be token-mean, seq-mean-token-mean or seq-mean-token-sum-norm");
   return l;
 }
 
@@ -179,7 +189,8 @@ std::string parse_adapter(Napi::Env env, const Napi::Value& v) {
   if (!v.IsString()) type_error(env, "adapter must be a string");
   const std::string s = v.As<Napi::String>().Utf8Value();
   bool ok = !s.empty() && s.size() <= 64;
-  for (char c : s) ok = ok && (std::isalnum((unsigned char)c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-');
+  for (char c : s)
+    ok = ok && (std::isalnum((unsigned char)c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-');
   if (!ok) type_error(env, "adapter name must be 1-64 characters of letters, digits, _ . : / -");
   return s;
 }
@@ -246,7 +257,8 @@ Napi::Object stats_object(Napi::Env env, const StepStats& s) {
 
 Napi::Object generation_object(Napi::Env env, const GenResult& r, double seconds) {
   Napi::Object out = Napi::Object::New(env);
-  Napi::Array toks = Napi::Array::New(env), lps = Napi::Array::New(env), slps = Napi::Array::New(env), fin = Napi::Array::New(env);
+  Napi::Array toks = Napi::Array::New(env), lps = Napi::Array::New(env), slps = Napi::Array::New(env),
+              fin = Napi::Array::New(env);
   for (size_t s = 0; s < r.tokens.size(); s++) {
     auto t = Napi::Int32Array::New(env, r.tokens[s].size());
     for (size_t i = 0; i < r.tokens[s].size(); i++) t[i] = r.tokens[s][i];

@@ -29,7 +29,8 @@ std::vector<T> typed(Napi::Object o, const char* key, bool required) {
   if (!v.IsTypedArray()) type_error(o.Env(), std::string(key) + " must be a typed array");
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
   Arr arr = v.As<Arr>();
-  if (ta.TypedArrayType() != arr.TypedArrayType()) type_error(o.Env(), std::string(key) + " has the wrong typed array type");
+  if (ta.TypedArrayType() != arr.TypedArrayType())
+    type_error(o.Env(), std::string(key) + " has the wrong typed array type");
   std::vector<T> out(arr.ElementLength());
   for (size_t i = 0; i < out.size(); i++) out[i] = (T)arr[i];
   return out;

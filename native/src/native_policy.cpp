@@ -34,14 +34,16 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   static Napi::FunctionReference* ctor;
 
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativePolicy",
-                       {InstanceMethod("info", &NativePolicy::Info), InstanceMethod("generate", &NativePolicy::Generate),
-                        InstanceMethod("score", &NativePolicy::Score), InstanceMethod("trainStep", &NativePolicy::TrainStep),
-                        InstanceMethod("gradients", &NativePolicy::Gradients), InstanceMethod("merge", &NativePolicy::Merge),
-                        InstanceMethod("saveAdapter", &NativePolicy::SaveAdapter), InstanceMethod("loadAdapter", &NativePolicy::LoadAdapter),
-                        InstanceMethod("removeAdapter", &NativePolicy::RemoveAdapter), InstanceMethod("saveHF", &NativePolicy::SaveHF),
-                        InstanceMethod("save", &NativePolicy::Save), InstanceMethod("clone", &NativePolicy::Clone),
-                        InstanceMethod("cancel", &NativePolicy::Cancel), InstanceMethod("dispose", &NativePolicy::Dispose)});
+    return DefineClass(
+        env, "NativePolicy",
+        {InstanceMethod("info", &NativePolicy::Info), InstanceMethod("generate", &NativePolicy::Generate),
+         InstanceMethod("score", &NativePolicy::Score), InstanceMethod("trainStep", &NativePolicy::TrainStep),
+         InstanceMethod("gradients", &NativePolicy::Gradients), InstanceMethod("merge", &NativePolicy::Merge),
+         InstanceMethod("saveAdapter", &NativePolicy::SaveAdapter),
+         InstanceMethod("loadAdapter", &NativePolicy::LoadAdapter),
+         InstanceMethod("removeAdapter", &NativePolicy::RemoveAdapter), InstanceMethod("saveHF", &NativePolicy::SaveHF),
+         InstanceMethod("save", &NativePolicy::Save), InstanceMethod("clone", &NativePolicy::Clone),
+         InstanceMethod("cancel", &NativePolicy::Cancel), InstanceMethod("dispose", &NativePolicy::Dispose)});
   }
 
   // new NativePolicy(config, seed, { device, precision }) or, internally, new NativePolicy(External<PolicyState>)
@@ -61,16 +63,15 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       state_->model = make_backend(std::move(host), req, &state_->deviceNote);
     } catch (const std::bad_alloc&) {
       throw Napi::Error::New(env, "not enough memory for this model config");
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+    } catch (const std::exception& e) { throw Napi::Error::New(env, e.what()); }
     state_->model->setCancelFlag(&state_->cancel);
   }
 
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<PolicyState> st) {
     st->model->setCancelFlag(&st->cancel);
-    auto ext = Napi::External<std::shared_ptr<PolicyState>>::New(env, new std::shared_ptr<PolicyState>(std::move(st)),
-                                                               [](Napi::Env, std::shared_ptr<PolicyState>* p) { delete p; });
+    auto ext =
+        Napi::External<std::shared_ptr<PolicyState>>::New(env, new std::shared_ptr<PolicyState>(std::move(st)),
+                                                          [](Napi::Env, std::shared_ptr<PolicyState>* p) { delete p; });
     return ctor->New({ext});
   }
 
@@ -89,9 +90,7 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
     try {
       std::lock_guard<std::mutex> lk(st->mu);
       return fn(*st);
-    } catch (const Napi::Error&) {
-      throw;
-    } catch (const std::exception& e) {
+    } catch (const Napi::Error&) { throw; } catch (const std::exception& e) {
       throw Napi::Error::New(env, std::string(what) + e.what());
     }
   }
@@ -180,7 +179,8 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
         [stats](Napi::Env env) -> Napi::Value { return stats_object(env, *stats); });
   }
 
-  // gradients(batch, { loss options, adapter? }): { loss, gradNorm, grads: { [param]: Float32Array } } without an update.
+  // gradients(batch, { loss options, adapter? }): { loss, gradNorm, grads: { [param]: Float32Array } } without an
+  // update.
   Napi::Value Gradients(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto st = live(env);
@@ -224,13 +224,15 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
   // saveHF(dir, { adapter? }): a Hugging Face directory with that adapter merged in.
   Napi::Value SaveHF(const Napi::CallbackInfo& info) {
     const std::string dir = string_arg(info, 0, "dir");
-    return policy_task(info.Env(), live(info.Env()), adapter_of(info, 1), [dir](Backend& m) { save_hf(m.host(), dir); });
+    return policy_task(info.Env(), live(info.Env()), adapter_of(info, 1),
+                       [dir](Backend& m) { save_hf(m.host(), dir); });
   }
 
   // saveAdapter(dir, { adapter? }) / loadAdapter(dir, { adapter? }): PEFT adapter directories.
   Napi::Value SaveAdapter(const Napi::CallbackInfo& info) {
     const std::string dir = string_arg(info, 0, "dir");
-    return policy_task(info.Env(), live(info.Env()), adapter_of(info, 1), [dir](Backend& m) { save_peft_adapter(m.host(), dir); });
+    return policy_task(info.Env(), live(info.Env()), adapter_of(info, 1),
+                       [dir](Backend& m) { save_peft_adapter(m.host(), dir); });
   }
 
   Napi::Value LoadAdapter(const Napi::CallbackInfo& info) {
@@ -312,7 +314,8 @@ Napi::Value load_task(Napi::Env env, const DeviceRequest& req, std::function<std
 Napi::Value LoadPolicy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = string_arg(info, 0, "path");
-  return load_task(env, parse_device(env, info.Length() > 1 ? info[1] : env.Undefined()), [path] { return load_checkpoint(path); });
+  return load_task(env, parse_device(env, info.Length() > 1 ? info[1] : env.Undefined()),
+                   [path] { return load_checkpoint(path); });
 }
 
 // loadPretrained(dir, { device, precision, lora?, adapter?, seed? }): options.lora = fresh adapters over
@@ -336,7 +339,8 @@ Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
     if (!adapter.empty()) {
       l = read_peft_config(adapter);
       if (lora.rank > 0 && (lora.rank != l.rank || lora.targets != l.targets))
-        throw std::invalid_argument("options.lora does not match " + adapter + "/adapter_config.json; give one of them");
+        throw std::invalid_argument("options.lora does not match " + adapter +
+                                    "/adapter_config.json; give one of them");
     }
     auto host = load_hf_pretrained(dir, l, seed);
     if (!adapter.empty()) load_peft_adapter(*host, adapter);

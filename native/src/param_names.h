@@ -15,20 +15,20 @@
 //   wpe                         [T, C]            gpt2      transformer.wpe.weight
 //   h.{i}.ln1.weight            [C]               both      h.{i}.ln_1.weight | model.layers.{i}.input_layernorm.weight
 //   h.{i}.ln1.bias              [C]               gpt2      h.{i}.ln_1.bias
-//   h.{i}.attn.qkv.weight       [(H+2*KV)*D, C]   both      gpt2: c_attn.weight^T ; qwen2: cat(q_proj, k_proj, v_proj) along dim 0
-//   h.{i}.attn.qkv.bias         [(H+2*KV)*D]      both      gpt2: c_attn.bias ; qwen2: cat(q_proj.bias, k_proj.bias, v_proj.bias)
-//   h.{i}.attn.proj.weight      [C, H*D]          both      gpt2: attn.c_proj.weight^T ; qwen2: self_attn.o_proj.weight
-//   h.{i}.attn.proj.bias        [C]               gpt2      attn.c_proj.bias   (Qwen2's o_proj has no bias)
-//   h.{i}.ln2.weight            [C]               both      ln_2.weight | post_attention_layernorm.weight
-//   h.{i}.ln2.bias              [C]               gpt2      ln_2.bias
+//   h.{i}.attn.qkv.weight       [(H+2*KV)*D, C]   both      gpt2: c_attn.weight^T ; qwen2: cat(q_proj, k_proj, v_proj)
+//   along dim 0 h.{i}.attn.qkv.bias         [(H+2*KV)*D]      both      gpt2: c_attn.bias ; qwen2: cat(q_proj.bias,
+//   k_proj.bias, v_proj.bias) h.{i}.attn.proj.weight      [C, H*D]          both      gpt2: attn.c_proj.weight^T ;
+//   qwen2: self_attn.o_proj.weight h.{i}.attn.proj.bias        [C]               gpt2      attn.c_proj.bias   (Qwen2's
+//   o_proj has no bias) h.{i}.ln2.weight            [C]               both      ln_2.weight |
+//   post_attention_layernorm.weight h.{i}.ln2.bias              [C]               gpt2      ln_2.bias
 //   h.{i}.mlp.fc.weight         [F, C]            gpt2      mlp.c_fc.weight^T
 //   h.{i}.mlp.fc.bias           [F]               gpt2      mlp.c_fc.bias
-//   h.{i}.mlp.gate_up.weight    [2*F, C]          qwen2     cat(mlp.gate_proj.weight, mlp.up_proj.weight) along dim 0 (gate rows first)
-//   h.{i}.mlp.proj.weight       [C, F]            both      gpt2: mlp.c_proj.weight^T ; qwen2: mlp.down_proj.weight
-//   h.{i}.mlp.proj.bias         [C]               gpt2      mlp.c_proj.bias
-//   lnf.weight                  [C]               both      transformer.ln_f.weight | model.norm.weight
-//   lnf.bias                    [C]               gpt2      transformer.ln_f.bias
-//   lm_head.weight              [V, C]            qwen2 untied only (tieEmbeddings=false): lm_head.weight
+//   h.{i}.mlp.gate_up.weight    [2*F, C]          qwen2     cat(mlp.gate_proj.weight, mlp.up_proj.weight) along dim 0
+//   (gate rows first) h.{i}.mlp.proj.weight       [C, F]            both      gpt2: mlp.c_proj.weight^T ; qwen2:
+//   mlp.down_proj.weight h.{i}.mlp.proj.bias         [C]               gpt2      mlp.c_proj.bias lnf.weight [C] both
+//   transformer.ln_f.weight | model.norm.weight lnf.bias                    [C]               gpt2
+//   transformer.ln_f.bias lm_head.weight              [V, C]            qwen2 untied only (tieEmbeddings=false):
+//   lm_head.weight
 //
 // Q/K/V rows inside qkv: the first H*D rows are Q (head-major: head h owns rows
 // h*D..h*D+D-1), then KV*D rows of K, then KV*D rows of V. Qwen2's RoPE uses the

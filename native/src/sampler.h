@@ -69,7 +69,8 @@ template <typename F>
 int sample_row(const F* z, int V, const SampleConfig& c, Rng& rng, double* sampleLogprob) {
   if (c.temperature <= 0) {
     int best = 0;
-    for (int j = 1; j < V; j++) if (z[j] > z[best]) best = j;
+    for (int j = 1; j < V; j++)
+      if (z[j] > z[best]) best = j;
     if (sampleLogprob) *sampleLogprob = 0;
     return best;
   }
@@ -86,12 +87,19 @@ int sample_row(const F* z, int V, const SampleConfig& c, Rng& rng, double* sampl
   for (int r = 0; r < keep; r++) mx = std::fmax(mx, (double)z[idx[r]] / c.temperature);
   std::vector<double> p(keep);
   double sum = 0;
-  for (int r = 0; r < keep; r++) { p[r] = std::exp((double)z[idx[r]] / c.temperature - mx); sum += p[r]; }
+  for (int r = 0; r < keep; r++) {
+    p[r] = std::exp((double)z[idx[r]] / c.temperature - mx);
+    sum += p[r];
+  }
   for (int r = 0; r < keep; r++) p[r] /= sum;
   if (c.topP < 1.0) {
     double cum = 0;
     int k = 0;
-    while (k < keep) { cum += p[k]; k++; if (cum >= c.topP) break; }
+    while (k < keep) {
+      cum += p[k];
+      k++;
+      if (cum >= c.topP) break;
+    }
     keep = k;
     double s2 = 0;
     for (int r = 0; r < keep; r++) s2 += p[r];
@@ -100,7 +108,13 @@ int sample_row(const F* z, int V, const SampleConfig& c, Rng& rng, double* sampl
   const double u = rng.uniform();
   double cum = 0;
   int chosen = keep - 1;
-  for (int r = 0; r < keep; r++) { cum += p[r]; if (u < cum) { chosen = r; break; } }
+  for (int r = 0; r < keep; r++) {
+    cum += p[r];
+    if (u < cum) {
+      chosen = r;
+      break;
+    }
+  }
   if (sampleLogprob) *sampleLogprob = std::log(p[chosen]);
   return idx[chosen];
 }

@@ -45,7 +45,12 @@ export function rewardEvents(calls: readonly CreditCall[], rewards: readonly { v
 }
 
 /** The credit of each call under `mode`; `gamma` is for `discounted`. */
-export function assignCredit(calls: readonly CreditCall[], rewards: readonly RewardEvent[], mode: CreditAssignment, gamma = 1): (number | null)[] {
+export function assignCredit(
+  calls: readonly CreditCall[],
+  rewards: readonly RewardEvent[],
+  mode: CreditAssignment,
+  gamma = 1,
+): (number | null)[] {
   if (typeof mode === "function") {
     let out: unknown;
     try {
@@ -54,7 +59,9 @@ export function assignCredit(calls: readonly CreditCall[], rewards: readonly Rew
       throw new ValidationError("credit function", [`threw: ${(e as Error)?.message ?? String(e)}`]);
     }
     if (!Array.isArray(out) || out.length !== calls.length)
-      throw new ValidationError("credit function", [`must return number[${calls.length}] (one credit per call), got ${Array.isArray(out) ? `${out.length} values` : typeof out}`]);
+      throw new ValidationError("credit function", [
+        `must return number[${calls.length}] (one credit per call), got ${Array.isArray(out) ? `${out.length} values` : typeof out}`,
+      ]);
     const bad = out.findIndex((x) => typeof x !== "number" || !Number.isFinite(x));
     if (bad >= 0) throw new ValidationError("credit function", [`credit[${bad}] must be a finite number, got ${String(out[bad])}`]);
     return out as number[];
@@ -68,11 +75,14 @@ export function assignCredit(calls: readonly CreditCall[], rewards: readonly Rew
   for (const r of rewards) if (r.afterCall >= 0) matched[r.afterCall] = r.value;
   if (mode === "matched") return matched;
   if (mode === "discounted") {
-    if (typeof gamma !== "number" || !(gamma >= 0 && gamma <= 1)) throw new ValidationError("credit", [`gamma must be a number in [0, 1], got ${String(gamma)}`]);
+    if (typeof gamma !== "number" || !(gamma >= 0 && gamma <= 1))
+      throw new ValidationError("credit", [`gamma must be a number in [0, 1], got ${String(gamma)}`]);
     const out = new Array<number>(calls.length);
     let g = 0;
     for (let i = calls.length - 1; i >= 0; i--) out[i] = g = (matched[i] ?? 0) + gamma * g;
     return out;
   }
-  throw new ValidationError("credit", [`rewardAssignment must be "final", "matched", "discounted" or a function, got ${JSON.stringify(mode)}`]);
+  throw new ValidationError("credit", [
+    `rewardAssignment must be "final", "matched", "discounted" or a function, got ${JSON.stringify(mode)}`,
+  ]);
 }

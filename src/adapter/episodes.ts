@@ -38,10 +38,16 @@ export function checkPrefix(calls: readonly Triplet[]): EpisodeCheck {
     if (typeof c === "string") return { ok: false, reason: c };
     if (prev) {
       if (c.prompt.length < prev.length)
-        return { ok: false, reason: `call ${i}'s prompt (${c.prompt.length} tokens) is shorter than call ${i - 1}'s prompt + response (${prev.length})` };
+        return {
+          ok: false,
+          reason: `call ${i}'s prompt (${c.prompt.length} tokens) is shorter than call ${i - 1}'s prompt + response (${prev.length})`,
+        };
       for (let k = 0; k < prev.length; k++)
         if (c.prompt[k] !== prev[k])
-          return { ok: false, reason: `call ${i}'s prompt differs from call ${i - 1}'s prompt + response at token ${k} (${prev[k]} -> ${c.prompt[k]})` };
+          return {
+            ok: false,
+            reason: `call ${i}'s prompt differs from call ${i - 1}'s prompt + response at token ${k} (${prev[k]} -> ${c.prompt[k]})`,
+          };
     }
     prev = [...c.prompt, ...c.response];
   }
@@ -53,7 +59,8 @@ export function checkPrefix(calls: readonly Triplet[]): EpisodeCheck {
  * property (checkPrefix); a run that starts past call 0 keeps earlier turns in its prompt, untrained.
  */
 export function joinCalls(calls: readonly Triplet[], from = 0, to = calls.length): EpisodeSequence {
-  if (!(from >= 0 && from < to && to <= calls.length)) throw new RangeError(`joinCalls: bad range [${from}, ${to}) of ${calls.length} calls`);
+  if (!(from >= 0 && from < to && to <= calls.length))
+    throw new RangeError(`joinCalls: bad range [${from}, ${to}) of ${calls.length} calls`);
   const first = calls[from];
   const prompt = [...first.prompt.tokenIds!];
   const response: number[] = [];
@@ -85,7 +92,10 @@ export function joinCalls(calls: readonly Triplet[], from = 0, to = calls.length
  * "final" credit, one per call when every call's value differs. Null with the reason when the prefix property breaks; the caller falls back to one
  * sample per call.
  */
-export function episodeSequences(calls: readonly Triplet[], values: readonly number[]): { sequences: EpisodeSequence[] } | { sequences: null; reason: string } {
+export function episodeSequences(
+  calls: readonly Triplet[],
+  values: readonly number[],
+): { sequences: EpisodeSequence[] } | { sequences: null; reason: string } {
   const check = checkPrefix(calls);
   if (!check.ok) return { sequences: null, reason: check.reason };
   if (values.length !== calls.length) throw new RangeError(`episodeSequences: ${values.length} values for ${calls.length} calls`);

@@ -47,7 +47,10 @@ export const AdapterOptionsSchema = z
      * `(calls, rewards) => number[]`.
      */
     rewardAssignment: z
-      .union([z.enum(CREDIT_MODES), z.custom<CreditFunction>((f) => typeof f === "function", 'a credit function (calls, rewards) => number[]')])
+      .union([
+        z.enum(CREDIT_MODES),
+        z.custom<CreditFunction>((f) => typeof f === "function", "a credit function (calls, rewards) => number[]"),
+      ])
       .default("matched"),
     /** Discount over following calls for rewardAssignment "discounted". */
     gamma: z.number().min(0).max(1).default(1),
@@ -141,7 +144,11 @@ function toTriplet(s: Span, parentId: string | null, agentName: string | null): 
 }
 
 /** Triplets of the latest attempt of each rollout, in the order of `rolloutIds`. */
-export async function adaptRollouts(store: LightningStore, rolloutIds: readonly string[], options: AdapterOptions = {}): Promise<Triplet[]> {
+export async function adaptRollouts(
+  store: LightningStore,
+  rolloutIds: readonly string[],
+  options: AdapterOptions = {},
+): Promise<Triplet[]> {
   const out: Triplet[] = [];
   for (const id of rolloutIds) out.push(...spansToTriplets(await store.querySpans({ rolloutId: id, attemptId: "latest" }), options));
   return out;

@@ -113,12 +113,16 @@ export async function readApoRun(store: LightningStore, runId?: string): Promise
   for (const c of rows(APO_SPANS.candidate) as unknown as ApoCandidateRow[]) candidates.set(c.id, c);
   // The log that finished each round: its scores are the round's (an interrupted try of it left others).
   const rounds = new Map<number, { row: ApoRoundRow; log: string }>();
-  for (const s of spans) if (s.name === APO_SPANS.round) rounds.set(rowOf(s).round as number, { row: rowOf(s) as unknown as ApoRoundRow, log: s.rolloutId });
+  for (const s of spans)
+    if (s.name === APO_SPANS.round) rounds.set(rowOf(s).round as number, { row: rowOf(s) as unknown as ApoRoundRow, log: s.rolloutId });
   // A round is only finished when it and every round before it are: resume continues after the first gap.
   const done: ApoRoundRow[] = [];
   for (let k = 0; rounds.has(k); k++) done.push(rounds.get(k)!.row);
   const scores = spans
-    .filter((s) => s.name === APO_SPANS.score && rounds.get(rowOf(s).round as number)?.log === s.rolloutId && (rowOf(s).round as number) < done.length)
+    .filter(
+      (s) =>
+        s.name === APO_SPANS.score && rounds.get(rowOf(s).round as number)?.log === s.rolloutId && (rowOf(s).round as number) < done.length,
+    )
     .map((s) => rowOf(s) as unknown as ApoScoreRow);
   return {
     runId: id,

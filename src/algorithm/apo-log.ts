@@ -24,7 +24,12 @@ export class AlgorithmLog {
     this.scope = new TraceScope(store, rolloutId, attemptId, algorithm);
   }
 
-  static async open(store: LightningStore, algorithm: string, config: Record<string, unknown>, metadata: Record<string, unknown> = {}): Promise<AlgorithmLog> {
+  static async open(
+    store: LightningStore,
+    algorithm: string,
+    config: Record<string, unknown>,
+    metadata: Record<string, unknown> = {},
+  ): Promise<AlgorithmLog> {
     const ar = await store.startRollout({ input: { algorithm, config }, metadata: { ...metadata, kind: "algorithm", algorithm } });
     await store.updateAttempt(ar.rolloutId, ar.attempt.attemptId, { status: "running" });
     return new AlgorithmLog(store, ar.rolloutId, ar.attempt.attemptId, algorithm);

@@ -43,9 +43,16 @@ export function placeholders(t: PromptTemplate): string[] {
   return [...new Set([...t.template.matchAll(re)].map((m) => m[1]))].sort();
 }
 
-export function critiqueMessages(t: PromptTemplate, examples: RolloutExample[], range: readonly [number, number]): OpenAI.Chat.ChatCompletionMessageParam[] {
+export function critiqueMessages(
+  t: PromptTemplate,
+  examples: RolloutExample[],
+  range: readonly [number, number],
+): OpenAI.Chat.ChatCompletionMessageParam[] {
   const shown = examples
-    .map((e, i) => `### Rollout ${i + 1}: reward ${fmt(e.reward)}\nTask: ${clip(JSON.stringify(e.task), 600)}\nTrace:\n${clip(e.trace || "(no LLM calls recorded)", 1500)}`)
+    .map(
+      (e, i) =>
+        `### Rollout ${i + 1}: reward ${fmt(e.reward)}\nTask: ${clip(JSON.stringify(e.task), 600)}\nTrace:\n${clip(e.trace || "(no LLM calls recorded)", 1500)}`,
+    )
     .join("\n\n");
   return [
     { role: "system", content: SYSTEM },
@@ -60,7 +67,12 @@ export function critiqueMessages(t: PromptTemplate, examples: RolloutExample[], 
   ];
 }
 
-export function editMessages(t: PromptTemplate, critique: string, variant: number, variants: number): OpenAI.Chat.ChatCompletionMessageParam[] {
+export function editMessages(
+  t: PromptTemplate,
+  critique: string,
+  variant: number,
+  variants: number,
+): OpenAI.Chat.ChatCompletionMessageParam[] {
   const slots = placeholders(t);
   return [
     { role: "system", content: SYSTEM },
@@ -69,7 +81,9 @@ export function editMessages(t: PromptTemplate, critique: string, variant: numbe
       content:
         `${EDIT_MARK}\nPrompt template:\n<prompt>\n${t.template}\n</prompt>\n\nCritique:\n${critique}\n\n` +
         `Write an improved prompt template that applies the critique. ` +
-        (slots.length ? `Keep every placeholder (${slots.map((s) => (t.engine === "mustache" ? `{{${s}}}` : `{${s}}`)).join(", ")}) exactly as written. ` : "") +
+        (slots.length
+          ? `Keep every placeholder (${slots.map((s) => (t.engine === "mustache" ? `{{${s}}}` : `{${s}}`)).join(", ")}) exactly as written. `
+          : "") +
         `This is variant ${variant} of ${variants}: make it differ from the other variants. ` +
         "Answer with the new template only, between <prompt> and </prompt>.",
     },
@@ -106,7 +120,12 @@ export class Optimizer {
   }
 
   /** One chat call, recorded as an LLM span of `scope` (the algorithm's own rollout). */
-  async complete(scope: TraceScope, messages: OpenAI.Chat.ChatCompletionMessageParam[], seed: number, signal: AbortSignal): Promise<string> {
+  async complete(
+    scope: TraceScope,
+    messages: OpenAI.Chat.ChatCompletionMessageParam[],
+    seed: number,
+    signal: AbortSignal,
+  ): Promise<string> {
     this.ready ??= instrumentOpenAI(this.client as never);
     await this.ready;
     const reply = await withScope(scope, () =>
@@ -117,7 +136,8 @@ export class Optimizer {
     );
     await scope.flush();
     const text = reply.choices[0]?.message?.content;
-    if (typeof text !== "string" || !text.trim()) throw new Error(`optimizer ${this.cfg.model} returned no text (finish reason ${reply.choices[0]?.finish_reason ?? "none"})`);
+    if (typeof text !== "string" || !text.trim())
+      throw new Error(`optimizer ${this.cfg.model} returned no text (finish reason ${reply.choices[0]?.finish_reason ?? "none"})`);
     return text.trim();
   }
 }

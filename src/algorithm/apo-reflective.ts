@@ -23,8 +23,10 @@ export interface ParetoEntry {
 export function paretoFront(pool: readonly ParetoEntry[]): { id: string; wins: number }[] {
   if (!pool.length) return [];
   const n = pool[0].scores.length;
-  for (const p of pool) if (p.scores.length !== n) throw new Error(`paretoFront: ${p.id} has ${p.scores.length} task scores, expected ${n}`);
-  const dominated = (a: ParetoEntry, b: ParetoEntry) => b.scores.every((s, t) => s >= a.scores[t]) && b.scores.some((s, t) => s > a.scores[t]);
+  for (const p of pool)
+    if (p.scores.length !== n) throw new Error(`paretoFront: ${p.id} has ${p.scores.length} task scores, expected ${n}`);
+  const dominated = (a: ParetoEntry, b: ParetoEntry) =>
+    b.scores.every((s, t) => s >= a.scores[t]) && b.scores.some((s, t) => s > a.scores[t]);
   const seen = new Set<string>();
   const front = pool.filter((a) => {
     const key = a.scores.join(",");

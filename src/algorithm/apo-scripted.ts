@@ -47,7 +47,8 @@ export interface ScriptedOptimizer {
   close(): Promise<void>;
 }
 
-const text = (c: unknown): string => (typeof c === "string" ? c : Array.isArray(c) ? c.map((p) => (p as { text?: string }).text ?? "").join("") : "");
+const text = (c: unknown): string =>
+  typeof c === "string" ? c : Array.isArray(c) ? c.map((p) => (p as { text?: string }).text ?? "").join("") : "";
 const between = (s: string, a: string, b: string) => {
   const i = s.indexOf(a);
   if (i < 0) return "";
@@ -70,7 +71,9 @@ export async function startScriptedOptimizer(opts: ScriptedOptimizerOptions = {}
       const lack = missing(prompt);
       return {
         kind: "critique",
-        content: lack.length ? `The prompt never says: ${lack.map((r) => JSON.stringify(r.text)).join("; ")}. The low-reward rollouts fail where such guidance was missing.` : "The prompt already covers what the rollouts needed.",
+        content: lack.length
+          ? `The prompt never says: ${lack.map((r) => JSON.stringify(r.text)).join("; ")}. The low-reward rollouts fail where such guidance was missing.`
+          : "The prompt already covers what the rollouts needed.",
       };
     }
     if (user.includes(EDIT_MARK)) {
@@ -99,14 +102,16 @@ export async function startScriptedOptimizer(opts: ScriptedOptimizerOptions = {}
         res.writeHead(status, { "content-type": "application/json" });
         res.end(JSON.stringify(json));
       };
-      if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) return send(404, { error: { message: `no route ${req.method} ${req.url}`, type: "invalid_request_error" } });
+      if (req.method !== "POST" || !req.url?.endsWith("/chat/completions"))
+        return send(404, { error: { message: `no route ${req.method} ${req.url}`, type: "invalid_request_error" } });
       let body: ScriptedRequest["body"];
       try {
         body = JSON.parse(raw || "{}");
       } catch {
         return send(400, { error: { message: "body is not JSON", type: "invalid_request_error" } });
       }
-      if (!Array.isArray(body.messages)) return send(400, { error: { message: "messages must be an array", type: "invalid_request_error" } });
+      if (!Array.isArray(body.messages))
+        return send(400, { error: { message: "messages must be an array", type: "invalid_request_error" } });
       const { kind, content } = answer(body);
       requests.push({ kind, body });
       const completion = content.split(/\s+/).length;

@@ -12,16 +12,35 @@ import type { Policy, TrainStats } from "../native/policy.js";
 import { progress } from "../display/progress.js";
 import { recordSeed } from "../display/run-info.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
-import { collectSamples, evaluate, latestCheckpoint, mean, runGroups, saveCheckpoint, shuffled, withServedPolicy, std, type Sample } from "./policy-loop.js";
+import {
+  collectSamples,
+  evaluate,
+  latestCheckpoint,
+  mean,
+  runGroups,
+  saveCheckpoint,
+  shuffled,
+  withServedPolicy,
+  std,
+  type Sample,
+} from "./policy-loop.js";
 
 const GrpoOptionsSchema = z
   .object({
-    policy: z.custom<Policy>((p) => !!p && typeof (p as Policy).trainStep === "function" && typeof (p as Policy).generate === "function", "a native Policy (agl.native.Policy.create)"),
-    tokenizer: z.custom<TokenizerLike>((t) => !!t && typeof (t as TokenizerLike).encode === "function" && typeof (t as TokenizerLike).applyChatTemplate === "function", "a tokenizer"),
+    policy: z.custom<Policy>(
+      (p) => !!p && typeof (p as Policy).trainStep === "function" && typeof (p as Policy).generate === "function",
+      "a native Policy (agl.native.Policy.create)",
+    ),
+    tokenizer: z.custom<TokenizerLike>(
+      (t) => !!t && typeof (t as TokenizerLike).encode === "function" && typeof (t as TokenizerLike).applyChatTemplate === "function",
+      "a tokenizer",
+    ),
     /** Model name the agents ask the proxy for. */
     model: z.string().min(1).default("arclight-policy"),
     /** How the proxy renders conversations (tools included) for the policy; default the tokenizer's own template. */
-    chatTemplate: z.custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate").optional(),
+    chatTemplate: z
+      .custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate")
+      .optional(),
     groupSize: z.number().int().min(2).max(256).default(8),
     /** Tasks per training step (each run groupSize times). */
     batchSize: z.number().int().min(1).max(4096).default(8),
@@ -150,13 +169,21 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
           const epoch = Math.floor(step / stepsPerEpoch);
           const start = (step % stepsPerEpoch) * o.batchSize;
           const tasks = order(epoch).slice(start, start + o.batchSize);
-          const rollouts = await runGroups(ctx, tasks, o.groupSize, served.trainResourcesId, { step, algorithm: "grpo" }, step * o.batchSize);
+          const rollouts = await runGroups(
+            ctx,
+            tasks,
+            o.groupSize,
+            served.trainResourcesId,
+            { step, algorithm: "grpo" },
+            step * o.batchSize,
+          );
           const tRolled = performance.now();
           const { samples, rewards, fallbacks } = await collectSamples(ctx.store, rollouts, o.adapter, {
             shape: o.shape,
             advantages: { baseline: o.baseline, normalizeStd: o.normalizeStd, estimator: o.advantage },
           });
-          if (fallbacks.length) ctx.log(`grpo: step ${step + 1}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
+          if (fallbacks.length)
+            ctx.log(`grpo: step ${step + 1}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
           const t1 = performance.now();
           const stats = samples.length ? await this.update(policy, samples, reference, totalSteps, step) : null;
           const t2 = performance.now();
@@ -204,7 +231,13 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
     }
   }
 
-  private async update(policy: Policy, samples: Sample[], reference: Policy | undefined, totalSteps: number, step: number): Promise<TrainStats> {
+  private async update(
+    policy: Policy,
+    samples: Sample[],
+    reference: Policy | undefined,
+    totalSteps: number,
+    step: number,
+  ): Promise<TrainStats> {
     const o = this.o;
     const clip = typeof o.clip === "number" ? { low: o.clip, high: o.clip } : o.clip;
     const batch = {

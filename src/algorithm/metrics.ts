@@ -34,7 +34,11 @@ export class MetricsLog {
 }
 
 /** A zero-length OK span of an algorithm's own rollout: how metrics rows and algorithm log rows are stored. */
-export function pointSpan(at: { rolloutId: string; attemptId: string; traceId: string }, name: string, attributes: Attributes): Omit<Span, "sequenceId"> {
+export function pointSpan(
+  at: { rolloutId: string; attemptId: string; traceId: string },
+  name: string,
+  attributes: Attributes,
+): Omit<Span, "sequenceId"> {
   const now = Date.now();
   return {
     rolloutId: at.rolloutId,

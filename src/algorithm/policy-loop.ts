@@ -68,7 +68,13 @@ export async function servePolicy(
   model: string,
   sampling: { temperature: number; maxTokens: number; evalTemperature: number; seed: number; chatTemplate?: ChatTemplate },
 ): Promise<Served> {
-  const backend = new PolicyBackend({ policy, tokenizer, model, seed: sampling.seed, ...(sampling.chatTemplate ? { chatTemplate: sampling.chatTemplate } : {}) });
+  const backend = new PolicyBackend({
+    policy,
+    tokenizer,
+    model,
+    seed: sampling.seed,
+    ...(sampling.chatTemplate ? { chatTemplate: sampling.chatTemplate } : {}),
+  });
   const proxy = await new LlmProxy({ backend, store, defaultMaxTokens: sampling.maxTokens }).start();
   const llm = (temperature: number): NamedResources => ({
     llm: { ...proxy.resource(model), samplingParameters: { temperature, max_tokens: sampling.maxTokens } },
@@ -84,7 +90,16 @@ export async function servePolicy(
  */
 export async function withServedPolicy<R>(
   ctx: AlgorithmContext,
-  serve: { policy: GeneratorLike; tokenizer: TokenizerLike; model: string; temperature: number; maxTokens: number; evalTemperature: number; seed: number; chatTemplate?: ChatTemplate },
+  serve: {
+    policy: GeneratorLike;
+    tokenizer: TokenizerLike;
+    model: string;
+    temperature: number;
+    maxTokens: number;
+    evalTemperature: number;
+    seed: number;
+    chatTemplate?: ChatTemplate;
+  },
   algorithm: string,
   config: Record<string, unknown>,
   body: (served: Served, metrics: MetricsLog) => Promise<R>,
@@ -128,14 +143,23 @@ export async function runGroups(
     })),
   );
   const rollouts = await ctx.store.enqueueManyRollouts(reqs);
-  return waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal);
+  return waitAll(
+    ctx.store,
+    rollouts.map((r) => r.rolloutId),
+    ctx.signal,
+  );
 }
 
 /**
  * Training samples of finished rollouts: every LLM call with token ids, credited under the adapter's
  * rewardAssignment ("final" unless set), shaped per `opts.shape`, with advantages when asked.
  */
-export async function collectSamples(store: LightningStore, rollouts: readonly Rollout[], adapter: AdapterOptions, opts: SampleOptions = {}): Promise<CollectedSamples> {
+export async function collectSamples(
+  store: LightningStore,
+  rollouts: readonly Rollout[],
+  adapter: AdapterOptions,
+  opts: SampleOptions = {},
+): Promise<CollectedSamples> {
   const rewards: number[] = [];
   const episodes: { rolloutId: string; group: number; calls: Triplet[]; credit: number[] }[] = [];
   for (const r of rollouts) {
@@ -143,11 +167,18 @@ export async function collectSamples(store: LightningStore, rollouts: readonly R
     const reward = r.status === "succeeded" ? (finalReward(spans) ?? 0) : 0;
     rewards.push(reward);
     if (r.status !== "succeeded") continue;
-    const calls = spansToTriplets(spans, { ...adapter, rewardAssignment: adapter.rewardAssignment ?? "final", requireTokenIds: true }).filter(
-      (t) => t.response.tokenIds!.length > 0 && t.prompt.tokenIds!.length > 0,
-    );
+    const calls = spansToTriplets(spans, {
+      ...adapter,
+      rewardAssignment: adapter.rewardAssignment ?? "final",
+      requireTokenIds: true,
+    }).filter((t) => t.response.tokenIds!.length > 0 && t.prompt.tokenIds!.length > 0);
     if (!calls.length) continue;
-    episodes.push({ rolloutId: r.rolloutId, group: Number((r.metadata as { group?: unknown }).group ?? 0), calls, credit: calls.map((t) => t.reward ?? 0) });
+    episodes.push({
+      rolloutId: r.rolloutId,
+      group: Number((r.metadata as { group?: unknown }).group ?? 0),
+      calls,
+      credit: calls.map((t) => t.reward ?? 0),
+    });
   }
   const adv = opts.advantages ? turnAdvantages(episodes, opts.advantages.baseline ?? "episode", opts.advantages) : null;
   const samples: Sample[] = [];
@@ -190,10 +221,17 @@ export async function collectSamples(store: LightningStore, rollouts: readonly R
 /** Mean final reward over the val set, one rollout per task, on the eval resources. */
 export async function evaluate(ctx: AlgorithmContext, resourcesId: string, step: number): Promise<number | null> {
   if (!ctx.val.length) return null;
-  const rollouts = await ctx.store.enqueueManyRollouts(ctx.val.map((input) => ({ input, mode: "val" as const, resourcesId, config: ctx.rolloutConfig, metadata: { step } })));
-  const done = await waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal);
+  const rollouts = await ctx.store.enqueueManyRollouts(
+    ctx.val.map((input) => ({ input, mode: "val" as const, resourcesId, config: ctx.rolloutConfig, metadata: { step } })),
+  );
+  const done = await waitAll(
+    ctx.store,
+    rollouts.map((r) => r.rolloutId),
+    ctx.signal,
+  );
   let sum = 0;
-  for (const r of done) sum += r.status === "succeeded" ? (finalReward(await ctx.store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" })) ?? 0) : 0;
+  for (const r of done)
+    sum += r.status === "succeeded" ? (finalReward(await ctx.store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" })) ?? 0) : 0;
   return sum / done.length;
 }
 
@@ -228,7 +266,12 @@ export interface CheckpointState {
 }
 
 /** Writes weights then `latest.json` (atomically), so a crash leaves the previous checkpoint usable. */
-export async function saveCheckpoint(dir: string, step: number, save: (path: string) => Promise<void>, history: unknown[]): Promise<CheckpointState> {
+export async function saveCheckpoint(
+  dir: string,
+  step: number,
+  save: (path: string) => Promise<void>,
+  history: unknown[],
+): Promise<CheckpointState> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, `step-${String(step).padStart(6, "0")}.safetensors`);
   await save(path);

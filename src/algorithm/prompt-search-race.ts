@@ -58,17 +58,35 @@ export async function race(o: RaceOptions, evaluate: Evaluate): Promise<RaceResu
   const issues: string[] = [];
   if (!Number.isInteger(o.candidates) || o.candidates < 1) issues.push(`candidates must be a positive integer, got ${o.candidates}`);
   if (!Number.isInteger(o.taskCount) || o.taskCount < 1) issues.push(`there must be at least one task, got ${o.taskCount}`);
-  if (!Number.isInteger(o.budget) || o.budget < o.candidates) issues.push(`budget must be an integer of at least one rollout per candidate (${o.candidates}), got ${o.budget}`);
-  if (o.incumbent !== null && !(Number.isInteger(o.incumbent) && o.incumbent >= 0 && o.incumbent < o.candidates)) issues.push(`incumbent must be a candidate index or null, got ${o.incumbent}`);
+  if (!Number.isInteger(o.budget) || o.budget < o.candidates)
+    issues.push(`budget must be an integer of at least one rollout per candidate (${o.candidates}), got ${o.budget}`);
+  if (o.incumbent !== null && !(Number.isInteger(o.incumbent) && o.incumbent >= 0 && o.incumbent < o.candidates))
+    issues.push(`incumbent must be a candidate index or null, got ${o.incumbent}`);
   if (issues.length) throw new ValidationError("promptSearch", issues);
 
   const passes = new Map<number, number[]>();
   const order = (k: number) => {
     const pass = Math.floor(k / o.taskCount);
-    if (!passes.has(pass)) passes.set(pass, shuffled(Array.from({ length: o.taskCount }, (_, i) => i), o.seed * 7919 + pass));
+    if (!passes.has(pass))
+      passes.set(
+        pass,
+        shuffled(
+          Array.from({ length: o.taskCount }, (_, i) => i),
+          o.seed * 7919 + pass,
+        ),
+      );
     return passes.get(pass)![k % o.taskCount];
   };
-  const cands: RaceCandidate[] = Array.from({ length: o.candidates }, (_, index) => ({ index, n: 0, mean: NaN, lo: o.rewardRange[0], hi: o.rewardRange[1], eliminatedInRound: null, rewards: [], tasks: [] }));
+  const cands: RaceCandidate[] = Array.from({ length: o.candidates }, (_, index) => ({
+    index,
+    n: 0,
+    mean: NaN,
+    lo: o.rewardRange[0],
+    hi: o.rewardRange[1],
+    eliminatedInRound: null,
+    rewards: [],
+    tasks: [],
+  }));
   const interval = (c: RaceCandidate) => Object.assign(c, scoreInterval(c.rewards, { confidence: o.confidence, range: o.rewardRange }));
   let alive = cands.map((c) => c.index);
   let cursor = 0;
@@ -94,7 +112,8 @@ export async function race(o: RaceOptions, evaluate: Evaluate): Promise<RaceResu
     const rewards = await evaluate(alive, tasks, round);
     alive.forEach((ci, j) => {
       const rs = rewards[j];
-      if (!Array.isArray(rs) || rs.length !== tasks.length) throw new Error(`promptSearch: evaluation returned ${rs?.length} rewards for ${tasks.length} tasks`);
+      if (!Array.isArray(rs) || rs.length !== tasks.length)
+        throw new Error(`promptSearch: evaluation returned ${rs?.length} rewards for ${tasks.length} tasks`);
       cands[ci].rewards.push(...rs);
       cands[ci].tasks.push(...tasks);
       interval(cands[ci]);

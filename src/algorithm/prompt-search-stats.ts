@@ -34,12 +34,17 @@ function wilson(p: number, n: number, z: number): [number, number] {
  * the Wilson score interval; for other bounded rewards it uses the largest
  * variance a variable with that mean can have, so it is conservative.
  */
-export function scoreInterval(values: readonly number[], opts: { confidence?: number; range?: readonly [number, number]; comparisons?: number } = {}): ScoreInterval {
+export function scoreInterval(
+  values: readonly number[],
+  opts: { confidence?: number; range?: readonly [number, number]; comparisons?: number } = {},
+): ScoreInterval {
   const [lo, hi] = opts.range ?? [0, 1];
   if (!(hi > lo)) throw new ValidationError("scoreInterval", [`range must be [lo, hi] with hi > lo, got [${lo}, ${hi}]`]);
   for (const v of values)
     if (!Number.isFinite(v) || v < lo || v > hi)
-      throw new ValidationError("scoreInterval", [`reward ${v} is outside the reward range [${lo}, ${hi}]; set rewardRange to the grader's bounds`]);
+      throw new ValidationError("scoreInterval", [
+        `reward ${v} is outside the reward range [${lo}, ${hi}]; set rewardRange to the grader's bounds`,
+      ]);
   const n = values.length;
   if (n === 0) return { n, mean: NaN, lo, hi };
   const mean = values.reduce((a, b) => a + b, 0) / n;
@@ -68,8 +73,13 @@ export interface PairedComparison {
  * separate means would carry; ignoring ties keeps many equal rewards from
  * masking a consistent difference.
  */
-export function comparePaired(a: readonly number[], b: readonly number[], opts: { confidence?: number; comparisons?: number } = {}): PairedComparison {
-  if (a.length !== b.length) throw new ValidationError("comparePaired", [`a and b must hold rewards of the same tasks (lengths ${a.length} and ${b.length})`]);
+export function comparePaired(
+  a: readonly number[],
+  b: readonly number[],
+  opts: { confidence?: number; comparisons?: number } = {},
+): PairedComparison {
+  if (a.length !== b.length)
+    throw new ValidationError("comparePaired", [`a and b must hold rewards of the same tasks (lengths ${a.length} and ${b.length})`]);
   let wins = 0;
   let losses = 0;
   let sum = 0;

@@ -23,7 +23,9 @@ export type PromptInput = z.input<typeof PromptInputSchema>;
 
 export function toTemplate(p: PromptInput): PromptTemplate {
   const v = parseOrThrow(PromptInputSchema, p, "prompt");
-  return typeof v === "string" ? { resourceType: "prompt_template", template: v, engine: "f-string" } : { resourceType: "prompt_template", template: v.template, engine: v.engine ?? "f-string" };
+  return typeof v === "string"
+    ? { resourceType: "prompt_template", template: v, engine: "f-string" }
+    : { resourceType: "prompt_template", template: v.template, engine: v.engine ?? "f-string" };
 }
 
 export const SearchCommonSchema = z.object({
@@ -31,7 +33,10 @@ export const SearchCommonSchema = z.object({
   /** Confidence of the intervals and of the paired test that crowns a winner. */
   confidence: z.number().gt(0.5).lt(1).default(0.95),
   /** Bounds of the agent's reward (the intervals need them). */
-  rewardRange: z.tuple([z.number(), z.number()]).refine(([a, b]) => b > a, "rewardRange must be [lo, hi] with hi > lo").default([0, 1]),
+  rewardRange: z
+    .tuple([z.number(), z.number()])
+    .refine(([a, b]) => b > a, "rewardRange must be [lo, hi] with hi > lo")
+    .default([0, 1]),
   /** Name of the prompt template in the resources the agent receives. */
   resourceName: z.string().min(1).default(PROMPT_RESOURCE),
   /** Other resources every candidate runs with (an LLM endpoint, ...); default: the store's latest set, prompt templates left out. */
@@ -85,13 +90,29 @@ export async function rolloutRewards(
   jobs: { resourcesId: string; input: unknown; metadata: Record<string, unknown> }[],
   floor: number,
 ): Promise<number[]> {
-  const rollouts = await ctx.store.enqueueManyRollouts(jobs.map((j) => ({ input: j.input, mode: "val" as const, resourcesId: j.resourcesId, config: ctx.rolloutConfig, metadata: j.metadata })));
-  const done = await waitAll(ctx.store, rollouts.map((r) => r.rolloutId), ctx.signal);
+  const rollouts = await ctx.store.enqueueManyRollouts(
+    jobs.map((j) => ({
+      input: j.input,
+      mode: "val" as const,
+      resourcesId: j.resourcesId,
+      config: ctx.rolloutConfig,
+      metadata: j.metadata,
+    })),
+  );
+  const done = await waitAll(
+    ctx.store,
+    rollouts.map((r) => r.rolloutId),
+    ctx.signal,
+  );
   const byId = new Map(done.map((r) => [r.rolloutId, r]));
   const out: number[] = [];
   for (const r of rollouts) {
     const d = byId.get(r.rolloutId)!;
-    out.push(d.status === "succeeded" ? (finalReward(await ctx.store.querySpans({ rolloutId: d.rolloutId, attemptId: "latest" })) ?? floor) : floor);
+    out.push(
+      d.status === "succeeded"
+        ? (finalReward(await ctx.store.querySpans({ rolloutId: d.rolloutId, attemptId: "latest" })) ?? floor)
+        : floor,
+    );
   }
   return out;
 }
@@ -103,9 +124,18 @@ export class PromptSearchAlgorithm implements Algorithm<PromptSearchResult> {
     this.o = parseOrThrow(PromptSearchSchema, options, "algorithms.promptSearch");
     const texts = this.o.candidates.map((c) => toTemplate(c).template);
     const dup = texts.findIndex((t, i) => texts.indexOf(t) !== i);
-    if (dup >= 0) throw new ValidationError("algorithms.promptSearch", [`candidates.${dup}: the same prompt as candidate ${texts.indexOf(texts[dup])}`]);
-    if (this.o.budget < texts.length) throw new ValidationError("algorithms.promptSearch", [`budget ${this.o.budget} is less than one rollout per candidate (${texts.length})`]);
-    if (this.o.incumbent !== null && this.o.incumbent >= texts.length) throw new ValidationError("algorithms.promptSearch", [`incumbent ${this.o.incumbent} is not a candidate index (0..${texts.length - 1})`]);
+    if (dup >= 0)
+      throw new ValidationError("algorithms.promptSearch", [
+        `candidates.${dup}: the same prompt as candidate ${texts.indexOf(texts[dup])}`,
+      ]);
+    if (this.o.budget < texts.length)
+      throw new ValidationError("algorithms.promptSearch", [
+        `budget ${this.o.budget} is less than one rollout per candidate (${texts.length})`,
+      ]);
+    if (this.o.incumbent !== null && this.o.incumbent >= texts.length)
+      throw new ValidationError("algorithms.promptSearch", [
+        `incumbent ${this.o.incumbent} is not a candidate index (0..${texts.length - 1})`,
+      ]);
   }
 
   async run(ctx: AlgorithmContext): Promise<PromptSearchResult> {
@@ -117,26 +147,77 @@ export class PromptSearchAlgorithm implements Algorithm<PromptSearchResult> {
     const templates = o.candidates.map(toTemplate);
     const ids: string[] = [];
     for (const t of templates) ids.push((await ctx.store.addResources({ ...base, [o.resourceName]: t })).resourcesId);
-    const log = await AlgorithmLog.open(ctx.store, "prompt-search", { budget: o.budget, seed: o.seed, candidates: templates.map((t) => t.template) });
+    const log = await AlgorithmLog.open(ctx.store, "prompt-search", {
+      budget: o.budget,
+      seed: o.seed,
+      candidates: templates.map((t) => t.template),
+    });
     let error: unknown = null;
     try {
       const r = await race(
-        { candidates: templates.length, taskCount: tasks.length, budget: o.budget, seed: o.seed, incumbent: o.incumbent, confidence: o.confidence, rewardRange: o.rewardRange },
+        {
+          candidates: templates.length,
+          taskCount: tasks.length,
+          budget: o.budget,
+          seed: o.seed,
+          incumbent: o.incumbent,
+          confidence: o.confidence,
+          rewardRange: o.rewardRange,
+        },
         async (cands, taskIdx, round) => {
-          const jobs = cands.flatMap((c) => taskIdx.map((t) => ({ resourcesId: ids[c], input: tasks[t], metadata: { algorithm: "prompt-search", logRolloutId: log.rolloutId, round, candidate: c, task: t } })));
+          const jobs = cands.flatMap((c) =>
+            taskIdx.map((t) => ({
+              resourcesId: ids[c],
+              input: tasks[t],
+              metadata: { algorithm: "prompt-search", logRolloutId: log.rolloutId, round, candidate: c, task: t },
+            })),
+          );
           const flat = await rolloutRewards(ctx, jobs, o.rewardRange[0]);
           return cands.map((_, j) => flat.slice(j * taskIdx.length, (j + 1) * taskIdx.length));
         },
       );
-      const candidates: CandidateScore[] = r.candidates.map((c) => ({ index: c.index, template: templates[c.index].template, resourcesId: ids[c.index], n: c.n, mean: c.mean, lo: c.lo, hi: c.hi, eliminatedInRound: c.eliminatedInRound }));
+      const candidates: CandidateScore[] = r.candidates.map((c) => ({
+        index: c.index,
+        template: templates[c.index].template,
+        resourcesId: ids[c.index],
+        n: c.n,
+        mean: c.mean,
+        lo: c.lo,
+        hi: c.hi,
+        eliminatedInRound: c.eliminatedInRound,
+      }));
       for (const c of candidates)
-        await log.record("arclight.prompt_search.score", { candidate: c.index, template: c.template, resourcesId: c.resourcesId, n: c.n, mean: c.n ? c.mean : null, lo: c.lo, hi: c.hi, eliminatedInRound: c.eliminatedInRound, best: c.index === r.best, winner: c.index === r.winner });
+        await log.record("arclight.prompt_search.score", {
+          candidate: c.index,
+          template: c.template,
+          resourcesId: c.resourcesId,
+          n: c.n,
+          mean: c.n ? c.mean : null,
+          lo: c.lo,
+          hi: c.hi,
+          eliminatedInRound: c.eliminatedInRound,
+          best: c.index === r.best,
+          winner: c.index === r.winner,
+        });
       const winnerTemplate = r.winner === null ? null : templates[r.winner].template;
       // The winner becomes the latest resources, so the next run of the agent uses it.
       if (r.winner !== null) await ctx.store.addResources({ ...base, [o.resourceName]: templates[r.winner] });
       const fmt = (c: CandidateScore) => `#${c.index} ${c.mean.toFixed(3)} [${c.lo.toFixed(3)}, ${c.hi.toFixed(3)}] n=${c.n}`;
-      ctx.log(`promptSearch: ${r.spent}/${o.budget} rollouts; best ${fmt(candidates[r.best])}; ${r.separated ? `winner #${r.winner}` : `no decisive winner${r.winner !== null ? `, keeping #${r.winner}` : ""}`}`);
-      return { candidates, best: r.best, winner: r.winner, separated: r.separated, winnerTemplate, spent: r.spent, budget: o.budget, rounds: r.rounds, comparisons: r.comparisons, logRolloutId: log.rolloutId };
+      ctx.log(
+        `promptSearch: ${r.spent}/${o.budget} rollouts; best ${fmt(candidates[r.best])}; ${r.separated ? `winner #${r.winner}` : `no decisive winner${r.winner !== null ? `, keeping #${r.winner}` : ""}`}`,
+      );
+      return {
+        candidates,
+        best: r.best,
+        winner: r.winner,
+        separated: r.separated,
+        winnerTemplate,
+        spent: r.spent,
+        budget: o.budget,
+        rounds: r.rounds,
+        comparisons: r.comparisons,
+        logRolloutId: log.rolloutId,
+      };
     } catch (e) {
       error = e;
       throw e;

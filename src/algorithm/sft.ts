@@ -19,7 +19,9 @@ const SftOptionsSchema = z
     tokenizer: z.custom<TokenizerLike>((t) => !!t && typeof (t as TokenizerLike).encode === "function", "a tokenizer"),
     model: z.string().min(1).default("arclight-policy"),
     /** How the proxy renders conversations (tools included) for the policy; default the tokenizer's own template. */
-    chatTemplate: z.custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate").optional(),
+    chatTemplate: z
+      .custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate")
+      .optional(),
     /** Samples per task when sampling fresh rollouts. */
     samplesPerTask: z.number().int().min(1).max(256).default(4),
     /** Keep responses whose reward is at least this. */
@@ -64,47 +66,70 @@ export class SftAlgorithm implements Algorithm<SftResult> {
   async run(ctx: AlgorithmContext): Promise<SftResult> {
     const o = this.o;
     recordSeed("sft", o.seed);
-    return withServedPolicy(ctx, o, "sft", { ...o, policy: undefined, tokenizer: undefined, chatTemplate: undefined }, async (served, metrics) => {
-      const history: SftResult["history"] = [];
-      let kept = 0;
-      let step = 0;
-      const before = await evaluate(ctx, served.evalResourcesId, 0);
-      await metrics.write("val", 0, { valReward: before });
-      for (let round = 0; round < o.rounds; round++) {
-        const rollouts: Rollout[] = o.fromStore
-          ? (await ctx.store.queryRollouts({ status: "succeeded", mode: "train" })).filter((r) => (r.metadata as { kind?: unknown }).kind !== "algorithm")
-          : await runGroups(ctx, ctx.train, o.samplesPerTask, served.trainResourcesId, { round, algorithm: "sft" }, round * ctx.train.length);
-        const { samples, fallbacks } = await collectSamples(ctx.store, rollouts, o.adapter, { shape: o.shape });
-        if (fallbacks.length) ctx.log(`sft: round ${round}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
-        const chosen = this.filter(samples);
-        kept += chosen.length;
-        await metrics.write("data", step, { kept: chosen.length, candidates: samples.length, meanReward: mean(samples.map((s) => s.reward)) });
-        if (!chosen.length) {
-          ctx.log(`sft: round ${round}: no response reached reward ${o.minReward}; nothing to learn from`);
-          continue;
-        }
-        const perEpoch = Math.ceil(chosen.length / o.batchSize);
-        const bar = o.progress ? progress({ total: perEpoch * o.epochs, label: `SFT round ${round + 1}` }) : null;
-        for (let e = 0; e < o.epochs; e++) {
-          const order = shuffled(chosen, o.seed + round * 1000 + e);
-          for (let b = 0; b < perEpoch; b++) {
-            if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
-            const part = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
-            const masked = part.some((s) => s.mask) ? { mask: part.map((s) => s.mask ?? s.response.map(() => 1)) } : {};
-            const stats: TrainStats = await o.policy.trainStep({ prompts: part.map((s) => s.prompt), responses: part.map((s) => s.response), ...masked }, { loss: "sft", lr: o.lr });
-            step++;
-            history.push({ step, loss: stats.loss, tokensPerSecond: stats.tokensPerSecond });
-            await metrics.write("train", step, { loss: stats.loss, tokensPerSecond: stats.tokensPerSecond, gradNorm: stats.gradNorm });
-            bar?.update(e * perEpoch + b + 1, { loss: Math.round(stats.loss * 1000) / 1000 });
+    return withServedPolicy(
+      ctx,
+      o,
+      "sft",
+      { ...o, policy: undefined, tokenizer: undefined, chatTemplate: undefined },
+      async (served, metrics) => {
+        const history: SftResult["history"] = [];
+        let kept = 0;
+        let step = 0;
+        const before = await evaluate(ctx, served.evalResourcesId, 0);
+        await metrics.write("val", 0, { valReward: before });
+        for (let round = 0; round < o.rounds; round++) {
+          const rollouts: Rollout[] = o.fromStore
+            ? (await ctx.store.queryRollouts({ status: "succeeded", mode: "train" })).filter(
+                (r) => (r.metadata as { kind?: unknown }).kind !== "algorithm",
+              )
+            : await runGroups(
+                ctx,
+                ctx.train,
+                o.samplesPerTask,
+                served.trainResourcesId,
+                { round, algorithm: "sft" },
+                round * ctx.train.length,
+              );
+          const { samples, fallbacks } = await collectSamples(ctx.store, rollouts, o.adapter, { shape: o.shape });
+          if (fallbacks.length)
+            ctx.log(`sft: round ${round}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
+          const chosen = this.filter(samples);
+          kept += chosen.length;
+          await metrics.write("data", step, {
+            kept: chosen.length,
+            candidates: samples.length,
+            meanReward: mean(samples.map((s) => s.reward)),
+          });
+          if (!chosen.length) {
+            ctx.log(`sft: round ${round}: no response reached reward ${o.minReward}; nothing to learn from`);
+            continue;
           }
+          const perEpoch = Math.ceil(chosen.length / o.batchSize);
+          const bar = o.progress ? progress({ total: perEpoch * o.epochs, label: `SFT round ${round + 1}` }) : null;
+          for (let e = 0; e < o.epochs; e++) {
+            const order = shuffled(chosen, o.seed + round * 1000 + e);
+            for (let b = 0; b < perEpoch; b++) {
+              if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error("aborted");
+              const part = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
+              const masked = part.some((s) => s.mask) ? { mask: part.map((s) => s.mask ?? s.response.map(() => 1)) } : {};
+              const stats: TrainStats = await o.policy.trainStep(
+                { prompts: part.map((s) => s.prompt), responses: part.map((s) => s.response), ...masked },
+                { loss: "sft", lr: o.lr },
+              );
+              step++;
+              history.push({ step, loss: stats.loss, tokensPerSecond: stats.tokensPerSecond });
+              await metrics.write("train", step, { loss: stats.loss, tokensPerSecond: stats.tokensPerSecond, gradNorm: stats.gradNorm });
+              bar?.update(e * perEpoch + b + 1, { loss: Math.round(stats.loss * 1000) / 1000 });
+            }
+          }
+          bar?.done();
         }
-        bar?.done();
-      }
-      const after = await evaluate(ctx, served.evalResourcesId, step);
-      await metrics.write("val", step, { valReward: after });
-      ctx.log(`sft: ${kept} responses, ${step} steps; val reward ${before?.toFixed(3) ?? "n/a"} -> ${after?.toFixed(3) ?? "n/a"}`);
-      return { before, after, kept, steps: step, history, metricsRolloutId: metrics.rolloutId };
-    });
+        const after = await evaluate(ctx, served.evalResourcesId, step);
+        await metrics.write("val", step, { valReward: after });
+        ctx.log(`sft: ${kept} responses, ${step} steps; val reward ${before?.toFixed(3) ?? "n/a"} -> ${after?.toFixed(3) ?? "n/a"}`);
+        return { before, after, kept, steps: step, history, metricsRolloutId: metrics.rolloutId };
+      },
+    );
   }
 
   /** Samples whose credit reaches minReward; with bestOnly, only those of each group's best rollout (mean credit; all its calls). */

@@ -47,7 +47,7 @@ export async function dispatch(argv: string[]): Promise<number> {
       process.stderr.write(`arclight: unknown command ${sub}\n\n${helpText()}\n`);
       return 2;
     }
-    process.stdout.write((cmd ? cmd.usage : helpText()) + "\n");
+    process.stdout.write(`${cmd ? cmd.usage : helpText()}\n`);
     return 0;
   }
   const cmd = commands.get(name);

@@ -12,7 +12,7 @@ registerCommand("kernel", {
   usage: [
     "usage: arclight kernel install [--user | --prefix DIR]",
     "       arclight kernel uninstall [--user | --prefix DIR]",
-    "Registers (removes) the Jupyter kernelspec `arclight`, \"Arclight (TypeScript)\".",
+    'Registers (removes) the Jupyter kernelspec `arclight`, "Arclight (TypeScript)".',
     "Default location: the per-user Jupyter data dir; --prefix DIR uses DIR/share/jupyter/kernels.",
   ].join("\n"),
   run: async (args) => {

@@ -55,7 +55,7 @@ function checkBundle(bundle: unknown, where: string): MimeBundle {
 export function toMimeBundle(value: unknown): MimeBundle {
   let bundle: MimeBundle | undefined;
   if (isDisplayable(value)) {
-    bundle = checkBundle(value[DISPLAY](), "[Symbol.for(\"Jupyter.display\")]()");
+    bundle = checkBundle(value[DISPLAY](), '[Symbol.for("Jupyter.display")]()');
   } else {
     for (const { name, format } of registry()) {
       const b = format(value);
@@ -81,6 +81,6 @@ export function toMimeBundle(value: unknown): MimeBundle {
  */
 function preferPNG(bundle: MimeBundle): MimeBundle {
   if (typeof bundle["image/png"] !== "string" || bundle["image/svg+xml"] === undefined) return bundle;
-  const { ["image/svg+xml"]: _svg, ...rest } = bundle;
+  const { "image/svg+xml": _svg, ...rest } = bundle;
   return rest;
 }

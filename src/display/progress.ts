@@ -73,8 +73,10 @@ export class Progress {
 
   /** Sets the count done so far (absolute, not an increment) and optional figures such as reward. */
   update(n: number, extras?: ProgressExtras): this {
-    if (typeof n !== "number" || !Number.isFinite(n) || n < 0) throw new ValidationError("progress.update", ["n must be a non-negative finite number"]);
-    if (extras !== undefined && (typeof extras !== "object" || extras === null)) throw new ValidationError("progress.update", ["extras must be an object"]);
+    if (typeof n !== "number" || !Number.isFinite(n) || n < 0)
+      throw new ValidationError("progress.update", ["n must be a non-negative finite number"]);
+    if (extras !== undefined && (typeof extras !== "object" || extras === null))
+      throw new ValidationError("progress.update", ["extras must be an object"]);
     this.current = Math.min(n, this.total);
     if (extras) this.extras = { ...this.extras, ...extras };
     if (this.current >= this.total) return this.done();
@@ -107,7 +109,9 @@ export class Progress {
     const width = 20;
     const filled = Math.round(frac * width);
     const bar = "#".repeat(filled) + "-".repeat(width - filled);
-    const extras = Object.entries(this.extras).map(([k, v]) => ` ${k}=${formatValue(v)}`).join("");
+    const extras = Object.entries(this.extras)
+      .map(([k, v]) => ` ${k}=${formatValue(v)}`)
+      .join("");
     const state = this.finished ? " done" : "";
     return `${this.label} [${bar}] ${formatValue(this.current)}/${formatValue(this.total)} (${Math.round(frac * 100)}%) ${formatDuration(Date.now() - this.started)}${extras}${state}`;
   }

@@ -12,9 +12,5 @@ export interface Displayable {
 }
 
 export function isDisplayable(x: unknown): x is Displayable {
-  return (
-    (typeof x === "object" || typeof x === "function") &&
-    x !== null &&
-    typeof (x as Record<symbol, unknown>)[DISPLAY] === "function"
-  );
+  return (typeof x === "object" || typeof x === "function") && x !== null && typeof (x as Record<symbol, unknown>)[DISPLAY] === "function";
 }

@@ -29,7 +29,10 @@ export class ArithmeticTokenizer implements TokenizerLike {
         continue;
       }
       const id = SYMBOLS.indexOf(ch as (typeof SYMBOLS)[number]);
-      if (id < 0) throw new ValidationError("ArithmeticTokenizer.encode", [`character ${JSON.stringify(ch)} is not in the vocabulary (digits, "+", "=")`]);
+      if (id < 0)
+        throw new ValidationError("ArithmeticTokenizer.encode", [
+          `character ${JSON.stringify(ch)} is not in the vocabulary (digits, "+", "=")`,
+        ]);
       out.push(id);
       i++;
     }
@@ -39,7 +42,8 @@ export class ArithmeticTokenizer implements TokenizerLike {
   decode(ids: number[], opts: { skipSpecial?: boolean } = {}): string {
     let out = "";
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new ValidationError("ArithmeticTokenizer.decode", [`id ${id} is outside 0..${this.vocabSize - 1}`]);
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
+        throw new ValidationError("ArithmeticTokenizer.decode", [`id ${id} is outside 0..${this.vocabSize - 1}`]);
       if (id === this.eosId) out += opts.skipSpecial ? "" : EOS;
       else out += SYMBOLS[id];
     }

@@ -49,7 +49,15 @@ export const additionAgent: Agent<AdditionTask> = rollout(
 );
 
 /** The demo's policy: a 2-layer Qwen2-style transformer over the 13-token vocabulary. */
-export const ARITHMETIC_POLICY: Omit<PolicyConfig, "seed"> = { family: "qwen2", layers: 2, dModel: 32, heads: 2, kvHeads: 1, vocab: 13, ctx: 8 };
+export const ARITHMETIC_POLICY: Omit<PolicyConfig, "seed"> = {
+  family: "qwen2",
+  layers: 2,
+  dModel: 32,
+  heads: 2,
+  kvHeads: 1,
+  vocab: 13,
+  ctx: 8,
+};
 
 const TrainArithmeticSchema = z
   .object({
@@ -122,4 +130,3 @@ export async function trainArithmetic(options: TrainArithmeticOptions): Promise<
   const result = await trainer.fit<GrpoResult>(additionAgent, { train: tasks, val: tasks });
   return { ...result, tasks, seconds: (performance.now() - t0) / 1000 };
 }
-

@@ -18,7 +18,17 @@ export async function runDemo(dir = "runs/demo"): Promise<{ before: number | nul
   try {
     const r = await trainArithmetic({ store, ...DEMO_CONFIG, progress: true });
     const report = join(root, "report.html");
-    await writeFile(report, renderReport({ before: r.before, after: r.after, history: r.history, seconds: r.seconds, config: { ...DEMO_CONFIG, policy: ARITHMETIC_POLICY, tasks: r.tasks.length }, runInfo: runInfo() }));
+    await writeFile(
+      report,
+      renderReport({
+        before: r.before,
+        after: r.after,
+        history: r.history,
+        seconds: r.seconds,
+        config: { ...DEMO_CONFIG, policy: ARITHMETIC_POLICY, tasks: r.tasks.length },
+        runInfo: runInfo(),
+      }),
+    );
     console.log(`report: ${report} (${r.seconds.toFixed(0)} s)`);
     return { before: r.before, after: r.after, report };
   } finally {

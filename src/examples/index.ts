@@ -11,7 +11,12 @@ export {
 } from "./arithmetic.js";
 export { runDemo, DEMO_CONFIG } from "./demo.js";
 export { renderReport, curveRows, type DemoReport } from "./report.js";
-export { startScriptedOptimizer, DEFAULT_RULES as SCRIPTED_RULES, type ScriptedOptimizer, type ScriptedRule } from "../algorithm/apo-scripted.js";
+export {
+  startScriptedOptimizer,
+  DEFAULT_RULES as SCRIPTED_RULES,
+  type ScriptedOptimizer,
+  type ScriptedRule,
+} from "../algorithm/apo-scripted.js";
 export { ToolTaskTokenizer, CALCULATE, CALL_OPEN, CALL_CLOSE } from "./tool-agent-tokenizer.js";
 export {
   calculate,

@@ -23,7 +23,11 @@ export const aiSdkCalculatorAgent: Agent<CalcTask> = rollout(
       model: provider.chatModel(model),
       prompt: question(task),
       tools: {
-        [CALCULATE]: tool({ description: CALCULATE_DESCRIPTION, inputSchema: calculateInput, execute: async ({ expression }) => calculate(expression) }),
+        [CALCULATE]: tool({
+          description: CALCULATE_DESCRIPTION,
+          inputSchema: calculateInput,
+          execute: async ({ expression }) => calculate(expression),
+        }),
       },
       stopWhen: stepCountIs(4),
       temperature: s.temperature,
@@ -49,7 +53,14 @@ export const langchainCalculatorAgent: Agent<CalcTask> = rollout(
       description: CALCULATE_DESCRIPTION,
       schema: calculateInput,
     });
-    const llm = new ChatOpenAI({ model, apiKey: "none", configuration: { baseURL: endpoint }, temperature: s.temperature, maxTokens: s.max_tokens, maxRetries: 0 });
+    const llm = new ChatOpenAI({
+      model,
+      apiKey: "none",
+      configuration: { baseURL: endpoint },
+      temperature: s.temperature,
+      maxTokens: s.max_tokens,
+      maxRetries: 0,
+    });
     const withTools = llm.bindTools([calculator]);
     const messages: import("@langchain/core/messages").BaseMessage[] = [new HumanMessage(question(task))];
     let answer = "";
@@ -80,7 +91,14 @@ export const openaiAgentsCalculatorAgent: Agent<CalcTask> = rollout(
       instructions: "Use the calculate tool, then answer with the number.",
       model: new OpenAIChatCompletionsModel(client as never, model),
       modelSettings: { temperature: s.temperature, maxTokens: s.max_tokens },
-      tools: [tool({ name: CALCULATE, description: CALCULATE_DESCRIPTION, parameters: calculateInput, execute: async ({ expression }) => calculate(expression) })],
+      tools: [
+        tool({
+          name: CALCULATE,
+          description: CALCULATE_DESCRIPTION,
+          parameters: calculateInput,
+          execute: async ({ expression }) => calculate(expression),
+        }),
+      ],
     });
     const result = await run(agent, question(task), { maxTurns: 4 });
     emitReward(scoreCalc(task, String(result.finalOutput ?? "")));
@@ -99,7 +117,11 @@ export const anthropicCalculatorAgent: Agent<CalcTask> = rollout(
       {
         name: CALCULATE,
         description: CALCULATE_DESCRIPTION,
-        input_schema: { type: "object" as const, properties: { expression: { type: "string", description: "e.g. 12*7+3" } }, required: ["expression"] },
+        input_schema: {
+          type: "object" as const,
+          properties: { expression: { type: "string", description: "e.g. 12*7+3" } },
+          required: ["expression"],
+        },
       },
     ];
     const messages: import("@anthropic-ai/sdk").Anthropic.MessageParam[] = [{ role: "user", content: question(task) }];
@@ -116,7 +138,11 @@ export const anthropicCalculatorAgent: Agent<CalcTask> = rollout(
       }
       messages.push({
         role: "user",
-        content: uses.map((u) => ({ type: "tool_result" as const, tool_use_id: u.id, content: calculate(String((u.input as { expression?: unknown }).expression ?? "")) })),
+        content: uses.map((u) => ({
+          type: "tool_result" as const,
+          tool_use_id: u.id,
+          content: calculate(String((u.input as { expression?: unknown }).expression ?? "")),
+        })),
       });
     }
     emitReward(scoreCalc(task, answer));

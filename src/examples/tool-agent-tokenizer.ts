@@ -46,8 +46,13 @@ export class ToolTaskTokenizer {
     for (let i = 0; i < text.length; ) {
       // uncased, like the letters of the task need nothing more
       const lower = text[i].toLowerCase();
-      const hit = this.byLength.find((t) => (t.length > 1 ? text.startsWith(t, i) && (opts.allowSpecial || !SPECIALS.includes(t as never)) : t === lower));
-      if (!hit) throw new ValidationError("ToolTaskTokenizer.encode", [`character ${JSON.stringify(text[i])} at ${i} is not in the calculator task's vocabulary`]);
+      const hit = this.byLength.find((t) =>
+        t.length > 1 ? text.startsWith(t, i) && (opts.allowSpecial || !SPECIALS.includes(t as never)) : t === lower,
+      );
+      if (!hit)
+        throw new ValidationError("ToolTaskTokenizer.encode", [
+          `character ${JSON.stringify(text[i])} at ${i} is not in the calculator task's vocabulary`,
+        ]);
       out.push(this.ids.get(hit)!);
       i += hit.length;
     }
@@ -57,7 +62,8 @@ export class ToolTaskTokenizer {
   decode(ids: number[], opts: { skipSpecial?: boolean } = {}): string {
     let out = "";
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new ValidationError("ToolTaskTokenizer.decode", [`id ${id} is outside 0..${this.vocabSize - 1}`]);
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
+        throw new ValidationError("ToolTaskTokenizer.decode", [`id ${id} is outside 0..${this.vocabSize - 1}`]);
       if (id < SPECIALS.length && opts.skipSpecial) continue;
       out += this.vocab[id];
     }
@@ -72,7 +78,8 @@ export class ToolTaskTokenizer {
   applyChatTemplate(messages: readonly ToolTurn[], opts: ToolRenderOptions = {}): string {
     const where = "ToolTaskTokenizer.applyChatTemplate";
     const unknown = (opts.tools ?? []).map((t) => t.function?.name).filter((n) => n !== CALCULATE);
-    if (unknown.length) throw new ValidationError(where, [`the calculator model knows only the ${CALCULATE} tool, not ${unknown.join(", ")}`]);
+    if (unknown.length)
+      throw new ValidationError(where, [`the calculator model knows only the ${CALCULATE} tool, not ${unknown.join(", ")}`]);
     let out = opts.tools?.length ? "<|tools|>" : "";
     for (const m of messages) {
       if (m.role === "system" || m.role === "developer") continue;
@@ -95,7 +102,8 @@ export class ToolTaskTokenizer {
 }
 
 function expressionOf(where: string, f: { name: string; arguments: string }): string {
-  if (f.name !== CALCULATE) throw new ValidationError(where, [`tool call to ${JSON.stringify(f.name)}: the calculator model knows only ${CALCULATE}`]);
+  if (f.name !== CALCULATE)
+    throw new ValidationError(where, [`tool call to ${JSON.stringify(f.name)}: the calculator model knows only ${CALCULATE}`]);
   let args: unknown;
   try {
     args = JSON.parse(f.arguments);

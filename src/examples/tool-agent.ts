@@ -26,7 +26,12 @@ export const CALCULATE_TOOL = {
   function: {
     name: CALCULATE,
     description: CALCULATE_DESCRIPTION,
-    parameters: { type: "object", properties: { expression: { type: "string", description: "e.g. 12*7+3" } }, required: ["expression"], additionalProperties: false },
+    parameters: {
+      type: "object",
+      properties: { expression: { type: "string", description: "e.g. 12*7+3" } },
+      required: ["expression"],
+      additionalProperties: false,
+    },
   },
 };
 
@@ -91,7 +96,8 @@ function evaluate(src: string): number {
  * them without copying the +/- (train loss 0 while most val signs come out wrong, measured 2026-12-02).
  */
 export function calculatorTasks(count: number, seed = 0, exclude: readonly CalcTask[] = []): CalcTask[] {
-  if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new RangeError(`calculatorTasks: count must be an integer in 1..100000, got ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > 100_000)
+    throw new RangeError(`calculatorTasks: count must be an integer in 1..100000, got ${count}`);
   if (!Array.isArray(exclude)) throw new TypeError("calculatorTasks: exclude must be an array of tasks");
   const skip = new Set(exclude.map((t) => t?.expression));
   // refuse an exclusion that leaves no expression rather than loop forever
@@ -172,13 +178,20 @@ export const calculatorAgent: Agent<CalcTask> = rollout(
  */
 export function scriptedEpisode(tokenizer: ToolTaskTokenizer, task: CalcTask): { prompt: number[]; response: number[] }[] {
   const tools = [CALCULATE_TOOL];
-  const call = { id: "call_0", type: "function" as const, function: { name: CALCULATE, arguments: JSON.stringify({ expression: task.expression }) } };
+  const call = {
+    id: "call_0",
+    type: "function" as const,
+    function: { name: CALCULATE, arguments: JSON.stringify({ expression: task.expression }) },
+  };
   const user = { role: "user", content: question(task) };
   const enc = (text: string) => tokenizer.encode(text, { allowSpecial: true });
   const p1 = enc(tokenizer.applyChatTemplate([user], { tools, addGenerationPrompt: true }));
   const r1 = [...enc(`${CALL_OPEN}${task.expression}${CALL_CLOSE}`), tokenizer.eosId];
   const p2 = enc(
-    tokenizer.applyChatTemplate([user, { role: "assistant", content: "", tool_calls: [call] }, { role: "tool", content: calculate(task.expression) }], { tools, addGenerationPrompt: true }),
+    tokenizer.applyChatTemplate(
+      [user, { role: "assistant", content: "", tool_calls: [call] }, { role: "tool", content: calculate(task.expression) }],
+      { tools, addGenerationPrompt: true },
+    ),
   );
   const r2 = [...enc(String(task.answer)), tokenizer.eosId];
   return [
@@ -281,7 +294,14 @@ export async function trainToolAgent(o: TrainToolAgentOptions) {
   const policy = await Policy.create({ ...calculatorPolicyConfig(tokenizer), seed });
   const train = calculatorTasks(o.trainTasks ?? 256, seed);
   const val = calculatorTasks(o.valTasks ?? 32, seed + 1000);
-  const warm = await warmStart(policy, tokenizer, { tasks: train, steps: o.warmSteps ?? 150, batchSize: 32, lr: o.warmLr ?? 6e-3, seed, onStep: o.onWarmStep });
+  const warm = await warmStart(policy, tokenizer, {
+    tasks: train,
+    steps: o.warmSteps ?? 150,
+    batchSize: 32,
+    lr: o.warmLr ?? 6e-3,
+    seed,
+    onStep: o.onWarmStep,
+  });
   const algorithm = grpo({
     policy,
     tokenizer,
@@ -305,6 +325,8 @@ export async function trainToolAgent(o: TrainToolAgentOptions) {
     onStep: o.onStep,
   });
   const t0 = performance.now();
-  const result = await new Trainer({ store: o.store, algorithm, nRunners: o.nRunners ?? 4, log: () => {} }).fit<import("../algorithm/grpo.js").GrpoResult>(calculatorAgent, { train, val });
+  const result = await new Trainer({ store: o.store, algorithm, nRunners: o.nRunners ?? 4, log: () => {} }).fit<
+    import("../algorithm/grpo.js").GrpoResult
+  >(calculatorAgent, { train, val });
   return { ...result, warmLosses: warm.losses, tokenizer, seconds: (performance.now() - t0) / 1000 };
 }

@@ -64,7 +64,10 @@ function startDecoder(): Worker {
   const fromSource = import.meta.url.endsWith(".ts");
   const url = new URL(`./parquet-worker${fromSource ? ".ts" : ".js"}`, import.meta.url);
   const worker = fromSource
-    ? new Worker(`import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true })
+    ? new Worker(
+        `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`,
+        { eval: true },
+      )
     : new Worker(url);
   worker.unref();
   worker.on("message", (m: { id: number; ipc?: Uint8Array; error?: string }) => {
@@ -141,7 +144,11 @@ async function decodeAll(files: readonly string[], columns: readonly string[], w
  * no rows. A file without one of the columns (written before it existed)
  * gets it computed (derived columns) or as nulls (legacy-columns.ts).
  */
-export async function readParquetArrow(files: readonly string[], columns: readonly string[], opts: { workerMinBytes?: number } = {}): Promise<ArrowColumns> {
+export async function readParquetArrow(
+  files: readonly string[],
+  columns: readonly string[],
+  opts: { workerMinBytes?: number } = {},
+): Promise<ArrowColumns> {
   const tables: Table[] = (await decodeAll(files, columns, opts.workerMinBytes ?? WORKER_MIN_BYTES)).map((ipc) => tableFromIPC(ipc));
   const out: Record<string, Column<unknown>> = {};
   let rows = 0;

@@ -118,7 +118,13 @@ export function frameSchema(t: ColumnTable): Record<string, ColumnKind | "null">
 // ---------------------------------------------------------------------------
 // The span frame's columns
 
-const KIND_OF_TYPE: Record<string, ColumnKind> = { VARCHAR: "string", BIGINT: "int", DOUBLE: "float64", TIMESTAMPTZ: "timestamp", BOOLEAN: "boolean" };
+const KIND_OF_TYPE: Record<string, ColumnKind> = {
+  VARCHAR: "string",
+  BIGINT: "int",
+  DOUBLE: "float64",
+  TIMESTAMPTZ: "timestamp",
+  BOOLEAN: "boolean",
+};
 /** Parquet columns that hold JSON text: not base columns of the frame (attributes has its own option). */
 const JSON_COLUMNS = new Set(["attributes", "events", "links", "resource"]);
 

@@ -26,9 +26,7 @@ export interface DirState {
 export function checkStoreDir(dir: string, where: string): void {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new NotFoundError("store directory", dir);
   const hasLayout =
-    existsSync(join(dir, STORE_LAYOUT.walDir)) ||
-    existsSync(join(dir, STORE_LAYOUT.spansDir)) ||
-    listStoreDir(dir).snapshots.length > 0;
+    existsSync(join(dir, STORE_LAYOUT.walDir)) || existsSync(join(dir, STORE_LAYOUT.spansDir)) || listStoreDir(dir).snapshots.length > 0;
   if (!hasLayout) throw new NotFoundError(`${where}: Arclight store (no wal/, spans/ or snapshot) in`, dir);
 }
 
@@ -40,7 +38,11 @@ export function readDirState(dir: string): DirState {
     let base = 0;
     for (let i = snapshots.length - 1; i >= 0; i--) {
       try {
-        const snap = JSON.parse(readFileSync(snapshotPath(dir, snapshots[i]), "utf8")) as { format: number; segment: number; state: WalRecord };
+        const snap = JSON.parse(readFileSync(snapshotPath(dir, snapshots[i]), "utf8")) as {
+          format: number;
+          segment: number;
+          state: WalRecord;
+        };
         if (snap.format === 1) {
           recs.push(snap.state);
           base = snap.segment;
@@ -195,7 +197,11 @@ export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult
     else {
       const c = await duckdb();
       try {
-        arrow = await queryArrow(c, `SELECT ${scan.columns.join(", ")} FROM (${await partsSql(partFiles)}) WHERE ${scan.where}`, scan.columns);
+        arrow = await queryArrow(
+          c,
+          `SELECT ${scan.columns.join(", ")} FROM (${await partsSql(partFiles)}) WHERE ${scan.where}`,
+          scan.columns,
+        );
       } finally {
         c.closeSync();
       }

@@ -12,7 +12,16 @@ import { parseOrThrow } from "../types/validate.js";
 import { ColumnBuilder, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
-import { checkSource, loadSpans, loadState, parseFilter, type FrameSource, type SpanFilter, type SpanRecord, recordToSpan as toSpan } from "./source.js";
+import {
+  checkSource,
+  loadSpans,
+  loadState,
+  parseFilter,
+  type FrameSource,
+  type SpanFilter,
+  type SpanRecord,
+  recordToSpan as toSpan,
+} from "./source.js";
 
 export type { FrameSource, SpanFilter } from "./source.js";
 
@@ -45,7 +54,7 @@ function contexts(state: DirState): Map<string, RolloutContext> {
   }
   const out = new Map<string, RolloutContext>();
   for (const r of state.rollouts) {
-    const resourcesIndex = r.resourcesId ? firstSeen.get(r.resourcesId) ?? null : null;
+    const resourcesIndex = r.resourcesId ? (firstSeen.get(r.resourcesId) ?? null) : null;
     const ms = r.metadata?.step;
     const step = typeof ms === "number" && Number.isFinite(ms) ? ms : resourcesIndex;
     const attempts = (byRollout.get(r.rolloutId) ?? []).sort((a, b) => a.sequenceId - b.sequenceId);
@@ -123,7 +132,10 @@ export async function attempts(source: FrameSource): Promise<ColumnTable> {
   const b = new ColumnBuilder(ATTEMPT_COLUMNS);
   const order = new Map(state.rollouts.map((r) => [r.rolloutId, r.startTime]));
   const list = [...state.attempts].sort(
-    (a, c) => (order.get(a.rolloutId) ?? 0) - (order.get(c.rolloutId) ?? 0) || a.rolloutId.localeCompare(c.rolloutId) || a.sequenceId - c.sequenceId,
+    (a, c) =>
+      (order.get(a.rolloutId) ?? 0) - (order.get(c.rolloutId) ?? 0) ||
+      a.rolloutId.localeCompare(c.rolloutId) ||
+      a.sequenceId - c.sequenceId,
   );
   for (const a of list) {
     b.push({
@@ -216,7 +228,13 @@ export function isLlmRecord(s: SpanRecord): boolean {
 function contentText(c: unknown): string | null {
   if (typeof c === "string") return c;
   if (Array.isArray(c)) {
-    const parts = c.map((p) => (typeof p === "string" ? p : p && typeof p === "object" && typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : null));
+    const parts = c.map((p) =>
+      typeof p === "string"
+        ? p
+        : p && typeof p === "object" && typeof (p as { text?: unknown }).text === "string"
+          ? (p as { text: string }).text
+          : null,
+    );
     const text = parts.filter((p): p is string => p !== null);
     return text.length ? text.join("") : null;
   }
@@ -241,7 +259,9 @@ export function messagesText(messages: unknown): string | null {
 function responseText(attrs: Attributes | null): string | null {
   const out = parseJsonText(attrs?.[GEN_AI.outputMessages]);
   if (Array.isArray(out)) {
-    const texts = out.map((o) => (o && typeof o === "object" ? contentText((o as { content?: unknown }).content) : typeof o === "string" ? o : null));
+    const texts = out.map((o) =>
+      o && typeof o === "object" ? contentText((o as { content?: unknown }).content) : typeof o === "string" ? o : null,
+    );
     const t = texts.filter((x): x is string => x !== null);
     return t.length ? t.join("\n") : null;
   }
@@ -268,7 +288,20 @@ const LLM_COLUMNS: ColumnSpec[] = [
   { name: "start_time", kind: "timestamp" },
 ];
 
-const LLM_READ = ["rollout_id", "attempt_id", "span_id", "sequence_id", "name", "start_time", "end_time", "status_code", "model", "input_tokens", "output_tokens", "is_llm_call"];
+const LLM_READ = [
+  "rollout_id",
+  "attempt_id",
+  "span_id",
+  "sequence_id",
+  "name",
+  "start_time",
+  "end_time",
+  "status_code",
+  "model",
+  "input_tokens",
+  "output_tokens",
+  "is_llm_call",
+];
 
 /** One row per LLM call (spans with GenAI attributes): model, prompt and response text, tokens, latency, agent. */
 export async function llmCalls(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
@@ -326,7 +359,6 @@ const TRIPLET_COLUMNS: ColumnSpec[] = [
   { name: "reward", kind: "float64" },
   { name: "step", kind: "int" },
 ];
-
 
 /**
  * The adapter's (prompt, response, reward) triplets of each rollout's latest

@@ -32,12 +32,20 @@ export async function rolloutSummary(source: FrameSource): Promise<ColumnTable> 
     last: number;
   }
   const acc = new Map<string, Acc>();
-  const fold = (rolloutId: string, attemptId: string, part: Omit<Acc, "reward" | "rewardKey"> & { reward: number | null; rewardSeq: number }) => {
+  const fold = (
+    rolloutId: string,
+    attemptId: string,
+    part: Omit<Acc, "reward" | "rewardKey"> & { reward: number | null; rewardSeq: number },
+  ) => {
     const c = ctx.get(rolloutId);
     const latest = c?.attempts.at(-1);
     // Spans of earlier attempts still count as work done; the reward comes from the latest attempt only.
     let a = acc.get(rolloutId);
-    if (!a) acc.set(rolloutId, (a = { spans: 0, llm: 0, inTok: 0, outTok: 0, reward: null, rewardKey: [-1, -1], first: Infinity, last: -Infinity }));
+    if (!a)
+      acc.set(
+        rolloutId,
+        (a = { spans: 0, llm: 0, inTok: 0, outTok: 0, reward: null, rewardKey: [-1, -1], first: Infinity, last: -Infinity }),
+      );
     a.spans += part.spans;
     a.llm += part.llm;
     a.inTok += part.inTok;
@@ -147,7 +155,10 @@ export async function rewardByStep(sourceOrRewards: FrameSource | ColumnTable, o
   const by = opts.by ?? "step";
   checkColumns(t, [by, "value", "dimension", "primary"], "frames.rewardByStep");
   const dim = opts.dimension;
-  const picked = dim === undefined ? t.params({}).filter((d: { primary: boolean }) => d.primary === true) : t.params({ dim }).filter((d: { dimension: string }, $: { dim: string }) => d.dimension === $.dim);
+  const picked =
+    dim === undefined
+      ? t.params({}).filter((d: { primary: boolean }) => d.primary === true)
+      : t.params({ dim }).filter((d: { dimension: string }, $: { dim: string }) => d.dimension === $.dim);
   return picked
     .groupby(by)
     .rollup({
@@ -177,9 +188,20 @@ export async function latencyByName(source: FrameSource, filter?: SpanFilter): P
        FROM (SELECT name, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0 AS d FROM spans${where.length ? ` WHERE ${where.join(" AND ")}` : ""})
        GROUP BY name ORDER BY p50 DESC, name`,
     );
-    return declareColumnTypes(t, { name: "string", n: "int", mean: "float64", p50: "float64", p90: "float64", p99: "float64", max: "float64" });
+    return declareColumnTypes(t, {
+      name: "string",
+      n: "int",
+      mean: "float64",
+      p50: "float64",
+      p90: "float64",
+      p99: "float64",
+      max: "float64",
+    });
   }
-  const recs = await loadSpans(src, parseFilter(filter, "frames.latencyByName"), { attributes: false, columns: ["name", "start_time", "end_time"] });
+  const recs = await loadSpans(src, parseFilter(filter, "frames.latencyByName"), {
+    attributes: false,
+    columns: ["name", "start_time", "end_time"],
+  });
   const t = aq.table({ name: recs.map((r) => r.name), duration_ms: Float64Array.from(recs, (r) => r.endTime - r.startTime) });
   return t
     .groupby("name")
@@ -210,7 +232,8 @@ function mean(xs: number[]): number | null {
  * plus `diff` (last minus first) when there are two.
  */
 export async function compareRuns(runs: Record<string, FrameSource>): Promise<ColumnTable> {
-  if (typeof runs !== "object" || runs === null || Array.isArray(runs)) throw new ValidationError("frames.compareRuns", ["runs: expected { name: store or dir, ... }"]);
+  if (typeof runs !== "object" || runs === null || Array.isArray(runs))
+    throw new ValidationError("frames.compareRuns", ["runs: expected { name: store or dir, ... }"]);
   const names = Object.keys(runs);
   if (names.length < 1) throw new ValidationError("frames.compareRuns", ["runs: give at least one run"]);
   const metrics = ["rollouts", "succeeded_fraction", "mean_final_reward", "mean_llm_calls", "mean_total_tokens", "median_duration_ms"];

@@ -18,7 +18,8 @@ export function derivedSql(column: string): string {
 
 /** isLlmCall over the attributes column's JSON text; the gate skips the parse for spans that cannot be calls (most). */
 export function isLlmCallText(name: string, attributesJson: string | null): boolean {
-  if (!LLM_CALL_GATE.names.includes(name) && !(attributesJson !== null && LLM_CALL_GATE.substrings.some((s) => attributesJson.includes(s)))) return false;
+  if (!LLM_CALL_GATE.names.includes(name) && !(attributesJson !== null && LLM_CALL_GATE.substrings.some((s) => attributesJson.includes(s))))
+    return false;
   const a = attributesJson === null ? null : parseJsonText(attributesJson);
   return isLlmCall(name, a !== null && typeof a === "object" && !Array.isArray(a) ? (a as Record<string, unknown>) : null);
 }

@@ -56,7 +56,12 @@ export type RewardFn = (ctx: RescoreContext) => number | null | undefined | Prom
 const RescoreOptionsSchema = z
   .object({
     /** Dimension name for write-back and the frame's label (default "rescored"). */
-    name: z.string().min(1).max(128).regex(/^[\w.\-:]+$/, "letters, digits, _ . - : only").default("rescored"),
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\w.\-:]+$/, "letters, digits, _ . - : only")
+      .default("rescored"),
     /** Write the new rewards back as reward spans of that dimension (default false). */
     writeBack: z.boolean().default(false),
     /** Only these rollouts. */
@@ -66,7 +71,6 @@ const RescoreOptionsSchema = z
   })
   .strict();
 export type RescoreOptions = z.input<typeof RescoreOptionsSchema>;
-
 
 function llmCallOf(r: SpanRecord): LlmCall {
   const a = r.attributes ?? {};
@@ -131,7 +135,8 @@ export async function rescore(source: FrameSource, rewardFn: RewardFn, options: 
   if (opts.writeBack && typeof src === "string") {
     throw new ValidationError("rescore", ["writeBack needs a writable store: pass `await openStore(dir)` instead of the directory path"]);
   }
-  if (opts.writeBack && (src as LightningStore).readOnly) throw new ValidationError("rescore", ["writeBack needs a writable store; this one was opened read-only"]);
+  if (opts.writeBack && (src as LightningStore).readOnly)
+    throw new ValidationError("rescore", ["writeBack needs a writable store; this one was opened read-only"]);
 
   const ctx = rolloutContexts(await loadState(src, opts.rolloutIds));
   const filter = parseFilter(opts.rolloutIds ? { rolloutId: opts.rolloutIds } : {}, "rescore");
@@ -155,10 +160,14 @@ export async function rescore(source: FrameSource, rewardFn: RewardFn, options: 
     }
   }
   if (opts.writeBack && original.has(opts.name)) {
-    throw new ValidationError("rescore", [`name ${JSON.stringify(opts.name)} is an original reward dimension of these rollouts; pick a new name`]);
+    throw new ValidationError("rescore", [
+      `name ${JSON.stringify(opts.name)} is an original reward dimension of these rollouts; pick a new name`,
+    ]);
   }
   if (opts.writeBack && alreadyWritten.size) {
-    throw new ValidationError("rescore", [`dimension ${JSON.stringify(opts.name)} was already written back for ${alreadyWritten.size} rollout(s); pick a new name`]);
+    throw new ValidationError("rescore", [
+      `dimension ${JSON.stringify(opts.name)} was already written back for ${alreadyWritten.size} rollout(s); pick a new name`,
+    ]);
   }
 
   const b = new ColumnBuilder([

@@ -130,7 +130,8 @@ export function walRecords(wal: readonly Span[], f: ParsedFilter, withAttributes
 }
 
 function matches(s: SpanRecord, f: ParsedFilter): boolean {
-  if (f.rolloutId !== undefined && (Array.isArray(f.rolloutId) ? !f.rolloutId.includes(s.rolloutId) : s.rolloutId !== f.rolloutId)) return false;
+  if (f.rolloutId !== undefined && (Array.isArray(f.rolloutId) ? !f.rolloutId.includes(s.rolloutId) : s.rolloutId !== f.rolloutId))
+    return false;
   if (f.attemptId !== undefined && s.attemptId !== f.attemptId) return false;
   if (f.name !== undefined && s.name !== f.name) return false;
   if (f.namePrefix !== undefined && !s.name.startsWith(f.namePrefix)) return false;
@@ -140,7 +141,7 @@ function matches(s: SpanRecord, f: ParsedFilter): boolean {
 }
 
 function likePrefix(p: string): string {
-  return sqlString(p.replace(/[\\%_]/g, (c) => `\\${c}`) + "%") + " ESCAPE '\\'";
+  return `${sqlString(`${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)} ESCAPE '\\'`;
 }
 
 /** The filter as a SQL predicate DuckDB pushes into the Parquet scan (bare column vs constant, so min/max stats prune row groups). */
@@ -206,7 +207,21 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
     const n = scan.parquetRows;
     const col = (name: string) => values(scan.parquet[name], n);
     const [rid, aid, seq, tid, sid, pid, name, sc, sm, rw, model, it, ot, llm, attrs] = [
-      "rollout_id", "attempt_id", "sequence_id", "trace_id", "span_id", "parent_id", "name", "status_code", "status_message", "reward", "model", "input_tokens", "output_tokens", "is_llm_call", "attributes",
+      "rollout_id",
+      "attempt_id",
+      "sequence_id",
+      "trace_id",
+      "span_id",
+      "parent_id",
+      "name",
+      "status_code",
+      "status_message",
+      "reward",
+      "model",
+      "input_tokens",
+      "output_tokens",
+      "is_llm_call",
+      "attributes",
     ].map(col);
     const st = timeMs(scan.parquet.start_time, n);
     const et = timeMs(scan.parquet.end_time, n);

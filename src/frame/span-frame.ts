@@ -10,7 +10,17 @@ import { parseOrThrow } from "../types/validate.js";
 import { concat, mapped, memoized, timeMs, type ColumnLike } from "./arrow.js";
 import { coerce, SPAN_BASE_COLUMNS, SPAN_FRAME_SPECS, typedTable, type ColumnKind, type ColumnSpec } from "./columns.js";
 import { scanSpans } from "./dir-reader.js";
-import { checkSource, filterSql, loadSpans, parseAttributes, parseFilter, walRecords, type FrameSource, type SpanFilter, type SpanRecord } from "./source.js";
+import {
+  checkSource,
+  filterSql,
+  loadSpans,
+  parseAttributes,
+  parseFilter,
+  walRecords,
+  type FrameSource,
+  type SpanFilter,
+  type SpanRecord,
+} from "./source.js";
 
 const FRAME_COLUMN_NAMES = SPAN_FRAME_SPECS.map((c) => c.name) as [string, ...string[]];
 
@@ -73,9 +83,17 @@ function nullColumn(rows: number): ColumnLike<null> {
   return mapped({ length: rows } as ArrayLike<null>, () => null);
 }
 
-async function fromDir(dir: string, filter: ReturnType<typeof parseFilter>, read: readonly string[], withAttrs: boolean): Promise<SpanColumns> {
+async function fromDir(
+  dir: string,
+  filter: ReturnType<typeof parseFilter>,
+  read: readonly string[],
+  withAttrs: boolean,
+): Promise<SpanColumns> {
   const where = filterSql(filter);
-  const scan = await scanSpans(dir, { columns: withAttrs ? [...read, "attributes"] : read, where: where.length ? where.join(" AND ") : undefined });
+  const scan = await scanSpans(dir, {
+    columns: withAttrs ? [...read, "attributes"] : read,
+    where: where.length ? where.join(" AND ") : undefined,
+  });
   const tail = walRecords(scan.wal, filter, withAttrs);
   const n = scan.parquetRows;
   const times = (col: string, field: "startTime" | "endTime") => {
@@ -89,12 +107,21 @@ async function fromDir(dir: string, filter: ReturnType<typeof parseFilter>, read
     rows: n + tail.length,
     base: (name) => {
       const col = scan.parquet[name] ?? nullColumn(n);
-      return concat(col as ColumnLike<unknown>, tail.map((r) => r[RECORD_FIELD[name]]));
+      return concat(
+        col as ColumnLike<unknown>,
+        tail.map((r) => r[RECORD_FIELD[name]]),
+      );
     },
     startMs: read.includes("start_time") ? times("start_time", "startTime") : new Float64Array(n + tail.length).fill(NaN),
     endMs: read.includes("end_time") ? times("end_time", "endTime") : new Float64Array(n + tail.length).fill(NaN),
     // Parsed once per row, and only for the rows something reads.
-    attributes: memoized(concat(mapped((attrs ?? nullColumn(n)) as ColumnLike<unknown>, parseAttributes), tail.map((r) => r.attributes)), (a) => a),
+    attributes: memoized(
+      concat(
+        mapped((attrs ?? nullColumn(n)) as ColumnLike<unknown>, parseAttributes),
+        tail.map((r) => r.attributes),
+      ),
+      (a) => a,
+    ),
   };
 }
 
@@ -114,9 +141,12 @@ export async function spans(source: FrameSource, filter?: SpanFilter, options: S
   const flatten = opts.flatten ?? false;
   const wanted = opts.columns ? new Set<string>(opts.columns) : null;
   // duration_ms is derived from the two times, so asking for it reads them.
-  const read = SPAN_BASE_COLUMNS.filter((c) => !wanted || wanted.has(c) || (wanted.has("duration_ms") && (c === "start_time" || c === "end_time")));
+  const read = SPAN_BASE_COLUMNS.filter(
+    (c) => !wanted || wanted.has(c) || (wanted.has("duration_ms") && (c === "start_time" || c === "end_time")),
+  );
   const withAttrs = keepAttrs || flatten !== false;
-  const sc = typeof src === "string" ? await fromDir(src, f, read, withAttrs) : fromRecords(await loadSpans(src, f, { attributes: withAttrs }));
+  const sc =
+    typeof src === "string" ? await fromDir(src, f, read, withAttrs) : fromRecords(await loadSpans(src, f, { attributes: withAttrs }));
 
   const specs: ColumnSpec[] = [...(wanted ? SPAN_FRAME_SPECS.filter((c) => wanted.has(c.name)) : SPAN_FRAME_SPECS)];
   const cols: Record<string, ArrayLike<unknown> | ColumnLike<unknown>> = {};

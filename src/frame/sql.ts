@@ -14,7 +14,6 @@ export interface SqlOptions {
   includeWal?: boolean;
 }
 
-
 /** DuckDB values -> JS values arquero handles: safe bigints become numbers, the rest stays (Dates, strings, null). */
 function jsValue(v: unknown): unknown {
   if (typeof v === "bigint") return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;

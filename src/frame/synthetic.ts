@@ -37,7 +37,10 @@ export function seededRandom(seed: number): () => number {
 
 function hex(rand: () => number, digits: number): string {
   let s = "";
-  while (s.length < digits) s += Math.floor(rand() * 0x100000000).toString(16).padStart(8, "0");
+  while (s.length < digits)
+    s += Math.floor(rand() * 0x100000000)
+      .toString(16)
+      .padStart(8, "0");
   return s.slice(0, digits);
 }
 
@@ -53,7 +56,11 @@ export async function writeSyntheticRun(store: LightningStore, opts: SyntheticRu
   const n = opts.rollouts ?? 24;
   const steps = opts.steps ?? 4;
   const calls = opts.llmCalls ?? 2;
-  for (const [k, v] of [["rollouts", n], ["steps", steps], ["llmCalls", calls]] as const)
+  for (const [k, v] of [
+    ["rollouts", n],
+    ["steps", steps],
+    ["llmCalls", calls],
+  ] as const)
     if (!Number.isInteger(v) || v < 1) throw new ValidationError("writeSyntheticRun", [`${k} must be a positive integer, got ${v}`]);
   const rand = seededRandom(opts.seed ?? 1);
   const idRand = seededRandom(((opts.seed ?? 1) ^ 0x5bd1e995) >>> 0);
@@ -63,7 +70,9 @@ export async function writeSyntheticRun(store: LightningStore, opts: SyntheticRu
   const resourceIds: string[] = [];
   for (let s = 0; s < steps; s++) {
     const r = await store.addResources(
-      { prompt: { resourceType: "prompt_template", template: `Step ${s + 1}: answer with the number only. {question}`, engine: "f-string" } },
+      {
+        prompt: { resourceType: "prompt_template", template: `Step ${s + 1}: answer with the number only. {question}`, engine: "f-string" },
+      },
       `step-${s + 1}-${hex(rand, 6)}`,
     );
     resourceIds.push(r.resourcesId);
@@ -130,7 +139,11 @@ export async function writeSyntheticRun(store: LightningStore, opts: SyntheticRu
         "agentlightning.reward.1.value": formatted ? 1 : 0,
       }),
     );
-    drafts.unshift(span(ro.rolloutId, ro.attempt.attemptId, traceId, rootId, null, "agent.run", rootStart, rewardAt + 1, { [AGL.attrs.agentName]: agent }));
+    drafts.unshift(
+      span(ro.rolloutId, ro.attempt.attemptId, traceId, rootId, null, "agent.run", rootStart, rewardAt + 1, {
+        [AGL.attrs.agentName]: agent,
+      }),
+    );
     await store.addSpans(drafts);
     spanCount += drafts.length;
     await store.updateAttempt(ro.rolloutId, ro.attempt.attemptId, { status: "succeeded" });
@@ -139,7 +152,17 @@ export async function writeSyntheticRun(store: LightningStore, opts: SyntheticRu
   return { rolloutIds, spans: spanCount };
 }
 
-function span(rolloutId: string, attemptId: string, traceId: string, spanId: string, parentId: string | null, name: string, start: number, end: number, attributes: Attributes): Draft {
+function span(
+  rolloutId: string,
+  attemptId: string,
+  traceId: string,
+  spanId: string,
+  parentId: string | null,
+  name: string,
+  start: number,
+  end: number,
+  attributes: Attributes,
+): Draft {
   return {
     rolloutId,
     attemptId,

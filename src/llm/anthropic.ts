@@ -10,11 +10,26 @@ import type { GeneratedChoice, GenerateResult, ToolChoice } from "./backend.js";
 import { ApiError } from "./requests.js";
 
 const cacheControl = z.looseObject({ type: z.string() }).nullable().optional();
-const textBlock = z.strictObject({ type: z.literal("text"), text: z.string(), cache_control: cacheControl, citations: z.array(z.unknown()).nullable().optional() });
-const unsupported = z.looseObject({ type: z.string() }).check((ctx) => {
-  ctx.issues.push({ code: "custom", input: ctx.value, message: `content blocks of type ${JSON.stringify(ctx.value.type)} are not supported by this model` });
+const textBlock = z.strictObject({
+  type: z.literal("text"),
+  text: z.string(),
+  cache_control: cacheControl,
+  citations: z.array(z.unknown()).nullable().optional(),
 });
-const toolUse = z.strictObject({ type: z.literal("tool_use"), id: z.string().min(1), name: z.string().min(1), input: z.record(z.string(), z.unknown()), cache_control: cacheControl });
+const unsupported = z.looseObject({ type: z.string() }).check((ctx) => {
+  ctx.issues.push({
+    code: "custom",
+    input: ctx.value,
+    message: `content blocks of type ${JSON.stringify(ctx.value.type)} are not supported by this model`,
+  });
+});
+const toolUse = z.strictObject({
+  type: z.literal("tool_use"),
+  id: z.string().min(1),
+  name: z.string().min(1),
+  input: z.record(z.string(), z.unknown()),
+  cache_control: cacheControl,
+});
 const toolResult = z.strictObject({
   type: z.literal("tool_result"),
   tool_use_id: z.string().min(1),
@@ -26,7 +41,11 @@ const block = z.union([textBlock, toolUse, toolResult, unsupported]);
 
 export const MessagesRequestSchema = z.strictObject({
   model: z.string().min(1),
-  max_tokens: z.number().int().min(1).max(1 << 16),
+  max_tokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 16),
   messages: z.array(z.strictObject({ role: z.enum(["user", "assistant"]), content: z.union([z.string(), z.array(block)]) })).min(1),
   system: z.union([z.string(), z.array(textBlock)]).optional(),
   tools: z
@@ -51,10 +70,18 @@ export const MessagesRequestSchema = z.strictObject({
   stream: z.boolean().optional(),
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().gt(0).max(1).optional(),
-  top_k: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  top_k: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   metadata: z.strictObject({ user_id: z.string().nullable().optional() }).optional(),
   thinking: z
-    .strictObject({ type: z.literal("disabled") }, { error: "extended thinking is not supported by this model; send { type: \"disabled\" } or leave it out" })
+    .strictObject(
+      { type: z.literal("disabled") },
+      { error: 'extended thinking is not supported by this model; send { type: "disabled" } or leave it out' },
+    )
     .optional(),
   service_tier: z.string().optional(),
 });
@@ -65,7 +92,12 @@ type Block =
   | { type: "tool_result"; tool_use_id: string; content?: string | { text: string }[]; is_error?: boolean };
 
 /** The conversation as chat turns, and the tools and tool choice in OpenAI's terms. */
-export function fromMessages(r: MessagesRequest): { messages: ChatTurn[]; tools?: ToolSpec[]; toolChoice?: ToolChoice; parallelToolCalls?: boolean } {
+export function fromMessages(r: MessagesRequest): {
+  messages: ChatTurn[];
+  tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+} {
   const messages: ChatTurn[] = [];
   const system = typeof r.system === "string" ? r.system : r.system?.map((b) => b.text).join("\n");
   if (system) messages.push({ role: "system", content: system });
@@ -78,7 +110,11 @@ export function fromMessages(r: MessagesRequest): { messages: ChatTurn[]; tools?
     const blocks = m.content as Block[];
     if (m.role === "assistant") {
       const text = blocks.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n");
-      const calls = blocks.flatMap((b) => (b.type === "tool_use" ? [{ id: b.id, type: "function" as const, function: { name: b.name, arguments: JSON.stringify(b.input) } }] : []));
+      const calls = blocks.flatMap((b) =>
+        b.type === "tool_use"
+          ? [{ id: b.id, type: "function" as const, function: { name: b.name, arguments: JSON.stringify(b.input) } }]
+          : [],
+      );
       messages.push({ role: "assistant", content: text, ...(calls.length ? { tool_calls: calls } : {}) });
       continue;
     }
@@ -93,11 +129,27 @@ export function fromMessages(r: MessagesRequest): { messages: ChatTurn[]; tools?
     }
     if (texts.length) messages.push({ role: "user", content: texts.join("\n") });
   }
-  const tools = r.tools?.map((t): ToolSpec => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema } }));
+  const tools = r.tools?.map(
+    (t): ToolSpec => ({
+      type: "function",
+      function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema },
+    }),
+  );
   const c = r.tool_choice;
   const toolChoice: ToolChoice | undefined =
-    c === undefined ? undefined : c.type === "any" ? "required" : c.type === "tool" ? { type: "function", function: { name: c.name } } : c.type;
-  return { messages, ...(tools?.length ? { tools } : {}), ...(toolChoice ? { toolChoice } : {}), ...(c?.disable_parallel_tool_use ? { parallelToolCalls: false } : {}) };
+    c === undefined
+      ? undefined
+      : c.type === "any"
+        ? "required"
+        : c.type === "tool"
+          ? { type: "function", function: { name: c.name } }
+          : c.type;
+  return {
+    messages,
+    ...(tools?.length ? { tools } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
+    ...(c?.disable_parallel_tool_use ? { parallelToolCalls: false } : {}),
+  };
 }
 
 function stopReason(c: GeneratedChoice): string {
@@ -117,7 +169,8 @@ function toolInput(args: string): Record<string, unknown> {
 function contentBlocks(c: GeneratedChoice) {
   const blocks: ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: unknown })[] = [];
   if (c.text || !c.toolCalls?.length) blocks.push({ type: "text", text: c.text });
-  for (const t of c.toolCalls ?? []) blocks.push({ type: "tool_use", id: t.id, name: t.function.name, input: toolInput(t.function.arguments) });
+  for (const t of c.toolCalls ?? [])
+    blocks.push({ type: "tool_use", id: t.id, name: t.function.name, input: toolInput(t.function.arguments) });
   return blocks;
 }
 
@@ -147,28 +200,64 @@ export function messageEvents(r: GenerateResult): [string, unknown][] {
   const c = r.choices[0];
   const body = messageBody(r);
   const out: [string, unknown][] = [
-    ["message_start", { type: "message_start", message: { ...body, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: body.usage.input_tokens, output_tokens: 0 } } }],
+    [
+      "message_start",
+      {
+        type: "message_start",
+        message: {
+          ...body,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: body.usage.input_tokens, output_tokens: 0 },
+        },
+      },
+    ],
   ];
   contentBlocks(c).forEach((b, index) => {
     if (b.type === "text") {
       out.push(["content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } }]);
       if (index === 0) out.push(["ping", { type: "ping" }]);
       const pieces = c.tokenTexts?.length ? c.tokenTexts.filter((p) => p) : [b.text];
-      for (const text of pieces) if (text) out.push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text } }]);
+      for (const text of pieces)
+        if (text) out.push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text } }]);
     } else {
-      out.push(["content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: b.id, name: b.name, input: {} } }]);
+      out.push([
+        "content_block_start",
+        { type: "content_block_start", index, content_block: { type: "tool_use", id: b.id, name: b.name, input: {} } },
+      ]);
       const json = [...JSON.stringify(b.input)];
       for (let i = 0; i < json.length; i += 16)
-        out.push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: json.slice(i, i + 16).join("") } }]);
+        out.push([
+          "content_block_delta",
+          { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: json.slice(i, i + 16).join("") } },
+        ]);
     }
     out.push(["content_block_stop", { type: "content_block_stop", index }]);
   });
-  out.push(["message_delta", { type: "message_delta", delta: { stop_reason: body.stop_reason, stop_sequence: body.stop_sequence }, usage: { output_tokens: body.usage.output_tokens } }]);
+  out.push([
+    "message_delta",
+    {
+      type: "message_delta",
+      delta: { stop_reason: body.stop_reason, stop_sequence: body.stop_sequence },
+      usage: { output_tokens: body.usage.output_tokens },
+    },
+  ]);
   out.push(["message_stop", { type: "message_stop" }]);
   return out;
 }
 
-const ERROR_TYPES: Record<number, string> = { 400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error", 405: "invalid_request_error", 413: "request_too_large", 429: "rate_limit_error", 502: "api_error", 529: "overloaded_error" };
+const ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  405: "invalid_request_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  502: "api_error",
+  529: "overloaded_error",
+};
 
 /** Anthropic's error body for an ApiError. */
 export function anthropicError(e: ApiError) {

@@ -93,6 +93,15 @@ export interface GeneratorLike {
   readonly config: { ctx: number };
   generate(
     prompts: number[][],
-    opts: { n?: number; temperature?: number; topP?: number; topK?: number; maxTokens?: number; stop?: number[]; seed?: number; signal?: AbortSignal },
+    opts: {
+      n?: number;
+      temperature?: number;
+      topP?: number;
+      topK?: number;
+      maxTokens?: number;
+      stop?: number[];
+      seed?: number;
+      signal?: AbortSignal;
+    },
   ): Promise<{ tokens: number[][]; logprobs: number[][] }>;
 }

@@ -51,7 +51,12 @@ function slices(s: string, size: number): string[] {
 /** The `data:` payloads of an OpenAI stream for `r` (the caller adds the framing and `[DONE]`). */
 export function streamChunks(kind: Kind, r: GenerateResult, includeUsage: boolean): unknown[] {
   const out: unknown[] = [];
-  const base = { id: `chatcmpl-${randomUUID()}`, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created: Math.floor(Date.now() / 1000), model: r.model };
+  const base = {
+    id: `chatcmpl-${randomUUID()}`,
+    object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
+    created: Math.floor(Date.now() / 1000),
+    model: r.model,
+  };
   r.choices.forEach((c, index) => {
     const first = (k: number) => (index === 0 && k === 0 ? { prompt_token_ids: r.promptTokenIds } : {});
     if (kind === "chat" && c.toolCalls?.length) {
@@ -61,7 +66,8 @@ export function streamChunks(kind: Kind, r: GenerateResult, includeUsage: boolea
       c.toolCalls.forEach((call, i) => {
         const head = { index: i, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } };
         deltas.push(deltas.length ? { tool_calls: [head] } : { role: "assistant", content: null, tool_calls: [head] });
-        for (const piece of slices(call.function.arguments, 16)) deltas.push({ tool_calls: [{ index: i, function: { arguments: piece } }] });
+        for (const piece of slices(call.function.arguments, 16))
+          deltas.push({ tool_calls: [{ index: i, function: { arguments: piece } }] });
       });
       deltas.forEach((delta, k) => {
         // All the choice's ids and logprobs ride on its first chunk (clients concatenate them).
@@ -76,7 +82,11 @@ export function streamChunks(kind: Kind, r: GenerateResult, includeUsage: boolea
         const ids = perToken ? [c.tokenIds[k]] : c.tokenIds;
         const lps = perToken ? c.logprobs.slice(k, k + 1) : c.logprobs;
         const delta = kind === "chat" ? { delta: k === 0 ? { role: "assistant", content: piece } : { content: piece } } : { text: piece };
-        out.push({ ...base, ...first(k), choices: [{ index, ...delta, token_ids: ids, logprobs: logprobsBody(lps), finish_reason: null }] });
+        out.push({
+          ...base,
+          ...first(k),
+          choices: [{ index, ...delta, token_ids: ids, logprobs: logprobsBody(lps), finish_reason: null }],
+        });
       });
     }
     out.push({ ...base, choices: [{ index, ...(kind === "chat" ? { delta: {} } : { text: "" }), finish_reason: c.finishReason }] });

@@ -55,7 +55,8 @@ function checkOptions(opts: PolicyBackendOptions): void {
   if (typeof opts.model !== "string" || opts.model.length === 0) issues.push("model must be a non-empty string");
   const int = (name: keyof PolicyBackendOptions, min: number) => {
     const v = opts[name];
-    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < min)) issues.push(`${name} must be an integer >= ${min}, got ${String(v)}`);
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < min))
+      issues.push(`${name} must be an integer >= ${min}, got ${String(v)}`);
   };
   int("seed", 0);
   int("maxBatch", 1);
@@ -64,7 +65,8 @@ function checkOptions(opts: PolicyBackendOptions): void {
   if (ct !== undefined && (typeof ct?.render !== "function" || (ct.toolCallSyntax !== null && ct.toolCallSyntax !== "hermes")))
     issues.push("chatTemplate must be a ChatTemplate (render(messages, opts), toolCallSyntax)");
   const w = opts.batchWindowMs;
-  if (w !== undefined && (typeof w !== "number" || !Number.isFinite(w) || w < 0)) issues.push(`batchWindowMs must be a number >= 0, got ${String(w)}`);
+  if (w !== undefined && (typeof w !== "number" || !Number.isFinite(w) || w < 0))
+    issues.push(`batchWindowMs must be a number >= 0, got ${String(w)}`);
   if (issues.length) throw new ValidationError("PolicyBackend", issues);
 }
 
@@ -163,7 +165,8 @@ export class PolicyBackend implements CompletionBackend {
       if (usesTools && this.template.toolCallSyntax === null)
         throw new ValidationError("tools", [`model ${this.model}'s chat template cannot render tools or tool messages`]);
       const choice = req.toolChoice;
-      if (choice && choice !== "auto" && choice !== "none" && !tools) throw new ValidationError("tool_choice", [`${JSON.stringify(choice)} needs tools`]);
+      if (choice && choice !== "auto" && choice !== "none" && !tools)
+        throw new ValidationError("tool_choice", [`${JSON.stringify(choice)} needs tools`]);
       if (typeof choice === "object" && !tools!.some((t) => t.function.name === choice.function.name))
         throw new ValidationError("tool_choice", [`names ${JSON.stringify(choice.function.name)}, which is not in tools`]);
       out = this.prompts.build(this.template, req.messages, tools, tools ? forcedToolPrefix(choice) : "");
@@ -217,7 +220,14 @@ export class PolicyBackend implements CompletionBackend {
         logprobs = logprobs.slice(0, tokenIds.length);
         finishReason = "stop";
       }
-      const choice: GeneratedChoice = { text, tokenIds, logprobs, finishReason, tokenTexts: this.pieces(tokenIds, text), ...(stop !== undefined ? { stopSequence: stop } : {}) };
+      const choice: GeneratedChoice = {
+        text,
+        tokenIds,
+        logprobs,
+        finishReason,
+        tokenTexts: this.pieces(tokenIds, text),
+        ...(stop !== undefined ? { stopSequence: stop } : {}),
+      };
       if (parseTools) {
         let parsed = parseToolCalls(forced + text, req.tools!, req.toolCallIdPrefix);
         if (parsed && "toolCalls" in parsed && req.parallelToolCalls === false && parsed.toolCalls.length > 1) {
@@ -243,7 +253,8 @@ export class PolicyBackend implements CompletionBackend {
           delete choice.tokenTexts;
         }
       }
-      if (req.messages) this.prompts.remember(replyKey({ content: choice.text, tool_calls: choice.toolCalls }), prompt, choice.tokenIds, this.stopIds);
+      if (req.messages)
+        this.prompts.remember(replyKey({ content: choice.text, tool_calls: choice.toolCalls }), prompt, choice.tokenIds, this.stopIds);
       return choice;
     });
     return { model: this.model, promptTokenIds, choices, promptReuse: { reusedTokens: prompt.reusedTokens, drift: prompt.drift } };
@@ -297,12 +308,21 @@ export class PolicyBackend implements CompletionBackend {
   private async runBatch(items: Pending[]): Promise<void> {
     const n = items[0].req.n;
     try {
-      const out = await this.callPolicy(items.map((it) => it.prompt), items[0].req, this.drawSeed(), undefined);
-      items.forEach((it, i) => it.resolve({ tokens: out.tokens.slice(i * n, (i + 1) * n), logprobs: out.logprobs.slice(i * n, (i + 1) * n) }));
+      const out = await this.callPolicy(
+        items.map((it) => it.prompt),
+        items[0].req,
+        this.drawSeed(),
+        undefined,
+      );
+      items.forEach((it, i) =>
+        it.resolve({ tokens: out.tokens.slice(i * n, (i + 1) * n), logprobs: out.logprobs.slice(i * n, (i + 1) * n) }),
+      );
     } catch (e) {
       if (items.length === 1) return items[0].reject(e);
       // isolate the failure: each request again on its own, so only the one at fault gets an error
-      await Promise.all(items.map((it) => this.callPolicy([it.prompt], it.req, this.drawSeed(), it.req.signal).then(it.resolve, it.reject)));
+      await Promise.all(
+        items.map((it) => this.callPolicy([it.prompt], it.req, this.drawSeed(), it.req.signal).then(it.resolve, it.reject)),
+      );
     }
   }
 }

@@ -78,7 +78,12 @@ export class PromptIdBuilder {
     const last = replyIds.at(-1);
     const stopText = last !== undefined && stopIds.includes(last) ? this.tokenizer.decode([last]) : null;
     this.replies.delete(key);
-    this.replies.set(key, { promptText: prompt.promptText, ids: Int32Array.from([...prompt.ids, ...replyIds]), replyText: this.tokenizer.decode(replyIds), stopText: stopText || null });
+    this.replies.set(key, {
+      promptText: prompt.promptText,
+      ids: Int32Array.from([...prompt.ids, ...replyIds]),
+      replyText: this.tokenizer.decode(replyIds),
+      stopText: stopText || null,
+    });
     // Oldest first out: a Map iterates in insertion order.
     while (this.replies.size > this.capacity) this.replies.delete(this.replies.keys().next().value!);
   }

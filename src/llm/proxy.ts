@@ -8,7 +8,16 @@ import type { LLMResource, ResourcesUpdate } from "../types/index.js";
 import type { CompletionBackend, GenerateRequest, GenerateResult } from "./backend.js";
 import type { z } from "zod";
 import type { ChatTurn, ToolSpec } from "../tokenizer/tools.js";
-import { ApiError, chatTurns, ChatRequestSchema, CompletionRequestSchema, ForwardedRequestSchema, nativeLimits, parseRequest, stops } from "./requests.js";
+import {
+  ApiError,
+  chatTurns,
+  ChatRequestSchema,
+  CompletionRequestSchema,
+  ForwardedRequestSchema,
+  nativeLimits,
+  parseRequest,
+  stops,
+} from "./requests.js";
 import { anthropicError, fromMessages, MessagesRequestSchema, messageBody, messageEvents } from "./anthropic.js";
 import { completionBody, streamChunks } from "./openai-wire.js";
 import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
@@ -109,7 +118,13 @@ export class LlmProxy {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.opts.token && !this.authorized(req)) {
       if ((req.url ?? "").split("?")[0].endsWith("/v1/messages")) this.anthropic.add(res);
-      throw new ApiError(401, "missing or wrong token: send it as the API key (authorization: Bearer ... or x-api-key)", "authentication_error", null, "invalid_api_key");
+      throw new ApiError(
+        401,
+        "missing or wrong token: send it as the API key (authorization: Bearer ... or x-api-key)",
+        "authentication_error",
+        null,
+        "invalid_api_key",
+      );
     }
     let path = (req.url ?? "/").split("?")[0];
     let ids: { rolloutId: string; attemptId: string } | null = null;
@@ -122,13 +137,22 @@ export class LlmProxy {
       const attempt = req.headers["x-arclight-attempt-id"];
       if (rollout !== undefined || attempt !== undefined) {
         if (typeof rollout !== "string" || typeof attempt !== "string" || !rollout || !attempt)
-          throw new ApiError(400, "x-arclight-rollout-id and x-arclight-attempt-id must be sent together, once each", "invalid_request_error", null, "invalid_attribution");
+          throw new ApiError(
+            400,
+            "x-arclight-rollout-id and x-arclight-attempt-id must be sent together, once each",
+            "invalid_request_error",
+            null,
+            "invalid_attribution",
+          );
         ids = { rolloutId: rollout, attemptId: attempt };
       }
     }
     if (path === "/v1/models") {
       if (req.method !== "GET") throw new ApiError(405, `method ${req.method} not allowed on ${path}`, "invalid_request_error");
-      return this.sendJson(res, 200, { object: "list", data: this.backend.models().map((id) => ({ id, object: "model", created: 0, owned_by: "arclight" })) });
+      return this.sendJson(res, 200, {
+        object: "list",
+        data: this.backend.models().map((id) => ({ id, object: "model", created: 0, owned_by: "arclight" })),
+      });
     }
     const route = ROUTES[path];
     if (!route) throw new ApiError(404, `unknown route ${path}`, "invalid_request_error", null, "not_found");
@@ -138,20 +162,47 @@ export class LlmProxy {
     if (ids && this.opts.store) await this.checkAttribution(ids);
     const body = await this.readJson(req);
     const backend = this.backend;
-    const record = ids && this.opts.store && req.headers[TRACED_HEADER] !== "1" ? { store: this.opts.store, ids, parent: parseTraceparent(req.headers.traceparent) } : null;
+    const record =
+      ids && this.opts.store && req.headers[TRACED_HEADER] !== "1"
+        ? { store: this.opts.store, ids, parent: parseTraceparent(req.headers.traceparent) }
+        : null;
     if (route !== "messages" && backend.forward) {
       parseRequest(ForwardedRequestSchema, body);
       // the body as it came (key order and all), not zod's copy of it
-      return this.forward(res, backend.forward.bind(backend), backend.models(), route, body as z.output<typeof ForwardedRequestSchema>, record);
+      return this.forward(
+        res,
+        backend.forward.bind(backend),
+        backend.models(),
+        route,
+        body as z.output<typeof ForwardedRequestSchema>,
+        record,
+      );
     }
     const { greq, stream, includeUsage } = this.toGenerate(route, body);
     if (!backend.models().includes(greq.model))
-      throw new ApiError(404, `The model '${greq.model}' does not exist; this proxy serves ${backend.models().join(", ")}`, "invalid_request_error", "model", "model_not_found");
+      throw new ApiError(
+        404,
+        `The model '${greq.model}' does not exist; this proxy serves ${backend.models().join(", ")}`,
+        "invalid_request_error",
+        "model",
+        "model_not_found",
+      );
     const promptTokens = asClientError(() => backend.countPromptTokens(greq));
     if (promptTokens === 0)
-      throw new ApiError(400, route === "text_completion" ? "prompt is empty" : "the messages render to an empty prompt", "invalid_request_error", route === "text_completion" ? "prompt" : "messages");
+      throw new ApiError(
+        400,
+        route === "text_completion" ? "prompt is empty" : "the messages render to an empty prompt",
+        "invalid_request_error",
+        route === "text_completion" ? "prompt" : "messages",
+      );
     if (promptTokens > backend.maxPromptTokens)
-      throw new ApiError(400, `prompt is ${promptTokens} tokens; this model's context allows ${backend.maxPromptTokens}`, "invalid_request_error", "messages", "context_length_exceeded");
+      throw new ApiError(
+        400,
+        `prompt is ${promptTokens} tokens; this model's context allows ${backend.maxPromptTokens}`,
+        "invalid_request_error",
+        "messages",
+        "context_length_exceeded",
+      );
     greq.signal = this.abortOnClose(res);
     const started = Date.now();
     let result: GenerateResult | null = null;
@@ -167,10 +218,18 @@ export class LlmProxy {
     if (error || !result) throw new ApiError(500, `generation failed: ${error?.message}`, "server_error");
     if (route === "messages") {
       if (!stream) return this.sendJson(res, 200, messageBody(result));
-      return this.sendEvents(res, messageEvents(result).map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`), "");
+      return this.sendEvents(
+        res,
+        messageEvents(result).map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+        "",
+      );
     }
     if (!stream) return this.sendJson(res, 200, completionBody(kind, result));
-    return this.sendEvents(res, streamChunks(kind, result, includeUsage).map((c) => `data: ${JSON.stringify(c)}\n\n`), "data: [DONE]\n\n");
+    return this.sendEvents(
+      res,
+      streamChunks(kind, result, includeUsage).map((c) => `data: ${JSON.stringify(c)}\n\n`),
+      "data: [DONE]\n\n",
+    );
   }
 
   /** The request as the backend sees it; every field is checked here, and what the backend cannot honour is a 400. */
@@ -227,10 +286,20 @@ export class LlmProxy {
     models: string[],
     kind: "chat" | "text_completion",
     body: z.output<typeof ForwardedRequestSchema>,
-    record: { store: LightningStore; ids: { rolloutId: string; attemptId: string }; parent: { traceId: string; spanId: string } | null } | null,
+    record: {
+      store: LightningStore;
+      ids: { rolloutId: string; attemptId: string };
+      parent: { traceId: string; spanId: string } | null;
+    } | null,
   ): Promise<void> {
     if (!models.includes(body.model))
-      throw new ApiError(404, `The model '${body.model}' does not exist; this proxy serves ${models.join(", ")}`, "invalid_request_error", "model", "model_not_found");
+      throw new ApiError(
+        404,
+        `The model '${body.model}' does not exist; this proxy serves ${models.join(", ")}`,
+        "invalid_request_error",
+        "model",
+        "model_not_found",
+      );
     const started = Date.now();
     const up = await send(kind, body, this.abortOnClose(res)).catch((e: Error) => {
       throw new ApiError(502, `upstream unreachable: ${e.message}`, "upstream_error");
@@ -269,9 +338,21 @@ export class LlmProxy {
   private async checkAttribution(ids: { rolloutId: string; attemptId: string }): Promise<void> {
     const store = this.opts.store!;
     if (!(await store.getRolloutById(ids.rolloutId)))
-      throw new ApiError(404, `rollout ${JSON.stringify(ids.rolloutId)} does not exist`, "invalid_request_error", null, "rollout_not_found");
+      throw new ApiError(
+        404,
+        `rollout ${JSON.stringify(ids.rolloutId)} does not exist`,
+        "invalid_request_error",
+        null,
+        "rollout_not_found",
+      );
     if (!(await store.queryAttempts(ids.rolloutId)).some((a) => a.attemptId === ids.attemptId))
-      throw new ApiError(404, `attempt ${JSON.stringify(ids.attemptId)} of rollout ${JSON.stringify(ids.rolloutId)} does not exist`, "invalid_request_error", null, "attempt_not_found");
+      throw new ApiError(
+        404,
+        `attempt ${JSON.stringify(ids.attemptId)} of rollout ${JSON.stringify(ids.rolloutId)} does not exist`,
+        "invalid_request_error",
+        null,
+        "attempt_not_found",
+      );
   }
 
   private readJson(req: IncomingMessage): Promise<unknown> {
@@ -337,14 +418,20 @@ export class LlmProxy {
 }
 
 type Route = "chat" | "text_completion" | "messages";
-const ROUTES: Record<string, Route | undefined> = { "/v1/chat/completions": "chat", "/v1/completions": "text_completion", "/v1/messages": "messages" };
+const ROUTES: Record<string, Route | undefined> = {
+  "/v1/chat/completions": "chat",
+  "/v1/completions": "text_completion",
+  "/v1/messages": "messages",
+};
 
 /** A forwarded body in the terms the span records (the request itself went upstream untouched). */
 function forwardedRequest(b: Record<string, unknown>): GenerateRequest {
   const num = (v: unknown, d: number) => (typeof v === "number" ? v : d);
   return {
     model: String(b.model),
-    ...(Array.isArray(b.messages) ? { messages: b.messages as ChatTurn[] } : { prompt: typeof b.prompt === "string" ? b.prompt : JSON.stringify(b.prompt ?? "") }),
+    ...(Array.isArray(b.messages)
+      ? { messages: b.messages as ChatTurn[] }
+      : { prompt: typeof b.prompt === "string" ? b.prompt : JSON.stringify(b.prompt ?? "") }),
     ...(Array.isArray(b.tools) ? { tools: b.tools as ToolSpec[] } : {}),
     n: num(b.n, 1),
     temperature: num(b.temperature, 1),
@@ -358,7 +445,13 @@ function decodePathPart(s: string, what: string): string {
   try {
     return decodeURIComponent(s);
   } catch {
-    throw new ApiError(400, `the ${what} in the path is not valid percent-encoding: ${JSON.stringify(s)}`, "invalid_request_error", null, "invalid_path");
+    throw new ApiError(
+      400,
+      `the ${what} in the path is not valid percent-encoding: ${JSON.stringify(s)}`,
+      "invalid_request_error",
+      null,
+      "invalid_path",
+    );
   }
 }
 

@@ -42,7 +42,12 @@ export function llmCallSpan(
     attributes[GEN_AI.usageInputTokens] = res.promptTokenIds.length;
     attributes[GEN_AI.usageOutputTokens] = res.choices.reduce((n, c) => n + c.tokenIds.length, 0);
     attributes[GEN_AI.outputMessages] = JSON.stringify(
-      res.choices.map((c) => ({ role: "assistant", content: c.text, ...(c.toolCalls?.length ? { tool_calls: c.toolCalls } : {}), ...(c.toolCallError ? { tool_call_error: c.toolCallError } : {}) })),
+      res.choices.map((c) => ({
+        role: "assistant",
+        content: c.text,
+        ...(c.toolCalls?.length ? { tool_calls: c.toolCalls } : {}),
+        ...(c.toolCallError ? { tool_call_error: c.toolCallError } : {}),
+      })),
     );
     if (res.promptReuse) {
       // Prompt ids taken verbatim from earlier calls of the conversation, and whether re-tokenizing would have differed.

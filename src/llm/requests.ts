@@ -3,7 +3,10 @@
 import { z } from "zod";
 import type { ChatTurn } from "../tokenizer/tools.js";
 
-const stop = z.union([z.string(), z.array(z.string()).max(16)]).nullable().optional();
+const stop = z
+  .union([z.string(), z.array(z.string()).max(16)])
+  .nullable()
+  .optional();
 
 /** Fields a client may send that change nothing here (or only when left at their neutral value, checked in nativeLimits). */
 const neutral = {
@@ -21,13 +24,28 @@ const sampling = {
   n: z.number().int().min(1).max(64).default(1),
   temperature: z.number().min(0).max(2).default(1),
   top_p: z.number().gt(0).max(1).default(1),
-  max_tokens: z.number().int().min(1).max(1 << 16).nullable().optional(),
-  max_completion_tokens: z.number().int().min(1).max(1 << 16).nullable().optional(),
+  max_tokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 16)
+    .nullable()
+    .optional(),
+  max_completion_tokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 16)
+    .nullable()
+    .optional(),
   stop,
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
   stream: z.boolean().default(false),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-  logprobs: z.union([z.boolean(), z.number().int().min(0).max(20)]).nullable().optional(),
+  logprobs: z
+    .union([z.boolean(), z.number().int().min(0).max(20)])
+    .nullable()
+    .optional(),
   ...neutral,
 };
 
@@ -35,7 +53,11 @@ const sampling = {
 const part = z.union([
   z.strictObject({ type: z.literal("text"), text: z.string() }),
   z.looseObject({ type: z.string() }).check((ctx) => {
-    ctx.issues.push({ code: "custom", input: ctx.value, message: `content parts of type ${JSON.stringify(ctx.value.type)} are not supported by this model (text only)` });
+    ctx.issues.push({
+      code: "custom",
+      input: ctx.value,
+      message: `content parts of type ${JSON.stringify(ctx.value.type)} are not supported by this model (text only)`,
+    });
   }),
 ]);
 const text = z.union([z.string(), z.array(part).transform((parts) => parts.map((p) => ("text" in p ? String(p.text) : "")).join(""))]);
@@ -116,8 +138,10 @@ export function nativeLimits(r: ChatRequest | CompletionRequest): void {
   if (r.frequency_penalty) refuse("frequency_penalty", "penalties are not supported by this model; send 0 or leave it out");
   if (r.presence_penalty) refuse("presence_penalty", "penalties are not supported by this model; send 0 or leave it out");
   if (r.logit_bias && Object.keys(r.logit_bias).length) refuse("logit_bias", "logit_bias is not supported by this model");
-  if (typeof r.logprobs === "number" && r.logprobs > 0) refuse("logprobs", "only the sampled token's logprob is returned; top alternatives are not");
-  if ("top_logprobs" in r && r.top_logprobs) refuse("top_logprobs", "only the sampled token's logprob is returned; top alternatives are not");
+  if (typeof r.logprobs === "number" && r.logprobs > 0)
+    refuse("logprobs", "only the sampled token's logprob is returned; top alternatives are not");
+  if ("top_logprobs" in r && r.top_logprobs)
+    refuse("top_logprobs", "only the sampled token's logprob is returned; top alternatives are not");
   if ("echo" in r && r.echo) refuse("echo", "echo is not supported by this model");
   if ("response_format" in r && r.response_format && r.response_format.type !== "text")
     refuse("response_format", `${r.response_format.type} output cannot be enforced by this model; ask for JSON in the prompt and parse it`);
@@ -128,7 +152,12 @@ export function chatTurns(r: ChatRequest): ChatTurn[] {
   return r.messages.map((m): ChatTurn => {
     switch (m.role) {
       case "assistant":
-        return { role: "assistant", content: m.content ?? "", ...(m.tool_calls?.length ? { tool_calls: m.tool_calls } : {}), ...(m.name ? { name: m.name } : {}) };
+        return {
+          role: "assistant",
+          content: m.content ?? "",
+          ...(m.tool_calls?.length ? { tool_calls: m.tool_calls } : {}),
+          ...(m.name ? { name: m.name } : {}),
+        };
       case "tool":
         return { role: "tool", content: m.content, tool_call_id: m.tool_call_id, ...(m.name ? { name: m.name } : {}) };
       case "developer":
@@ -167,7 +196,8 @@ function explain(issue: z.core.$ZodIssue, at: PropertyKey[]): { path: string; me
   const path = [...at, ...issue.path];
   if (issue.code === "invalid_union" && issue.errors.length) {
     const branches = issue.errors.flat();
-    const pick = branches.find((b) => b.code === "custom") ?? branches.reduce((a, b) => (b.path.length > a.path.length ? b : a), branches[0]);
+    const pick =
+      branches.find((b) => b.code === "custom") ?? branches.reduce((a, b) => (b.path.length > a.path.length ? b : a), branches[0]);
     if (pick) return explain(pick, path);
   }
   return { path: path.map(String).join("."), message: issue.message };

@@ -34,7 +34,8 @@ interface UpstreamBody {
   error?: { message?: string };
 }
 
-const finish = (f: string | null | undefined): GeneratedChoice["finishReason"] => (f === "length" ? "length" : f === "tool_calls" ? "tool_calls" : "stop");
+const finish = (f: string | null | undefined): GeneratedChoice["finishReason"] =>
+  f === "length" ? "length" : f === "tool_calls" ? "tool_calls" : "stop";
 
 /** What the proxy records of an upstream chat / completion body. */
 export function resultFromBody(json: UpstreamBody, chat: boolean, model: string): GenerateResult {
@@ -86,7 +87,13 @@ export class StreamAccumulator {
   private chunk(c: Record<string, unknown>): void {
     if (typeof c.model === "string") this.model = c.model;
     if (Array.isArray(c.prompt_token_ids)) this.promptTokenIds = c.prompt_token_ids as number[];
-    for (const ch of (c.choices as (UpstreamChoice & { index?: number; delta?: { content?: string | null; tool_calls?: (Partial<ToolCall> & { index?: number; function?: Partial<ToolCall["function"]> })[] } })[]) ?? []) {
+    for (const ch of (c.choices as (UpstreamChoice & {
+      index?: number;
+      delta?: {
+        content?: string | null;
+        tool_calls?: (Partial<ToolCall> & { index?: number; function?: Partial<ToolCall["function"]> })[];
+      };
+    })[]) ?? []) {
       const i = ch.index ?? 0;
       let acc = this.choices.get(i);
       if (!acc) this.choices.set(i, (acc = { text: "", tokenIds: [], logprobs: [], finishReason: "stop", calls: new Map() }));
@@ -109,7 +116,9 @@ export class StreamAccumulator {
   result(): GenerateResult {
     const choices = [...this.choices.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([, { calls, ...c }]) => (calls.size ? { ...c, toolCalls: [...calls.entries()].sort(([a], [b]) => a - b).map(([, t]) => t) } : c));
+      .map(([, { calls, ...c }]) =>
+        calls.size ? { ...c, toolCalls: [...calls.entries()].sort(([a], [b]) => a - b).map(([, t]) => t) } : c,
+      );
     return { model: this.model, promptTokenIds: this.promptTokenIds, choices };
   }
 }
@@ -118,8 +127,10 @@ export class UpstreamBackend implements CompletionBackend {
   readonly maxPromptTokens: number;
   constructor(private readonly opts: UpstreamOptions) {
     const issues: string[] = [];
-    if (typeof opts?.baseURL !== "string" || !/^https?:\/\//.test(opts.baseURL)) issues.push(`baseURL must be http(s), got ${String(opts?.baseURL)}`);
-    if (!Array.isArray(opts?.models) || !opts.models.length || opts.models.some((m) => typeof m !== "string" || !m)) issues.push("models must be a non-empty array of model names");
+    if (typeof opts?.baseURL !== "string" || !/^https?:\/\//.test(opts.baseURL))
+      issues.push(`baseURL must be http(s), got ${String(opts?.baseURL)}`);
+    if (!Array.isArray(opts?.models) || !opts.models.length || opts.models.some((m) => typeof m !== "string" || !m))
+      issues.push("models must be a non-empty array of model names");
     if (issues.length) throw new ValidationError("UpstreamBackend", issues);
     this.maxPromptTokens = opts.maxPromptTokens ?? 1 << 20;
   }
@@ -152,7 +163,11 @@ export class UpstreamBackend implements CompletionBackend {
   /** Sends the client's body as it came (plus the token-id request when enabled) and returns the answer unread. */
   async forward(kind: "chat" | "text_completion", body: Record<string, unknown>, signal?: AbortSignal): Promise<ForwardedResponse> {
     const res = await this.post(kind === "chat" ? "chat/completions" : "completions", this.withTokenIds(kind === "chat", body), signal);
-    return { status: res.status, contentType: res.headers.get("content-type") ?? "application/json", body: res.body as AsyncIterable<Uint8Array> | null };
+    return {
+      status: res.status,
+      contentType: res.headers.get("content-type") ?? "application/json",
+      body: res.body as AsyncIterable<Uint8Array> | null,
+    };
   }
 
   /** A request Arclight built (the Messages API route): sent as an OpenAI request, tools included. */

@@ -80,7 +80,10 @@ export interface NativePolicyHandle {
   generate(req: Record<string, unknown>): Promise<NativeGeneration>;
   score(batch: NativeBatch, opts?: { adapter?: string }): Promise<{ logprobs: Float64Array; entropy: Float64Array }>;
   trainStep(batch: NativeBatch, opts: Record<string, unknown>): Promise<NativeTrainStats>;
-  gradients(batch: NativeBatch, opts: Record<string, unknown>): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
+  gradients(
+    batch: NativeBatch,
+    opts: Record<string, unknown>,
+  ): Promise<{ loss: number; gradNorm: number; grads: Record<string, Float32Array> }>;
   save(path: string): Promise<void>;
   saveAdapter(dir: string, opts?: { adapter?: string }): Promise<void>;
   saveHF(dir: string, opts?: { adapter?: string }): Promise<void>;
@@ -103,9 +106,18 @@ export interface GradCheckResult {
 export interface NativeAddon {
   NativePolicy: new (config: Partial<NativeConfig>, seed: number, opts?: NativeDeviceOptions) => NativePolicyHandle;
   loadPolicy(path: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
-  loadPretrained(dir: string, opts?: NativeDeviceOptions & { lora?: Record<string, unknown>; adapter?: string; seed?: number }): Promise<NativePolicyHandle>;
+  loadPretrained(
+    dir: string,
+    opts?: NativeDeviceOptions & { lora?: Record<string, unknown>; adapter?: string; seed?: number },
+  ): Promise<NativePolicyHandle>;
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
-  groupAdvantages(opts: { rewards: Float64Array; groups: Int32Array; normalizeStd?: boolean; epsilon?: number; rloo?: boolean }): Float64Array;
+  groupAdvantages(opts: {
+    rewards: Float64Array;
+    groups: Int32Array;
+    normalizeStd?: boolean;
+    epsilon?: number;
+    rloo?: boolean;
+  }): Float64Array;
   /** fp32 GEMM GFLOP/s; kernel "auto" (what the model uses), "own" (Arclight's kernel) or "blas" (throws without one). */
   benchMatmul(opts: { n: number; c: number; oc: number; reps: number; kernel?: "auto" | "own" | "blas" }): number;
   /**
@@ -127,7 +139,13 @@ export interface NativeAddon {
   /** Routes fp32 matmuls through the loaded BLAS (true) or the own kernels (false), process-wide; false when none is loaded. */
   setBlas(on: boolean): boolean;
   /** The dispatched fp32 matmul (BLAS when loaded and the shape is large enough) against the portable reference kernel: max relative error per output. */
-  matmulParity(opts: { n: number; c: number; oc: number; seed?: number }): { blas: boolean; forward: number; dinp: number; dweight: number; dbias: number };
+  matmulParity(opts: { n: number; c: number; oc: number; seed?: number }): {
+    blas: boolean;
+    forward: number;
+    dinp: number;
+    dweight: number;
+    dbias: number;
+  };
   /** CUDA GEMM throughput in TFLOP/s (throws without a device). */
   benchCudaMatmul(opts: { n: number; c: number; oc: number; reps: number; precision: "fp32" | "bf16" }): number;
 }
@@ -158,7 +176,9 @@ export function loadAddon(): NativeAddon {
   try {
     cached = require(found) as NativeAddon;
   } catch (err) {
-    throw new NativeAddonMissingError(`Arclight's native addon at ${found} failed to load: ${(err as Error).message}. Rebuild with \`npm run install\`.`);
+    throw new NativeAddonMissingError(
+      `Arclight's native addon at ${found} failed to load: ${(err as Error).message}. Rebuild with \`npm run install\`.`,
+    );
   }
   return cached;
 }

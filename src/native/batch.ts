@@ -74,7 +74,8 @@ function perToken(where: string, name: string, rows: unknown, responses: number[
     if (!Array.isArray(r) && !(r instanceof Float32Array) && !(r instanceof Float64Array))
       throw new ValidationError(where, [`${name}[${i}] must be an array of ${responses[i].length} numbers (${shape})`]);
     const row = r as ArrayLike<number>;
-    if (row.length !== responses[i].length) throw new ValidationError(where, [`${name}[${i}] has ${row.length} values; expected ${responses[i].length} (${shape})`]);
+    if (row.length !== responses[i].length)
+      throw new ValidationError(where, [`${name}[${i}] has ${row.length} values; expected ${responses[i].length} (${shape})`]);
     for (let j = 0; j < row.length; j++) {
       const v = row[j];
       if (typeof v !== "number" || !Number.isFinite(v)) throw new ValidationError(where, [`${name}[${i}][${j}] must be a finite number`]);
@@ -93,11 +94,14 @@ export function perSequence(where: string, name: string, v: unknown, count: numb
 
 /** Validates shapes against the model and packs the batch into typed arrays for C++. */
 export function flattenBatch(where: string, batch: SequenceBatch, vocab: number, ctx: number): NativeBatch {
-  if (batch === null || typeof batch !== "object") throw new ValidationError(where, ["batch must be { prompts: number[][], responses: number[][], ... }"]);
+  if (batch === null || typeof batch !== "object")
+    throw new ValidationError(where, ["batch must be { prompts: number[][], responses: number[][], ... }"]);
   const prompts = checkTokens(where, "prompts", batch.prompts, vocab, 1);
   const responses = checkTokens(where, "responses", batch.responses, vocab, 0);
   if (prompts.length !== responses.length)
-    throw new ValidationError(where, [`prompts has ${prompts.length} rows but responses has ${responses.length}; expected one response per prompt`]);
+    throw new ValidationError(where, [
+      `prompts has ${prompts.length} rows but responses has ${responses.length}; expected one response per prompt`,
+    ]);
   const S = prompts.length;
   let total = 0;
   for (let i = 0; i < S; i++) {

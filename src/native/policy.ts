@@ -186,7 +186,8 @@ const ADAPTER_NAME = /^[A-Za-z0-9_.:/-]{1,64}$/;
 const DEFAULT_ADAPTER = "default";
 
 function adapterIssues(v: unknown, issues: string[]): void {
-  if (v !== undefined && (typeof v !== "string" || !ADAPTER_NAME.test(v))) issues.push(`adapter must be 1-64 characters of letters, digits, _ . : / -, got ${JSON.stringify(v)}`);
+  if (v !== undefined && (typeof v !== "string" || !ADAPTER_NAME.test(v)))
+    issues.push(`adapter must be 1-64 characters of letters, digits, _ . : / -, got ${JSON.stringify(v)}`);
 }
 
 function checkAdapter(where: string, v: unknown): void {
@@ -195,14 +196,16 @@ function checkAdapter(where: string, v: unknown): void {
   if (issues.length) throw new ValidationError(where, issues);
 }
 
-function intIn(where: string, name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
+function intIn(_where: string, name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
   if (v === undefined) return;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) issues.push(`${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi)
+    issues.push(`${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
 }
 
 function numIn(name: string, v: unknown, lo: number, hi: number, issues: string[]): void {
   if (v === undefined) return;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi) issues.push(`${name} must be a number in [${lo}, ${hi}], got ${String(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < lo || v > hi)
+    issues.push(`${name} must be a number in [${lo}, ${hi}], got ${String(v)}`);
 }
 
 function checkConfig(c: PolicyConfig): void {
@@ -230,43 +233,57 @@ function checkConfig(c: PolicyConfig): void {
     if (c.heads % kv !== 0) issues.push(`kvHeads (${kv}) must divide heads (${c.heads})`);
     if (c.family === "gpt2" && kv !== c.heads) issues.push("gpt2 has no grouped-query attention: kvHeads must equal heads");
     if (c.family === "gpt2" && c.tieEmbeddings === false) issues.push("gpt2 always ties its head to wte");
-    if (c.family !== "gpt2" && (c.dModel / c.heads) % 2 !== 0) issues.push(`${c.family} needs an even head dimension (dModel / heads) for RoPE`);
+    if (c.family !== "gpt2" && (c.dModel / c.heads) % 2 !== 0)
+      issues.push(`${c.family} needs an even head dimension (dModel / heads) for RoPE`);
     if (c.ropeScaling !== undefined) {
       const r = c.ropeScaling;
       if (c.family !== "llama") issues.push("ropeScaling is a llama setting");
-      else if (r === null || typeof r !== "object") issues.push("ropeScaling must be { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings }");
+      else if (r === null || typeof r !== "object")
+        issues.push("ropeScaling must be { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings }");
       else {
         numIn("ropeScaling.factor", r.factor, 1, 1e6, issues);
         numIn("ropeScaling.lowFreqFactor", r.lowFreqFactor, 1e-9, 1e6, issues);
         numIn("ropeScaling.highFreqFactor", r.highFreqFactor, 1e-9, 1e6, issues);
         intIn(where, "ropeScaling.originalMaxPositionEmbeddings", r.originalMaxPositionEmbeddings, 1, 1 << 24, issues);
         if (!(r.highFreqFactor > r.lowFreqFactor)) issues.push("ropeScaling.highFreqFactor must exceed lowFreqFactor");
-        for (const k of ["factor", "lowFreqFactor", "highFreqFactor", "originalMaxPositionEmbeddings"] as const) if (r[k] === undefined) issues.push(`ropeScaling.${k} is required`);
+        for (const k of ["factor", "lowFreqFactor", "highFreqFactor", "originalMaxPositionEmbeddings"] as const)
+          if (r[k] === undefined) issues.push(`ropeScaling.${k} is required`);
       }
     }
   }
   if (!issues.length) {
     // weights, gradients and two AdamW moments in fp32: refuse what cannot fit rather than be OOM-killed
     const bytes = estimateParams(c) * 16;
-    if (bytes > totalmem()) issues.push(`this config needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for training state; the machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB`);
+    if (bytes > totalmem())
+      issues.push(
+        `this config needs about ${(bytes / 2 ** 30).toFixed(1)} GiB for training state; the machine has ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+      );
   }
   if (issues.length) throw new ValidationError(where, issues);
 }
 
 /** Parameter count of a config (same layout as native/src/param_names.h). */
 export function estimateParams(c: PolicyConfig): number {
-  const C = c.dModel, V = c.vocab ?? 260, T = c.ctx ?? 256, H = c.heads, KV = c.kvHeads ?? c.heads, D = C / H;
+  const C = c.dModel,
+    V = c.vocab ?? 260,
+    T = c.ctx ?? 256,
+    H = c.heads,
+    KV = c.kvHeads ?? c.heads,
+    D = C / H;
   const F = c.ffn && c.ffn > 0 ? c.ffn : 4 * C;
   const qkv = (H + 2 * KV) * D;
-  if (c.family === "gpt2") return V * C + T * C + c.layers * (2 * C + qkv * C + qkv + C * H * D + C + 2 * C + F * C + F + C * F + C) + 2 * C;
+  if (c.family === "gpt2")
+    return V * C + T * C + c.layers * (2 * C + qkv * C + qkv + C * H * D + C + 2 * C + F * C + F + C * F + C) + 2 * C;
   const untied = c.tieEmbeddings === false ? V * C : 0;
   const qkvBias = c.family === "qwen2" ? qkv : 0;
   return V * C + c.layers * (C + qkv * C + qkvBias + C * H * D + C + 2 * F * C + C * F) + C + untied;
 }
 
 function deviceIssues(o: DeviceOptions, issues: string[]): void {
-  if (o.device !== undefined && !["auto", "cpu", "cuda"].includes(o.device)) issues.push(`device must be "auto", "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
-  if (o.precision !== undefined && !["fp32", "bf16"].includes(o.precision)) issues.push(`precision must be "fp32" or "bf16", got ${JSON.stringify(o.precision)}`);
+  if (o.device !== undefined && !["auto", "cpu", "cuda"].includes(o.device))
+    issues.push(`device must be "auto", "cpu" or "cuda", got ${JSON.stringify(o.device)}`);
+  if (o.precision !== undefined && !["fp32", "bf16"].includes(o.precision))
+    issues.push(`precision must be "fp32" or "bf16", got ${JSON.stringify(o.precision)}`);
 }
 
 function checkDeviceOptions(where: string, o: DeviceOptions): void {
@@ -339,7 +356,9 @@ export class Policy {
       ...(config.ropeScaling ? { ropeScaling: config.ropeScaling } : {}),
       ...(config.lora ? { lora: nativeLora(config.lora) } : {}),
     };
-    return new Policy(new addon.NativePolicy(cfg, config.seed ?? 0, { device: config.device ?? "auto", precision: config.precision ?? "fp32" }));
+    return new Policy(
+      new addon.NativePolicy(cfg, config.seed ?? 0, { device: config.device ?? "auto", precision: config.precision ?? "fp32" }),
+    );
   }
 
   /**
@@ -367,7 +386,8 @@ export class Policy {
     checkDeviceOptions(where, opts);
     const issues: string[] = [];
     loraIssues(opts.lora, issues);
-    if (opts.adapter !== undefined && (typeof opts.adapter !== "string" || opts.adapter.length === 0)) issues.push("adapter must be a directory path");
+    if (opts.adapter !== undefined && (typeof opts.adapter !== "string" || opts.adapter.length === 0))
+      issues.push("adapter must be a directory path");
     intIn(where, "seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, issues);
     if (issues.length) throw new ValidationError(where, issues);
     const addon = loadAddon();
@@ -466,10 +486,18 @@ export class Policy {
   }
 
   /** Per-response-token logprobs and entropies (teacher forcing), shaped like `batch.responses`. */
-  async logprobs(batch: Pick<SequenceBatch, "prompts" | "responses">, opts: { signal?: AbortSignal; adapter?: string } = {}): Promise<LogprobResult> {
+  async logprobs(
+    batch: Pick<SequenceBatch, "prompts" | "responses">,
+    opts: { signal?: AbortSignal; adapter?: string } = {},
+  ): Promise<LogprobResult> {
     const cfg = this.config;
     checkAdapter("policy.logprobs", opts.adapter);
-    const nb = flattenBatch("policy.logprobs", { prompts: batch?.prompts, responses: batch?.responses } as SequenceBatch, cfg.vocab, cfg.ctx);
+    const nb = flattenBatch(
+      "policy.logprobs",
+      { prompts: batch?.prompts, responses: batch?.responses } as SequenceBatch,
+      cfg.vocab,
+      cfg.ctx,
+    );
     const raw = await this.#run(opts.signal, (h) => h.score(nb, { adapter: opts.adapter ?? DEFAULT_ADAPTER }));
     return { logprobs: splitRows(raw.logprobs, batch.responses), entropy: splitRows(raw.entropy, batch.responses) };
   }
@@ -488,7 +516,10 @@ export class Policy {
    * native/src/param_names.h), without updating anything. CPU backend only; for reference tests
    * against other implementations and for debugging.
    */
-  async gradients(batch: SequenceBatch, opts: TrainOptions = {}): Promise<{ loss: number; gradNorm: number; grads: Map<string, Float32Array> }> {
+  async gradients(
+    batch: SequenceBatch,
+    opts: TrainOptions = {},
+  ): Promise<{ loss: number; gradNorm: number; grads: Map<string, Float32Array> }> {
     const prep = this.#prepareStep("policy.gradients", batch, opts);
     const { nb, native } = prep instanceof Promise ? await prep : prep;
     const raw = await this.#run(opts.signal, (h) => h.gradients(nb, native));
@@ -518,7 +549,8 @@ export class Policy {
     numIn("normLength", opts.normLength, 0, 1e9, issues);
     intIn(where, "warmupSteps", opts.warmupSteps, 0, 2 ** 31 - 1, issues);
     intIn(where, "totalSteps", opts.totalSteps, 0, 2 ** 31 - 1, issues);
-    if (opts.reference !== undefined && !(opts.reference instanceof Policy) && !(opts.reference instanceof PolicyAdapter)) issues.push("reference must be a Policy or a PolicyAdapter");
+    if (opts.reference !== undefined && !(opts.reference instanceof Policy) && !(opts.reference instanceof PolicyAdapter))
+      issues.push("reference must be a Policy or a PolicyAdapter");
     adapterIssues(opts.adapter, issues);
     if (issues.length) throw new ValidationError(where, issues);
 
@@ -536,7 +568,8 @@ export class Policy {
       }
       advantages = groupAdvantages(rewards, groups, opts);
     }
-    if (loss === "grpo" && !advantages) throw new ValidationError(where, ["grpo needs advantages: number[S], or rewards with groups/groupSize"]);
+    if (loss === "grpo" && !advantages)
+      throw new ValidationError(where, ["grpo needs advantages: number[S], or rewards with groups/groupSize"]);
     if (advantages) nb.advantages = Float64Array.from(advantages);
     const needRef = (opts.klBeta ?? 0) > 0 && !nb.refLogprobs;
     if (needRef && !opts.reference) throw new ValidationError(where, ["klBeta > 0 needs batch.refLogprobs or options.reference"]);
@@ -605,8 +638,12 @@ export class Policy {
   adapter(name: string): PolicyAdapter {
     checkAdapter("policy.adapter", name);
     if (typeof name !== "string") throw new ValidationError("policy.adapter", ["name is required"]);
-    if (!this.config.lora) throw new ValidationError("policy.adapter", ["named adapters need LoRA: lora in Policy.create's config or in fromPretrained's options"]);
-    if (this.device !== "cpu") throw new ValidationError("policy.adapter", [`named adapters run on the CPU backend only; this policy runs on ${this.device}`]);
+    if (!this.config.lora)
+      throw new ValidationError("policy.adapter", [
+        "named adapters need LoRA: lora in Policy.create's config or in fromPretrained's options",
+      ]);
+    if (this.device !== "cpu")
+      throw new ValidationError("policy.adapter", [`named adapters run on the CPU backend only; this policy runs on ${this.device}`]);
     return new PolicyAdapter(this, name);
   }
 
@@ -635,9 +672,17 @@ export class Policy {
     await mkdir(dir, { recursive: true });
     await this.#run(undefined, (h) => h.saveHF(dir, { adapter: opts.adapter ?? DEFAULT_ADAPTER }));
     const from = opts.tokenizerDir ?? this.#sourceDir;
-    for (const f of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "generation_config.json"])
+    for (const f of [
+      "tokenizer.json",
+      "tokenizer_config.json",
+      "special_tokens_map.json",
+      "vocab.json",
+      "merges.txt",
+      "generation_config.json",
+    ])
       if (from && existsSync(join(from, f))) await copyFile(join(from, f), join(dir, f));
-    if (!existsSync(join(dir, "generation_config.json"))) await writeFile(join(dir, "generation_config.json"), JSON.stringify({ _from_model_config: true }, null, 2) + "\n");
+    if (!existsSync(join(dir, "generation_config.json")))
+      await writeFile(join(dir, "generation_config.json"), `${JSON.stringify({ _from_model_config: true }, null, 2)}\n`);
   }
 
   /** An independent copy on the same device (e.g. a frozen KL reference): weights, optimizer state and step. */
@@ -710,7 +755,10 @@ export class PolicyAdapter {
   trainStep(batch: SequenceBatch, opts: Omit<TrainOptions, "adapter"> = {}): Promise<TrainStats> {
     return this.policy.trainStep(batch, { ...opts, adapter: this.name });
   }
-  gradients(batch: SequenceBatch, opts: Omit<TrainOptions, "adapter"> = {}): Promise<{ loss: number; gradNorm: number; grads: Map<string, Float32Array> }> {
+  gradients(
+    batch: SequenceBatch,
+    opts: Omit<TrainOptions, "adapter"> = {},
+  ): Promise<{ loss: number; gradNorm: number; grads: Map<string, Float32Array> }> {
     return this.policy.gradients(batch, { ...opts, adapter: this.name });
   }
   saveAdapter(dir: string): Promise<void> {

@@ -17,7 +17,10 @@ export interface RolloutContext {
   signal: AbortSignal;
 }
 
-export type AgentFn<T = unknown> = (task: T, ctx: RolloutContext) => Promise<RewardValue | void | null | undefined> | RewardValue | void | null | undefined;
+export type AgentFn<T = unknown> = (
+  task: T,
+  ctx: RolloutContext,
+) => Promise<RewardValue | void | null | undefined> | RewardValue | void | null | undefined;
 
 export interface Agent<T = unknown> {
   readonly name: string;

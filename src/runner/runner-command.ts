@@ -9,12 +9,18 @@ import { Runner } from "./runner.js";
 
 export class RunnerUsageError extends Error {}
 
-export async function runnerCommand(args: string[], log: (m: string) => void = (m) => process.stderr.write(m + "\n")): Promise<number> {
+export async function runnerCommand(args: string[], log: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<number> {
   let values: { store?: string; agent?: string; token?: string; runners?: string; "heartbeat-ms"?: string };
   try {
     ({ values } = parseArgs({
       args,
-      options: { store: { type: "string" }, agent: { type: "string" }, token: { type: "string" }, runners: { type: "string" }, "heartbeat-ms": { type: "string" } },
+      options: {
+        store: { type: "string" },
+        agent: { type: "string" },
+        token: { type: "string" },
+        runners: { type: "string" },
+        "heartbeat-ms": { type: "string" },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -24,9 +30,11 @@ export async function runnerCommand(args: string[], log: (m: string) => void = (
   if (!values.store) throw new RunnerUsageError("--store URL is required");
   if (!values.agent) throw new RunnerUsageError("--agent MODULE is required");
   const n = values.runners === undefined ? 1 : Number(values.runners);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new RunnerUsageError(`--runners must be an integer in 1..1024, got ${values.runners}`);
+  if (!Number.isInteger(n) || n < 1 || n > 1024)
+    throw new RunnerUsageError(`--runners must be an integer in 1..1024, got ${values.runners}`);
   const heartbeatMs = values["heartbeat-ms"] === undefined ? undefined : Number(values["heartbeat-ms"]);
-  if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 10)) throw new RunnerUsageError(`--heartbeat-ms must be an integer >= 10`);
+  if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 10))
+    throw new RunnerUsageError(`--heartbeat-ms must be an integer >= 10`);
 
   const agent = await loadAgentModule(values.agent);
   // Long-poll the server for work instead of asking every few milliseconds.

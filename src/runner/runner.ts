@@ -81,7 +81,13 @@ export class Runner {
     const [, claimed] = await Promise.all([
       ar.attempt.workerId === this.workerId
         ? undefined
-        : this.safely(() => this.store.updateWorker(this.workerId, { status: "busy", currentRolloutId: ar.rolloutId, currentAttemptId: ar.attempt.attemptId })),
+        : this.safely(() =>
+            this.store.updateWorker(this.workerId, {
+              status: "busy",
+              currentRolloutId: ar.rolloutId,
+              currentAttemptId: ar.attempt.attemptId,
+            }),
+          ),
       startAttemptSteps(this.store, ar, this.workerId),
     ]);
     return this.runClaimed(claimed, stop);
@@ -98,7 +104,13 @@ export class Runner {
 
     await this.safely(() => this.hooks.onRolloutStart?.(ar));
     const resources = claimed.resources?.resources ?? {};
-    if (claimed.resourcesError) this.onError(Object.assign(new Error(`rollout ${rid}: resources could not be read, the agent runs with none: ${claimed.resourcesError.message}`), { name: claimed.resourcesError.name }));
+    if (claimed.resourcesError)
+      this.onError(
+        Object.assign(
+          new Error(`rollout ${rid}: resources could not be read, the agent runs with none: ${claimed.resourcesError.message}`),
+          { name: claimed.resourcesError.name },
+        ),
+      );
     const ctx: RolloutContext = {
       rollout: stripAttempt(ar),
       attempt,
@@ -115,7 +127,8 @@ export class Runner {
       // One request on a remote store (the server answers the latest attempt with the heartbeat).
       void heartbeat(this.store, rid, aid, this.workerId)
         .then((a) => {
-          if (a && (a.attemptId !== aid || isAttemptTerminal(a.status))) abort.abort(new Error(`attempt ${aid} ended by the store (${a.status})`));
+          if (a && (a.attemptId !== aid || isAttemptTerminal(a.status)))
+            abort.abort(new Error(`attempt ${aid} ended by the store (${a.status})`));
         })
         .catch(() => {});
     }, this.heartbeatMs);
@@ -125,7 +138,12 @@ export class Runner {
     try {
       if (claimed.startError) throw Object.assign(new Error(claimed.startError.message), { name: claimed.startError.name });
       await this.safely(() => this.hooks.onTraceStart?.(ctx));
-      const result = await withScope(scope, () => raceAbort(Promise.resolve().then(() => this.agent.run(ar.input, ctx)), abort.signal));
+      const result = await withScope(scope, () =>
+        raceAbort(
+          Promise.resolve().then(() => this.agent.run(ar.input, ctx)),
+          abort.signal,
+        ),
+      );
       if (result !== undefined && result !== null) withScope(scope, () => emitReward(result as RewardValue));
     } catch (e) {
       error = e;
@@ -160,7 +178,8 @@ export class Runner {
         error ??= e;
       }
       // A span the agent wrote itself was refused: the store failed the attempt, and says why.
-      if (!error && ended?.status === "failed") error = new Error(`the store failed attempt ${aid}: ${String(ended.metadata?.error ?? "a span could not be stored")}`);
+      if (!error && ended?.status === "failed")
+        error = new Error(`the store failed attempt ${aid}: ${String(ended.metadata?.error ?? "a span could not be stored")}`);
     }
     let reward: number | null = null;
     try {
@@ -177,10 +196,15 @@ export class Runner {
    * update releases the worker; when the store ended the attempt first (timeout,
    * unresponsive: its verdict stands) or the update failed, the worker is released here.
    */
-  private async finishAttempt(rid: string, aid: string, error: unknown): Promise<{ rollout: Rollout | null; spans: Span[] | null; attempt?: Attempt | null }> {
+  private async finishAttempt(
+    rid: string,
+    aid: string,
+    error: unknown,
+  ): Promise<{ rollout: Rollout | null; spans: Span[] | null; attempt?: Attempt | null }> {
     const metadata = error ? { error: errorMessage(error) } : undefined;
     const update = { status: error ? "failed" : "succeeded", endTime: Date.now(), ...(metadata ? { metadata } : {}) } as const;
-    const idle = () => this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
+    const idle = () =>
+      this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
     try {
       const done = await completeAttempt(this.store, rid, aid, update);
       if (!done.attempt) await idle();

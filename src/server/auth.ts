@@ -17,7 +17,9 @@ export function isLoopbackHost(host: string): boolean {
 export function assertBindAllowed(host: string, token: string | undefined, what: string): void {
   if (token !== undefined && token.length < 8) throw new Error(`${what}: --token must be at least 8 characters`);
   if (!isLoopbackHost(host) && !token) {
-    throw new Error(`${what}: listening on ${host} makes it reachable from other machines; pass a token (--token or ARCLIGHT_TOKEN), or bind 127.0.0.1`);
+    throw new Error(
+      `${what}: listening on ${host} makes it reachable from other machines; pass a token (--token or ARCLIGHT_TOKEN), or bind 127.0.0.1`,
+    );
   }
 }
 

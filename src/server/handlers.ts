@@ -9,7 +9,13 @@ import { normalizeSpan, type SpanDraft } from "../store/span-input.js";
 import { NotFoundError, ValidationError, type AttemptUpdate, type Span } from "../types/index.js";
 import { AttemptUpdateSchema } from "../types/rollout.js";
 import { parseOrThrow } from "../types/validate.js";
-import { claimRolloutSteps, completeAttemptSteps, heartbeatSteps, spanFailureUpdate, type CompletedAttempt } from "../store/runner-steps.js";
+import {
+  claimRolloutSteps,
+  completeAttemptSteps,
+  heartbeatSteps,
+  spanFailureUpdate,
+  type CompletedAttempt,
+} from "../store/runner-steps.js";
 import { errorToWire, type SpanResult } from "../store/remote-protocol.js";
 
 /** Rewrites a span before it is stored; must return a span (validated again afterwards). */
@@ -59,13 +65,18 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
     const o = b.options;
     // Cap one wait at maxWaitMs (the client polls again); malformed options go through for the store to reject.
     const capped =
-      o === undefined ? { timeoutMs: c.maxWaitMs }
-      : isObj(o) && o.timeoutMs === undefined ? { ...o, timeoutMs: c.maxWaitMs }
-      : isObj(o) && typeof o.timeoutMs === "number" && o.timeoutMs >= 0 ? { ...o, timeoutMs: Math.min(o.timeoutMs, c.maxWaitMs) }
-      : o;
+      o === undefined
+        ? { timeoutMs: c.maxWaitMs }
+        : isObj(o) && o.timeoutMs === undefined
+          ? { ...o, timeoutMs: c.maxWaitMs }
+          : isObj(o) && typeof o.timeoutMs === "number" && o.timeoutMs >= 0
+            ? { ...o, timeoutMs: Math.min(o.timeoutMs, c.maxWaitMs) }
+            : o;
     const stop = anyAborted(c.closing, call.signal);
     const waiting = c.store.waitForRollouts(raw(b.rolloutIds), raw(capped));
-    const cut = new Promise<"cut">((resolve) => (stop.aborted ? resolve("cut") : stop.addEventListener("abort", () => resolve("cut"), { once: true })));
+    const cut = new Promise<"cut">((resolve) =>
+      stop.aborted ? resolve("cut") : stop.addEventListener("abort", () => resolve("cut"), { once: true }),
+    );
     const first = await Promise.race([waiting, cut]);
     return first === "cut" ? c.store.waitForRollouts(raw(b.rolloutIds), { timeoutMs: 0 }) : first;
   },
@@ -77,7 +88,8 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
   },
   querySpans: (c, b) => c.store.querySpans(raw(b.query)),
   getNextSpanSequenceId: (c, b) => c.store.getNextSpanSequenceId(raw(b.rolloutId), raw(b.attemptId)),
-  addResources: (c, b) => (b.resourcesId === undefined ? c.store.addResources(raw(b.resources)) : c.store.addResources(raw(b.resources), raw(b.resourcesId))),
+  addResources: (c, b) =>
+    b.resourcesId === undefined ? c.store.addResources(raw(b.resources)) : c.store.addResources(raw(b.resources), raw(b.resourcesId)),
   updateResources: (c, b) => c.store.updateResources(raw(b.resourcesId), raw(b.resources)),
   getResourcesById: (c, b) => c.store.getResourcesById(raw(b.resourcesId)),
   getLatestResources: (c) => c.store.getLatestResources(),
@@ -113,7 +125,14 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
  * twice (addSpans drops what the attempt holds) and cannot apply the update
  * twice (a terminal attempt refuses it).
  */
-async function completeWithSpans(c: HandlerContext, spans: unknown[], rolloutId: string, attemptId: string, update: AttemptUpdate, call: CallInfo): Promise<CompletedAttempt & { spanResults: SpanResult[] }> {
+async function completeWithSpans(
+  c: HandlerContext,
+  spans: unknown[],
+  rolloutId: string,
+  attemptId: string,
+  update: AttemptUpdate,
+  call: CallInfo,
+): Promise<CompletedAttempt & { spanResults: SpanResult[] }> {
   // A malformed update is refused before any span is stored, so the answer never calls stored spans refused.
   parseOrThrow(AttemptUpdateSchema, update, "completeAttempt");
   const spanResults: SpanResult[] = [];
@@ -161,7 +180,9 @@ export async function addSpans(c: HandlerContext, spans: unknown[], call: Pick<C
   if (!call.retried) return c.store.addSpans(raw(drafts));
   const stored = new Map<string, Span>();
   const attempts = new Set<string>();
-  for (const s of drafts) if (isObj(s) && typeof s.rolloutId === "string" && typeof s.attemptId === "string") attempts.add(JSON.stringify([s.rolloutId, s.attemptId]));
+  for (const s of drafts)
+    if (isObj(s) && typeof s.rolloutId === "string" && typeof s.attemptId === "string")
+      attempts.add(JSON.stringify([s.rolloutId, s.attemptId]));
   for (const a of attempts) {
     const [rolloutId, attemptId] = JSON.parse(a) as [string, string];
     const have = await c.store.querySpans({ rolloutId, attemptId }).catch(() => [] as Span[]);
@@ -192,7 +213,8 @@ async function longPoll<T>(c: HandlerContext, call: CallInfo, waitMs: number, ta
 
 /** A claim names its worker: the attempt is set running on its behalf. */
 function claimOptions(o: unknown): { workerId: string } {
-  if (!isObj(o) || typeof o.workerId !== "string") throw new ValidationError("claimRollout", ["options.workerId: expected the runner's worker id (a string)"]);
+  if (!isObj(o) || typeof o.workerId !== "string")
+    throw new ValidationError("claimRollout", ["options.workerId: expected the runner's worker id (a string)"]);
   return o as { workerId: string };
 }
 

@@ -8,7 +8,10 @@ export type { Redact } from "./handlers.js";
 export { OTLP_TRACES_PATH, attemptTracesPath } from "./otlp-route.js";
 
 /** Opens the store (durable in `dir`, else in memory) and serves it; close() closes both. */
-export async function serveStore(dir: string | undefined, opts: Omit<StoreServerOptions, "store" | "closeStore"> & { storeOptions?: StoreOptions } = {}): Promise<StoreServer & { store: Awaited<ReturnType<typeof openStore>> }> {
+export async function serveStore(
+  dir: string | undefined,
+  opts: Omit<StoreServerOptions, "store" | "closeStore"> & { storeOptions?: StoreOptions } = {},
+): Promise<StoreServer & { store: Awaited<ReturnType<typeof openStore>> }> {
   const { storeOptions, ...serverOpts } = opts;
   const store = await openStore(dir, storeOptions);
   try {

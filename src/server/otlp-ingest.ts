@@ -48,7 +48,10 @@ function toHex(v: unknown): string {
 function anyValue(v: unknown): AttributeValue | undefined {
   if (!isObj(v)) return undefined;
   // protobufjs names the set member of the oneof in `value`; OTLP/JSON just has the one key.
-  const which = typeof v.value === "string" && v.value in v ? v.value : Object.keys(v).find((k) => k.endsWith("Value") && v[k] !== undefined && v[k] !== null);
+  const which =
+    typeof v.value === "string" && v.value in v
+      ? v.value
+      : Object.keys(v).find((k) => k.endsWith("Value") && v[k] !== undefined && v[k] !== null);
   switch (which) {
     case "stringValue":
       return String(v.stringValue);
@@ -130,7 +133,12 @@ export class OtlpCollector {
     this.resAttrs = attrs;
     this.schemaUrl = schemaUrl;
     const seqBase = attrs[SPAN_SEQUENCE_ATTR];
-    this.seq = typeof seqBase === "number" && Number.isInteger(seqBase) && seqBase >= 0 ? seqBase : typeof seqBase === "string" && /^\d+$/.test(seqBase) ? Number(seqBase) : null;
+    this.seq =
+      typeof seqBase === "number" && Number.isInteger(seqBase) && seqBase >= 0
+        ? seqBase
+        : typeof seqBase === "string" && /^\d+$/.test(seqBase)
+          ? Number(seqBase)
+          : null;
   }
 
   /** A span entry that is not a span at all. */
@@ -212,8 +220,12 @@ export function otlpToSpans(request: unknown, target: AttemptRef | null): OtlpBa
           name: typeof sp.name === "string" ? sp.name : "",
           status: otlpStatus(status.code, status.message),
           attributes: attributes(sp.attributes),
-          events: list(sp.events).filter(isObj).map((e) => ({ name: String(e.name ?? ""), timestamp: nanosToMillis(e.timeUnixNano), attributes: attributes(e.attributes) })),
-          links: list(sp.links).filter(isObj).map((l) => ({ traceId: toHex(l.traceId), spanId: toHex(l.spanId), attributes: attributes(l.attributes) })),
+          events: list(sp.events)
+            .filter(isObj)
+            .map((e) => ({ name: String(e.name ?? ""), timestamp: nanosToMillis(e.timeUnixNano), attributes: attributes(e.attributes) })),
+          links: list(sp.links)
+            .filter(isObj)
+            .map((l) => ({ traceId: toHex(l.traceId), spanId: toHex(l.spanId), attributes: attributes(l.attributes) })),
           startTime: nanosToMillis(sp.startTimeUnixNano),
           endTime: nanosToMillis(sp.endTimeUnixNano),
         });

@@ -19,7 +19,11 @@ const descriptor = {
                 v1: {
                   nested: {
                     AnyValue: {
-                      oneofs: { value: { oneof: ["stringValue", "boolValue", "intValue", "doubleValue", "arrayValue", "kvlistValue", "bytesValue"] } },
+                      oneofs: {
+                        value: {
+                          oneof: ["stringValue", "boolValue", "intValue", "doubleValue", "arrayValue", "kvlistValue", "bytesValue"],
+                        },
+                      },
                       fields: {
                         stringValue: f("string", 1),
                         boolValue: f("bool", 2),
@@ -34,7 +38,12 @@ const descriptor = {
                     KeyValueList: { fields: { values: f("KeyValue", 1, "repeated") } },
                     KeyValue: { fields: { key: f("string", 1), value: f("AnyValue", 2) } },
                     InstrumentationScope: {
-                      fields: { name: f("string", 1), version: f("string", 2), attributes: f("KeyValue", 3, "repeated"), droppedAttributesCount: f("uint32", 4) },
+                      fields: {
+                        name: f("string", 1),
+                        version: f("string", 2),
+                        attributes: f("KeyValue", 3, "repeated"),
+                        droppedAttributesCount: f("uint32", 4),
+                      },
                     },
                   },
                 },
@@ -44,7 +53,12 @@ const descriptor = {
               nested: {
                 v1: {
                   nested: {
-                    Resource: { fields: { attributes: f("opentelemetry.proto.common.v1.KeyValue", 1, "repeated"), droppedAttributesCount: f("uint32", 2) } },
+                    Resource: {
+                      fields: {
+                        attributes: f("opentelemetry.proto.common.v1.KeyValue", 1, "repeated"),
+                        droppedAttributesCount: f("uint32", 2),
+                      },
+                    },
                   },
                 },
               },
@@ -54,10 +68,18 @@ const descriptor = {
                 v1: {
                   nested: {
                     ResourceSpans: {
-                      fields: { resource: f("opentelemetry.proto.resource.v1.Resource", 1), scopeSpans: f("ScopeSpans", 2, "repeated"), schemaUrl: f("string", 3) },
+                      fields: {
+                        resource: f("opentelemetry.proto.resource.v1.Resource", 1),
+                        scopeSpans: f("ScopeSpans", 2, "repeated"),
+                        schemaUrl: f("string", 3),
+                      },
                     },
                     ScopeSpans: {
-                      fields: { scope: f("opentelemetry.proto.common.v1.InstrumentationScope", 1), spans: f("Span", 2, "repeated"), schemaUrl: f("string", 3) },
+                      fields: {
+                        scope: f("opentelemetry.proto.common.v1.InstrumentationScope", 1),
+                        spans: f("Span", 2, "repeated"),
+                        schemaUrl: f("string", 3),
+                      },
                     },
                     Span: {
                       fields: {
@@ -111,7 +133,9 @@ const descriptor = {
                   nested: {
                     v1: {
                       nested: {
-                        ExportTraceServiceRequest: { fields: { resourceSpans: f("opentelemetry.proto.trace.v1.ResourceSpans", 1, "repeated") } },
+                        ExportTraceServiceRequest: {
+                          fields: { resourceSpans: f("opentelemetry.proto.trace.v1.ResourceSpans", 1, "repeated") },
+                        },
                         ExportTraceServiceResponse: { fields: { partialSuccess: f("ExportTracePartialSuccess", 1) } },
                         ExportTracePartialSuccess: { fields: { rejectedSpans: f("int64", 1), errorMessage: f("string", 2) } },
                       },

@@ -23,7 +23,13 @@ class ProtobufBody {
   constructor(readonly bytes: Buffer) {}
 }
 
-const isProtobuf = (req: FastifyRequest) => PROTOBUF_TYPES.includes(String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase());
+const isProtobuf = (req: FastifyRequest) =>
+  PROTOBUF_TYPES.includes(
+    String(req.headers["content-type"] ?? "")
+      .split(";")[0]
+      .trim()
+      .toLowerCase(),
+  );
 
 export function registerOtlp(app: FastifyInstance, ctx: HandlerContext): void {
   void app.register(async (otlp) => {
@@ -32,7 +38,8 @@ export function registerOtlp(app: FastifyInstance, ctx: HandlerContext): void {
     otlp.addHook("preParsing", async (req, _reply, payload) => {
       const enc = String(req.headers["content-encoding"] ?? "identity").toLowerCase();
       if (enc === "identity") return payload;
-      if (enc !== "gzip") throw Object.assign(new Error(`content-encoding ${enc} is not supported (use gzip or none)`), { statusCode: 415 });
+      if (enc !== "gzip")
+        throw Object.assign(new Error(`content-encoding ${enc} is not supported (use gzip or none)`), { statusCode: 415 });
       // The body limit then counts decoded bytes, so a small gzip bomb is refused like a large body.
       let encoded = 0;
       const gunzip = createGunzip() as ReturnType<typeof createGunzip> & { receivedEncodedLength?: number };
@@ -72,8 +79,9 @@ export function registerOtlp(app: FastifyInstance, ctx: HandlerContext): void {
     };
 
     otlp.post(OTLP_TRACES_PATH, (req, reply) => handle(req, reply, null));
-    otlp.post<{ Params: { rolloutId: string; attemptId: string } }>("/v1/agl/rollouts/:rolloutId/attempts/:attemptId/v1/traces", (req, reply) =>
-      handle(req, reply, { rolloutId: req.params.rolloutId, attemptId: req.params.attemptId }),
+    otlp.post<{ Params: { rolloutId: string; attemptId: string } }>(
+      "/v1/agl/rollouts/:rolloutId/attempts/:attemptId/v1/traces",
+      (req, reply) => handle(req, reply, { rolloutId: req.params.rolloutId, attemptId: req.params.attemptId }),
     );
   });
 }

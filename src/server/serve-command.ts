@@ -22,7 +22,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ServeUsageError(`--port must be 0..65535, got ${values.port}`);
   const token = values.token ?? (process.env.ARCLIGHT_TOKEN || undefined);
   const server = await serveStore(values.dir, { host: values.host ?? "127.0.0.1", port, token });
-  process.stdout.write(`arclight store serving ${values.dir ? `durable store ${values.dir}` : "an in-memory store"} at ${server.url}${token ? " (token required)" : ""}\n`);
+  process.stdout.write(
+    `arclight store serving ${values.dir ? `durable store ${values.dir}` : "an in-memory store"} at ${server.url}${token ? " (token required)" : ""}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

@@ -108,7 +108,10 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
     app.addHook("onRequest", async (req, reply) => {
       if (OPEN_PATHS.has(req.url.split("?")[0])) return;
       if (!bearerMatches(token, req.headers.authorization)) {
-        reply.code(401).header("www-authenticate", 'Bearer realm="arclight"').send({ error: { name: "Unauthorized", message: "missing or wrong bearer token (authorization: Bearer <token>)" } });
+        reply
+          .code(401)
+          .header("www-authenticate", 'Bearer realm="arclight"')
+          .send({ error: { name: "Unauthorized", message: "missing or wrong bearer token (authorization: Bearer <token>)" } });
         return reply;
       }
     });
@@ -119,20 +122,25 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
     reply.code(w.status).send(w.body);
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { name: "NoSuchEndpoint", message: `no endpoint ${req.method} ${req.url.split("?")[0]}; see ${OPENAPI_PATH}` } });
+    reply
+      .code(404)
+      .send({ error: { name: "NoSuchEndpoint", message: `no endpoint ${req.method} ${req.url.split("?")[0]}; see ${OPENAPI_PATH}` } });
   });
 
   const health = async () => ({ status: "ok" });
   app.get("/health", health);
   app.get(`${API_PREFIX}/health`, health);
-  app.get(`${API_PREFIX}/info`, async (): Promise<StoreInfo> => ({
-    kind: store.kind,
-    readOnly: store.readOnly,
-    defaults: store.defaults,
-    maxWaitMs,
-    version: VERSION,
-    features: ["complete-spans", "heartbeat-latest"],
-  }));
+  app.get(
+    `${API_PREFIX}/info`,
+    async (): Promise<StoreInfo> => ({
+      kind: store.kind,
+      readOnly: store.readOnly,
+      defaults: store.defaults,
+      maxWaitMs,
+      version: VERSION,
+      features: ["complete-spans", "heartbeat-latest"],
+    }),
+  );
   const openapi = buildOpenApi(VERSION);
   app.get(OPENAPI_PATH, async () => openapi);
 
@@ -144,7 +152,11 @@ export function buildStoreApp(opts: StoreServerOptions): FastifyInstance {
       const run = async (): Promise<Outcome> => {
         try {
           const body = parseOrThrow(op.body, req.body ?? {}, `${name} request`);
-          const result = await (handlers[name] as (c: HandlerContext, b: unknown, r: CallInfo) => Promise<unknown>)(ctx, body, callInfo(req, reply));
+          const result = await (handlers[name] as (c: HandlerContext, b: unknown, r: CallInfo) => Promise<unknown>)(
+            ctx,
+            body,
+            callInfo(req, reply),
+          );
           return { status: 200, body: { result: result ?? null } };
         } catch (e) {
           return errorToWire(e);
@@ -170,7 +182,16 @@ function withTimeout(work: Promise<Outcome>, ms: number, name: string): Promise<
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Outcome>((resolve) => {
     timer = setTimeout(
-      () => resolve({ status: 503, body: { error: { name: "Timeout", message: `${name} did not finish within ${ms} ms; it may still complete (retry with the same idempotency-key)` } } }),
+      () =>
+        resolve({
+          status: 503,
+          body: {
+            error: {
+              name: "Timeout",
+              message: `${name} did not finish within ${ms} ms; it may still complete (retry with the same idempotency-key)`,
+            },
+          },
+        }),
       ms,
     );
   });

@@ -113,7 +113,11 @@ export class AttemptLifecycle {
       const c = this.s.rollouts.get(a.rolloutId)!.rollout.config;
       if (c.timeoutSeconds !== null && t - a.startTime > c.timeoutSeconds * 1000) {
         this.move(ae, "timeout", t, ch);
-      } else if (c.unresponsiveSeconds !== null && a.status !== "unresponsive" && t - (a.lastHeartbeatTime ?? a.startTime) > c.unresponsiveSeconds * 1000) {
+      } else if (
+        c.unresponsiveSeconds !== null &&
+        a.status !== "unresponsive" &&
+        t - (a.lastHeartbeatTime ?? a.startTime) > c.unresponsiveSeconds * 1000
+      ) {
         this.move(ae, "unresponsive", t, ch);
       }
     }

@@ -14,7 +14,7 @@
 // resource-versions.ts, worker-table.ts; change-set.ts collects what a
 // mutation changed.
 
-import { z } from "zod";
+import type { z } from "zod";
 import {
   DEFAULT_ROLLOUT_CONFIG,
   isRolloutTerminal,
@@ -67,7 +67,6 @@ import type { SpanBlock } from "./span-list.js";
 import { resolveConfig, type ParsedStoreOptions } from "./store-options.js";
 import type { WalRecord } from "./wal.js";
 import { WorkerTable } from "./worker-table.js";
-
 
 export type ParsedSpanQuery = z.output<typeof SpanQuerySchema>;
 
@@ -227,7 +226,8 @@ export abstract class BaseStore implements LightningStore {
     const seen = new Set<string>();
     for (const p of parsed) {
       if (p.rolloutId === undefined) continue;
-      if (this.rollouts.has(p.rolloutId) || seen.has(p.rolloutId)) throw new ValidationError(where, [`rolloutId: ${p.rolloutId} already exists`]);
+      if (this.rollouts.has(p.rolloutId) || seen.has(p.rolloutId))
+        throw new ValidationError(where, [`rolloutId: ${p.rolloutId} already exists`]);
       seen.add(p.rolloutId);
     }
     return parsed;
@@ -307,7 +307,8 @@ export abstract class BaseStore implements LightningStore {
     parseOrThrow(RolloutIdSchema, rolloutId, "startAttempt");
     const o = parseOrThrow(DequeueOptionsSchema, opts, "startAttempt");
     const e = this.rolloutEntry(rolloutId);
-    if (e.rollout.status !== "queuing" && e.rollout.status !== "requeuing") checkRolloutTransition(rolloutId, e.rollout.status, "preparing");
+    if (e.rollout.status !== "queuing" && e.rollout.status !== "requeuing")
+      checkRolloutTransition(rolloutId, e.rollout.status, "preparing");
     const ch = new ChangeSet();
     const out = this.lifecycle.begin(e, o?.workerId ?? null, this.clock(), ch);
     await this.commit(ch);
@@ -482,7 +483,10 @@ export abstract class BaseStore implements LightningStore {
     for (let i = 0; i < drafts.length; i++) {
       const d = drafts[i];
       // "latest" is not an attempt id here: spans name the attempt they belong to.
-      last = last && last.attempt.attemptId === d.attemptId && last.attempt.rolloutId === d.rolloutId ? last : this.spanAttempt(d.rolloutId, d.attemptId);
+      last =
+        last && last.attempt.attemptId === d.attemptId && last.attempt.rolloutId === d.rolloutId
+          ? last
+          : this.spanAttempt(d.rolloutId, d.attemptId);
       entries[i] = last;
     }
     const now = this.clock();
@@ -562,7 +566,8 @@ export abstract class BaseStore implements LightningStore {
     const res = parseOrThrow(NamedResourcesSchema, resources, "addResources");
     if (resourcesId !== undefined) {
       parseOrThrow(ResourcesIdSchema, resourcesId, "addResources");
-      if (this.resources.has(resourcesId)) throw new ValidationError("addResources", [`resourcesId: ${resourcesId} already exists; use updateResources for a new version`]);
+      if (this.resources.has(resourcesId))
+        throw new ValidationError("addResources", [`resourcesId: ${resourcesId} already exists; use updateResources for a new version`]);
     }
     return this.putResources(resourcesId ?? newId("rs"), res);
   }

@@ -17,7 +17,8 @@ export class ChangeSet {
 
   toRecord(): WalRecord {
     const rec: WalRecord = {};
-    if (this.rollouts.size) rec.rollouts = [...this.rollouts.values()].map((e): LoggedRollout => ({ rollout: e.rollout, queuedAt: e.queuedAt }));
+    if (this.rollouts.size)
+      rec.rollouts = [...this.rollouts.values()].map((e): LoggedRollout => ({ rollout: e.rollout, queuedAt: e.queuedAt }));
     if (this.attempts.size) rec.attempts = [...this.attempts.values()];
     if (this.resources.length) rec.resources = this.resources;
     if (this.workers.size) rec.workers = [...this.workers.values()];

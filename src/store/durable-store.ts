@@ -61,7 +61,16 @@ import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listSnapshots, listStoreDir, ListingMoved, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
 import { indexSpanBlock, type SpanBlock } from "./span-list.js";
 import { listQuarantined, screenSpans, writeQuarantine, type SetAsideSpan } from "./quarantine.js";
-import { decodeRecords, encodeRecordParts, readWalFile, truncateTornTail, WalSegmentWriter, type FsyncPolicy, type WalReadResult, type WalRecord } from "./wal.js";
+import {
+  decodeRecords,
+  encodeRecordParts,
+  readWalFile,
+  truncateTornTail,
+  WalSegmentWriter,
+  type FsyncPolicy,
+  type WalReadResult,
+  type WalRecord,
+} from "./wal.js";
 import { join } from "node:path";
 
 interface Snapshot {
@@ -116,7 +125,7 @@ export class DurableStore extends BaseStore {
 
   private constructor(
     readonly dir: string,
-    private readonly opts: ReturnType<typeof StoreOptionsSchema.parse>,
+    opts: ReturnType<typeof StoreOptionsSchema.parse>,
   ) {
     super(opts);
     this.policy = opts.fsync ?? "batch";
@@ -316,7 +325,9 @@ export class DurableStore extends BaseStore {
         return await this.parquet.writePartFromWal(wal, part);
       } catch (e) {
         if (!existsSync(wal)) throw e;
-        console.warn(`arclight store ${this.dir}: DuckDB could not fold WAL segment ${n} (${(e as Error).message.split("\n")[0]}); folding it from JS`);
+        console.warn(
+          `arclight store ${this.dir}: DuckDB could not fold WAL segment ${n} (${(e as Error).message.split("\n")[0]}); folding it from JS`,
+        );
         kept = null;
       }
     }
@@ -335,7 +346,9 @@ export class DurableStore extends BaseStore {
       // Rewritten whole when a crash came between this file and the segment's snapshot: the same spans again.
       const path = await writeQuarantine(this.dir, n, bad);
       this.quarantineFiles.set(n, bad.length);
-      console.warn(`arclight store ${this.dir}: set aside ${bad.length} span(s) of WAL segment ${n} that cannot be stored exactly (${bad[0].problem}); they are in ${path}`);
+      console.warn(
+        `arclight store ${this.dir}: set aside ${bad.length} span(s) of WAL segment ${n} that cannot be stored exactly (${bad[0].problem}); they are in ${path}`,
+      );
     }
     this.setAside.delete(n);
     await this.parquet.writePart(part, kept);
@@ -475,7 +488,8 @@ export class DurableStore extends BaseStore {
     let attemptIds: string[] | null = null;
     if (q.rolloutId !== undefined || q.attemptId !== undefined) {
       attemptIds = [];
-      for (const attempts of this.queryScope(q)) for (const ae of attempts) if (this.cold.has(ae.attempt.attemptId)) attemptIds.push(ae.attempt.attemptId);
+      for (const attempts of this.queryScope(q))
+        for (const ae of attempts) if (this.cold.has(ae.attempt.attemptId)) attemptIds.push(ae.attempt.attemptId);
       if (!attemptIds.length) return hot;
     } else if (!this.cold.hasAny((id) => this.attempts.has(id))) return hot;
     const cold = await this.queryColdSpans({ ...q, attemptIds });
@@ -568,7 +582,14 @@ export class DurableStore extends BaseStore {
 
   override async statistics(): Promise<StoreStatistics> {
     const s = await super.statistics();
-    return { ...s, spans: s.spans + this.cold.count, walBytes: this.writer?.bytes ?? 0, parquetFiles: this.parquetFiles, spansInMemory: s.spans, quarantinedSpans: this.quarantinedSpans };
+    return {
+      ...s,
+      spans: s.spans + this.cold.count,
+      walBytes: this.writer?.bytes ?? 0,
+      parquetFiles: this.parquetFiles,
+      spansInMemory: s.spans,
+      quarantinedSpans: this.quarantinedSpans,
+    };
   }
 
   override async close(): Promise<void> {

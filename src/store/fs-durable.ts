@@ -36,4 +36,3 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   await rename(tmp, path);
   await fsyncDir(path);
 }
-

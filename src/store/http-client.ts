@@ -15,7 +15,10 @@ export interface HttpResponse {
   text: string;
 }
 
-export function httpRequest(url: URL, o: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }): Promise<HttpResponse> {
+export function httpRequest(
+  url: URL,
+  o: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
+): Promise<HttpResponse> {
   const mod = url.protocol === "https:" ? https : http;
   const agent = agents[url.protocol as keyof typeof agents];
   return new Promise((resolve, reject) => {

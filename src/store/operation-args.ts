@@ -13,7 +13,13 @@ export const WorkerIdSchema = idSchema("workerId");
 export const DequeueOptionsSchema = z.object({ workerId: WorkerIdSchema.optional() }).strict().optional();
 export const LimitSchema = z.number().int().min(1);
 export const SequenceIdSchema = z.number().int().min(0);
-export const WaitSchema = z.object({ ids: z.array(RolloutIdSchema), opts: z.object({ timeoutMs: z.number().min(0).optional() }).strict().optional() });
+export const WaitSchema = z.object({
+  ids: z.array(RolloutIdSchema),
+  opts: z
+    .object({ timeoutMs: z.number().min(0).optional() })
+    .strict()
+    .optional(),
+});
 export const RolloutQuerySchema = z
   .object({
     status: z.union([RolloutStatusSchema, z.array(RolloutStatusSchema)]).optional(),

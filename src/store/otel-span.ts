@@ -28,7 +28,8 @@ function attrValue(v: unknown): AttributeValue | undefined {
     const xs = v.filter((x) => x !== null && x !== undefined);
     const t = typeof xs[0];
     if (xs.length === 0) return [];
-    if ((t === "string" || t === "number" || t === "boolean") && xs.every((x) => typeof x === t && (t !== "number" || Number.isFinite(x)))) return xs as AttributeValue;
+    if ((t === "string" || t === "number" || t === "boolean") && xs.every((x) => typeof x === t && (t !== "number" || Number.isFinite(x))))
+      return xs as AttributeValue;
     return toJsonText(v);
   }
   if (typeof v === "bigint") return Number(v);
@@ -61,7 +62,8 @@ export function otelToSpanDraft(rolloutId: string, attemptId: string, span: unkn
   const parentCtx = isObj(span.parentSpanContext) ? span.parentSpanContext : null;
   let parentId = (parentCtx?.spanId ?? span.parentSpanId ?? null) as unknown;
   if (parentId === "" || parentId === INVALID_SPAN_ID || parentId === undefined) parentId = null;
-  if (parentId !== null && (typeof parentId !== "string" || !HEX16.test(parentId))) issues.push("parentSpanId: expected 16 lowercase hex digits");
+  if (parentId !== null && (typeof parentId !== "string" || !HEX16.test(parentId)))
+    issues.push("parentSpanId: expected 16 lowercase hex digits");
   const st = isObj(span.status) ? span.status : {};
   const code = typeof st.code === "number" ? STATUS[st.code] : typeof st.code === "string" ? st.code.toUpperCase() : "UNSET";
   if (!code || !STATUS.includes(code as (typeof STATUS)[number])) issues.push("status.code: expected 0 (UNSET), 1 (OK) or 2 (ERROR)");
@@ -70,7 +72,11 @@ export function otelToSpanDraft(rolloutId: string, attemptId: string, span: unkn
   const events = Array.isArray(span.events)
     ? span.events.map((e: unknown, i) => {
         const ev = isObj(e) ? e : {};
-        return { name: String(ev.name ?? ""), timestamp: toMillis(ev.time ?? ev.timestamp, `events.${i}.time`, issues), attributes: toAttrs(ev.attributes) };
+        return {
+          name: String(ev.name ?? ""),
+          timestamp: toMillis(ev.time ?? ev.timestamp, `events.${i}.time`, issues),
+          attributes: toAttrs(ev.attributes),
+        };
       })
     : [];
   const links = Array.isArray(span.links)

@@ -191,7 +191,12 @@ export class SpanParquetIO {
     const r = await c.runAndReadAll(
       `SELECT filename, ${guarded("attempt_id")}, max(sequence_id) AS mx, count(*) AS n FROM read_parquet(${fileList(paths)}, filename = true) GROUP BY filename, attempt_id`,
     );
-    return (r.getRowsJS() as [string, string, bigint, bigint][]).map(([path, attemptId, mx, n]) => ({ path, attemptId: unguard(attemptId)!, maxSeq: Number(mx), count: Number(n) }));
+    return (r.getRowsJS() as [string, string, bigint, bigint][]).map(([path, attemptId, mx, n]) => ({
+      path,
+      attemptId: unguard(attemptId)!,
+      maxSeq: Number(mx),
+      count: Number(n),
+    }));
   }
 
   close(): void {
@@ -218,7 +223,8 @@ const SPAN_LINE_COLUMNS =
 /** SELECT of SPAN_COLUMNS over a WAL segment; mirrors promotedColumns() for the analysis columns. */
 function walSpansSql(walPath: string): string {
   const key = (k: string) => `'$."${k}"'`;
-  const num = (k: string, type: string, types: string) => `CASE WHEN json_type(attributes, ${key(k)}) IN ${types} THEN (attributes->>${key(k)})::${type} END`;
+  const num = (k: string, type: string, types: string) =>
+    `CASE WHEN json_type(attributes, ${key(k)}) IN ${types} THEN (attributes->>${key(k)})::${type} END`;
   const str = (k: string) => `CASE WHEN json_type(attributes, ${key(k)}) = 'VARCHAR' THEN attributes->>${key(k)} END`;
   const ts = (field: string) => `make_timestamptz(round(${field} * 1000)::BIGINT)`;
   return `

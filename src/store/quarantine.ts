@@ -53,7 +53,7 @@ export async function writeQuarantine(dir: string, segment: number, spans: reado
   }
   const path = quarantinePath(dir, segment);
   // JSON.stringify escapes lone surrogates, so the file is plain UTF-8 and JSON.parse gives the span back as it was logged.
-  await writeFileAtomic(path, spans.map((x) => JSON.stringify({ segment, problem: x.problem, span: x.span }) + "\n").join(""));
+  await writeFileAtomic(path, spans.map((x) => `${JSON.stringify({ segment, problem: x.problem, span: x.span })}\n`).join(""));
   return path;
 }
 

@@ -20,8 +20,18 @@ const opt = z.unknown().optional();
 /** Every operation: its path under API_PREFIX, its body, whether it changes state, whether it may block. */
 export const OPERATIONS = {
   enqueueRollout: { path: "/rollouts/enqueue", write: true, body: z.object({ request: any }), doc: "Queue one rollout." },
-  enqueueManyRollouts: { path: "/rollouts/enqueue-many", write: true, body: z.object({ requests: z.array(any) }), doc: "Queue many rollouts in one call." },
-  startRollout: { path: "/rollouts/start", write: true, body: z.object({ request: any, options: opt }), doc: "Queue a rollout and start its first attempt." },
+  enqueueManyRollouts: {
+    path: "/rollouts/enqueue-many",
+    write: true,
+    body: z.object({ requests: z.array(any) }),
+    doc: "Queue many rollouts in one call.",
+  },
+  startRollout: {
+    path: "/rollouts/start",
+    write: true,
+    body: z.object({ request: any, options: opt }),
+    doc: "Queue a rollout and start its first attempt.",
+  },
   dequeueRollout: {
     path: "/rollouts/dequeue",
     write: true,
@@ -34,11 +44,31 @@ export const OPERATIONS = {
     body: z.object({ limit: any, options: opt, waitMs: z.number().int().min(0).max(60_000).optional() }),
     doc: "Up to `limit` queued rollouts; waitMs long-polls until at least one is queued.",
   },
-  startAttempt: { path: "/rollouts/start-attempt", write: true, body: z.object({ rolloutId: any, options: opt }), doc: "A new attempt on a queuing or requeuing rollout." },
-  updateRollout: { path: "/rollouts/update", write: true, body: z.object({ rolloutId: any, update: any }), doc: "Change a rollout's fields or status." },
-  updateAttempt: { path: "/attempts/update", write: true, body: z.object({ rolloutId: any, attemptId: any, update: any }), doc: "Change an attempt; attemptId may be \"latest\"." },
+  startAttempt: {
+    path: "/rollouts/start-attempt",
+    write: true,
+    body: z.object({ rolloutId: any, options: opt }),
+    doc: "A new attempt on a queuing or requeuing rollout.",
+  },
+  updateRollout: {
+    path: "/rollouts/update",
+    write: true,
+    body: z.object({ rolloutId: any, update: any }),
+    doc: "Change a rollout's fields or status.",
+  },
+  updateAttempt: {
+    path: "/attempts/update",
+    write: true,
+    body: z.object({ rolloutId: any, attemptId: any, update: any }),
+    doc: 'Change an attempt; attemptId may be "latest".',
+  },
   getRolloutById: { path: "/rollouts/get", write: false, body: z.object({ rolloutId: any }), doc: "One rollout or null." },
-  getLatestAttempt: { path: "/attempts/latest", write: false, body: z.object({ rolloutId: any }), doc: "A rollout's newest attempt or null." },
+  getLatestAttempt: {
+    path: "/attempts/latest",
+    write: false,
+    body: z.object({ rolloutId: any }),
+    doc: "A rollout's newest attempt or null.",
+  },
   queryRollouts: { path: "/rollouts/query", write: false, body: z.object({ query: opt }), doc: "Rollouts matching a filter." },
   queryAttempts: { path: "/attempts/query", write: false, body: z.object({ rolloutId: any }), doc: "Every attempt of a rollout." },
   waitForRollouts: {
@@ -54,11 +84,36 @@ export const OPERATIONS = {
     body: z.object({ spans: any, compact: z.boolean().optional() }),
     doc: "Store a batch of spans, all or nothing. compact: answer { sequenceIds } instead of the stored spans (unless the server redacts).",
   },
-  querySpans: { path: "/spans/query", write: false, body: z.object({ query: opt }), doc: "Spans matching a filter, ordered by rollout, attempt, sequence id." },
-  getNextSpanSequenceId: { path: "/spans/next-sequence-id", write: true, body: z.object({ rolloutId: any, attemptId: any }), doc: "Reserve the next span sequence id of an attempt." },
-  addResources: { path: "/resources/add", write: true, body: z.object({ resources: any, resourcesId: opt }), doc: "Add a new resources id." },
-  updateResources: { path: "/resources/update", write: true, body: z.object({ resourcesId: any, resources: any }), doc: "Add a version of a resources id." },
-  getResourcesById: { path: "/resources/get", write: false, body: z.object({ resourcesId: any }), doc: "Latest version of a resources id, or null." },
+  querySpans: {
+    path: "/spans/query",
+    write: false,
+    body: z.object({ query: opt }),
+    doc: "Spans matching a filter, ordered by rollout, attempt, sequence id.",
+  },
+  getNextSpanSequenceId: {
+    path: "/spans/next-sequence-id",
+    write: true,
+    body: z.object({ rolloutId: any, attemptId: any }),
+    doc: "Reserve the next span sequence id of an attempt.",
+  },
+  addResources: {
+    path: "/resources/add",
+    write: true,
+    body: z.object({ resources: any, resourcesId: opt }),
+    doc: "Add a new resources id.",
+  },
+  updateResources: {
+    path: "/resources/update",
+    write: true,
+    body: z.object({ resourcesId: any, resources: any }),
+    doc: "Add a version of a resources id.",
+  },
+  getResourcesById: {
+    path: "/resources/get",
+    write: false,
+    body: z.object({ resourcesId: any }),
+    doc: "Latest version of a resources id, or null.",
+  },
   getLatestResources: { path: "/resources/latest", write: false, body: z.object({}), doc: "The resources most recently added or updated." },
   queryResources: { path: "/resources/query", write: false, body: z.object({}), doc: "Every version of every resources id." },
   queryWorkers: { path: "/workers/query", write: false, body: z.object({}), doc: "Every worker the store has seen." },
@@ -69,7 +124,12 @@ export const OPERATIONS = {
     body: z.object({ rolloutId: any, attemptId: any, workerId: opt }),
     doc: "An attempt (and its worker) is alive. Answers the rollout's latest attempt (servers with the heartbeat-latest feature; earlier ones null).",
   },
-  checkDeadlines: { path: "/check-deadlines", write: true, body: z.object({ now: opt }), doc: "Mark timed-out and unresponsive attempts now." },
+  checkDeadlines: {
+    path: "/check-deadlines",
+    write: true,
+    body: z.object({ now: opt }),
+    doc: "Mark timed-out and unresponsive attempts now.",
+  },
   statistics: { path: "/statistics", write: false, body: z.object({}), doc: "Counts of rollouts, attempts, spans, ..." },
   refresh: { path: "/refresh", write: false, body: z.object({}), doc: "Read-only durable stores: pick up what the writer made durable." },
   flush: { path: "/flush", write: false, body: z.object({}), doc: "Durable stores: fold logged spans into Parquet now." },
@@ -132,9 +192,11 @@ export type SpanResult = { sequenceId: number } | { status: number; error: WireE
 
 /** HTTP status and body for an error thrown by a store call (or the server around it). */
 export function errorToWire(e: unknown): { status: number; body: { error: WireError } } {
-  if (e instanceof ValidationError) return { status: 400, body: { error: { name: e.name, message: e.message, where: e.where, issues: e.issues } } };
+  if (e instanceof ValidationError)
+    return { status: 400, body: { error: { name: e.name, message: e.message, where: e.where, issues: e.issues } } };
   if (e instanceof NotFoundError) return { status: 404, body: { error: { name: e.name, message: e.message, kind: e.kind, id: e.id } } };
-  if (e instanceof InvalidTransitionError) return { status: 409, body: { error: { name: e.name, message: e.message, kind: e.kind, id: e.id, from: e.from, to: e.to } } };
+  if (e instanceof InvalidTransitionError)
+    return { status: 409, body: { error: { name: e.name, message: e.message, kind: e.kind, id: e.id, from: e.from, to: e.to } } };
   if (e instanceof ReadOnlyStoreError) return { status: 409, body: { error: { name: e.name, message: e.message } } };
   // The store behind the server is closing: the request may succeed against the server that replaces it.
   if (e instanceof StoreClosedError) return { status: 503, body: { error: { name: e.name, message: "store server is shutting down" } } };
@@ -143,7 +205,12 @@ export function errorToWire(e: unknown): { status: number; body: { error: WireEr
   const message = typeof err?.message === "string" ? err.message : String(e);
   // Client mistakes fastify catches before a handler runs (bad JSON, wrong content type, too large) read like ours.
   if (sc === 400) return { status: 400, body: { error: { name: "ValidationError", message, where: "request body", issues: [message] } } };
-  return { status: sc, body: { error: { name: typeof err?.name === "string" && sc < 500 ? err.name : sc === 503 ? "ServiceUnavailable" : "InternalError", message } } };
+  return {
+    status: sc,
+    body: {
+      error: { name: typeof err?.name === "string" && sc < 500 ? err.name : sc === 503 ? "ServiceUnavailable" : "InternalError", message },
+    },
+  };
 }
 
 /** Raised by the client for errors that have no LightningStore class (5xx, auth, limits). */
@@ -161,7 +228,12 @@ export class RemoteStoreError extends Error {
 /** Rebuilds the error class the server-side store threw, so `instanceof` works across the wire. */
 export function errorFromWire(status: number, body: unknown): Error {
   const p = WireErrorSchema.safeParse(body);
-  if (!p.success) return new RemoteStoreError(status, "HTTPError", `store server answered HTTP ${status}${typeof body === "string" && body ? `: ${body.slice(0, 200)}` : ""}`);
+  if (!p.success)
+    return new RemoteStoreError(
+      status,
+      "HTTPError",
+      `store server answered HTTP ${status}${typeof body === "string" && body ? `: ${body.slice(0, 200)}` : ""}`,
+    );
   const w = p.data.error;
   switch (w.name) {
     case "ValidationError":
@@ -170,7 +242,8 @@ export function errorFromWire(status: number, body: unknown): Error {
       if (w.kind !== undefined && w.id !== undefined) return new NotFoundError(w.kind, w.id);
       break;
     case "InvalidTransitionError":
-      if ((w.kind === "rollout" || w.kind === "attempt") && w.id !== undefined && w.from !== undefined && w.to !== undefined) return new InvalidTransitionError(w.kind, w.id, w.from, w.to);
+      if ((w.kind === "rollout" || w.kind === "attempt") && w.id !== undefined && w.from !== undefined && w.to !== undefined)
+        return new InvalidTransitionError(w.kind, w.id, w.from, w.to);
       break;
     case "ReadOnlyStoreError": {
       const e = new ReadOnlyStoreError("write");

@@ -31,7 +31,14 @@ import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, Wai
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
-import { claimRolloutSteps, completeAttemptSteps, heartbeatSteps, spanFailureUpdate, type ClaimedRollout, type CompletedAttempt } from "./runner-steps.js";
+import {
+  claimRolloutSteps,
+  completeAttemptSteps,
+  heartbeatSteps,
+  spanFailureUpdate,
+  type ClaimedRollout,
+  type CompletedAttempt,
+} from "./runner-steps.js";
 import {
   API_PREFIX,
   errorFromWire,
@@ -89,7 +96,8 @@ export async function connectStore(url: string, opts: ConnectOptions = {}): Prom
   } catch {
     throw new ValidationError("connectStore", [`url: ${JSON.stringify(url)} is not a URL (expected e.g. http://127.0.0.1:4747)`]);
   }
-  if (base.protocol !== "http:" && base.protocol !== "https:") throw new ValidationError("connectStore", [`url: expected http:// or https://, got ${base.protocol}`]);
+  if (base.protocol !== "http:" && base.protocol !== "https:")
+    throw new ValidationError("connectStore", [`url: expected http:// or https://, got ${base.protocol}`]);
   const store = new RemoteStore(base.href.replace(/\/+$/, ""), { ...o, token: o.token ?? (process.env.ARCLIGHT_TOKEN || undefined) });
   await store.connect();
   return store;
@@ -140,7 +148,11 @@ export class RemoteStore implements LightningStore {
 
   /** Fetches the server's kind and defaults; connectStore calls it. */
   async connect(): Promise<void> {
-    const body = await this.request("GET", `${API_PREFIX}/info`, undefined, { write: false, timeoutMs: this.timeoutMs, idempotencyKey: undefined });
+    const body = await this.request("GET", `${API_PREFIX}/info`, undefined, {
+      write: false,
+      timeoutMs: this.timeoutMs,
+      idempotencyKey: undefined,
+    });
     this.info = parseOrThrow(StoreInfoSchema, body, "store server /v1/agl/info");
   }
 
@@ -168,7 +180,13 @@ export class RemoteStore implements LightningStore {
     method: "GET" | "POST",
     path: string,
     body: unknown,
-    o: { write: boolean; timeoutMs: number; idempotencyKey: string | undefined; signal?: AbortSignal; onRetryError?: (e: Error) => Promise<unknown> },
+    o: {
+      write: boolean;
+      timeoutMs: number;
+      idempotencyKey: string | undefined;
+      signal?: AbortSignal;
+      onRetryError?: (e: Error) => Promise<unknown>;
+    },
   ): Promise<unknown> {
     const started = Date.now();
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -198,7 +216,8 @@ export class RemoteStore implements LightningStore {
         if (this.closed) throw new StoreClosedError();
         if (o.signal?.aborted) throw new WaitCancelled();
         const err = e as Error & { code?: string };
-        lastFailure = err.name === "AbortError" || err.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : (err.code ?? err.message);
+        lastFailure =
+          err.name === "AbortError" || err.name === "TimeoutError" ? `no answer within ${o.timeoutMs} ms` : (err.code ?? err.message);
       } finally {
         clearTimeout(timer);
         this.closing.signal.removeEventListener("abort", stop);
@@ -225,7 +244,11 @@ export class RemoteStore implements LightningStore {
         } else lastFailure = err.message;
       }
       if (Date.now() - started >= this.retryForMs) {
-        throw new RemoteStoreError(status, "Unavailable", `store server ${this.url} did not answer ${path} (${lastFailure}) for ${Date.now() - started} ms`);
+        throw new RemoteStoreError(
+          status,
+          "Unavailable",
+          `store server ${this.url} did not answer ${path} (${lastFailure}) for ${Date.now() - started} ms`,
+        );
       }
       tries++;
       await sleep(Math.min(25 * 2 ** Math.min(tries, 6), 1000) * (0.5 + Math.random() / 2));
@@ -237,37 +260,53 @@ export class RemoteStore implements LightningStore {
 
   async enqueueRollout(req: EnqueueRolloutRequest): Promise<Rollout> {
     const [sent, mine] = withRolloutId(req);
-    return this.call("enqueueRollout", { request: sent }, { onRetryError: async () => (mine ? ((await this.getRolloutById(mine)) ?? undefined) : undefined) });
+    return this.call(
+      "enqueueRollout",
+      { request: sent },
+      { onRetryError: async () => (mine ? ((await this.getRolloutById(mine)) ?? undefined) : undefined) },
+    );
   }
 
   async enqueueManyRollouts(reqs: EnqueueRolloutRequest[]): Promise<Rollout[]> {
     if (!Array.isArray(reqs)) return this.call("enqueueManyRollouts", { requests: reqs as never });
     const sent = reqs.map((r) => withRolloutId(r));
     const ids = sent.map(([, id]) => id);
-    return this.call("enqueueManyRollouts", { requests: sent.map(([r]) => r) }, {
-      onRetryError: async () => {
-        if (ids.some((id) => id === null)) return undefined;
-        const got = await this.queryRollouts({ ids: ids as string[] });
-        return got.length === ids.length ? (ids.map((id) => got.find((r) => r.rolloutId === id)!) as Rollout[]) : undefined;
+    return this.call(
+      "enqueueManyRollouts",
+      { requests: sent.map(([r]) => r) },
+      {
+        onRetryError: async () => {
+          if (ids.some((id) => id === null)) return undefined;
+          const got = await this.queryRollouts({ ids: ids as string[] });
+          return got.length === ids.length ? (ids.map((id) => got.find((r) => r.rolloutId === id)!) as Rollout[]) : undefined;
+        },
       },
-    });
+    );
   }
 
   async startRollout(req: EnqueueRolloutRequest, opts?: DequeueOptions): Promise<AttemptedRollout> {
     const [sent, mine] = withRolloutId(req);
-    return this.call("startRollout", { request: sent, options: opts }, {
-      onRetryError: async () => {
-        if (!mine) return undefined;
-        const [r, a] = await Promise.all([this.getRolloutById(mine), this.getLatestAttempt(mine)]);
-        return r && a ? { ...r, attempt: a } : undefined;
+    return this.call(
+      "startRollout",
+      { request: sent, options: opts },
+      {
+        onRetryError: async () => {
+          if (!mine) return undefined;
+          const [r, a] = await Promise.all([this.getRolloutById(mine), this.getLatestAttempt(mine)]);
+          return r && a ? { ...r, attempt: a } : undefined;
+        },
       },
-    });
+    );
   }
 
   async dequeueRollout(opts?: DequeueOptions): Promise<AttemptedRollout | null> {
     const waitMs = this.dequeueWaitMs || undefined;
     try {
-      return await this.call("dequeueRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
+      return await this.call(
+        "dequeueRollout",
+        { options: opts, waitMs },
+        { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined },
+      );
     } catch (e) {
       if (e instanceof WaitCancelled) return null;
       throw e;
@@ -277,7 +316,11 @@ export class RemoteStore implements LightningStore {
   async dequeueManyRollouts(limit: number, opts?: DequeueOptions): Promise<AttemptedRollout[]> {
     const waitMs = this.dequeueWaitMs || undefined;
     try {
-      return await this.call("dequeueManyRollouts", { limit, options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
+      return await this.call(
+        "dequeueManyRollouts",
+        { limit, options: opts, waitMs },
+        { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined },
+      );
     } catch (e) {
       if (e instanceof WaitCancelled) return [];
       throw e;
@@ -300,7 +343,11 @@ export class RemoteStore implements LightningStore {
     if (this.olderServer) return claimRolloutSteps(this, opts);
     const waitMs = this.dequeueWaitMs || undefined;
     try {
-      return await this.call("claimRollout", { options: opts, waitMs }, { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined });
+      return await this.call(
+        "claimRollout",
+        { options: opts, waitMs },
+        { timeoutMs: this.timeoutMs + (waitMs ?? 0), signal: waitMs ? this.waits.signal : undefined },
+      );
     } catch (e) {
       if (e instanceof WaitCancelled) return null;
       if (!isMissingEndpoint(e)) throw e;
@@ -337,7 +384,12 @@ export class RemoteStore implements LightningStore {
     }
   }
 
-  private async completeWithSpans(rolloutId: string, attemptId: string, update: AttemptUpdate, riding: PendingSpan[]): Promise<CompletedAttempt> {
+  private async completeWithSpans(
+    rolloutId: string,
+    attemptId: string,
+    update: AttemptUpdate,
+    riding: PendingSpan[],
+  ): Promise<CompletedAttempt> {
     let got: CompletedAttempt & { spanResults: SpanResult[] };
     try {
       got = await this.call("completeAttempt", { rolloutId, attemptId, update, spans: riding.map((q) => q.span) });
@@ -348,8 +400,14 @@ export class RemoteStore implements LightningStore {
     const bySeq = new Map(got.spans.map((s) => [s.sequenceId, s]));
     riding.forEach((q, i) => {
       const r = got.spanResults?.[i];
-      if (r && "sequenceId" in r) q.resolve(bySeq.get(r.sequenceId) ?? ({ ...normalizeSpan(q.span, "addSpan"), sequenceId: r.sequenceId } as Span));
-      else q.reject(r ? errorFromWire(r.status, { error: r.error }) : new RemoteStoreError(200, "BadResponse", "store server did not say whether a span sent with completeAttempt was stored"));
+      if (r && "sequenceId" in r)
+        q.resolve(bySeq.get(r.sequenceId) ?? ({ ...normalizeSpan(q.span, "addSpan"), sequenceId: r.sequenceId } as Span));
+      else
+        q.reject(
+          r
+            ? errorFromWire(r.status, { error: r.error })
+            : new RemoteStoreError(200, "BadResponse", "store server did not say whether a span sent with completeAttempt was stored"),
+        );
     });
     const { spanResults: _, ...done } = got;
     return done;
@@ -466,9 +524,13 @@ export class RemoteStore implements LightningStore {
 
   addResources(resources: NamedResources, resourcesId?: string): Promise<ResourcesUpdate> {
     const id = resourcesId ?? newId("rs");
-    return this.call("addResources", { resources, resourcesId: id }, {
-      onRetryError: async () => (resourcesId === undefined ? ((await this.getResourcesById(id)) ?? undefined) : undefined),
-    });
+    return this.call(
+      "addResources",
+      { resources, resourcesId: id },
+      {
+        onRetryError: async () => (resourcesId === undefined ? ((await this.getResourcesById(id)) ?? undefined) : undefined),
+      },
+    );
   }
   updateResources(resourcesId: string, resources: NamedResources): Promise<ResourcesUpdate> {
     return this.call("updateResources", { resourcesId, resources });

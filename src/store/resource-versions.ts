@@ -18,7 +18,13 @@ export class ResourceVersions {
   /** A new version of `id` (version 1 when the id is new), which becomes the latest. */
   put(id: string, resources: NamedResources, now: number): ResourcesUpdate {
     const prev = this.latestById.get(id);
-    const r: ResourcesUpdate = { resourcesId: id, version: (prev?.version ?? 0) + 1, createTime: prev?.createTime ?? now, updateTime: now, resources: copy(resources) };
+    const r: ResourcesUpdate = {
+      resourcesId: id,
+      version: (prev?.version ?? 0) + 1,
+      createTime: prev?.createTime ?? now,
+      updateTime: now,
+      resources: copy(resources),
+    };
     this.apply(r);
     this.latestId = id;
     return r;

@@ -28,7 +28,10 @@ export interface CompletedAttempt {
 }
 
 /** Dequeues the oldest queued rollout for `workerId`, sets its attempt running and fetches its resources. */
-export async function claimRolloutSteps(store: LightningStore, opts: DequeueOptions & { workerId: string }): Promise<ClaimedRollout | null> {
+export async function claimRolloutSteps(
+  store: LightningStore,
+  opts: DequeueOptions & { workerId: string },
+): Promise<ClaimedRollout | null> {
   const rollout = await store.dequeueRollout(opts);
   return rollout ? startAttemptSteps(store, rollout, opts.workerId) : null;
 }
@@ -67,7 +70,12 @@ function errorInfo(e: unknown): { name: string; message: string } {
  * An InvalidTransitionError (the store ended the attempt first: timeout,
  * unresponsive) is not an error here: `attempt` is null and the reads still run.
  */
-export async function completeAttemptSteps(store: LightningStore, rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt> {
+export async function completeAttemptSteps(
+  store: LightningStore,
+  rolloutId: string,
+  attemptId: string,
+  update: AttemptUpdate,
+): Promise<CompletedAttempt> {
   let attempt: Attempt | null = null;
   try {
     attempt = await store.updateAttempt(rolloutId, attemptId, update);
@@ -79,13 +87,20 @@ export async function completeAttemptSteps(store: LightningStore, rolloutId: str
 }
 
 /** Records a heartbeat for a running attempt and reads its rollout's latest attempt (the runner's watchdog: has the store ended it?). */
-export async function heartbeatSteps(store: LightningStore, rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null> {
+export async function heartbeatSteps(
+  store: LightningStore,
+  rolloutId: string,
+  attemptId: string,
+  workerId?: string,
+): Promise<Attempt | null> {
   await (workerId === undefined ? store.heartbeat(rolloutId, attemptId) : store.heartbeat(rolloutId, attemptId, workerId));
   return store.getLatestAttempt(rolloutId);
 }
 
 export function heartbeat(store: LightningStore, rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null> {
-  return store.heartbeatAttempt ? store.heartbeatAttempt(rolloutId, attemptId, workerId) : heartbeatSteps(store, rolloutId, attemptId, workerId);
+  return store.heartbeatAttempt
+    ? store.heartbeatAttempt(rolloutId, attemptId, workerId)
+    : heartbeatSteps(store, rolloutId, attemptId, workerId);
 }
 
 /** The store's own one-call version when it has one (a remote store), else the steps as plain calls. */
@@ -93,6 +108,13 @@ export function claimRollout(store: LightningStore, opts: DequeueOptions & { wor
   return store.claimRollout ? store.claimRollout(opts) : claimRolloutSteps(store, opts);
 }
 
-export function completeAttempt(store: LightningStore, rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<CompletedAttempt> {
-  return store.completeAttempt ? store.completeAttempt(rolloutId, attemptId, update) : completeAttemptSteps(store, rolloutId, attemptId, update);
+export function completeAttempt(
+  store: LightningStore,
+  rolloutId: string,
+  attemptId: string,
+  update: AttemptUpdate,
+): Promise<CompletedAttempt> {
+  return store.completeAttempt
+    ? store.completeAttempt(rolloutId, attemptId, update)
+    : completeAttemptSteps(store, rolloutId, attemptId, update);
 }

@@ -20,7 +20,8 @@ export class SpanIndex {
    */
   insert(entries: readonly AttemptEntry[], spans: readonly Span[]): SpanBlock {
     const block = this.arena.encode(spans, this.segment);
-    for (let i = 0; i < spans.length; i++) entries[i].spans.insert(spans[i].sequenceId, this.names.intern(spans[i].name), block, i, this.segment);
+    for (let i = 0; i < spans.length; i++)
+      entries[i].spans.insert(spans[i].sequenceId, this.names.intern(spans[i].name), block, i, this.segment);
     this.count += spans.length;
     return block;
   }

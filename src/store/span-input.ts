@@ -50,7 +50,7 @@ function attrs(v: unknown): Attributes | undefined {
   if (!isObj(v)) return undefined;
   const out: Attributes = {};
   for (const k in v) {
-    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    if (!Object.hasOwn(v, k)) continue;
     if (!wf(k)) return undefined;
     const x = attrValue(v[k]);
     if (x === undefined) return undefined;
@@ -100,7 +100,10 @@ function fast(v: unknown): SpanDraft | undefined {
     spanId,
     parentId: parentId as string | null,
     name,
-    status: desc === undefined ? { statusCode: status.statusCode as Span["status"]["statusCode"] } : { statusCode: status.statusCode as Span["status"]["statusCode"], description: desc as string | null },
+    status:
+      desc === undefined
+        ? { statusCode: status.statusCode as Span["status"]["statusCode"] }
+        : { statusCode: status.statusCode as Span["status"]["statusCode"], description: desc as string | null },
     attributes,
     events,
     links,
@@ -166,7 +169,8 @@ function attrsProblem(path: string, a: Attributes): string | null {
  */
 export function spanStorageProblem(s: Omit<Span, "sequenceId">): string | null {
   for (const t of ["startTime", "endTime"] as const) {
-    if (!(Math.abs(s[t]) <= MAX_SPAN_TIME_MS)) return `${t}: ${s[t]} is outside the times a store keeps (epoch ms within +-${MAX_SPAN_TIME_MS})`;
+    if (!(Math.abs(s[t]) <= MAX_SPAN_TIME_MS))
+      return `${t}: ${s[t]} is outside the times a store keeps (epoch ms within +-${MAX_SPAN_TIME_MS})`;
   }
   const p =
     textProblem("rolloutId", s.rolloutId) ??
@@ -184,7 +188,10 @@ export function spanStorageProblem(s: Omit<Span, "sequenceId">): string | null {
   }
   for (let i = 0; i < s.links.length; i++) {
     const l = s.links[i];
-    const q = textProblem(`links[${i}].traceId`, l.traceId) ?? textProblem(`links[${i}].spanId`, l.spanId) ?? attrsProblem(`links[${i}].attributes`, l.attributes);
+    const q =
+      textProblem(`links[${i}].traceId`, l.traceId) ??
+      textProblem(`links[${i}].spanId`, l.spanId) ??
+      attrsProblem(`links[${i}].attributes`, l.attributes);
     if (q) return q;
   }
   return null;

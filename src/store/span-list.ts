@@ -66,7 +66,8 @@ export class SpanArena {
     // Sized by the UTF-8 bound (3 bytes per UTF-16 unit): a byteLength pass costs as much as the write.
     // A fresh chunk's untouched slack is never faulted in.
     if (this.chunk.length - this.used < room) {
-      this.chunk = room <= this.chunkBytes && this.spare.length ? this.spare.pop()! : Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, room));
+      this.chunk =
+        room <= this.chunkBytes && this.spare.length ? this.spare.pop()! : Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, room));
       this.used = 0;
       this.chunks.push({ buf: this.chunk, segment });
     }

@@ -2,7 +2,7 @@
 // (memory and durable), and the retry policy they resolve rollouts with.
 
 import { z } from "zod";
-import { type RolloutConfig, type RolloutConfigInput } from "../types/index.js";
+import type { RolloutConfig, RolloutConfigInput } from "../types/index.js";
 import { RolloutConfigSchema } from "../types/rollout.js";
 
 export const StoreOptionsSchema = z

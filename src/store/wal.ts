@@ -134,7 +134,12 @@ function decodeRecordAt(buf: Buffer, off: number): { rec: WalRecord; block: Buff
   const end = buf.indexOf(NL, off);
   if (end < 0) return null; // torn: the header never got its newline
   const line = buf.subarray(off, end);
-  if (line.length < PREFIX.length + MID.length + 3 || !line.subarray(0, PREFIX.length).equals(PREFIX_BYTES) || line[line.length - 1] !== 0x7d) return null;
+  if (
+    line.length < PREFIX.length + MID.length + 3 ||
+    !line.subarray(0, PREFIX.length).equals(PREFIX_BYTES) ||
+    line[line.length - 1] !== 0x7d
+  )
+    return null;
   const comma = line.indexOf(0x2c, PREFIX.length);
   const sum = readInt(line, PREFIX.length, comma);
   if (sum === null || sum > 0xffffffff) return null;

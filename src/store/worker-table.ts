@@ -53,7 +53,12 @@ export class WorkerTable {
   }
 
   busy(workerId: string, a: Attempt, now: number, ch: ChangeSet): void {
-    Object.assign(this.touch(workerId, ch), { status: "busy", currentRolloutId: a.rolloutId, currentAttemptId: a.attemptId, lastBusyTime: now });
+    Object.assign(this.touch(workerId, ch), {
+      status: "busy",
+      currentRolloutId: a.rolloutId,
+      currentAttemptId: a.attemptId,
+      lastBusyTime: now,
+    });
   }
 
   /** An ended attempt frees its worker, unless the worker has moved on to another attempt. */

@@ -82,7 +82,9 @@ function parsePreTokenizer(p: unknown, acc: PreTok = { steps: [], addPrefixSpace
       const pat = p.pattern;
       if (!isRec(pat)) fail("Split pre_tokenizer needs pattern {Regex} or {String}");
       if (p.behavior !== "Isolated" || p.invert === true)
-        fail(`Split pre_tokenizer with behavior ${JSON.stringify(p.behavior)}${p.invert ? " and invert" : ""} is not supported (Isolated is)`);
+        fail(
+          `Split pre_tokenizer with behavior ${JSON.stringify(p.behavior)}${p.invert ? " and invert" : ""} is not supported (Isolated is)`,
+        );
       if (typeof pat.Regex === "string") acc.steps.push(compilePattern(pat.Regex));
       else if (typeof pat.String === "string") acc.steps.push(new RegExp(pat.String.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gu"));
       else fail("Split pre_tokenizer needs pattern {Regex} or {String}");
@@ -178,7 +180,8 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Reads tokenizer.json, and tokenizer_config.json beside it when present (eos, pad, chat template). */
   static fromFile(path: string, opts: BpeOptions = {}): BpeTokenizer {
-    if (typeof path !== "string" || path.length === 0) throw new ValidationError("BpeTokenizer.fromFile", ["path must be a non-empty string"]);
+    if (typeof path !== "string" || path.length === 0)
+      throw new ValidationError("BpeTokenizer.fromFile", ["path must be a non-empty string"]);
     const read = (p: string): unknown => {
       let text: string;
       try {
@@ -208,7 +211,8 @@ export class BpeTokenizer implements Tokenizer {
     if (!isRec(model)) fail("missing model");
     if (model.type !== undefined && model.type !== "BPE") fail(`model.type ${JSON.stringify(model.type)} is not BPE`);
     if (model.byte_fallback === true) fail("model.byte_fallback is not supported (byte-level BPE needs none)");
-    if (model.continuing_subword_prefix || model.end_of_word_suffix) fail("continuing_subword_prefix / end_of_word_suffix are not supported");
+    if (model.continuing_subword_prefix || model.end_of_word_suffix)
+      fail("continuing_subword_prefix / end_of_word_suffix are not supported");
     if (typeof model.dropout === "number" && model.dropout > 0) fail("BPE dropout is not supported");
     this.ignoreMerges = model.ignore_merges === true;
     this.cacheSize = opts.cacheSize ?? 50_000;
@@ -217,7 +221,8 @@ export class BpeTokenizer implements Tokenizer {
     if (!isRec(model.vocab)) fail("model.vocab must be an object of token -> id");
     let maxId = -1;
     for (const [tok, id] of Object.entries(model.vocab)) {
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0) fail(`vocab id for ${JSON.stringify(tok)} must be a non-negative integer`);
+      if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
+        fail(`vocab id for ${JSON.stringify(tok)} must be a non-negative integer`);
       if (this.idToToken[id] !== undefined) fail(`vocab id ${id} is used twice`);
       this.vocab.set(tok, id);
       this.idToToken[id] = tok;
@@ -234,7 +239,7 @@ export class BpeTokenizer implements Tokenizer {
       } else if (Array.isArray(m) && m.length === 2) [a, b] = m;
       if (typeof a !== "string" || typeof b !== "string" || !a || !b) fail(`merges[${rank}] must be "a b" or [a, b]`);
       for (const t of [a, b, a + b]) if (!this.vocab.has(t)) fail(`merges[${rank}] uses ${JSON.stringify(t)}, which is not in the vocab`);
-      const key = a + " " + b;
+      const key = `${a} ${b}`;
       if (!this.ranks.has(key)) this.ranks.set(key, rank);
     });
 
@@ -246,7 +251,8 @@ export class BpeTokenizer implements Tokenizer {
         fail("each added token needs an integer id and non-empty content");
       const at: AddedToken = { id: t.id, content: t.content, special: t.special === true };
       const inVocab = this.idToToken[at.id];
-      if (inVocab !== undefined && inVocab !== at.content) fail(`added token ${JSON.stringify(at.content)} reuses id ${at.id} of ${JSON.stringify(inVocab)}`);
+      if (inVocab !== undefined && inVocab !== at.content)
+        fail(`added token ${JSON.stringify(at.content)} reuses id ${at.id} of ${JSON.stringify(inVocab)}`);
       added.push(at);
       this.added.set(at.content, at);
       this.idToAdded.set(at.id, at);
@@ -273,7 +279,10 @@ export class BpeTokenizer implements Tokenizer {
     this.prefixIds = template.before.map(templateId);
     this.suffixIds = template.after.map(templateId);
     const missing = BYTE_TO_CHAR.filter((c) => !this.vocab.has(c));
-    if (missing.length) fail(`vocab lacks ${missing.length} of the 256 byte-level base tokens (e.g. ${JSON.stringify(missing[0])}), so some text could not be encoded`);
+    if (missing.length)
+      fail(
+        `vocab lacks ${missing.length} of the 256 byte-level base tokens (e.g. ${JSON.stringify(missing[0])}), so some text could not be encoded`,
+      );
 
     const cfg = isRec(opts.tokenizerConfig) ? opts.tokenizerConfig : {};
     const pick = (name: string, explicit: string | undefined, fromCfg: unknown, fallbacks: string[]): number | undefined => {
@@ -294,10 +303,14 @@ export class BpeTokenizer implements Tokenizer {
     this.eosId = eos;
     this.padId = pick("pad", opts.padToken, cfg.pad_token, []) ?? eos;
     const hasChatml = this.tokenId(CHATML_START) !== undefined && this.tokenId(CHATML_END) !== undefined;
-    const fromJinja = templateFromJinja(typeof cfg.chat_template === "string" ? cfg.chat_template : undefined, hasChatml ? "chatml" : "plain");
+    const fromJinja = templateFromJinja(
+      typeof cfg.chat_template === "string" ? cfg.chat_template : undefined,
+      hasChatml ? "chatml" : "plain",
+    );
     this.chatTemplate = opts.chatTemplate ?? fromJinja.name;
     this.defaultSystem = this.chatTemplate === fromJinja.name ? fromJinja.defaultSystem : undefined;
-    if (this.chatTemplate === "chatml" && !hasChatml) throw new ValidationError("BpeTokenizer", ["chatml template needs <|im_start|> and <|im_end|> tokens"]);
+    if (this.chatTemplate === "chatml" && !hasChatml)
+      throw new ValidationError("BpeTokenizer", ["chatml template needs <|im_start|> and <|im_end|> tokens"]);
     const imEnd = this.tokenId(CHATML_END);
     this.stopIds = this.chatTemplate === "chatml" && imEnd !== undefined && imEnd !== eos ? [eos, imEnd] : [eos];
   }
@@ -311,7 +324,7 @@ export class BpeTokenizer implements Tokenizer {
         continue;
       }
       let s = this.normalize(seg.text);
-      if (this.pre.addPrefixSpace && !s.startsWith(" ")) s = " " + s;
+      if (this.pre.addPrefixSpace && !s.startsWith(" ")) s = ` ${s}`;
       for (const piece of pretokenize(this.pre.steps, s)) for (const id of this.bpe(piece)) out.push(id);
     }
     if (opts.addSpecialTokens) out.push(...this.suffixIds);
@@ -340,7 +353,7 @@ export class BpeTokenizer implements Tokenizer {
       }
       if (b === null) {
         flush();
-        out += this.idToToken[id];  // a vocab entry outside the byte alphabet: show it as written
+        out += this.idToToken[id]; // a vocab entry outside the byte alphabet: show it as written
       } else for (const x of b) bytes.push(x);
     }
     flush();
@@ -383,7 +396,7 @@ export class BpeTokenizer implements Tokenizer {
         let best = Infinity;
         let bi = -1;
         for (let i = 0; i + 1 < syms.length; i++) {
-          const r = this.ranks.get(syms[i] + " " + syms[i + 1]);
+          const r = this.ranks.get(`${syms[i]} ${syms[i + 1]}`);
           if (r !== undefined && r < best) {
             best = r;
             bi = i;
@@ -423,7 +436,7 @@ export class BpeTokenizer implements Tokenizer {
       next[i] = i + 1 < n ? i + 1 : -1;
       prev[i] = i - 1;
     }
-    const heap: Array<[number, number, string]> = [];  // [rank, left position, pair key]
+    const heap: Array<[number, number, string]> = []; // [rank, left position, pair key]
     const less = (a: [number, number, string], b: [number, number, string]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
     const push = (e: [number, number, string]) => {
       heap.push(e);
@@ -440,7 +453,8 @@ export class BpeTokenizer implements Tokenizer {
       if (heap.length) {
         heap[0] = last;
         for (let i = 0; ; ) {
-          const l = 2 * i + 1, r = l + 1;
+          const l = 2 * i + 1,
+            r = l + 1;
           let m = i;
           if (l < heap.length && less(heap[l], heap[m])) m = l;
           if (r < heap.length && less(heap[r], heap[m])) m = r;
@@ -454,7 +468,7 @@ export class BpeTokenizer implements Tokenizer {
     const consider = (i: number) => {
       const j = i < 0 ? -1 : next[i];
       if (j < 0) return;
-      const key = val[i] + " " + val[j];
+      const key = `${val[i]} ${val[j]}`;
       const r = this.ranks.get(key);
       if (r !== undefined) push([r, i, key]);
     };
@@ -463,7 +477,7 @@ export class BpeTokenizer implements Tokenizer {
     while (heap.length) {
       const [, i, key] = pop();
       const j = next[i];
-      if (dead[i] || j < 0 || val[i] + " " + val[j] !== key) continue;
+      if (dead[i] || j < 0 || `${val[i]} ${val[j]}` !== key) continue;
       val[i] += val[j];
       dead[j] = 1;
       next[i] = next[j];

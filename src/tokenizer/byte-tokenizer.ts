@@ -31,7 +31,8 @@ export class ByteTokenizer implements Tokenizer {
 
   constructor(opts: ByteTokenizerOptions = {}) {
     const t = opts.chatTemplate ?? "plain";
-    if (t !== "plain" && t !== "chatml") throw new ValidationError("ByteTokenizer", [`chatTemplate must be "plain" or "chatml", got ${String(t)}`]);
+    if (t !== "plain" && t !== "chatml")
+      throw new ValidationError("ByteTokenizer", [`chatTemplate must be "plain" or "chatml", got ${String(t)}`]);
     this.chatTemplate = t;
     this.stopIds = t === "chatml" ? [this.eosId, this.imEndId] : [this.eosId];
   }

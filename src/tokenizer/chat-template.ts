@@ -21,7 +21,9 @@ export function validateMessages(where: string, messages: unknown): asserts mess
       if (tool_calls !== undefined) {
         const ok =
           Array.isArray(tool_calls) &&
-          tool_calls.every((c: Partial<ToolCall> | null) => typeof c?.function?.name === "string" && typeof c.function.arguments === "string");
+          tool_calls.every(
+            (c: Partial<ToolCall> | null) => typeof c?.function?.name === "string" && typeof c.function.arguments === "string",
+          );
         if (!ok) issues.push(`messages[${i}].tool_calls must be [{ function: { name, arguments } }] with string name and arguments`);
       }
     }
@@ -43,7 +45,8 @@ export interface ChatTemplate {
 
 /** A built-in template as a ChatTemplate (tools in Qwen2.5's markup). */
 export function builtinTemplate(name: ChatTemplateName, defaultSystem?: string): ChatTemplate {
-  if (name !== "chatml" && name !== "plain") throw new ValidationError("builtinTemplate", [`template must be "chatml" or "plain", got ${String(name)}`]);
+  if (name !== "chatml" && name !== "plain")
+    throw new ValidationError("builtinTemplate", [`template must be "chatml" or "plain", got ${String(name)}`]);
   return {
     toolCallSyntax: "hermes",
     render: (messages, opts = {}) => renderChat(name, messages, defaultSystem === undefined ? opts : { defaultSystem, ...opts }),
@@ -67,7 +70,7 @@ export function renderChat(template: ChatTemplateName, messages: readonly ChatTu
   validateMessages("applyChatTemplate", messages);
   const tools = opts.tools ?? [];
   if (!Array.isArray(tools) || tools.some((t: Partial<ToolSpec> | null) => typeof t?.function?.name !== "string"))
-    throw new ValidationError("applyChatTemplate", ["tools must be [{ type: \"function\", function: { name, ... } }]"]);
+    throw new ValidationError("applyChatTemplate", ['tools must be [{ type: "function", function: { name, ... } }]']);
   if (opts.defaultSystem !== undefined) {
     if (typeof opts.defaultSystem !== "string") throw new ValidationError("applyChatTemplate", ["defaultSystem must be a string"]);
     // Qwen2's template adds its system prompt when the conversation has none.
@@ -109,7 +112,10 @@ export function renderChat(template: ChatTemplateName, messages: readonly ChatTu
  * ChatML template inserts (the literal in `'<|im_start|>system\n...<|im_end|>'`),
  * as Qwen2-Instruct's does. The rest of the template is not interpreted.
  */
-export function templateFromJinja(jinja: string | undefined, fallback: ChatTemplateName): { name: ChatTemplateName; defaultSystem?: string } {
+export function templateFromJinja(
+  jinja: string | undefined,
+  fallback: ChatTemplateName,
+): { name: ChatTemplateName; defaultSystem?: string } {
   if (jinja === undefined) return { name: fallback };
   if (!jinja.includes(CHATML_START)) return { name: "plain" };
   const m = /<\|im_start\|>system(?:\\n|\n)([^'"{}]*?)<\|im_end\|>/.exec(jinja);

@@ -18,7 +18,8 @@ export interface JinjaTemplateOptions {
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
-const tokenText = (v: unknown): string | undefined => (typeof v === "string" ? v : isRec(v) && typeof v.content === "string" ? v.content : undefined);
+const tokenText = (v: unknown): string | undefined =>
+  typeof v === "string" ? v : isRec(v) && typeof v.content === "string" ? v.content : undefined;
 
 export class JinjaChatTemplate implements ChatTemplate {
   readonly toolCallSyntax: "hermes" | null;
@@ -29,7 +30,8 @@ export class JinjaChatTemplate implements ChatTemplate {
     readonly source: string,
     private readonly opts: JinjaTemplateOptions = {},
   ) {
-    if (typeof source !== "string" || !source) throw new ValidationError("JinjaChatTemplate", ["source must be a non-empty template string"]);
+    if (typeof source !== "string" || !source)
+      throw new ValidationError("JinjaChatTemplate", ["source must be a non-empty template string"]);
     this.main = parse(source, "chat_template");
     this.toolUse = opts.toolUse ? parse(opts.toolUse, "tool_use template") : null;
     const toolSource = opts.toolUse ?? source;
@@ -74,7 +76,9 @@ export class JinjaChatTemplate implements ChatTemplate {
     // HF templates read tool-call arguments as objects (vLLM and transformers parse OpenAI's JSON text first).
     const msgs = messages.map((m) => ({
       ...m,
-      ...(m.tool_calls ? { tool_calls: m.tool_calls.map((c) => ({ ...c, function: { ...c.function, arguments: parseJsonText(c.function.arguments) } })) } : {}),
+      ...(m.tool_calls
+        ? { tool_calls: m.tool_calls.map((c) => ({ ...c, function: { ...c.function, arguments: parseJsonText(c.function.arguments) } })) }
+        : {}),
     }));
     try {
       return template.render({

@@ -14,12 +14,30 @@ export interface TrainBpeOptions {
 
 export interface TokenizerJson {
   version: string;
-  added_tokens: Array<{ id: number; content: string; single_word: boolean; lstrip: boolean; rstrip: boolean; normalized: boolean; special: boolean }>;
+  added_tokens: Array<{
+    id: number;
+    content: string;
+    single_word: boolean;
+    lstrip: boolean;
+    rstrip: boolean;
+    normalized: boolean;
+    special: boolean;
+  }>;
   normalizer: null;
   pre_tokenizer: { type: "ByteLevel"; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean };
   post_processor: { type: "ByteLevel"; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean };
   decoder: { type: "ByteLevel"; add_prefix_space: boolean; trim_offsets: boolean; use_regex: boolean };
-  model: { type: "BPE"; dropout: null; unk_token: null; continuing_subword_prefix: null; end_of_word_suffix: null; fuse_unk: boolean; byte_fallback: boolean; vocab: Record<string, number>; merges: string[] };
+  model: {
+    type: "BPE";
+    dropout: null;
+    unk_token: null;
+    continuing_subword_prefix: null;
+    end_of_word_suffix: null;
+    fuse_unk: boolean;
+    byte_fallback: boolean;
+    vocab: Record<string, number>;
+    merges: string[];
+  };
 }
 
 /**
@@ -48,7 +66,7 @@ export function trainBpe(text: string, opts: TrainBpeOptions): TokenizerJson {
     const pairs = new Map<string, number>();
     for (const { syms, n } of words)
       for (let i = 0; i + 1 < syms.length; i++) {
-        const key = syms[i] + " " + syms[i + 1];
+        const key = `${syms[i]} ${syms[i + 1]}`;
         pairs.set(key, (pairs.get(key) ?? 0) + n);
       }
     let best: string | undefined;
@@ -82,6 +100,16 @@ export function trainBpe(text: string, opts: TrainBpeOptions): TokenizerJson {
     pre_tokenizer: bl,
     post_processor: bl,
     decoder: bl,
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
   };
 }

@@ -17,5 +17,5 @@ export function toAttributeValue(v: unknown): AttributeValue {
 
 // A runaway prompt must not blow up the store; a megabyte is plenty to analyse.
 function clip(s: string): string {
-  return s.length > MAX_ATTRIBUTE_CHARS ? s.slice(0, MAX_ATTRIBUTE_CHARS) + "…[truncated]" : s;
+  return s.length > MAX_ATTRIBUTE_CHARS ? `${s.slice(0, MAX_ATTRIBUTE_CHARS)}…[truncated]` : s;
 }

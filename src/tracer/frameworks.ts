@@ -29,7 +29,8 @@ export function instrumentFrameworks(): Promise<string[]> {
         out.push(name);
       } catch (e) {
         // Not installed is the usual case; anything else is worth a line.
-        if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") console.warn(`arclight: ${name} tracing not installed: ${(e as Error).message}`);
+        if ((e as { code?: string }).code !== "ERR_MODULE_NOT_FOUND")
+          console.warn(`arclight: ${name} tracing not installed: ${(e as Error).message}`);
       }
     }
     return out;

@@ -27,7 +27,15 @@ import "@langchain/core/context";
 import { GEN_AI } from "../types/index.js";
 import { toAttributeValue } from "./attributes.js";
 import { toJsonText } from "../types/json.js";
-import { addModelStepFinder, addParentFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
+import {
+  addModelStepFinder,
+  addParentFinder,
+  endModelStep,
+  endWithError,
+  startFrameworkSpan,
+  type ModelCallReport,
+  type ModelStep,
+} from "./framework-calls.js";
 import { activeScope, scopeOf, type TraceScope } from "./scope.js";
 
 /** Attribute names for LangChain's run identity (no semconv covers them). */
@@ -83,7 +91,14 @@ const runs = new Map<string, RunState>();
 // Weak: a rollout that ended with a model run still open (aborted) must not keep its scope alive here.
 const openSteps = new WeakMap<TraceScope, Set<OpenStep>>();
 
-const ROLES: Record<string, string> = { human: "user", ai: "assistant", system: "system", tool: "tool", function: "function", developer: "developer" };
+const ROLES: Record<string, string> = {
+  human: "user",
+  ai: "assistant",
+  system: "system",
+  tool: "tool",
+  function: "function",
+  developer: "developer",
+};
 
 function messageOf(m: LcMessage): Record<string, unknown> {
   const type = m.getType?.() ?? m._getType?.() ?? m.type ?? "unknown";
@@ -139,9 +154,21 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
 
   // CallbackManager passes (chain, inputs, runId, parentRunId, tags, metadata, runType, runName), as LangChain's
   // own BaseTracer reads them; the declared order (runType fourth, parentRunId eighth) is not what arrives.
-  override handleChainStart(chain: Serialized, inputs: unknown, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, runType?: string, name?: string): void {
+  override handleChainStart(
+    chain: Serialized,
+    inputs: unknown,
+    runId: string,
+    parentRunId?: string,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    runType?: string,
+    name?: string,
+  ): void {
     const n = runName(chain, name, "chain");
-    this.startSpanRun(runId, parentRunId, n, { ...identity(runType ?? "chain", runId, n, tags, metadata), [LANGCHAIN.inputs]: toJsonText(inputs) });
+    this.startSpanRun(runId, parentRunId, n, {
+      ...identity(runType ?? "chain", runId, n, tags, metadata),
+      [LANGCHAIN.inputs]: toJsonText(inputs),
+    });
   }
 
   override handleChainEnd(outputs: unknown, runId: string): void {
@@ -152,9 +179,23 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
     this.endSpanRun(runId, {}, err);
   }
 
-  override handleToolStart(tool: Serialized, input: string, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, name?: string, toolCallId?: string): void {
+  override handleToolStart(
+    tool: Serialized,
+    input: string,
+    runId: string,
+    parentRunId?: string,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    name?: string,
+    toolCallId?: string,
+  ): void {
     const n = runName(tool, name, "tool");
-    const a: Attributes = { ...identity("tool", runId, n, tags, metadata), [GEN_AI.operationName]: "execute_tool", [GEN_AI.toolName]: n, [GEN_AI.toolCallArguments]: toAttributeValue(input) };
+    const a: Attributes = {
+      ...identity("tool", runId, n, tags, metadata),
+      [GEN_AI.operationName]: "execute_tool",
+      [GEN_AI.toolName]: n,
+      [GEN_AI.toolCallArguments]: toAttributeValue(input),
+    };
     if (toolCallId) a[GEN_AI.toolCallId] = toolCallId;
     this.startSpanRun(runId, parentRunId, `execute_tool ${n}`, a);
   }
@@ -169,7 +210,15 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
     this.endSpanRun(runId, {}, err);
   }
 
-  override handleRetrieverStart(retriever: Serialized, query: string, runId: string, parentRunId?: string, tags?: string[], metadata?: Record<string, unknown>, name?: string): void {
+  override handleRetrieverStart(
+    retriever: Serialized,
+    query: string,
+    runId: string,
+    parentRunId?: string,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    name?: string,
+  ): void {
     const n = runName(retriever, name, "retriever");
     this.startSpanRun(runId, parentRunId, n, { ...identity("retriever", runId, n, tags, metadata), [LANGCHAIN.inputs]: query });
   }
@@ -182,7 +231,17 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
     this.endSpanRun(runId, {}, err);
   }
 
-  private startModelRun(kind: "chat" | "text_completion", llm: Serialized, input: unknown, runId: string, parentRunId: string | undefined, extra: Record<string, unknown> | undefined, tags?: string[], metadata?: Record<string, unknown>, name?: string): void {
+  private startModelRun(
+    kind: "chat" | "text_completion",
+    llm: Serialized,
+    input: unknown,
+    runId: string,
+    parentRunId: string | undefined,
+    extra: Record<string, unknown> | undefined,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    name?: string,
+  ): void {
     const parent = parentContext(parentRunId);
     if (!parent) return;
     const n = runName(llm, name, "llm");
@@ -212,12 +271,40 @@ class ArclightLangChainHandler extends BaseCallbackHandler {
     runs.set(runId, { ctx: parent, span: null, step });
   }
 
-  override handleChatModelStart(llm: Serialized, messages: LcMessage[][], runId: string, parentRunId?: string, extra?: Record<string, unknown>, tags?: string[], metadata?: Record<string, unknown>, name?: string): void {
+  override handleChatModelStart(
+    llm: Serialized,
+    messages: LcMessage[][],
+    runId: string,
+    parentRunId?: string,
+    extra?: Record<string, unknown>,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    name?: string,
+  ): void {
     this.startModelRun("chat", llm, (messages[0] ?? []).map(messageOf), runId, parentRunId, extra, tags, metadata, name);
   }
 
-  override handleLLMStart(llm: Serialized, prompts: string[], runId: string, parentRunId?: string, extra?: Record<string, unknown>, tags?: string[], metadata?: Record<string, unknown>, name?: string): void {
-    this.startModelRun("text_completion", llm, prompts.map((p) => ({ role: "user", content: p })), runId, parentRunId, extra, tags, metadata, name);
+  override handleLLMStart(
+    llm: Serialized,
+    prompts: string[],
+    runId: string,
+    parentRunId?: string,
+    extra?: Record<string, unknown>,
+    tags?: string[],
+    metadata?: Record<string, unknown>,
+    name?: string,
+  ): void {
+    this.startModelRun(
+      "text_completion",
+      llm,
+      prompts.map((p) => ({ role: "user", content: p })),
+      runId,
+      parentRunId,
+      extra,
+      tags,
+      metadata,
+      name,
+    );
   }
 
   /** Closes a model run; only a run whose call no client span recorded gets an LLM-call span here. */

@@ -21,7 +21,14 @@ import type { Span as AgentsSpan, Trace, TracingProcessor } from "@openai/agents
 import { GEN_AI } from "../types/index.js";
 import { toAttributeValue } from "./attributes.js";
 import { toJsonText } from "../types/json.js";
-import { addModelStepFinder, endModelStep, endWithError, startFrameworkSpan, type ModelCallReport, type ModelStep } from "./framework-calls.js";
+import {
+  addModelStepFinder,
+  endModelStep,
+  endWithError,
+  startFrameworkSpan,
+  type ModelCallReport,
+  type ModelStep,
+} from "./framework-calls.js";
 import { scopeOf } from "./scope.js";
 
 /** Attribute names for the SDK's own ids and data (no semconv covers them). */
@@ -91,7 +98,8 @@ function describe(s: AnySpan, d: Data): { name: string; attributes: Attributes }
  */
 function finish(d: Data): Attributes {
   const a: Attributes = {};
-  for (const [k, v] of Object.entries(d)) if (k !== "type" && v !== undefined && v !== null) a[OPENAI_AGENTS.data + k] = toAttributeValue(v);
+  for (const [k, v] of Object.entries(d))
+    if (k !== "type" && v !== undefined && v !== null) a[OPENAI_AGENTS.data + k] = toAttributeValue(v);
   if (d.type === "function") {
     if (d.input !== undefined) a[GEN_AI.toolCallArguments] = toAttributeValue(d.input);
     if (d.output !== undefined) a[GEN_AI.toolCallResult] = toAttributeValue(d.output);
@@ -107,7 +115,11 @@ function entryFor(s: AnySpan): Entry | undefined {
   if (!parent) return undefined;
   let e: Entry;
   if (isModelStep(d)) {
-    const attributes: Attributes = { [OPENAI_AGENTS.spanType]: d.type, [OPENAI_AGENTS.spanId]: s.spanId, [OPENAI_AGENTS.traceId]: s.traceId };
+    const attributes: Attributes = {
+      [OPENAI_AGENTS.spanType]: d.type,
+      [OPENAI_AGENTS.spanId]: s.spanId,
+      [OPENAI_AGENTS.traceId]: s.traceId,
+    };
     e = { ctx: parent, span: null, step: { parent, attributes, calls: 0, proxySpan: null, startTime: time(s.startedAt) ?? Date.now() } };
   } else {
     const { name, attributes } = describe(s, d);
@@ -120,7 +132,9 @@ function entryFor(s: AnySpan): Entry | undefined {
 
 /** A generation's or response's data as a model-call report (chat completions or Responses API). */
 function report(d: Data): ModelCallReport {
-  const usage = (d.usage ?? (d._response as Record<string, unknown> | undefined)?.usage) as { input_tokens?: number; output_tokens?: number } | undefined;
+  const usage = (d.usage ?? (d._response as Record<string, unknown> | undefined)?.usage) as
+    | { input_tokens?: number; output_tokens?: number }
+    | undefined;
   const config = (d.model_config ?? {}) as Record<string, unknown>;
   const res = d._response as { id?: string; model?: string; output?: unknown } | undefined;
   const num = (v: unknown) => (typeof v === "number" ? v : null);

@@ -55,11 +55,16 @@ function recordCompletion(span: Span, kind: Kind, r: Completion): void {
   const choices = r.choices ?? [];
   if (r.model) span.setAttribute(GEN_AI.responseModel, r.model);
   if (r.id) span.setAttribute(GEN_AI.responseId, r.id);
-  span.setAttribute(GEN_AI.responseFinishReasons, choices.map((c) => c.finish_reason ?? "unknown"));
+  span.setAttribute(
+    GEN_AI.responseFinishReasons,
+    choices.map((c) => c.finish_reason ?? "unknown"),
+  );
   if (r.usage?.prompt_tokens !== undefined) span.setAttribute(GEN_AI.usageInputTokens, r.usage.prompt_tokens);
   if (r.usage?.completion_tokens !== undefined) span.setAttribute(GEN_AI.usageOutputTokens, r.usage.completion_tokens);
   const outputs = choices.map((c) =>
-    kind === "chat" ? { role: c.message?.role ?? "assistant", content: c.message?.content ?? null, tool_calls: c.message?.tool_calls } : { role: "assistant", content: c.text ?? "" },
+    kind === "chat"
+      ? { role: c.message?.role ?? "assistant", content: c.message?.content ?? null, tool_calls: c.message?.tool_calls }
+      : { role: "assistant", content: c.text ?? "" },
   );
   span.setAttribute(GEN_AI.outputMessages, toJsonText(outputs));
   if (Array.isArray(r.prompt_token_ids)) span.setAttribute(GEN_AI.promptTokenIds, r.prompt_token_ids);
@@ -77,7 +82,11 @@ function recordCompletion(span: Span, kind: Kind, r: Completion): void {
 function withTracedHeader(options: unknown): unknown {
   if (options !== undefined && (typeof options !== "object" || options === null)) return options;
   const o = (options ?? {}) as { headers?: unknown };
-  if (o.headers !== undefined && (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers) || o.headers instanceof Headers)) return options;
+  if (
+    o.headers !== undefined &&
+    (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers) || o.headers instanceof Headers)
+  )
+    return options;
   return { ...o, headers: { ...(o.headers as Record<string, string> | undefined), "x-arclight-traced": "1" } };
 }
 
@@ -91,7 +100,9 @@ function fail(span: Span, e: unknown): void {
 class ChunkAccumulator {
   private readonly r: Completion & { choices: Choice[] } = { choices: [] };
   constructor(private readonly kind: Kind) {}
-  add(chunk: Completion & { choices?: (Choice & { delta?: { role?: string; content?: string | null; tool_calls?: ToolCallDelta[] } })[] }): void {
+  add(
+    chunk: Completion & { choices?: (Choice & { delta?: { role?: string; content?: string | null; tool_calls?: ToolCallDelta[] } })[] },
+  ): void {
     if (chunk.id) this.r.id = chunk.id;
     if (chunk.model) this.r.model = chunk.model;
     if (chunk.usage) this.r.usage = chunk.usage;
@@ -110,8 +121,7 @@ class ChunkAccumulator {
           if (t.function?.name) call.function.name += t.function.name;
           if (t.function?.arguments) call.function.arguments += t.function.arguments;
         }
-      }
-      else acc.text = (acc.text ?? "") + (c.text ?? "");
+      } else acc.text = (acc.text ?? "") + (c.text ?? "");
       if (c.finish_reason) acc.finish_reason = c.finish_reason;
       if (c.token_ids) acc.token_ids = [...(acc.token_ids ?? []), ...c.token_ids];
       const lp = choiceLogprobs(c);

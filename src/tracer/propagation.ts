@@ -20,7 +20,11 @@ interface UndiciRequest {
 }
 
 function hasHeader(headers: unknown, name: string): boolean {
-  if (typeof headers === "string") return headers.toLowerCase().split("\r\n").some((l) => l.startsWith(`${name}:`));
+  if (typeof headers === "string")
+    return headers
+      .toLowerCase()
+      .split("\r\n")
+      .some((l) => l.startsWith(`${name}:`));
   if (Array.isArray(headers)) return headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === name);
   return false;
 }

@@ -17,7 +17,7 @@ import {
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { AGL, GEN_AI } from "../types/index.js";
-import { ensureContextManager, onFirstScope, scopeOf, TraceScope } from "./scope.js";
+import { ensureContextManager, onFirstScope, scopeOf, type TraceScope } from "./scope.js";
 import { devScope } from "./dev.js";
 
 const AGENT_KEY = createContextKey("arclight.agent-name");

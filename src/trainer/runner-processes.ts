@@ -43,7 +43,7 @@ export async function startRunnerPool(
   const server = await startStoreServer({ store, port: 0, token });
   const children: ChildProcess[] = [];
   const log = extra.log ?? (() => {});
-  const args = (i: number) => [
+  const args = () => [
     ...NODE_ARGS,
     CLI,
     "runner",
@@ -57,8 +57,11 @@ export async function startRunnerPool(
   ];
   try {
     await Promise.all(
-      Array.from({ length: opts.processes }, (_, i) => {
-        const child = spawn(process.execPath, args(i), { env: { ...process.env, ARCLIGHT_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] });
+      Array.from({ length: opts.processes }, () => {
+        const child = spawn(process.execPath, args(), {
+          env: { ...process.env, ARCLIGHT_TOKEN: token },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
         children.push(child);
         return new Promise<void>((ready, fail) => {
           let out = "";
@@ -71,7 +74,9 @@ export async function startRunnerPool(
             err += d.toString();
             for (const line of d.toString().split("\n")) if (line.trim()) log(`runner ${child.pid}: ${line}`);
           });
-          child.once("exit", (code, sig) => fail(new Error(`runner process exited before it was ready (${sig ?? code}): ${err.trim().slice(-500)}`)));
+          child.once("exit", (code, sig) =>
+            fail(new Error(`runner process exited before it was ready (${sig ?? code}): ${err.trim().slice(-500)}`)),
+          );
         });
       }),
     );

@@ -53,7 +53,8 @@ export class Trainer {
       "Trainer options",
     );
     const runners = opts.runners === undefined ? undefined : parseOrThrow(RunnerProcessesSchema, opts.runners, "Trainer runners");
-    if (runners && opts.hooks) throw new TypeError("Trainer: hooks run inside in-process runners; they cannot reach runner processes (drop `runners` or `hooks`)");
+    if (runners && opts.hooks)
+      throw new TypeError("Trainer: hooks run inside in-process runners; they cannot reach runner processes (drop `runners` or `hooks`)");
     this.opts = { ...opts, nRunners: n, runners };
     this.storePromise = opts.store ? Promise.resolve(opts.store) : openStore();
   }
@@ -66,7 +67,8 @@ export class Trainer {
   async fit<R = unknown>(agent: Agent<any>, data: FitData, opts: { signal?: AbortSignal } = {}): Promise<R> {
     if (!isAgent(agent)) throw new TypeError("fit(agent, data): agent must come from agl.rollout(fn)");
     if (!data || !Array.isArray(data.train)) throw new TypeError("fit(agent, { train, val }): train must be an array of tasks");
-    if (data.val !== undefined && !Array.isArray(data.val)) throw new TypeError("fit(agent, { train, val }): val must be an array of tasks");
+    if (data.val !== undefined && !Array.isArray(data.val))
+      throw new TypeError("fit(agent, { train, val }): val must be an array of tasks");
     const store = await this.storePromise;
     const algorithm = (this.opts.algorithm ?? new BaselineAlgorithm()) as Algorithm<R>;
     const stop = new AbortController();
@@ -101,7 +103,11 @@ export class Trainer {
   }
 
   /** A quick run of `agent` over `dataset` with the baseline algorithm; traces stay in the store. */
-  async dev(agent: Agent<any>, dataset: readonly unknown[], opts: { signal?: AbortSignal } = {}): Promise<BaselineResult & { store: LightningStore }> {
+  async dev(
+    agent: Agent<any>,
+    dataset: readonly unknown[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<BaselineResult & { store: LightningStore }> {
     if (!Array.isArray(dataset)) throw new TypeError("dev(agent, dataset): dataset must be an array of tasks");
     const saved = this.opts.algorithm;
     this.opts.algorithm = new BaselineAlgorithm();

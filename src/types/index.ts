@@ -30,6 +30,14 @@ export {
   type AttemptUpdate,
 } from "./rollout.js";
 export type { AttributeValue, Attributes, Span, SpanInput, SpanQuery } from "./span.js";
-export { formatPrompt, type Resource, type LLMResource, type PromptTemplate, type PolicyCheckpoint, type NamedResources, type ResourcesUpdate } from "./resources.js";
+export {
+  formatPrompt,
+  type Resource,
+  type LLMResource,
+  type PromptTemplate,
+  type PolicyCheckpoint,
+  type NamedResources,
+  type ResourcesUpdate,
+} from "./resources.js";
 export type { WorkerStatus, Worker, WorkerUpdate } from "./worker.js";
 export * from "./semconv.js";

@@ -24,11 +24,7 @@ export const PolicyCheckpointSchema = z.object({
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
 
-export const ResourceSchema = z.discriminatedUnion("resourceType", [
-  LLMResourceSchema,
-  PromptTemplateSchema,
-  PolicyCheckpointSchema,
-]);
+export const ResourceSchema = z.discriminatedUnion("resourceType", [LLMResourceSchema, PromptTemplateSchema, PolicyCheckpointSchema]);
 export type Resource = z.infer<typeof ResourceSchema>;
 export type LLMResource = z.infer<typeof LLMResourceSchema>;
 export type PromptTemplate = z.infer<typeof PromptTemplateSchema>;

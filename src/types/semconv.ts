@@ -82,7 +82,17 @@ export const AI_SDK = {
   operationId: "ai.operationId",
   providerCalls: ["ai.generateText.doGenerate", "ai.streamText.doStream", "ai.generateObject.doGenerate", "ai.streamObject.doStream"],
   /** Wrappers, embeddings and tool calls: AI SDK spans that are not an LLM call. */
-  otherSpans: ["ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embed.doEmbed", "ai.embedMany", "ai.embedMany.doEmbed", "ai.toolCall"],
+  otherSpans: [
+    "ai.generateText",
+    "ai.streamText",
+    "ai.generateObject",
+    "ai.streamObject",
+    "ai.embed",
+    "ai.embed.doEmbed",
+    "ai.embedMany",
+    "ai.embedMany.doEmbed",
+    "ai.toolCall",
+  ],
 } as const;
 
 /**

@@ -1,25 +1,10 @@
 // Status state machines of Agent Lightning v0.3, kept as data so the store,
 // the docs and the tests all read the same table.
 
-export const ROLLOUT_STATUSES = [
-  "queuing",
-  "preparing",
-  "running",
-  "requeuing",
-  "succeeded",
-  "failed",
-  "cancelled",
-] as const;
+export const ROLLOUT_STATUSES = ["queuing", "preparing", "running", "requeuing", "succeeded", "failed", "cancelled"] as const;
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 
-export const ATTEMPT_STATUSES = [
-  "preparing",
-  "running",
-  "succeeded",
-  "failed",
-  "timeout",
-  "unresponsive",
-] as const;
+export const ATTEMPT_STATUSES = ["preparing", "running", "succeeded", "failed", "timeout", "unresponsive"] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
 export const TERMINAL_ROLLOUT_STATUSES: readonly RolloutStatus[] = ["succeeded", "failed", "cancelled"];

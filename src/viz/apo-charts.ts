@@ -37,11 +37,15 @@ const num = (v: unknown) => (typeof v === "number" ? v : typeof v === "bigint" ?
 
 /** Score by round: each candidate's mean and interval (dimmed when it dropped out of the race), the best prompt as a line. */
 export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoScoresOptions = {}): Chart {
-  if (!run || typeof run !== "object") throw new ValidationError("charts.apoScores", ["pass an APO run: agl.algorithms.apo.history(store)"]);
+  if (!run || typeof run !== "object")
+    throw new ValidationError("charts.apoScores", ["pass an APO run: agl.algorithms.apo.history(store)"]);
   const scores = toRows(run.scores, "charts.apoScores(scores)");
   const rounds = toRows(run.rounds, "charts.apoScores(rounds)");
   const need = (rows: Row[], cols: string[], what: string) => {
-    if (rows.length && !cols.every((c) => c in rows[0])) throw new ValidationError("charts.apoScores", [`${what} rows need columns ${cols.join(", ")}; got ${Object.keys(rows[0]).join(", ")}`]);
+    if (rows.length && !cols.every((c) => c in rows[0]))
+      throw new ValidationError("charts.apoScores", [
+        `${what} rows need columns ${cols.join(", ")}; got ${Object.keys(rows[0]).join(", ")}`,
+      ]);
   };
   need(scores, ["round", "candidate", "mean", "lo", "hi"], "scores");
   need(rounds, ["round", "best", "bestMean", "bestLo", "bestHi"], "rounds");
@@ -55,7 +59,14 @@ export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoSc
       lo: num(s.lo),
       hi: num(s.hi),
       n: num(s.n),
-      role: bestOf.get(num(s.round)) === String(s.candidate) ? "best" : s.inBeam ? "kept in beam" : s.eliminatedInRound !== null && s.eliminatedInRound !== undefined ? "dropped early" : "raced to the end",
+      role:
+        bestOf.get(num(s.round)) === String(s.candidate)
+          ? "best"
+          : s.inBeam
+            ? "kept in beam"
+            : s.eliminatedInRound !== null && s.eliminatedInRound !== undefined
+              ? "dropped early"
+              : "raced to the end",
     }));
   // The best prompt sits on its round; the others fan out beside it, so the line runs through the best.
   const byRound = new Map<number, Row[]>();
@@ -66,9 +77,21 @@ export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoSc
     others.forEach((p, i) => (p.x = (p.round as number) + (i % 2 ? -1 : 1) * step * (Math.floor(i / 2) + 1)));
     for (const p of ps) if (p.role === "best") p.x = p.round;
   }
-  const line: Row[] = rounds.map((r) => ({ x: num(r.round), mean: num(r.bestMean), lo: num(r.bestLo), hi: num(r.bestHi), candidate: String(r.best) }));
+  const line: Row[] = rounds.map((r) => ({
+    x: num(r.round),
+    mean: num(r.bestMean),
+    lo: num(r.bestLo),
+    hi: num(r.bestHi),
+    candidate: String(r.best),
+  }));
   const last = Math.max(0, ...line.map((l) => l.x as number), ...points.map((p) => p.round as number));
-  const x = { field: "x", type: "quantitative", title: "round", scale: { domain: [-0.5, last + 0.5], nice: false }, axis: { tickMinStep: 1, format: "d", grid: false } };
+  const x = {
+    field: "x",
+    type: "quantitative",
+    title: "round",
+    scale: { domain: [-0.5, last + 0.5], nice: false },
+    axis: { tickMinStep: 1, format: "d", grid: false },
+  };
   const color = {
     field: "role",
     type: "nominal",
@@ -85,22 +108,38 @@ export function apoScores(run: { scores: unknown; rounds: unknown }, opts: ApoSc
         {
           data: { values: points },
           layer: [
-            { mark: { type: "rule", strokeWidth: 1.5 }, encoding: { x, y: { field: "lo", type: "quantitative", title: "validation reward" }, y2: { field: "hi" }, color } },
+            {
+              mark: { type: "rule", strokeWidth: 1.5 },
+              encoding: { x, y: { field: "lo", type: "quantitative", title: "validation reward" }, y2: { field: "hi" }, color },
+            },
             {
               mark: { type: "point", filled: true, size: 45 },
               encoding: {
                 x,
                 y: { field: "mean", type: "quantitative" },
                 color,
-                tooltip: [{ field: "candidate" }, { field: "mean", format: ".3f" }, { field: "lo", format: ".3f" }, { field: "hi", format: ".3f" }, { field: "n" }],
+                tooltip: [
+                  { field: "candidate" },
+                  { field: "mean", format: ".3f" },
+                  { field: "lo", format: ".3f" },
+                  { field: "hi", format: ".3f" },
+                  { field: "n" },
+                ],
               },
             },
           ],
         },
-        { data: { values: line }, mark: { type: "line", color: "#d62728", strokeDash: [4, 3], opacity: 0.7 }, encoding: { x, y: { field: "mean", type: "quantitative" } } },
+        {
+          data: { values: line },
+          mark: { type: "line", color: "#d62728", strokeDash: [4, 3], opacity: 0.7 },
+          encoding: { x, y: { field: "mean", type: "quantitative" } },
+        },
       ],
     },
-    { summary: () => `${opts.title ?? "prompt score by round"}: ${line.map((l) => `round ${l.x} best ${l.candidate} ${fmt(l.mean as number)} [${fmt(l.lo as number)}, ${fmt(l.hi as number)}]`).join("; ")}` },
+    {
+      summary: () =>
+        `${opts.title ?? "prompt score by round"}: ${line.map((l) => `round ${l.x} best ${l.candidate} ${fmt(l.mean as number)} [${fmt(l.lo as number)}, ${fmt(l.hi as number)}]`).join("; ")}`,
+    },
   );
 }
 
@@ -156,7 +195,11 @@ export class PromptDiff implements Displayable {
  * The diff between two prompts: `promptDiff(first, best)`, or `promptDiff(run)` for an APO run's
  * first prompt against its best.
  */
-export function promptDiff(a: string | { rounds: readonly { bestTemplate: string; best: string; round: number }[] }, b?: string, opts: { title?: string } = {}): PromptDiff {
+export function promptDiff(
+  a: string | { rounds: readonly { bestTemplate: string; best: string; round: number }[] },
+  b?: string,
+  opts: { title?: string } = {},
+): PromptDiff {
   if (typeof a === "string") {
     if (typeof b !== "string") throw new ValidationError("charts.promptDiff", ["pass two prompts (before, after) or an APO run"]);
     return new PromptDiff(a, b, opts.title ?? "Prompt diff");
@@ -165,5 +208,9 @@ export function promptDiff(a: string | { rounds: readonly { bestTemplate: string
   if (!Array.isArray(rounds) || !rounds.length) throw new ValidationError("charts.promptDiff", ["the run has no finished rounds"]);
   const first = rounds[0];
   const last = rounds[rounds.length - 1];
-  return new PromptDiff(first.bestTemplate, last.bestTemplate, opts.title ?? `First prompt (${first.best}) -> best prompt (${last.best}, round ${last.round})`);
+  return new PromptDiff(
+    first.bestTemplate,
+    last.bestTemplate,
+    opts.title ?? `First prompt (${first.best}) -> best prompt (${last.best}, round ${last.round})`,
+  );
 }

@@ -116,10 +116,12 @@ function inlineRows(spec: Json): Row[] {
   if (data && Array.isArray(data.values)) return data.values as Row[];
   for (const key of ["layer", "hconcat", "vconcat", "concat"]) {
     const parts = spec[key];
-    if (Array.isArray(parts)) for (const p of parts) if (isPlainObject(p)) {
-      const rows = inlineRows(p);
-      if (rows.length) return rows;
-    }
+    if (Array.isArray(parts))
+      for (const p of parts)
+        if (isPlainObject(p)) {
+          const rows = inlineRows(p);
+          if (rows.length) return rows;
+        }
   }
   return [];
 }
@@ -128,10 +130,12 @@ function yField(spec: Json): string | null {
   const enc = spec.encoding as Json | undefined;
   const y = enc?.y as Json | undefined;
   if (y && typeof y.field === "string") return y.field;
-  if (Array.isArray(spec.layer)) for (const l of spec.layer) if (isPlainObject(l)) {
-    const f = yField(l);
-    if (f) return f;
-  }
+  if (Array.isArray(spec.layer))
+    for (const l of spec.layer)
+      if (isPlainObject(l)) {
+        const f = yField(l);
+        if (f) return f;
+      }
   return null;
 }
 

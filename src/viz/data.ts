@@ -29,9 +29,7 @@ export function isArrowTable(x: unknown): x is ArrowLike {
 
 export function isRecordArray(x: unknown): x is Row[] {
   return (
-    Array.isArray(x) &&
-    x.length > 0 &&
-    x.every((r) => typeof r === "object" && r !== null && !Array.isArray(r) && !(r instanceof Date))
+    Array.isArray(x) && x.length > 0 && x.every((r) => typeof r === "object" && r !== null && !Array.isArray(r) && !(r instanceof Date))
   );
 }
 

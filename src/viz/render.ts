@@ -82,9 +82,7 @@ export function renderSVG(spec: TopLevelSpec): string {
     const width = Math.max(0, view._viewWidth + pad.left + pad.right);
     const height = Math.max(0, view._viewHeight + pad.top + pad.bottom);
     const origin: [number, number] = [pad.left + view._origin[0], pad.top + view._origin[1]];
-    const r = new internals.SVGStringRenderer(view.loader())
-      .initialize(null, width, height, origin, 1)
-      .background(view.background());
+    const r = new internals.SVGStringRenderer(view.loader()).initialize(null, width, height, origin, 1).background(view.background());
     r.render(view.scenegraph().root);
     return r.svg();
   } finally {

@@ -84,7 +84,7 @@ interface Preview {
 
 function arrowTypeName(t: unknown): string {
   const s = String(t);
-  return s.length > 40 ? s.slice(0, 39) + "…" : s;
+  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
 }
 
 function arrowRow(r: unknown): Row {
@@ -108,8 +108,16 @@ function preview(x: unknown, head: number, tail: number): Preview {
     const columns = x.schema.fields.map((f) => ({ name: f.name, type: arrowTypeName(f.type) }));
     const t = x as unknown as { slice(b: number, e?: number): { toArray(): unknown[] } };
     const showTail = numRows > head + tail ? tail : 0;
-    const headRows = t.slice(0, showTail ? head : numRows).toArray().map(arrowRow);
-    const tailRows = showTail ? t.slice(numRows - tail).toArray().map(arrowRow) : [];
+    const headRows = t
+      .slice(0, showTail ? head : numRows)
+      .toArray()
+      .map(arrowRow);
+    const tailRows = showTail
+      ? t
+          .slice(numRows - tail)
+          .toArray()
+          .map(arrowRow)
+      : [];
     return { columns, numRows, head: headRows, tail: tailRows };
   }
   if (Array.isArray(x) && (x.length === 0 || isRecordArray(x))) {
@@ -140,7 +148,7 @@ function cellText(v: unknown, max: number): string {
   else if (typeof v === "object") s = toJsonText(v);
   else s = String(v);
   s = s.replace(/\s+/g, " ");
-  return s.length > max ? s.slice(0, max - 1) + "…" : s;
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
 // Store ids (ro-…, at-…: a prefix and 16 hex digits) would wrap at the hyphen and double a row's
@@ -171,11 +179,18 @@ export class TableView implements Displayable {
   private readonly p: Preview;
   private readonly max: number;
 
-  constructor(readonly source: unknown, opts: TableOptions = {}) {
+  constructor(
+    readonly source: unknown,
+    opts: TableOptions = {},
+  ) {
     const head = opts.head ?? 10;
     const tail = opts.tail ?? 5;
     this.max = opts.maxCellChars ?? 80;
-    for (const [k, v] of [["head", head], ["tail", tail], ["maxCellChars", this.max]] as const)
+    for (const [k, v] of [
+      ["head", head],
+      ["tail", tail],
+      ["maxCellChars", this.max],
+    ] as const)
       if (!Number.isInteger(v) || v < 0) throw new ValidationError("table", [`${k} must be a non-negative integer, got ${v}`]);
     this.p = preview(source, head, tail);
     this.columns = this.p.columns;
@@ -189,13 +204,20 @@ export class TableView implements Displayable {
   toHTML(): string {
     const { columns, head, tail, numRows } = this.p;
     const th = columns
-      .map((c) => `<th title="${escapeHtml(c.type)}">${escapeHtml(c.name)}<br><span style="font-weight:normal;color:#888">${escapeHtml(c.type)}</span></th>`)
+      .map(
+        (c) =>
+          `<th title="${escapeHtml(c.type)}">${escapeHtml(c.name)}<br><span style="font-weight:normal;color:#888">${escapeHtml(c.type)}</span></th>`,
+      )
       .join("");
     const row = (r: Row, i: number) =>
       `<tr><th style="color:#888;font-weight:normal">${i}</th>${columns.map((c) => cellHTML(r[c.name], this.max)).join("")}</tr>`;
     const body = [
       ...head.map((r, i) => row(r, i)),
-      ...(tail.length ? [`<tr><td colspan="${columns.length + 1}" style="text-align:center;color:#888">… ${plural(numRows - head.length - tail.length, "more row")} …</td></tr>`] : []),
+      ...(tail.length
+        ? [
+            `<tr><td colspan="${columns.length + 1}" style="text-align:center;color:#888">… ${plural(numRows - head.length - tail.length, "more row")} …</td></tr>`,
+          ]
+        : []),
       ...tail.map((r, i) => row(r, numRows - tail.length + i)),
     ].join("");
     return (
@@ -208,12 +230,20 @@ export class TableView implements Displayable {
   toString(): string {
     const { columns, head, tail, numRows } = this.p;
     const max = Math.min(this.max, 40);
-    const grid: string[][] = [["", ...columns.map((c) => c.name)], ["", ...columns.map((c) => c.type)]];
+    const grid: string[][] = [
+      ["", ...columns.map((c) => c.name)],
+      ["", ...columns.map((c) => c.type)],
+    ];
     head.forEach((r, i) => grid.push([String(i), ...columns.map((c) => cellText(r[c.name], max))]));
     if (tail.length) grid.push(["…", ...columns.map(() => "…")]);
     tail.forEach((r, i) => grid.push([String(numRows - tail.length + i), ...columns.map((c) => cellText(r[c.name], max))]));
     const widths = grid[0].map((_, j) => Math.max(...grid.map((g) => g[j].length)));
-    const lines = grid.map((g) => g.map((cell, j) => cell.padEnd(widths[j])).join("  ").trimEnd());
+    const lines = grid.map((g) =>
+      g
+        .map((cell, j) => cell.padEnd(widths[j]))
+        .join("  ")
+        .trimEnd(),
+    );
     return [...lines, this.shape()].join("\n");
   }
 

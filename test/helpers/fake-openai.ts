@@ -32,11 +32,21 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
             id: "cmpl-s",
             object: "chat.completion.chunk",
             model: json.model,
-            choices: [{ index: 0, delta: { content: text[i] }, token_ids: [ids[i]], logprobs: { content: [{ token: text[i], logprob: -0.1 * i, bytes: null, top_logprobs: [] }] }, finish_reason: i === text.length - 1 ? "stop" : null }],
+            choices: [
+              {
+                index: 0,
+                delta: { content: text[i] },
+                token_ids: [ids[i]],
+                logprobs: { content: [{ token: text[i], logprob: -0.1 * i, bytes: null, top_logprobs: [] }] },
+                finish_reason: i === text.length - 1 ? "stop" : null,
+              },
+            ],
           };
           res.write(`data: ${JSON.stringify(chunk)}\n\n`);
         }
-        res.write(`data: ${JSON.stringify({ id: "cmpl-s", object: "chat.completion.chunk", model: json.model, choices: [], usage: { prompt_tokens: 3, completion_tokens: text.length, total_tokens: 3 + text.length } })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ id: "cmpl-s", object: "chat.completion.chunk", model: json.model, choices: [], usage: { prompt_tokens: 3, completion_tokens: text.length, total_tokens: 3 + text.length } })}\n\n`,
+        );
         res.end("data: [DONE]\n\n");
         return;
       }
@@ -48,7 +58,15 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
           created: 0,
           model: json.model,
           prompt_token_ids: [1, 2, 3],
-          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop", token_ids: ids, logprobs: { content: ids.map((_, i) => ({ token: "x", logprob: -0.5 - i, bytes: null, top_logprobs: [] })) } }],
+          choices: [
+            {
+              index: 0,
+              message: { role: "assistant", content: text },
+              finish_reason: "stop",
+              token_ids: ids,
+              logprobs: { content: ids.map((_, i) => ({ token: "x", logprob: -0.5 - i, bytes: null, top_logprobs: [] })) },
+            },
+          ],
           usage: { prompt_tokens: 3, completion_tokens: ids.length, total_tokens: 3 + ids.length },
         }),
       );

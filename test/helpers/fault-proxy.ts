@@ -33,7 +33,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       if (fault === "503") {
-        res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: { name: "ServiceUnavailable", message: "injected" } }));
+        res
+          .writeHead(503, { "content-type": "application/json" })
+          .end(JSON.stringify({ error: { name: "ServiceUnavailable", message: "injected" } }));
         return;
       }
       const up = http.request(upstream, { method: req.method, path, headers: req.headers, agent }, (ur) => {

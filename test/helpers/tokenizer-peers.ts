@@ -77,7 +77,15 @@ export function vocabAndMerges(ranks: TiktokenRanks): { vocab: Record<string, nu
 }
 
 const byteLevelStep = (useRegex: boolean) => ({ type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
-const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+const special = (id: number, content: string) => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
+});
 
 /** GPT-2's tokenizer.json: its vocabulary, ByteLevel pre-tokenizer with GPT-2's regex, <|endoftext|> = 50256. */
 export function gpt2TokenizerJson(): Record<string, unknown> {
@@ -90,14 +98,36 @@ export function gpt2TokenizerJson(): Record<string, unknown> {
     pre_tokenizer: byteLevelStep(true),
     post_processor: byteLevelStep(true),
     decoder: byteLevelStep(true),
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, vocab, merges },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
   };
 }
 
 /** Llama 3's pattern as its tokenizer.json spells it (cl100k_base's, in Oniguruma syntax). */
 export const LLAMA3_PATTERN_HF = String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
-const LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>", "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"];
+const LLAMA3_SPECIALS = [
+  "<|begin_of_text|>",
+  "<|end_of_text|>",
+  "<|reserved_special_token_0|>",
+  "<|reserved_special_token_1|>",
+  "<|finetune_right_pad_id|>",
+  "<|reserved_special_token_2|>",
+  "<|start_header_id|>",
+  "<|end_header_id|>",
+  "<|eom_id|>",
+  "<|eot_id|>",
+  "<|python_tag|>",
+];
 
 /** A Llama 3-layout tokenizer.json over cl100k_base (Llama 3's first 100,256 tokens). */
 export function llama3TokenizerJson(): Record<string, unknown> {
@@ -128,7 +158,18 @@ export function llama3TokenizerJson(): Record<string, unknown> {
       ],
     },
     decoder: byteLevelStep(true),
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab, merges },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: true,
+      vocab,
+      merges,
+    },
   };
 }
 
@@ -145,7 +186,18 @@ export function qwen2TokenizerJson(): Record<string, unknown> {
     },
     post_processor: byteLevelStep(false),
     decoder: byteLevelStep(false),
-    model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: "",
+      end_of_word_suffix: "",
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
   };
 }
 
@@ -154,12 +206,19 @@ export const TRICKY_TEXTS: readonly string[] = [
   "Hello, world! The quick brown fox jumps over the lazy dog.",
   "I'm sure you'll see they've said it's John's, we'd and I'D and YOU'LL and SHE'S, O'Neil's 'quoted' 's",
   "def f(x):\n    return x**2 + 3*x - 1  # square\n\n\nclass A:\n\tpass\r\n",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: source code as tokenizer input, not a template
   "const xs = [1, 2, 3].map((n) => n * 2); if (a !== b && c >= d) { console.log(`${a}`); }",
   "SELECT id, name FROM users WHERE age > 21 ORDER BY name DESC;",
   '{"key": [1, 2.5, -3e10, null, true], "nested": {"a": "b\\n"}}',
   "1234567890 12 123 1234 12345 3.14159 -42 1,000,000 0x1F 1e-9 ١٢٣ ⅫⅣ ½",
   "a  b   c    d     e\n\n\n  \t \t\n   end   ",
-  " leading space", "trailing space ", "  ", "\n", "\r\n\r\n", "\t\t\t", "",
+  " leading space",
+  "trailing space ",
+  "  ",
+  "\n",
+  "\r\n\r\n",
+  "\t\t\t",
+  "",
   "日本語のテキストと中文文本，还有한국어 텍스트。",
   "Привет, мир! Ελληνικά κείμενα. עברית וערבית: مرحبا بالعالم",
   "हिन्दी भाषा, ภาษาไทย, தமிழ்",
@@ -171,7 +230,11 @@ export const TRICKY_TEXTS: readonly string[] = [
   "Private use \ue000\uf8ff and astral 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 𠀀",
   "<|endoftext|> text with <|im_start|>user\nhi<|im_end|> markers and <|begin_of_text|><|eot_id|>",
   "Strange punct: ¿¡ «» „“ ‘’ — – … •·° § ¶ † ‡ ← → ⇒ ∀∃ ≤≥ ∞",
-  "x".repeat(300), " ".repeat(200) + "x", "9".repeat(100), "!?".repeat(80), "ab".repeat(150),
+  "x".repeat(300),
+  `${" ".repeat(200)}x`,
+  "9".repeat(100),
+  "!?".repeat(80),
+  "ab".repeat(150),
   "https://example.com/path?query=1&b=two#frag user@example.org C:\\Windows\\System32",
   "Mixed123abc ABC123 abc_def-ghi.jkl camelCaseWord snake_case_word SCREAMING_CASE",
 ];
@@ -187,7 +250,10 @@ export function peerCorpus(prose: string, randomCount = 300, seed = 20261202): s
     fc.string({ unit: "binary", maxLength: 40 }),
     fc.string({ unit: "grapheme", maxLength: 40 }),
     fc.string({ unit: "grapheme-ascii", maxLength: 60 }),
-    fc.string({ unit: fc.constantFrom(" ", "\n", "\t", "\r", "'", "s", "LL", "1", "23", "é", "中", "🙂", "\u0301", "\u00a0", "\u0085", "<|", "|>"), maxLength: 30 }),
+    fc.string({
+      unit: fc.constantFrom(" ", "\n", "\t", "\r", "'", "s", "LL", "1", "23", "é", "中", "🙂", "\u0301", "\u00a0", "\u0085", "<|", "|>"),
+      maxLength: 30,
+    }),
     fc.array(fc.constantFrom(...pieces), { maxLength: 8 }).map((a) => a.join("")),
   );
   const random = fc.sample(arb, { numRuns: randomCount, seed });

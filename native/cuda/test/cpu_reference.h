@@ -36,8 +36,8 @@ inline float bf16_to_float(uint16_t b) {
 }
 
 // C[m,n] = (accumulate ? C : 0) + sum_k op(A)[m,k] op(B)[k,n] (+ bias[n]), in double.
-inline void gemm(double* c, const float* a, const float* b, const float* bias, int M, int N, int K,
-                 int lda, int ldb, int ldc, bool trans_a, bool trans_b, bool accumulate) {
+inline void gemm(double* c, const float* a, const float* b, const float* bias, int M, int N, int K, int lda, int ldb,
+                 int ldc, bool trans_a, bool trans_b, bool accumulate) {
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       double s = 0;
@@ -73,8 +73,8 @@ inline RowStats row_stats(const In* z, int V) {
 
 // Same contract as cuda_backend.h's logprob_entropy_forward: ignored tokens (target < 0) get 0.
 template <typename In>
-inline void logprob_entropy_forward(double* logprob, double* entropy, const In* logits,
-                                    const int* targets, int N, int V) {
+inline void logprob_entropy_forward(double* logprob, double* entropy, const In* logits, const int* targets, int N,
+                                    int V) {
   for (int i = 0; i < N; i++) {
     const In* z = logits + (size_t)i * V;
     RowStats st = row_stats(z, V);
@@ -84,8 +84,8 @@ inline void logprob_entropy_forward(double* logprob, double* entropy, const In* 
 }
 
 template <typename In>
-inline void logprob_entropy_backward(double* dlogits, const In* logits, const int* targets,
-                                     const In* dlogprob, const In* dentropy, int N, int V) {
+inline void logprob_entropy_backward(double* dlogits, const In* logits, const int* targets, const In* dlogprob,
+                                     const In* dentropy, int N, int V) {
   for (int i = 0; i < N; i++) {
     const In* z = logits + (size_t)i * V;
     RowStats st = row_stats(z, V);
@@ -99,8 +99,8 @@ inline void logprob_entropy_backward(double* dlogits, const In* logits, const in
 }
 
 template <typename In>
-inline void softmax_ce(double* losses, double* dlogits, const In* logits, const int* targets,
-                       const In* dloss, int N, int V) {
+inline void softmax_ce(double* losses, double* dlogits, const In* logits, const int* targets, const In* dloss, int N,
+                       int V) {
   for (int i = 0; i < N; i++) {
     const In* z = logits + (size_t)i * V;
     RowStats st = row_stats(z, V);
@@ -114,8 +114,8 @@ inline void softmax_ce(double* losses, double* dlogits, const In* logits, const 
 }
 
 template <typename In>
-inline void encoder_forward(double* out, const int* tokens, const int* positions, const In* wte,
-                            const In* wpe, int N, int T, int C) {
+inline void encoder_forward(double* out, const int* tokens, const int* positions, const In* wte, const In* wpe, int N,
+                            int T, int C) {
   for (int n = 0; n < N; n++) {
     const int pos = positions ? positions[n] : n % T;
     for (int c = 0; c < C; c++)
@@ -124,8 +124,8 @@ inline void encoder_forward(double* out, const int* tokens, const int* positions
 }
 
 template <typename In>
-inline void encoder_backward(double* dwte, double* dwpe, const In* dout, const int* tokens,
-                             const int* positions, int N, int T, int C) {
+inline void encoder_backward(double* dwte, double* dwpe, const In* dout, const int* tokens, const int* positions, int N,
+                             int T, int C) {
   for (int n = 0; n < N; n++) {
     const int pos = positions ? positions[n] : n % T;
     for (int c = 0; c < C; c++) {

@@ -37,7 +37,8 @@ uint16_t float_to_bf16(float x) {
 }
 // Operand element i of a weight that may be fp32 or bf16, rounded to bf16 in BF16 mode.
 float wat(const void* w, DType t, size_t i, MathMode mode) {
-  const float x = t == DType::BF16 ? bf16_to_float(static_cast<const uint16_t*>(w)[i]) : static_cast<const float*>(w)[i];
+  const float x =
+      t == DType::BF16 ? bf16_to_float(static_cast<const uint16_t*>(w)[i]) : static_cast<const float*>(w)[i];
   return mode == MathMode::BF16 ? ref::round_bf16(x) : x;
 }
 float op(float x, MathMode mode) { return mode == MathMode::BF16 ? ref::round_bf16(x) : x; }
@@ -61,14 +62,17 @@ void device_free(void* ptr) noexcept { std::free(ptr); }
 void copy_to_device(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 void copy_device(void* dst, const void* src, std::size_t bytes) { std::memmove(dst, src, bytes); }
-void copy_device_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width, std::size_t height) {
+void copy_device_rows(void* dst, std::size_t dpitch, const void* src, std::size_t spitch, std::size_t width,
+                      std::size_t height) {
   if (width > dpitch || width > spitch) throw std::invalid_argument("copy_device_rows: width exceeds a pitch");
-  for (size_t r = 0; r < height; r++) std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+  for (size_t r = 0; r < height; r++)
+    std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
 }
 void device_zero(void* ptr, std::size_t bytes) { std::memset(ptr, 0, bytes); }
 void synchronize() {}
 
-void matmul_forward(float* out, const float* inp, const void* weight, DType wt, const float* bias, int N, int C, int OC, MathMode mode) {
+void matmul_forward(float* out, const float* inp, const void* weight, DType wt, const float* bias, int N, int C, int OC,
+                    MathMode mode) {
   for (int n = 0; n < N; n++)
     for (int o = 0; o < OC; o++) {
       float s = 0;
@@ -76,8 +80,8 @@ void matmul_forward(float* out, const float* inp, const void* weight, DType wt, 
       out[(size_t)n * OC + o] = s + (bias ? bias[o] : 0.0f);
     }
 }
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const void* weight, DType wt, int N, int C,
-                     int OC, MathMode mode) {
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const void* weight,
+                     DType wt, int N, int C, int OC, MathMode mode) {
   if (dinp)
     for (int n = 0; n < N; n++)
       for (int c = 0; c < C; c++) {
@@ -112,7 +116,8 @@ void logprob_entropy_forward(float* logprob, float* entropy, const float* logits
     if (entropy) entropy[i] = (float)h;
   }
 }
-void logprob_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprob, const float* dentropy, int N, int V) {
+void logprob_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprob,
+                              const float* dentropy, int N, int V) {
   std::vector<double> lp(V);
   for (int i = 0; i < N; i++) {
     const float* z = logits + (size_t)i * V;
@@ -120,7 +125,10 @@ void logprob_entropy_backward(float* dlogits, const float* logits, const int* ta
     for (int j = 0; j < V; j++) mx = std::fmax(mx, (double)z[j]);
     for (int j = 0; j < V; j++) sum += std::exp((double)z[j] - mx);
     const double lse = mx + std::log(sum);
-    for (int j = 0; j < V; j++) { lp[j] = (double)z[j] - lse; h -= std::exp(lp[j]) * lp[j]; }
+    for (int j = 0; j < V; j++) {
+      lp[j] = (double)z[j] - lse;
+      h -= std::exp(lp[j]) * lp[j];
+    }
     const double gl = targets[i] < 0 ? 0.0 : dlogprob[i], ge = dentropy ? dentropy[i] : 0.0;
     for (int j = 0; j < V; j++) {
       const double p = std::exp(lp[j]);
@@ -129,21 +137,25 @@ void logprob_entropy_backward(float* dlogits, const float* logits, const int* ta
   }
 }
 
-void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N, int C, float eps) {
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
+                       int C, float eps) {
   layernorm_forward_cpu<float>(out, mean, rstd, inp, w, b, N, C, eps);
 }
-void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, const float* mean, const float* rstd,
-                        int N, int C) {
+void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                        const float* mean, const float* rstd, int N, int C) {
   layernorm_backward_cpu<float>(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
 }
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int N, int C, float eps) {
   rmsnorm_forward_cpu<float>(out, rstd, inp, w, N, C, eps);
 }
-void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, const float* rstd, int N, int C) {
+void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w, const float* rstd,
+                      int N, int C) {
   rmsnorm_backward_cpu<float>(dinp, dw, dout, inp, w, rstd, N, C);
 }
 void gelu_forward(float* out, const float* inp, long long n) { gelu_forward_cpu<float>(out, inp, (size_t)n); }
-void gelu_backward(float* dinp, const float* inp, const float* dout, long long n) { gelu_backward_cpu<float>(dinp, inp, dout, (size_t)n); }
+void gelu_backward(float* dinp, const float* inp, const float* dout, long long n) {
+  gelu_backward_cpu<float>(dinp, inp, dout, (size_t)n);
+}
 void swiglu_forward(float* out, const float* gate, const float* up, int N, int F, int ld) {
   for (int i = 0; i < N; i++)
     for (int j = 0; j < F; j++) {
@@ -151,7 +163,8 @@ void swiglu_forward(float* out, const float* gate, const float* up, int N, int F
       out[(size_t)i * F + j] = g / (1.0f + std::exp(-g)) * u;
     }
 }
-void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F, int ld) {
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F,
+                     int ld) {
   for (int i = 0; i < N; i++)
     for (int j = 0; j < F; j++) {
       const float g = gate[(size_t)i * ld + j], u = up[(size_t)i * ld + j], d = dout[(size_t)i * F + j];
@@ -187,14 +200,21 @@ AttentionDims attention_dims_fused_qkv(int batch, int t, int heads, int head_dim
 
 namespace {
 void check_dims(const AttentionDims& d) {
-  if (d.batch < 0 || d.tq < 0 || d.tk < d.tq || d.heads <= 0 || d.kv_heads <= 0 || d.heads % d.kv_heads != 0 || d.head_dim <= 0 || d.head_dim > 256)
+  if (d.batch < 0 || d.tq < 0 || d.tk < d.tq || d.heads <= 0 || d.kv_heads <= 0 || d.heads % d.kv_heads != 0 ||
+      d.head_dim <= 0 || d.head_dim > 256)
     throw std::invalid_argument("attention: need 0 <= tq <= tk, heads a multiple of kv_heads, 0 < head_dim <= 256");
 }
 struct Att {
   const AttentionDims& d;
-  const float* Q(const float* q, int b, int t, int h) const { return q + b * d.q_batch + t * d.q_row + (long long)h * d.head_dim; }
-  const float* K(const float* k, int b, int j, int g) const { return k + b * d.k_batch + j * d.k_row + (long long)g * d.head_dim; }
-  const float* Vv(const float* v, int b, int j, int g) const { return v + b * d.v_batch + j * d.v_row + (long long)g * d.head_dim; }
+  const float* Q(const float* q, int b, int t, int h) const {
+    return q + b * d.q_batch + t * d.q_row + (long long)h * d.head_dim;
+  }
+  const float* K(const float* k, int b, int j, int g) const {
+    return k + b * d.k_batch + j * d.k_row + (long long)g * d.head_dim;
+  }
+  const float* Vv(const float* v, int b, int j, int g) const {
+    return v + b * d.v_batch + j * d.v_row + (long long)g * d.head_dim;
+  }
   long long O(int b, int t, int h) const { return (((long long)b * d.tq + t) * d.heads + h) * d.head_dim; }
   float dot(const float* a, const float* c) const {
     float s = 0;
@@ -214,7 +234,10 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       for (int t = 0; t < d.tq; t++) {
         const int g = h / (d.heads / d.kv_heads), last = d.tk - d.tq + t;
         float mx = -INFINITY;
-        for (int j = 0; j <= last; j++) { s[j] = a.dot(a.Q(q, b, t, h), a.K(k, b, j, g)) * scale; mx = std::fmax(mx, s[j]); }
+        for (int j = 0; j <= last; j++) {
+          s[j] = a.dot(a.Q(q, b, t, h), a.K(k, b, j, g)) * scale;
+          mx = std::fmax(mx, s[j]);
+        }
         float sum = 0;
         for (int j = 0; j <= last; j++) sum += std::exp(s[j] - mx);
         const float l = mx + std::log(sum);
@@ -228,8 +251,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         }
       }
 }
-void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout, const float* out, const float* lse, const float* q,
-                        const float* k, const float* v, const AttentionDims& d) {
+void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout, const float* out,
+                        const float* lse, const float* q, const float* k, const float* v, const AttentionDims& d) {
   check_dims(d);
   const Att a{d};
   const float scale = 1.0f / std::sqrt((float)d.head_dim);
@@ -258,9 +281,11 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
       }
 }
 
-void adamw_update(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v, long long n, const AdamWArgs& a) {
+void adamw_update(float* params, uint16_t* bf16_copy, const float* grads, float* m, float* v, long long n,
+                  const AdamWArgs& a) {
   if (a.step < 1) throw std::invalid_argument("adamw_update: step counts from 1");
-  const float bc1 = (float)(1.0 - std::pow((double)a.beta1, a.step)), bc2 = (float)(1.0 - std::pow((double)a.beta2, a.step));
+  const float bc1 = (float)(1.0 - std::pow((double)a.beta1, a.step)),
+              bc2 = (float)(1.0 - std::pow((double)a.beta2, a.step));
   for (long long i = 0; i < n; i++) {
     const float g = grads[i] * a.grad_scale;
     const float mi = a.beta1 * m[i] + (1.0f - a.beta1) * g;
@@ -279,12 +304,15 @@ void global_norm_squared(float* out, const float* grads, long long n) {
   out[0] += (float)s;
 }
 
-void encoder_forward(float* out, const int* tokens, const int* positions, const float* wte, const float* wpe, int N, int T, int C) {
+void encoder_forward(float* out, const int* tokens, const int* positions, const float* wte, const float* wpe, int N,
+                     int T, int C) {
   for (int n = 0; n < N; n++)
     for (int c = 0; c < C; c++)
-      out[(size_t)n * C + c] = wte[(size_t)tokens[n] * C + c] + (wpe ? wpe[(size_t)(positions ? positions[n] : n % T) * C + c] : 0.0f);
+      out[(size_t)n * C + c] =
+          wte[(size_t)tokens[n] * C + c] + (wpe ? wpe[(size_t)(positions ? positions[n] : n % T) * C + c] : 0.0f);
 }
-void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens, const int* positions, int N, int T, int C) {
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int* tokens, const int* positions, int N,
+                      int T, int C) {
   for (int n = 0; n < N; n++)
     for (int c = 0; c < C; c++) {
       dwte[(size_t)tokens[n] * C + c] += dout[(size_t)n * C + c];

@@ -92,8 +92,8 @@ bool check(const std::string& name, const vec& got, const vector<R>& want, doubl
     if (std::fabs(r) > tol && err / std::fabs(r) > max_rel) max_rel = err / std::fabs(r);
   }
   const bool ok = bad == 0;
-  std::printf("%s %-44s n=%-8zu max_abs=%.2e max_rel=%.2e (tol %.0e + %.0e*|ref|)", ok ? "PASS" : "FAIL",
-              name.c_str(), got.size(), max_abs, max_rel, tol, eps);
+  std::printf("%s %-44s n=%-8zu max_abs=%.2e max_rel=%.2e (tol %.0e + %.0e*|ref|)", ok ? "PASS" : "FAIL", name.c_str(),
+              got.size(), max_abs, max_rel, tol, eps);
   if (!ok)
     std::printf(" %zu bad, first [%zu] got %.8g want %.8g", bad, first_bad, (double)got[first_bad],
                 (double)want[first_bad]);
@@ -199,7 +199,7 @@ static void test_softmax(int N, int V, Rng& rng) {
   vec dloss(N), dlogprob(N), dentropy(N);
   for (int i = 0; i < N; i++) {
     targets[i] = (i % 5 == 3) ? -1 : rng.below(V);  // some ignored tokens
-    dloss[i] = (i % 4 == 1) ? 0.0f : 1.0f / N;       // and some masked ones
+    dloss[i] = (i % 4 == 1) ? 0.0f : 1.0f / N;      // and some masked ones
     dlogprob[i] = rng.uniform(-1, 1);
     dentropy[i] = rng.uniform(-1, 1);
   }
@@ -236,7 +236,8 @@ static void test_norms(int N, int C, Rng& rng) {
   const dvec dx = to_d(x), dw = to_d(w), db = to_d(b), ddo = to_d(dout);
   {
     dvec out((size_t)N * C), mean(N), rstd(N), dinp((size_t)N * C, 0.0), dwt(C, 0.0), dbs(C, 0.0);
-    arclight::layernorm_forward_cpu<double>(out.data(), mean.data(), rstd.data(), dx.data(), dw.data(), db.data(), N, C, eps);
+    arclight::layernorm_forward_cpu<double>(out.data(), mean.data(), rstd.data(), dx.data(), dw.data(), db.data(), N, C,
+                                            eps);
     arclight::layernorm_backward_cpu<double>(dinp.data(), dwt.data(), dbs.data(), ddo.data(), dx.data(), dw.data(),
                                              mean.data(), rstd.data(), N, C);
     Dev<float> d_x(x), d_w(w), d_b(b), d_do(dout), d_out((size_t)N * C), d_mean(N), d_rstd(N), d_dinp((size_t)N * C),
@@ -253,7 +254,8 @@ static void test_norms(int N, int C, Rng& rng) {
   {
     dvec out((size_t)N * C), rstd(N), dinp((size_t)N * C, 0.0), dwt(C, 0.0);
     arclight::rmsnorm_forward_cpu<double>(out.data(), rstd.data(), dx.data(), dw.data(), N, C, eps);
-    arclight::rmsnorm_backward_cpu<double>(dinp.data(), dwt.data(), ddo.data(), dx.data(), dw.data(), rstd.data(), N, C);
+    arclight::rmsnorm_backward_cpu<double>(dinp.data(), dwt.data(), ddo.data(), dx.data(), dw.data(), rstd.data(), N,
+                                           C);
     Dev<float> d_x(x), d_w(w), d_do(dout), d_out((size_t)N * C), d_rstd(N), d_dinp((size_t)N * C), d_dw(C);
     cu::rmsnorm_forward(d_out.p, d_rstd.p, d_x.p, d_w.p, N, C, eps);
     cu::rmsnorm_backward(d_dinp.p, d_dw.p, d_do.p, d_x.p, d_w.p, d_rstd.p, N, C);
@@ -320,8 +322,10 @@ static void test_encoder(int B, int T, int C, int V, bool with_wpe, Rng& rng) {
   for (int i = 0; i < N; i++) tokens[i] = rng.below(V < 5 ? V : 5);  // repeats, to exercise the atomics
   const vec wte = rng.vector((size_t)V * C), wpe = rng.vector((size_t)T * C), dout = rng.vector((size_t)N * C);
   dvec out((size_t)N * C), dwte((size_t)V * C, 0.0), dwpe((size_t)T * C, 0.0);
-  ref::encoder_forward(out.data(), tokens.data(), (const int*)nullptr, wte.data(), with_wpe ? wpe.data() : nullptr, N, T, C);
-  ref::encoder_backward(dwte.data(), with_wpe ? dwpe.data() : nullptr, dout.data(), tokens.data(), (const int*)nullptr, N, T, C);
+  ref::encoder_forward(out.data(), tokens.data(), (const int*)nullptr, wte.data(), with_wpe ? wpe.data() : nullptr, N,
+                       T, C);
+  ref::encoder_backward(dwte.data(), with_wpe ? dwpe.data() : nullptr, dout.data(), tokens.data(), (const int*)nullptr,
+                        N, T, C);
   Dev<float> d_wte(wte), d_wpe(wpe), d_do(dout), d_out((size_t)N * C), d_dwte((size_t)V * C), d_dwpe((size_t)T * C);
   Dev<int> d_tok(tokens);
   cu::encoder_forward(d_out.p, d_tok.p, nullptr, d_wte.p, with_wpe ? d_wpe.p : nullptr, N, T, C);
@@ -362,8 +366,18 @@ static void test_attention(int B, int tq, int tk, int H, int KV, int D, Rng& rng
   dvec out, att;
   const dvec dq_in = to_d(q), dk_in = to_d(k), dv_in = to_d(v), ddo = to_d(dout);
   attention_ref_forward(out, att, dq_in, dk_in, dv_in, B, tq, tk, H, KV, D);
-  cu::AttentionDims dims{B, tq, tk, H, KV, D, (long long)(tq * qc), (long long)qc, (long long)(tk * kc), (long long)kc,
-                         (long long)(tk * kc), (long long)kc};
+  cu::AttentionDims dims{B,
+                         tq,
+                         tk,
+                         H,
+                         KV,
+                         D,
+                         (long long)(tq * qc),
+                         (long long)qc,
+                         (long long)(tk * kc),
+                         (long long)kc,
+                         (long long)(tk * kc),
+                         (long long)kc};
   Dev<float> d_q(q), d_k(k), d_v(v), d_do(dout), d_out(B * tq * qc), d_lse((size_t)B * H * tq);
   cu::attention_forward(d_out.p, d_lse.p, d_q.p, d_k.p, d_v.p, dims);
   cu::synchronize();
@@ -401,7 +415,8 @@ static void test_adamw(size_t n, Rng& rng) {
   const double scale = 0.5;
   for (int step = 1; step <= 3; step++) {
     arclight::adamw_update_cpu<float>(p.data(), g.data(), m.data(), v.data(), n, o.lr, o, step, scale, true);
-    cu::AdamWArgs a{(float)o.lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay, (float)scale, step};
+    cu::AdamWArgs a{(float)o.lr, (float)o.beta1, (float)o.beta2, (float)o.eps, (float)o.weightDecay, (float)scale,
+                    step};
     cu::adamw_update(d_p.p, d_16.p, d_g.p, d_m.p, d_v.p, (long long)n, a);
   }
   cu::global_norm_squared(d_norm.p, d_g.p, (long long)n);
@@ -429,11 +444,12 @@ struct BlockShape {
 struct BlockParams {  // named as in GPT-2's checkpoints
   vec wte, wpe, ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb, fcprojw, fcprojb, lnfw, lnfb;
   vector<vec*> all() {
-    return {&wte, &wpe, &ln1w, &ln1b, &qkvw, &qkvb, &attprojw, &attprojb, &ln2w, &ln2b, &fcw, &fcb, &fcprojw, &fcprojb, &lnfw, &lnfb};
+    return {&wte,  &wpe,  &ln1w, &ln1b, &qkvw,    &qkvb,    &attprojw, &attprojb,
+            &ln2w, &ln2b, &fcw,  &fcb,  &fcprojw, &fcprojb, &lnfw,     &lnfb};
   }
   static vector<const char*> names() {
-    return {"wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb", "ln2w", "ln2b", "fcw", "fcb", "fcprojw",
-            "fcprojb", "lnfw", "lnfb"};
+    return {"wte",  "wpe",  "ln1w", "ln1b", "qkvw",    "qkvb",    "attprojw", "attprojb",
+            "ln2w", "ln2b", "fcw",  "fcb",  "fcprojw", "fcprojb", "lnfw",     "lnfb"};
   }
 };
 
@@ -472,7 +488,8 @@ static double block_step_cpu(const BlockShape& s, BlockParams& pf, const vector<
   auto Z = [](size_t n) { return dvec(n, 0.0); };
   dvec x0 = Z((size_t)N * C), ln1 = Z((size_t)N * C), m1 = Z(N), r1 = Z(N), qkv = Z((size_t)N * 3 * C);
   ref::encoder_forward(x0.data(), tokens.data(), (const int*)nullptr, P[WTE].data(), P[WPE].data(), N, T, C);
-  arclight::layernorm_forward_cpu<double>(ln1.data(), m1.data(), r1.data(), x0.data(), P[LN1W].data(), P[LN1B].data(), N, C, eps);
+  arclight::layernorm_forward_cpu<double>(ln1.data(), m1.data(), r1.data(), x0.data(), P[LN1W].data(), P[LN1B].data(),
+                                          N, C, eps);
   arclight::matmul_forward_cpu<double>(qkv.data(), ln1.data(), P[QKVW].data(), P[QKVB].data(), N, C, 3 * C);
   dvec q = Z((size_t)N * C), k = Z((size_t)N * C), v = Z((size_t)N * C);
   for (int i = 0; i < N; i++)
@@ -483,16 +500,19 @@ static double block_step_cpu(const BlockShape& s, BlockParams& pf, const vector<
     }
   dvec atty, att;
   attention_ref_forward(atty, att, q, k, v, B, T, T, H, H, D);
-  dvec x1 = Z((size_t)N * C), ln2 = Z((size_t)N * C), m2 = Z(N), r2 = Z(N), h = Z((size_t)N * 4 * C), g = Z((size_t)N * 4 * C);
+  dvec x1 = Z((size_t)N * C), ln2 = Z((size_t)N * C), m2 = Z(N), r2 = Z(N), h = Z((size_t)N * 4 * C),
+       g = Z((size_t)N * 4 * C);
   arclight::matmul_forward_cpu<double>(x1.data(), atty.data(), P[APW].data(), P[APB].data(), N, C, C);
   for (size_t i = 0; i < x1.size(); i++) x1[i] += x0[i];
-  arclight::layernorm_forward_cpu<double>(ln2.data(), m2.data(), r2.data(), x1.data(), P[LN2W].data(), P[LN2B].data(), N, C, eps);
+  arclight::layernorm_forward_cpu<double>(ln2.data(), m2.data(), r2.data(), x1.data(), P[LN2W].data(), P[LN2B].data(),
+                                          N, C, eps);
   arclight::matmul_forward_cpu<double>(h.data(), ln2.data(), P[FCW].data(), P[FCB].data(), N, C, 4 * C);
   arclight::gelu_forward_cpu<double>(g.data(), h.data(), g.size());
   dvec x2 = Z((size_t)N * C), lnf = Z((size_t)N * C), mf = Z(N), rf = Z(N), logits = Z((size_t)N * V);
   arclight::matmul_forward_cpu<double>(x2.data(), g.data(), P[FPW].data(), P[FPB].data(), N, 4 * C, C);
   for (size_t i = 0; i < x2.size(); i++) x2[i] += x1[i];
-  arclight::layernorm_forward_cpu<double>(lnf.data(), mf.data(), rf.data(), x2.data(), P[LNFW].data(), P[LNFB].data(), N, C, eps);
+  arclight::layernorm_forward_cpu<double>(lnf.data(), mf.data(), rf.data(), x2.data(), P[LNFW].data(), P[LNFB].data(),
+                                          N, C, eps);
   arclight::matmul_forward_cpu<double>(logits.data(), lnf.data(), P[WTE].data(), (const double*)nullptr, N, C, V);
   dvec losses(N), dlogits((size_t)N * V);
   const dvec ddl = to_d(dloss);
@@ -501,21 +521,26 @@ static double block_step_cpu(const BlockShape& s, BlockParams& pf, const vector<
   for (int i = 0; i < N; i++) loss += losses[i] * dloss[i];
 
   dvec dlnf = Z((size_t)N * C), dx2 = Z((size_t)N * C), dg = Z(g.size()), dh = Z(h.size()), dln2 = Z((size_t)N * C);
-  arclight::matmul_backward_cpu<double>(dlnf.data(), grads[WTE].data(), nullptr, dlogits.data(), lnf.data(), P[WTE].data(), N, C, V);
+  arclight::matmul_backward_cpu<double>(dlnf.data(), grads[WTE].data(), nullptr, dlogits.data(), lnf.data(),
+                                        P[WTE].data(), N, C, V);
   arclight::layernorm_backward_cpu<double>(dx2.data(), grads[LNFW].data(), grads[LNFB].data(), dlnf.data(), x2.data(),
                                            P[LNFW].data(), mf.data(), rf.data(), N, C);
-  arclight::matmul_backward_cpu<double>(dg.data(), grads[FPW].data(), grads[FPB].data(), dx2.data(), g.data(), P[FPW].data(), N, 4 * C, C);
+  arclight::matmul_backward_cpu<double>(dg.data(), grads[FPW].data(), grads[FPB].data(), dx2.data(), g.data(),
+                                        P[FPW].data(), N, 4 * C, C);
   arclight::gelu_backward_cpu<double>(dh.data(), h.data(), dg.data(), dh.size());
-  arclight::matmul_backward_cpu<double>(dln2.data(), grads[FCW].data(), grads[FCB].data(), dh.data(), ln2.data(), P[FCW].data(), N, C, 4 * C);
+  arclight::matmul_backward_cpu<double>(dln2.data(), grads[FCW].data(), grads[FCB].data(), dh.data(), ln2.data(),
+                                        P[FCW].data(), N, C, 4 * C);
   dvec dx1 = dx2;  // residual
   arclight::layernorm_backward_cpu<double>(dx1.data(), grads[LN2W].data(), grads[LN2B].data(), dln2.data(), x1.data(),
                                            P[LN2W].data(), m2.data(), r2.data(), N, C);
   dvec datty = Z((size_t)N * C), dq = Z((size_t)N * C), dk = Z((size_t)N * C), dv = Z((size_t)N * C);
-  arclight::matmul_backward_cpu<double>(datty.data(), grads[APW].data(), grads[APB].data(), dx1.data(), atty.data(), P[APW].data(), N, C, C);
+  arclight::matmul_backward_cpu<double>(datty.data(), grads[APW].data(), grads[APB].data(), dx1.data(), atty.data(),
+                                        P[APW].data(), N, C, C);
   for (int b = 0; b < B; b++) {
     const size_t o = (size_t)b * T * C;
     arclight::attention_backward_cpu<double>(dq.data() + o, dk.data() + o, dv.data() + o, datty.data() + o,
-                                             att.data() + (size_t)b * T * H * T, q.data() + o, k.data() + o, v.data() + o, T, H, H, D);
+                                             att.data() + (size_t)b * T * H * T, q.data() + o, k.data() + o,
+                                             v.data() + o, T, H, H, D);
   }
   dvec dqkv = Z(qkv.size()), dln1 = Z((size_t)N * C);
   for (int i = 0; i < N; i++)
@@ -524,7 +549,8 @@ static double block_step_cpu(const BlockShape& s, BlockParams& pf, const vector<
       dqkv[(size_t)i * 3 * C + C + c] = dk[(size_t)i * C + c];
       dqkv[(size_t)i * 3 * C + 2 * C + c] = dv[(size_t)i * C + c];
     }
-  arclight::matmul_backward_cpu<double>(dln1.data(), grads[QKVW].data(), grads[QKVB].data(), dqkv.data(), ln1.data(), P[QKVW].data(), N, C, 3 * C);
+  arclight::matmul_backward_cpu<double>(dln1.data(), grads[QKVW].data(), grads[QKVB].data(), dqkv.data(), ln1.data(),
+                                        P[QKVW].data(), N, C, 3 * C);
   dvec dx0 = dx1;  // residual
   arclight::layernorm_backward_cpu<double>(dx0.data(), grads[LN1W].data(), grads[LN1B].data(), dln1.data(), x0.data(),
                                            P[LN1W].data(), m1.data(), r1.data(), N, C);
@@ -557,8 +583,8 @@ static double block_step_gpu(const BlockShape& s, BlockParams& pf, const vector<
   const auto F32 = cu::DType::F32;
   Dev<int> d_tok(tokens), d_tgt(targets);
   Dev<float> d_dloss(dloss);
-  Dev<float> x0(NC), ln1(NC), m1(N), r1(N), qkv(NC * 3), atty(NC), lse((size_t)B * H * T), x1(NC), ln2(NC), m2(N), r2(N),
-      h(NC * 4), ge(NC * 4), x2(NC), lnf(NC), mf(N), rf(N), logits((size_t)N * V), losses(N);
+  Dev<float> x0(NC), ln1(NC), m1(N), r1(N), qkv(NC * 3), atty(NC), lse((size_t)B * H * T), x1(NC), ln2(NC), m2(N),
+      r2(N), h(NC * 4), ge(NC * 4), x2(NC), lnf(NC), mf(N), rf(N), logits((size_t)N * V), losses(N);
   cu::encoder_forward(x0.p, d_tok.p, nullptr, p(WTE), p(WPE), N, T, C);
   cu::layernorm_forward(ln1.p, m1.p, r1.p, x0.p, p(LN1W), p(LN1B), N, C, eps);
   cu::matmul_forward(qkv.p, ln1.p, p(QKVW), F32, p(QKVB), N, C, 3 * C, mode);
@@ -610,7 +636,7 @@ static void test_block_step(Rng& rng) {
   for (int i = 0; i < N; i++) {
     tokens[i] = rng.below(s.V);
     targets[i] = (i % s.T == s.T - 1) ? -1 : rng.below(s.V);  // the last position has no next token
-    counted += (targets[i] >= 0 && i % s.T >= 4) ? 1 : 0;    // the first 4 positions are the "prompt"
+    counted += (targets[i] >= 0 && i % s.T >= 4) ? 1 : 0;     // the first 4 positions are the "prompt"
   }
   for (int i = 0; i < N; i++) dloss[i] = (targets[i] >= 0 && i % s.T >= 4) ? 1.0f / counted : 0.0f;
   vector<dvec> want;
@@ -650,9 +676,9 @@ enum { QE, QLN1, QQW, QQB, QKW, QKB, QVW, QVB, QOW, QLN2, QGU, QDW, QNW, QLM };
 
 static QwenParams init_qwen(const QwenShape& s, Rng& rng) {
   const int C = s.C, D = C / s.H, QC = s.H * D, KC = s.KV * D;
-  const size_t sizes[] = {(size_t)s.V * C, (size_t)C, (size_t)QC * C, (size_t)QC, (size_t)KC * C, (size_t)KC,
-                          (size_t)KC * C, (size_t)KC, (size_t)C * QC, (size_t)C, (size_t)2 * s.F * C, (size_t)C * s.F,
-                          (size_t)C, (size_t)s.V * C};
+  const size_t sizes[] = {(size_t)s.V * C,     (size_t)C,       (size_t)QC * C, (size_t)QC,     (size_t)KC * C,
+                          (size_t)KC,          (size_t)KC * C,  (size_t)KC,     (size_t)C * QC, (size_t)C,
+                          (size_t)2 * s.F * C, (size_t)C * s.F, (size_t)C,      (size_t)s.V * C};
   QwenParams p;
   for (int i = 0; i < 14; i++) {
     const bool norm = i == QLN1 || i == QLN2 || i == QNW;
@@ -702,15 +728,21 @@ static double qwen_step_cpu(const QwenShape& s, const QwenParams& pf, const vect
   for (int i = 0; i < N; i++) loss += losses[i] * dloss[i];
 
   dvec dnf = Z((size_t)N * C), dx2 = Z((size_t)N * C), da = Z(a.size()), dgu = Z(gu.size()), dn2 = Z((size_t)N * C);
-  arclight::matmul_backward_cpu<double>(dnf.data(), grads[QLM].data(), nullptr, dlogits.data(), nf.data(), P[QLM].data(), N, C, V);
-  arclight::rmsnorm_backward_cpu<double>(dx2.data(), grads[QNW].data(), dnf.data(), x2.data(), P[QNW].data(), rf.data(), N, C);
-  arclight::matmul_backward_cpu<double>(da.data(), grads[QDW].data(), nullptr, dx2.data(), a.data(), P[QDW].data(), N, F, C);
+  arclight::matmul_backward_cpu<double>(dnf.data(), grads[QLM].data(), nullptr, dlogits.data(), nf.data(),
+                                        P[QLM].data(), N, C, V);
+  arclight::rmsnorm_backward_cpu<double>(dx2.data(), grads[QNW].data(), dnf.data(), x2.data(), P[QNW].data(), rf.data(),
+                                         N, C);
+  arclight::matmul_backward_cpu<double>(da.data(), grads[QDW].data(), nullptr, dx2.data(), a.data(), P[QDW].data(), N,
+                                        F, C);
   arclight::swiglu_backward_cpu<double>(dgu.data(), gu.data(), da.data(), N, F);
-  arclight::matmul_backward_cpu<double>(dn2.data(), grads[QGU].data(), nullptr, dgu.data(), n2.data(), P[QGU].data(), N, C, 2 * F);
+  arclight::matmul_backward_cpu<double>(dn2.data(), grads[QGU].data(), nullptr, dgu.data(), n2.data(), P[QGU].data(), N,
+                                        C, 2 * F);
   dvec dx1 = dx2;  // residual
-  arclight::rmsnorm_backward_cpu<double>(dx1.data(), grads[QLN2].data(), dn2.data(), x1.data(), P[QLN2].data(), r2.data(), N, C);
+  arclight::rmsnorm_backward_cpu<double>(dx1.data(), grads[QLN2].data(), dn2.data(), x1.data(), P[QLN2].data(),
+                                         r2.data(), N, C);
   dvec datty = Z((size_t)N * QC), dq = Z(q.size()), dk = Z(k.size()), dv = Z(v.size()), dn1 = Z((size_t)N * C);
-  arclight::matmul_backward_cpu<double>(datty.data(), grads[QOW].data(), nullptr, dx1.data(), atty.data(), P[QOW].data(), N, QC, C);
+  arclight::matmul_backward_cpu<double>(datty.data(), grads[QOW].data(), nullptr, dx1.data(), atty.data(),
+                                        P[QOW].data(), N, QC, C);
   for (int b = 0; b < B; b++)
     arclight::attention_backward_cpu<double>(dq.data() + (size_t)b * T * QC, dk.data() + (size_t)b * T * KC,
                                              dv.data() + (size_t)b * T * KC, datty.data() + (size_t)b * T * QC,
@@ -718,11 +750,15 @@ static double qwen_step_cpu(const QwenShape& s, const QwenParams& pf, const vect
                                              k.data() + (size_t)b * T * KC, v.data() + (size_t)b * T * KC, T, H, KV, D);
   arclight::rope_backward_cpu<double>(dq.data(), QC, N, H, D, pos.data(), s.theta);
   arclight::rope_backward_cpu<double>(dk.data(), KC, N, KV, D, pos.data(), s.theta);
-  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QQW].data(), grads[QQB].data(), dq.data(), n1.data(), P[QQW].data(), N, C, QC);
-  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QKW].data(), grads[QKB].data(), dk.data(), n1.data(), P[QKW].data(), N, C, KC);
-  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QVW].data(), grads[QVB].data(), dv.data(), n1.data(), P[QVW].data(), N, C, KC);
+  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QQW].data(), grads[QQB].data(), dq.data(), n1.data(),
+                                        P[QQW].data(), N, C, QC);
+  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QKW].data(), grads[QKB].data(), dk.data(), n1.data(),
+                                        P[QKW].data(), N, C, KC);
+  arclight::matmul_backward_cpu<double>(dn1.data(), grads[QVW].data(), grads[QVB].data(), dv.data(), n1.data(),
+                                        P[QVW].data(), N, C, KC);
   dvec dx0 = dx1;  // residual
-  arclight::rmsnorm_backward_cpu<double>(dx0.data(), grads[QLN1].data(), dn1.data(), x0.data(), P[QLN1].data(), r1.data(), N, C);
+  arclight::rmsnorm_backward_cpu<double>(dx0.data(), grads[QLN1].data(), dn1.data(), x0.data(), P[QLN1].data(),
+                                         r1.data(), N, C);
   ref::encoder_backward(grads[QE].data(), (double*)nullptr, dx0.data(), tokens.data(), (const int*)nullptr, N, T, C);
   return loss;
 }
@@ -819,12 +855,13 @@ static void test_qwen_step(Rng& rng) {
   const auto names = QwenParams::names();
   for (int mode = 0; mode < 2; mode++) {
     vector<vec> got;
-    const double loss = qwen_step_gpu(s, params, tokens, targets, dloss, got, mode ? cu::MathMode::BF16 : cu::MathMode::FP32);
+    const double loss =
+        qwen_step_gpu(s, params, tokens, targets, dloss, got, mode ? cu::MathMode::BF16 : cu::MathMode::FP32);
     const char* tag = mode ? "bf16" : "fp32";
     check(std::string("qwen2_step_loss_") + tag, vec{(float)loss}, dvec{want_loss}, 1e-5, mode ? 2e-2 : 1e-5);
     for (size_t i = 0; i < want.size(); i++)
-      check(std::string("qwen2_step_grad_") + tag + "_" + names[i], got[i], want[i], (mode ? 5e-2 : 1e-4) * rms(want[i]),
-            mode ? 5e-2 : 1e-4);
+      check(std::string("qwen2_step_grad_") + tag + "_" + names[i], got[i], want[i],
+            (mode ? 5e-2 : 1e-4) * rms(want[i]), mode ? 5e-2 : 1e-4);
   }
 }
 
@@ -968,9 +1005,15 @@ static int bench() {
     return 0;
   }
   std::printf("device: %s\n", cu::device_description());
-  struct Shape { int N, C, OC; const char* what; };
-  const Shape shapes[] = {{4096, 768, 2304, "gpt2 qkv"}, {4096, 768, 3072, "gpt2 fc"}, {4096, 3072, 768, "gpt2 fcproj"},
-                          {4096, 896, 4864, "qwen2-0.5b gate/up"}, {4096, 768, 50257, "gpt2 lm head"}};
+  struct Shape {
+    int N, C, OC;
+    const char* what;
+  };
+  const Shape shapes[] = {{4096, 768, 2304, "gpt2 qkv"},
+                          {4096, 768, 3072, "gpt2 fc"},
+                          {4096, 3072, 768, "gpt2 fcproj"},
+                          {4096, 896, 4864, "qwen2-0.5b gate/up"},
+                          {4096, 768, 50257, "gpt2 lm head"}};
   Rng rng(1);
   for (const Shape& sh : shapes) {
     Dev<float> x(rng.vector((size_t)sh.N * sh.C)), w(rng.vector((size_t)sh.OC * sh.C)), y((size_t)sh.N * sh.OC);
@@ -986,8 +1029,8 @@ static int bench() {
       secs[mode] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
     }
     const double flop = 2.0 * sh.N * sh.C * sh.OC;
-    std::printf("BENCH matmul_fwd %-20s N=%d C=%d OC=%d fp32 %.1f TFLOP/s  bf16-tc %.1f TFLOP/s  ratio %.2fx\n", sh.what,
-                sh.N, sh.C, sh.OC, flop / secs[0] / 1e12, flop / secs[1] / 1e12, secs[0] / secs[1]);
+    std::printf("BENCH matmul_fwd %-20s N=%d C=%d OC=%d fp32 %.1f TFLOP/s  bf16-tc %.1f TFLOP/s  ratio %.2fx\n",
+                sh.what, sh.N, sh.C, sh.OC, flop / secs[0] / 1e12, flop / secs[1] / 1e12, secs[0] / secs[1]);
   }
   return 0;
 }
@@ -1028,10 +1071,10 @@ int main(int argc, char** argv) {
     test_rope(3, 5, 2, 128, true, rng);
     test_encoder(2, 19, 96, 50, true, rng);
     test_encoder(3, 7, 33, 11, false, rng);
-    test_attention(2, 37, 37, 6, 2, 64, rng);  // GQA
-    test_attention(2, 19, 19, 4, 4, 48, rng);  // head_dim not a multiple of 32
-    test_attention(1, 70, 70, 4, 1, 128, rng); // multi-query
-    test_attention(2, 3, 21, 4, 2, 32, rng);   // decoding: 3 new queries against 21 cached keys
+    test_attention(2, 37, 37, 6, 2, 64, rng);   // GQA
+    test_attention(2, 19, 19, 4, 4, 48, rng);   // head_dim not a multiple of 32
+    test_attention(1, 70, 70, 4, 1, 128, rng);  // multi-query
+    test_attention(2, 3, 21, 4, 2, 32, rng);    // decoding: 3 new queries against 21 cached keys
     test_adamw(1000, rng);
     test_adamw(3, rng);
     test_block_step(rng);

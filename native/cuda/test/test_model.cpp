@@ -46,7 +46,8 @@ static bool check(const string& name, const vector<A>& got, const vector<B>& wan
     if (!(e <= maxAbs)) maxAbs = e;
   }
   const bool ok = bad == 0;
-  std::printf("%s %-52s n=%-7zu max_abs=%.2e (tol %.1e + %.0e*|ref|)", ok ? "PASS" : "FAIL", name.c_str(), got.size(), maxAbs, tol, eps);
+  std::printf("%s %-52s n=%-7zu max_abs=%.2e (tol %.1e + %.0e*|ref|)", ok ? "PASS" : "FAIL", name.c_str(), got.size(),
+              maxAbs, tol, eps);
   if (!ok) std::printf(" %zu bad, first [%zu] got %.8g want %.8g", bad, first, (double)got[first], (double)want[first]);
   std::printf("\n");
   (ok ? g_passed : g_failed)++;
@@ -75,7 +76,8 @@ static bool check_rel(const string& name, const vector<A>& got, const vector<B>&
   }
   const double rel = std::sqrt(num / std::max(den, 1e-300));
   const bool ok = finite && rel <= maxRel;
-  std::printf("%s %-52s n=%-7zu rel_l2=%.2e (max %.0e)%s\n", ok ? "PASS" : "FAIL", name.c_str(), got.size(), rel, maxRel, finite ? "" : " size mismatch or NaN");
+  std::printf("%s %-52s n=%-7zu rel_l2=%.2e (max %.0e)%s\n", ok ? "PASS" : "FAIL", name.c_str(), got.size(), rel,
+              maxRel, finite ? "" : " size mismatch or NaN");
   (ok ? g_passed : g_failed)++;
   return ok;
 }
@@ -88,7 +90,8 @@ static double rms(const vector<float>& v, size_t off, size_t n) {
 
 // Per-parameter gradient comparison: elementwise with a tolerance relative to that tensor's scale
 // (fp32), or norm-wise (bf16, normRel > 0).
-static void check_params(const string& tag, const Model<float>& layout, const vector<float>& got, const vector<float>& want, double rel, double normRel) {
+static void check_params(const string& tag, const Model<float>& layout, const vector<float>& got,
+                         const vector<float>& want, double rel, double normRel) {
   for (const ParamInfo& p : layout.params) {
     const vector<float> g(got.begin() + p.offset, got.begin() + p.offset + p.size);
     const vector<float> w(want.begin() + p.offset, want.begin() + p.offset + p.size);
@@ -160,12 +163,25 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   if (!bf)
     for (double lp : lpC) g.oldLogprobs.push_back(lp + 0.3 * (rng.uniform() - 0.5));
   for (double lp : lpC) g.refLogprobs.push_back(lp + 0.2 * (rng.uniform() - 0.5));
-  struct LossCase { const char* name; LossConfig lc; const SeqBatch* batch; };
-  LossConfig sft; sft.kind = LossKind::SFT;
-  LossConfig grpo; grpo.klBeta = 0.1; grpo.entropyCoef = 0.01; grpo.epsLow = 0.1; grpo.epsHigh = 0.12;
-  LossConfig seqMean = grpo; seqMean.agg = Aggregation::SeqMeanTokenMean;
-  LossConfig sumNorm = grpo; sumNorm.agg = Aggregation::SeqMeanTokenSumNorm; sumNorm.normLength = 16;
-  const LossCase cases[] = {{"sft", sft, &b}, {"grpo", grpo, &g}, {"grpo_seqmean", seqMean, &g}, {"grpo_sumnorm", sumNorm, &g}};
+  struct LossCase {
+    const char* name;
+    LossConfig lc;
+    const SeqBatch* batch;
+  };
+  LossConfig sft;
+  sft.kind = LossKind::SFT;
+  LossConfig grpo;
+  grpo.klBeta = 0.1;
+  grpo.entropyCoef = 0.01;
+  grpo.epsLow = 0.1;
+  grpo.epsHigh = 0.12;
+  LossConfig seqMean = grpo;
+  seqMean.agg = Aggregation::SeqMeanTokenMean;
+  LossConfig sumNorm = grpo;
+  sumNorm.agg = Aggregation::SeqMeanTokenSumNorm;
+  sumNorm.normLength = 16;
+  const LossCase cases[] = {
+      {"sft", sft, &b}, {"grpo", grpo, &g}, {"grpo_seqmean", seqMean, &g}, {"grpo_sumnorm", sumNorm, &g}};
   for (const LossCase& lc : cases) {
     const string t = tag + "_" + lc.name;
     cpu.g.assign(cpu.numParams(), 0.0f);
@@ -178,13 +194,19 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
       check1(t + "_entropy", sg.entropy, sc.entropy, 1e-5, lossRel);
       check1(t + "_clipfrac", sg.clipFrac, sc.clipFrac, 1e-9, 0);
     }
-    check1(t + "_tokens", (double)sg.totalTokens + 1e3 * sg.responseTokens, (double)sc.totalTokens + 1e3 * sc.responseTokens, 0, 0);
+    check1(t + "_tokens", (double)sg.totalTokens + 1e3 * sg.responseTokens,
+           (double)sc.totalTokens + 1e3 * sc.responseTokens, 0, 0);
     check_params(t + "_grad", cpu, gg, cpu.g, gradRel, gradNormRel);
   }
 
   // 3. three AdamW steps (warmup, cosine, decay, clipping) from the same start
   OptimConfig oc;
-  oc.lr = 2e-3; oc.weightDecay = 0.1; oc.maxGradNorm = 0.5; oc.warmupSteps = 1; oc.totalSteps = 4; oc.minLrRatio = 0.1;
+  oc.lr = 2e-3;
+  oc.weightDecay = 0.1;
+  oc.maxGradNorm = 0.5;
+  oc.warmupSteps = 1;
+  oc.totalSteps = 4;
+  oc.minLrRatio = 0.1;
   Model<float> cpuT = cpu;
   cpuT.g.clear();
   cu::CudaModel gpuT(cpuT, mode);
@@ -200,7 +222,10 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   check1(tag + "_train_step_counter", (double)h.step, (double)cpuT.step, 0, 0);
   // Updates are about lr per element (Adam normalises): compare them against a fraction of lr.
   vector<float> dC(w0.size()), dG(w0.size());
-  for (size_t i = 0; i < w0.size(); i++) { dC[i] = cpuT.w[i] - w0[i]; dG[i] = h.w[i] - w0[i]; }
+  for (size_t i = 0; i < w0.size(); i++) {
+    dC[i] = cpuT.w[i] - w0[i];
+    dG[i] = h.w[i] - w0[i];
+  }
   // Norm-wise: an element whose gradient is ~0 on both sides may step +lr on one and -lr on the other.
   check_rel(tag + "_train_weight_updates", dG, dC, bf ? 0.2 : 2e-2);
   check_rel(tag + "_train_adam_m", h.m, cpuT.m, bf ? 0.1 : 5e-3);
@@ -236,10 +261,16 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
     total++;
     same += gd.tokens[s] == gc.tokens[s] && gd.finish[s] == gc.finish[s];
     sameRef += gd.tokens[s] == gdn.tokens[s];
-    if (gd.tokens[s] == gc.tokens[s]) { lc.insert(lc.end(), gc.logprobs[s].begin(), gc.logprobs[s].end()); lg.insert(lg.end(), gd.logprobs[s].begin(), gd.logprobs[s].end()); }
+    if (gd.tokens[s] == gc.tokens[s]) {
+      lc.insert(lc.end(), gc.logprobs[s].begin(), gc.logprobs[s].end());
+      lg.insert(lg.end(), gd.logprobs[s].begin(), gd.logprobs[s].end());
+    }
   }
-  if (!bf) check_true(tag + "_greedy_tokens_vs_cpu", same == total, std::to_string(same) + "/" + std::to_string(total) + " samples identical");
-  check_true(tag + "_greedy_cache_vs_nocache", sameRef == total, std::to_string(sameRef) + "/" + std::to_string(total) + " samples identical");
+  if (!bf)
+    check_true(tag + "_greedy_tokens_vs_cpu", same == total,
+               std::to_string(same) + "/" + std::to_string(total) + " samples identical");
+  check_true(tag + "_greedy_cache_vs_nocache", sameRef == total,
+             std::to_string(sameRef) + "/" + std::to_string(total) + " samples identical");
   check(tag + "_greedy_logprobs_vs_cpu", lg, lc, lpTol, 0);
   // sampled tokens' logprobs from the cached decoder equal teacher forcing on the device
   GenRequest rs = r;
@@ -266,9 +297,7 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   bool cancelled = false;
   try {
     gpu.score(b, &lpG, nullptr);
-  } catch (const Cancelled&) {
-    cancelled = true;
-  }
+  } catch (const Cancelled&) { cancelled = true; }
   gpu.setCancelFlag(nullptr);
   check_true(tag + "_cancel", cancelled, cancelled ? "score threw Cancelled" : "score ran to the end");
 }
@@ -289,7 +318,8 @@ static double gemm_peak(cu::MathMode mode) {
   double best = 0;
   for (int rep = 0; rep < 4; rep++) {  // the first round warms up
     const auto t0 = std::chrono::steady_clock::now();
-    for (int r = 0; r < 10; r++) cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, n, n, n, mode);
+    for (int r = 0; r < 10; r++)
+      cu::matmul_forward((float*)y, (const float*)x, w, cu::DType::F32, nullptr, n, n, n, mode);
     cu::synchronize();
     if (rep > 0) best = std::max(best, 2.0 * n * n * n * 10 / seconds_since(t0) / 1e12);
   }
@@ -303,14 +333,24 @@ static int bench() {
   std::printf("device: %s\n", cu::device_description());
   const double bf16Peak = gemm_peak(cu::MathMode::BF16), fp32Peak = gemm_peak(cu::MathMode::FP32);
   std::printf("BENCH gemm_peak 4096^3 fp32 %.1f TFLOP/s  bf16 %.1f TFLOP/s\n", fp32Peak, bf16Peak);
-  struct Shape { const char* what; int layers, C, heads, V, S, P, R; cu::MathMode mode; };
+  struct Shape {
+    const char* what;
+    int layers, C, heads, V, S, P, R;
+    cu::MathMode mode;
+  };
   const Shape shapes[] = {{"gpt2 L4 C256 fp32", 4, 256, 4, 260, 8, 32, 96, cu::MathMode::FP32},
                           {"gpt2 L4 C256 bf16", 4, 256, 4, 260, 8, 32, 96, cu::MathMode::BF16},
                           {"gpt2-small L12 C768 fp32", 12, 768, 12, 50257, 8, 32, 480, cu::MathMode::FP32},
                           {"gpt2-small L12 C768 bf16", 12, 768, 12, 50257, 8, 32, 480, cu::MathMode::BF16}};
   for (const Shape& sh : shapes) {
     ModelConfig c;
-    c.family = "gpt2"; c.layers = sh.layers; c.dModel = sh.C; c.heads = sh.heads; c.kvHeads = sh.heads; c.vocab = sh.V; c.ctx = 1024;
+    c.family = "gpt2";
+    c.layers = sh.layers;
+    c.dModel = sh.C;
+    c.heads = sh.heads;
+    c.kvHeads = sh.heads;
+    c.vocab = sh.V;
+    c.ctx = 1024;
     Model<float> host(c);
     host.init(1);
     cu::CudaModel m(host, sh.mode);
@@ -335,15 +375,18 @@ static int bench() {
     const double fwd = sh.S * (2 * L * 12 * C * C * T + L * 4 * C * (T * (T + 1) / 2) + 2.0 * sh.V * C * sh.R);
     const double tflops = 3 * fwd / step / 1e12;
     GenRequest g;
-    for (int s = 0; s < 4; s++) g.prompts.push_back(vector<int>(b.tokens.begin() + b.tokOff[s], b.tokens.begin() + b.tokOff[s] + sh.P));
+    for (int s = 0; s < 4; s++)
+      g.prompts.push_back(vector<int>(b.tokens.begin() + b.tokOff[s], b.tokens.begin() + b.tokOff[s] + sh.P));
     g.n = 4;
     g.maxTokens = 64;
     g.seed = 1;
     const auto t0 = std::chrono::steady_clock::now();
     const GenResult gr = m.generate(g);
     const double genS = seconds_since(t0);
-    std::printf("BENCH model %-26s %dx%d tok  step %.1f ms  %.0f tokens/s  %.2f TFLOP/s  MFU %.1f%% of bf16 peak  generate %.0f tokens/s\n",
-                sh.what, sh.S, sh.P + sh.R, step * 1e3, sh.S * T / step, tflops, 100 * tflops / bf16Peak, gr.generated / genS);
+    std::printf(
+        "BENCH model %-26s %dx%d tok  step %.1f ms  %.0f tokens/s  %.2f TFLOP/s  MFU %.1f%% of bf16 peak  generate "
+        "%.0f tokens/s\n",
+        sh.what, sh.S, sh.P + sh.R, step * 1e3, sh.S * T / step, tflops, 100 * tflops / bf16Peak, gr.generated / genS);
   }
   return 0;
 }
@@ -364,12 +407,30 @@ int main(int argc, char** argv) {
   try {
     std::printf("device: %s\n", cu::device_description());
     ModelConfig gpt;
-    gpt.family = "gpt2"; gpt.layers = 2; gpt.dModel = 64; gpt.heads = 4; gpt.kvHeads = 4; gpt.vocab = 97; gpt.ctx = 24;
+    gpt.family = "gpt2";
+    gpt.layers = 2;
+    gpt.dModel = 64;
+    gpt.heads = 4;
+    gpt.kvHeads = 4;
+    gpt.vocab = 97;
+    gpt.ctx = 24;
     ModelConfig qwen;
-    qwen.family = "qwen2"; qwen.layers = 2; qwen.dModel = 64; qwen.heads = 4; qwen.kvHeads = 2; qwen.vocab = 101; qwen.ctx = 24;
-    qwen.ffn = 96; qwen.normEps = 1e-6; qwen.tieEmbeddings = false;
+    qwen.family = "qwen2";
+    qwen.layers = 2;
+    qwen.dModel = 64;
+    qwen.heads = 4;
+    qwen.kvHeads = 2;
+    qwen.vocab = 101;
+    qwen.ctx = 24;
+    qwen.ffn = 96;
+    qwen.normEps = 1e-6;
+    qwen.tieEmbeddings = false;
     ModelConfig mqa = qwen;  // multi-query, tied head, head_dim 32
-    mqa.heads = 2; mqa.kvHeads = 1; mqa.tieEmbeddings = true; mqa.layers = 3; mqa.vocab = 67;
+    mqa.heads = 2;
+    mqa.kvHeads = 1;
+    mqa.tieEmbeddings = true;
+    mqa.layers = 3;
+    mqa.vocab = 67;
     for (cu::MathMode mode : {cu::MathMode::FP32, cu::MathMode::BF16}) {
       run_config("gpt2", gpt, mode);
       run_config("qwen2", qwen, mode);

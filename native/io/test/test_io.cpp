@@ -24,13 +24,13 @@ struct Ctx {
   std::string fixtures, scratch;
 };
 
-#define CHECK(ctx, cond)                                                              \
-  do {                                                                                \
-    ++(ctx).checks;                                                                   \
-    if (!(cond)) {                                                                    \
-      ++(ctx).failures;                                                               \
-      std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond << "\n";   \
-    }                                                                                 \
+#define CHECK(ctx, cond)                                                            \
+  do {                                                                              \
+    ++(ctx).checks;                                                                 \
+    if (!(cond)) {                                                                  \
+      ++(ctx).failures;                                                             \
+      std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond << "\n"; \
+    }                                                                               \
   } while (0)
 
 std::string read_bytes(const std::string& path) {
@@ -109,9 +109,12 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
 double f16_reference(uint16_t h) {
   int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
   double v;
-  if (e == 31) v = m ? NAN : INFINITY;
-  else if (e == 0) v = std::ldexp(double(m), -24);
-  else v = std::ldexp(1.0 + m / 1024.0, e - 15);
+  if (e == 31)
+    v = m ? NAN : INFINITY;
+  else if (e == 0)
+    v = std::ldexp(double(m), -24);
+  else
+    v = std::ldexp(1.0 + m / 1024.0, e - 15);
   return s ? -v : v;
 }
 
@@ -158,7 +161,8 @@ void test_round_trip(Ctx& ctx) {
   TensorF32 scalar{{}, {42.0f}};
   TensorF32 empty{{0, 4}, {}};
   TensorF32 odd{{3}, {INFINITY, -INFINITY, 7}};
-  std::map<std::string, std::string> meta = {{"arclight.family", "gpt2"}, {"weird \"key\"\n", "tab\there \xC3\xA9 \x01"}};
+  std::map<std::string, std::string> meta = {{"arclight.family", "gpt2"},
+                                             {"weird \"key\"\n", "tab\there \xC3\xA9 \x01"}};
   std::string path = ctx.scratch + "/rt.safetensors";
   // Given out of order on purpose: the file must not depend on caller order.
   write_safetensors(path, {{"z.odd", &odd}, {"a", &a}, {"empty", &empty}, {"scalar", &scalar}}, meta);
@@ -192,12 +196,42 @@ void test_writer_rejects_bad_input(Ctx& ctx) {
   TensorF32 ok{{1}, {1}};
   TensorF32 neg{{-1}, {}};
   std::string p = ctx.scratch + "/w.safetensors";
-  expect_throw<SafetensorsError>(ctx, "shape/data mismatch", [&] { write_safetensors(p, {{"x", &bad}}, {}); }, "4 elements but data has 3");
-  expect_throw<SafetensorsError>(ctx, "duplicate", [&] { write_safetensors(p, {{"x", &ok}, {"x", &ok}}, {}); }, "duplicate");
-  expect_throw<SafetensorsError>(ctx, "reserved", [&] { write_safetensors(p, {{"__metadata__", &ok}}, {}); }, "reserved");
-  expect_throw<SafetensorsError>(ctx, "null", [&] { write_safetensors(p, {{"x", nullptr}}, {}); }, "null");
-  expect_throw<SafetensorsError>(ctx, "negative", [&] { write_safetensors(p, {{"x", &neg}}, {}); }, "negative");
-  expect_throw<SafetensorsError>(ctx, "no dir", [&] { write_safetensors(ctx.scratch + "/no/such/dir/x.st", {{"x", &ok}}, {}); }, "cannot create");
+  expect_throw<SafetensorsError>(
+      ctx, "shape/data mismatch",
+      [&] {
+        write_safetensors(p, {{"x", &bad}}, {});
+      },
+      "4 elements but data has 3");
+  expect_throw<SafetensorsError>(
+      ctx, "duplicate",
+      [&] {
+        write_safetensors(p, {{"x", &ok}, {"x", &ok}}, {});
+      },
+      "duplicate");
+  expect_throw<SafetensorsError>(
+      ctx, "reserved",
+      [&] {
+        write_safetensors(p, {{"__metadata__", &ok}}, {});
+      },
+      "reserved");
+  expect_throw<SafetensorsError>(
+      ctx, "null",
+      [&] {
+        write_safetensors(p, {{"x", nullptr}}, {});
+      },
+      "null");
+  expect_throw<SafetensorsError>(
+      ctx, "negative",
+      [&] {
+        write_safetensors(p, {{"x", &neg}}, {});
+      },
+      "negative");
+  expect_throw<SafetensorsError>(
+      ctx, "no dir",
+      [&] {
+        write_safetensors(ctx.scratch + "/no/such/dir/x.st", {{"x", &ok}}, {});
+      },
+      "cannot create");
 }
 
 void test_fixtures(Ctx& ctx) {
@@ -238,59 +272,91 @@ void test_malformed(Ctx& ctx) {
   expect_reject(ctx, "bad escape", craft(R"({"x\q":1})", ""), "unknown escape");
   expect_reject(ctx, "lone surrogate", craft(R"({"\ud800":1})", ""), "surrogate");
   expect_reject(ctx, "raw control char", craft("{\"a\x01\":1}", ""), "control character");
-  expect_reject(ctx, "leading zero", craft(R"({"x":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}})", d8), "leading zero");
+  expect_reject(ctx, "leading zero", craft(R"({"x":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}})", d8),
+                "leading zero");
   expect_reject(ctx, "garbage after JSON", craft(hdr(one) + "}", d8), "trailing characters");
-  expect_reject(ctx, "deep nesting", craft("{\"x\":" + std::string(100, '[') + std::string(100, ']') + "}", ""), "nesting");
+  expect_reject(ctx, "deep nesting", craft("{\"x\":" + std::string(100, '[') + std::string(100, ']') + "}", ""),
+                "nesting");
   expect_reject(ctx, "duplicate tensor", craft(hdr(one + "," + one), d8 + d8), "duplicate key");
-  expect_reject(ctx, "unknown dtype", craft(R"({"x":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", d8), "unknown dtype \"Q4\"");
-  expect_reject(ctx, "unsupported dtype", craft(R"({"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", d8), "unsupported dtype I64");
-  expect_reject(ctx, "missing field", craft(R"({"x":{"dtype":"F32","shape":[2]}})", d8), "needs dtype, shape and data_offsets");
-  expect_reject(ctx, "unknown field", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"z":1}})", d8), "unknown field");
-  expect_reject(ctx, "shape mismatch", craft(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", d8), "need 12 bytes");
-  expect_reject(ctx, "f16 size mismatch", craft(R"({"x":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", d8), "need 4 bytes");
-  expect_reject(ctx, "negative dim", craft(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", d8), "negative dimension");
+  expect_reject(ctx, "unknown dtype", craft(R"({"x":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", d8),
+                "unknown dtype \"Q4\"");
+  expect_reject(ctx, "unsupported dtype", craft(R"({"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", d8),
+                "unsupported dtype I64");
+  expect_reject(ctx, "missing field", craft(R"({"x":{"dtype":"F32","shape":[2]}})", d8),
+                "needs dtype, shape and data_offsets");
+  expect_reject(ctx, "unknown field", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"z":1}})", d8),
+                "unknown field");
+  expect_reject(ctx, "shape mismatch", craft(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", d8),
+                "need 12 bytes");
+  expect_reject(ctx, "f16 size mismatch", craft(R"({"x":{"dtype":"F16","shape":[2],"data_offsets":[0,8]}})", d8),
+                "need 4 bytes");
+  expect_reject(ctx, "negative dim", craft(R"({"x":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", d8),
+                "negative dimension");
   expect_reject(ctx, "float dim", craft(R"({"x":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", d8), "integers");
   expect_reject(ctx, "numel overflow",
-                craft(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", d8), "overflows int64");
+                craft(R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", d8),
+                "overflows int64");
   expect_reject(ctx, "byte size overflow",
-                craft(R"({"x":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,8]}})", d8), "overflows int64");
+                craft(R"({"x":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,8]}})", d8),
+                "overflows int64");
   expect_reject(ctx, "dim beyond int64",
                 craft(R"({"x":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,8]}})", d8), "integers");
-  expect_reject(ctx, "end before begin", craft(R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", d8), "end < begin");
-  expect_reject(ctx, "negative offset", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", d8), "non-negative");
-  expect_reject(ctx, "offsets length", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", d8), "[begin, end]");
-  expect_reject(ctx, "offsets out of range", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", d8), "run past");
+  expect_reject(ctx, "end before begin", craft(R"({"x":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", d8),
+                "end < begin");
+  expect_reject(ctx, "negative offset", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})", d8),
+                "non-negative");
+  expect_reject(ctx, "offsets length", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", d8),
+                "[begin, end]");
+  expect_reject(ctx, "offsets out of range", craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", d8),
+                "run past");
   expect_reject(ctx, "truncated data", craft(hdr(one), d8.substr(0, 5)), "run past");
-  expect_reject(ctx, "overlap",
-                craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", d8),
-                "overlaps");
-  expect_reject(ctx, "aliased tensors",
-                craft(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d8),
-                "overlaps");
-  expect_reject(ctx, "hole",
-                craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                      f32_bytes({1, 2, 3})),
+  expect_reject(
+      ctx, "overlap",
+      craft(
+          R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+          d8),
+      "overlaps");
+  expect_reject(
+      ctx, "aliased tensors",
+      craft(
+          R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+          d8),
+      "overlaps");
+  expect_reject(
+      ctx, "hole",
+      craft(
+          R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+          f32_bytes({1, 2, 3})),
+      "gap of 4 bytes");
+  expect_reject(ctx, "hole at start", craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", d8),
                 "gap of 4 bytes");
-  expect_reject(ctx, "hole at start", craft(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", d8), "gap of 4 bytes");
   expect_reject(ctx, "trailing bytes", craft(hdr(one), d8 + "xyz"), "3 trailing bytes");
   expect_reject(ctx, "metadata not strings", craft(R"({"__metadata__":{"n":1}})", ""), "must be a string");
   expect_reject(ctx, "metadata not object", craft(R"({"__metadata__":"x"})", ""), "must be an object");
-  expect_reject(ctx, "empty name", craft(R"({"":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d8), "empty tensor name");
+  expect_reject(ctx, "empty name", craft(R"({"":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d8),
+                "empty tensor name");
   expect_reject(ctx, "entry not object", craft(R"({"x":5})", ""), "expected an object");
 
   // Valid edge cases the checks must not reject.
   std::string p = ctx.scratch + "/edge.safetensors";
   write_bytes(p, craft("{}      ", ""));
   CHECK(ctx, read_safetensors(p).empty());
-  write_bytes(p, craft(R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                       f32_bytes({5, 6})));
+  write_bytes(
+      p,
+      craft(
+          R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+          f32_bytes({5, 6})));
   auto t = read_safetensors(p);
   CHECK(ctx, t["a"].data[0] == 5 && t["b"].data[0] == 6);  // any order in the header
-  write_bytes(p, craft(R"({"e":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
-                       f32_bytes({9})));
+  write_bytes(
+      p,
+      craft(
+          R"({"e":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+          f32_bytes({9})));
   t = read_safetensors(p);
   CHECK(ctx, t["e"].data.empty() && t["x"].data[0] == 9);
-  expect_throw<SafetensorsError>(ctx, "missing file", [&] { read_safetensors(ctx.scratch + "/nope.safetensors"); }, "cannot open");
+  expect_throw<SafetensorsError>(
+      ctx, "missing file", [&] { read_safetensors(ctx.scratch + "/nope.safetensors"); }, "cannot open");
 }
 
 // ----------------------------------------------------------------------------
@@ -326,49 +392,79 @@ void test_config(Ctx& ctx) {
       "num_hidden_layers":24,"num_key_value_heads":2,"rms_norm_eps":1e-06,"rope_theta":1000000.0,
       "tie_word_embeddings":true,"torch_dtype":"bfloat16","vocab_size":151936})");
   CHECK(ctx, q.family == "qwen2" && q.layers == 24 && q.heads == 14 && q.kv_heads == 2 && q.d_model == 896);
-  CHECK(ctx, q.ffn == 4864 && q.ctx == 32768 && q.vocab == 151936 && q.norm_eps == 1e-6 && q.rope_theta == 1e6 && q.tie_embeddings);
+  CHECK(ctx, q.ffn == 4864 && q.ctx == 32768 && q.vocab == 151936 && q.norm_eps == 1e-6 && q.rope_theta == 1e6 &&
+                 q.tie_embeddings);
 
-  expect_throw<HfLayoutError>(ctx, "missing key", [] { parse_hf_config(R"({"model_type":"gpt2","n_layer":2})"); }, "missing \"n_head\"");
-  expect_throw<HfLayoutError>(ctx, "mistral", [] { parse_hf_config(R"({"model_type":"mistral"})"); }, "unsupported model_type");
-  expect_throw<HfLayoutError>(ctx, "heads", [] {
-    parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":3,"num_key_value_heads":2,
+  expect_throw<HfLayoutError>(
+      ctx, "missing key", [] { parse_hf_config(R"({"model_type":"gpt2","n_layer":2})"); }, "missing \"n_head\"");
+  expect_throw<HfLayoutError>(
+      ctx, "mistral", [] { parse_hf_config(R"({"model_type":"mistral"})"); }, "unsupported model_type");
+  expect_throw<HfLayoutError>(
+      ctx, "heads",
+      [] {
+        parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":3,"num_key_value_heads":2,
         "hidden_size":12,"intermediate_size":8,"vocab_size":5,"max_position_embeddings":8})");
-  }, "not a multiple");
-  expect_throw<HfLayoutError>(ctx, "gpt2 attention variant", [] {
-    parse_hf_config(R"({"model_type":"gpt2","n_layer":1,"n_head":1,"n_embd":4,"n_positions":4,"vocab_size":5,
+      },
+      "not a multiple");
+  expect_throw<HfLayoutError>(
+      ctx, "gpt2 attention variant",
+      [] {
+        parse_hf_config(R"({"model_type":"gpt2","n_layer":1,"n_head":1,"n_embd":4,"n_positions":4,"vocab_size":5,
         "scale_attn_by_inverse_layer_idx":true})");
-  }, "scale_attn_by_inverse_layer_idx");
-  expect_throw<HfLayoutError>(ctx, "rope scaling", [] {
-    parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
+      },
+      "scale_attn_by_inverse_layer_idx");
+  expect_throw<HfLayoutError>(
+      ctx, "rope scaling",
+      [] {
+        parse_hf_config(
+            R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
         "vocab_size":5,"max_position_embeddings":8,"rope_scaling":{"type":"yarn","factor":4.0}})");
-  }, "rope_scaling");
-  CHECK(ctx, parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
-        "vocab_size":5,"max_position_embeddings":8,"rope_scaling":null})").kv_heads == 2);
-  expect_throw<HfLayoutError>(ctx, "bad json", [] { parse_hf_config("{\"n_layer\":1,}"); }, "invalid JSON");
-  expect_throw<HfLayoutError>(ctx, "bad type", [] { parse_hf_config(R"({"model_type":"gpt2","n_layer":"2"})"); }, "positive integer");
+      },
+      "rope_scaling");
+  CHECK(
+      ctx,
+      parse_hf_config(
+          R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":2,"hidden_size":8,"intermediate_size":8,
+        "vocab_size":5,"max_position_embeddings":8,"rope_scaling":null})")
+              .kv_heads == 2);
+  expect_throw<HfLayoutError>(
+      ctx, "bad json", [] { parse_hf_config("{\"n_layer\":1,}"); }, "invalid JSON");
+  expect_throw<HfLayoutError>(
+      ctx, "bad type", [] { parse_hf_config(R"({"model_type":"gpt2","n_layer":"2"})"); }, "positive integer");
 }
 
 void test_gpt2_mapping(Ctx& ctx) {
   const int64_t L = 2, C = 4, V = 7, T = 5, F = 16;
   std::map<std::string, TensorF32> hf;
   float base = 0;
-  auto add = [&](const std::string& n, std::vector<int64_t> s) { hf[n] = iota(std::move(s), base); base += 1000; };
+  auto add = [&](const std::string& n, std::vector<int64_t> s) {
+    hf[n] = iota(std::move(s), base);
+    base += 1000;
+  };
   add("transformer.wte.weight", {V, C});
   add("transformer.wpe.weight", {T, C});
   for (int i = 0; i < L; ++i) {
     std::string h = "transformer.h." + std::to_string(i) + ".";
-    add(h + "ln_1.weight", {C}); add(h + "ln_1.bias", {C});
-    add(h + "attn.c_attn.weight", {C, 3 * C}); add(h + "attn.c_attn.bias", {3 * C});
-    add(h + "attn.c_proj.weight", {C, C}); add(h + "attn.c_proj.bias", {C});
-    add(h + "ln_2.weight", {C}); add(h + "ln_2.bias", {C});
-    add(h + "mlp.c_fc.weight", {C, F}); add(h + "mlp.c_fc.bias", {F});
-    add(h + "mlp.c_proj.weight", {F, C}); add(h + "mlp.c_proj.bias", {C});
+    add(h + "ln_1.weight", {C});
+    add(h + "ln_1.bias", {C});
+    add(h + "attn.c_attn.weight", {C, 3 * C});
+    add(h + "attn.c_attn.bias", {3 * C});
+    add(h + "attn.c_proj.weight", {C, C});
+    add(h + "attn.c_proj.bias", {C});
+    add(h + "ln_2.weight", {C});
+    add(h + "ln_2.bias", {C});
+    add(h + "mlp.c_fc.weight", {C, F});
+    add(h + "mlp.c_fc.bias", {F});
+    add(h + "mlp.c_proj.weight", {F, C});
+    add(h + "mlp.c_proj.bias", {C});
     add(h + "attn.bias", {1, 1, T, T});  // causal-mask buffer, not a parameter
   }
-  add("transformer.ln_f.weight", {C}); add("transformer.ln_f.bias", {C});
+  add("transformer.ln_f.weight", {C});
+  add("transformer.ln_f.bias", {C});
   add("lm_head.weight", {V, C});
   std::string dir = ctx.scratch + "/gpt2";
-  std::string cfg = R"({"model_type":"gpt2","n_layer":2,"n_head":2,"n_embd":4,"n_positions":5,"vocab_size":7,"n_inner":16})";
+  std::string cfg =
+      R"({"model_type":"gpt2","n_layer":2,"n_head":2,"n_embd":4,"n_positions":5,"vocab_size":7,"n_inner":16})";
   std::string mk = "mkdir -p " + dir;
   CHECK(ctx, std::system(mk.c_str()) == 0);
   save_dir(dir, cfg, hf);
@@ -403,36 +499,49 @@ void test_gpt2_mapping(Ctx& ctx) {
 
   auto wrong = hf;
   wrong["transformer.h.1.mlp.c_fc.weight"] = iota({F, C}, 0);
-  expect_throw<HfLayoutError>(ctx, "gpt2 shape", [&] { map_hf_weights(wrong, c); }, "config expects [4, 16]");
+  expect_throw<HfLayoutError>(
+      ctx, "gpt2 shape", [&] { map_hf_weights(wrong, c); }, "config expects [4, 16]");
   auto missing = hf;
   missing.erase("transformer.h.0.ln_2.bias");
-  expect_throw<HfLayoutError>(ctx, "gpt2 missing", [&] { map_hf_weights(missing, c); }, "missing tensor \"transformer.h.0.ln_2.bias\"");
+  expect_throw<HfLayoutError>(
+      ctx, "gpt2 missing", [&] { map_hf_weights(missing, c); }, "missing tensor \"transformer.h.0.ln_2.bias\"");
   auto extra = hf;
   extra["transformer.h.2.ln_1.weight"] = iota({C}, 0);
-  expect_throw<HfLayoutError>(ctx, "gpt2 extra layer", [&] { map_hf_weights(extra, c); }, "not used by the config");
+  expect_throw<HfLayoutError>(
+      ctx, "gpt2 extra layer", [&] { map_hf_weights(extra, c); }, "not used by the config");
 }
 
 void test_qwen2_mapping(Ctx& ctx) {
   const int64_t L = 2, C = 8, H = 4, KV = 2, D = C / H, F = 12, V = 11;
   std::map<std::string, TensorF32> hf;
   float base = 0;
-  auto add = [&](const std::string& n, std::vector<int64_t> s) { hf[n] = iota(std::move(s), base); base += 1000; };
+  auto add = [&](const std::string& n, std::vector<int64_t> s) {
+    hf[n] = iota(std::move(s), base);
+    base += 1000;
+  };
   add("model.embed_tokens.weight", {V, C});
   for (int i = 0; i < L; ++i) {
     std::string p = "model.layers." + std::to_string(i) + ".";
     add(p + "input_layernorm.weight", {C});
-    add(p + "self_attn.q_proj.weight", {H * D, C}); add(p + "self_attn.q_proj.bias", {H * D});
-    add(p + "self_attn.k_proj.weight", {KV * D, C}); add(p + "self_attn.k_proj.bias", {KV * D});
-    add(p + "self_attn.v_proj.weight", {KV * D, C}); add(p + "self_attn.v_proj.bias", {KV * D});
+    add(p + "self_attn.q_proj.weight", {H * D, C});
+    add(p + "self_attn.q_proj.bias", {H * D});
+    add(p + "self_attn.k_proj.weight", {KV * D, C});
+    add(p + "self_attn.k_proj.bias", {KV * D});
+    add(p + "self_attn.v_proj.weight", {KV * D, C});
+    add(p + "self_attn.v_proj.bias", {KV * D});
     add(p + "self_attn.o_proj.weight", {C, H * D});
     add(p + "post_attention_layernorm.weight", {C});
-    add(p + "mlp.gate_proj.weight", {F, C}); add(p + "mlp.up_proj.weight", {F, C}); add(p + "mlp.down_proj.weight", {C, F});
+    add(p + "mlp.gate_proj.weight", {F, C});
+    add(p + "mlp.up_proj.weight", {F, C});
+    add(p + "mlp.down_proj.weight", {C, F});
   }
   add("model.norm.weight", {C});
-  std::string cfg_untied = R"({"model_type":"qwen2","num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+  std::string cfg_untied =
+      R"({"model_type":"qwen2","num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
       "hidden_size":8,"intermediate_size":12,"vocab_size":11,"max_position_embeddings":16,"rope_theta":10000.0,
       "rms_norm_eps":1e-6,"tie_word_embeddings":false})";
-  HfConfig tied = parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+  HfConfig tied =
+      parse_hf_config(R"({"model_type":"qwen2","num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
       "hidden_size":8,"intermediate_size":12,"vocab_size":11,"max_position_embeddings":16,"tie_word_embeddings":true})");
   auto w = map_hf_weights(hf, tied);
   CHECK(ctx, w.count(arclight::names::kLmHead) == 0);
@@ -446,12 +555,16 @@ void test_qwen2_mapping(Ctx& ctx) {
     CHECK(ctx, at2(qkv, H * D, 3) == at2(hf[p + "self_attn.k_proj.weight"], 0, 3));
     CHECK(ctx, at2(qkv, H * D + KV * D + 1, 5) == at2(hf[p + "self_attn.v_proj.weight"], 1, 5));
     const TensorF32& qkvb = w[arclight::names::layer(i, arclight::names::kQkvBias)];
-    CHECK(ctx, qkvb.data.size() == size_t((H + 2 * KV) * D) && qkvb.data[size_t(H * D)] == hf[p + "self_attn.k_proj.bias"].data[0]);
+    CHECK(ctx, qkvb.data.size() == size_t((H + 2 * KV) * D) &&
+                   qkvb.data[size_t(H * D)] == hf[p + "self_attn.k_proj.bias"].data[0]);
     const TensorF32& gu = w[arclight::names::layer(i, arclight::names::kGateUpWeight)];
     CHECK(ctx, (gu.shape == std::vector<int64_t>{2 * F, C}));
-    CHECK(ctx, at2(gu, F - 1, 7) == at2(hf[p + "mlp.gate_proj.weight"], F - 1, 7) && at2(gu, F, 0) == at2(hf[p + "mlp.up_proj.weight"], 0, 0));
-    CHECK(ctx, w[arclight::names::layer(i, arclight::names::kMlpProjWeight)].data == hf[p + "mlp.down_proj.weight"].data);
-    CHECK(ctx, w[arclight::names::layer(i, arclight::names::kAttnProjWeight)].data == hf[p + "self_attn.o_proj.weight"].data);
+    CHECK(ctx, at2(gu, F - 1, 7) == at2(hf[p + "mlp.gate_proj.weight"], F - 1, 7) &&
+                   at2(gu, F, 0) == at2(hf[p + "mlp.up_proj.weight"], 0, 0));
+    CHECK(ctx,
+          w[arclight::names::layer(i, arclight::names::kMlpProjWeight)].data == hf[p + "mlp.down_proj.weight"].data);
+    CHECK(ctx, w[arclight::names::layer(i, arclight::names::kAttnProjWeight)].data ==
+                   hf[p + "self_attn.o_proj.weight"].data);
   }
 
   // Untied, sharded across two files with an index, as larger Qwen2 models ship.
@@ -465,7 +578,8 @@ void test_qwen2_mapping(Ctx& ctx) {
   for (auto& kv : hf) {
     bool one = kv.first.find("layers.1.") == std::string::npos;
     (one ? s1 : s2)[kv.first] = kv.second;
-    index += std::string(first ? "" : ",") + "\"" + kv.first + "\":\"" + (one ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors") + "\"";
+    index += std::string(first ? "" : ",") + "\"" + kv.first + "\":\"" +
+             (one ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors") + "\"";
     first = false;
   }
   index += "}}";
@@ -481,10 +595,12 @@ void test_qwen2_mapping(Ctx& ctx) {
 
   auto no_head = hf;
   no_head.erase("lm_head.weight");
-  expect_throw<HfLayoutError>(ctx, "untied without head", [&] { map_hf_weights(no_head, c); }, "missing tensor \"lm_head.weight\"");
+  expect_throw<HfLayoutError>(
+      ctx, "untied without head", [&] { map_hf_weights(no_head, c); }, "missing tensor \"lm_head.weight\"");
   HfConfig gqa_wrong = c;
   gqa_wrong.kv_heads = 4;
-  expect_throw<HfLayoutError>(ctx, "kv heads mismatch", [&] { map_hf_weights(hf, gqa_wrong); }, "self_attn.k_proj.weight");
+  expect_throw<HfLayoutError>(
+      ctx, "kv heads mismatch", [&] { map_hf_weights(hf, gqa_wrong); }, "self_attn.k_proj.weight");
 }
 
 // Mutated copies of a valid file must either load or throw SafetensorsError:
@@ -494,7 +610,12 @@ void test_fuzz(Ctx& ctx) {
   CHECK(ctx, good.size() > 16);
   std::string path = ctx.scratch + "/fuzz.safetensors";
   uint64_t s = 0x9E3779B97F4A7C15ull;
-  auto next = [&s] { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; };
+  auto next = [&s] {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  };
   int loaded = 0, rejected = 0, other = 0;
   for (int iter = 0; iter < 3000; ++iter) {
     std::string b = good;
@@ -502,10 +623,18 @@ void test_fuzz(Ctx& ctx) {
     for (int e = 0; e < edits; ++e) {
       size_t at = size_t(next() % b.size());
       switch (next() % 4) {
-        case 0: b[at] = char(next()); break;                          // random byte
-        case 1: b[at] = "{}[],:\"0123456789-e."[next() % 20]; break;  // JSON-ish byte
-        case 2: b.resize(at); break;                                    // truncate
-        default: b.insert(at, 1, char(next())); break;                  // insert
+        case 0:
+          b[at] = char(next());
+          break;  // random byte
+        case 1:
+          b[at] = "{}[],:\"0123456789-e."[next() % 20];
+          break;  // JSON-ish byte
+        case 2:
+          b.resize(at);
+          break;  // truncate
+        default:
+          b.insert(at, 1, char(next()));
+          break;  // insert
       }
       if (b.empty()) b = "x";
     }
@@ -513,9 +642,7 @@ void test_fuzz(Ctx& ctx) {
     try {
       read_safetensors(path);
       ++loaded;
-    } catch (const SafetensorsError&) {
-      ++rejected;
-    } catch (...) {
+    } catch (const SafetensorsError&) { ++rejected; } catch (...) {
       ++other;
     }
   }

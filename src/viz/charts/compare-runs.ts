@@ -28,7 +28,10 @@ export function compareRuns(runs: unknown, opts: CompareRunsOptions = {}): Chart
   const title = opts.title ?? `Reward by ${c.x === "step" ? "training step" : c.xTitle}, per run`;
   const summary = () => {
     const lines = distinct(c.points, runField).map((run) => {
-      const ys = numbers(c.points.filter((p) => p[runField] === run), c.y);
+      const ys = numbers(
+        c.points.filter((p) => p[runField] === run),
+        c.y,
+      );
       const st = stats(ys);
       const k = Math.max(1, Math.min(c.window || 1, ys.length));
       const last = ys.slice(-k);

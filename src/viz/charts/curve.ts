@@ -52,7 +52,7 @@ function curvePoints(rows: Row[], x: string, y: string, color: string | null, te
     const xv = x === "index" ? i : num(r[x]);
     const yv = num(r[y]);
     if (!Number.isFinite(xv) || !Number.isFinite(yv)) return;
-    const c = color ? r[color] ?? null : null;
+    const c = color ? (r[color] ?? null) : null;
     const key = `${xv}\u0000${color ? str(c) : ""}`;
     const g = groups.get(key);
     if (g) {

@@ -38,7 +38,14 @@ export function latencyPercentiles(rows: Row[], by: string, field: string): Late
   const out: LatencyRow[] = [];
   for (const [group, vs] of groups) {
     vs.sort((a, b) => a - b);
-    out.push({ group, n: vs.length, p50: quantileSorted(vs, 0.5), p90: quantileSorted(vs, 0.9), p99: quantileSorted(vs, 0.99), max: vs[vs.length - 1] });
+    out.push({
+      group,
+      n: vs.length,
+      p50: quantileSorted(vs, 0.5),
+      p90: quantileSorted(vs, 0.9),
+      p99: quantileSorted(vs, 0.99),
+      max: vs[vs.length - 1],
+    });
   }
   return out.sort((a, b) => b.p50 - a.p50);
 }

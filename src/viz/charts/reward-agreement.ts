@@ -108,14 +108,19 @@ export function rewardAgreement(frame: unknown, opts: RewardAgreementOptions = {
       layer: [
         {
           mark: "rect",
-          encoding: { color: { field: "count", type: "quantitative", title: "rollouts", scale: { scheme: "blues" }, legend: { orient: "bottom" } } },
+          encoding: {
+            color: { field: "count", type: "quantitative", title: "rollouts", scale: { scheme: "blues" }, legend: { orient: "bottom" } },
+          },
         },
         {
           mark: { type: "text", fontSize: 13 },
           encoding: {
             text: { field: "count", type: "quantitative" },
             // Light text on the darker half of the scale, so every count stays legible.
-            color: { condition: { test: `datum.count > ${Math.max(...[...cells.values()].map((x) => x.count)) / 2}`, value: "white" }, value: "black" },
+            color: {
+              condition: { test: `datum.count > ${Math.max(...[...cells.values()].map((x) => x.count)) / 2}`, value: "white" },
+              value: "black",
+            },
           },
         },
       ],
@@ -137,7 +142,14 @@ export function rewardAgreement(frame: unknown, opts: RewardAgreementOptions = {
           },
         },
         {
-          data: { values: both.length ? [{ old: lo, new: lo }, { old: hi, new: hi }] : [] },
+          data: {
+            values: both.length
+              ? [
+                  { old: lo, new: lo },
+                  { old: hi, new: hi },
+                ]
+              : [],
+          },
           mark: { type: "line", strokeDash: [4, 4], color: "gray" },
           encoding: { x: { field: "old", type: "quantitative" }, y: { field: "new", type: "quantitative" } },
         },

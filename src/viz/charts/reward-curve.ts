@@ -14,6 +14,7 @@ export type { RewardCurveOptions } from "./curve.js";
 export function rewardCurve(frame: unknown, opts: RewardCurveOptions = {}): Chart {
   const rows = toRows(frame, "charts.rewardCurve");
   const c = setupCurve(rows, opts, "charts.rewardCurve");
-  const title = opts.title ?? (c.x === "step" ? "Reward by training step" : c.xType === "temporal" ? "Reward over time" : `Reward by ${c.xTitle}`);
+  const title =
+    opts.title ?? (c.x === "step" ? "Reward by training step" : c.xType === "temporal" ? "Reward over time" : `Reward by ${c.xTitle}`);
   return chart(curveSpec(c, title, "reward"), { summary: curveSummary(title, c) });
 }

@@ -46,8 +46,6 @@ export function rewardDistribution(frame: unknown, opts: RewardDistributionOptio
     },
   };
   const st = stats(numbers(values, field));
-  const summary = st
-    ? `${title}: ${st.n} rewards; min ${fmt(st.min)} mean ${fmt(st.mean)} max ${fmt(st.max)}`
-    : `${title}: no rewards`;
+  const summary = st ? `${title}: ${st.n} rewards; min ${fmt(st.min)} mean ${fmt(st.mean)} max ${fmt(st.max)}` : `${title}: no rewards`;
   return chart(spec, { summary });
 }
