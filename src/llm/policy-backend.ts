@@ -1,6 +1,8 @@
 // Serves completions from a policy held in this process: chat template ->
 // token ids -> policy.generate -> text, with the ids and logprobs kept for
 // training. Swapping the policy (new weights) needs no restart of agents.
+// Several model names can be served side by side (one LoRA adapter per
+// agent over one base): the request's model picks the generator.
 import { join } from "node:path";
 import { ValidationError } from "../types/errors.js";
 import { BpeTokenizer } from "../tokenizer/bpe.js";
@@ -12,10 +14,19 @@ import { PromptIdBuilder, replyKey, type PromptIds } from "./prompt-ids.js";
 import { forcedToolPrefix, parseToolCalls } from "./tool-calls.js";
 
 export interface PolicyBackendOptions {
-  policy: GeneratorLike;
+  /** What serves `model`. Optional when `policies` names every model served. */
+  policy?: GeneratorLike;
   tokenizer: TokenizerLike;
-  /** The model name agents ask for. */
-  model: string;
+  /** The model name agents ask for to reach `policy`. */
+  model?: string;
+  /**
+   * More models served beside `model`, by name: each request generates with the entry its `model` names, and
+   * the recorded call carries that name (`gen_ai.request.model` / `gen_ai.response.model`, the span's name),
+   * so training knows whose call it was. For multi-agent training, one LoRA adapter per agent over one base:
+   * `{ planner: policy.adapter("planner"), solver: policy.adapter("solver") }`. All share the tokenizer and
+   * chat template; the prompt limit is the smallest context among them.
+   */
+  policies?: Record<string, GeneratorLike>;
   /** Requests without a seed draw one from this seeded sequence, so samples differ but a run can be replayed. */
   seed?: number;
   /**
@@ -47,12 +58,27 @@ function policyIssues(policy: unknown): string[] {
 // Checked at run time too: JavaScript callers (notebooks) get no type checking.
 function checkOptions(opts: PolicyBackendOptions): void {
   if (typeof opts !== "object" || opts === null) throw new ValidationError("PolicyBackend", ["options must be an object"]);
-  const issues = policyIssues(opts.policy);
+  const ps = opts.policies;
+  const many = ps !== undefined;
+  const issues: string[] = [];
+  if (many && (typeof ps !== "object" || ps === null || Array.isArray(ps) || Object.keys(ps).length === 0))
+    issues.push("policies must be a non-empty object { modelName: policy }");
+  else if (many) {
+    for (const [name, p] of Object.entries(ps)) {
+      if (!name) issues.push("policies: model names must be non-empty");
+      issues.push(...policyIssues(p).map((m) => `policies[${JSON.stringify(name)}]: ${m}`));
+    }
+    if (typeof opts.model === "string" && Object.hasOwn(ps, opts.model))
+      issues.push(`model ${JSON.stringify(opts.model)} is also a key of policies: name each served model once`);
+  }
+  // With `policies`, `policy` and `model` are optional but go together.
+  if (!many || opts.policy !== undefined || opts.model !== undefined) issues.push(...policyIssues(opts.policy));
   const t = opts.tokenizer as Partial<TokenizerLike> | undefined;
   if (typeof t?.encode !== "function" || typeof t.decode !== "function" || typeof t.applyChatTemplate !== "function")
     issues.push("tokenizer must have encode, decode and applyChatTemplate methods");
   else if (t.eosId !== null && !Number.isInteger(t.eosId)) issues.push("tokenizer.eosId must be an integer or null");
-  if (typeof opts.model !== "string" || opts.model.length === 0) issues.push("model must be a non-empty string");
+  if ((!many || opts.policy !== undefined || opts.model !== undefined) && (typeof opts.model !== "string" || opts.model.length === 0))
+    issues.push("model must be a non-empty string");
   const int = (name: keyof PolicyBackendOptions, min: number) => {
     const v = opts[name];
     if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v < min))
@@ -88,9 +114,9 @@ function abortReason(signal: AbortSignal): Error {
 }
 
 export class PolicyBackend implements CompletionBackend {
-  private policy: GeneratorLike;
+  /** Model name -> what generates for it, `model` first. */
+  private readonly served = new Map<string, GeneratorLike>();
   private readonly tokenizer: TokenizerLike;
-  private readonly model: string;
   private nextSeed: number;
   private readonly batchWindowMs: number;
   private readonly maxBatch: number;
@@ -104,9 +130,9 @@ export class PolicyBackend implements CompletionBackend {
 
   constructor(opts: PolicyBackendOptions) {
     checkOptions(opts);
-    this.policy = opts.policy;
+    if (opts.model !== undefined && opts.policy) this.served.set(opts.model, opts.policy);
+    for (const [name, p] of Object.entries(opts.policies ?? {})) this.served.set(name, p);
     this.tokenizer = opts.tokenizer;
-    this.model = opts.model;
     this.nextSeed = (opts.seed ?? 0x5eed) >>> 0;
     this.batchWindowMs = opts.batchWindowMs ?? 0;
     this.maxBatch = Math.max(1, opts.maxBatch ?? 64);
@@ -136,19 +162,34 @@ export class PolicyBackend implements CompletionBackend {
     return this.nextSeed;
   }
 
-  /** Serve `policy` from the next request on (requests in flight finish on the old one). */
-  setPolicy(policy: GeneratorLike): void {
+  /**
+   * Serve `policy` under `model` (default: the first model served) from the next request on; requests in
+   * flight finish on the old one. Only models already served can be swapped.
+   */
+  setPolicy(policy: GeneratorLike, model: string = this.models()[0]): void {
     const issues = policyIssues(policy);
+    if (!this.served.has(model)) issues.push(this.unknownModel(model));
     if (issues.length) throw new ValidationError("PolicyBackend.setPolicy", issues);
-    this.policy = policy;
+    this.served.set(model, policy);
   }
 
   models(): string[] {
-    return [this.model];
+    return [...this.served.keys()];
   }
 
   get maxPromptTokens(): number {
-    return Math.max(1, this.policy.config.ctx - 1);
+    return Math.max(1, Math.min(...[...this.served.values()].map((p) => p.config.ctx)) - 1);
+  }
+
+  private unknownModel(model: string): string {
+    return `model ${JSON.stringify(model)} is not served here; known models: ${this.models().join(", ")}`;
+  }
+
+  /** The generator for a model name; an unknown name is the client's error (a 400 naming the known ones). */
+  private generatorFor(model: string): GeneratorLike {
+    const p = this.served.get(model);
+    if (!p) throw new ValidationError("model", [this.unknownModel(model)]);
+    return p;
   }
 
   /** Checks what the template can express, then renders and encodes the prompt (memoized per request). */
@@ -163,7 +204,7 @@ export class PolicyBackend implements CompletionBackend {
       const tools = req.tools?.length ? req.tools : undefined;
       const usesTools = !!tools || req.messages.some((m) => m.role === "tool" || m.tool_calls?.length);
       if (usesTools && this.template.toolCallSyntax === null)
-        throw new ValidationError("tools", [`model ${this.model}'s chat template cannot render tools or tool messages`]);
+        throw new ValidationError("tools", [`model ${req.model}'s chat template cannot render tools or tool messages`]);
       const choice = req.toolChoice;
       if (choice && choice !== "auto" && choice !== "none" && !tools)
         throw new ValidationError("tool_choice", [`${JSON.stringify(choice)} needs tools`]);
@@ -195,14 +236,15 @@ export class PolicyBackend implements CompletionBackend {
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const policy = this.generatorFor(req.model);
     const prompt = this.prepare(req);
     const promptTokenIds = prompt.ids;
-    const room = this.policy.config.ctx - promptTokenIds.length;
+    const room = policy.config.ctx - promptTokenIds.length;
     const maxTokens = Math.max(0, Math.min(req.maxTokens, room));
     const out =
       req.seed === undefined && this.batchWindowMs > 0
         ? await this.enqueue(promptTokenIds, { ...req, maxTokens })
-        : await this.callPolicy([promptTokenIds], { ...req, maxTokens }, req.seed ?? this.drawSeed(), req.signal);
+        : await this.callPolicy(policy, [promptTokenIds], { ...req, maxTokens }, req.seed ?? this.drawSeed(), req.signal);
     const forced = prompt.text.slice(prompt.promptText.length);
     const parseTools = !!req.tools?.length && req.toolChoice !== "none";
     const choices = out.tokens.map((ids, i): GeneratedChoice => {
@@ -257,7 +299,7 @@ export class PolicyBackend implements CompletionBackend {
         this.prompts.remember(replyKey({ content: choice.text, tool_calls: choice.toolCalls }), prompt, choice.tokenIds, this.stopIds);
       return choice;
     });
-    return { model: this.model, promptTokenIds, choices, promptReuse: { reusedTokens: prompt.reusedTokens, drift: prompt.drift } };
+    return { model: req.model, promptTokenIds, choices, promptReuse: { reusedTokens: prompt.reusedTokens, drift: prompt.drift } };
   }
 
   /** The shortest prefix of `ids` whose text reaches `chars` characters. */
@@ -267,9 +309,15 @@ export class PolicyBackend implements CompletionBackend {
     return ids.slice(0, k);
   }
 
-  private callPolicy(prompts: number[][], req: GenerateRequest, seed: number, signal: AbortSignal | undefined): Promise<Samples> {
+  private callPolicy(
+    policy: GeneratorLike,
+    prompts: number[][],
+    req: GenerateRequest,
+    seed: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Samples> {
     this.generateCalls++;
-    return this.policy.generate(prompts, {
+    return policy.generate(prompts, {
       n: req.n,
       temperature: req.temperature,
       topP: req.topP,
@@ -282,9 +330,10 @@ export class PolicyBackend implements CompletionBackend {
   }
 
   // A request with an explicit seed is never batched: its samples must not depend on what else arrived.
+  // Requests for different models never share a call (each adapter generates on its own).
   private enqueue(prompt: number[], req: GenerateRequest): Promise<Samples> {
     if (req.signal?.aborted) return Promise.reject(abortReason(req.signal));
-    const key = JSON.stringify([req.n, req.temperature, req.topP, req.topK ?? 0, req.maxTokens]);
+    const key = JSON.stringify([req.model, req.n, req.temperature, req.topP, req.topK ?? 0, req.maxTokens]);
     return new Promise((resolve, reject) => {
       let q = this.queues.get(key);
       if (!q) this.queues.set(key, (q = { items: [], timer: null }));
@@ -307,8 +356,12 @@ export class PolicyBackend implements CompletionBackend {
 
   private async runBatch(items: Pending[]): Promise<void> {
     const n = items[0].req.n;
+    // Looked up when the batch runs, so a setPolicy during the window applies to it; generate checked the
+    // name before queueing, and served models are never removed.
+    const policy = this.served.get(items[0].req.model)!;
     try {
       const out = await this.callPolicy(
+        policy,
         items.map((it) => it.prompt),
         items[0].req,
         this.drawSeed(),
@@ -321,7 +374,7 @@ export class PolicyBackend implements CompletionBackend {
       if (items.length === 1) return items[0].reject(e);
       // isolate the failure: each request again on its own, so only the one at fault gets an error
       await Promise.all(
-        items.map((it) => this.callPolicy([it.prompt], it.req, this.drawSeed(), it.req.signal).then(it.resolve, it.reject)),
+        items.map((it) => this.callPolicy(policy, [it.prompt], it.req, this.drawSeed(), it.req.signal).then(it.resolve, it.reject)),
       );
     }
   }
