@@ -41,7 +41,7 @@ export function completionBody(kind: Kind, r: GenerateResult) {
 }
 
 /** Splits text into pieces of about `size` characters without cutting a surrogate pair. */
-function slices(s: string, size: number): string[] {
+export function slices(s: string, size: number): string[] {
   const chars = [...s];
   const out: string[] = [];
   for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(""));

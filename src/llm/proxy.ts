@@ -20,6 +20,7 @@ import {
 } from "./requests.js";
 import { anthropicError, fromMessages, MessagesRequestSchema, messageBody, messageEvents } from "./anthropic.js";
 import { completionBody, streamChunks } from "./openai-wire.js";
+import { fromResponses, type ResponsesRequest, ResponsesRequestSchema, responseBody, responseEvents } from "./responses.js";
 import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
 import { llmCallSpan, parseTraceparent } from "./record.js";
 import { ValidationError } from "../types/errors.js";
@@ -166,7 +167,7 @@ export class LlmProxy {
       ids && this.opts.store && req.headers[TRACED_HEADER] !== "1"
         ? { store: this.opts.store, ids, parent: parseTraceparent(req.headers.traceparent) }
         : null;
-    if (route !== "messages" && backend.forward) {
+    if ((route === "chat" || route === "text_completion") && backend.forward) {
       parseRequest(ForwardedRequestSchema, body);
       // the body as it came (key order and all), not zod's copy of it
       return this.forward(
@@ -178,7 +179,7 @@ export class LlmProxy {
         record,
       );
     }
-    const { greq, stream, includeUsage } = this.toGenerate(route, body);
+    const { greq, stream, includeUsage, responses } = this.toGenerate(route, body);
     if (!backend.models().includes(greq.model))
       throw new ApiError(
         404,
@@ -218,11 +219,11 @@ export class LlmProxy {
     if (error || !result) throw new ApiError(500, `generation failed: ${error?.message}`, "server_error");
     if (route === "messages") {
       if (!stream) return this.sendJson(res, 200, messageBody(result));
-      return this.sendEvents(
-        res,
-        messageEvents(result).map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
-        "",
-      );
+      return this.sendEvents(res, namedEvents(messageEvents(result)), "");
+    }
+    if (responses) {
+      if (!stream) return this.sendJson(res, 200, responseBody(result, responses));
+      return this.sendEvents(res, namedEvents(responseEvents(result, responses)), "");
     }
     if (!stream) return this.sendJson(res, 200, completionBody(kind, result));
     return this.sendEvents(
@@ -233,8 +234,24 @@ export class LlmProxy {
   }
 
   /** The request as the backend sees it; every field is checked here, and what the backend cannot honour is a 400. */
-  private toGenerate(route: Route, body: unknown): { greq: GenerateRequest; stream: boolean; includeUsage: boolean } {
+  private toGenerate(
+    route: Route,
+    body: unknown,
+  ): { greq: GenerateRequest; stream: boolean; includeUsage: boolean; responses?: ResponsesRequest } {
     const defaultMax = this.opts.defaultMaxTokens ?? 256;
+    if (route === "responses") {
+      const r = parseRequest(ResponsesRequestSchema, body);
+      const greq: GenerateRequest = {
+        model: r.model,
+        ...fromResponses(r),
+        n: 1,
+        temperature: r.temperature ?? 1,
+        topP: r.top_p ?? 1,
+        maxTokens: r.max_output_tokens ?? defaultMax,
+        stop: [],
+      };
+      return { greq, stream: r.stream === true, includeUsage: false, responses: r };
+    }
     if (route === "messages") {
       const r = parseRequest(MessagesRequestSchema, body);
       const conv = fromMessages(r);
@@ -417,12 +434,19 @@ export class LlmProxy {
   }
 }
 
-type Route = "chat" | "text_completion" | "messages";
+type Route = "chat" | "text_completion" | "messages" | "responses";
 const ROUTES: Record<string, Route | undefined> = {
   "/v1/chat/completions": "chat",
   "/v1/completions": "text_completion",
   "/v1/messages": "messages",
+  // Served by generate() on every backend, an upstream's too (converted to chat: see responses.ts).
+  "/v1/responses": "responses",
 };
+
+/** Server-sent events with names (Anthropic's and the Responses API's streams), from [event, data] pairs. */
+function namedEvents(events: [string, unknown][]): string[] {
+  return events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
 
 /** A forwarded body in the terms the span records (the request itself went upstream untouched). */
 function forwardedRequest(b: Record<string, unknown>): GenerateRequest {
