@@ -448,6 +448,65 @@ test("an upstream backend serves the Responses API through chat completions, and
   }
 });
 
+test("an @openai/agents conversation continues from its history, streamed: the SDK's items render as the turns the model wrote", {
+  timeout: 60_000,
+}, async () => {
+  const { Agent: SdkAgent, Runner, OpenAIProvider, tool } = await import("@openai/agents");
+  const { z } = await import("zod");
+  const { ar, client } = await attempt();
+  const provider = new OpenAIProvider({ openAIClient: client as never });
+  const agent = new SdkAgent({
+    name: "calc",
+    instructions: "Use calc.",
+    model: "tiny",
+    modelSettings: { maxTokens: 128 },
+    tools: [
+      tool({
+        name: "calc",
+        description: "Evaluate arithmetic",
+        parameters: z.object({ expression: z.string() }),
+        execute: async () => "42",
+      }),
+    ],
+  });
+  const runner = new Runner({ modelProvider: provider, tracingDisabled: true });
+  policy.replies.push('Let me see.\n<tool_call>\n{"name": "calc", "arguments": {"expression": "6*7"}}\n</tool_call>', "It is 42.");
+  const first = await runner.run(agent, "6*7?");
+  assert.equal(first.finalOutput, "It is 42.");
+  policy.replies.push("You are welcome.");
+  const streamed = await runner.run(agent, [...first.history, { role: "user", content: "thanks" }], { stream: true });
+  let text = "";
+  for await (const e of streamed.toTextStream()) text += e;
+  await streamed.completed;
+  assert.equal(text, "You are welcome.");
+  assert.equal(streamed.finalOutput, "You are welcome.");
+  const call = { id: "", type: "function" as const, function: { name: "calc", arguments: '{"expression":"6*7"}' } };
+  const spans = (await store.querySpans({ rolloutId: ar.rolloutId })).filter(agl.adapter.isLlmSpan);
+  assert.equal(spans.length, 3);
+  const sent = JSON.parse(spans[2].attributes["gen_ai.input.messages"] as string) as agl.tokenizer.ChatTurn[];
+  call.id = sent[2].tool_calls![0].id;
+  assert.match(call.id, /^call_/);
+  const turns: agl.tokenizer.ChatTurn[] = [
+    { role: "system", content: "Use calc." },
+    { role: "user", content: "6*7?" },
+    { role: "assistant", content: "Let me see.", tool_calls: [call] },
+    { role: "tool", content: "42", tool_call_id: call.id },
+    { role: "assistant", content: "It is 42." },
+    { role: "user", content: "thanks" },
+  ];
+  assert.deepEqual(sent, turns);
+  const tools = JSON.parse(spans[2].attributes["gen_ai.tool.definitions"] as string) as agl.tokenizer.ToolSpec[];
+  assert.deepEqual(
+    tools.map((t) => [t.function.name, t.function.strict]),
+    [["calc", true]],
+  );
+  assert.equal(tokenizer.decode(policy.prompts.at(-1)!), template.render(turns, { tools, addGenerationPrompt: true }));
+  // the third prompt extends the second call's prompt and reply, token for token
+  const [p2, p3] = policy.prompts.slice(-2);
+  const r2 = spans[1].attributes["gen_ai.completion.token_ids"] as number[];
+  assert.deepEqual(p3.slice(0, p2.length + r2.length), [...p2, ...r2]);
+});
+
 test("an @openai/agents Agent on the SDK's default model (the Responses API) calls its tool through the proxy, and its calls are the rollout's LLM spans", {
   timeout: 300_000,
 }, async () => {

@@ -48,6 +48,8 @@ const message = z.strictObject({
   status: itemStatus,
   role: z.enum(["user", "assistant", "system", "developer"]),
   content: z.union([z.string(), z.array(byType("content parts", [inputText, outputText, refusal]))]),
+  // OpenAI marks an assistant message as commentary or the final answer; the template has no place for it
+  phase: z.enum(["commentary", "final_answer"]).nullable().optional(),
 });
 const functionCall = z.strictObject({
   type: z.literal("function_call"),
