@@ -129,9 +129,7 @@ struct CudaModel::Impl {
     synchronize();
   }
 
-  void check_cancel() const {
-    if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-  }
+  void check_cancel() const { arclight::check_cancel(cancel); }
 
   float* W(size_t o) const { return o == kAbsent ? nullptr : w.f() + o; }
   float* G(size_t o) const { return o == kAbsent ? nullptr : g.f() + o; }
@@ -311,41 +309,16 @@ struct CudaModel::Impl {
   StepStats run(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut,
                 bool doBackward) {
     const int V = cfg.vocab, C = cfg.dModel;
-    const size_t S = b.numSeqs(), fl = sizeof(float);
-    StepStats st;
-    std::vector<double> maskSums(S, 0.0);
-    int maxLen = 0;
-    for (size_t s = 0; s < S; s++) {
-      for (int t = 0; t < b.respLen[s]; t++) maskSums[s] += b.mask.empty() ? 1.0 : (double)b.mask[b.respOff[s] + t];
-      maxLen = std::max(maxLen, b.respLen[s]);
-    }
-    std::vector<double> wts = loss ? aggregation_weights(*loss, maskSums, maxLen) : std::vector<double>(S, 0.0);
-    double maskTotal = 0;
-    for (double x : maskSums) maskTotal += x;
-    if (lpOut) lpOut->assign(b.respTokens(), 0.0);
-    if (entOut) entOut->assign(b.respTokens(), 0.0);
-    // the checks Model::score and Model::forward make, before anything is launched
+    const size_t fl = sizeof(float);
+    b.check_for(cfg);  // before anything is launched
+    BatchLoss bl(b, loss, lpOut, entOut);
     std::vector<size_t> work;
-    for (size_t s = 0; s < S; s++) {
-      const int P = b.promptLen[s], Rn = b.respLen[s], N = P + Rn;
-      if (P < 1) throw std::invalid_argument("every sequence needs at least one prompt token");
-      if (N > cfg.ctx)
-        throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " +
-                                    std::to_string(cfg.ctx));
-      for (int i = 0; i < N; i++) {
-        const int t = b.tokens[b.tokOff[s] + i];
-        if (t < 0 || t >= V)
-          throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(V) + ")");
-      }
-      st.totalTokens += N;
-      st.responseTokens += Rn;
-      if (Rn > 0) work.push_back(s);
-    }
+    for (size_t s = 0; s < b.numSeqs(); s++)
+      if (b.respLen[s] > 0) work.push_back(s);
     // Rows per chunk: bounded so that activations and the logits of one chunk stay modest.
     const size_t maxRows =
         chunkRows > 0 ? chunkRows
                       : std::max<size_t>(1, std::min<size_t>(8192, ((size_t)1 << 28) / (size_t)std::max(V, 4 * C)));
-    double sumKl = 0, sumEnt = 0, sumClip = 0, sumRatio = 0, sumPg = 0;
     std::vector<int> htok, htgt;
     std::vector<float> hlp, hent, hdlp, hdent;
     for (size_t w0 = 0; w0 < work.size();) {
@@ -391,7 +364,7 @@ struct CudaModel::Impl {
       hent.resize(R);
       copy_to_host(hlp.data(), lp.f(), R * fl);
       copy_to_host(hent.data(), ent.f(), R * fl);
-      // Per-token loss terms on the host, exactly Model::score's loop.
+      // Per-token loss terms on the host: the CPU backend's loop (batch_loss.h), in the same order.
       hdlp.assign(R, 0.0f);
       hdent.assign(R, 0.0f);
       bool anyGrad = false;
@@ -399,26 +372,9 @@ struct CudaModel::Impl {
       for (int k = 0; k < B; k++) {
         const size_t s = work[w0 + k];
         for (int t = 0; t < b.respLen[s]; t++, r++) {
-          const double lpv = hlp[r], entv = hent[r];
-          const size_t ri = b.respOff[s] + t;
-          if (lpOut) (*lpOut)[ri] = lpv;
-          if (entOut) (*entOut)[ri] = entv;
-          if (!loss) continue;
-          const double mk = b.mask.empty() ? 1.0 : (double)b.mask[ri];
-          if (mk == 0) continue;
-          const double old = b.oldLogprobs.empty() ? lpv : (double)b.oldLogprobs[ri];
-          const bool hasRef = !b.refLogprobs.empty();
-          const double adv = b.advantages.empty() ? 0.0 : b.advantages[s];
-          TokenLoss tl = token_loss(*loss, lpv, old, hasRef, hasRef ? (double)b.refLogprobs[ri] : 0.0, entv, adv);
-          const double wt = wts[s] * mk;
-          st.loss += wt * tl.loss;
-          sumPg += wt * tl.pg;
-          sumKl += mk * tl.kl;
-          sumEnt += mk * entv;
-          sumClip += mk * (tl.clipped ? 1 : 0);
-          sumRatio += mk * tl.ratio;
-          hdlp[r] = (float)(wt * tl.dLogp);
-          hdent[r] = (float)(wt * tl.dEntropy);
+          const TokenGrad tg = bl.add(s, t, hlp[r], hent[r]);
+          hdlp[r] = (float)tg.dLogp;
+          hdent[r] = (float)tg.dEntropy;
           anyGrad = anyGrad || hdlp[r] != 0 || hdent[r] != 0;
         }
       }
@@ -443,14 +399,7 @@ struct CudaModel::Impl {
       w0 = w1;
     }
     synchronize();  // kernel errors surface here, inside this call
-    if (maskTotal > 0) {
-      st.kl = sumKl / maskTotal;
-      st.entropy = sumEnt / maskTotal;
-      st.clipFrac = sumClip / maskTotal;
-      st.ratioMean = sumRatio / maskTotal;
-    }
-    st.pgLoss = sumPg;
-    return st;
+    return bl.stats();
   }
 
   void ensure_optim() {
@@ -467,10 +416,8 @@ struct CudaModel::Impl {
     device_zero(g.f(), total * sizeof(float));
     StepStats st = run(b, &loss, nullptr, nullptr, true);
     st.gradNorm = grad_norm();
-    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss))
-      throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
-    const double scale = (opt.maxGradNorm > 0 && st.gradNorm > opt.maxGradNorm) ? opt.maxGradNorm / st.gradNorm : 1.0;
-    st.lr = lr_at(opt, step);
+    const UpdatePlan up = plan_update(opt, step, st.loss, st.gradNorm);
+    st.lr = up.lr;
     step++;
     for (const ParamInfo& p : hostModel.params) {
       AdamWArgs a;
@@ -479,7 +426,7 @@ struct CudaModel::Impl {
       a.beta2 = (float)opt.beta2;
       a.eps = (float)opt.eps;
       a.weight_decay = p.decay ? (float)opt.weightDecay : 0.0f;
-      a.grad_scale = (float)scale;
+      a.grad_scale = (float)up.gradScale;
       a.step = (int)std::min<long>(step, INT32_MAX);
       adamw_update(w.f() + p.offset, mode == MathMode::BF16 ? wbf.h() + p.offset : nullptr, g.f() + p.offset,
                    m.f() + p.offset, v.f() + p.offset, (long long)p.size, a);
@@ -527,25 +474,8 @@ struct CudaModel::Impl {
   // stopped keeps a dummy row until the group ends, its output ignored).
   GenResult generate(const GenRequest& r) {
     const int V = cfg.vocab, KVD = cfg.kvDim();
-    const size_t Pn = r.prompts.size(), n = (size_t)r.n, S = Pn * n, fl = sizeof(float);
-    GenResult out;
-    out.tokens.resize(S);
-    out.logprobs.resize(S);
-    out.sampleLogprobs.resize(S);
-    out.finish.assign(S, "");
-    std::vector<Rng> rngs;
-    for (size_t s = 0; s < S; s++) rngs.emplace_back(sample_stream_seed(r.seed, s));
-    for (size_t p = 0; p < Pn; p++) {
-      const auto& pr = r.prompts[p];
-      const int P = (int)pr.size();
-      if (P < 1) throw std::invalid_argument("prompt " + std::to_string(p) + " is empty");
-      if (P >= cfg.ctx)
-        throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " +
-                                    std::to_string(cfg.ctx));
-      for (int t : pr)
-        if (t < 0 || t >= V)
-          throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(V) + ")");
-    }
+    const size_t Pn = r.prompts.size(), n = (size_t)r.n, fl = sizeof(float);
+    Decoding dec(r, cfg);  // checks every prompt before anything is launched
     std::vector<float> hl;
     std::vector<std::vector<float>> logitsRow(n, std::vector<float>(V));
     std::vector<int> htok, hpos;
@@ -591,27 +521,9 @@ struct CudaModel::Impl {
         htok.assign(n, 0);
         for (size_t k = 0; k < n; k++) {
           if (!live[k]) continue;
-          const size_t s = p * n + k;
-          double lpv, slp;
-          const int tok = sample_row(logitsRow[k].data(), V, r.sc, rngs[s], &slp);
-          logprob_entropy_row(logitsRow[k].data(), V, tok, &lpv, nullptr);
-          out.tokens[s].push_back(tok);
-          out.logprobs[s].push_back(lpv);
-          out.sampleLogprobs[s].push_back(slp);
-          seqs[k].push_back(tok);
-          out.generated++;
-          htok[k] = tok;
-          const int Lk = len + 1;
-          bool done = true;
-          if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end())
-            out.finish[s] = "stop";
-          else if ((int)out.tokens[s].size() >= r.maxTokens)
-            out.finish[s] = "length";
-          else if (Lk >= cfg.ctx)
-            out.finish[s] = "ctx";
-          else
-            done = false;
-          if (done) {
+          const bool more = dec.next(p * n + k, logitsRow[k].data(), &htok[k]);
+          seqs[k].push_back(htok[k]);
+          if (!more) {
             live[k] = 0;
             nLive--;
           }
@@ -628,9 +540,7 @@ struct CudaModel::Impl {
         }
       }
     }
-    for (size_t s = 0; s < S; s++)
-      if (r.maxTokens <= 0) out.finish[s] = "length";
-    return out;
+    return dec.result();
   }
 
   const Model<float>& sync_host() {

@@ -4,8 +4,9 @@
 // implementation (cuda_model.cpp) only calls the launchers of cuda_backend.h.
 //
 // Where the work runs: GEMMs, norms, attention, activations, logits, softmax statistics and their
-// gradients, AdamW and the gradient norm on the device. On the host: per-token loss terms (one
-// scalar per response token, the CPU backend's token_loss), sampling from copied logits rows.
+// gradients, AdamW and the gradient norm on the device. On the host, in the code the CPU backend runs
+// too: per-token loss terms (BatchLoss, native/src/batch_loss.h, one scalar per response token), batch
+// checks (seq_batch.h), sampling from copied logits rows and finish reasons (Decoding, generation.h).
 //
 // Layout choices that differ from the CPU backend but not its results:
 // - training and scoring run sequences in padded batches (right padding to the longest sequence of

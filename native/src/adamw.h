@@ -3,6 +3,7 @@
 #pragma once
 #include <cmath>
 #include <cstddef>
+#include <stdexcept>
 
 namespace arclight {
 
@@ -28,6 +29,21 @@ inline double lr_at(const OptimConfig& o, long step) {
   if (t > 1) t = 1;
   const double minLr = o.lr * o.minLrRatio;
   return minLr + 0.5 * (o.lr - minLr) * (1 + std::cos(M_PI * t));
+}
+
+// The update about to be taken as optimizer step `step` (0-based): its learning rate and the factor
+// global-norm clipping scales the gradients by. A non-finite loss or gradient norm throws here, before
+// any weight or moment changes.
+struct UpdatePlan {
+  double lr = 0, gradScale = 1;
+};
+inline UpdatePlan plan_update(const OptimConfig& o, long step, double loss, double gradNorm) {
+  if (!std::isfinite(gradNorm) || !std::isfinite(loss))
+    throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
+  UpdatePlan u;
+  u.lr = lr_at(o, step);
+  u.gradScale = (o.maxGradNorm > 0 && gradNorm > o.maxGradNorm) ? o.maxGradNorm / gradNorm : 1.0;
+  return u;
 }
 
 template <typename F>

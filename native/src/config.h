@@ -82,6 +82,12 @@ struct ModelConfig {
   int qkvDim() const { return (heads + 2 * kvHeads) * headDim(); }
   int kvDim() const { return kvHeads * headDim(); }
 
+  // A token id the embedding table holds; the one check batches, prompts and forward make.
+  void checkToken(int t) const {
+    if (t < 0 || t >= vocab)
+      throw std::out_of_range("token id " + std::to_string(t) + " outside vocab [0, " + std::to_string(vocab) + ")");
+  }
+
   void validate() const {
     auto bad = [](const std::string& m) { throw std::invalid_argument("model config: " + m); };
     if (family != "gpt2" && family != "qwen2" && family != "llama")

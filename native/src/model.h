@@ -19,19 +19,19 @@
 #include "activations.h"
 #include "adamw.h"
 #include "attention.h"
+#include "batch_loss.h"
+#include "cancel.h"
 #include "config.h"
+#include "generation.h"
 #include "grpo.h"
 #include "layernorm.h"
 #include "matmul.h"
 #include "param_names.h"
 #include "rope.h"
 #include "sampler.h"
+#include "seq_batch.h"
 
 namespace arclight {
-
-struct Cancelled : std::runtime_error {
-  Cancelled() : std::runtime_error("cancelled") {}
-};
 
 inline constexpr size_t kAbsent = SIZE_MAX;
 
@@ -40,78 +40,6 @@ struct ParamInfo {
   std::vector<int64_t> shape;
   size_t offset = 0, size = 0;
   bool decay = false;  // weight decay applies to matrices only
-};
-
-// One training/scoring sequence set: sequence s is tokens[tokOff[s] .. tokOff[s] + promptLen[s] + respLen[s]),
-// its response tokens' per-token arrays (oldLogprobs, refLogprobs, mask) start at respOff[s].
-struct SeqBatch {
-  std::vector<int> tokens, promptLen, respLen;
-  std::vector<size_t> tokOff, respOff;
-  std::vector<double> advantages;                      // per sequence (GRPO)
-  std::vector<double> oldLogprobs, refLogprobs, mask;  // empty = absent (old: ratio 1; mask: all ones)
-
-  size_t numSeqs() const { return promptLen.size(); }
-  size_t respTokens() const {
-    size_t n = 0;
-    for (int r : respLen) n += r;
-    return n;
-  }
-  // Shapes agree: one prompt and response length per sequence, tokens for all of them, one
-  // advantage per sequence and one value per response token in the per-token arrays.
-  void check() const {
-    if (promptLen.size() != respLen.size()) throw std::invalid_argument("promptLens and responseLens differ in length");
-    size_t total = 0, resp = 0;
-    for (size_t s = 0; s < promptLen.size(); s++) {
-      if (promptLen[s] < 1 || respLen[s] < 0)
-        throw std::invalid_argument("sequence " + std::to_string(s) + ": prompt needs >= 1 token, response >= 0");
-      total += (size_t)promptLen[s] + respLen[s];
-      resp += respLen[s];
-    }
-    if (total != tokens.size()) throw std::invalid_argument("tokens length does not match promptLens + responseLens");
-    if (!advantages.empty() && advantages.size() != promptLen.size())
-      throw std::invalid_argument("advantages needs one value per sequence");
-    for (auto* a : {&oldLogprobs, &refLogprobs, &mask})
-      if (!a->empty() && a->size() != resp)
-        throw std::invalid_argument("per-token arrays need one value per response token (" + std::to_string(resp) +
-                                    ")");
-  }
-  void finalize() {
-    tokOff.assign(numSeqs(), 0);
-    respOff.assign(numSeqs(), 0);
-    size_t t = 0, r = 0;
-    for (size_t s = 0; s < numSeqs(); s++) {
-      tokOff[s] = t;
-      respOff[s] = r;
-      t += promptLen[s] + respLen[s];
-      r += respLen[s];
-    }
-  }
-};
-
-struct StepStats {
-  double loss = 0, pgLoss = 0, kl = 0, entropy = 0, clipFrac = 0, ratioMean = 0;
-  double gradNorm = 0, lr = 0, seconds = 0;
-  long responseTokens = 0, totalTokens = 0;
-  long step = 0;
-};
-
-struct GenRequest {
-  std::vector<std::vector<int>> prompts;
-  int n = 1;
-  SampleConfig sc;
-  uint64_t seed = 0;
-  std::vector<int> stop;
-  int maxTokens = 16;
-  bool useCache = true;
-};
-
-struct GenResult {
-  // prompt-major: entry p * n + k is sample k of prompt p
-  std::vector<std::vector<int>> tokens;
-  std::vector<std::vector<double>> logprobs;        // under the policy at temperature 1
-  std::vector<std::vector<double>> sampleLogprobs;  // under the sampling distribution
-  std::vector<std::string> finish;                  // "stop" | "length" | "ctx"
-  long generated = 0;
 };
 
 template <typename F>
@@ -316,9 +244,7 @@ class Model {
     const F eps = (F)cfg.normEps;
     a.L.resize(cfg.layers);
     for (int i = 0; i < N; i++) {
-      if (tokens[i] < 0 || tokens[i] >= V)
-        throw std::out_of_range("token id " + std::to_string(tokens[i]) + " outside vocab [0, " + std::to_string(V) +
-                                ")");
+      cfg.checkToken(tokens[i]);
       if (pos[i] < 0 || pos[i] >= cfg.ctx || pos[i] >= caches[i]->cap)
         throw std::out_of_range("position beyond context length " + std::to_string(cfg.ctx));
     }
@@ -477,31 +403,13 @@ class Model {
   StepStats score(const SeqBatch& b, const LossConfig* loss, std::vector<double>* lpOut, std::vector<double>* entOut,
                   bool doBackward = true) {
     const int V = cfg.vocab;
-    const size_t S = b.numSeqs();
-    StepStats st;
-    std::vector<double> maskSums(S, 0.0);
-    int maxLen = 0;
-    for (size_t s = 0; s < S; s++) {
-      for (int t = 0; t < b.respLen[s]; t++) maskSums[s] += b.mask.empty() ? 1.0 : (double)b.mask[b.respOff[s] + t];
-      maxLen = std::max(maxLen, b.respLen[s]);
-    }
-    std::vector<double> wts = loss ? aggregation_weights(*loss, maskSums, maxLen) : std::vector<double>(S, 0.0);
-    double maskTotal = 0;
-    for (double x : maskSums) maskTotal += x;
-    if (lpOut) lpOut->assign(b.respTokens(), 0.0);
-    if (entOut) entOut->assign(b.respTokens(), 0.0);
+    b.check_for(cfg);
+    BatchLoss bl(b, loss, lpOut, entOut);
     Acts a;
     std::vector<int> pos;
-    double sumKl = 0, sumEnt = 0, sumClip = 0, sumRatio = 0, sumPg = 0;
-    for (size_t s = 0; s < S; s++) {
+    for (size_t s = 0; s < b.numSeqs(); s++) {
       check_cancel();
       const int P = b.promptLen[s], Rn = b.respLen[s], N = P + Rn;
-      if (P < 1) throw std::invalid_argument("every sequence needs at least one prompt token");
-      if (N > cfg.ctx)
-        throw std::invalid_argument("sequence of " + std::to_string(N) + " tokens exceeds ctx " +
-                                    std::to_string(cfg.ctx));
-      st.totalTokens += N;
-      st.responseTokens += Rn;
       if (Rn == 0) continue;
       const int* tok = b.tokens.data() + b.tokOff[s];
       pos.resize(N);
@@ -517,26 +425,10 @@ class Model {
         const int y = tok[P + t];
         double lp, ent;
         logprob_entropy_row(z, V, y, &lp, &ent);
-        const size_t ri = b.respOff[s] + t;
-        if (lpOut) (*lpOut)[ri] = lp;
-        if (entOut) (*entOut)[ri] = ent;
-        if (!loss) continue;
-        const double mk = b.mask.empty() ? 1.0 : (double)b.mask[ri];
-        if (mk == 0) continue;
-        const double old = b.oldLogprobs.empty() ? lp : (double)b.oldLogprobs[ri];
-        const bool hasRef = !b.refLogprobs.empty();
-        const double adv = b.advantages.empty() ? 0.0 : b.advantages[s];
-        TokenLoss tl = token_loss(*loss, lp, old, hasRef, hasRef ? (double)b.refLogprobs[ri] : 0.0, ent, adv);
-        const double wt = wts[s] * mk;
-        st.loss += wt * tl.loss;
-        sumPg += wt * tl.pg;
-        sumKl += mk * tl.kl;
-        sumEnt += mk * ent;
-        sumClip += mk * (tl.clipped ? 1 : 0);
-        sumRatio += mk * tl.ratio;
+        const TokenGrad tg = bl.add(s, t, lp, ent);
+        if (!doBackward || !tg.any()) continue;
         // d/dz_j: dLogp * (1[j=y] - p_j) + dEntropy * (-p_j (log p_j + H))
-        const double gl = wt * tl.dLogp, ge = wt * tl.dEntropy;
-        if (!doBackward || (gl == 0 && ge == 0)) continue;
+        const double gl = tg.dLogp, ge = tg.dEntropy;
         F* dz = a.dlogits.data() + (size_t)t * V;
         double mx = -INFINITY;
         for (int j = 0; j < V; j++) mx = std::fmax(mx, (double)z[j]);
@@ -550,14 +442,7 @@ class Model {
       }
       if (loss && doBackward) backward(tok, pos.data(), cache, N, a, from);
     }
-    if (maskTotal > 0) {
-      st.kl = sumKl / maskTotal;
-      st.entropy = sumEnt / maskTotal;
-      st.clipFrac = sumClip / maskTotal;
-      st.ratioMean = sumRatio / maskTotal;
-    }
-    st.pgLoss = sumPg;
-    return st;
+    return bl.stats();
   }
 
   // Zeroes g, then loss + backward over the batch; gradNorm is the global norm before clipping.
@@ -576,16 +461,14 @@ class Model {
       v.assign(numTrainable(), F(0));
     }
     StepStats st = compute_gradients(b, loss);
-    if (!std::isfinite(st.gradNorm) || !std::isfinite(st.loss))
-      throw std::runtime_error("non-finite loss or gradient; weights left unchanged");
-    const double scale = (opt.maxGradNorm > 0 && st.gradNorm > opt.maxGradNorm) ? opt.maxGradNorm / st.gradNorm : 1.0;
-    st.lr = lr_at(opt, step);
+    const UpdatePlan up = plan_update(opt, step, st.loss, st.gradNorm);
+    st.lr = up.lr;
     step++;
     for (auto& p : params) {
       if (!trainable(p)) continue;
       const size_t o = p.offset - gBase_;
-      adamw_update_cpu(w.data() + p.offset, g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step, scale,
-                       p.decay);
+      adamw_update_cpu(w.data() + p.offset, g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step,
+                       up.gradScale, p.decay);
     }
     st.step = step;
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -597,25 +480,14 @@ class Model {
   // decode together with every other live sample, one batched row each.
   GenResult generate(const GenRequest& r) {
     const int V = cfg.vocab;
-    const size_t Pn = r.prompts.size(), n = (size_t)r.n, S = Pn * n;
-    GenResult out;
-    out.tokens.resize(S);
-    out.logprobs.resize(S);
-    out.sampleLogprobs.resize(S);
-    out.finish.assign(S, "");
-    std::vector<Rng> rngs;
-    for (size_t s = 0; s < S; s++) rngs.emplace_back(sample_stream_seed(r.seed, s));
+    Decoding dec(r, cfg);
+    const size_t Pn = r.prompts.size(), n = (size_t)r.n, S = dec.samples();
     std::vector<KVCache> caches(S);
     std::vector<std::vector<F>> logits(S, std::vector<F>(V));
-    std::vector<int> len(S);  // tokens in sequence s so far (prompt + generated)
     Acts a;
     for (size_t p = 0; p < Pn; p++) {
       const auto& pr = r.prompts[p];
       const int P = (int)pr.size();
-      if (P < 1) throw std::invalid_argument("prompt " + std::to_string(p) + " is empty");
-      if (P >= cfg.ctx)
-        throw std::invalid_argument("prompt " + std::to_string(p) + " has " + std::to_string(P) + " tokens; ctx is " +
-                                    std::to_string(cfg.ctx));
       const int cap = std::min(cfg.ctx, P + std::max(r.maxTokens, 0));
       KVCache base(cfg, cap);
       std::vector<int> pos(P);
@@ -624,7 +496,6 @@ class Model {
       if (r.useCache) forward(pr.data(), pos.data(), cp.data(), P, a, false, P - 1);
       for (size_t k = 0; k < n; k++) {
         const size_t s = p * n + k;
-        len[s] = P;
         if (r.useCache) {
           caches[s] = base;  // whole-cache copy: only the prompt rows are filled so far
           std::memcpy(logits[s].data(), a.logits.data(), sizeof(F) * V);
@@ -632,13 +503,13 @@ class Model {
       }
     }
     std::vector<std::vector<int>> seqs(S);
-    for (size_t s = 0; s < S; s++) seqs[s] = r.prompts[s / n];
+    for (size_t s = 0; s < S; s++) seqs[s] = dec.prompt(s);
     std::vector<size_t> live;
     if (r.maxTokens > 0)
       for (size_t s = 0; s < S; s++) live.push_back(s);
     std::vector<int> rowTok, rowPos;
     std::vector<KVCache*> rowCache;
-    for (int stepI = 0; !live.empty(); stepI++) {
+    while (!live.empty()) {
       check_cancel();
       if (!r.useCache) {
         for (size_t s : live) {  // reference path: full forward of the whole sequence for every token
@@ -656,31 +527,14 @@ class Model {
       rowPos.clear();
       rowCache.clear();
       for (size_t s : live) {
-        double lp, slp;
-        const int tok = sample_row(logits[s].data(), V, r.sc, rngs[s], &slp);
-        logprob_entropy_row(logits[s].data(), V, tok, &lp, nullptr);
-        out.tokens[s].push_back(tok);
-        out.logprobs[s].push_back(lp);
-        out.sampleLogprobs[s].push_back(slp);
+        int tok;
+        const bool more = dec.next(s, logits[s].data(), &tok);
         seqs[s].push_back(tok);
-        out.generated++;
-        const int L = ++len[s];
-        if (std::find(r.stop.begin(), r.stop.end(), tok) != r.stop.end()) {
-          out.finish[s] = "stop";
-          continue;
-        }
-        if ((int)out.tokens[s].size() >= r.maxTokens) {
-          out.finish[s] = "length";
-          continue;
-        }
-        if (L >= cfg.ctx) {
-          out.finish[s] = "ctx";
-          continue;
-        }
+        if (!more) continue;
         next.push_back(s);
         if (r.useCache) {
           rowTok.push_back(tok);
-          rowPos.push_back(L - 1);
+          rowPos.push_back((int)seqs[s].size() - 1);
           rowCache.push_back(&caches[s]);
         }
       }
@@ -691,9 +545,7 @@ class Model {
         for (int i = 0; i < N; i++) std::memcpy(logits[live[i]].data(), a.logits.data() + (size_t)i * V, sizeof(F) * V);
       }
     }
-    for (size_t s = 0; s < S; s++)
-      if (r.maxTokens <= 0) out.finish[s] = "length";
-    return out;
+    return dec.result();
   }
 
   // Checked between layers, sequences and tokens so long calls can stop.
@@ -866,9 +718,7 @@ class Model {
   F* W(size_t o) { return o == kAbsent ? nullptr : w.data() + o; }
   F* G(size_t o) { return o == kAbsent || o < gBase_ ? nullptr : g.data() + (o - gBase_); }
 
-  void check_cancel() const {
-    if (cancelFlag && cancelFlag->load(std::memory_order_relaxed)) throw Cancelled();
-  }
+  void check_cancel() const { arclight::check_cancel(cancelFlag); }
 
   void norm_fwd(F* out, F* mean, F* rstd, const F* inp, size_t wo, size_t bo, int N, F eps) {
     if (cfg.qwen())
