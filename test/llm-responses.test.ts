@@ -103,11 +103,11 @@ test("a text reply is a Response with one message item; instructions render firs
   const lp = await client.responses.create({ model: "tiny", input: "x", include: ["message.output_text.logprobs"] });
   const part = (lp.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
   assert.deepEqual(
-    part.logprobs?.map((l) => [l.token, l.logprob]),
+    part.logprobs?.map((l) => [l.token, l.bytes, l.logprob]),
     [
-      ["a", -0.5],
-      ["b", -0.5],
-      ["", -0.5],
+      ["a", [97], -0.5],
+      ["b", [98], -0.5],
+      ["", [], -0.5],
     ],
   );
   policy.replies.push("long reply");
@@ -224,6 +224,30 @@ test("streaming sends OpenAI's events in order with rising sequence numbers, and
   assert.equal(final.output_text, "plain text");
   assert.equal(deltas.length, "plain text".length);
   assert.equal(deltas.join(""), "plain text");
+  // per-token logprobs ride on the deltas when asked for
+  policy.replies.push("hé");
+  const withLogprobs: OpenAI.Responses.ResponseTextDeltaEvent[] = [];
+  for await (const e of await client.responses.create({
+    model: "tiny",
+    input: "x",
+    include: ["message.output_text.logprobs"],
+    stream: true,
+  }))
+    if (e.type === "response.output_text.delta") withLogprobs.push(e);
+  assert.deepEqual(
+    withLogprobs.map((e) => [e.delta, e.logprobs.map((l) => [l.token, l.logprob])]),
+    [
+      ["h", [["h", -0.5]]],
+      // é is two byte tokens: the first has no text, its logprob comes with the second
+      [
+        "é",
+        [
+          ["", -0.5],
+          ["é", -0.5],
+        ],
+      ],
+    ],
+  );
   // a cut reply ends with response.incomplete
   policy.replies.push("long reply");
   const cut: string[] = [];

@@ -207,7 +207,11 @@ function textPart(text: string, logprobs: unknown[]) {
 /** Per-token logprobs as OpenAI's output_text carries them (asked for with include). */
 function tokenLogprobs(c: GeneratedChoice, from = 0, to = c.logprobs.length) {
   const texts = c.tokenTexts?.length === c.tokenIds.length ? c.tokenTexts : null;
-  return c.logprobs.slice(from, to).map((logprob, k) => ({ token: texts?.[from + k] ?? "", logprob, bytes: [], top_logprobs: [] }));
+  return c.logprobs.slice(from, to).map((logprob, k) => {
+    // a token that ends mid-character has no text of its own (the next one carries it)
+    const token = texts?.[from + k] ?? "";
+    return { token, logprob, bytes: [...Buffer.from(token, "utf8")], top_logprobs: [] };
+  });
 }
 
 function outputItems(c: GeneratedChoice, logprobs: boolean): OutputItem[] {
@@ -301,11 +305,15 @@ export function responseEvents(r: GenerateResult, req: ResponsesRequest): [strin
       const at = { item_id: item.id, output_index, content_index: 0 };
       emit("response.output_item.added", { output_index, item: { ...item, status: "in_progress", content: [] } });
       emit("response.content_part.added", { ...at, part: textPart("", []) });
-      // One delta per generated token (its logprob with it when asked), as the chat route streams.
+      // One delta per generated token, as the chat route streams; a token without text of its own (mid-character)
+      // sends its logprob with the next delta.
       const perToken = !c.toolCalls?.length && c.tokenTexts?.length === c.tokenIds.length;
+      let from = 0;
       if (perToken)
         c.tokenTexts?.forEach((delta, k) => {
-          if (delta) emit("response.output_text.delta", { ...at, delta, logprobs: logprobs ? tokenLogprobs(c, k, k + 1) : [] });
+          if (!delta) return;
+          emit("response.output_text.delta", { ...at, delta, logprobs: logprobs ? tokenLogprobs(c, from, k + 1) : [] });
+          from = k + 1;
         });
       else if (part.text) emit("response.output_text.delta", { ...at, delta: part.text, logprobs: part.logprobs });
       emit("response.output_text.done", { ...at, text: part.text, logprobs: part.logprobs });
