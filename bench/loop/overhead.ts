@@ -4,9 +4,11 @@
 // parts, each measured in this run as wall and CPU (process.cpuUsage: every
 // thread, the native sampler's included) per rollout:
 //   sampling     policy.generate of one prompt per call, 4 in flight (the floor);
-//   http         the same calls through `openai` -> proxy -> generate, no store or runner;
+//   http         the same calls through `openai` -> proxy -> generate over HTTP, no store or runner;
+//   local        the same through the proxy's in-process route (src/tracer/local-routes.ts);
 //   store+runner rollouts of an agent that only emits its reward (queue, runner, spans);
-//   full         the demo agent's rollouts (what bench/loop/run.ts times).
+//   full-http    the demo agent's rollouts with its LLM calls over HTTP (the baseline);
+//   full         the demo agent's rollouts as the loop runs them (what bench/loop/run.ts times).
 // Outside sampling = full - sampling. Run: npx tsx bench/loop/overhead.ts [rollouts]
 import OpenAI from "openai";
 import { openStore } from "../../src/store/index.js";
@@ -15,7 +17,8 @@ import { ARITHMETIC_POLICY, ArithmeticTokenizer, additionAgent, additionTasks } 
 import { servePolicy } from "../../src/algorithm/policy-loop.js";
 import { Runner } from "../../src/runner/runner.js";
 import { rollout } from "../../src/runner/agent.js";
-import { emitReward } from "../../src/tracer/index.js";
+import { emitReward, instrumentOpenAI } from "../../src/tracer/index.js";
+import { useLocalRoutes } from "../../src/tracer/local-routes.js";
 import type { Agent } from "../../src/runner/agent.js";
 import type { LightningStore } from "../../src/store/lightning-store.js";
 
@@ -72,22 +75,37 @@ const llm = res.resources.llm as { endpoint: string; model: string };
 const prompts = tasks.map((t) => tok.encode(`${t.a}+${t.b}=`));
 const noop = rollout(async () => emitReward(1), { name: "noop" });
 
+/** Runs `f` with the proxy's in-process route on or off (off: every LLM call goes over HTTP). */
+async function routed(on: boolean, f: () => Promise<void>): Promise<void> {
+  const was = useLocalRoutes(on);
+  try {
+    await f();
+  } finally {
+    useLocalRoutes(was);
+  }
+}
+// The runner instruments the SDK; do it up front so the plain client parts see the same client.
+await instrumentOpenAI();
+const calls = (n: number) => {
+  const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none" });
+  return concurrently(n, (i) =>
+    client.chat.completions.create({
+      model: llm.model,
+      messages: [{ role: "user", content: `${tasks[i % tasks.length].a}+${tasks[i % tasks.length].b}=` }],
+      temperature: 1,
+      max_tokens: 1,
+    }),
+  );
+};
+
 const parts: Record<string, (n: number) => Promise<void>> = {
   sampling: (n) =>
     concurrently(n, (i) => policy.generate([prompts[i % prompts.length]], { n: 1, temperature: 1, maxTokens: 1, stop: [tok.eosId] })),
-  http: (n) => {
-    const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none" });
-    return concurrently(n, (i) =>
-      client.chat.completions.create({
-        model: llm.model,
-        messages: [{ role: "user", content: `${tasks[i % tasks.length].a}+${tasks[i % tasks.length].b}=` }],
-        temperature: 1,
-        max_tokens: 1,
-      }),
-    );
-  },
+  http: (n) => routed(false, () => calls(n)),
+  local: (n) => routed(true, () => calls(n)),
   "store+runner": (n) => rollouts(store, noop, served.trainResourcesId, n),
-  full: (n) => rollouts(store, additionAgent, served.trainResourcesId, n),
+  "full-http": (n) => routed(false, () => rollouts(store, additionAgent, served.trainResourcesId, n)),
+  full: (n) => routed(true, () => rollouts(store, additionAgent, served.trainResourcesId, n)),
 };
 
 // PARTS=full,http measures only those (e.g. under --cpu-prof).
@@ -105,8 +123,14 @@ console.log(`loop overhead: ${N} rollouts per part, ${RUNNERS} runners, memory s
 console.log(`part           wall ms/rollout  CPU ms/rollout`);
 for (const k of Object.keys(parts)) console.log(`${k.padEnd(14)} ${f3(best(k).wallMs).padStart(15)}  ${f3(best(k).cpuMs).padStart(14)}`);
 const s = results.sampling && best("sampling");
-const full = results.full && best("full");
-if (s && full)
+for (const k of ["full-http", "full"]) {
+  const full = results[k] && best(k);
+  if (s && full)
+    console.log(
+      `${k} outside sampling (${k} - sampling): wall ${f3(full.wallMs - s.wallMs)} ms, CPU ${f3(full.cpuMs - s.cpuMs)} ms per rollout; ${k} / sampling = ${(full.cpuMs / s.cpuMs).toFixed(1)}x CPU`,
+    );
+}
+if (results.full && results["full-http"])
   console.log(
-    `outside sampling (full - sampling): wall ${f3(full.wallMs - s.wallMs)} ms, CPU ${f3(full.cpuMs - s.cpuMs)} ms per rollout; full / sampling = ${(full.cpuMs / s.cpuMs).toFixed(1)}x CPU`,
+    `full / full-http (same run): ${(best("full").cpuMs / best("full-http").cpuMs).toFixed(2)}x CPU, ${(best("full").wallMs / best("full-http").wallMs).toFixed(2)}x wall`,
   );

@@ -4,7 +4,8 @@
 //  2. rollouts/s of a trivial agent (message + reward spans) with N = 1, 2, 4
 //     runner processes over HTTP (8 runners each: a remote rollout is bound by
 //     round trips, so concurrency hides them) vs 8N in-process runners.
-// Run: npx tsx bench/server/run.ts [spans=100000] [rollouts=400]
+// Run: npx tsx bench/server/run.ts [spans=100000] [rollouts=400] (rollouts=0: ingest only).
+// SERVER_NODE_OPTIONS adds node flags to the server process (e.g. --cpu-prof).
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { readFileSync } from "node:fs";
@@ -61,7 +62,8 @@ async function pump(batches: number, send: (b: number) => Promise<unknown>): Pro
 }
 
 async function serveInChild(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "store", "serve", "--port", "0"], {
+  const flags = (process.env.SERVER_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...flags, "--import", "tsx", cli, "store", "serve", "--port", "0"], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -242,8 +244,9 @@ console.log(
 console.log(
   `  OTLP/HTTP protobuf        ${f(ing.otlpRate)} spans/s   ${(ing.otlpRate / ing.localRate).toFixed(2)}x   server ${cap(ing.otlpCpuUs)}   (${(ing.bytesPerBatch / 1024).toFixed(0)} KiB per batch)`,
 );
-console.log(`rollouts/s, trivial agent (message + reward spans), ${ROLLOUTS} rollouts, ${PER_PROCESS} runners per process`);
-for (const n of [1, 2, 4]) {
+if (ROLLOUTS > 0)
+  console.log(`rollouts/s, trivial agent (message + reward spans), ${ROLLOUTS} rollouts, ${PER_PROCESS} runners per process`);
+for (const n of ROLLOUTS > 0 ? [1, 2, 4] : []) {
   const inproc = await rolloutsInProcess(n);
   const procs = await rolloutsInProcesses(n);
   console.log(

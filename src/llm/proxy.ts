@@ -25,6 +25,8 @@ import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
 import { llmCallSpan, parseTraceparent } from "./record.js";
 import { ValidationError } from "../types/errors.js";
 import { assertBindAllowed, bearerMatches } from "../server/auth.js";
+import { localFetch } from "../server/local-fetch.js";
+import { serveLocally } from "../tracer/local-routes.js";
 
 export interface LlmProxyOptions {
   backend: CompletionBackend;
@@ -50,6 +52,7 @@ const ROLLOUT_PATH = /^\/rollout\/([^/]+)\/attempt\/([^/]+)(\/.*)$/;
 
 export class LlmProxy {
   private server: Server | null = null;
+  private stopLocal: (() => void) | null = null;
   private backend: CompletionBackend;
   private readonly opts: LlmProxyOptions;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -94,16 +97,19 @@ export class LlmProxy {
 
   async start(): Promise<this> {
     if (this.server) return this;
-    const server = createServer((req, res) => {
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
       const p = this.handle(req, res).catch((e) => this.sendError(res, e));
       this.inflight.add(p);
       void p.finally(() => this.inflight.delete(p));
-    });
+    };
+    const server = createServer(serve);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(this.opts.port ?? 0, this.opts.host ?? "127.0.0.1", () => resolve());
     });
     this.server = server;
+    // Instrumented clients in this process reach the same handler without a socket (same checks, records, bytes).
+    this.stopLocal = serveLocally(new URL(this.url).origin, localFetch(serve));
     return this;
   }
 
@@ -111,6 +117,7 @@ export class LlmProxy {
     const s = this.server;
     this.server = null;
     if (!s) return;
+    this.stopLocal?.();
     await Promise.allSettled([...this.inflight]);
     s.closeAllConnections?.();
     await new Promise<void>((r) => s.close(() => r()));

@@ -293,6 +293,11 @@ function checkDeviceOptions(where: string, o: DeviceOptions): void {
   if (issues.length) throw new ValidationError(where, issues);
 }
 
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") for (const v of Object.values(Object.freeze(o))) deepFreeze(v);
+  return o;
+}
+
 function abortError(): Error {
   const e = new Error("The operation was aborted");
   e.name = "AbortError";
@@ -324,6 +329,9 @@ export class Policy {
   /** Why `device`/`precision` differ from what was asked for; undefined when they do not. */
   readonly deviceNote: string | undefined;
   #handle: NativePolicyHandle | undefined;
+  // Fixed for the handle's life. Read once: info() takes the policy's lock, so every read of it
+  // on the JS thread waited for the generate running on the pool (issue 14).
+  readonly #config: NativeConfig;
   #queue: Promise<unknown> = Promise.resolve();
   // The Hugging Face directory this policy came from: saveHF copies its tokenizer files.
   #sourceDir: string | undefined;
@@ -331,6 +339,7 @@ export class Policy {
   private constructor(handle: NativePolicyHandle) {
     this.#handle = handle;
     const info = handle.info();
+    this.#config = deepFreeze(info.config);
     this.device = info.device;
     this.precision = info.precision;
     this.deviceNote = info.deviceNote;
@@ -405,7 +414,8 @@ export class Policy {
   }
 
   get config(): NativeConfig {
-    return this.#live().info().config;
+    this.#live();
+    return this.#config;
   }
   get numParams(): number {
     return this.#live().info().numParams;

@@ -8,10 +8,12 @@ import { GEN_AI } from "../types/index.js";
 import { arclightTracer } from "./provider.js";
 import { toJsonText } from "../types/json.js";
 import { claimModelStep, frameworkParent } from "./framework-calls.js";
+import { fetchLocally } from "./local-routes.js";
 
 type Create = (this: unknown, body: Record<string, unknown>, options?: unknown) => unknown;
 type Kind = "chat" | "text_completion";
 const PATCHED = Symbol.for("arclight.openai.patched");
+const ROUTED = Symbol.for("arclight.openai.localRoutes");
 
 interface Choice {
   index?: number;
@@ -165,9 +167,27 @@ function traceStream(span: Span, kind: Kind, stream: AsyncIterable<unknown> & ob
   });
 }
 
+type Fetch = (url: unknown, init?: { body?: unknown }) => Promise<Response>;
+
+/**
+ * Lets the client reach an Arclight LLM proxy in this process without a socket (src/tracer/local-routes.ts):
+ * its fetch answers requests for a local proxy's origin in process and sends the rest on. Only a client on
+ * the default fetch: one given a fetch of its own keeps it for every request.
+ */
+function routeLocally(resource: unknown): void {
+  const client = (resource as { _client?: { fetch?: unknown; [ROUTED]?: true } } | null)?._client;
+  if (!client || typeof client !== "object" || client[ROUTED]) return;
+  client[ROUTED] = true;
+  const own = client.fetch;
+  if (typeof own !== "function" || own !== globalThis.fetch) return;
+  client.fetch = ((url, init) =>
+    fetchLocally(url, init as Parameters<typeof fetchLocally>[1]) ?? (own as Fetch).call(undefined, url, init)) as Fetch;
+}
+
 function wrapCreate(orig: Create, kind: Kind): Create {
   const wrapped = function (this: unknown, body: Record<string, unknown>, options?: unknown) {
     if (!body || typeof body !== "object") return orig.call(this, body, options);
+    routeLocally(this);
     const model = typeof body.model === "string" ? body.model : "unknown";
     // Inside a framework's model step (LangChain, Agents SDK) this span is that step's call: it takes the
     // step's place in the framework's tree and its identity, and the step records no second call span.

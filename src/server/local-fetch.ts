@@ -1,0 +1,268 @@
+// A Node HTTP request handler called as `fetch`, without a socket: the handler
+// gets an IncomingMessage-shaped stream and a ServerResponse-shaped sink, and
+// the caller gets a web Response holding exactly the bytes the handler wrote.
+// The LLM proxy serves clients in its own process this way (see
+// src/tracer/local-routes.ts): undici, the socket and Node's HTTP parser were
+// ~2 ms of every in-process rollout (bench/RESULTS.md, issue 14).
+import { EventEmitter } from "node:events";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export interface LocalRequestInit {
+  method?: string;
+  /** Headers, [name, value] pairs or a record, as fetch takes them. */
+  headers?: unknown;
+  body?: unknown;
+  signal?: AbortSignal | null;
+}
+/** fetch answered in process; `undefined` for a body it does not take (a stream, a form), which then goes over HTTP. */
+export type LocalFetch = (url: string, init?: LocalRequestInit) => Promise<Response> | undefined;
+
+/** `fetch` answered by `handler` in this process, for requests whose body is text or bytes (or none). */
+export function localFetch(handler: NodeHandler): LocalFetch {
+  return (url, init = {}) => {
+    const raw = init.body;
+    if (raw != null && typeof raw !== "string" && !(raw instanceof Uint8Array)) return undefined;
+    return new Promise<Response>((resolve, reject) => {
+      const signal = init.signal ?? undefined;
+      if (signal?.aborted) return reject(signal.reason);
+      const body = raw == null ? null : typeof raw === "string" ? Buffer.from(raw, "utf8") : raw;
+      const req = new LocalRequest(requestPath(url), (init.method ?? "GET").toUpperCase(), requestHeaders(url, init.headers, body), body);
+      const res = new LocalResponse(resolve, reject);
+      if (signal) {
+        const onAbort = () => res.abortedByClient(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        res.once("close", () => signal.removeEventListener("abort", onAbort));
+      }
+      try {
+        handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      } catch (e) {
+        res.fail(e);
+      }
+    });
+  };
+}
+
+/** The path and query of an absolute URL, as Node's `req.url` holds them. */
+function requestPath(url: string): string {
+  const host = url.indexOf("//");
+  const slash = url.indexOf("/", host < 0 ? 0 : host + 2);
+  const hash = url.indexOf("#");
+  if (slash < 0) return "/";
+  return hash < 0 ? url.slice(slash) : url.slice(slash, hash);
+}
+
+function requestHeaders(url: string, init: unknown, body: Uint8Array | null): IncomingHttpHeaders {
+  const out: Record<string, string> = {};
+  // Node's parser lower-cases names and joins repeated ones with ", ", as Headers does.
+  const add = (k: string, v: unknown) => {
+    const name = k.toLowerCase();
+    out[name] = out[name] === undefined ? String(v) : `${out[name]}, ${v}`;
+  };
+  if (init instanceof Headers) init.forEach((v, k) => (out[k] = v));
+  else if (Array.isArray(init)) for (const [k, v] of init as [string, unknown][]) add(k, v);
+  else if (init && typeof init === "object") for (const [k, v] of Object.entries(init)) if (v !== undefined) add(k, v);
+  if (out.host === undefined) {
+    const host = url.indexOf("//");
+    const end = url.indexOf("/", host + 2);
+    out.host = url.slice(host + 2, end < 0 ? undefined : end);
+  }
+  if (body && out["content-length"] === undefined) out["content-length"] = String(body.byteLength);
+  return out;
+}
+
+/** The request side: a readable stream of the body with the fields handlers read. */
+class LocalRequest extends Readable {
+  readonly httpVersion = "1.1";
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor = 1;
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    readonly headers: IncomingHttpHeaders,
+    private body: Uint8Array | null,
+  ) {
+    super();
+  }
+  override _read(): void {
+    if (this.body?.byteLength) this.push(this.body);
+    this.body = null;
+    this.push(null);
+  }
+}
+
+// Statuses whose responses have no body (the Response constructor refuses one).
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * The response side: what ServerResponse offers handlers (headers, writeHead, write, end, destroy,
+ * 'finish' and 'close'). The caller's Response is made when the handler ends, holding the whole
+ * body; a handler that writes and then waits (a streamed upstream) gets a streamed body instead.
+ */
+class LocalResponse extends EventEmitter {
+  statusCode = 200;
+  statusMessage = "";
+  headersSent = false;
+  writableEnded = false;
+  writableFinished = false;
+  destroyed = false;
+  private readonly headers = new Map<string, number | string | string[]>();
+  private chunks: Uint8Array[] = [];
+  private stream: ReadableStreamDefaultController<Uint8Array> | null = null;
+  private settled = false;
+  private streamSoon = false;
+
+  constructor(
+    private readonly resolve: (r: Response) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    super();
+  }
+
+  setHeader(name: string, value: number | string | readonly string[]): this {
+    this.headers.set(name.toLowerCase(), Array.isArray(value) ? [...value] : (value as number | string));
+    return this;
+  }
+  getHeader(name: string): number | string | string[] | undefined {
+    return this.headers.get(name.toLowerCase());
+  }
+  getHeaders(): OutgoingHttpHeaders {
+    return Object.fromEntries(this.headers);
+  }
+  getHeaderNames(): string[] {
+    return [...this.headers.keys()];
+  }
+  hasHeader(name: string): boolean {
+    return this.headers.has(name.toLowerCase());
+  }
+  removeHeader(name: string): void {
+    this.headers.delete(name.toLowerCase());
+  }
+
+  writeHead(status: number, message?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders): this {
+    if (this.headersSent) throw Object.assign(new Error("Cannot write headers after they are sent"), { code: "ERR_HTTP_HEADERS_SENT" });
+    this.statusCode = status;
+    if (typeof message === "string") this.statusMessage = message;
+    else headers = message;
+    for (const [k, v] of Object.entries(headers ?? {})) if (v !== undefined) this.setHeader(k, v as string);
+    this.headersSent = true;
+    return this;
+  }
+  flushHeaders(): void {
+    this.headersSent = true;
+  }
+
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | (() => void), cb?: () => void): boolean {
+    if (typeof encoding === "function") cb = encoding;
+    if (this.writableEnded || this.destroyed) return false;
+    this.headersSent = true;
+    this.push(chunk, typeof encoding === "string" ? encoding : undefined);
+    // Whatever the handler writes in this turn of the event loop goes in one body; if it is still
+    // writing after that, the caller gets the response now and the rest as it comes.
+    if (!this.streamSoon && !this.settled) {
+      this.streamSoon = true;
+      setImmediate(() => this.startStream());
+    }
+    if (cb) process.nextTick(cb);
+    return true;
+  }
+
+  end(chunk?: string | Uint8Array | (() => void), encoding?: BufferEncoding | (() => void), cb?: () => void): this {
+    if (typeof chunk === "function") cb = chunk;
+    else if (typeof encoding === "function") cb = encoding;
+    if (this.writableEnded || this.destroyed) return this;
+    if (chunk !== undefined && typeof chunk !== "function") this.push(chunk, typeof encoding === "string" ? encoding : undefined);
+    this.headersSent = true;
+    this.writableEnded = true;
+    this.writableFinished = true;
+    if (this.stream) this.stream.close();
+    else this.settle(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks));
+    this.chunks = [];
+    process.nextTick(() => {
+      this.emit("finish");
+      this.emit("close");
+      cb?.();
+    });
+    return this;
+  }
+
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    const e = error ?? new Error("the handler closed the response");
+    if (this.stream) this.stream.error(e);
+    else if (!this.settled) {
+      this.settled = true;
+      this.reject(new TypeError("fetch failed", { cause: e }));
+    }
+    process.nextTick(() => this.emit("close"));
+    return this;
+  }
+
+  /** The client aborted: fetch rejects (or its body errors) with the signal's reason, and the handler sees the connection close. */
+  abortedByClient(reason: unknown): void {
+    if (this.writableFinished || this.destroyed) return;
+    this.destroyed = true;
+    if (this.stream) this.stream.error(reason);
+    else if (!this.settled) {
+      this.settled = true;
+      this.reject(reason);
+    }
+    process.nextTick(() => this.emit("close"));
+  }
+
+  /** The handler threw before answering. */
+  fail(e: unknown): void {
+    if (!this.writableEnded) this.destroy(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  private push(chunk: string | Uint8Array, encoding?: BufferEncoding): void {
+    if (this.destroyed) return;
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, encoding ?? "utf8") : chunk;
+    if (!bytes.byteLength) return;
+    if (this.stream) this.stream.enqueue(bytes);
+    else this.chunks.push(bytes);
+  }
+
+  private startStream(): void {
+    if (this.settled || this.destroyed) return;
+    const pending = this.chunks;
+    this.chunks = [];
+    this.settle(
+      new ReadableStream<Uint8Array>({
+        start: (c) => {
+          this.stream = c;
+          for (const b of pending) c.enqueue(b);
+        },
+        // The caller stopped reading: to the handler that is a client that went away.
+        cancel: (reason) => {
+          this.stream = null;
+          this.abortedByClient(reason);
+        },
+      }),
+    );
+  }
+
+  private settle(body: Uint8Array | ReadableStream<Uint8Array>): void {
+    if (this.settled) return;
+    this.settled = true;
+    const headers = new Headers();
+    for (const [k, v] of this.headers) {
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+      else headers.set(k, String(v));
+    }
+    const status = this.statusCode;
+    try {
+      this.resolve(
+        new Response(NULL_BODY.has(status) ? null : body, {
+          status,
+          ...(this.statusMessage ? { statusText: this.statusMessage } : {}),
+          headers,
+        }),
+      );
+    } catch (e) {
+      this.reject(e);
+    }
+  }
+}
