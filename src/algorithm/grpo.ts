@@ -2,18 +2,22 @@
 // groupSize times on the current policy through the LLM proxy, the adapter
 // turns the traces into (prompt ids, response ids, logprobs, reward), and
 // the native trainer takes clipped policy-gradient steps on group-relative
-// advantages. Checkpoints resume a stopped fit.
+// advantages. Checkpoints resume a stopped fit. A multi-agent system can
+// train one LoRA adapter per agent over one base (selective optimization):
+// the proxy serves each adapter under its own model name, and each adapter
+// steps only on the calls made under that name.
 import { z } from "zod";
 import { parseOrThrow } from "../types/index.js";
 import type { AdapterOptions } from "../adapter/index.js";
 import type { TokenizerLike } from "../llm/index.js";
 import type { ChatTemplate } from "../tokenizer/chat-template.js";
-import type { Policy, TrainStats } from "../native/policy.js";
+import type { Policy, PolicyAdapter, TrainStats } from "../native/policy.js";
 import { progress } from "../display/progress.js";
 import { recordSeed } from "../display/run-info.js";
 import type { Algorithm, AlgorithmContext } from "./algorithm.js";
 import {
   collectSamples,
+  collectSamplesByModel,
   evaluate,
   latestCheckpoint,
   mean,
@@ -35,8 +39,28 @@ const GrpoOptionsSchema = z
       (t) => !!t && typeof (t as TokenizerLike).encode === "function" && typeof (t as TokenizerLike).applyChatTemplate === "function",
       "a tokenizer",
     ),
-    /** Model name the agents ask the proxy for. */
+    /** Model name the agents ask the proxy for (published as the `llm` resource); serves `policy` itself. */
     model: z.string().min(1).default("arclight-policy"),
+    /**
+     * Multi-agent: more model names the proxy serves at the same endpoint, each a LoRA adapter of `policy`
+     * (`{ planner: policy.adapter("planner"), solver: policy.adapter("solver") }`). An agent asks for its
+     * own name (`model: "planner"` on `ctx.llm.endpoint`), so its calls are generated and recorded under it.
+     */
+    policies: z
+      .record(
+        z.string().min(1),
+        z.custom<PolicyAdapter>(
+          (a) => !!a && typeof (a as PolicyAdapter).trainStep === "function" && typeof (a as PolicyAdapter).name === "string",
+          "a LoRA adapter of policy (policy.adapter(name))",
+        ),
+      )
+      .optional(),
+    /**
+     * Selective optimization: the served model names that train, each adapter from the calls made under its
+     * own name only (its own advantages, optimizer state and step count); the others serve frozen. Default:
+     * every name in `policies` when given, else `model`. `adapter.agentMatch` narrows the calls further.
+     */
+    train: z.array(z.string().min(1)).min(1).optional(),
     /** How the proxy renders conversations (tools included) for the policy; default the tokenizer's own template. */
     chatTemplate: z
       .custom<ChatTemplate>((t) => t === undefined || (!!t && typeof (t as ChatTemplate).render === "function"), "a ChatTemplate")
@@ -87,8 +111,30 @@ const GrpoOptionsSchema = z
     progress: z.boolean().default(true),
     onStep: z.custom<(m: GrpoStepMetrics) => void>((f) => f === undefined || typeof f === "function").optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    const served = [o.model, ...Object.keys(o.policies ?? {})];
+    if (o.policies && Object.hasOwn(o.policies, o.model))
+      ctx.addIssue({ code: "custom", path: ["policies"], message: `${o.model} is already \`model\`; name each served model once` });
+    for (const [name, a] of Object.entries(o.policies ?? {}))
+      if (a.policy !== o.policy)
+        ctx.addIssue({ code: "custom", path: ["policies", name], message: "must be an adapter of `policy` (policy.adapter(name))" });
+    for (const name of o.train ?? [])
+      if (!served.includes(name))
+        ctx.addIssue({ code: "custom", path: ["train"], message: `${name} is not served; served models: ${served.join(", ")}` });
+  });
 export type GrpoOptions = z.input<typeof GrpoOptionsSchema>;
+
+/** One trained model's part of a step (multi-agent runs). */
+export interface GrpoModelStepMetrics {
+  /** Samples from the calls made under this model name (0: no calls, so no optimizer step). */
+  samples: number;
+  loss: number;
+  kl: number;
+  clipFrac: number;
+  entropy: number;
+  gradNorm: number;
+}
 
 export interface GrpoStepMetrics {
   step: number;
@@ -110,6 +156,11 @@ export interface GrpoStepMetrics {
   trainSeconds: number;
   stepSeconds: number;
   valReward?: number | null;
+  /**
+   * Multi-agent runs (`policies`): each trained model's samples and step stats; the fields above then hold
+   * the total samples and the sample-weighted means.
+   */
+  models?: Record<string, GrpoModelStepMetrics>;
 }
 
 export interface GrpoResult {
@@ -118,6 +169,7 @@ export interface GrpoResult {
   after: number | null;
   history: GrpoStepMetrics[];
   steps: number;
+  /** The trained policy; its named adapters (`policy.adapter(name)`) hold each agent's weights. */
   policy: Policy;
   metricsRolloutId: string;
 }
@@ -151,13 +203,30 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
       ctx.log(`grpo: resuming from ${resumed.path} (step ${resumed.step})`);
     }
     const policy = this.policyNow;
+    // A resumed policy is a new object: its adapters are found again by name.
+    const policies = o.policies
+      ? Object.fromEntries(Object.entries(o.policies).map(([model, a]) => [model, policy.adapter(a.name)]))
+      : undefined;
+    const trainModels = [...new Set(o.train ?? (policies ? Object.keys(policies) : [o.model]))];
+    const trained = new Map<string, Policy | PolicyAdapter>(trainModels.map((m) => [m, m === o.model ? policy : policies![m]]));
+    // Without `policies` only `model` is served: the single-policy path, exactly as before.
+    const multi = policies !== undefined;
     const reference = o.klBeta > 0 ? policy.clone() : undefined;
+    const referenceOf = (m: string) => (m === o.model || !reference ? reference : reference.adapter(policies![m].name));
     const stepsPerEpoch = Math.max(1, Math.ceil(ctx.train.length / o.batchSize));
     const totalSteps = o.steps ?? stepsPerEpoch * o.epochs;
     const order = (epoch: number) => shuffled(ctx.train, o.seed + epoch);
-    const config = { ...o, policy: undefined, tokenizer: undefined, chatTemplate: undefined, onStep: undefined };
+    const config = {
+      ...o,
+      policy: undefined,
+      tokenizer: undefined,
+      chatTemplate: undefined,
+      onStep: undefined,
+      policies: policies ? Object.fromEntries(Object.entries(policies).map(([m, a]) => [m, a.name])) : undefined,
+      train: trainModels,
+    };
     try {
-      return await withServedPolicy(ctx, { ...o, policy }, "grpo", config, async (served, metrics) => {
+      return await withServedPolicy(ctx, { ...o, policy, policies }, "grpo", config, async (served, metrics) => {
         const bar = o.progress ? progress({ total: totalSteps, label: "GRPO steps" }) : null;
         const before = await evaluate(ctx, served.evalResourcesId, firstStep);
         await metrics.write("val", firstStep, { valReward: before });
@@ -178,20 +247,33 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
             step * o.batchSize,
           );
           const tRolled = performance.now();
-          const { samples, rewards, fallbacks } = await collectSamples(ctx.store, rollouts, o.adapter, {
+          const sampleOpts = {
             shape: o.shape,
             advantages: { baseline: o.baseline, normalizeStd: o.normalizeStd, estimator: o.advantage },
-          });
+          };
+          const { byModel, rewards, fallbacks } = multi
+            ? await collectSamplesByModel(ctx.store, rollouts, o.adapter, trainModels, sampleOpts)
+            : await collectSamples(ctx.store, rollouts, o.adapter, sampleOpts).then((c) => ({
+                ...c,
+                byModel: new Map([[o.model, c.samples]]),
+              }));
           if (fallbacks.length)
             ctx.log(`grpo: step ${step + 1}: ${fallbacks.length} rollout(s) trained per call, not as episodes: ${fallbacks[0].reason}`);
           const t1 = performance.now();
-          const stats = samples.length ? await this.update(policy, samples, reference, totalSteps, step) : null;
+          // Each trained model steps on its own samples only; one without calls this step does not step.
+          const perModel = new Map<string, { samples: number; stats: TrainStats | null }>();
+          for (const [model, samples] of byModel) {
+            const stats = samples.length ? await this.update(trained.get(model)!, samples, referenceOf(model), totalSteps, step) : null;
+            perModel.set(model, { samples: samples.length, stats });
+          }
           const t2 = performance.now();
+          const nSamples = [...perModel.values()].reduce((n, x) => n + x.samples, 0);
+          const stats: StepStats | null = multi ? weightedStats(perModel, nSamples) : perModel.get(o.model)!.stats;
           const m: GrpoStepMetrics = {
             step: step + 1,
             rewardMean: mean(rewards),
             rewardStd: std(rewards),
-            samples: samples.length,
+            samples: nSamples,
             episodeFallbacks: fallbacks.length,
             loss: stats?.loss ?? 0,
             kl: stats?.kl ?? 0,
@@ -204,12 +286,26 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
             trainSeconds: (t2 - t1) / 1000,
             stepSeconds: 0,
           };
+          if (multi)
+            m.models = Object.fromEntries(
+              [...perModel].map(([model, x]) => [
+                model,
+                {
+                  samples: x.samples,
+                  loss: x.stats?.loss ?? 0,
+                  kl: x.stats?.kl ?? 0,
+                  clipFrac: x.stats?.clipFrac ?? 0,
+                  entropy: x.stats?.entropy ?? 0,
+                  gradNorm: x.stats?.gradNorm ?? 0,
+                },
+              ]),
+            );
           if (o.evalEvery > 0 && (step + 1) % o.evalEvery === 0 && step + 1 < totalSteps) {
             m.valReward = after = await evaluate(ctx, served.evalResourcesId, step + 1);
           }
           m.stepSeconds = (performance.now() - t0) / 1000;
           history.push(m);
-          await metrics.write("train", step + 1, { ...m });
+          await metrics.write("train", step + 1, { ...m, models: undefined, ...flatModels(m.models) });
           if (o.checkpointDir && ((step + 1) % o.checkpointEvery === 0 || step + 1 === totalSteps)) {
             const ck = await saveCheckpoint(o.checkpointDir, step + 1, (p) => policy.save(p), history);
             await ctx.store.updateResources(served.trainResourcesId, {
@@ -232,9 +328,9 @@ export class GrpoAlgorithm implements Algorithm<GrpoResult> {
   }
 
   private async update(
-    policy: Policy,
+    policy: Policy | PolicyAdapter,
     samples: Sample[],
-    reference: Policy | undefined,
+    reference: Policy | PolicyAdapter | undefined,
     totalSteps: number,
     step: number,
   ): Promise<TrainStats> {
@@ -281,6 +377,32 @@ export function lrAt(lr: number, warmupSteps: number, totalSteps: number, step: 
   if (decay <= 0) return 0;
   const t = Math.min(1, (step - warmupSteps) / decay);
   return 0.5 * lr * (1 + Math.cos(Math.PI * t));
+}
+
+type StepStats = Pick<TrainStats, "loss" | "kl" | "clipFrac" | "entropy" | "gradNorm" | "tokensPerSecond">;
+
+/** What a multi-agent step reports at the top: sample-weighted means of the trained models' stats, and their joint token rate. */
+function weightedStats(perModel: Map<string, { samples: number; stats: TrainStats | null }>, total: number): StepStats | null {
+  const ran = [...perModel.values()].filter((x): x is { samples: number; stats: TrainStats } => x.stats !== null);
+  if (!total || !ran.length) return null;
+  const w = (k: "loss" | "kl" | "clipFrac" | "entropy" | "gradNorm") => ran.reduce((acc, x) => acc + x.stats[k] * x.samples, 0) / total;
+  const seconds = ran.reduce((acc, x) => acc + x.stats.seconds, 0);
+  const tokens = ran.reduce((acc, x) => acc + x.stats.totalTokens, 0);
+  return {
+    loss: w("loss"),
+    kl: w("kl"),
+    clipFrac: w("clipFrac"),
+    entropy: w("entropy"),
+    gradNorm: w("gradNorm"),
+    tokensPerSecond: seconds > 0 ? tokens / seconds : 0,
+  };
+}
+
+/** Per-model metrics as flat numeric columns (`model.<name>.<metric>`), the only shape a metrics row holds. */
+function flatModels(models: GrpoStepMetrics["models"]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, v] of Object.entries(models ?? {})) for (const [k, x] of Object.entries(v)) out[`model.${name}.${k}`] = x;
+  return out;
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -2,7 +2,7 @@
 export * from "./algorithm.js";
 export * from "./baseline.js";
 export { MetricsLog, METRICS_SPAN, METRIC_PREFIX } from "./metrics.js";
-export { GrpoAlgorithm, type GrpoOptions, type GrpoStepMetrics, type GrpoResult } from "./grpo.js";
+export { GrpoAlgorithm, type GrpoOptions, type GrpoStepMetrics, type GrpoModelStepMetrics, type GrpoResult } from "./grpo.js";
 export { SftAlgorithm, type SftOptions, type SftResult } from "./sft.js";
 export { grpo } from "./grpo.js";
 export { sft } from "./sft.js";

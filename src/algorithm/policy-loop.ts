@@ -60,19 +60,31 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Starts the proxy over `policy` and publishes two resource sets: sampling for training, greedy-ish for eval. */
+/**
+ * Starts the proxy over `policy` (as `model`, plus `policies` by name) and publishes two resource sets:
+ * sampling for training, greedy-ish for eval. Their `llm` names `model`; agents reach the others at the
+ * same endpoint by asking for their names.
+ */
 export async function servePolicy(
   store: LightningStore,
   policy: GeneratorLike,
   tokenizer: TokenizerLike,
   model: string,
-  sampling: { temperature: number; maxTokens: number; evalTemperature: number; seed: number; chatTemplate?: ChatTemplate },
+  sampling: {
+    temperature: number;
+    maxTokens: number;
+    evalTemperature: number;
+    seed: number;
+    chatTemplate?: ChatTemplate;
+    policies?: Record<string, GeneratorLike>;
+  },
 ): Promise<Served> {
   const backend = new PolicyBackend({
     policy,
     tokenizer,
     model,
     seed: sampling.seed,
+    ...(sampling.policies ? { policies: sampling.policies } : {}),
     ...(sampling.chatTemplate ? { chatTemplate: sampling.chatTemplate } : {}),
   });
   const proxy = await new LlmProxy({ backend, store, defaultMaxTokens: sampling.maxTokens }).start();
@@ -99,6 +111,7 @@ export async function withServedPolicy<R>(
     evalTemperature: number;
     seed: number;
     chatTemplate?: ChatTemplate;
+    policies?: Record<string, GeneratorLike>;
   },
   algorithm: string,
   config: Record<string, unknown>,
@@ -160,8 +173,55 @@ export async function collectSamples(
   adapter: AdapterOptions,
   opts: SampleOptions = {},
 ): Promise<CollectedSamples> {
+  const { rewards, episodes } = await readEpisodes(store, rollouts, adapter);
+  return { rewards, ...shapeSamples(episodes, opts) };
+}
+
+/**
+ * collectSamples for several served models at once (one adapter per agent): each model's samples come
+ * only from the calls recorded under its name, and their advantages are formed among those calls alone
+ * (its group's episodes restricted to that agent). Credit is assigned over each rollout's calls first,
+ * so a reward that follows a call goes to that call whichever agent made it.
+ */
+export async function collectSamplesByModel(
+  store: LightningStore,
+  rollouts: readonly Rollout[],
+  adapter: AdapterOptions,
+  models: readonly string[],
+  opts: SampleOptions = {},
+): Promise<{ byModel: Map<string, Sample[]>; rewards: number[]; fallbacks: CollectedSamples["fallbacks"] }> {
+  const { rewards, episodes } = await readEpisodes(store, rollouts, adapter);
+  const byModel = new Map<string, Sample[]>();
+  const fallbacks: CollectedSamples["fallbacks"] = [];
+  for (const model of models) {
+    const own = episodes
+      .map((e) => {
+        const keep = e.calls.flatMap((t, k) => (t.model === model ? [k] : []));
+        return { ...e, calls: keep.map((k) => e.calls[k]), credit: keep.map((k) => e.credit[k]) };
+      })
+      .filter((e) => e.calls.length > 0);
+    const shaped = shapeSamples(own, opts);
+    byModel.set(model, shaped.samples);
+    fallbacks.push(...shaped.fallbacks);
+  }
+  return { byModel, rewards, fallbacks };
+}
+
+interface Episode {
+  rolloutId: string;
+  group: number;
+  calls: Triplet[];
+  credit: number[];
+}
+
+/** Final reward of each rollout, and the trainable calls (with token ids) of the succeeded ones. */
+async function readEpisodes(
+  store: LightningStore,
+  rollouts: readonly Rollout[],
+  adapter: AdapterOptions,
+): Promise<{ rewards: number[]; episodes: Episode[] }> {
   const rewards: number[] = [];
-  const episodes: { rolloutId: string; group: number; calls: Triplet[]; credit: number[] }[] = [];
+  const episodes: Episode[] = [];
   for (const r of rollouts) {
     const spans = await store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" });
     const reward = r.status === "succeeded" ? (finalReward(spans) ?? 0) : 0;
@@ -180,6 +240,10 @@ export async function collectSamples(
       credit: calls.map((t) => t.reward ?? 0),
     });
   }
+  return { rewards, episodes };
+}
+
+function shapeSamples(episodes: readonly Episode[], opts: SampleOptions): Omit<CollectedSamples, "rewards"> {
   const adv = opts.advantages ? turnAdvantages(episodes, opts.advantages.baseline ?? "episode", opts.advantages) : null;
   const samples: Sample[] = [];
   const fallbacks: CollectedSamples["fallbacks"] = [];
@@ -215,7 +279,7 @@ export async function collectSamples(
       }),
     );
   });
-  return { samples, rewards, fallbacks };
+  return { samples, fallbacks };
 }
 
 /** Mean final reward over the val set, one rollout per task, on the eval resources. */
