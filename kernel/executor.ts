@@ -185,7 +185,7 @@ export class Executor {
     this.interruptPromise.catch(() => {});
   }
 
-  /** Stops the running cell: the sync part through vm's breakOnSigint, async parts at their next await. */
+  /** Stops the running cell at its next check (guardAwaits); a cell waiting on a promise stops at once. */
   interrupt(): void {
     if (!this.running) return;
     this.interrupted = true;
@@ -241,30 +241,63 @@ export class Executor {
   }
 
   /**
-   * Wraps every `await x` as `__ck(await x)` and starts every loop body with `__ck()`, so a cell stops at
-   * its next await or loop turn after an interrupt, however long it has been busy.
+   * Wraps every `await x` as `__ck(await x)` and starts every loop body and function body with `__ck()`,
+   * so a cell stops at its next await, loop turn or call after an interrupt, however long it has been
+   * busy (recursion included). These checks are the kernel's one interrupt mechanism: they read a flag
+   * the socket worker sets, so no per-cell watchdog is needed. Code outside the cells (a library's own
+   * loop) is not stopped until it returns to the cell.
    */
   private guardAwaits(js: string): string {
+    // No loop, await or body anywhere: nothing to guard, so no parse.
+    if (!/[{]|=>|\b(?:await|for|while|do)\b/.test(js)) return js;
     const sf = tsx.createSourceFile("cell.js", js, tsx.ScriptTarget.Latest, true, tsx.ScriptKind.JS);
-    const edits: Array<[number, string]> = [];
+    // Opening texts of nested nodes can share a position (`for (;;) await x`): outer ones go first, and
+    // closing texts that share one go inner first.
+    const edits: Array<{ pos: number; text: string; depth: number; open: boolean }> = [];
     const K = tsx.SyntaxKind;
     const loops = new Set([K.ForStatement, K.ForOfStatement, K.ForInStatement, K.WhileStatement, K.DoStatement]);
-    type Node = { kind: number; getStart(): number; end: number; statement?: Node; statements?: unknown };
-    const visit = (node: Node): void => {
-      if (node.kind === K.AwaitExpression) {
-        edits.push([node.getStart(), "__ck("], [node.end, ")"]);
-      } else if (loops.has(node.kind) && node.statement) {
-        const body = node.statement;
-        if (body.kind === K.Block) edits.push([body.getStart() + 1, " __ck();"]);
-        else edits.push([body.getStart(), "{ __ck(); "], [body.end, " }"]);
-      }
-      tsx.forEachChild(node, visit);
+    const functions = new Set([
+      K.FunctionDeclaration,
+      K.FunctionExpression,
+      K.ArrowFunction,
+      K.MethodDeclaration,
+      K.Constructor,
+      K.GetAccessor,
+      K.SetAccessor,
+    ]);
+    type Node = { kind: number; getStart(): number; end: number; statement?: Node; body?: Node; statements?: Node[]; expression?: Node };
+    const wrap = (node: Node, before: string, after: string, depth: number) => {
+      edits.push({ pos: node.getStart(), text: before, depth, open: true }, { pos: node.end, text: after, depth, open: false });
     };
-    tsx.forEachChild(sf, visit);
-    edits.sort((a, b) => b[0] - a[0]);
-    let out = js;
-    for (const [pos, text] of edits) out = out.slice(0, pos) + text + out.slice(pos);
-    return out;
+    const visit = (node: Node, depth: number): void => {
+      if (node.kind === K.AwaitExpression) wrap(node, "__ck(", ")", depth);
+      else if (loops.has(node.kind) && node.statement) {
+        const body = node.statement;
+        if (body.kind === K.Block) edits.push({ pos: body.getStart() + 1, text: " __ck();", depth, open: true });
+        else wrap(body, "{ __ck(); ", " }", depth);
+      } else if (functions.has(node.kind) && node.body) {
+        const body = node.body;
+        if (body.kind !== K.Block) wrap(body, "(__ck(), ", ")", depth);
+        else {
+          // After a "use strict" prologue, which must stay first to count.
+          const stmts = body.statements ?? [];
+          let k = 0;
+          while (k < stmts.length && stmts[k]!.kind === K.ExpressionStatement && stmts[k]!.expression?.kind === K.StringLiteral) k++;
+          edits.push({ pos: k > 0 ? stmts[k - 1]!.end : body.getStart() + 1, text: " __ck();", depth, open: true });
+        }
+      }
+      tsx.forEachChild(node, (child: Node) => visit(child, depth + 1));
+    };
+    tsx.forEachChild(sf, (child: Node) => visit(child, 0));
+    if (edits.length === 0) return js;
+    edits.sort((a, b) => a.pos - b.pos || Number(a.open) - Number(b.open) || (a.open ? a.depth - b.depth : b.depth - a.depth));
+    let out = "";
+    let at = 0;
+    for (const e of edits) {
+      out += js.slice(at, e.pos) + e.text;
+      at = e.pos;
+    }
+    return out + js.slice(at);
   }
 
   async execute(code: string, label: string, seq = -1): Promise<CellOutcome> {
@@ -313,7 +346,7 @@ export class Executor {
       await this.preloadImports(js);
       if (Atomics.load(this.interruptFlag, 0) === this.seq) throw new InterruptedError();
       typeCheck = this.typeCheck(code, label);
-      const promise = vm.runInThisContext(wrapped, { filename, breakOnSigint: true }) as Promise<unknown>;
+      const promise = vm.runInThisContext(wrapped, { filename }) as Promise<unknown>;
       await Promise.race([
         promise,
         // After an interrupt, give the cell a moment to reach its next await and stop by itself.
@@ -359,8 +392,7 @@ export class Executor {
 
   private errorOutcome(e: unknown): CellOutcome {
     if (e instanceof Error) {
-      const interrupted = e instanceof InterruptedError || (e as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
-      if (interrupted)
+      if (e instanceof InterruptedError)
         return {
           status: "error",
           ename: "KeyboardInterrupt",

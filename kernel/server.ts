@@ -87,7 +87,10 @@ export class KernelServer {
     this.captureOutput();
     setKernelHook({
       display: (req) => this.sendDisplay(req),
-      clearOutput: (wait) => this.publish("clear_output", { wait }),
+      clearOutput: (wait) => {
+        this.publish("clear_output", { wait });
+        this.flush();
+      },
     });
     process.on("uncaughtException", (e) =>
       process.stderr.write(`Uncaught exception: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`),
@@ -138,8 +141,19 @@ export class KernelServer {
 
   private runningSeq: number | undefined;
 
+  /** Messages waiting for the end of this turn (or a flush): a turn's messages cross to the worker as one. */
+  private outbox: FromMain[] = [];
+
   private toWorker(m: FromMain): void {
-    this.worker.postMessage(m);
+    if (this.outbox.push(m) === 1) queueMicrotask(() => this.flush());
+  }
+
+  /** Sends what waits now: before a cell runs (it may not yield for long) and before live output. */
+  private flush(): void {
+    if (this.outbox.length === 0) return;
+    const messages = this.outbox;
+    this.outbox = [];
+    this.worker.postMessage(messages.length === 1 ? messages[0] : { op: "batch", messages });
   }
 
   private onMessage(m: ToMain): void {
@@ -151,12 +165,12 @@ export class KernelServer {
         } else void this.handle(m.msg, m.channel).catch((e: unknown) => logError(`handling ${m.msg.header.msg_type}`, e));
         return;
       case "interrupt":
-        this.toWorker({ op: "interrupt-ack" });
         if (m.seq === this.runningSeq) this.executor!.interrupt();
         return;
       case "shutdown":
         this.executor?.close();
         this.toWorker({ op: "close" });
+        this.flush();
         setTimeout(() => process.exit(0), 50);
         return;
     }
@@ -180,6 +194,7 @@ export class KernelServer {
             ? chunk
             : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
         this.toWorker({ op: "stream", name, text, parent: this.parent?.header });
+        this.flush();
         const done = typeof encoding === "function" ? encoding : cb;
         if (typeof done === "function") (done as () => void)();
         return true;
@@ -191,6 +206,7 @@ export class KernelServer {
     const content: Record<string, unknown> = { data: req.bundle, metadata: req.metadata ?? {} };
     if (req.displayId !== undefined) content.transient = { display_id: req.displayId };
     this.publish(req.update ? "update_display_data" : "display_data", content);
+    this.flush();
   }
 
   private async handle(msg: Message, channel: "shell" | "control"): Promise<void> {
@@ -277,6 +293,8 @@ export class KernelServer {
     if (!silent) this.publish("execute_input", { code, execution_count: count }, msg);
     const entry = storeHistory ? this.history.add(count, code) : undefined;
     if (!silent) for (const text of this.lateTypeReports.splice(0)) this.publish("stream", { name: "stderr", text }, msg);
+    // The client sees the cell start before it runs, however long it keeps this thread busy.
+    this.flush();
     beginCell();
     let ok = true;
     let reply: Record<string, unknown> = {

@@ -41,7 +41,6 @@ let closed = false;
 /** Execute requests handed to the main thread and not yet answered, by msg_id, with their sequence number. */
 const inFlight = new Map<string, number>();
 let seq = 0;
-let interruptAcked = true;
 
 // Prints coalesce for a few ms so a tight loop of prints is not thousands of messages.
 let pending: { parent: Header | undefined; stdout: string; stderr: string } = { parent: undefined, stdout: "", stderr: "" };
@@ -83,15 +82,9 @@ function post(m: ToMain): void {
 function interrupt(): void {
   const first = inFlight.values().next();
   if (first.done) return;
-  // The cell with this number stops at its next loop turn or await, even if it has not started yet.
+  // The cell with this number stops at its next loop turn, call or await, even if it has not started yet.
   Atomics.store(flag, 0, first.value);
-  interruptAcked = false;
   post({ op: "interrupt", seq: first.value });
-  // No answer: the main thread is stuck in code without checks. A SIGINT still stops a cell's first
-  // synchronous part (vm's breakOnSigint); anywhere else the main thread takes it at its next turn.
-  setTimeout(() => {
-    if (!interruptAcked && inFlight.size > 0) process.kill(process.pid, "SIGINT");
-  }, 300).unref();
 }
 
 async function handle(msg: Message, channel: "shell" | "control"): Promise<void> {
@@ -166,8 +159,11 @@ function revive(m: Message): Message {
   return m;
 }
 
-port.on("message", (m: FromMain) => {
+function fromMain(m: FromMain): void {
   switch (m.op) {
+    case "batch":
+      for (const one of m.messages) fromMain(one);
+      return;
     case "stream":
       if (pending.parent?.msg_id !== m.parent?.msg_id) flushStreams();
       pending.parent = m.parent;
@@ -185,9 +181,6 @@ port.on("message", (m: FromMain) => {
       void queues[m.channel].send(encode(conn.key, msg));
       return;
     }
-    case "interrupt-ack":
-      interruptAcked = true;
-      return;
     case "close":
       flushStreams();
       closed = true;
@@ -195,7 +188,9 @@ port.on("message", (m: FromMain) => {
       port.close();
       return;
   }
-});
+}
+
+port.on("message", fromMain);
 
 // A kernel whose parent (the Jupyter server, a test) died must not live on as an orphan spinning a CPU.
 const parentPid = process.ppid;

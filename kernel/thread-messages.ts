@@ -22,7 +22,8 @@ export type ToMain =
 export type FromMain =
   | { op: "stream"; name: "stdout" | "stderr"; text: string; parent: Header | undefined }
   | { op: "send"; channel: "iopub" | "shell" | "control"; msg: Message }
-  | { op: "interrupt-ack" }
+  // Messages the main thread made in one turn (a cell's result, idle and reply), in order: one hop.
+  | { op: "batch"; messages: FromMain[] }
   | { op: "close" };
 
 /** Main -> type-check worker (checker-worker.ts); each request gets one CheckerReply with its id. */

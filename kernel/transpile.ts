@@ -53,6 +53,31 @@ const OPTIONS = {
   allowNonTsExtensions: true,
 };
 
+// The emitter asks TypeScript's checker which imports carry values (so `import { T }` of a type leaves no
+// require behind), and to answer it type-checks the whole cell first: most of the cost of a transpile.
+// A cell with no import or export of its own needs no such answers (the only import is ours, of names
+// that are values), so its file is marked for skipping (skipDefaultLibCheck skips a file marked
+// no-default-lib) and the emitter keeps every import instead of asking.
+const UNCHECKED = { ...OPTIONS, skipDefaultLibCheck: true, preserveValueImports: true };
+
+// The global types every checker looks up as it starts (with noLib it reports each one missing, and
+// looking for a library to suggest costs more than the transpile): declared empty, parsed once.
+const LIB = "lib.d.ts";
+const libFile = tsx.createSourceFile(
+  LIB,
+  '/// <reference no-default-lib="true"/>\ninterface Array<T> {} interface Boolean {} interface Function {} interface IArguments {} interface Number {} interface Object {} interface RegExp {} interface String {}',
+  tsx.ScriptTarget.ES2022,
+  false,
+  tsx.ScriptKind.TS,
+);
+
+/** Syntax TypeScript's emitter rewrites at this target: types, JSX, decorators, features newer than ES2022. */
+const REWRITTEN =
+  tsx.TransformFlags.ContainsTypeScript |
+  tsx.TransformFlags.ContainsJsx |
+  tsx.TransformFlags.ContainsESNext |
+  tsx.TransformFlags.ContainsDecorators;
+
 function hasModifier(node: Node, kind: number): boolean {
   return (node.modifiers ?? []).some((m: Node) => m.kind === kind);
 }
@@ -133,22 +158,42 @@ export function transpileCell(code: string, previous: Iterable<string>): Transpi
   }
   const last = sf.statements[sf.statements.length - 1];
   const hasLastExpression = last?.kind === K.ExpressionStatement;
-  let body = code;
-  if (hasLastExpression) {
-    const start = last.expression.getStart(sf);
-    body = `${code.slice(0, start)}export const ${LAST_EXPRESSION} = (${code.slice(start, last.expression.end)});${code.slice(last.end)}`;
+  const ownModuleSyntax =
+    sf.externalModuleIndicator !== undefined || sf.statements.some((st: Node) => st.kind === K.ImportEqualsDeclaration);
+  // Plain JavaScript that declares and imports nothing runs as written: nothing for the emitter to do
+  // but store the last expression, so no program is built (a quick cell's main cost).
+  if (declared.length === 0 && imports.length === 0 && !ownModuleSyntax && (sf.transformFlags & REWRITTEN) === 0) {
+    return {
+      ok: true,
+      cell: { js: withLastExpression(sf, code, hasLastExpression, `exports.${LAST_EXPRESSION} =`), hasLastExpression, declared },
+    };
   }
+  const body = withLastExpression(sf, code, hasLastExpression, `export const ${LAST_EXPRESSION} =`);
   // On the first line, so the cell's lines keep their numbers.
   const prefix = imports.length > 0 ? `import { ${imports.join(", ")} } from "${CELLS_MODULE}"; ` : "";
   const suffix = declared.length > 0 ? `\nexport { ${[...own].join(", ")} };` : "";
-  return { ok: true, cell: { js: emit(prefix + body + suffix), hasLastExpression, declared } };
+  const checked = ownModuleSyntax || (sf.transformFlags & tsx.TransformFlags.ContainsDecorators) !== 0;
+  return { ok: true, cell: { js: emit(prefix + body + suffix, checked), hasLastExpression, declared } };
 }
 
-function emit(source: string): string {
+/** The cell with its last expression stored: `store` is what goes before it (`exports.x =` or `export const x =`). */
+function withLastExpression(sf: Node, code: string, hasLastExpression: boolean, store: string): string {
+  if (!hasLastExpression) return code;
+  const last = sf.statements[sf.statements.length - 1];
+  const start = last.expression.getStart(sf);
+  return `${code.slice(0, start)}${store} (${code.slice(start, last.expression.end)});${code.slice(last.end)}`;
+}
+
+/**
+ * `checked`: the cell has imports or exports of its own (which the emitter elides by what the checker
+ * finds) or decorators (whose emit reads flags the check sets); every other cell skips the check.
+ */
+function emit(source: string, checked: boolean): string {
   const sf = tsx.createSourceFile(FILE, source, tsx.ScriptTarget.ES2022, false, tsx.ScriptKind.TS);
+  if (!checked) sf.hasNoDefaultLib = true;
   let js = "";
   const host = {
-    getSourceFile: (name: string) => (name === FILE ? sf : undefined),
+    getSourceFile: (name: string) => (name === FILE ? sf : name === LIB ? libFile : undefined),
     writeFile: (name: string, text: string) => {
       if (name.endsWith(".js")) js = text;
     },
@@ -162,7 +207,7 @@ function emit(source: string): string {
     directoryExists: () => true,
     getDirectories: () => [],
   };
-  tsx.createProgram([FILE], OPTIONS, host).emit();
+  tsx.createProgram([LIB, FILE], checked ? OPTIONS : UNCHECKED, host).emit(sf);
   // Only the module marker: a cell with nothing to run.
   return /^Object\.defineProperty\(exports, "__esModule", \{ value: true \}\);\s*$/.test(js) ? "" : js;
 }

@@ -102,6 +102,41 @@ test("a synchronous loop that started after an await is interrupted mid-loop", {
   assert.equal(r.reply.ename, "KeyboardInterrupt");
 });
 
+test("recursion with no loop stops on an interrupt, before and after an await", { timeout: 90_000 }, async () => {
+  for (const code of [
+    "function grow(n: number): number { return n < 0 ? 0 : grow(n - 1) + grow(n - 2); }\ngrow(200)",
+    "await new Promise((r) => setTimeout(r, 10));\nconst grow2 = (n: number): number => (n < 0 ? 0 : grow2(n - 1) + grow2(n - 2));\ngrow2(200)",
+  ]) {
+    const run = k.execute(code, { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    await k.request("interrupt_request", {}, "control");
+    const r = await run;
+    assert.equal(r.reply.ename, "KeyboardInterrupt", code);
+  }
+  assert.equal(await k.value("1 + 1"), "2");
+});
+
+test("a loop whose body is a bare await runs and is interrupted", { timeout: 60_000 }, async () => {
+  await k.execute("let beats = 0;");
+  const run = k.execute("for (;;) await new Promise((r) => setTimeout(r, 5, beats++));", { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  await k.request("interrupt_request", {}, "control");
+  const r = await run;
+  assert.equal(r.reply.ename, "KeyboardInterrupt", JSON.stringify(r.reply));
+  assert.ok(Number(await k.value("beats")) > 0);
+});
+
+test("cells with imports, with declarations and with neither each run and share their names", { timeout: 60_000 }, async () => {
+  const r = await k.execute(
+    'import { basename } from "node:path";\nimport type { Feature } from "geojson";\nconst none: Feature | undefined = undefined;\nconst base = 40;\nbasename(none ?? "/a/b.txt")',
+  );
+  assert.equal(r.reply.status, "ok", JSON.stringify(r.reply));
+  assert.equal(await k.value("basename('/c/d.ts') + (base + 2)"), "'d.ts42'");
+  assert.equal(await k.value("let counted: number = 0;\nfor (const v of [1, 2]) counted += v;\ncounted"), "3");
+  assert.equal(await k.value("1 + 1"), "2");
+  assert.equal(await k.value("[1, 2, 3].map((x) => x * 2).join()"), "'2,4,6'");
+});
+
 test("an interrupted cell keeps what it declared and what it computed", { timeout: 60_000 }, async () => {
   let looping!: () => void;
   const started = new Promise<void>((r) => (looping = r));
