@@ -43,10 +43,6 @@ class Buf {
   size_t bytes_ = 0;
 };
 
-struct LayerOff {
-  size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, mlpw, mlpb;
-};
-
 // Saved activations of one layer (Model::LayerActs), rows i = b * tq + t.
 struct LayerActs {
   Buf xin, ln1, m1, r1, qkv, atty, lse, x2, ln2, m2, r2, fch, fcg;
@@ -65,8 +61,9 @@ struct CudaModel::Impl {
   size_t chunkRows = 0;  // 0: default
 
   Buf w, g, m, v, wbf;  // fp32 master weights, gradients, moments; bf16 shadow (BF16 mode)
-  size_t wte = kAbsent, wpe = kAbsent, lnfw = kAbsent, lnfb = kAbsent, lm = kAbsent;
-  std::vector<LayerOff> L;
+  using LayerOff = Model<float>::LayerOff;
+  size_t wte = kAbsent, wpe = kAbsent, lnfw = kAbsent, lnfb = kAbsent;
+  std::vector<LayerOff> L;  // the host model's layout: offsets into w, g, m and v alike
 
   // work buffers
   std::unique_ptr<LayerActs[]> acts;  // one per layer (Buf is not movable)
@@ -85,32 +82,12 @@ struct CudaModel::Impl {
                                   std::to_string(cfg.headDim()));
     total = hostModel.numParams();
     step = h.step;
-    auto off = [&](const std::string& name) {
-      const ParamInfo* p = hostModel.find(name);
-      return p ? p->offset : kAbsent;
-    };
-    namespace n = arclight::names;
-    wte = off(n::kWte);
-    wpe = off(n::kWpe);
-    lnfw = off(n::kLnfWeight);
-    lnfb = off(n::kLnfBias);
-    lm = off(n::kLmHead);
-    for (int i = 0; i < cfg.layers; i++) {
-      LayerOff o;
-      o.ln1w = off(n::layer(i, n::kLn1Weight));
-      o.ln1b = off(n::layer(i, n::kLn1Bias));
-      o.qkvw = off(n::layer(i, n::kQkvWeight));
-      o.qkvb = off(n::layer(i, n::kQkvBias));
-      o.projw = off(n::layer(i, n::kAttnProjWeight));
-      o.projb = off(n::layer(i, n::kAttnProjBias));
-      o.ln2w = off(n::layer(i, n::kLn2Weight));
-      o.ln2b = off(n::layer(i, n::kLn2Bias));
-      o.fcw = off(n::layer(i, cfg.qwen() ? n::kGateUpWeight : n::kFcWeight));
-      o.fcb = off(n::layer(i, n::kFcBias));
-      o.mlpw = off(n::layer(i, n::kMlpProjWeight));
-      o.mlpb = off(n::layer(i, n::kMlpProjBias));
-      L.push_back(o);
-    }
+    const Model<float>::Offsets& off = hostModel.offsets();
+    wte = off.wte;
+    wpe = off.wpe;
+    lnfw = off.lnfw;
+    lnfb = off.lnfb;
+    L = off.L;
     acts = std::make_unique<LayerActs[]>(cfg.layers);
     const size_t bytes = total * sizeof(float);
     copy_to_device(w.ensure(bytes), h.w.data(), bytes);
@@ -138,7 +115,7 @@ struct CudaModel::Impl {
     return mode == MathMode::BF16 ? (const void*)(wbf.h() + o) : (const void*)(w.f() + o);
   }
   DType Wt() const { return mode == MathMode::BF16 ? DType::BF16 : DType::F32; }
-  size_t head() const { return cfg.tieEmbeddings ? wte : lm; }
+  size_t head() const { return hostModel.head(); }
 
   void norm_fwd(float* out, float* mean, float* rstd, const float* inp, size_t wo, size_t bo, int N) {
     if (cfg.qwen())

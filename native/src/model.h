@@ -551,11 +551,21 @@ class Model {
   // Checked between layers, sequences and tokens so long calls can stop.
   std::atomic<bool>* cancelFlag = nullptr;
 
- private:
+  // Where each parameter starts in w (kAbsent where this family has none): the one layout, which the
+  // CUDA backend reuses for its device copy of w.
   struct LayerOff {
     size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fcw, fcb, mlpw, mlpb;
     std::array<size_t, kLoraTargets> loraA, loraB;
   };
+  struct Offsets {
+    size_t wte, wpe, lnfw, lnfb, lm;
+    std::vector<LayerOff> L;
+  };
+  const Offsets& offsets() const { return off_; }
+  // The output head's weight: wte when tied.
+  size_t head() const { return cfg.tieEmbeddings ? off_.wte : off_.lm; }
+
+ private:
   // Where adapter t of a layer acts: the fused base weight it adds to (rows row0 .. row0+out of a
   // [.., in] matrix), i.e. columns row0 .. row0+out of that matmul's output, whose rows are ld wide.
   struct LoraSite {
@@ -644,10 +654,7 @@ class Model {
   }
 
   Rng loraRng_{0x10AAD0u};  // LoRA dropout masks
-  struct Offsets {
-    size_t wte, wpe, lnfw, lnfb, lm;
-    std::vector<LayerOff> L;
-  } off_;
+  Offsets off_;
   size_t total_ = 0;
   size_t gBase_ = 0;             // parameters at offsets >= gBase_ are trained; g, m and v cover [gBase_, total_)
   std::vector<double> invFreq_;  // RoPE frequencies (Qwen2, Llama)
@@ -714,7 +721,6 @@ class Model {
     }
   }
 
-  size_t head() const { return cfg.tieEmbeddings ? off_.wte : off_.lm; }
   F* W(size_t o) { return o == kAbsent ? nullptr : w.data() + o; }
   F* G(size_t o) { return o == kAbsent || o < gBase_ ? nullptr : g.data() + (o - gBase_); }
 

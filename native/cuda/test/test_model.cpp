@@ -300,6 +300,40 @@ static void run_config(const string& name, const ModelConfig& cfg, cu::MathMode 
   } catch (const Cancelled&) { cancelled = true; }
   gpu.setCancelFlag(nullptr);
   check_true(tag + "_cancel", cancelled, cancelled ? "score threw Cancelled" : "score ran to the end");
+
+  // 7. refusals: both backends make the same checks (seq_batch.h, generation.h) and refuse before any
+  // work, so a refused train step leaves the step count and the weights as they were
+  auto refusal = [](auto&& call) -> string {
+    try {
+      call();
+    } catch (const std::exception& e) { return e.what(); }
+    return "";
+  };
+  auto same_refusal = [&](const string& what, const string& c, const string& d) {
+    check_true(tag + "_refuses_" + what, !c.empty() && c == d, "cpu \"" + c + "\", device \"" + d + "\"");
+  };
+  SeqBatch badTok = b;  // an id outside the vocabulary in the sequence without a response
+  badTok.tokens[badTok.tokOff[2] + 1] = cfg.vocab;
+  same_refusal("token_outside_vocab", refusal([&] { cpu.score(badTok, nullptr, &lpC, nullptr); }),
+               refusal([&] { gpu.score(badTok, &lpG, nullptr); }));
+  SeqBatch tooLong = b;
+  tooLong.promptLen[5] += cfg.ctx;
+  tooLong.tokens.insert(tooLong.tokens.end() - tooLong.respLen[5], (size_t)cfg.ctx, 1);
+  tooLong.finalize();
+  const long stepBefore = gpu.step();
+  const vector<float> wBefore = gpu.host().w;
+  same_refusal("sequence_beyond_ctx", refusal([&] { cpu.score(tooLong, nullptr, &lpC, nullptr); }),
+               refusal([&] { gpu.trainStep(tooLong, LossConfig{}, OptimConfig{}); }));
+  check_true(tag + "_refused_step_changes_nothing", gpu.step() == stepBefore && gpu.host().w == wBefore,
+             "step " + std::to_string(gpu.step()) + " (was " + std::to_string(stepBefore) + ")");
+  for (int k = 0; k < 3; k++) {
+    GenRequest bad = r;
+    bad.prompts[1] = k == 0 ? vector<int>{} : k == 1 ? vector<int>{2, cfg.vocab} : vector<int>((size_t)cfg.ctx, 1);
+    same_refusal(k == 0   ? "empty_prompt"
+                 : k == 1 ? "prompt_token_outside_vocab"
+                          : "prompt_filling_ctx",
+                 refusal([&] { cpu.generate(bad); }), refusal([&] { gpu.generate(bad); }));
+  }
 }
 
 static double seconds_since(std::chrono::steady_clock::time_point t0) {
