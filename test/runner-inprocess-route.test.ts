@@ -313,6 +313,34 @@ test("localFetch hands back the response once the handler keeps writing across t
   assert.equal(f("http://127.0.0.1:1/", { method: "POST", body: new ReadableStream() }), undefined, "a streamed body is left to HTTP");
 });
 
+test("a whole in-process answer reads like fetch's: once, as text, JSON, bytes or a stream, cloned first if read twice", async () => {
+  const f = localFetch((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c));
+    req.on("end", () => {
+      res.writeHead(201, "Made", { "content-type": "application/json", "x-len": req.headers["content-length"] });
+      res.end(JSON.stringify({ got: body, method: req.method }));
+    });
+  });
+  const url = "http://127.0.0.1:1/echo";
+  const r = await f(url, { method: "post", body: "héllo" })!;
+  assert.ok(r instanceof Response);
+  assert.deepEqual([r.status, r.statusText, r.ok, r.url, r.headers.get("x-len")], [201, "Made", true, url, "6"]);
+  const copy = r.clone();
+  assert.deepEqual(await r.json(), { got: "héllo", method: "POST" });
+  assert.equal(r.bodyUsed, true);
+  await assert.rejects(r.text(), TypeError);
+  assert.equal(new TextDecoder().decode(await copy.arrayBuffer()), '{"got":"héllo","method":"POST"}');
+  const streamed = await f(url, { method: "POST", body: new Uint8Array([97]) })!;
+  const chunks: Uint8Array[] = [];
+  for await (const c of streamed.body!) chunks.push(c);
+  assert.equal(Buffer.concat(chunks).toString(), '{"got":"a","method":"POST"}');
+  assert.equal(streamed.bodyUsed, true);
+  const blob = await (await f(url, { method: "POST" })!).blob();
+  assert.equal(blob.type, "application/json");
+  assert.equal(await blob.text(), '{"got":"","method":"POST"}');
+});
+
 test("a closed proxy takes its route with it: calls then fail as they would over HTTP", async () => {
   const p = await agl.llm.startLlmProxy({ backend: new agl.llm.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }) });
   const client = new OpenAI({ apiKey: "x", baseURL: p.url, maxRetries: 0 });
