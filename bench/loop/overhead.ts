@@ -6,6 +6,8 @@
 //   sampling     policy.generate of one prompt per call, 4 in flight (the floor);
 //   http         the same calls through `openai` -> proxy -> generate over HTTP, no store or runner;
 //   local        the same through the proxy's in-process route (src/tracer/local-routes.ts);
+//   sdk          the same `openai` calls answered by a fetch that returns a canned answer (the SDK's own
+//                cost with its span, no proxy or sampling);
 //   store+runner rollouts of an agent that only emits its reward (queue, runner, spans);
 //   full-http    the demo agent's rollouts with its LLM calls over HTTP (the baseline);
 //   full         the demo agent's rollouts as the loop runs them (what bench/loop/run.ts times).
@@ -86,8 +88,18 @@ async function routed(on: boolean, f: () => Promise<void>): Promise<void> {
 }
 // The runner instruments the SDK; do it up front so the plain client parts see the same client.
 await instrumentOpenAI();
-const calls = (n: number) => {
-  const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none" });
+const canned = JSON.stringify({
+  id: "chatcmpl-0",
+  object: "chat.completion",
+  created: 0,
+  model: llm.model,
+  choices: [{ index: 0, message: { role: "assistant", content: "7" }, finish_reason: "stop", logprobs: null, token_ids: [7] }],
+  usage: { prompt_tokens: 4, completion_tokens: 1, total_tokens: 5 },
+  prompt_token_ids: [3, 10, 4, 11],
+});
+const cannedFetch = async () => new Response(canned, { status: 200, headers: { "content-type": "application/json" } });
+const calls = (n: number, fetch?: typeof cannedFetch) => {
+  const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none", ...(fetch ? { fetch } : {}) });
   return concurrently(n, (i) =>
     client.chat.completions.create({
       model: llm.model,
@@ -103,6 +115,7 @@ const parts: Record<string, (n: number) => Promise<void>> = {
     concurrently(n, (i) => policy.generate([prompts[i % prompts.length]], { n: 1, temperature: 1, maxTokens: 1, stop: [tok.eosId] })),
   http: (n) => routed(false, () => calls(n)),
   local: (n) => routed(true, () => calls(n)),
+  sdk: (n) => calls(n, cannedFetch),
   "store+runner": (n) => rollouts(store, noop, served.trainResourcesId, n),
   "full-http": (n) => routed(false, () => rollouts(store, additionAgent, served.trainResourcesId, n)),
   full: (n) => routed(true, () => rollouts(store, additionAgent, served.trainResourcesId, n)),
