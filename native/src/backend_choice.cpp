@@ -13,6 +13,15 @@ std::unique_ptr<Backend> make_backend(std::unique_ptr<Model<float>> host, const 
                                       std::string* note) {
   note->clear();
   const bool bf16 = req.precision == "bf16";
+  if (host->baseBf16()) {  // the CUDA backend uploads fp32 weights only
+    if (req.device == "cuda")
+      throw std::invalid_argument("baseWeights \"bf16\" runs on the CPU backend only; use device \"cpu\" or \"auto\"");
+#ifdef ARCLIGHT_WITH_CUDA
+    if (req.device != "cpu" && arclight_cuda_device_count() > 0)
+      *note = "baseWeights \"bf16\" runs on the CPU backend only; using the CPU backend";
+#endif
+    return std::make_unique<CpuBackend>(std::move(host));
+  }
   if (req.device != "cpu") {
 #ifdef ARCLIGHT_WITH_CUDA
     if (arclight_cuda_device_count() > 0) {

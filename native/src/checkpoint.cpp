@@ -73,9 +73,16 @@ void fill(std::vector<float>& dst, const Model<float>& model, const std::map<std
   }
 }
 
+// The weights, through Model::set_param so a bf16-stored base is filled too.
 void fill_weights(Model<float>& model, const std::map<std::string, io::TensorF32>& tensors, const std::string& path,
                   bool baseOnly = false) {
-  fill(model.w, model, tensors, "", path, 0, baseOnly);
+  for (const ParamInfo& p : model.params) {
+    if (baseOnly && Model<float>::is_lora(p)) continue;
+    auto it = tensors.find(p.name);
+    if (it == tensors.end()) throw std::runtime_error(path + ": tensor " + p.name + " missing");
+    if (it->second.shape != p.shape) throw std::runtime_error(path + ": tensor " + p.name + " has the wrong shape");
+    model.set_param(p, it->second.data.data());
+  }
   size_t weights = 0, expected = 0;
   for (auto& kv : tensors) weights += is_optim(kv.first) || is_parked(kv.first) ? 0 : 1;
   for (const ParamInfo& p : model.params) expected += baseOnly && Model<float>::is_lora(p) ? 0 : 1;
@@ -160,7 +167,9 @@ void save_checkpoint(const Model<float>& model, const std::string& path) {
   };
   for (size_t i = 0; i < P; i++) {
     const ParamInfo& p = model.params[i];
-    put(i, p.name, model.w, p, 0);
+    store[i].shape = p.shape;
+    store[i].data = model.param_values(p);
+    list.emplace_back(p.name, &store[i]);
     if (optim && p.offset >= base) {  // moments exist for trained parameters only
       put(P + i, kOptimM + p.name, model.m, p, base);
       put(2 * P + i, kOptimV + p.name, model.v, p, base);
@@ -274,7 +283,8 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path) {
   return model;
 }
 
-std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir, const LoraConfig& lora, uint64_t seed) {
+std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir, const LoraConfig& lora, uint64_t seed,
+                                                 BaseStorage storage) {
   io::HfConfig hc;
   auto tensors = io::load_hf_checkpoint(dir, &hc);
   ModelConfig c;
@@ -294,7 +304,7 @@ std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir, const L
   c.ropeHighFreqFactor = hc.rope_high_freq_factor;
   c.ropeOriginalCtx = (int)hc.rope_original_ctx;
   c.lora = lora;
-  auto model = std::make_unique<Model<float>>(c);
+  auto model = std::make_unique<Model<float>>(c, storage);
   fill_weights(*model, tensors, dir, lora.rank > 0);
   if (lora.rank > 0) model->init_lora(seed);
   return model;
@@ -340,7 +350,7 @@ void save_peft_adapter(const Model<float>& model, const std::string& dir) {
     const ParamInfo* p = model.find(names[i].second);
     if (!p) throw std::logic_error("adapter parameter " + names[i].second + " missing");
     store[i].shape = p->shape;
-    store[i].data.assign(model.w.begin() + p->offset, model.w.begin() + p->offset + p->size);
+    store[i].data = model.param_values(*p);
     list.emplace_back(names[i].first, &store[i]);
   }
   io::write_safetensors(dir + "/adapter_model.safetensors", list, {{"format", "pt"}});
@@ -443,7 +453,7 @@ void load_peft_adapter(Model<float>& model, const std::string& dir) {
         const ParamInfo* p = model.find(arclight_name(l, t, which));
         if (it->second.shape != p->shape)
           throw std::runtime_error(dir + "/adapter_model.safetensors: tensor " + pn + " has the wrong shape");
-        std::copy(it->second.data.begin(), it->second.data.end(), next.begin() + p->offset);
+        std::copy(it->second.data.begin(), it->second.data.end(), next.begin() + (p->offset - model.wFrom()));
         used++;
       }
     }
@@ -466,8 +476,8 @@ io::TensorF32 slice_rows(const Model<float>& m, const std::string& name, int64_t
   const int64_t width = p->shape.size() > 1 ? p->shape[1] : 1;
   io::TensorF32 t;
   t.shape = p->shape.size() > 1 ? std::vector<int64_t>{rows, width} : std::vector<int64_t>{rows};
-  const size_t at = p->offset + (size_t)(row0 * width);
-  t.data.assign(m.w.begin() + at, m.w.begin() + at + (size_t)(rows * width));
+  const std::vector<float> all = m.param_values(*p);
+  t.data.assign(all.begin() + (size_t)(row0 * width), all.begin() + (size_t)((row0 + rows) * width));
   return t;
 }
 

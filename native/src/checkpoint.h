@@ -16,8 +16,9 @@ std::unique_ptr<Model<float>> load_checkpoint(const std::string& path);
 // A local Hugging Face GPT-2 or Qwen2 directory (config.json + model.safetensors
 // or its shards), mapped by native/io/hf_layout.h.
 // With lora.rank > 0 the base is frozen and fresh adapters (PEFT init from `seed`) are added.
-std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir, const LoraConfig& lora = {},
-                                                 uint64_t seed = 0);
+// BaseStorage::BF16 holds the frozen base (every weight without LoRA) as bf16 (bf16_weights.h).
+std::unique_ptr<Model<float>> load_hf_pretrained(const std::string& dir, const LoraConfig& lora = {}, uint64_t seed = 0,
+                                                 BaseStorage storage = BaseStorage::FP32);
 
 // Writes a Hugging Face directory's config.json and model.safetensors (F32) in the family's names
 // and layouts (GPT2LMHeadModel, Qwen2ForCausalLM, LlamaForCausalLM), the inverse of

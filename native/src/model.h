@@ -14,11 +14,13 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "activations.h"
 #include "adamw.h"
 #include "attention.h"
+#include "bf16_weights.h"
 #include "batch_loss.h"
 #include "cancel.h"
 #include "config.h"
@@ -58,14 +60,50 @@ class Model {
 
   ModelConfig cfg;
   std::vector<ParamInfo> params;
+  // w holds the parameters from wFrom() on in F (all of them unless the base is stored in bf16);
+  // wb holds the ones before it as bf16 bits. g, m and v cover the trained tail [trainableBase(), end).
   std::vector<F> w, g, m, v;
+  std::vector<uint16_t> wb;
   long step = 0;
 
-  explicit Model(const ModelConfig& c) : cfg(c) {
+  // BaseStorage::BF16 keeps the frozen base in wb: the whole base under LoRA, every parameter
+  // without LoRA (an inference-only policy: training it is refused).
+  explicit Model(const ModelConfig& c, BaseStorage storage = BaseStorage::FP32) : cfg(c) {
     cfg.validate();
     if (cfg.qwen()) invFreq_ = cfg.ropeInvFreq();
     build_layout();
-    w.assign(total_, F(0));
+    if (storage == BaseStorage::BF16) {
+      if (!std::is_same<F, float>::value) throw std::logic_error("bf16 base weights need the fp32 model");
+      wFrom_ = cfg.lora.rank > 0 ? gBase_ : total_;
+      wb.assign(wFrom_, 0);
+    }
+    w.assign(total_ - wFrom_, F(0));
+  }
+
+  bool baseBf16() const { return wFrom_ > 0; }
+  // The first parameter offset held in w (0 unless the base is bf16).
+  size_t wFrom() const { return wFrom_; }
+  // Bytes of the weights held now, by dtype (parked adapters not included).
+  size_t weightBytesF32() const { return w.size() * sizeof(F); }
+  size_t weightBytesBf16() const { return wb.size() * sizeof(uint16_t); }
+
+  // A parameter's values in F whatever its storage (bf16 widens exactly).
+  std::vector<F> param_values(const ParamInfo& p) const {
+    std::vector<F> out(p.size);
+    if (p.offset >= wFrom_) {
+      std::copy(w.begin() + (p.offset - wFrom_), w.begin() + (p.offset - wFrom_ + p.size), out.begin());
+    } else {
+      for (size_t i = 0; i < p.size; i++) out[i] = (F)bf16_bits_to_f32(wb[p.offset + i]);
+    }
+    return out;
+  }
+  // Sets a parameter's values; a bf16-stored one rounds to nearest even (exact for bf16 sources).
+  void set_param(const ParamInfo& p, const float* src) {
+    if (p.offset >= wFrom_) {
+      for (size_t i = 0; i < p.size; i++) w[p.offset - wFrom_ + i] = (F)src[i];
+    } else {
+      for (size_t i = 0; i < p.size; i++) wb[p.offset + i] = f32_to_bf16_bits(src[i]);
+    }
   }
 
   size_t numParams() const { return total_; }
@@ -82,6 +120,7 @@ class Model {
 
   // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2L), norms 1, biases 0.
   void init(uint64_t seed) {
+    if (baseBf16()) throw std::logic_error("random init needs fp32 base weights");
     Rng rng(seed ^ 0xA5C1u);
     const double resid = 0.02 / std::sqrt(2.0 * cfg.layers);
     for (auto& p : params) {
@@ -110,7 +149,7 @@ class Model {
     Rng rng(seed ^ 0x10AAu);
     for (auto& p : params) {
       if (!is_lora(p)) continue;
-      F* d = w.data() + p.offset;
+      F* d = W(p.offset);
       const bool isA = p.name.compare(p.name.size() - 2, 2, ".A") == 0;
       const double bound = isA ? 1.0 / std::sqrt((double)p.shape[1]) : 0.0;
       for (size_t i = 0; i < p.size; i++) d[i] = (F)(isA ? (2 * rng.uniform() - 1) * bound : 0.0);
@@ -140,13 +179,13 @@ class Model {
       throw std::invalid_argument("adapter \"" + name +
                                   "\": named adapters need LoRA (lora in the config or in fromPretrained's options)");
     AdapterState out;
-    out.w.assign(w.begin() + gBase_, w.end());
+    out.w.assign(w.begin() + (gBase_ - wFrom_), w.end());
     out.m = std::move(m);
     out.v = std::move(v);
     out.step = step;
     auto it = parked.find(name);
     if (it != parked.end()) {
-      std::copy(it->second.w.begin(), it->second.w.end(), w.begin() + gBase_);
+      std::copy(it->second.w.begin(), it->second.w.end(), w.begin() + (gBase_ - wFrom_));
       m = std::move(it->second.m);
       v = std::move(it->second.v);
       step = it->second.step;
@@ -190,8 +229,11 @@ class Model {
   std::unique_ptr<Model<F>> merged() const {
     ModelConfig c = cfg;
     c.lora = LoraConfig{};
-    auto out = std::make_unique<Model<F>>(c);
-    std::copy(w.begin(), w.begin() + out->numParams(), out->w.begin());  // base parameters come first, same layout
+    auto out = std::make_unique<Model<F>>(c);          // fp32: the merged weights are no longer bf16 values
+    for (size_t i = 0; i < out->params.size(); i++) {  // base parameters come first, same layout
+      const std::vector<F> vals = param_values(params[i]);
+      std::copy(vals.begin(), vals.end(), out->w.begin() + out->params[i].offset);
+    }
     const double sc = cfg.lora.scale();
     for (int l = 0; l < cfg.layers; l++) {
       for (int t = 0; t < kLoraTargets; t++) {
@@ -199,8 +241,8 @@ class Model {
         if (o.loraA[t] == kAbsent) continue;
         const LoraSite st = site(l, t);
         const int r = cfg.lora.rank;
-        const F* A = w.data() + o.loraA[t];
-        const F* B = w.data() + o.loraB[t];
+        const F* A = w.data() + (o.loraA[t] - wFrom_);
+        const F* B = w.data() + (o.loraB[t] - wFrom_);
         F* Wb = out->w.data() + st.weight + (size_t)st.row0 * st.in;
         for (int j = 0; j < st.out; j++)
           for (int c2 = 0; c2 < st.in; c2++) {
@@ -215,6 +257,7 @@ class Model {
 
   template <typename G>
   void copy_weights_from(const Model<G>& o) {
+    if (baseBf16() || o.baseBf16()) throw std::logic_error("copy_weights_from needs fp32 weights on both sides");
     for (size_t i = 0; i < total_; i++) w[i] = (F)o.w[i];
   }
 
@@ -252,13 +295,9 @@ class Model {
     LayerActs& l0 = a.L[0];
     l0.xin.resize((size_t)N * C);
     for (int i = 0; i < N; i++) {
-      const F* e = W(off_.wte) + (size_t)tokens[i] * C;
       F* x = l0.xin.data() + (size_t)i * C;
-      for (int c = 0; c < C; c++) x[c] = e[c];
-      if (!cfg.qwen()) {
-        const F* p = W(off_.wpe) + (size_t)pos[i] * C;
-        for (int c = 0; c < C; c++) x[c] += p[c];
-      }
+      embed_row(x, off_.wte, tokens[i], false);
+      if (!cfg.qwen()) embed_row(x, off_.wpe, pos[i], true);
     }
     a.qkv.resize((size_t)N * QKV);
     a.tmp.resize((size_t)N * C);
@@ -281,7 +320,7 @@ class Model {
       la.fcg.resize((size_t)N * Fd);
       out.resize((size_t)N * C);
       norm_fwd(la.ln1.data(), la.ln1m.data(), la.ln1r.data(), la.xin.data(), o.ln1w, o.ln1b, N, eps);
-      matmul_forward(a.qkv.data(), la.ln1.data(), W(o.qkvw), W(o.qkvb), N, C, QKV);
+      mm_fwd(a.qkv.data(), la.ln1.data(), o.qkvw, o.qkvb, N, C, QKV);
       for (int t : {kLoraQ, kLoraK, kLoraV}) lora_forward(l, t, la.ln1.data(), a.qkv.data(), N, la, a, train);
       for (int i = 0; i < N; i++) {
         const F* r = a.qkv.data() + (size_t)i * QKV;
@@ -301,17 +340,17 @@ class Model {
         att = la.att.data();
       }
       attention_forward_cpu(la.atty.data(), att, N, la.q.data(), kc.data(), vc.data(), pos, N, H, KV, D);
-      matmul_forward(a.tmp.data(), la.atty.data(), W(o.projw), W(o.projb), N, H * D, C);
+      mm_fwd(a.tmp.data(), la.atty.data(), o.projw, o.projb, N, H * D, C);
       lora_forward(l, kLoraO, la.atty.data(), a.tmp.data(), N, la, a, train);
       for (size_t i = 0; i < (size_t)N * C; i++) la.x2[i] = la.xin[i] + a.tmp[i];
       norm_fwd(la.ln2.data(), la.ln2m.data(), la.ln2r.data(), la.x2.data(), o.ln2w, o.ln2b, N, eps);
-      matmul_forward(la.fch.data(), la.ln2.data(), W(o.fcw), W(o.fcb), N, C, Fh);
+      mm_fwd(la.fch.data(), la.ln2.data(), o.fcw, o.fcb, N, C, Fh);
       for (int t : {kLoraGate, kLoraUp}) lora_forward(l, t, la.ln2.data(), la.fch.data(), N, la, a, train);
       if (cfg.qwen())
         swiglu_forward_cpu(la.fcg.data(), la.fch.data(), N, Fd);
       else
         gelu_forward_cpu(la.fcg.data(), la.fch.data(), (size_t)N * Fd);
-      matmul_forward(a.tmp.data(), la.fcg.data(), W(o.mlpw), W(o.mlpb), N, Fd, C);
+      mm_fwd(a.tmp.data(), la.fcg.data(), o.mlpw, o.mlpb, N, Fd, C);
       lora_forward(l, kLoraDown, la.fcg.data(), a.tmp.data(), N, la, a, train);
       for (size_t i = 0; i < (size_t)N * C; i++) out[i] = la.x2[i] + a.tmp[i];
     }
@@ -321,8 +360,7 @@ class Model {
     norm_fwd(a.lnf.data(), a.lnfm.data(), a.lnfr.data(), a.xout.data(), off_.lnfw, off_.lnfb, N, eps);
     const int R = N - logitsFrom;
     a.logits.resize((size_t)R * V);
-    if (R > 0)
-      matmul_forward(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, W(head()), (const F*)nullptr, R, C, V);
+    if (R > 0) mm_fwd(a.logits.data(), a.lnf.data() + (size_t)logitsFrom * C, head(), kAbsent, R, C, V);
   }
 
   // ==========================================================================
@@ -335,8 +373,8 @@ class Model {
     a.dlnf.assign(NC, F(0));
     const int R = N - logitsFrom;
     if (R > 0)
-      matmul_backward(a.dlnf.data() + (size_t)logitsFrom * C, G(head()), (F*)nullptr, a.dlogits.data(),
-                      a.lnf.data() + (size_t)logitsFrom * C, W(head()), R, C, V);
+      mm_bwd(a.dlnf.data() + (size_t)logitsFrom * C, head(), kAbsent, a.dlogits.data(),
+             a.lnf.data() + (size_t)logitsFrom * C, R, C, V);
     a.dx.assign(NC, F(0));
     norm_bwd(a.dx.data(), off_.lnfw, off_.lnfb, a.dlnf.data(), a.xout.data(), a.lnfm.data(), a.lnfr.data(), N);
     for (int l = cfg.layers - 1; l >= 0; l--) {
@@ -345,7 +383,7 @@ class Model {
       LayerActs& la = a.L[l];
       // MLP block: out = x2 + mlp(norm2(x2))
       a.dfcg.assign((size_t)N * Fd, F(0));
-      matmul_backward(a.dfcg.data(), G(o.mlpw), G(o.mlpb), a.dx.data(), la.fcg.data(), W(o.mlpw), N, Fd, C);
+      mm_bwd(a.dfcg.data(), o.mlpw, o.mlpb, a.dx.data(), la.fcg.data(), N, Fd, C);
       lora_backward(l, kLoraDown, a.dx.data(), la.fcg.data(), a.dfcg.data(), N, la, a);
       a.dfch.assign((size_t)N * Fh, F(0));
       if (cfg.qwen())
@@ -353,13 +391,13 @@ class Model {
       else
         gelu_backward_cpu(a.dfch.data(), la.fch.data(), a.dfcg.data(), (size_t)N * Fd);
       a.dln.assign(NC, F(0));
-      matmul_backward(a.dln.data(), G(o.fcw), G(o.fcb), a.dfch.data(), la.ln2.data(), W(o.fcw), N, C, Fh);
+      mm_bwd(a.dln.data(), o.fcw, o.fcb, a.dfch.data(), la.ln2.data(), N, C, Fh);
       for (int t : {kLoraGate, kLoraUp}) lora_backward(l, t, a.dfch.data(), la.ln2.data(), a.dln.data(), N, la, a);
       a.dx2 = a.dx;
       norm_bwd(a.dx2.data(), o.ln2w, o.ln2b, a.dln.data(), la.x2.data(), la.ln2m.data(), la.ln2r.data(), N);
       // attention block: x2 = xin + proj(attn(norm1(xin)))
       a.datty.assign((size_t)N * H * D, F(0));
-      matmul_backward(a.datty.data(), G(o.projw), G(o.projb), a.dx2.data(), la.atty.data(), W(o.projw), N, H * D, C);
+      mm_bwd(a.datty.data(), o.projw, o.projb, a.dx2.data(), la.atty.data(), N, H * D, C);
       lora_backward(l, kLoraO, a.dx2.data(), la.atty.data(), a.datty.data(), N, la, a);
       a.dq.assign((size_t)N * H * D, F(0));
       a.dk.assign((size_t)N * KVD, F(0));
@@ -378,7 +416,7 @@ class Model {
         std::memcpy(r + H * D + KVD, a.dv.data() + (size_t)i * KVD, sizeof(F) * KVD);
       }
       a.dln.assign(NC, F(0));
-      matmul_backward(a.dln.data(), G(o.qkvw), G(o.qkvb), a.dqkv.data(), la.ln1.data(), W(o.qkvw), N, C, QKV);
+      mm_bwd(a.dln.data(), o.qkvw, o.qkvb, a.dqkv.data(), la.ln1.data(), N, C, QKV);
       for (int t : {kLoraQ, kLoraK, kLoraV}) lora_backward(l, t, a.dqkv.data(), la.ln1.data(), a.dln.data(), N, la, a);
       a.dx = a.dx2;
       norm_bwd(a.dx.data(), o.ln1w, o.ln1b, a.dln.data(), la.xin.data(), la.ln1m.data(), la.ln1r.data(), N);
@@ -447,6 +485,10 @@ class Model {
 
   // Zeroes g, then loss + backward over the batch; gradNorm is the global norm before clipping.
   StepStats compute_gradients(const SeqBatch& b, const LossConfig& loss) {
+    if (wFrom_ > gBase_)
+      throw std::invalid_argument(
+          "this policy stores its weights in bf16 for inference (baseWeights \"bf16\" without lora); training "
+          "every weight needs fp32 weights: load it with baseWeights \"fp32\", or train LoRA adapters");
     g.assign(numTrainable(), F(0));
     StepStats st = score(b, &loss, nullptr, nullptr);
     st.gradNorm = grad_norm_cpu(g.data(), numTrainable());
@@ -456,19 +498,19 @@ class Model {
   // One optimizer step on the batch: zero grads, loss + backward, clip, AdamW.
   StepStats train_step(const SeqBatch& b, const LossConfig& loss, const OptimConfig& opt) {
     const auto t0 = std::chrono::steady_clock::now();
+    StepStats st = compute_gradients(b, loss);  // first: it refuses an inference-only bf16 policy
     if (m.size() != numTrainable()) {
       m.assign(numTrainable(), F(0));
       v.assign(numTrainable(), F(0));
     }
-    StepStats st = compute_gradients(b, loss);
     const UpdatePlan up = plan_update(opt, step, st.loss, st.gradNorm);
     st.lr = up.lr;
     step++;
     for (auto& p : params) {
       if (!trainable(p)) continue;
       const size_t o = p.offset - gBase_;
-      adamw_update_cpu(w.data() + p.offset, g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step,
-                       up.gradScale, p.decay);
+      adamw_update_cpu(W(p.offset), g.data() + o, m.data() + o, v.data() + o, p.size, st.lr, opt, step, up.gradScale,
+                       p.decay);
     }
     st.step = step;
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -721,22 +763,60 @@ class Model {
     }
   }
 
-  F* W(size_t o) { return o == kAbsent ? nullptr : w.data() + o; }
+  size_t wFrom_ = 0;                     // parameters before this offset live in wb as bf16 (BaseStorage::BF16)
+  std::array<std::vector<F>, 2> small_;  // a bf16 norm weight and bias (or GEMM bias) widened for one call
+
+  F* W(size_t o) {
+    if (o == kAbsent) return nullptr;
+    if (o < wFrom_) throw std::logic_error("W(): parameter stored as bf16 (use mm_fwd / mm_bwd / Wf32)");
+    return w.data() + (o - wFrom_);
+  }
+  // The parameter at offset o (n values) as F: in place when stored in F, else widened into small_[slot].
+  const F* Wf32(size_t o, size_t n, int slot) {
+    if (o == kAbsent) return nullptr;
+    if (o >= wFrom_) return w.data() + (o - wFrom_);
+    small_[slot].resize(n);
+    for (size_t i = 0; i < n; i++) small_[slot][i] = (F)bf16_bits_to_f32(wb[o + i]);
+    return small_[slot].data();
+  }
+  // x (+)= row `row` of the [rows, C] table at offset o (token or position embedding).
+  void embed_row(F* x, size_t o, int row, bool add) {
+    const int C = cfg.dModel;
+    const size_t at = o + (size_t)row * C;
+    if (at >= wFrom_) {
+      const F* e = w.data() + (at - wFrom_);
+      for (int c = 0; c < C; c++) x[c] = add ? x[c] + e[c] : e[c];
+    } else {
+      const uint16_t* e = wb.data() + at;
+      for (int c = 0; c < C; c++) x[c] = add ? x[c] + (F)bf16_bits_to_f32(e[c]) : (F)bf16_bits_to_f32(e[c]);
+    }
+  }
+  // out = inp @ W[wo]^T + b[bo] for a base or adapter matrix in either storage.
+  void mm_fwd(F* out, const F* inp, size_t wo, size_t bo, int N, int C, int OC) {
+    if (wo >= wFrom_) return matmul_forward(out, inp, W(wo), W(bo), N, C, OC);
+    if constexpr (std::is_same<F, float>::value)
+      matmul_forward_bf16(out, inp, wb.data() + wo, Wf32(bo, (size_t)OC, 0), N, C, OC);
+  }
+  // dinp += dout @ W[wo], and the weight's and bias's gradients where they are trained (bf16 ones never are).
+  void mm_bwd(F* dinp, size_t wo, size_t bo, const F* dout, const F* inp, int N, int C, int OC) {
+    if (wo >= wFrom_) return matmul_backward(dinp, G(wo), G(bo), dout, inp, W(wo), N, C, OC);
+    if constexpr (std::is_same<F, float>::value) matmul_backward_bf16(dinp, dout, wb.data() + wo, N, C, OC);
+  }
   F* G(size_t o) { return o == kAbsent || o < gBase_ ? nullptr : g.data() + (o - gBase_); }
 
   void check_cancel() const { arclight::check_cancel(cancelFlag); }
 
   void norm_fwd(F* out, F* mean, F* rstd, const F* inp, size_t wo, size_t bo, int N, F eps) {
     if (cfg.qwen())
-      rmsnorm_forward_cpu(out, rstd, inp, W(wo), N, cfg.dModel, eps);
+      rmsnorm_forward_cpu(out, rstd, inp, Wf32(wo, cfg.dModel, 0), N, cfg.dModel, eps);
     else
-      layernorm_forward_cpu(out, mean, rstd, inp, W(wo), W(bo), N, cfg.dModel, eps);
+      layernorm_forward_cpu(out, mean, rstd, inp, Wf32(wo, cfg.dModel, 0), Wf32(bo, cfg.dModel, 1), N, cfg.dModel, eps);
   }
   void norm_bwd(F* dinp, size_t wo, size_t bo, const F* dout, const F* inp, const F* mean, const F* rstd, int N) {
     if (cfg.qwen())
-      rmsnorm_backward_cpu(dinp, G(wo), dout, inp, W(wo), rstd, N, cfg.dModel);
+      rmsnorm_backward_cpu(dinp, G(wo), dout, inp, Wf32(wo, cfg.dModel, 0), rstd, N, cfg.dModel);
     else
-      layernorm_backward_cpu(dinp, G(wo), G(bo), dout, inp, W(wo), mean, rstd, N, cfg.dModel);
+      layernorm_backward_cpu(dinp, G(wo), G(bo), dout, inp, Wf32(wo, cfg.dModel, 0), mean, rstd, N, cfg.dModel);
   }
 };
 

@@ -106,7 +106,12 @@ class NativePolicy : public Napi::ObjectWrap<NativePolicy> {
       if (std::string(b.device()) == "cpu") {  // host() is the live model there (a device copy on CUDA)
         const Model<float>& h = b.host();
         Napi::Object mem = Napi::Object::New(env);
-        mem.Set("weights", (double)(h.w.size() * sizeof(float) + h.parked_weight_bytes()));
+        const double f32 = (double)(h.weightBytesF32() + h.parked_weight_bytes()), bf16 = (double)h.weightBytesBf16();
+        mem.Set("weights", f32 + bf16);
+        Napi::Object byDtype = Napi::Object::New(env);
+        byDtype.Set("fp32", f32);
+        byDtype.Set("bf16", bf16);
+        mem.Set("weightsByDtype", byDtype);
         mem.Set("gradients", (double)(h.g.size() * sizeof(float)));
         mem.Set("optimizer", (double)((h.m.size() + h.v.size()) * sizeof(float) + h.parked_optimizer_bytes()));
         o.Set("memory", mem);
@@ -318,8 +323,9 @@ Napi::Value LoadPolicy(const Napi::CallbackInfo& info) {
                    [path] { return load_checkpoint(path); });
 }
 
-// loadPretrained(dir, { device, precision, lora?, adapter?, seed? }): options.lora = fresh adapters over
-// the frozen base; options.adapter = a PEFT directory whose config and weights are used.
+// loadPretrained(dir, { device, precision, lora?, adapter?, seed?, baseWeights? }): options.lora = fresh
+// adapters over the frozen base; options.adapter = a PEFT directory whose config and weights are used;
+// baseWeights "bf16" = the frozen base (every weight without adapters) held as bf16 (bf16_weights.h).
 Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string dir = string_arg(info, 0, "dir");
@@ -328,13 +334,17 @@ Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
   LoraConfig lora;
   std::string adapter;
   uint64_t seed = 0;
+  BaseStorage storage = BaseStorage::FP32;
   if (opts.IsObject()) {
     Napi::Object o = opts.As<Napi::Object>();
     lora = parse_lora(env, o.Get("lora"));
     seed = (uint64_t)num(o, "seed", 0);
     adapter = str(o, "adapter", "");
+    const std::string bw = str(o, "baseWeights", "fp32");
+    if (bw != "fp32" && bw != "bf16") type_error(env, "baseWeights must be \"fp32\" or \"bf16\"");
+    storage = bw == "bf16" ? BaseStorage::BF16 : BaseStorage::FP32;
   }
-  return load_task(env, req, [dir, lora, adapter, seed] {
+  return load_task(env, req, [dir, lora, adapter, seed, storage] {
     LoraConfig l = lora;
     if (!adapter.empty()) {
       l = read_peft_config(adapter);
@@ -342,7 +352,7 @@ Napi::Value LoadPretrained(const Napi::CallbackInfo& info) {
         throw std::invalid_argument("options.lora does not match " + adapter +
                                     "/adapter_config.json; give one of them");
     }
-    auto host = load_hf_pretrained(dir, l, seed);
+    auto host = load_hf_pretrained(dir, l, seed, storage);
     if (!adapter.empty()) load_peft_adapter(*host, adapter);
     return host;
   });

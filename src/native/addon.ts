@@ -72,7 +72,7 @@ export interface NativePolicyHandle {
     precision: "fp32" | "bf16";
     deviceNote?: string;
     /** Bytes held on the host (CPU backend only), parked named adapters included. */
-    memory?: { weights: number; gradients: number; optimizer: number };
+    memory?: { weights: number; weightsByDtype: { fp32: number; bf16: number }; gradients: number; optimizer: number };
     /** LoRA policies on the CPU: optimizer steps of every named adapter that exists ("default" always). */
     adapters?: Record<string, number>;
   };
@@ -108,7 +108,12 @@ export interface NativeAddon {
   loadPolicy(path: string, opts?: NativeDeviceOptions): Promise<NativePolicyHandle>;
   loadPretrained(
     dir: string,
-    opts?: NativeDeviceOptions & { lora?: Record<string, unknown>; adapter?: string; seed?: number },
+    opts?: NativeDeviceOptions & {
+      lora?: Record<string, unknown>;
+      adapter?: string;
+      seed?: number;
+      baseWeights?: "fp32" | "bf16";
+    },
   ): Promise<NativePolicyHandle>;
   gradcheck(config: Partial<NativeConfig>, batch: NativeBatch, opts: Record<string, unknown>): GradCheckResult;
   groupAdvantages(opts: {

@@ -66,6 +66,14 @@ export interface PretrainedOptions extends DeviceOptions {
   adapter?: string;
   /** Seed of the fresh adapters' init. Default 0. */
   seed?: number;
+  /**
+   * How the frozen base weights are held on the CPU backend. "fp32" (default), or "bf16": half
+   * the bytes, exact for a BF16 checkpoint (F32/F16 sources round to nearest even); each GEMM
+   * widens the weight to fp32 on the fly, and adapters, activations and AdamW state stay fp32.
+   * Only for a frozen base: with `lora`/`adapter`, or an inference-only policy (training every
+   * weight needs fp32 masters, so its trainStep is refused). Not on CUDA.
+   */
+  baseWeights?: "fp32" | "bf16";
 }
 
 /** Where a policy runs: "auto" (default) = CUDA when a device exists, else the CPU. */
@@ -398,6 +406,10 @@ export class Policy {
     if (opts.adapter !== undefined && (typeof opts.adapter !== "string" || opts.adapter.length === 0))
       issues.push("adapter must be a directory path");
     intIn(where, "seed", opts.seed, 0, Number.MAX_SAFE_INTEGER, issues);
+    if (opts.baseWeights !== undefined && opts.baseWeights !== "fp32" && opts.baseWeights !== "bf16")
+      issues.push(`baseWeights must be "fp32" or "bf16", got ${JSON.stringify(opts.baseWeights)}`);
+    else if (opts.baseWeights === "bf16" && opts.device === "cuda")
+      issues.push('baseWeights "bf16" runs on the CPU backend only; use device "cpu" or "auto" (or baseWeights "fp32")');
     if (issues.length) throw new ValidationError(where, issues);
     const addon = loadAddon();
     const policy = new Policy(
@@ -407,6 +419,7 @@ export class Policy {
         ...(opts.lora ? { lora: nativeLora(opts.lora) } : {}),
         ...(opts.adapter ? { adapter: opts.adapter } : {}),
         seed: opts.seed ?? 0,
+        baseWeights: opts.baseWeights ?? "fp32",
       }),
     );
     policy.#sourceDir = dir;
@@ -421,11 +434,20 @@ export class Policy {
     return this.#live().info().numParams;
   }
   /**
-   * Bytes this policy holds on the host: fp32 weights, gradient buffers (allocated by the first
-   * step, trained parameters only) and AdamW moments (two per trained parameter). CPU backend;
-   * undefined on CUDA, whose buffers live on the device.
+   * Bytes this policy holds on the host: weights (`weightsByDtype`: fp32, and bf16 for a base
+   * loaded with baseWeights "bf16"), gradient buffers (allocated by the first step, trained
+   * parameters only) and AdamW moments (two per trained parameter). CPU backend; undefined on
+   * CUDA, whose buffers live on the device.
    */
-  memory(): { weights: number; gradients: number; optimizer: number; total: number } | undefined {
+  memory():
+    | {
+        weights: number;
+        weightsByDtype: { fp32: number; bf16: number };
+        gradients: number;
+        optimizer: number;
+        total: number;
+      }
+    | undefined {
     const m = this.#live().info().memory;
     return m ? { ...m, total: m.weights + m.gradients + m.optimizer } : undefined;
   }
@@ -512,7 +534,14 @@ export class Policy {
     return { logprobs: splitRows(raw.logprobs, batch.responses), entropy: splitRows(raw.entropy, batch.responses) };
   }
 
-  /** One optimizer step (AdamW) on the batch with the SFT or GRPO loss. */
+  /**
+   * One optimizer step (AdamW) on the batch with the SFT or GRPO loss. On the CPU backend this is
+   * gradient accumulation over micro-batches of one sequence: sequences run forward and backward
+   * one at a time, adding into one gradient buffer, so a batch of any size holds one sequence's
+   * activations. The step's gradient is the sum of the sequences' own `gradients()`, each
+   * weighted by its share of the loss aggregation (token-mean: its masked tokens over the
+   * batch's), then clipping and AdamW once; there is no separate micro-batch option.
+   */
   async trainStep(batch: SequenceBatch, opts: TrainOptions = {}): Promise<TrainStats> {
     // Synchronous unless a reference policy must be scored first, so calls queue in call order.
     const prep = this.#prepareStep("policy.trainStep", batch, opts);
