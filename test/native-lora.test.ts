@@ -105,6 +105,7 @@ test("fromPretrained with lora: fresh adapters keep the base's logprobs, train s
     // gradients and AdamW moments exist for the adapters only
     assert.deepEqual(lora.memory(), {
       weights: 4 * lora.numParams,
+      weightsByDtype: { fp32: 4 * lora.numParams, bf16: 0 },
       gradients: 4 * lora.trainableParams,
       optimizer: 8 * lora.trainableParams,
       total: 4 * lora.numParams + 12 * lora.trainableParams,
