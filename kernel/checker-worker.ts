@@ -21,7 +21,9 @@ try {
 }
 
 const LONG_CELL_MS = 50;
-const QUIET_MS = 20;
+// Longer than a client's gap between queued cells on a loaded machine (a check started in such a gap took
+// a core for half a second under the next dozen cells); a person's pause between cells is far longer.
+const QUIET_MS = 200;
 const data = workerData as CheckerWorkerData;
 const activity = new Int32Array(data.activity);
 

@@ -20,7 +20,7 @@ function logError(what: string, e?: unknown): void {
   writeSync(2, `arclight kernel: ${what}${e === undefined ? "" : `: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`}\n`);
 }
 
-type Sendable = zmq.Publisher | zmq.Router | zmq.Reply;
+type Sendable = zmq.XPublisher | zmq.Router | zmq.Reply;
 class SendQueue {
   private tail: Promise<void> = Promise.resolve();
   constructor(private readonly sock: Sendable) {}
@@ -30,7 +30,8 @@ class SendQueue {
   }
 }
 
-const iopub = new zmq.Publisher();
+// An XPUB sees each client subscribe: it greets it at once (see welcome()).
+const iopub = new zmq.XPublisher({ verbosity: "allSubs" });
 const shell = new zmq.Router();
 const control = new zmq.Router();
 const stdin = new zmq.Router();
@@ -145,6 +146,24 @@ async function loop(sock: zmq.Router, channel: "shell" | "control"): Promise<voi
   }
 }
 
+/**
+ * Greets each new iopub subscriber with an `iopub_welcome` (JEP 65, as ipykernel 7 does). A client that
+ * connects learns its subscription is live from the first iopub message it gets: jupyter_client's
+ * wait_for_ready and jupyter_server's nudge resend kernel_info until one arrives, and the status
+ * messages around the first reply are lost while the subscription is still on its way (ZeroMQ's
+ * slow joiner), which cost a start a 0.2 s retry.
+ */
+async function welcome(): Promise<void> {
+  try {
+    for await (const [frame] of iopub) {
+      if (frame?.[0] !== 1) continue;
+      sendIOPub(child(undefined, "iopub_welcome", { subscription: frame.subarray(1).toString() }, data.session));
+    }
+  } catch (e) {
+    if (!closed) logError("iopub subscriptions stopped", e);
+  }
+}
+
 async function heartbeat(): Promise<void> {
   try {
     for await (const frames of hb) await hb.send(frames);
@@ -209,5 +228,6 @@ await Promise.all([
 void loop(shell, "shell");
 void loop(control, "control");
 void heartbeat();
+void welcome();
 publish(undefined, "status", { execution_state: "starting" });
 post({ op: "bound" });
