@@ -2,9 +2,11 @@
 // shapes from their config.json. Prefill and decode tokens/s, one LoRA train step (rank 16 on all
 // seven projections over the frozen base) with its time and the process's peak RSS, each as a
 // fraction of the fp32 GEMM peak measured in the same run (the tuned BLAS when loaded).
-// Run: node --import tsx bench/native/pretrained-shapes.ts [smollm2|qwen2.5] [--quick]
-// (one model per process, so the peak RSS is that model's)
+// Run: node --import tsx bench/native/pretrained-shapes.ts [smollm2|qwen2.5] [--quick] [--bf16]
+// (one model per process, so the peak RSS is that model's). --bf16 instead compares fp32 and bf16
+// storage of a pretrained base at that shape (bf16-weights.ts).
 import { Policy, loadAddon, type PolicyConfig } from "../../src/native/index.js";
+import { compareBaseWeights } from "./bf16-weights.js";
 
 const which = process.argv[2] ?? "smollm2";
 const quick = process.argv.includes("--quick");
@@ -40,6 +42,10 @@ const shapes: Record<string, PolicyConfig> = {
 };
 const cfg = shapes[which];
 if (!cfg) throw new Error(`unknown shape ${which}; one of ${Object.keys(shapes).join(", ")}`);
+if (process.argv.includes("--bf16")) {
+  await compareBaseWeights(which, cfg as Parameters<typeof compareBaseWeights>[1], quick);
+  process.exit(0);
+}
 
 const addon = loadAddon();
 const info = addon.backends();

@@ -48,14 +48,15 @@ if [ "$what" != lib ]; then
   "$cxx" -x c++ -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/test_kernels.cu" \
     -o "$out/test_kernels.o"
   "$cxx" "$out/test_kernels.o" "${link[@]}" -o "$out/test_kernels"
-  # test_model runs the CPU backend itself (Model<float>), so it links its dispatched matmul (and the
-  # BLAS loader it may call) too.
+  # test_model runs the CPU backend itself (Model<float>), so it links its dispatched matmul, the bf16-weight
+  # GEMMs (Model's baseWeights "bf16") and the BLAS loader they may call too.
   "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/../src/matmul_dispatch.cpp" -o "$out/matmul_dispatch.o"
+  "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/../src/matmul_bf16.cpp" -o "$out/matmul_bf16.o"
   "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/../src/blas.cpp" -o "$out/blas.o"
   "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/test_model.cpp" -o "$out/test_model.o"
-  "$cxx" "$out/test_model.o" "$out/matmul_dispatch.o" "$out/blas.o" "${link[@]}" -o "$out/test_model"
+  "$cxx" "$out/test_model.o" "$out/matmul_dispatch.o" "$out/matmul_bf16.o" "$out/blas.o" "${link[@]}" -o "$out/test_model"
   # The same test against a host emulation of cuda_backend.h: CudaModel's own logic, checked without a GPU.
   "$cxx" -std=c++17 -O2 -Wall -Wextra "${werror[@]}" "${omp[@]}" -c "$here/test/host_backend.cpp" -o "$out/host_backend.o"
-  "$cxx" "$out/test_model.o" "$out/cuda_model.o" "$out/host_backend.o" "$out/matmul_dispatch.o" "$out/blas.o" -ldl "${omp[@]}" -o "$out/test_model_host"
+  "$cxx" "$out/test_model.o" "$out/cuda_model.o" "$out/host_backend.o" "$out/matmul_dispatch.o" "$out/matmul_bf16.o" "$out/blas.o" -ldl "${omp[@]}" -o "$out/test_model_host"
 fi
 echo "build.sh: built $what into $out (sm: $archs)"
