@@ -353,3 +353,15 @@ test("a closed proxy takes its route with it: calls then fail as they would over
     OpenAI.APIConnectionError,
   );
 });
+
+test("a proxy on an IPv6 loopback host still starts and serves over HTTP (its URL takes no in-process route)", async () => {
+  const p = await agl.llm.startLlmProxy({ backend: new agl.llm.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }), host: "::1" });
+  try {
+    const port = p.url.split(":").at(-1)?.replace("/v1", "");
+    const r = await fetch(`http://[::1]:${port}/v1/models`);
+    assert.equal(r.status, 200);
+    assert.equal(fetchLocally(`http://[::1]:${port}/v1/models`, {}), undefined);
+  } finally {
+    await p.close();
+  }
+});

@@ -109,7 +109,8 @@ export class LlmProxy {
     });
     this.server = server;
     // Instrumented clients in this process reach the same handler without a socket (same checks, records, bytes).
-    this.stopLocal = serveLocally(new URL(this.url).origin, localFetch(serve));
+    // (An IPv6 host makes no parsable URL here: such a proxy is reached over HTTP only.)
+    if (URL.canParse(this.url)) this.stopLocal = serveLocally(new URL(this.url).origin, localFetch(serve));
     return this;
   }
 
