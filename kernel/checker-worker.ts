@@ -21,9 +21,9 @@ try {
 }
 
 const LONG_CELL_MS = 50;
-// Longer than a client's gap between queued cells on a loaded machine (a check started in such a gap took
-// a core for half a second under the next dozen cells); a person's pause between cells is far longer.
-const QUIET_MS = 200;
+// Longer than a client's pauses between queued cells on a loaded machine (a check started in a 200 ms
+// pause took a core for 0.2-0.5 s under the next dozen cells); a person's pause between cells is longer.
+const QUIET_MS = 1000;
 const data = workerData as CheckerWorkerData;
 const activity = new Int32Array(data.activity);
 
