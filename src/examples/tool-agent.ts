@@ -122,8 +122,15 @@ export function calculatorTasks(count: number, seed = 0, exclude: readonly CalcT
 const TASK_SHAPE = /^1[1-9]\*1[1-9][+-][1-9]$/;
 const TASK_SPACE = 9 * 9 * 2 * 9;
 
-/** The question every agent of the task asks. */
-export const question = (task: CalcTask) => `what is ${task.expression}?`;
+/**
+ * The question every agent of the task asks, its last operator as a word (`what is 13*12 minus 4?`), so the
+ * agent writes the expression rather than copying it. With the `+`/`-` in the question too, a 2-layer policy
+ * copies every character of it but that sign: SFT on thousands of tasks stays at ln 2 per episode (the sign
+ * at chance) for 1200 steps, while with the word it gets all 64 val signs right within 100 steps
+ * (bench/RESULTS.md, 2026-12-02).
+ */
+export const question = (task: CalcTask) =>
+  `what is ${task.expression.replace(/([+-])(\d+)$/, (_, op: string, c: string) => ` ${op === "+" ? "plus" : "minus"} ${c}`)}?`;
 
 /** 1 when the reply's first integer is the answer. */
 export function scoreCalc(task: CalcTask, text: string | null | undefined): number {
@@ -156,6 +163,7 @@ export const calculatorAgent: Agent<CalcTask> = rollout(
         break;
       }
       messages.push({ role: "assistant", content: msg.content ?? "", tool_calls: msg.tool_calls });
+      let computed = false;
       for (const c of msg.tool_calls) {
         if (c.type !== "function") continue;
         let expression = "";
@@ -164,8 +172,14 @@ export const calculatorAgent: Agent<CalcTask> = rollout(
         } catch {
           /* bad arguments: the tool says so */
         }
-        messages.push({ role: "tool", tool_call_id: c.id, content: calculate(expression) });
+        const result = calculate(expression);
+        computed ||= result === String(task.answer);
+        messages.push({ role: "tool", tool_call_id: c.id, content: result });
       }
+      // The turn's own reward, for per-turn credit ("matched"): 1 when the call computed the answer and the
+      // reply was the call alone (text around it, e.g. a repeated closing tag, does not count). The episode's
+      // reward stays the last one emitted, so "final" credit and val rewards are unchanged.
+      emitReward(computed && !msg.content ? 1 : 0);
     }
     emitReward(scoreCalc(task, answer));
   },
@@ -211,6 +225,12 @@ export interface WarmStartOptions {
   batchSize?: number;
   lr?: number;
   seed?: number;
+  /**
+   * Stop before `steps` once the mean SFT loss of the last 5 steps is below this: the warm start is meant to
+   * teach the format and leave the rest to RL, and how many steps that takes varies with the seed (seed 1
+   * reaches 0.09 in 100 steps, seed 3 is at 0.5 there, and GRPO from a policy that rarely succeeds stays at 0).
+   */
+  stopBelow?: number;
   onStep?: (step: number, loss: number) => void;
 }
 
@@ -220,6 +240,8 @@ export interface WarmStartOptions {
  */
 export async function warmStart(policy: Policy, tokenizer: ToolTaskTokenizer, o: WarmStartOptions): Promise<{ losses: number[] }> {
   if (!o.tasks.length) throw new RangeError("warmStart: tasks is empty");
+  if (o.stopBelow !== undefined && !(o.stopBelow > 0))
+    throw new RangeError(`warmStart: stopBelow must be a positive number, got ${o.stopBelow}`);
   const batchSize = o.batchSize ?? 32;
   const order = shuffled(o.tasks, o.seed ?? 0);
   const losses: number[] = [];
@@ -234,6 +256,7 @@ export async function warmStart(policy: Policy, tokenizer: ToolTaskTokenizer, o:
     );
     losses.push(stats.loss);
     o.onStep?.(step + 1, stats.loss);
+    if (o.stopBelow !== undefined && losses.length >= 5 && losses.slice(-5).reduce((a, b) => a + b, 0) / 5 < o.stopBelow) break;
   }
   return { losses };
 }
@@ -259,6 +282,8 @@ export interface TrainToolAgentOptions {
   /** SFT warm-start steps on scripted episodes (the tool-call format), and their learning rate. */
   warmSteps?: number;
   warmLr?: number;
+  /** Stop the warm start early once its loss is below this (WarmStartOptions.stopBelow); default 0.2. */
+  warmStopBelow?: number;
   /** GRPO steps after the warm start. */
   steps?: number;
   groupSize?: number;
@@ -268,11 +293,17 @@ export interface TrainToolAgentOptions {
   warmupSteps?: number;
   /** Sampling temperature of training rollouts (val is greedy). */
   temperature?: number;
+  /**
+   * Runners (default 1: requests reach the proxy in one order, so its seeded sampling makes the run
+   * replayable; with several the order, and so the run, varies).
+   */
   nRunners?: number;
-  /** Credit per call and the GRPO baseline (default: final reward, normalised per call position). */
+  /** Credit per call and the GRPO baseline (default: each call's own reward, "matched", normalised per call position). */
   rewardAssignment?: import("../adapter/credit.js").CreditAssignment;
   baseline?: "episode" | "position";
   shape?: "call" | "episode";
+  /** How the GRPO loss averages tokens (grpo's option; default each sequence weighs the same, whatever its length). */
+  aggregation?: "token-mean" | "seq-mean-token-mean" | "seq-mean-token-sum-norm";
   evalEvery?: number;
   trainTasks?: number;
   valTasks?: number;
@@ -292,14 +323,15 @@ export async function trainToolAgent(o: TrainToolAgentOptions) {
   const seed = o.seed ?? 1;
   const tokenizer = new ToolTaskTokenizer();
   const policy = await Policy.create({ ...calculatorPolicyConfig(tokenizer), seed });
-  const train = calculatorTasks(o.trainTasks ?? 256, seed);
-  const val = calculatorTasks(o.valTasks ?? 32, seed + 1000);
+  const val = calculatorTasks(o.valTasks ?? 64, seed + 1000);
+  const train = calculatorTasks(o.trainTasks ?? 256, seed, val);
   const warm = await warmStart(policy, tokenizer, {
     tasks: train,
-    steps: o.warmSteps ?? 150,
+    steps: o.warmSteps ?? 200,
     batchSize: 32,
     lr: o.warmLr ?? 6e-3,
     seed,
+    stopBelow: o.warmStopBelow ?? 0.2,
     onStep: o.onWarmStep,
   });
   const algorithm = grpo({
@@ -309,23 +341,24 @@ export async function trainToolAgent(o: TrainToolAgentOptions) {
     model: "calculator",
     groupSize: o.groupSize ?? 8,
     batchSize: o.batchSize ?? 8,
-    steps: o.steps ?? 30,
-    lr: o.lr ?? 2e-3,
-    warmupSteps: o.warmupSteps ?? 10,
+    steps: o.steps ?? 40,
+    lr: o.lr ?? 1e-3,
+    warmupSteps: o.warmupSteps ?? 5,
     beta2: 0.99,
     maxTokens: 16,
-    temperature: o.temperature ?? 1,
+    temperature: o.temperature ?? 0.5,
     evalTemperature: 0,
-    evalEvery: o.evalEvery ?? 0,
-    adapter: { rewardAssignment: o.rewardAssignment ?? "final" },
+    evalEvery: o.evalEvery ?? 10,
+    adapter: { rewardAssignment: o.rewardAssignment ?? "matched" },
     baseline: o.baseline ?? "position",
     shape: o.shape ?? "call",
+    aggregation: o.aggregation ?? "seq-mean-token-mean",
     seed,
     progress: o.progress ?? false,
     onStep: o.onStep,
   });
   const t0 = performance.now();
-  const result = await new Trainer({ store: o.store, algorithm, nRunners: o.nRunners ?? 4, log: () => {} }).fit<
+  const result = await new Trainer({ store: o.store, algorithm, nRunners: o.nRunners ?? 1, log: () => {} }).fit<
     import("../algorithm/grpo.js").GrpoResult
   >(calculatorAgent, { train, val });
   return { ...result, warmLosses: warm.losses, tokenizer, seconds: (performance.now() - t0) / 1000 };
