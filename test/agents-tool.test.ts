@@ -15,6 +15,8 @@ import {
   calculatorAgent,
   calculatorPolicyConfig,
   calculatorTasks,
+  question,
+  scoreCalc,
   scriptedEpisode,
   warmStart,
   type CalcTask,
@@ -68,13 +70,41 @@ test("the task vocabulary encodes tool-call markup as single pieces, round-trips
   assert.equal(tok.decode(b.response), "160<|endoftext|>");
 });
 
+test("the question says its last operator as a word, so the agent writes the tool call's sign rather than copying it", () => {
+  assert.equal(question({ expression: "13*12-4", answer: 152 }), "what is 13*12 minus 4?");
+  assert.equal(question({ expression: "11*19+9", answer: 218 }), "what is 11*19 plus 9?");
+  for (const t of calculatorTasks(50, 4)) {
+    const q = question(t);
+    assert.doesNotMatch(q, /[+-]/);
+    assert.equal(tok.decode(tok.encode(q)), q);
+  }
+  // the scripted tool call still holds the expression itself
+  const [call] = scriptedEpisode(tok, { expression: "13*12-4", answer: 152 });
+  assert.equal(tok.decode(call.response), `${CALL_OPEN}13*12-4${CALL_CLOSE}<|endoftext|>`);
+});
+
+test("warmStart stops once the mean loss of its last 5 steps is below stopBelow, and refuses a stopBelow that is not positive", async () => {
+  const p = await Policy.create({ ...calculatorPolicyConfig(tok), seed: 2 });
+  try {
+    const tasks = calculatorTasks(64, 2);
+    const stopped = await warmStart(p, tok, { tasks, steps: 50, batchSize: 4, stopBelow: 1e6, seed: 2 });
+    assert.equal(stopped.losses.length, 5, "any loss is below 1e6: stop as soon as 5 steps are averaged");
+    const full = await warmStart(p, tok, { tasks, steps: 7, batchSize: 4, stopBelow: 1e-9, seed: 2 });
+    assert.equal(full.losses.length, 7, "a threshold never reached runs every step");
+    for (const bad of [0, -1, Number.NaN])
+      await assert.rejects(warmStart(p, tok, { tasks, steps: 1, stopBelow: bad }), /stopBelow must be a positive number/);
+  } finally {
+    await p.dispose();
+  }
+});
+
 let policy: Policy;
 let store: agl.LightningStore;
 let proxy: agl.llm.LlmProxy;
 
 before(async () => {
   policy = await Policy.create({ ...calculatorPolicyConfig(tok), seed: 1 });
-  // enough for the tool-call format (the expression's sign still goes wrong half the time: GRPO's job)
+  // enough for the tool-call format (digits of the call or of the answer still slip: GRPO's job)
   await warmStart(policy, tok, { tasks: calculatorTasks(1000, 1), steps: 60, batchSize: 32, lr: 1e-2, seed: 1 });
   store = await agl.openStore();
   const backend = new agl.llm.PolicyBackend({ policy, tokenizer: tok, model: "calc", chatTemplate: tok.template() });
@@ -109,6 +139,32 @@ for (const [framework, agent] of agents) {
     }
   });
 }
+
+test("the openai agent rewards each tool turn (a clean call that computes the answer), so matched credit gives the call its own reward", {
+  timeout: 60_000,
+}, async () => {
+  const tasks = calculatorTasks(6, 13);
+  const out = await new agl.Trainer({ store, nRunners: 1, log: () => {} }).dev(calculatorAgent, tasks);
+  for (const r of out.rollouts) {
+    const task = r.input as CalcTask;
+    const spans = await store.querySpans({ rolloutId: r.rolloutId, attemptId: "latest" });
+    const matched = agl.spansToTriplets(spans, { rewardAssignment: "matched", requireTokenIds: true });
+    const final = agl.spansToTriplets(spans, { rewardAssignment: "final", requireTokenIds: true });
+    assert.equal(matched.length, 2);
+    const reply = tok.decode(matched[0].response.tokenIds!, { skipSpecial: true });
+    const clean =
+      reply.startsWith(CALL_OPEN) && reply.endsWith(CALL_CLOSE) && reply.indexOf(CALL_CLOSE) === reply.length - CALL_CLOSE.length;
+    const expression = reply.slice(CALL_OPEN.length, reply.indexOf(CALL_CLOSE));
+    assert.equal(matched[0].reward, clean && calculate(expression) === String(task.answer) ? 1 : 0, `tool call ${JSON.stringify(reply)}`);
+    const answer = scoreCalc(task, tok.decode(matched[1].response.tokenIds!, { skipSpecial: true }));
+    assert.equal(matched[1].reward, answer, "the reply gets the episode's reward");
+    assert.deepEqual(
+      final.map((c) => c.reward),
+      [answer, answer],
+      "under final credit both calls get the episode's (last) reward",
+    );
+  }
+});
 
 test("the AI SDK's telemetry spans land in the rollout's trace, nested, and frames show their ai.* and gen_ai.* attributes", {
   timeout: 60_000,
