@@ -121,6 +121,7 @@ interface Run {
   byDtype: string;
   rssBefore: number;
   rssLoaded: number;
+  peakLoad: number;
   rssAfterStep: number;
   peak: number;
   prefillTokS: number;
@@ -155,7 +156,8 @@ export async function compareBaseWeights(name: string, cfg: Shape, quick: boolea
     const t = Date.now();
     const policy = await Policy.fromPretrained(dir, { device: "cpu", lora, seed: 1, baseWeights });
     const loadS = (Date.now() - t) / 1000;
-    const rssLoaded = rssMiB().now;
+    const loaded = rssMiB();
+    const rssLoaded = loaded.now;
     const pre = await policy.generate(prompts, { maxTokens: 1, temperature: 0 });
     await policy.trainStep(batch, { loss: "sft", lr: 1e-4 }); // warm-up (allocations)
     const step = await policy.trainStep(batch, { loss: "sft", lr: 1e-4 });
@@ -168,6 +170,7 @@ export async function compareBaseWeights(name: string, cfg: Shape, quick: boolea
       byDtype: `fp32 ${(m.weightsByDtype.fp32 / 2 ** 20).toFixed(0)} + bf16 ${(m.weightsByDtype.bf16 / 2 ** 20).toFixed(0)} MiB`,
       rssBefore,
       rssLoaded,
+      peakLoad: loaded.peak,
       rssAfterStep: r.now,
       peak: r.peak,
       prefillTokS: Math.max((2 * P) / pre.seconds, prev?.prefillTokS ?? 0),
@@ -203,6 +206,7 @@ export async function compareBaseWeights(name: string, cfg: Shape, quick: boolea
     `${b.rssAfterStep.toFixed(0)} MiB`,
     ratio(a.rssAfterStep, b.rssAfterStep),
   );
+  row("peak RSS of the load", `${a.peakLoad.toFixed(0)} MiB`, `${b.peakLoad.toFixed(0)} MiB`, ratio(a.peakLoad, b.peakLoad));
   row("peak RSS of the run (load included)", `${a.peak.toFixed(0)} MiB`, `${b.peak.toFixed(0)} MiB`, ratio(a.peak, b.peak));
   row("load time", `${a.loadS.toFixed(1)} s`, `${b.loadS.toFixed(1)} s`, ratio(a.loadS, b.loadS));
   row(
