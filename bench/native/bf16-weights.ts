@@ -125,6 +125,7 @@ interface Run {
   rssAfterStep: number;
   peak: number;
   prefillTokS: number;
+  decodeTokS: number;
   stepMs: number;
 }
 
@@ -159,6 +160,8 @@ export async function compareBaseWeights(name: string, cfg: Shape, quick: boolea
     const loaded = rssMiB();
     const rssLoaded = loaded.now;
     const pre = await policy.generate(prompts, { maxTokens: 1, temperature: 0 });
+    // decode: 4 samples after a 16-token prompt, one row each per step (every weight read once per step)
+    const dec = await policy.generate([prompts[0].slice(0, 16)], { n: 4, maxTokens: 8, temperature: 1, seed: 1 });
     await policy.trainStep(batch, { loss: "sft", lr: 1e-4 }); // warm-up (allocations)
     const step = await policy.trainStep(batch, { loss: "sft", lr: 1e-4 });
     const m = policy.memory()!;
@@ -174,6 +177,7 @@ export async function compareBaseWeights(name: string, cfg: Shape, quick: boolea
       rssAfterStep: r.now,
       peak: r.peak,
       prefillTokS: Math.max((2 * P) / pre.seconds, prev?.prefillTokS ?? 0),
+      decodeTokS: Math.max(dec.tokensPerSecond, prev?.decodeTokS ?? 0),
       stepMs: Math.min(step.seconds * 1000, prev?.stepMs ?? Infinity),
     };
     await policy.dispose();
@@ -214,6 +218,12 @@ export async function compareBaseWeights(name: string, cfg: Shape, quick: boolea
     `${a.prefillTokS.toFixed(1)} tokens/s`,
     `${b.prefillTokS.toFixed(1)} tokens/s`,
     ratio(a.prefillTokS, b.prefillTokS),
+  );
+  row(
+    "decode, 4 samples x 8 tokens",
+    `${a.decodeTokS.toFixed(1)} tokens/s`,
+    `${b.decodeTokS.toFixed(1)} tokens/s`,
+    ratio(a.decodeTokS, b.decodeTokS),
   );
   row(`LoRA SFT step ${S} x ${Pp + R} tokens`, `${a.stepMs.toFixed(0)} ms`, `${b.stepMs.toFixed(0)} ms`, ratio(a.stepMs, b.stepMs));
 }
