@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { ChatTurn, ToolSpec } from "../tokenizer/tools.js";
 import { parseJsonText } from "../types/json.js";
 import type { GeneratedChoice, GenerateResult, ToolChoice } from "./backend.js";
-import { ApiError } from "./requests.js";
+import { ApiError, maxTokensField } from "./requests.js";
 
 const cacheControl = z.looseObject({ type: z.string() }).nullable().optional();
 const textBlock = z.strictObject({
@@ -41,11 +41,7 @@ const block = z.union([textBlock, toolUse, toolResult, unsupported]);
 
 export const MessagesRequestSchema = z.strictObject({
   model: z.string().min(1),
-  max_tokens: z
-    .number()
-    .int()
-    .min(1)
-    .max(1 << 16),
+  max_tokens: maxTokensField,
   messages: z.array(z.strictObject({ role: z.enum(["user", "assistant"]), content: z.union([z.string(), z.array(block)]) })).min(1),
   system: z.union([z.string(), z.array(textBlock)]).optional(),
   tools: z

@@ -19,25 +19,20 @@ const neutral = {
   logit_bias: z.record(z.string(), z.number()).nullable().optional(),
 };
 
+/** A request's token limit, as every API the proxy speaks bounds it. */
+export const maxTokensField = z
+  .number()
+  .int()
+  .min(1)
+  .max(1 << 16);
+
 const sampling = {
   model: z.string().min(1),
   n: z.number().int().min(1).max(64).default(1),
   temperature: z.number().min(0).max(2).default(1),
   top_p: z.number().gt(0).max(1).default(1),
-  max_tokens: z
-    .number()
-    .int()
-    .min(1)
-    .max(1 << 16)
-    .nullable()
-    .optional(),
-  max_completion_tokens: z
-    .number()
-    .int()
-    .min(1)
-    .max(1 << 16)
-    .nullable()
-    .optional(),
+  max_tokens: maxTokensField.nullable().optional(),
+  max_completion_tokens: maxTokensField.nullable().optional(),
   stop,
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().optional(),
   stream: z.boolean().default(false),

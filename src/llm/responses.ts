@@ -13,7 +13,7 @@ import { z } from "zod";
 import type { ChatTurn, ToolCall, ToolSpec } from "../tokenizer/tools.js";
 import type { GeneratedChoice, GenerateResult, ToolChoice } from "./backend.js";
 import { slices } from "./openai-wire.js";
-import { ApiError, ToolSchema } from "./requests.js";
+import { ApiError, maxTokensField, ToolSchema } from "./requests.js";
 
 /** A schema that refuses any value but the neutral one, with the reason as its message. */
 const refused = (why: string) => z.null({ error: why }).optional();
@@ -95,13 +95,7 @@ export const ResponsesRequestSchema = z.strictObject({
     ])
     .optional(),
   parallel_tool_calls: z.boolean().nullable().optional(),
-  max_output_tokens: z
-    .number()
-    .int()
-    .min(1)
-    .max(1 << 16)
-    .nullable()
-    .optional(),
+  max_output_tokens: maxTokensField.nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().gt(0).max(1).nullable().optional(),
   stream: z.boolean().nullable().optional(),
