@@ -60,6 +60,16 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** How servePolicy samples: training and eval temperatures, the token limit, the seed, the other models it serves. */
+export interface ServeSampling {
+  temperature: number;
+  maxTokens: number;
+  evalTemperature: number;
+  seed: number;
+  chatTemplate?: ChatTemplate;
+  policies?: Record<string, GeneratorLike>;
+}
+
 /**
  * Starts the proxy over `policy` (as `model`, plus `policies` by name) and publishes two resource sets:
  * sampling for training, greedy-ish for eval. Their `llm` names `model`; agents reach the others at the
@@ -70,14 +80,7 @@ export async function servePolicy(
   policy: GeneratorLike,
   tokenizer: TokenizerLike,
   model: string,
-  sampling: {
-    temperature: number;
-    maxTokens: number;
-    evalTemperature: number;
-    seed: number;
-    chatTemplate?: ChatTemplate;
-    policies?: Record<string, GeneratorLike>;
-  },
+  sampling: ServeSampling,
 ): Promise<Served> {
   const backend = new PolicyBackend({
     policy,
@@ -102,17 +105,7 @@ export async function servePolicy(
  */
 export async function withServedPolicy<R>(
   ctx: AlgorithmContext,
-  serve: {
-    policy: GeneratorLike;
-    tokenizer: TokenizerLike;
-    model: string;
-    temperature: number;
-    maxTokens: number;
-    evalTemperature: number;
-    seed: number;
-    chatTemplate?: ChatTemplate;
-    policies?: Record<string, GeneratorLike>;
-  },
+  serve: ServeSampling & { policy: GeneratorLike; tokenizer: TokenizerLike; model: string },
   algorithm: string,
   config: Record<string, unknown>,
   body: (served: Served, metrics: MetricsLog) => Promise<R>,
