@@ -9,7 +9,8 @@
 //     arquero on the loaded frame beside DuckDB.
 // Process CPU time is printed beside wall time: the box is shared.
 //   node --expose-gc --import tsx bench/frames/run.ts       (SPANS=200000 for a quick run,
-//                                                            ONLY=load for the floor and frames.spans only)
+//                                                            ONLY=load for the floor and frames.spans only,
+//                                                            ONLY=llmCalls (a helper's name) for that helper only)
 
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -86,6 +87,16 @@ function arqueroGroup(t: Tbl): Tbl {
     .slice(0, 10);
 }
 
+/** Reads every value of every column once: lazy columns pay their decoding here. */
+function readEvery(t: Tbl): number {
+  let n = 0;
+  for (const name of t.columnNames()) {
+    const col = t.column(name)!;
+    for (let i = 0; i < col.length; i++) if (col.at(i) !== null) n++;
+  }
+  return n;
+}
+
 async function main() {
   console.log(`frames bench: ${N} spans, ${N / PER_ROLLOUT} rollouts, dir ${DIR}, node ${process.version}`);
   await ensureData(DIR, N);
@@ -108,14 +119,7 @@ async function main() {
   );
   const spansAttrs = await measure("frames.spans(dir) (+ attributes, parsed per row when read)", () => frames.spans(DIR));
   const t = spans.value as Tbl;
-  const touch = await measure("  then read every value of every column once", async () => {
-    let n = 0;
-    for (const name of t.columnNames()) {
-      const col = t.column(name)!;
-      for (let i = 0; i < col.length; i++) if (col.at(i) !== null) n++;
-    }
-    return n;
-  });
+  const touch = await measure("  then read every value of every column once", async () => readEvery(t));
 
   const x = (p: Result, q: Result) => `${(p.ms / q.ms).toFixed(2)}x wall, ${(p.cpu / q.cpu).toFixed(2)}x cpu`;
   if (process.env.ONLY === "load") {
@@ -126,11 +130,16 @@ async function main() {
   }
 
   console.log("\n-- frame helpers vs the DuckDB query answering the same question");
-  const pairs: [string, Result, Result][] = [];
+  const pairs: [string, Result, Result, Result][] = [];
+  const only = process.env.ONLY;
   const pair = async (name: string, helper: () => Promise<unknown>, sqlAnswer: string) => {
+    if (only && only !== name) return;
     const d = await measure(`  DuckDB: ${name}`, () => materialize(sqlAnswer), 3);
     const h = await measure(`frames.${name}(dir)`, helper, 3);
-    pairs.push([name, h, d]);
+    // Lazy columns defer work to the first read, so the helper's time alone would flatter it.
+    const table = h.value as Tbl;
+    const r = await measure("  then read every value once", async () => readEvery(table));
+    pairs.push([name, h, d, { ms: h.ms + r.ms, cpu: h.cpu + r.cpu, value: null }]);
   };
   const attemptAgg = `SELECT rollout_id, attempt_id, count(*) AS spans, count(*) FILTER (WHERE ${LLM_SQL}) AS llm, sum(input_tokens), sum(output_tokens),
     min(start_time), max(end_time), arg_max(reward, sequence_id) FILTER (WHERE reward IS NOT NULL) FROM ${files()} GROUP BY rollout_id, attempt_id`;
@@ -144,6 +153,11 @@ async function main() {
   const withAttrs = [...SPAN_BASE_COLUMNS, "attributes"].join(", ");
   await pair("rewards", () => frames.rewards(DIR), `SELECT ${withAttrs} FROM ${files()} WHERE ${REWARD_SQL}`);
   await pair("llmCalls", () => frames.llmCalls(DIR), `SELECT ${withAttrs} FROM ${files()} WHERE ${LLM_SQL}`);
+
+  if (only) {
+    for (const [name, h, q, all] of pairs) console.log(`\nframes.${name} / DuckDB: ${x(h, q)}; with every value read: ${x(all, q)}`);
+    return;
+  }
 
   console.log("\n-- group-by: reward rows -> per rollout mean/max/count, top 10");
   const duckGroup = await measure("DuckDB SQL on the Parquet files", () => duck(GROUP_SQL(files())), 3);
@@ -159,7 +173,7 @@ async function main() {
   console.log(`frames.spans, all span columns / parquet-wasm floor: ${x(spans, floor)}`);
   console.log(`frames.spans with attributes / parquet-wasm floor with attributes: ${x(spansAttrs, floorAttrs)}`);
   console.log(`reading every value of the loaded frame / its load: ${x(touch, spans)}`);
-  for (const [name, h, q] of pairs) console.log(`frames.${name} / DuckDB: ${x(h, q)}`);
+  for (const [name, h, q, all] of pairs) console.log(`frames.${name} / DuckDB: ${x(h, q)}; with every value read: ${x(all, q)}`);
   console.log(`arquero group-by on the loaded frame / DuckDB: ${x(aqGroup, duckGroup)}`);
   console.log(`rss at end ${rssMB()} MB`);
 }

@@ -200,14 +200,24 @@ export function values(col: Column<unknown> | undefined, rows: number): ArrayLik
   return col ? col.toArray() : new Array<null>(rows).fill(null);
 }
 
+/** Random access to a column or an array, one definition for both. */
+export function reader<T>(source: ArrayLike<T> | ColumnLike<T>): (row: number) => T {
+  return "at" in source && typeof source.at === "function" ? (i) => source.at(i) : (i) => (source as ArrayLike<T>)[i];
+}
+
 /** A column read through `f` on access: Dates over epoch ms, JSON parsed when a row is looked at. */
 export function mapped<S, T>(source: ArrayLike<S> | ColumnLike<S>, f: (v: S) => T): ColumnLike<T> {
-  const get = "at" in source && typeof source.at === "function" ? (i: number) => source.at(i) : (i: number) => (source as ArrayLike<S>)[i];
+  const get = reader(source);
+  return indexed(source.length, (i) => f(get(i)));
+}
+
+/** A column of `length` rows whose row i is `f(i)`, computed when read. */
+export function indexed<T>(length: number, f: (row: number) => T): ColumnLike<T> {
   return {
-    length: source.length,
-    at: (i) => f(get(i) as S),
+    length,
+    at: f,
     *[Symbol.iterator]() {
-      for (let i = 0; i < source.length; i++) yield f(get(i) as S);
+      for (let i = 0; i < length; i++) yield f(i);
     },
   };
 }

@@ -28,14 +28,18 @@ export function coerce(kind: ColumnKind, v: unknown): unknown {
     }
     case "timestamp": {
       if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v;
-      const ms = typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : NaN;
-      return Number.isFinite(ms) ? new Date(ms) : null;
+      return epochDate(typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : NaN);
     }
     case "boolean":
       return typeof v === "boolean" ? v : null;
     case "json":
       return v;
   }
+}
+
+/** A Date for epoch milliseconds; null for NaN (a time that was not read or not set). */
+export function epochDate(ms: number): Date | null {
+  return Number.isFinite(ms) ? new Date(ms) : null;
 }
 
 /** Accumulates rows into typed columns; `table()` hands them to arquero without copying. */

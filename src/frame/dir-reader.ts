@@ -155,6 +155,20 @@ export interface SpanScan {
   where?: string;
   /** The same predicate for WAL spans, which never touch DuckDB. */
   walFilter?: (s: Span) => boolean;
+  /**
+   * Attribute keys DuckDB extracts from the attributes JSON, each as the JSON
+   * text of its value (null when absent) in column `attributeColumn(i)`: far
+   * less to bring into JS than the whole object when a frame needs a few keys.
+   */
+  attributeKeys?: readonly string[];
+}
+
+/** The scan column holding the JSON text of `attributeKeys[i]`. */
+export const attributeColumn = (i: number) => `attr_${i}`;
+
+/** A JSON pointer (RFC 6901) to a top-level key: no quoting rules to get wrong for keys holding dots or quotes. */
+function jsonPointer(key: string): string {
+  return `/${key.replaceAll("~", "~0").replaceAll("/", "~1")}`;
 }
 
 export interface ScanResult {
@@ -192,15 +206,20 @@ export async function scanSpans(dir: string, scan: SpanScan): Promise<ScanResult
 
   const partFiles = parts.map((n) => partPath(dir, n));
   let arrow: ArrowColumns = { rows: 0, columns: {} };
-  if (partFiles.length > 0 && scan.columns.length > 0) {
-    if (!scan.where) arrow = await readParquetArrow(partFiles, scan.columns);
+  const keys = scan.attributeKeys ?? [];
+  if (partFiles.length > 0 && scan.columns.length + keys.length > 0) {
+    if (!scan.where && keys.length === 0) arrow = await readParquetArrow(partFiles, scan.columns);
     else {
+      // TRY: an attributes value that is not JSON gives null, as parseAttributes does, instead of failing the query.
+      const extracted = keys.map((k, i) => `TRY(json_extract(attributes, ${sqlString(jsonPointer(k))})) AS ${attributeColumn(i)}`);
+      const select = [...scan.columns, ...extracted];
+      const names = [...scan.columns, ...keys.map((_, i) => attributeColumn(i))];
       const c = await duckdb();
       try {
         arrow = await queryArrow(
           c,
-          `SELECT ${scan.columns.join(", ")} FROM (${await partsSql(partFiles)}) WHERE ${scan.where}`,
-          scan.columns,
+          `SELECT ${select.join(", ")} FROM (${await partsSql(partFiles)})${scan.where ? ` WHERE ${scan.where}` : ""}`,
+          names,
         );
       } finally {
         c.closeSync();

@@ -9,7 +9,8 @@ import type { Attempt, Attributes, Rollout } from "../types/index.js";
 import { AGL, GEN_AI } from "../types/semconv.js";
 import { parseJsonText, toJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
-import { ColumnBuilder, type ColumnSpec } from "./columns.js";
+import { indexed, mapped, memoized, reader, type ColumnLike } from "./arrow.js";
+import { ColumnBuilder, epochDate, typedTable, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
 import {
@@ -24,6 +25,8 @@ import {
 } from "./source.js";
 
 export type { FrameSource, SpanFilter } from "./source.js";
+
+import { spanColumns } from "./span-frame.js";
 
 export { spans, type SpanFrameOptions } from "./span-frame.js";
 
@@ -303,40 +306,71 @@ const LLM_READ = [
   "is_llm_call",
 ];
 
-/** One row per LLM call (spans with GenAI attributes): model, prompt and response text, tokens, latency, agent. */
+/** The attribute keys llmCalls reads. */
+const LLM_ATTRS = [GEN_AI.inputMessages, GEN_AI.outputMessages, GEN_AI.responseFinishReasons, AGL.attrs.agentName];
+
+/** Row positions ordered by start time, then sequence id; null when they already are (Parquet parts usually are). */
+function startOrder(startMs: Float64Array, seq: ColumnLike<unknown> | ArrayLike<unknown>): Uint32Array | null {
+  const n = startMs.length;
+  const at = reader(seq);
+  const seqs = Float64Array.from({ length: n }, (_, i) => Number(at(i)));
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) sorted = startMs[i - 1] < startMs[i] || (startMs[i - 1] === startMs[i] && seqs[i - 1] <= seqs[i]);
+  if (sorted) return null;
+  return Uint32Array.from({ length: n }, (_, i) => i).sort((x, y) => startMs[x] - startMs[y] || seqs[x] - seqs[y]);
+}
+
+/**
+ * One row per LLM call (spans with GenAI attributes): model, prompt and
+ * response text, tokens, latency, agent. Over a directory the columns stay
+ * Arrow-backed: ids decode and prompt/response text renders when a row is read.
+ */
 export async function llmCalls(source: FrameSource, filter?: SpanFilter): Promise<ColumnTable> {
   const src = checkSource(source, "frames.llmCalls");
   const f = parseFilter(filter, "frames.llmCalls");
-  const recs = await loadSpans(src, f, { attributes: true, prefilterSql: LLM_SQL, keep: isLlmRecord, columns: LLM_READ });
+  const sc = await spanColumns(src, f, { columns: LLM_READ, attributes: LLM_ATTRS, where: { sql: LLM_SQL, keep: isLlmRecord } });
   const ctx = contexts(await loadState(src));
-  recs.sort((a, b) => a.startTime - b.startTime || a.sequenceId - b.sequenceId);
-  const b = new ColumnBuilder(LLM_COLUMNS);
-  for (const r of recs) {
-    const a = r.attributes;
-    const c = ctx.get(r.rolloutId);
-    const finish = a?.[GEN_AI.responseFinishReasons];
-    const agent = a?.[AGL.attrs.agentName];
-    b.push({
-      rollout_id: r.rolloutId,
-      attempt_id: r.attemptId,
-      span_id: r.spanId,
-      sequence_id: r.sequenceId,
-      agent_name: typeof agent === "string" ? agent : null,
-      model: r.model,
-      prompt: messagesText(a?.[GEN_AI.inputMessages]),
-      response: responseText(a),
-      input_tokens: r.inputTokens,
-      output_tokens: r.outputTokens,
-      total_tokens: r.inputTokens !== null || r.outputTokens !== null ? (r.inputTokens ?? 0) + (r.outputTokens ?? 0) : null,
-      latency_ms: r.endTime - r.startTime,
-      finish_reason: Array.isArray(finish) ? finish.join(",") : typeof finish === "string" ? finish : null,
-      status_code: r.statusCode,
-      step: c?.step ?? null,
-      resources_id: c?.rollout.resourcesId ?? null,
-      start_time: r.startTime,
-    });
-  }
-  return b.table();
+  const order = startOrder(sc.startMs, sc.base("sequence_id"));
+  const col = <T>(c: ColumnLike<T> | ArrayLike<T>): ColumnLike<T> => {
+    const at = reader(c);
+    return order ? mapped(order, at) : indexed(sc.rows, at);
+  };
+  const attrs = col(sc.attributes);
+  const attr = <T>(f: (a: Attributes | null) => T) => memoized(attrs, f);
+  const rolloutId = col(sc.base("rollout_id")) as ColumnLike<string>;
+  const inTok = col(sc.base("input_tokens")) as ColumnLike<number | null>;
+  const outTok = col(sc.base("output_tokens")) as ColumnLike<number | null>;
+  const start = (i: number) => sc.startMs[order ? order[i] : i];
+  const end = (i: number) => sc.endMs[order ? order[i] : i];
+  return typedTable(LLM_COLUMNS, {
+    rollout_id: rolloutId,
+    attempt_id: col(sc.base("attempt_id")),
+    span_id: col(sc.base("span_id")),
+    sequence_id: col(sc.base("sequence_id")),
+    agent_name: attr((a) => {
+      const agent = a?.[AGL.attrs.agentName];
+      return typeof agent === "string" ? agent : null;
+    }),
+    model: col(sc.base("model")),
+    prompt: attr((a) => messagesText(a?.[GEN_AI.inputMessages])),
+    response: attr(responseText),
+    input_tokens: inTok,
+    output_tokens: outTok,
+    total_tokens: indexed(sc.rows, (i) => {
+      const x = inTok.at(i);
+      const y = outTok.at(i);
+      return x !== null || y !== null ? (x ?? 0) + (y ?? 0) : null;
+    }),
+    latency_ms: Float64Array.from({ length: sc.rows }, (_, i) => end(i) - start(i)),
+    finish_reason: attr((a) => {
+      const finish = a?.[GEN_AI.responseFinishReasons];
+      return Array.isArray(finish) ? finish.join(",") : typeof finish === "string" ? finish : null;
+    }),
+    status_code: col(sc.base("status_code")),
+    step: mapped(rolloutId, (id) => ctx.get(id)?.step ?? null),
+    resources_id: mapped(rolloutId, (id) => ctx.get(id)?.rollout.resourcesId ?? null),
+    start_time: indexed(sc.rows, (i) => epochDate(start(i))),
+  });
 }
 
 // ---------------------------------------------------------------------------

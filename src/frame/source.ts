@@ -11,7 +11,7 @@ import { parseJsonText } from "../types/json.js";
 import { parseOrThrow } from "../types/validate.js";
 import { timeMs, values } from "./arrow.js";
 import { SPAN_BASE_COLUMNS } from "./columns.js";
-import { checkStoreDir, readDirState, scanSpans, sqlString, type DirState } from "./dir-reader.js";
+import { attributeColumn, checkStoreDir, readDirState, scanSpans, sqlString, type DirState, type ScanResult } from "./dir-reader.js";
 
 /** A live store, or the path of a durable store directory (`runs/x`), possibly still being written. */
 export type FrameSource = LightningStore | string;
@@ -160,7 +160,12 @@ export function filterSql(f: ParsedFilter): string[] {
 }
 
 export interface LoadSpansOptions {
-  attributes: boolean;
+  /**
+   * true: each record's attributes object; a list of keys: an object holding
+   * only those keys (a directory's Parquet rows then parse just their values,
+   * extracted by DuckDB); false: null.
+   */
+  attributes: boolean | readonly string[];
   /**
    * Parquet columns to read besides attributes (default all base columns).
    * Fields of columns not read come back null (NaN for times); callers only
@@ -177,6 +182,20 @@ export interface LoadSpansOptions {
 export function parseAttributes(v: unknown): Attributes | null {
   const a = typeof v === "string" ? parseJsonText(v) : null;
   return a !== null && typeof a === "object" && !Array.isArray(a) ? (a as Attributes) : null;
+}
+
+/** Row i's attributes holding just `keys`, from the JSON texts scanSpans extracted (absent keys left out). */
+export function pickedAttributes(keys: readonly string[], parquet: ScanResult["parquet"]): (i: number) => Attributes | null {
+  const texts = keys.map((_, k) => parquet[attributeColumn(k)]);
+  return (i) => {
+    let a: Attributes | null = null;
+    for (let k = 0; k < keys.length; k++) {
+      const t = texts[k]?.at(i);
+      if (typeof t !== "string") continue;
+      (a ??= {})[keys[k]] = JSON.parse(t) as Attributes[string];
+    }
+    return a;
+  };
 }
 
 function numOrNull(v: unknown): number | null {
@@ -196,14 +215,15 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
     if (filter.namePrefix !== undefined) q.namePrefix = filter.namePrefix;
     out = [];
     for (const s of await src.querySpans(q)) {
-      const r = fromSpan(s, opts.attributes);
+      const r = fromSpan(s, opts.attributes !== false);
       if (matches(r, filter)) out.push(r);
     }
   } else {
     const base = opts.columns ? SPAN_BASE_COLUMNS.filter((col) => opts.columns!.includes(col)) : [...SPAN_BASE_COLUMNS];
-    const columns = opts.attributes ? [...base, "attributes"] : base;
+    const keys = Array.isArray(opts.attributes) ? (opts.attributes as readonly string[]) : undefined;
+    const columns = opts.attributes === true ? [...base, "attributes"] : base;
     const where = [...filterSql(filter), ...(opts.prefilterSql ? [`(${opts.prefilterSql})`] : [])];
-    const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined });
+    const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined, attributeKeys: keys });
     const n = scan.parquetRows;
     const col = (name: string) => values(scan.parquet[name], n);
     const [rid, aid, seq, tid, sid, pid, name, sc, sm, rw, model, it, ot, llm, attrs] = [
@@ -226,6 +246,7 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
     const st = timeMs(scan.parquet.start_time, n);
     const et = timeMs(scan.parquet.end_time, n);
     const str = (v: unknown) => (v as string | null | undefined) ?? null;
+    const attributesAt = keys ? pickedAttributes(keys, scan.parquet) : (i: number) => (opts.attributes ? parseAttributes(attrs[i]) : null);
     out = new Array<SpanRecord>(n);
     for (let i = 0; i < n; i++) {
       out[i] = {
@@ -245,10 +266,10 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
         inputTokens: numOrNull(it[i]),
         outputTokens: numOrNull(ot[i]),
         isLlmCall: llm[i] === true,
-        attributes: opts.attributes ? parseAttributes(attrs[i]) : null,
+        attributes: attributesAt(i),
       };
     }
-    for (const r of walRecords(scan.wal, filter, opts.attributes)) out.push(r);
+    for (const r of walRecords(scan.wal, filter, opts.attributes !== false)) out.push(r);
   }
   return opts.keep ? out.filter(opts.keep) : out;
 }

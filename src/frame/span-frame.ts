@@ -7,8 +7,8 @@ import type { ColumnTable } from "arquero";
 import { z } from "zod";
 import type { Attributes } from "../types/index.js";
 import { parseOrThrow } from "../types/validate.js";
-import { concat, mapped, memoized, timeMs, type ColumnLike } from "./arrow.js";
-import { coerce, SPAN_BASE_COLUMNS, SPAN_FRAME_SPECS, typedTable, type ColumnKind, type ColumnSpec } from "./columns.js";
+import { concat, indexed, mapped, memoized, timeMs, type ColumnLike } from "./arrow.js";
+import { coerce, epochDate, SPAN_BASE_COLUMNS, SPAN_FRAME_SPECS, typedTable, type ColumnKind, type ColumnSpec } from "./columns.js";
 import { scanSpans } from "./dir-reader.js";
 import {
   checkSource,
@@ -16,6 +16,8 @@ import {
   loadSpans,
   parseAttributes,
   parseFilter,
+  pickedAttributes,
+  type ParsedFilter,
   walRecords,
   type FrameSource,
   type SpanFilter,
@@ -61,12 +63,21 @@ const RECORD_FIELD: Record<string, keyof SpanRecord> = {
 };
 
 /** The spans a frame is built from, column-wise: Arrow rows of Parquet first, then records. */
-interface SpanColumns {
+export interface SpanColumns {
   rows: number;
   base(name: string): ColumnLike<unknown> | ArrayLike<unknown>;
   startMs: Float64Array;
   endMs: Float64Array;
   attributes: ColumnLike<Attributes | null>;
+}
+
+export interface SpanColumnsOptions {
+  /** Base columns to read (the others come back null; times NaN). */
+  columns: readonly string[];
+  /** As loadSpans: true for the whole object, a list of keys for just those (parsed per row on first use), false for none. */
+  attributes: boolean | readonly string[];
+  /** One predicate in two forms that must agree: SQL for Parquet rows, a function for records (WAL tail, live store). */
+  where?: { sql: string; keep: (r: SpanRecord) => boolean };
 }
 
 function fromRecords(recs: readonly SpanRecord[]): SpanColumns {
@@ -80,21 +91,20 @@ function fromRecords(recs: readonly SpanRecord[]): SpanColumns {
 }
 
 function nullColumn(rows: number): ColumnLike<null> {
-  return mapped({ length: rows } as ArrayLike<null>, () => null);
+  return indexed(rows, () => null);
 }
 
-async function fromDir(
-  dir: string,
-  filter: ReturnType<typeof parseFilter>,
-  read: readonly string[],
-  withAttrs: boolean,
-): Promise<SpanColumns> {
-  const where = filterSql(filter);
+async function fromDir(dir: string, filter: ParsedFilter, opts: SpanColumnsOptions): Promise<SpanColumns> {
+  const read = opts.columns;
+  const keys = Array.isArray(opts.attributes) ? (opts.attributes as readonly string[]) : undefined;
+  const where = [...filterSql(filter), ...(opts.where ? [`(${opts.where.sql})`] : [])];
   const scan = await scanSpans(dir, {
-    columns: withAttrs ? [...read, "attributes"] : read,
+    columns: opts.attributes === true ? [...read, "attributes"] : read,
     where: where.length ? where.join(" AND ") : undefined,
+    attributeKeys: keys,
   });
-  const tail = walRecords(scan.wal, filter, withAttrs);
+  const keep = opts.where?.keep;
+  const tail = walRecords(scan.wal, filter, opts.attributes !== false).filter((r) => !keep || keep(r));
   const n = scan.parquetRows;
   const times = (col: string, field: "startTime" | "endTime") => {
     const out = new Float64Array(n + tail.length);
@@ -102,7 +112,9 @@ async function fromDir(
     tail.forEach((r, i) => (out[n + i] = r[field]));
     return out;
   };
-  const attrs = scan.parquet.attributes;
+  const rowAttributes: ColumnLike<Attributes | null> = keys
+    ? indexed(n, pickedAttributes(keys, scan.parquet))
+    : mapped((scan.parquet.attributes ?? nullColumn(n)) as ColumnLike<unknown>, parseAttributes);
   return {
     rows: n + tail.length,
     base: (name) => {
@@ -117,7 +129,7 @@ async function fromDir(
     // Parsed once per row, and only for the rows something reads.
     attributes: memoized(
       concat(
-        mapped((attrs ?? nullColumn(n)) as ColumnLike<unknown>, parseAttributes),
+        rowAttributes,
         tail.map((r) => r.attributes),
       ),
       (a) => a,
@@ -125,7 +137,11 @@ async function fromDir(
   };
 }
 
-const toDate = (ms: number) => (Number.isFinite(ms) ? new Date(ms) : null);
+/** The spans of `src` that pass `filter` (and `opts.where`) as columns: a directory's Parquet rows stay Arrow, decoded when read. */
+export async function spanColumns(src: FrameSource, filter: ParsedFilter, opts: SpanColumnsOptions): Promise<SpanColumns> {
+  if (typeof src === "string") return fromDir(src, filter, opts);
+  return fromRecords(await loadSpans(src, filter, { attributes: opts.attributes, keep: opts.where?.keep }));
+}
 
 /**
  * One row per span. `{ flatten: true }` adds a column per attribute key
@@ -145,14 +161,13 @@ export async function spans(source: FrameSource, filter?: SpanFilter, options: S
     (c) => !wanted || wanted.has(c) || (wanted.has("duration_ms") && (c === "start_time" || c === "end_time")),
   );
   const withAttrs = keepAttrs || flatten !== false;
-  const sc =
-    typeof src === "string" ? await fromDir(src, f, read, withAttrs) : fromRecords(await loadSpans(src, f, { attributes: withAttrs }));
+  const sc = await spanColumns(src, f, { columns: read, attributes: withAttrs });
 
   const specs: ColumnSpec[] = [...(wanted ? SPAN_FRAME_SPECS.filter((c) => wanted.has(c.name)) : SPAN_FRAME_SPECS)];
   const cols: Record<string, ArrayLike<unknown> | ColumnLike<unknown>> = {};
   for (const s of specs) {
-    if (s.name === "start_time") cols[s.name] = mapped(sc.startMs, toDate);
-    else if (s.name === "end_time") cols[s.name] = mapped(sc.endMs, toDate);
+    if (s.name === "start_time") cols[s.name] = mapped(sc.startMs, epochDate);
+    else if (s.name === "end_time") cols[s.name] = mapped(sc.endMs, epochDate);
     else if (s.name === "duration_ms") cols[s.name] = sc.endMs.map((e, i) => e - sc.startMs[i]);
     else cols[s.name] = sc.base(s.name);
   }
