@@ -104,3 +104,62 @@ test("span frames of random attributes are the same from a store and from its di
     { numRuns: 6, seed: 7 },
   );
 });
+
+test("attribute keys picked in the Parquet scan read back as the store holds them, whatever the key or attribute value", {
+  timeout: 120_000,
+}, async () => {
+  const key = fc.oneof(fc.string({ minLength: 1, maxLength: 6 }), fc.constantFrom("a/b", "~0", "~1/", 'q"u', "é.ü", "a.b", "$.x", "[0]"));
+  // Every OTel attribute value shape, with the numbers and strings JSON text gets wrong most easily.
+  const num = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0.1 + 0.2, 1e21, -0, 2 ** 53 + 2, 5e-324));
+  const str = fc.oneof(fc.string({ unit: "binary", maxLength: 6 }), fc.constantFrom("\u0000", "\u2028", '"', "\\"));
+  const value = fc.oneof(
+    str,
+    num,
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(str, { maxLength: 3 }),
+    fc.array(num, { maxLength: 3 }),
+    fc.array(fc.boolean(), { maxLength: 3 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uniqueArray(key, { minLength: 1, maxLength: 4 }),
+      fc.array(fc.array(value, { minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
+      async (keys, values) => {
+        const dir = mkdtempSync(join(tmpdir(), "arclight-frame-keys-"));
+        try {
+          const store = (await openStore(dir, { fsync: "none", checkpointIntervalMs: 0 })) as DurableStore;
+          const ar = await store.startRollout({ input: null });
+          for (let i = 0; i < values.length; i++) {
+            // Every other span leaves the last key out, so absent keys are covered too.
+            const attributes = Object.fromEntries(
+              keys.map((k, j) => [k, values[i][j]]).filter((_, j) => i % 2 === 0 || j < keys.length - 1),
+            );
+            await store.addSpan({
+              rolloutId: ar.rolloutId,
+              attemptId: ar.attempt.attemptId,
+              traceId: "ab".repeat(16),
+              spanId: (i + 1).toString(16).padStart(16, "0"),
+              parentId: null,
+              name: "s",
+              status: { statusCode: "OK" },
+              attributes: attributes as Attributes,
+              events: [],
+              links: [],
+              startTime: 1_764_000_000_000 + i,
+              endTime: 1_764_000_000_010 + i,
+              resource: { attributes: {}, schemaUrl: "" },
+            });
+          }
+          await store.flush(); // all in Parquet: the keys come from DuckDB's extraction
+          const opts = { columns: ["span_id" as const], flatten: keys, attributes: false };
+          assert.deepEqual(rows(await frames.spans(dir, {}, opts)), rows(await frames.spans(store, {}, opts)));
+          await store.close();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    ),
+    { numRuns: 15, seed: 11 },
+  );
+});

@@ -160,8 +160,9 @@ export async function spans(source: FrameSource, filter?: SpanFilter, options: S
   const read = SPAN_BASE_COLUMNS.filter(
     (c) => !wanted || wanted.has(c) || (wanted.has("duration_ms") && (c === "start_time" || c === "end_time")),
   );
-  const withAttrs = keepAttrs || flatten !== false;
-  const sc = await spanColumns(src, f, { columns: read, attributes: withAttrs });
+  // Flattening listed keys without the attributes column needs just those keys: DuckDB extracts them.
+  const attributes = keepAttrs || flatten === true ? true : Array.isArray(flatten) ? flatten : false;
+  const sc = await spanColumns(src, f, { columns: read, attributes });
 
   const specs: ColumnSpec[] = [...(wanted ? SPAN_FRAME_SPECS.filter((c) => wanted.has(c.name)) : SPAN_FRAME_SPECS)];
   const cols: Record<string, ArrayLike<unknown> | ColumnLike<unknown>> = {};
