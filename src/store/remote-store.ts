@@ -504,8 +504,12 @@ export class RemoteStore implements LightningStore {
   async addSpans(spans: SpanArg[]): Promise<Span[]> {
     const got = await this.call<Span[] | { sequenceIds: number[] }>("addSpans", { spans, compact: true });
     if (Array.isArray(got)) return got;
-    // The server stored exactly what normalizeSpan makes of each input, plus the sequence id it answered.
-    return spans.map((s, i) => ({ ...normalizeSpan(s, `addSpans[${i}]`), sequenceId: got.sequenceIds[i] }) as Span);
+    // The server stored exactly what normalizeSpan makes of each input (a fresh copy), plus the sequence id it answered.
+    return spans.map((s, i) => {
+      const stored = normalizeSpan(s, `addSpans[${i}]`) as Span;
+      stored.sequenceId = got.sequenceIds[i];
+      return stored;
+    });
   }
   async addOtelSpan(rolloutId: string, attemptId: string, otelSpan: unknown, sequenceId?: number): Promise<Span> {
     if (this.closed) throw new StoreClosedError();
