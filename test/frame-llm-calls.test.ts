@@ -21,6 +21,7 @@ import { llmCallSql } from "../src/types/semconv-sql.js";
 import { llmCallSpan } from "../src/llm/record.js";
 import { AI_SDK, AGL, GEN_AI, LLM_CALL_RULES, isLlmCall, type Attributes, type Span } from "../src/types/index.js";
 import { startFakeOpenAI, type FakeOpenAI } from "./helpers/fake-openai.js";
+import { spanDraft } from "./helpers/span-draft.js";
 
 let fake: FakeOpenAI;
 before(async () => {
@@ -33,21 +34,7 @@ let n = 0;
 function span(rolloutId: string, attemptId: string, name: string, attributes: Attributes): Omit<Span, "sequenceId"> {
   const t = Date.UTC(2026, 11, 2) + n++;
   const id = (n * 7919).toString(16).padStart(16, "0");
-  return {
-    rolloutId,
-    attemptId,
-    traceId: id.padStart(32, "0"),
-    spanId: id,
-    parentId: null,
-    name,
-    status: { statusCode: "OK" },
-    attributes,
-    events: [],
-    links: [],
-    startTime: t,
-    endTime: t + 3,
-    resource: { attributes: {}, schemaUrl: "" },
-  };
+  return spanDraft({ rolloutId, attemptId, spanId: id, name, attributes, startTime: t, endTime: t + 3 });
 }
 
 /** One rollout with an LLM call from every source we recognise, and look-alikes that are not LLM calls. Returns how many are calls. */

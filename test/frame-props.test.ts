@@ -11,6 +11,7 @@ import { frames } from "../src/frame/index.js";
 import { openStore, type DurableStore } from "../src/store/index.js";
 import { parseJsonText, toJsonText } from "../src/types/json.js";
 import type { Attributes } from "../src/types/index.js";
+import { spanDraft } from "./helpers/span-draft.js";
 
 test("toJsonText never throws and parseJsonText reads back what it wrote; non-JSON text stays as it is", () => {
   fc.assert(
@@ -61,6 +62,27 @@ const attrs = fc.dictionary(
   { maxKeys: 4 },
 );
 
+/** Span i of the rollout: times 1.5 ms apart (sub-millisecond parts exercise the microsecond rounding). */
+function addSpan(
+  store: DurableStore,
+  ar: { rolloutId: string; attempt: { attemptId: string } },
+  i: number,
+  name: string,
+  attributes: Attributes,
+) {
+  return store.addSpan(
+    spanDraft({
+      rolloutId: ar.rolloutId,
+      attemptId: ar.attempt.attemptId,
+      spanId: (i + 1).toString(16).padStart(16, "0"),
+      name,
+      attributes,
+      startTime: 1_764_000_000_000 + i * 1.5,
+      endTime: 1_764_000_000_010 + i * 2,
+    }),
+  );
+}
+
 test("span frames of random attributes are the same from a store and from its directory, flattened or not", {
   timeout: 120_000,
 }, async () => {
@@ -72,21 +94,7 @@ test("span frames of random attributes are the same from a store and from its di
         const ar = await store.startRollout({ input: null });
         for (let i = 0; i < list.length; i++) {
           if (i === flushAt) await store.flush(); // spans before: Parquet; after: WAL tail
-          await store.addSpan({
-            rolloutId: ar.rolloutId,
-            attemptId: ar.attempt.attemptId,
-            traceId: "ab".repeat(16),
-            spanId: (i + 1).toString(16).padStart(16, "0"),
-            parentId: null,
-            name: `s${i % 3}`,
-            status: { statusCode: "OK" },
-            attributes: list[i] as Attributes,
-            events: [],
-            links: [],
-            startTime: 1_764_000_000_000 + i * 1.5,
-            endTime: 1_764_000_000_010 + i * 2,
-            resource: { attributes: {}, schemaUrl: "" },
-          });
+          await addSpan(store, ar, i, `s${i % 3}`, list[i] as Attributes);
         }
         for (const opts of [
           {},
@@ -135,21 +143,7 @@ test("attribute keys picked in the Parquet scan read back as the store holds the
             const attributes = Object.fromEntries(
               keys.map((k, j) => [k, values[i][j]]).filter((_, j) => i % 2 === 0 || j < keys.length - 1),
             );
-            await store.addSpan({
-              rolloutId: ar.rolloutId,
-              attemptId: ar.attempt.attemptId,
-              traceId: "ab".repeat(16),
-              spanId: (i + 1).toString(16).padStart(16, "0"),
-              parentId: null,
-              name: "s",
-              status: { statusCode: "OK" },
-              attributes: attributes as Attributes,
-              events: [],
-              links: [],
-              startTime: 1_764_000_000_000 + i,
-              endTime: 1_764_000_000_010 + i,
-              resource: { attributes: {}, schemaUrl: "" },
-            });
+            await addSpan(store, ar, i, "s", attributes as Attributes);
           }
           await store.flush(); // all in Parquet: the keys come from DuckDB's extraction
           const opts = { columns: ["span_id" as const], flatten: keys, attributes: false };
