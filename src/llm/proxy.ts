@@ -25,7 +25,7 @@ import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
 import { llmCallSpan, parseTraceparent } from "./record.js";
 import { ValidationError } from "../types/errors.js";
 import { assertBindAllowed, bearerMatches } from "../server/auth.js";
-import { localFetch } from "../server/local-fetch.js";
+import { clientSignal, localFetch } from "../server/local-fetch.js";
 import { serveLocally } from "../tracer/local-routes.js";
 
 export interface LlmProxyOptions {
@@ -212,7 +212,9 @@ export class LlmProxy {
         "messages",
         "context_length_exceeded",
       );
-    greq.signal = this.abortOnClose(res);
+    // The answer starts after the generation, and until then a client in process leaves only by aborting
+    // its fetch: its own signal does (one AbortController and 'close' listener less per call).
+    greq.signal = clientSignal(req) ?? this.abortOnClose(res);
     const started = Date.now();
     let result: GenerateResult | null = null;
     let error: Error | null = null;
@@ -362,6 +364,8 @@ export class LlmProxy {
 
   private async checkAttribution(ids: { rolloutId: string; attemptId: string }): Promise<void> {
     const store = this.opts.store!;
+    // The usual caller is the rollout's running attempt, its latest: one read (and one copy) answers that.
+    if ((await store.getLatestAttempt(ids.rolloutId))?.attemptId === ids.attemptId) return;
     if (!(await store.getRolloutById(ids.rolloutId)))
       throw new ApiError(
         404,

@@ -28,7 +28,13 @@ export function localFetch(handler: NodeHandler): LocalFetch {
       const signal = init.signal ?? undefined;
       if (signal?.aborted) return reject(signal.reason);
       const body = raw == null ? null : typeof raw === "string" ? Buffer.from(raw, "utf8") : raw;
-      const req = new LocalRequest(requestPath(url), (init.method ?? "GET").toUpperCase(), requestHeaders(url, init.headers, body), body);
+      const req = new LocalRequest(
+        requestPath(url),
+        (init.method ?? "GET").toUpperCase(),
+        requestHeaders(url, init.headers, body),
+        body,
+        signal,
+      );
       const res = new ResponseSink(url, resolve, reject);
       if (signal) {
         const onAbort = () => res.abortedByClient(signal.reason);
@@ -42,6 +48,15 @@ export function localFetch(handler: NodeHandler): LocalFetch {
       }
     });
   };
+}
+
+/**
+ * The signal of the fetch that made an in-process request, if it had one. Until the answer starts,
+ * aborting it is the only way such a client goes away, so a handler that does its work before
+ * answering can hand it on instead of making a signal of its own from the response's 'close'.
+ */
+export function clientSignal(req: IncomingMessage): AbortSignal | undefined {
+  return req instanceof LocalRequest ? req.clientSignal : undefined;
 }
 
 /** The path and query of an absolute URL, as Node's `req.url` holds them. */
@@ -82,6 +97,7 @@ class LocalRequest extends Readable {
     readonly method: string,
     readonly headers: IncomingHttpHeaders,
     private body: Uint8Array | null,
+    readonly clientSignal: AbortSignal | undefined,
   ) {
     super();
   }

@@ -23,9 +23,16 @@ export function parseJsonText(v: unknown): unknown {
  * String(v), so writing never throws.
  */
 export function toJsonText(v: unknown): string {
+  let text: string | undefined;
   try {
-    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x)) ?? (v === undefined ? "null" : String(v));
+    // Without a replacer first: a replacer takes JSON.stringify off its fast path (every LLM span writes two of these).
+    text = JSON.stringify(v);
   } catch {
-    return String(v);
+    try {
+      text = JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? Number(x) : x));
+    } catch {
+      return String(v);
+    }
   }
+  return text ?? (v === undefined ? "null" : String(v));
 }
