@@ -13,6 +13,7 @@ import { indexed, mapped, memoized, reader, type ColumnLike } from "./arrow.js";
 import { ColumnBuilder, epochDate, typedTable, type ColumnSpec } from "./columns.js";
 import type { DirState } from "./dir-reader.js";
 import { RESCORED_ATTR, rewardEntries } from "./rewards.js";
+import { spanColumns } from "./span-frame.js";
 import {
   checkSource,
   loadSpans,
@@ -25,8 +26,6 @@ import {
 } from "./source.js";
 
 export type { FrameSource, SpanFilter } from "./source.js";
-
-import { spanColumns } from "./span-frame.js";
 
 export { spans, type SpanFrameOptions } from "./span-frame.js";
 

@@ -159,13 +159,14 @@ export function filterSql(f: ParsedFilter): string[] {
   return out;
 }
 
+/** The filter and an optional extra predicate as one WHERE condition for scanSpans; undefined when there is none. */
+export function scanWhere(f: ParsedFilter, extraSql?: string): string | undefined {
+  const where = [...filterSql(f), ...(extraSql ? [`(${extraSql})`] : [])];
+  return where.length ? where.join(" AND ") : undefined;
+}
+
 export interface LoadSpansOptions {
-  /**
-   * true: each record's attributes object; a list of keys: an object holding
-   * only those keys (a directory's Parquet rows then parse just their values,
-   * extracted by DuckDB); false: null.
-   */
-  attributes: boolean | readonly string[];
+  attributes: boolean;
   /**
    * Parquet columns to read besides attributes (default all base columns).
    * Fields of columns not read come back null (NaN for times); callers only
@@ -215,15 +216,13 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
     if (filter.namePrefix !== undefined) q.namePrefix = filter.namePrefix;
     out = [];
     for (const s of await src.querySpans(q)) {
-      const r = fromSpan(s, opts.attributes !== false);
+      const r = fromSpan(s, opts.attributes);
       if (matches(r, filter)) out.push(r);
     }
   } else {
     const base = opts.columns ? SPAN_BASE_COLUMNS.filter((col) => opts.columns!.includes(col)) : [...SPAN_BASE_COLUMNS];
-    const keys = Array.isArray(opts.attributes) ? (opts.attributes as readonly string[]) : undefined;
-    const columns = opts.attributes === true ? [...base, "attributes"] : base;
-    const where = [...filterSql(filter), ...(opts.prefilterSql ? [`(${opts.prefilterSql})`] : [])];
-    const scan = await scanSpans(src, { columns, where: where.length ? where.join(" AND ") : undefined, attributeKeys: keys });
+    const columns = opts.attributes ? [...base, "attributes"] : base;
+    const scan = await scanSpans(src, { columns, where: scanWhere(filter, opts.prefilterSql) });
     const n = scan.parquetRows;
     const col = (name: string) => values(scan.parquet[name], n);
     const [rid, aid, seq, tid, sid, pid, name, sc, sm, rw, model, it, ot, llm, attrs] = [
@@ -246,7 +245,6 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
     const st = timeMs(scan.parquet.start_time, n);
     const et = timeMs(scan.parquet.end_time, n);
     const str = (v: unknown) => (v as string | null | undefined) ?? null;
-    const attributesAt = keys ? pickedAttributes(keys, scan.parquet) : (i: number) => (opts.attributes ? parseAttributes(attrs[i]) : null);
     out = new Array<SpanRecord>(n);
     for (let i = 0; i < n; i++) {
       out[i] = {
@@ -266,10 +264,10 @@ export async function loadSpans(src: FrameSource, filter: ParsedFilter, opts: Lo
         inputTokens: numOrNull(it[i]),
         outputTokens: numOrNull(ot[i]),
         isLlmCall: llm[i] === true,
-        attributes: attributesAt(i),
+        attributes: opts.attributes ? parseAttributes(attrs[i]) : null,
       };
     }
-    for (const r of walRecords(scan.wal, filter, opts.attributes !== false)) out.push(r);
+    for (const r of walRecords(scan.wal, filter, opts.attributes)) out.push(r);
   }
   return opts.keep ? out.filter(opts.keep) : out;
 }

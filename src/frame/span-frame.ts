@@ -12,11 +12,11 @@ import { coerce, epochDate, SPAN_BASE_COLUMNS, SPAN_FRAME_SPECS, typedTable, typ
 import { scanSpans } from "./dir-reader.js";
 import {
   checkSource,
-  filterSql,
   loadSpans,
   parseAttributes,
   parseFilter,
   pickedAttributes,
+  scanWhere,
   type ParsedFilter,
   walRecords,
   type FrameSource,
@@ -97,10 +97,9 @@ function nullColumn(rows: number): ColumnLike<null> {
 async function fromDir(dir: string, filter: ParsedFilter, opts: SpanColumnsOptions): Promise<SpanColumns> {
   const read = opts.columns;
   const keys = Array.isArray(opts.attributes) ? (opts.attributes as readonly string[]) : undefined;
-  const where = [...filterSql(filter), ...(opts.where ? [`(${opts.where.sql})`] : [])];
   const scan = await scanSpans(dir, {
     columns: opts.attributes === true ? [...read, "attributes"] : read,
-    where: where.length ? where.join(" AND ") : undefined,
+    where: scanWhere(filter, opts.where?.sql),
     attributeKeys: keys,
   });
   const keep = opts.where?.keep;
@@ -140,7 +139,8 @@ async function fromDir(dir: string, filter: ParsedFilter, opts: SpanColumnsOptio
 /** The spans of `src` that pass `filter` (and `opts.where`) as columns: a directory's Parquet rows stay Arrow, decoded when read. */
 export async function spanColumns(src: FrameSource, filter: ParsedFilter, opts: SpanColumnsOptions): Promise<SpanColumns> {
   if (typeof src === "string") return fromDir(src, filter, opts);
-  return fromRecords(await loadSpans(src, filter, { attributes: opts.attributes, keep: opts.where?.keep }));
+  // A store's spans are objects already: the whole attributes object costs nothing more than some keys.
+  return fromRecords(await loadSpans(src, filter, { attributes: opts.attributes !== false, keep: opts.where?.keep }));
 }
 
 /**
