@@ -12,6 +12,7 @@ import { Runner } from "../src/runner/runner.js";
 import { ValidationError } from "../src/types/index.js";
 import agent from "./fixtures/runner/agent.js";
 import { rollout } from "../src/runner/agent.js";
+import { makeSpan } from "./store-suite.js";
 
 async function served() {
   const backing = await openStore();
@@ -272,6 +273,39 @@ test("a remote runner's heartbeat is one request that also tells it the store en
     assert.match(String(aborted), /ended by the store \(timeout\)/);
     assert.ok(!s.paths.includes("/attempts/latest"), s.paths.join(" "));
     assert.ok((await s.backing.queryWorkers())[0].lastHeartbeatTime !== null, "the worker's heartbeat is recorded");
+  } finally {
+    await s.close();
+  }
+});
+
+test("complete answers the attempt's reward, not its spans; a client that does not ask for the reward alone gets the spans as before", {
+  timeout: 20_000,
+}, async () => {
+  const s = await served();
+  try {
+    const complete = async (rolloutId: string, attemptId: string, extra: Record<string, unknown>) => {
+      const res = await fetch(`${s.server.url}/v1/agl/runner/complete`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ rolloutId, attemptId, update: { status: "succeeded" }, ...extra }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { result: { reward: number | null; spans?: { name: string }[] } }).result;
+    };
+    const reward = { name: "agentlightning.reward", attributes: { "agentlightning.reward.0.value": 0.5 } };
+    const a = await s.backing.startRollout({ input: 1 });
+    await s.backing.addSpan({ ...makeSpan(a.rolloutId, a.attempt.attemptId), ...reward });
+    const lean = await complete(a.rolloutId, a.attempt.attemptId, { answer: "reward" });
+    assert.equal(lean.reward, 0.5);
+    assert.equal(lean.spans, undefined);
+    const b = await s.backing.startRollout({ input: 1 });
+    await s.backing.addSpan({ ...makeSpan(b.rolloutId, b.attempt.attemptId), ...reward });
+    const old = await complete(b.rolloutId, b.attempt.attemptId, {});
+    assert.equal(old.reward, 0.5);
+    assert.deepEqual(
+      old.spans?.map((x) => x.name),
+      ["agentlightning.reward"],
+    );
   } finally {
     await s.close();
   }

@@ -3,6 +3,8 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { finalReward } from "../src/adapter/rewards.js";
 import { InvalidTransitionError, NotFoundError, ValidationError, StoreClosedError, type Span } from "../src/types/index.js";
 import type { LightningStore } from "../src/store/index.js";
 import type { StoreOptions } from "../src/store/index.js";
@@ -491,6 +493,46 @@ export function storeContract(kind: string, open: OpenFn): void {
       assert.equal(new Set(ids).size, 130);
       const stored = (await s.querySpans({ rolloutId: r.rolloutId })).map((x) => x.sequenceId);
       for (let i = 1; i < stored.length; i++) assert.ok(stored[i] > stored[i - 1]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test(`${kind}: attemptReward is what finalReward reads from the attempt's spans, whatever order and kind they come in`, async () => {
+    const s = await open();
+    try {
+      const reward = (v: number) => ({ name: "agentlightning.reward", attributes: { "agentlightning.reward.0.value": v } });
+      // A reward attribute on any span counts (OTLP agents put it on their own spans); explicit sequence ids may go back.
+      const spanArb = fc.record({
+        kind: fc.constantFrom("plain", "reward", "attr"),
+        value: fc.double({ noNaN: true, noDefaultInfinity: true }),
+        seq: fc.option(fc.nat(20), { nil: undefined }),
+        batch: fc.boolean(),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(spanArb, { maxLength: 8 }), async (specs) => {
+          const r = await s.startRollout({ input: 1 });
+          const aid = r.attempt.attemptId;
+          const spans = specs.map((x) => {
+            const extra =
+              x.kind === "reward"
+                ? reward(x.value)
+                : x.kind === "attr"
+                  ? { attributes: { "agentlightning.reward.0.value": x.value, other: 1 } }
+                  : {};
+            return { ...makeSpan(r.rolloutId, aid, extra), ...(x.seq !== undefined ? { sequenceId: x.seq } : {}) };
+          });
+          const batched = specs.filter((x) => x.batch).length;
+          if (batched) await s.addSpans(spans.slice(0, batched));
+          for (const span of spans.slice(batched)) await s.addSpan(span);
+          const expected = finalReward(await s.querySpans({ rolloutId: r.rolloutId, attemptId: aid }));
+          assert.equal(await s.attemptReward!(r.rolloutId, aid), expected);
+          assert.equal(await s.attemptReward!(r.rolloutId, "latest"), expected);
+        }),
+        { numRuns: 25 },
+      );
+      await assert.rejects(s.attemptReward!("ro-none", "at-none"), NotFoundError);
+      await assert.rejects(s.attemptReward!(7 as never, "at-none"), ValidationError);
     } finally {
       await s.close();
     }

@@ -2,12 +2,11 @@
 // heartbeat, record the reward, finish the attempt. Agent errors become
 // failed attempts; nothing an agent does crashes the runner.
 import { randomUUID } from "node:crypto";
-import type { Attempt, AttemptedRollout, LLMResource, NamedResources, Rollout, Span } from "../types/index.js";
+import type { Attempt, AttemptedRollout, LLMResource, NamedResources, Rollout } from "../types/index.js";
 import { InvalidTransitionError, isAttemptTerminal } from "../types/index.js";
 import type { LightningStore } from "../store/lightning-store.js";
-import { claimRollout, completeAttempt, heartbeat, startAttemptSteps, type ClaimedRollout } from "../store/runner-steps.js";
+import { attemptReward, claimRollout, completeAttempt, heartbeat, startAttemptSteps, type ClaimedRollout } from "../store/runner-steps.js";
 import { emitException, emitReward, TraceScope, withScope, instrumentFrameworks, type RewardValue } from "../tracer/index.js";
-import { finalReward } from "../adapter/rewards.js";
 import type { Agent, RolloutContext } from "./agent.js";
 import type { Hooks } from "./hooks.js";
 
@@ -169,7 +168,7 @@ export class Runner {
         error ??= e;
       }
     }
-    const { rollout, spans, attempt: ended } = await this.finishAttempt(rid, aid, error);
+    const { rollout, reward, attempt: ended } = await this.finishAttempt(rid, aid, error);
     if (completeStoresSpans) {
       try {
         await scope.flush();
@@ -181,18 +180,12 @@ export class Runner {
       if (!error && ended?.status === "failed")
         error = new Error(`the store failed attempt ${aid}: ${String(ended.metadata?.error ?? "a span could not be stored")}`);
     }
-    let reward: number | null = null;
-    try {
-      if (spans) reward = finalReward(spans);
-    } catch (e) {
-      this.onError(e);
-    }
     await this.safely(() => this.hooks.onRolloutEnd?.(rollout, { error, reward }));
     return { rollout, reward, error };
   }
 
   /**
-   * Final update, then the rollout and its spans (one call on a remote store). The
+   * Final update, then the rollout and its reward (one call on a remote store). The
    * update releases the worker; when the store ended the attempt first (timeout,
    * unresponsive: its verdict stands) or the update failed, the worker is released here.
    */
@@ -200,7 +193,7 @@ export class Runner {
     rid: string,
     aid: string,
     error: unknown,
-  ): Promise<{ rollout: Rollout | null; spans: Span[] | null; attempt?: Attempt | null }> {
+  ): Promise<{ rollout: Rollout | null; reward: number | null; attempt?: Attempt | null }> {
     const metadata = error ? { error: errorMessage(error) } : undefined;
     const update = { status: error ? "failed" : "succeeded", endTime: Date.now(), ...(metadata ? { metadata } : {}) } as const;
     const idle = () =>
@@ -208,15 +201,15 @@ export class Runner {
     try {
       const done = await completeAttempt(this.store, rid, aid, update);
       if (!done.attempt) await idle();
-      return { rollout: done.rollout, spans: done.spans, attempt: done.attempt };
+      return { rollout: done.rollout, reward: done.reward, attempt: done.attempt };
     } catch (e) {
       if (!(e instanceof InvalidTransitionError)) this.onError(e);
-      const [rollout, spans] = await Promise.all([
+      const [rollout, reward] = await Promise.all([
         this.store.getRolloutById(rid).catch(() => null),
-        this.store.querySpans({ rolloutId: rid, attemptId: aid }).catch((e: unknown) => (this.onError(e), null)),
+        attemptReward(this.store, rid, aid).catch((e: unknown) => (this.onError(e), null)),
         idle(),
       ]);
-      return { rollout, spans };
+      return { rollout, reward };
     }
   }
 

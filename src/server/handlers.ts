@@ -11,6 +11,7 @@ import { AttemptUpdateSchema } from "../types/rollout.js";
 import { parseOrThrow } from "../types/validate.js";
 import {
   claimRolloutSteps,
+  attemptReward,
   completeAttemptSteps,
   heartbeatSteps,
   spanFailureUpdate,
@@ -87,6 +88,7 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
     return b.compact && !c.redact ? { sequenceIds: spans.map((s) => s.sequenceId) } : spans;
   },
   querySpans: (c, b) => c.store.querySpans(raw(b.query)),
+  attemptReward: (c, b) => attemptReward(c.store, raw(b.rolloutId), raw(b.attemptId)),
   getNextSpanSequenceId: (c, b) => c.store.getNextSpanSequenceId(raw(b.rolloutId), raw(b.attemptId)),
   addResources: (c, b) =>
     b.resourcesId === undefined ? c.store.addResources(raw(b.resources)) : c.store.addResources(raw(b.resources), raw(b.resourcesId)),
@@ -111,9 +113,13 @@ export const handlers: { [N in OperationName]: Handler<N> } = {
     return got[0] ?? null;
   },
   completeAttempt: async (c, b, call) => {
-    if (b.spans === undefined) return completeAttemptSteps(c.store, raw(b.rolloutId), raw(b.attemptId), raw(b.update));
-    if (!Array.isArray(b.spans)) throw new ValidationError("completeAttempt", ["spans: expected an array of spans"]);
-    return completeWithSpans(c, b.spans, raw(b.rolloutId), raw(b.attemptId), raw(b.update), call);
+    let done: CompletedAttempt & { spanResults?: SpanResult[] };
+    if (b.spans === undefined) done = await completeAttemptSteps(c.store, raw(b.rolloutId), raw(b.attemptId), raw(b.update));
+    else if (!Array.isArray(b.spans)) throw new ValidationError("completeAttempt", ["spans: expected an array of spans"]);
+    else done = await completeWithSpans(c, b.spans, raw(b.rolloutId), raw(b.attemptId), raw(b.update), call);
+    if (b.answer === "reward") return done;
+    // A client that predates the reward in the answer reads it from the attempt's spans.
+    return { ...done, spans: await c.store.querySpans({ rolloutId: raw(b.rolloutId), attemptId: raw(b.attemptId) }) };
   },
 };
 

@@ -49,7 +49,7 @@ export class AttemptLifecycle {
       lastHeartbeatTime: null,
       metadata: {},
     };
-    const ae = newAttemptEntry(attempt);
+    const ae = newAttemptEntry(attempt, true);
     e.attempts.push(ae);
     this.s.attempts.set(attempt.attemptId, ae);
     this.active.add(ae);

@@ -59,6 +59,7 @@ import {
   WorkerUpdateSchema,
 } from "./operation-args.js";
 import { otelToSpanDraft } from "./otel-span.js";
+import { finalReward } from "../adapter/rewards.js";
 import { ResourceVersions } from "./resource-versions.js";
 import { RolloutQueue } from "./rollout-queue.js";
 import { normalizeSpan, type SpanDraft } from "./span-input.js";
@@ -156,7 +157,7 @@ export abstract class BaseStore implements LightningStore {
       } else {
         const re = this.rollouts.get(a.rolloutId);
         if (!re) continue;
-        const entry = newAttemptEntry(a);
+        const entry = newAttemptEntry(a, false);
         this.attempts.set(a.attemptId, entry);
         re.attempts.push(entry);
         re.attempts.sort((x, y) => x.attempt.sequenceId - y.attempt.sequenceId);
@@ -548,6 +549,15 @@ export abstract class BaseStore implements LightningStore {
   private rolloutIdsSorted(): string[] {
     if (!this.sortedRolloutIds) this.sortedRolloutIds = [...this.rollouts.keys()].sort(cmp);
     return this.sortedRolloutIds;
+  }
+
+  async attemptReward(rolloutId: string, attemptId: string): Promise<number | null> {
+    this.assertOpen();
+    parseOrThrow(RolloutIdSchema, rolloutId, "attemptReward");
+    parseOrThrow(AttemptIdSchema, attemptId, "attemptReward");
+    const ae = this.attemptEntry(rolloutId, attemptId);
+    if (ae.rewardTracked) return ae.reward?.value ?? null;
+    return finalReward(await this.findSpans({ rolloutId, attemptId: ae.attempt.attemptId }));
   }
 
   async getNextSpanSequenceId(rolloutId: string, attemptId: string): Promise<number> {

@@ -3,7 +3,8 @@
 // span sequence id).
 
 import { randomBytes } from "node:crypto";
-import type { Attempt, AttemptStatus, Rollout } from "../types/index.js";
+import type { Attempt, AttemptStatus, Rollout, Span } from "../types/index.js";
+import { primaryReward } from "../adapter/rewards.js";
 import { SpanList } from "./span-list.js";
 
 export interface AttemptEntry {
@@ -11,6 +12,13 @@ export interface AttemptEntry {
   /** Spans held in memory. */
   spans: SpanList;
   nextSeq: number;
+  /** The last reward span seen at ingest (highest sequence id, the first of equals), as finalReward picks it. */
+  reward: { seq: number; value: number } | null;
+  /**
+   * Whether every span of the attempt went through this store's ingest, so `reward` is its
+   * reward. Attempts restored from a log may have spans only in Parquet: their spans are read.
+   */
+  rewardTracked: boolean;
 }
 
 export interface RolloutEntry {
@@ -21,8 +29,15 @@ export interface RolloutEntry {
   queuedAt: number | null;
 }
 
-export function newAttemptEntry(attempt: Attempt): AttemptEntry {
-  return { attempt, spans: new SpanList(), nextSeq: 0 };
+export function newAttemptEntry(attempt: Attempt, rewardTracked: boolean): AttemptEntry {
+  return { attempt, spans: new SpanList(), nextSeq: 0, reward: null, rewardTracked };
+}
+
+/** Keeps `e.reward` the primary value of its last reward span (finalReward's choice) as a span comes in. */
+export function noteReward(e: AttemptEntry, span: Span): void {
+  const v = primaryReward(span);
+  // + 0: the span is kept as JSON, where -0 reads back as 0.
+  if (v !== null && (!e.reward || span.sequenceId > e.reward.seq)) e.reward = { seq: span.sequenceId, value: v + 0 };
 }
 
 /** Statuses a deadline can still catch. */

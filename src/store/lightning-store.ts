@@ -125,6 +125,12 @@ export interface LightningStore {
    * need not flush before it. Each span's own promise still resolves only once it is stored.
    */
   readonly completeStoresSpans?: boolean;
+  /**
+   * The attempt's reward (the primary value of its last reward span, as `finalReward` reads it from
+   * its spans), from what the store noted when the spans came in; null when it has none. Optional:
+   * runner-steps.ts reads the spans back on stores without it.
+   */
+  attemptReward?(rolloutId: string, attemptId: string): Promise<number | null>;
   /** heartbeat, then the rollout's latest attempt, in one call (runner-steps.ts has the plain-call version). */
   heartbeatAttempt?(rolloutId: string, attemptId: string, workerId?: string): Promise<Attempt | null>;
   /** Flushes and releases files and timers. Further calls throw StoreClosedError. */

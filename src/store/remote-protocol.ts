@@ -90,6 +90,12 @@ export const OPERATIONS = {
     body: z.object({ query: opt }),
     doc: "Spans matching a filter, ordered by rollout, attempt, sequence id.",
   },
+  attemptReward: {
+    path: "/attempts/reward",
+    write: false,
+    body: z.object({ rolloutId: any, attemptId: any }),
+    doc: "An attempt's reward (its last reward span's primary value) or null; attemptId may be \"latest\".",
+  },
   getNextSpanSequenceId: {
     path: "/spans/next-sequence-id",
     write: true,
@@ -142,10 +148,11 @@ export const OPERATIONS = {
   completeAttempt: {
     path: "/runner/complete",
     write: true,
-    body: z.object({ rolloutId: any, attemptId: any, update: any, spans: opt }),
+    body: z.object({ rolloutId: any, attemptId: any, update: any, spans: opt, answer: z.literal("reward").optional() }),
     doc:
       "A runner's last call per rollout: store `spans` (the attempt's spans not yet sent; answered per span in spanResults), apply the attempt's final update " +
-      "(failed instead when a span could not be stored; attempt null when the store ended it first), then answer the rollout and the attempt's spans.",
+      "(failed instead when a span could not be stored; attempt null when the store ended it first), then answer the rollout and the attempt's reward " +
+      '(and its spans, unless answer is "reward": earlier clients read the reward from them).',
   },
 } as const satisfies Record<string, { path: string; write: boolean; body: z.ZodType; doc: string }>;
 

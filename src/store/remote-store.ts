@@ -28,6 +28,7 @@ import type {
 import { parseOrThrow, StoreClosedError, ValidationError } from "../types/index.js";
 import { parseJsonText } from "../types/json.js";
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
+import { finalReward } from "../adapter/rewards.js";
 import { otelToSpanDraft } from "./otel-span.js";
 import { normalizeSpan } from "./span-input.js";
 import { httpRequest } from "./http-client.js";
@@ -376,7 +377,7 @@ export class RemoteStore implements LightningStore {
     if (riding.length) return this.completeWithSpans(rolloutId, attemptId, update, riding);
     if (this.olderServer) return completeAttemptSteps(this, rolloutId, attemptId, update);
     try {
-      return await this.call("completeAttempt", { rolloutId, attemptId, update });
+      return completedFrom(await this.call("completeAttempt", { rolloutId, attemptId, update, answer: "reward" }));
     } catch (e) {
       if (!isMissingEndpoint(e)) throw e;
       this.olderServer = true;
@@ -390,14 +391,14 @@ export class RemoteStore implements LightningStore {
     update: AttemptUpdate,
     riding: PendingSpan[],
   ): Promise<CompletedAttempt> {
-    let got: CompletedAttempt & { spanResults: SpanResult[] };
+    let got: CompletedOnWire & { spanResults: SpanResult[] };
     try {
-      got = await this.call("completeAttempt", { rolloutId, attemptId, update, spans: riding.map((q) => q.span) });
+      got = await this.call("completeAttempt", { rolloutId, attemptId, update, spans: riding.map((q) => q.span), answer: "reward" });
     } catch (e) {
       for (const q of riding) q.reject(e);
       throw e;
     }
-    const bySeq = new Map(got.spans.map((s) => [s.sequenceId, s]));
+    const bySeq = new Map((got.spans ?? []).map((s) => [s.sequenceId, s]));
     riding.forEach((q, i) => {
       const r = got.spanResults?.[i];
       if (r && "sequenceId" in r)
@@ -409,8 +410,7 @@ export class RemoteStore implements LightningStore {
             : new RemoteStoreError(200, "BadResponse", "store server did not say whether a span sent with completeAttempt was stored"),
         );
     });
-    const { spanResults: _, ...done } = got;
-    return done;
+    return completedFrom(got);
   }
 
   /** The server predates the runner endpoints (a runner upgraded before its store server): use the plain calls. */
@@ -519,6 +519,16 @@ export class RemoteStore implements LightningStore {
   querySpans(query?: SpanQuery): Promise<Span[]> {
     return this.call("querySpans", { query });
   }
+  async attemptReward(rolloutId: string, attemptId: string): Promise<number | null> {
+    if (!this.olderServer)
+      try {
+        return await this.call("attemptReward", { rolloutId, attemptId });
+      } catch (e) {
+        if (!isMissingEndpoint(e)) throw e;
+      }
+    return finalReward(await this.querySpans({ rolloutId, attemptId }));
+  }
+
   getNextSpanSequenceId(rolloutId: string, attemptId: string): Promise<number> {
     return this.call("getNextSpanSequenceId", { rolloutId, attemptId });
   }
@@ -588,6 +598,14 @@ export class RemoteStore implements LightningStore {
 }
 
 class WaitCancelled extends Error {}
+
+/** completeAttempt's answer: servers before the reward answer send the attempt's spans instead. */
+type CompletedOnWire = Omit<CompletedAttempt, "reward"> & { reward?: number | null; spans?: Span[] };
+
+function completedFrom(got: CompletedOnWire): CompletedAttempt {
+  const reward = got.reward !== undefined ? got.reward : finalReward(got.spans ?? []);
+  return { attempt: got.attempt, rollout: got.rollout, reward };
+}
 
 const isMissingEndpoint = (e: unknown) => e instanceof RemoteStoreError && e.status === 404 && e.remoteName === "NoSuchEndpoint";
 

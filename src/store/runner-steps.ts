@@ -3,7 +3,8 @@
 // as plain calls, and the store server runs them behind one endpoint each, so
 // a remote rollout costs ~3 round trips (claim, spans, complete) instead of ~10.
 
-import type { Attempt, AttemptedRollout, AttemptUpdate, ResourcesUpdate, Rollout, Span } from "../types/index.js";
+import type { Attempt, AttemptedRollout, AttemptUpdate, ResourcesUpdate, Rollout } from "../types/index.js";
+import { finalReward } from "../adapter/rewards.js";
 import { InvalidTransitionError } from "../types/index.js";
 import type { DequeueOptions, LightningStore } from "./lightning-store.js";
 
@@ -23,8 +24,8 @@ export interface CompletedAttempt {
   /** The attempt after the update; null when the store had already ended it (its verdict stands). */
   attempt: Attempt | null;
   rollout: Rollout | null;
-  /** The attempt's spans, for the caller's reward. */
-  spans: Span[];
+  /** The attempt's reward (its last reward span's primary value), null when it has none. */
+  reward: number | null;
 }
 
 /** Dequeues the oldest queued rollout for `workerId`, sets its attempt running and fetches its resources. */
@@ -66,7 +67,7 @@ function errorInfo(e: unknown): { name: string; message: string } {
 }
 
 /**
- * Applies the attempt's final update, then reads back its rollout and spans.
+ * Applies the attempt's final update, then reads back its rollout and reward.
  * An InvalidTransitionError (the store ended the attempt first: timeout,
  * unresponsive) is not an error here: `attempt` is null and the reads still run.
  */
@@ -82,8 +83,14 @@ export async function completeAttemptSteps(
   } catch (e) {
     if (!(e instanceof InvalidTransitionError)) throw e;
   }
-  const [rollout, spans] = await Promise.all([store.getRolloutById(rolloutId), store.querySpans({ rolloutId, attemptId })]);
-  return { attempt, rollout, spans };
+  const [rollout, reward] = await Promise.all([store.getRolloutById(rolloutId), attemptReward(store, rolloutId, attemptId)]);
+  return { attempt, rollout, reward };
+}
+
+/** The store's noted reward when it keeps one, else the attempt's spans read back. */
+export async function attemptReward(store: LightningStore, rolloutId: string, attemptId: string): Promise<number | null> {
+  if (store.attemptReward) return store.attemptReward(rolloutId, attemptId);
+  return finalReward(await store.querySpans({ rolloutId, attemptId }));
 }
 
 /** Records a heartbeat for a running attempt and reads its rollout's latest attempt (the runner's watchdog: has the store ended it?). */

@@ -3,7 +3,7 @@
 // A durable store adds spans that live only in Parquet (cold-spans.ts).
 
 import type { Span, SpanQuery } from "../types/index.js";
-import type { AttemptEntry } from "./entries.js";
+import { noteReward, type AttemptEntry } from "./entries.js";
 import { encodeSpanBlock, NameInterner, SpanArena, type SpanBlock } from "./span-list.js";
 
 export class SpanIndex {
@@ -20,8 +20,10 @@ export class SpanIndex {
    */
   insert(entries: readonly AttemptEntry[], spans: readonly Span[]): SpanBlock {
     const block = this.arena.encode(spans, this.segment);
-    for (let i = 0; i < spans.length; i++)
+    for (let i = 0; i < spans.length; i++) {
       entries[i].spans.insert(spans[i].sequenceId, this.names.intern(spans[i].name), block, i, this.segment);
+      noteReward(entries[i], spans[i]);
+    }
     this.count += spans.length;
     return block;
   }
@@ -36,6 +38,7 @@ export class SpanIndex {
       const e = attempts.get(s.attemptId);
       if (!e || e.attempt.rolloutId !== s.rolloutId) continue;
       e.spans.insert(s.sequenceId, this.names.intern(s.name), block, i, this.segment);
+      noteReward(e, s);
       if (s.sequenceId >= e.nextSeq) e.nextSeq = s.sequenceId + 1;
       this.count++;
     }
