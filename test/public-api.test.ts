@@ -130,6 +130,7 @@ const INTERNALS = [
   "AGENT_NAME_KEYS",
   "CREDIT_MODES",
   "idSchema",
+  "parseId",
   "isWellFormedText",
   "seededRandom",
   "RESCORED_ATTR",

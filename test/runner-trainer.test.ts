@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as agl from "../src/index.js";
+import { Runner } from "../src/runner/runner.js";
 
 const quiet = { log: () => {} };
 
@@ -141,6 +142,29 @@ test("the agent sees its resources and an attempt past its timeout is stopped an
     attempts.map((a) => a.status),
     ["timeout", "succeeded"],
   );
+});
+
+test("stopping a runner stops its running agent: the agent's signal aborts (even when asked for late) and the attempt fails", {
+  timeout: 10_000,
+}, async () => {
+  const store = await agl.openStore();
+  const stop = new AbortController();
+  let reason: unknown = null;
+  const agent = agl.rollout(async (_task: unknown, ctx) => {
+    stop.abort();
+    // Asked for after the stop: the signal the agent gets is already aborted.
+    reason = ctx.signal.aborted ? ctx.signal.reason : null;
+    await new Promise(() => {}); // never settles: only the stop ends this rollout
+  });
+  const [r] = await store.enqueueManyRollouts([{ input: 1 }]);
+  const runner = new Runner({ store, agent, workerId: "w", onError: () => {} });
+  const outcomes: (Error | null)[] = [];
+  runner.hooks.onRolloutEnd = (_r, o) => void outcomes.push(o.error as Error | null);
+  assert.equal(await runner.iterate({ signal: stop.signal }), 1);
+  assert.match(String(reason), /runner stopped/);
+  assert.match(String(outcomes[0]), /runner stopped/);
+  assert.equal((await store.getLatestAttempt(r.rolloutId))?.status, "failed");
+  await store.close();
 });
 
 test("trainer and rollout reject bad arguments clearly", async () => {

@@ -31,8 +31,10 @@ export interface RunOutcome {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    const wake = () => (clearTimeout(t), resolve());
+    // Removed when the timer fires: an idle runner polls for hours on the same signal.
+    const t = setTimeout(() => (signal?.removeEventListener("abort", wake), resolve()), ms);
+    signal?.addEventListener("abort", wake, { once: true });
   });
 
 export class Runner {
@@ -60,15 +62,25 @@ export class Runner {
   async iterate(opts: { signal?: AbortSignal; maxRollouts?: number } = {}): Promise<number> {
     await instrumentFrameworks();
     let n = 0;
-    while (!opts.signal?.aborted && (opts.maxRollouts === undefined || n < opts.maxRollouts)) {
-      // One call dequeues, starts the attempt and fetches resources (one round trip on a remote store).
-      const next = await claimRollout(this.store, { workerId: this.workerId });
-      if (!next) {
-        await sleep(this.pollMs, opts.signal);
-        continue;
+    // One listener for the whole loop stops whichever rollout is running.
+    let current: Cancel | null = null;
+    const onStop = () => current?.abort(new Error("runner stopped"));
+    opts.signal?.addEventListener("abort", onStop, { once: true });
+    try {
+      while (!opts.signal?.aborted && (opts.maxRollouts === undefined || n < opts.maxRollouts)) {
+        // One call dequeues, starts the attempt and fetches resources (one round trip on a remote store).
+        const next = await claimRollout(this.store, { workerId: this.workerId });
+        if (!next) {
+          await sleep(this.pollMs, opts.signal);
+          continue;
+        }
+        current = new Cancel();
+        await this.runClaimed(next, current);
+        current = null;
+        n++;
       }
-      await this.runClaimed(next, opts.signal);
-      n++;
+    } finally {
+      opts.signal?.removeEventListener("abort", onStop);
     }
     await this.safely(() => this.store.updateWorker(this.workerId, { status: "idle", currentRolloutId: null, currentAttemptId: null }));
     return n;
@@ -89,19 +101,23 @@ export class Runner {
           ),
       startAttemptSteps(this.store, ar, this.workerId),
     ]);
-    return this.runClaimed(claimed, stop);
+    const cancel = new Cancel();
+    const onStop = () => cancel.abort(new Error("runner stopped"));
+    stop?.addEventListener("abort", onStop, { once: true });
+    try {
+      return await this.runClaimed(claimed, cancel);
+    } finally {
+      stop?.removeEventListener("abort", onStop);
+    }
   }
 
-  private async runClaimed(claimed: ClaimedRollout, stop?: AbortSignal): Promise<RunOutcome> {
+  private async runClaimed(claimed: ClaimedRollout, abort: Cancel): Promise<RunOutcome> {
     const ar = claimed.rollout;
     const { attempt } = ar;
     const rid = ar.rolloutId;
     const aid = attempt.attemptId;
-    const abort = new AbortController();
-    const onStop = () => abort.abort(new Error("runner stopped"));
-    stop?.addEventListener("abort", onStop, { once: true });
 
-    await this.safely(() => this.hooks.onRolloutStart?.(ar));
+    if (this.hooks.onRolloutStart) await this.safely(() => this.hooks.onRolloutStart?.(ar));
     const resources = claimed.resources?.resources ?? {};
     if (claimed.resourcesError)
       this.onError(
@@ -117,7 +133,10 @@ export class Runner {
       llm: llmFor(resources, rid, aid),
       store: this.store,
       workerId: this.workerId,
-      signal: abort.signal,
+      // Made when the agent asks for it: most agents never do, and each AbortSignal costs ~10 us.
+      get signal() {
+        return abort.signal;
+      },
     };
     const scope = new TraceScope(this.store, rid, aid, this.agent.name);
 
@@ -136,13 +155,8 @@ export class Runner {
     let error: unknown = null;
     try {
       if (claimed.startError) throw Object.assign(new Error(claimed.startError.message), { name: claimed.startError.name });
-      await this.safely(() => this.hooks.onTraceStart?.(ctx));
-      const result = await withScope(scope, () =>
-        raceAbort(
-          Promise.resolve().then(() => this.agent.run(ar.input, ctx)),
-          abort.signal,
-        ),
-      );
+      if (this.hooks.onTraceStart) await this.safely(() => this.hooks.onTraceStart?.(ctx));
+      const result = await withScope(scope, () => abort.race(Promise.resolve().then(() => this.agent.run(ar.input, ctx))));
       if (result !== undefined && result !== null) withScope(scope, () => emitReward(result as RewardValue));
     } catch (e) {
       error = e;
@@ -153,9 +167,8 @@ export class Runner {
       }
     } finally {
       clearInterval(beat);
-      stop?.removeEventListener("abort", onStop);
     }
-    await this.safely(() => this.hooks.onTraceEnd?.(ctx, { error }));
+    if (this.hooks.onTraceEnd) await this.safely(() => this.hooks.onTraceEnd?.(ctx, { error }));
 
     // Spans must be acknowledged before the attempt is called finished, so a reader never sees a
     // succeeded rollout with missing spans. A store whose completeAttempt sees to that itself (a remote
@@ -180,7 +193,7 @@ export class Runner {
       if (!error && ended?.status === "failed")
         error = new Error(`the store failed attempt ${aid}: ${String(ended.metadata?.error ?? "a span could not be stored")}`);
     }
-    await this.safely(() => this.hooks.onRolloutEnd?.(rollout, { error, reward }));
+    if (this.hooks.onRolloutEnd) await this.safely(() => this.hooks.onRolloutEnd?.(rollout, { error, reward }));
     return { rollout, reward, error };
   }
 
@@ -240,14 +253,38 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
-      (e) => (signal.removeEventListener("abort", onAbort), reject(e)),
-    );
-  });
+/**
+ * Stops a running agent: its race rejects with the reason, and the AbortSignal the agent
+ * sees (made only if it asks for one) aborts.
+ */
+class Cancel {
+  private controller: AbortController | null = null;
+  private aborted = false;
+  private reason: unknown;
+  private reject: ((reason: unknown) => void) | null = null;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.reject?.(reason);
+  }
+
+  /** `p`, or the abort's reason once aborted, whichever comes first. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.aborted) return Promise.reject(this.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.reject = reject;
+      p.then(resolve, reject);
+    });
+  }
 }

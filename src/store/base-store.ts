@@ -37,6 +37,7 @@ import {
   type Worker,
   type WorkerUpdate,
 } from "../types/index.js";
+import { parseId } from "../types/validate.js";
 import { AttemptUpdateSchema, EnqueueRolloutSchema, RolloutUpdateSchema } from "../types/rollout.js";
 import { checkAttemptTransition, checkRolloutTransition } from "../types/status.js";
 import { NamedResourcesSchema } from "../types/resources.js";
@@ -305,7 +306,7 @@ export abstract class BaseStore implements LightningStore {
 
   async startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
     this.assertWritable("startAttempt");
-    parseOrThrow(RolloutIdSchema, rolloutId, "startAttempt");
+    parseId(RolloutIdSchema, rolloutId, "startAttempt");
     const o = parseOrThrow(DequeueOptionsSchema, opts, "startAttempt");
     const e = this.rolloutEntry(rolloutId);
     if (e.rollout.status !== "queuing" && e.rollout.status !== "requeuing")
@@ -339,7 +340,7 @@ export abstract class BaseStore implements LightningStore {
 
   async updateRollout(rolloutId: string, update: RolloutUpdate): Promise<Rollout> {
     this.assertWritable("updateRollout");
-    parseOrThrow(RolloutIdSchema, rolloutId, "updateRollout");
+    parseId(RolloutIdSchema, rolloutId, "updateRollout");
     const u = parseOrThrow(RolloutUpdateSchema, update, "updateRollout");
     const e = this.rolloutEntry(rolloutId);
     // Checked before anything changes, so a refused move leaves the rollout as it was.
@@ -363,8 +364,8 @@ export abstract class BaseStore implements LightningStore {
 
   async updateAttempt(rolloutId: string, attemptId: string, update: AttemptUpdate): Promise<Attempt> {
     this.assertWritable("updateAttempt");
-    parseOrThrow(RolloutIdSchema, rolloutId, "updateAttempt");
-    parseOrThrow(AttemptIdSchema, attemptId, "updateAttempt");
+    parseId(RolloutIdSchema, rolloutId, "updateAttempt");
+    parseId(AttemptIdSchema, attemptId, "updateAttempt");
     const u = parseOrThrow(AttemptUpdateSchema, update, "updateAttempt");
     const ae = this.attemptEntry(rolloutId, attemptId);
     if (u.status !== undefined) checkAttemptTransition(ae.attempt.attemptId, ae.attempt.status, u.status);
@@ -384,14 +385,14 @@ export abstract class BaseStore implements LightningStore {
 
   async getRolloutById(rolloutId: string): Promise<Rollout | null> {
     this.assertOpen();
-    parseOrThrow(RolloutIdSchema, rolloutId, "getRolloutById");
+    parseId(RolloutIdSchema, rolloutId, "getRolloutById");
     const e = this.rollouts.get(rolloutId);
     return e ? copy(e.rollout) : null;
   }
 
   async getLatestAttempt(rolloutId: string): Promise<Attempt | null> {
     this.assertOpen();
-    parseOrThrow(RolloutIdSchema, rolloutId, "getLatestAttempt");
+    parseId(RolloutIdSchema, rolloutId, "getLatestAttempt");
     const e = this.rollouts.get(rolloutId);
     const last = e?.attempts[e.attempts.length - 1];
     return last ? copy(last.attempt) : null;
@@ -413,7 +414,7 @@ export abstract class BaseStore implements LightningStore {
 
   async queryAttempts(rolloutId: string): Promise<Attempt[]> {
     this.assertOpen();
-    parseOrThrow(RolloutIdSchema, rolloutId, "queryAttempts");
+    parseId(RolloutIdSchema, rolloutId, "queryAttempts");
     return this.rolloutEntry(rolloutId).attempts.map((a) => copy(a.attempt));
   }
 
@@ -470,8 +471,8 @@ export abstract class BaseStore implements LightningStore {
 
   async addOtelSpan(rolloutId: string, attemptId: string, otelSpan: unknown, sequenceId?: number): Promise<Span> {
     this.assertWritable("addOtelSpan");
-    parseOrThrow(RolloutIdSchema, rolloutId, "addOtelSpan");
-    parseOrThrow(AttemptIdSchema, attemptId, "addOtelSpan");
+    parseId(RolloutIdSchema, rolloutId, "addOtelSpan");
+    parseId(AttemptIdSchema, attemptId, "addOtelSpan");
     if (sequenceId !== undefined) parseOrThrow(SequenceIdSchema, sequenceId, "addOtelSpan");
     const draft = normalizeSpan(otelToSpanDraft(rolloutId, attemptId, otelSpan, sequenceId), "addOtelSpan");
     return (await this.ingest([draft]))[0];
@@ -553,8 +554,8 @@ export abstract class BaseStore implements LightningStore {
 
   async attemptReward(rolloutId: string, attemptId: string): Promise<number | null> {
     this.assertOpen();
-    parseOrThrow(RolloutIdSchema, rolloutId, "attemptReward");
-    parseOrThrow(AttemptIdSchema, attemptId, "attemptReward");
+    parseId(RolloutIdSchema, rolloutId, "attemptReward");
+    parseId(AttemptIdSchema, attemptId, "attemptReward");
     const ae = this.attemptEntry(rolloutId, attemptId);
     if (ae.rewardTracked) return ae.reward?.value ?? null;
     return finalReward(await this.findSpans({ rolloutId, attemptId: ae.attempt.attemptId }));
@@ -562,8 +563,8 @@ export abstract class BaseStore implements LightningStore {
 
   async getNextSpanSequenceId(rolloutId: string, attemptId: string): Promise<number> {
     this.assertWritable("getNextSpanSequenceId");
-    parseOrThrow(RolloutIdSchema, rolloutId, "getNextSpanSequenceId");
-    parseOrThrow(AttemptIdSchema, attemptId, "getNextSpanSequenceId");
+    parseId(RolloutIdSchema, rolloutId, "getNextSpanSequenceId");
+    parseId(AttemptIdSchema, attemptId, "getNextSpanSequenceId");
     const ae = attemptId === "latest" ? this.attemptEntry(rolloutId, attemptId) : this.spanAttempt(rolloutId, attemptId);
     return ae.nextSeq++;
   }
@@ -575,7 +576,7 @@ export abstract class BaseStore implements LightningStore {
     this.assertWritable("addResources");
     const res = parseOrThrow(NamedResourcesSchema, resources, "addResources");
     if (resourcesId !== undefined) {
-      parseOrThrow(ResourcesIdSchema, resourcesId, "addResources");
+      parseId(ResourcesIdSchema, resourcesId, "addResources");
       if (this.resources.has(resourcesId))
         throw new ValidationError("addResources", [`resourcesId: ${resourcesId} already exists; use updateResources for a new version`]);
     }
@@ -585,7 +586,7 @@ export abstract class BaseStore implements LightningStore {
   /** A new version of `resourcesId` (version 1 when the id is new, as Agent Lightning's update creates). */
   async updateResources(resourcesId: string, resources: NamedResources): Promise<ResourcesUpdate> {
     this.assertWritable("updateResources");
-    parseOrThrow(ResourcesIdSchema, resourcesId, "updateResources");
+    parseId(ResourcesIdSchema, resourcesId, "updateResources");
     const res = parseOrThrow(NamedResourcesSchema, resources, "updateResources");
     return this.putResources(resourcesId, res);
   }
@@ -601,7 +602,7 @@ export abstract class BaseStore implements LightningStore {
 
   async getResourcesById(resourcesId: string): Promise<ResourcesUpdate | null> {
     this.assertOpen();
-    parseOrThrow(ResourcesIdSchema, resourcesId, "getResourcesById");
+    parseId(ResourcesIdSchema, resourcesId, "getResourcesById");
     const r = this.resources.get(resourcesId);
     return r ? copy(r) : null;
   }
@@ -627,7 +628,7 @@ export abstract class BaseStore implements LightningStore {
 
   async updateWorker(workerId: string, update: WorkerUpdate): Promise<Worker> {
     this.assertWritable("updateWorker");
-    parseOrThrow(WorkerIdSchema, workerId, "updateWorker");
+    parseId(WorkerIdSchema, workerId, "updateWorker");
     const u = parseOrThrow(WorkerUpdateSchema, update, "updateWorker");
     const ch = new ChangeSet();
     const w = this.workers.update(workerId, u, this.clock(), ch);
@@ -637,9 +638,9 @@ export abstract class BaseStore implements LightningStore {
 
   async heartbeat(rolloutId: string, attemptId: string, workerId?: string): Promise<void> {
     this.assertWritable("heartbeat");
-    parseOrThrow(RolloutIdSchema, rolloutId, "heartbeat");
-    parseOrThrow(AttemptIdSchema, attemptId, "heartbeat");
-    if (workerId !== undefined) parseOrThrow(WorkerIdSchema, workerId, "heartbeat");
+    parseId(RolloutIdSchema, rolloutId, "heartbeat");
+    parseId(AttemptIdSchema, attemptId, "heartbeat");
+    if (workerId !== undefined) parseId(WorkerIdSchema, workerId, "heartbeat");
     const ae = this.attemptEntry(rolloutId, attemptId);
     const now = this.clock();
     const ch = new ChangeSet();

@@ -14,10 +14,27 @@ export function isWellFormedText(s: string): boolean {
   return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
+/** Each id schema's length limit, for parseId's plain check. */
+const idMaxLength = new WeakMap<z.ZodType, number>();
+
 /** A caller-chosen id (rollout, attempt, resources, worker): non-empty text the store can keep exactly. */
-export const idSchema = (what: string, maxLength = 1024) =>
-  z
+export function idSchema(what: string, maxLength = 1024) {
+  const schema = z
     .string({ error: `expected ${what} as a string` })
     .min(1, `${what} must not be empty`)
     .max(maxLength, `${what} must be at most ${maxLength} characters`)
     .refine(isWellFormedText, `${what} holds a lone UTF-16 surrogate (not Unicode text; String.prototype.toWellFormed() repairs it)`);
+  idMaxLength.set(schema, maxLength);
+  return schema;
+}
+
+/**
+ * parseOrThrow for an idSchema: the same rule checked in plain code first, zod only to word
+ * the error. Every store call checks its ids, and zod's generic path cost a few us each in a
+ * running loop (bench/loop/overhead.ts).
+ */
+export function parseId(schema: ReturnType<typeof idSchema>, value: unknown, where: string): string {
+  const max = idMaxLength.get(schema);
+  if (max !== undefined && typeof value === "string" && value.length > 0 && value.length <= max && isWellFormedText(value)) return value;
+  return parseOrThrow(schema, value, where);
+}

@@ -1,0 +1,35 @@
+// parseId checks ids in plain code before zod (every store call checks its ids); it must accept
+// and refuse exactly what the id schema does, with the schema's own error.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { idSchema, parseId, parseOrThrow } from "../src/types/validate.js";
+import { RolloutIdSchema } from "../src/store/operation-args.js";
+
+const outcome = (f: () => unknown) => {
+  try {
+    return { ok: f() };
+  } catch (e) {
+    return { error: `${(e as Error).name}: ${(e as Error).message}` };
+  }
+};
+
+test("parseId accepts and refuses exactly what its id schema does, with the same error", () => {
+  const short = idSchema("rolloutId", 8);
+  const value = fc.oneof(
+    fc.anything(),
+    fc.string({ unit: "binary", maxLength: 12 }),
+    fc.string({ unit: fc.constantFrom("a", "\ud800", "\udc00", "\u00e9", "\ud83d\ude00"), maxLength: 10 }),
+    fc.integer({ min: 1020, max: 1030 }).map((n) => "x".repeat(n)),
+  );
+  fc.assert(
+    fc.property(value, (v) => {
+      for (const schema of [RolloutIdSchema, short])
+        assert.deepEqual(
+          outcome(() => parseId(schema, v, "where")),
+          outcome(() => parseOrThrow(schema, v, "where")),
+        );
+    }),
+    { numRuns: 2000 },
+  );
+});
