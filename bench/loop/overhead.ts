@@ -8,10 +8,13 @@
 //   local        the same through the proxy's in-process route (src/tracer/local-routes.ts);
 //   sdk          the same `openai` calls answered by a fetch that returns a canned answer (the SDK's own
 //                cost with its span, no proxy or sampling);
+//   agent        the demo agent's own client code without Arclight: `new OpenAI()` and one call on the
+//                canned fetch through the SDK's original, uninstrumented `create` (any trainer pays it);
 //   store+runner rollouts of an agent that only emits its reward (queue, runner, spans);
 //   full-http    the demo agent's rollouts with its LLM calls over HTTP (the baseline);
 //   full         the demo agent's rollouts as the loop runs them (what bench/loop/run.ts times).
-// Outside sampling = full - sampling. Run: npx tsx bench/loop/overhead.ts [rollouts]
+// Outside sampling = full - sampling; Arclight's own = full - sampling - agent.
+// Run: npx tsx bench/loop/overhead.ts [rollouts]
 import OpenAI from "openai";
 import { openStore } from "../../src/store/index.js";
 import { Policy } from "../../src/native/index.js";
@@ -86,8 +89,13 @@ async function routed(on: boolean, f: () => Promise<void>): Promise<void> {
     useLocalRoutes(was);
   }
 }
+// The SDK's own create, kept before instrumentation patches it, prices the agent's client code alone.
+type Create = (this: unknown, body: object) => Promise<unknown>;
+const Completions = Object.getPrototypeOf(new OpenAI({ apiKey: "none", baseURL: llm.endpoint }).chat.completions) as { create: Create };
+const bareCreate = Completions.create;
 // The runner instruments the SDK; do it up front so the plain client parts see the same client.
 await instrumentOpenAI();
+if (Completions.create === bareCreate) throw new Error("bench: instrumentOpenAI did not patch the SDK's create; the agent part would be wrong");
 const canned = JSON.stringify({
   id: "chatcmpl-0",
   object: "chat.completion",
@@ -110,12 +118,26 @@ const calls = (n: number, fetch?: typeof cannedFetch) => {
   );
 };
 
+/** The demo agent's client code with the SDK as it ships: a client per rollout, one call. */
+const agentOwn = (n: number) =>
+  concurrently(n, (i) => {
+    const client = new OpenAI({ baseURL: llm.endpoint, apiKey: "none", fetch: cannedFetch });
+    const t = tasks[i % tasks.length];
+    return bareCreate.call(client.chat.completions, {
+      model: llm.model,
+      messages: [{ role: "user", content: `${t.a}+${t.b}=` }],
+      temperature: 1,
+      max_tokens: 1,
+    });
+  });
+
 const parts: Record<string, (n: number) => Promise<void>> = {
   sampling: (n) =>
     concurrently(n, (i) => policy.generate([prompts[i % prompts.length]], { n: 1, temperature: 1, maxTokens: 1, stop: [tok.eosId] })),
   http: (n) => routed(false, () => calls(n)),
   local: (n) => routed(true, () => calls(n)),
   sdk: (n) => calls(n, cannedFetch),
+  agent: agentOwn,
   "store+runner": (n) => rollouts(store, noop, served.trainResourcesId, n),
   "full-http": (n) => routed(false, () => rollouts(store, additionAgent, served.trainResourcesId, n)),
   full: (n) => routed(true, () => rollouts(store, additionAgent, served.trainResourcesId, n)),
@@ -142,6 +164,14 @@ for (const k of ["full-http", "full"]) {
     console.log(
       `${k} outside sampling (${k} - sampling): wall ${f3(full.wallMs - s.wallMs)} ms, CPU ${f3(full.cpuMs - s.cpuMs)} ms per rollout; ${k} / sampling = ${(full.cpuMs / s.cpuMs).toFixed(1)}x CPU`,
     );
+}
+const agent = results.agent && best("agent");
+if (s && agent && results.full) {
+  const own = best("full").cpuMs - s.cpuMs - agent.cpuMs;
+  const ownWall = best("full").wallMs - s.wallMs - agent.wallMs;
+  console.log(
+    `Arclight's own (full - sampling - agent): wall ${f3(ownWall)} ms, CPU ${f3(own)} ms per rollout; the agent's client code: CPU ${f3(agent.cpuMs)} ms`,
+  );
 }
 if (results.full && results["full-http"])
   console.log(
