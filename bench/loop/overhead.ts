@@ -95,7 +95,8 @@ const Completions = Object.getPrototypeOf(new OpenAI({ apiKey: "none", baseURL: 
 const bareCreate = Completions.create;
 // The runner instruments the SDK; do it up front so the plain client parts see the same client.
 await instrumentOpenAI();
-if (Completions.create === bareCreate) throw new Error("bench: instrumentOpenAI did not patch the SDK's create; the agent part would be wrong");
+if (Completions.create === bareCreate)
+  throw new Error("bench: instrumentOpenAI did not patch the SDK's create; the agent part would be wrong");
 const canned = JSON.stringify({
   id: "chatcmpl-0",
   object: "chat.completion",

@@ -130,9 +130,13 @@ export abstract class BaseStore implements LightningStore {
     if (this.readOnly) throw new ReadOnlyStoreError(op);
   }
 
-  private async commit(ch: ChangeSet): Promise<void> {
+  /**
+   * Not async, and callers await only a promise: a memory store has nothing to wait for, and every
+   * promise in a rollout's path costs (with AsyncLocalStorage on, Node 20 runs a hook for each; issue 14).
+   */
+  private commit(ch: ChangeSet): Promise<void> | void {
     if (ch.empty) return;
-    await this.persist(ch.toRecord(), ch.spanBlock);
+    return this.persist(ch.toRecord(), ch.spanBlock);
   }
 
   // -------------------------------------------------------------------------
@@ -262,7 +266,8 @@ export abstract class BaseStore implements LightningStore {
       this.queue.push(e);
       out.push(copy(e.rollout));
     }
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return out;
   }
 
@@ -275,7 +280,8 @@ export abstract class BaseStore implements LightningStore {
     const e = this.makeRollout(p, now);
     this.insertRollout(e, ch);
     const out = this.lifecycle.begin(e, o?.workerId ?? null, now, ch);
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return out;
   }
 
@@ -300,7 +306,8 @@ export abstract class BaseStore implements LightningStore {
       out.push(this.lifecycle.begin(e, o?.workerId ?? null, now, ch));
     }
     if (o?.workerId) this.workers.touch(o.workerId, ch).lastDequeueTime = now;
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return out;
   }
 
@@ -313,7 +320,8 @@ export abstract class BaseStore implements LightningStore {
       checkRolloutTransition(rolloutId, e.rollout.status, "preparing");
     const ch = new ChangeSet();
     const out = this.lifecycle.begin(e, o?.workerId ?? null, this.clock(), ch);
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return out;
   }
 
@@ -358,7 +366,8 @@ export abstract class BaseStore implements LightningStore {
     ch.rollouts.set(rolloutId, e);
     if (u.status !== undefined) this.lifecycle.setRolloutStatus(e, u.status, now, ch);
     if (u.endTime !== undefined) e.rollout.endTime = u.endTime;
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return copy(e.rollout);
   }
 
@@ -379,7 +388,8 @@ export abstract class BaseStore implements LightningStore {
     ch.attempts.set(a.attemptId, a);
     if (u.status !== undefined) this.lifecycle.move(ae, u.status, now, ch);
     if (u.endTime !== undefined) ae.attempt.endTime = u.endTime;
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return copy(ae.attempt);
   }
 
@@ -507,7 +517,8 @@ export abstract class BaseStore implements LightningStore {
     const out = drafts as Span[];
     ch.spanBlock = this.spans.insert(entries, out);
     for (const ae of touched) this.lifecycle.touch(ae, now, ch, SPAN_WAKES);
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return out;
   }
 
@@ -596,7 +607,8 @@ export abstract class BaseStore implements LightningStore {
     const ch = new ChangeSet();
     ch.resources.push(r);
     ch.latestResourcesId = id;
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return copy(r);
   }
 
@@ -632,7 +644,8 @@ export abstract class BaseStore implements LightningStore {
     const u = parseOrThrow(WorkerUpdateSchema, update, "updateWorker");
     const ch = new ChangeSet();
     const w = this.workers.update(workerId, u, this.clock(), ch);
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
     return copy(w);
   }
 
@@ -646,7 +659,8 @@ export abstract class BaseStore implements LightningStore {
     const ch = new ChangeSet();
     this.lifecycle.touch(ae, now, ch, HEARTBEAT_WAKES);
     if (workerId !== undefined) this.workers.touch(workerId, ch).lastHeartbeatTime = now;
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
   }
 
   // -------------------------------------------------------------------------
@@ -657,7 +671,8 @@ export abstract class BaseStore implements LightningStore {
     const t = parseOrThrow(NowSchema, now, "checkDeadlines") ?? this.clock();
     const ch = new ChangeSet();
     this.lifecycle.checkDeadlines(t, ch);
-    await this.commit(ch);
+    const persisting = this.commit(ch);
+    if (persisting) await persisting;
   }
 
   async statistics(): Promise<StoreStatistics> {
