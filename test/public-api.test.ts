@@ -131,6 +131,7 @@ const INTERNALS = [
   "CREDIT_MODES",
   "idSchema",
   "parseId",
+  "isValidId",
   "isWellFormedText",
   "seededRandom",
   "RESCORED_ATTR",

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { idSchema, parseId, parseOrThrow } from "../src/types/validate.js";
-import { RolloutIdSchema } from "../src/store/operation-args.js";
+import { DequeueOptionsSchema, parseDequeueOptions, RolloutIdSchema } from "../src/store/operation-args.js";
 
 const outcome = (f: () => unknown) => {
   try {
@@ -31,5 +31,22 @@ test("parseId accepts and refuses exactly what its id schema does, with the same
         );
     }),
     { numRuns: 2000 },
+  );
+});
+
+test("parseDequeueOptions answers what DequeueOptionsSchema does, errors included", () => {
+  const opts = fc.oneof(
+    fc.anything(),
+    fc.record({ workerId: fc.oneof(fc.string({ maxLength: 6 }), fc.anything()) }),
+    fc.record({ workerId: fc.string({ maxLength: 6 }), other: fc.anything() }, { requiredKeys: ["workerId"] }),
+  );
+  fc.assert(
+    fc.property(opts, (o) =>
+      assert.deepStrictEqual(
+        outcome(() => parseDequeueOptions(o, "where")),
+        outcome(() => parseOrThrow(DequeueOptionsSchema, o, "where")),
+      ),
+    ),
+    { numRuns: 3000 },
   );
 });

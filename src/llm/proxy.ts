@@ -12,6 +12,7 @@ import {
   ApiError,
   chatTurns,
   ChatRequestSchema,
+  plainChatRequest,
   CompletionRequestSchema,
   ForwardedRequestSchema,
   nativeLimits,
@@ -278,7 +279,8 @@ export class LlmProxy {
       };
       return { greq, stream: r.stream === true, includeUsage: false };
     }
-    const r = route === "chat" ? parseRequest(ChatRequestSchema, body) : parseRequest(CompletionRequestSchema, body);
+    const r =
+      route === "chat" ? (plainChatRequest(body) ?? parseRequest(ChatRequestSchema, body)) : parseRequest(CompletionRequestSchema, body);
     nativeLimits(r);
     const greq: GenerateRequest = {
       model: r.model,

@@ -178,6 +178,91 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The chat request most clients send (plain text turns, sampling fields), checked in plain code:
+ * the same rules as ChatRequestSchema and the same output, or undefined for anything else, which
+ * zod then judges (and words the error for). zod's generic path cost ~2 us a request alone but
+ * 15-20 us inside a running loop (bench/loop/overhead.ts profile; issue 14); test/llm-requests.test.ts
+ * holds the two to the same answers.
+ */
+export function plainChatRequest(body: unknown): ChatRequest | undefined {
+  if (!isPlain(body)) return undefined;
+  const b = body as Record<string, unknown>;
+  const out: Record<string, unknown> = { n: 1, temperature: 1, top_p: 1, stream: false };
+  for (const k in b) {
+    const v = b[k];
+    switch (k) {
+      case "model":
+        if (typeof v !== "string" || !v) return undefined;
+        break;
+      case "messages":
+        if (!plainMessages(v)) return undefined;
+        out.messages = (v as Record<string, unknown>[]).map((m) =>
+          m.name === undefined ? { role: m.role, content: m.content } : { role: m.role, content: m.content, name: m.name },
+        );
+        continue;
+      case "temperature":
+        if (!isNum(v) || v < 0 || v > 2) return undefined;
+        break;
+      case "top_p":
+        if (!isNum(v) || v <= 0 || v > 1) return undefined;
+        break;
+      case "n":
+        if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 64) return undefined;
+        break;
+      case "max_tokens":
+      case "max_completion_tokens":
+        if (v !== null && (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 1 << 16)) return undefined;
+        break;
+      case "seed":
+        if (v !== null && (!Number.isSafeInteger(v) || (v as number) < 0)) return undefined;
+        break;
+      case "stream":
+        if (typeof v !== "boolean") return undefined;
+        break;
+      case "stop":
+        if (v !== null && typeof v !== "string" && !(Array.isArray(v) && v.length <= 16 && v.every((x) => typeof x === "string")))
+          return undefined;
+        out.stop = Array.isArray(v) ? [...v] : v;
+        continue;
+      case "user":
+        if (typeof v !== "string") return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    out[k] = v;
+  }
+  return out.model === undefined || out.messages === undefined ? undefined : (out as ChatRequest);
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+function isPlain(v: unknown): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+const PLAIN_ROLES = new Set(["system", "developer", "user", "assistant"]);
+
+/** A non-empty array of { role, content: string, name?: string } turns without tool calls. */
+function plainMessages(v: unknown): boolean {
+  if (!Array.isArray(v) || v.length === 0) return false;
+  for (const m of v) {
+    if (!isPlain(m)) return false;
+    let keys = 0;
+    for (const k in m) {
+      keys++;
+      if (k !== "role" && k !== "content" && k !== "name") return false;
+    }
+    if (!PLAIN_ROLES.has(m.role) || typeof m.content !== "string") return false;
+    if (m.name !== undefined && typeof m.name !== "string") return false;
+    if (keys !== (m.name === undefined ? 2 : 3)) return false;
+  }
+  return true;
+}
+
 export function parseRequest<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
   if (r.success) return r.data;

@@ -48,7 +48,7 @@ import { cmp, copy, newAttemptEntry, newId, type AttemptEntry, type RolloutEntry
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
 import {
   AttemptIdSchema,
-  DequeueOptionsSchema,
+  parseDequeueOptions,
   LimitSchema,
   NowSchema,
   ResourcesIdSchema,
@@ -274,7 +274,7 @@ export abstract class BaseStore implements LightningStore {
   async startRollout(req: EnqueueRolloutRequest, opts?: DequeueOptions): Promise<AttemptedRollout> {
     this.assertWritable("startRollout");
     const [p] = this.parseEnqueue([req], "startRollout");
-    const o = parseOrThrow(DequeueOptionsSchema, opts, "startRollout");
+    const o = parseDequeueOptions(opts, "startRollout");
     const now = this.clock();
     const ch = new ChangeSet();
     const e = this.makeRollout(p, now);
@@ -296,7 +296,7 @@ export abstract class BaseStore implements LightningStore {
 
   private async dequeueMany(limit: number, opts: DequeueOptions | undefined, where: string): Promise<AttemptedRollout[]> {
     this.assertWritable(where);
-    const o = parseOrThrow(DequeueOptionsSchema, opts, where);
+    const o = parseDequeueOptions(opts, where);
     const now = this.clock();
     const ch = new ChangeSet();
     const out: AttemptedRollout[] = [];
@@ -314,7 +314,7 @@ export abstract class BaseStore implements LightningStore {
   async startAttempt(rolloutId: string, opts?: DequeueOptions): Promise<AttemptedRollout> {
     this.assertWritable("startAttempt");
     parseId(RolloutIdSchema, rolloutId, "startAttempt");
-    const o = parseOrThrow(DequeueOptionsSchema, opts, "startAttempt");
+    const o = parseDequeueOptions(opts, "startAttempt");
     const e = this.rolloutEntry(rolloutId);
     if (e.rollout.status !== "queuing" && e.rollout.status !== "requeuing")
       checkRolloutTransition(rolloutId, e.rollout.status, "preparing");

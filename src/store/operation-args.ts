@@ -3,7 +3,7 @@
 // refuses the same calls with the same ValidationError.
 
 import { z } from "zod";
-import { idSchema } from "../types/validate.js";
+import { idSchema, isValidId, parseOrThrow } from "../types/validate.js";
 import { RolloutModeSchema, RolloutStatusSchema } from "../types/rollout.js";
 
 export const RolloutIdSchema = idSchema("rolloutId");
@@ -11,6 +11,17 @@ export const AttemptIdSchema = idSchema("attemptId");
 export const ResourcesIdSchema = idSchema("resourcesId");
 export const WorkerIdSchema = idSchema("workerId");
 export const DequeueOptionsSchema = z.object({ workerId: WorkerIdSchema.optional() }).strict().optional();
+/** DequeueOptionsSchema's answer; a runner's `{ workerId }` is checked in plain code (isValidId), anything else by zod. */
+export function parseDequeueOptions(opts: unknown, where: string): z.output<typeof DequeueOptionsSchema> {
+  if (opts !== null && typeof opts === "object" && Object.getPrototypeOf(opts) === Object.prototype) {
+    const keys = Object.keys(opts);
+    if (keys.length === 1 && keys[0] === "workerId") {
+      const w = (opts as { workerId: unknown }).workerId;
+      if (isValidId(WorkerIdSchema, w)) return { workerId: w };
+    }
+  }
+  return parseOrThrow(DequeueOptionsSchema, opts, where);
+}
 export const LimitSchema = z.number().int().min(1);
 export const SequenceIdSchema = z.number().int().min(0);
 export const WaitSchema = z.object({

@@ -34,7 +34,11 @@ export function idSchema(what: string, maxLength = 1024) {
  * running loop (bench/loop/overhead.ts).
  */
 export function parseId(schema: ReturnType<typeof idSchema>, value: unknown, where: string): string {
+  return isValidId(schema, value) ? value : parseOrThrow(schema, value, where);
+}
+
+/** Whether `value` passes an idSchema, in plain code. */
+export function isValidId(schema: ReturnType<typeof idSchema>, value: unknown): value is string {
   const max = idMaxLength.get(schema);
-  if (max !== undefined && typeof value === "string" && value.length > 0 && value.length <= max && isWellFormedText(value)) return value;
-  return parseOrThrow(schema, value, where);
+  return max !== undefined && typeof value === "string" && value.length > 0 && value.length <= max && isWellFormedText(value);
 }
