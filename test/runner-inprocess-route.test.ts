@@ -139,6 +139,29 @@ test("the in-process route answers a request with the bytes and headers HTTP ans
     assert.deepEqual(local, http, `${path} ${JSON.stringify(body)}`);
   }
   assert.equal(fetchLocally("http://127.0.0.1:1/v1/models", {}), undefined, "an origin no proxy serves is not taken");
+
+  // Bodies the handler takes whole in process (not JSON, over the limit, bytes) answer as over HTTP.
+  const small = await agl.llm.startLlmProxy({
+    backend: new agl.llm.PolicyBackend({ policy, tokenizer: bytes, model: "tiny" }),
+    maxBodyBytes: 256,
+  });
+  try {
+    const ok = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hé" }] });
+    for (const body of [
+      "{not json",
+      JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "x".repeat(300) }] }),
+      ok,
+      new TextEncoder().encode(ok),
+    ]) {
+      const init = { method: "POST", headers: { "content-type": "application/json" }, body };
+      const url = `${small.url}/chat/completions`;
+      const local = await raw(await fetchLocally(url, init)!);
+      const http = await raw(await fetch(url, init));
+      assert.deepEqual(local, http, String(body).slice(0, 40));
+    }
+  } finally {
+    await small.close();
+  }
 });
 
 /** A rollout's spans without what differs between any two runs (ids, times). */

@@ -26,7 +26,7 @@ import { resultFromBody, StreamAccumulator } from "./upstream-backend.js";
 import { llmCallSpan, parseTraceparent } from "./record.js";
 import { ValidationError } from "../types/errors.js";
 import { assertBindAllowed, bearerMatches } from "../server/auth.js";
-import { clientSignal, localFetch } from "../server/local-fetch.js";
+import { clientSignal, localBody, localFetch } from "../server/local-fetch.js";
 import { serveLocally } from "../tracer/local-routes.js";
 
 export interface LlmProxyOptions {
@@ -388,6 +388,16 @@ export class LlmProxy {
 
   private readJson(req: IncomingMessage): Promise<unknown> {
     const limit = this.opts.maxBodyBytes ?? 8 << 20;
+    const local = localBody(req);
+    if (local !== undefined) {
+      try {
+        if ((typeof local === "string" ? Buffer.byteLength(local) : local.byteLength) > limit)
+          throw new ApiError(413, `request body exceeds ${limit} bytes`, "invalid_request_error", null, "request_too_large");
+        return Promise.resolve(parseBody(typeof local === "string" ? local : Buffer.from(local).toString("utf8")));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -408,9 +418,9 @@ export class LlmProxy {
       req.on("end", () => {
         if (over) return;
         try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+          resolve(parseBody(Buffer.concat(chunks).toString("utf8")));
         } catch (e) {
-          reject(new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`, "invalid_request_error"));
+          reject(e);
         }
       });
     });
@@ -505,4 +515,12 @@ function asClientError<T>(f: () => T): T {
 
 export async function startLlmProxy(opts: LlmProxyOptions): Promise<LlmProxy> {
   return new LlmProxy(opts).start();
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, `request body is not valid JSON: ${(e as Error).message}`, "invalid_request_error");
+  }
 }

@@ -27,7 +27,8 @@ export function localFetch(handler: NodeHandler): LocalFetch {
     return new Promise<Response>((resolve, reject) => {
       const signal = init.signal ?? undefined;
       if (signal?.aborted) return reject(signal.reason);
-      const body = raw == null ? null : typeof raw === "string" ? Buffer.from(raw, "utf8") : raw;
+      // A text body stays text: a handler that takes it whole (localBody) skips the bytes both ways.
+      const body = raw == null ? null : (raw as string | Uint8Array);
       const req = new LocalRequest(
         requestPath(url),
         (init.method ?? "GET").toUpperCase(),
@@ -68,7 +69,7 @@ function requestPath(url: string): string {
   return hash < 0 ? url.slice(slash) : url.slice(slash, hash);
 }
 
-function requestHeaders(url: string, init: unknown, body: Uint8Array | null): IncomingHttpHeaders {
+function requestHeaders(url: string, init: unknown, body: string | Uint8Array | null): IncomingHttpHeaders {
   const out: Record<string, string> = {};
   // Node's parser lower-cases names and joins repeated ones with ", ", as Headers does.
   const add = (k: string, v: unknown) => {
@@ -83,7 +84,8 @@ function requestHeaders(url: string, init: unknown, body: Uint8Array | null): In
     const end = url.indexOf("/", host + 2);
     out.host = url.slice(host + 2, end < 0 ? undefined : end);
   }
-  if (body && out["content-length"] === undefined) out["content-length"] = String(body.byteLength);
+  if (body && out["content-length"] === undefined)
+    out["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength);
   return out;
 }
 
@@ -96,16 +98,38 @@ class LocalRequest extends Readable {
     readonly url: string,
     readonly method: string,
     readonly headers: IncomingHttpHeaders,
-    private body: Uint8Array | null,
+    private body: string | Uint8Array | null,
     readonly clientSignal: AbortSignal | undefined,
   ) {
     super();
   }
+  private bodyTaken = false;
   override _read(): void {
-    if (this.body?.byteLength) this.push(this.body);
-    this.body = null;
+    const b = this.takeBody();
+    if (b?.length) this.push(typeof b === "string" ? Buffer.from(b, "utf8") : b);
     this.push(null);
   }
+  /** The whole body, once: undefined once taken (by this or by the stream), "" when there was none. */
+  takeBody(): string | Uint8Array | undefined {
+    if (this.bodyTaken) return undefined;
+    this.bodyTaken = true;
+    const b = this.body ?? "";
+    this.body = null;
+    return b;
+  }
+}
+
+/**
+ * The whole body of an in-process request as the client gave it (text or bytes), for a handler
+ * that would read it all anyway: no stream events, no copies. The stream then ends empty.
+ * Undefined for any other request, or one whose stream was already read.
+ */
+export function localBody(req: IncomingMessage): string | Uint8Array | undefined {
+  if (!(req instanceof LocalRequest)) return undefined;
+  const b = req.takeBody();
+  // The stream has nothing more to give; ending it lets 'end' listeners run as for a read body.
+  if (b !== undefined) req.push(null);
+  return b;
 }
 
 // Statuses whose responses have no body (the Response constructor refuses one).
