@@ -59,7 +59,7 @@ import { acquireWriterLock } from "./lock.js";
 import { SpanParquetIO } from "./parquet-io.js";
 import { STORE_LAYOUT } from "./parquet-layout.js";
 import { listSnapshots, listStoreDir, ListingMoved, partPath, retryOnVanish, snapshotPath, walPath } from "./store-dir.js";
-import { indexSpanBlock, type SpanBlock } from "./span-list.js";
+import { blockBytes, indexSpanBlock, type SpanBlock } from "./span-list.js";
 import { listQuarantined, screenSpans, writeQuarantine, type SetAsideSpan } from "./quarantine.js";
 import {
   decodeRecords,
@@ -388,7 +388,7 @@ export class DurableStore extends BaseStore {
 
   protected persist(rec: WalRecord, spans: SpanBlock | null): Promise<void> {
     // Encode now: later mutations replace the objects this record names.
-    const p = this.writer!.append(encodeRecordParts(rec, spans?.buf));
+    const p = this.writer!.append(encodeRecordParts(rec, spans ? blockBytes(spans) : null));
     if (spans) this.pendingSpans += spans.starts.length;
     if (this.pendingSpans >= this.rollSpans || this.writer!.bytes >= this.rollBytes) this.scheduleCheckpoint();
     return p;

@@ -10,11 +10,23 @@ import type { Span } from "../types/span.js";
 
 const NL = 0x0a;
 
-/** Spans encoded as newline-terminated JSON lines; span i is `buf[starts[i], ends[i])`. */
+/**
+ * Spans encoded as newline-terminated JSON lines: span i is `buf[starts[i], ends[i])`, the block
+ * `buf[start, end)`. `buf` is the arena chunk the block was carved from (shared with other blocks),
+ * so a stored span holds no buffer object of its own: a view per block cost one retained object
+ * per span when spans come one per call, as a running agent's do.
+ */
 export interface SpanBlock {
   buf: Buffer;
+  start: number;
+  end: number;
   starts: number[];
   ends: number[];
+}
+
+/** The block's bytes, as the WAL writes them. */
+export function blockBytes(b: SpanBlock): Buffer {
+  return b.buf.subarray(b.start, b.end);
 }
 
 /** Encodes spans as one block of JSON lines in a fresh buffer (the WAL's path for records it encodes itself). */
@@ -79,13 +91,13 @@ export class SpanArena {
     const base = this.used;
     let o = base;
     for (let i = 0; i < lines.length; i++) {
-      starts[i] = o - base;
+      starts[i] = o;
       o += chunk.write(lines[i], o, "utf8");
-      ends[i] = o - base;
+      ends[i] = o;
       chunk[o++] = NL;
     }
     this.used = o;
-    return { buf: chunk.subarray(base, o), starts, ends };
+    return { buf: chunk, start: base, end: o, starts, ends };
   }
 }
 
@@ -101,7 +113,7 @@ export function indexSpanBlock(buf: Buffer): SpanBlock {
     ends.push(e);
     o = e + 1;
   }
-  return { buf, starts, ends };
+  return { buf, start: 0, end: buf.length, starts, ends };
 }
 
 /** One attempt's spans, sorted by sequence id, each with the WAL segment it was logged in. */

@@ -5,7 +5,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, ftruncateSync } from "nod
 import { open, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import type { Attempt, ResourcesUpdate, Rollout, Span, Worker } from "../types/index.js";
-import { encodeSpanBlock } from "./span-list.js";
+import { blockBytes, encodeSpanBlock } from "./span-list.js";
 
 /** How an append is acknowledged. */
 export type FsyncPolicy = "always" | "batch" | "none";
@@ -63,7 +63,7 @@ const HEAD_ROOM = PREFIX.length + 10 + BLOCK.length + 15 + MID.length;
  * encoded here.
  */
 export function encodeRecordParts(rec: WalRecord, spanLines: Buffer | null = null): Buffer[] {
-  const block = spanLines?.length ? spanLines : rec.spans?.length ? encodeSpanBlock(rec.spans).buf : null;
+  const block = spanLines?.length ? spanLines : rec.spans?.length ? blockBytes(encodeSpanBlock(rec.spans)) : null;
   const json = JSON.stringify(block ? { ...rec, spans: undefined } : rec);
   // UTF-8 needs at most 3 bytes per UTF-16 unit. Sizing by that bound skips a byteLength pass over
   // the string (as costly as the write itself).
