@@ -2,6 +2,7 @@
 // field gets a 400 with an OpenAI-style error body naming it.
 import { z } from "zod";
 import type { ChatTurn } from "../tokenizer/tools.js";
+import { isPlainObject } from "../types/json.js";
 
 const stop = z
   .union([z.string(), z.array(z.string()).max(16)])
@@ -186,8 +187,8 @@ export class ApiError extends Error {
  * holds the two to the same answers.
  */
 export function plainChatRequest(body: unknown): ChatRequest | undefined {
-  if (!isPlain(body)) return undefined;
-  const b = body as Record<string, unknown>;
+  if (!isPlainObject(body)) return undefined;
+  const b = body;
   const out: Record<string, unknown> = { n: 1, temperature: 1, top_p: 1, stream: false };
   for (const k in b) {
     const v = b[k];
@@ -238,25 +239,19 @@ export function plainChatRequest(body: unknown): ChatRequest | undefined {
 
 const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-function isPlain(v: unknown): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
 const PLAIN_ROLES = new Set(["system", "developer", "user", "assistant"]);
 
 /** A non-empty array of { role, content: string, name?: string } turns without tool calls. */
 function plainMessages(v: unknown): boolean {
   if (!Array.isArray(v) || v.length === 0) return false;
   for (const m of v) {
-    if (!isPlain(m)) return false;
+    if (!isPlainObject(m)) return false;
     let keys = 0;
     for (const k in m) {
       keys++;
       if (k !== "role" && k !== "content" && k !== "name") return false;
     }
-    if (!PLAIN_ROLES.has(m.role) || typeof m.content !== "string") return false;
+    if (!PLAIN_ROLES.has(m.role as string) || typeof m.content !== "string") return false;
     if (m.name !== undefined && typeof m.name !== "string") return false;
     if (keys !== (m.name === undefined ? 2 : 3)) return false;
   }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { idSchema, isValidId, parseOrThrow } from "../types/validate.js";
 import { RolloutModeSchema, RolloutStatusSchema } from "../types/rollout.js";
+import { isPlainObject } from "../types/json.js";
 
 export const RolloutIdSchema = idSchema("rolloutId");
 export const AttemptIdSchema = idSchema("attemptId");
@@ -13,12 +14,9 @@ export const WorkerIdSchema = idSchema("workerId");
 export const DequeueOptionsSchema = z.object({ workerId: WorkerIdSchema.optional() }).strict().optional();
 /** DequeueOptionsSchema's answer; a runner's `{ workerId }` is checked in plain code (isValidId), anything else by zod. */
 export function parseDequeueOptions(opts: unknown, where: string): z.output<typeof DequeueOptionsSchema> {
-  if (opts !== null && typeof opts === "object" && Object.getPrototypeOf(opts) === Object.prototype) {
+  if (isPlainObject(opts)) {
     const keys = Object.keys(opts);
-    if (keys.length === 1 && keys[0] === "workerId") {
-      const w = (opts as { workerId: unknown }).workerId;
-      if (isValidId(WorkerIdSchema, w)) return { workerId: w };
-    }
+    if (keys.length === 1 && keys[0] === "workerId" && isValidId(WorkerIdSchema, opts.workerId)) return { workerId: opts.workerId };
   }
   return parseOrThrow(DequeueOptionsSchema, opts, where);
 }

@@ -36,3 +36,10 @@ export function toJsonText(v: unknown): string {
   }
   return text ?? (v === undefined ? "null" : String(v));
 }
+
+/** A record as JSON.parse, a literal or Object.create(null) makes it: not an array, a class instance or null. */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
