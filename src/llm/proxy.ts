@@ -389,15 +389,12 @@ export class LlmProxy {
   private readJson(req: IncomingMessage): Promise<unknown> {
     const limit = this.opts.maxBodyBytes ?? 8 << 20;
     const local = localBody(req);
-    if (local !== undefined) {
-      try {
-        if ((typeof local === "string" ? Buffer.byteLength(local) : local.byteLength) > limit)
-          throw new ApiError(413, `request body exceeds ${limit} bytes`, "invalid_request_error", null, "request_too_large");
-        return Promise.resolve(parseBody(typeof local === "string" ? local : Buffer.from(local).toString("utf8")));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    }
+    if (local !== undefined)
+      // A throw in the executor (413, 400) rejects, as the stream path does.
+      return new Promise((resolve) => {
+        if ((typeof local === "string" ? Buffer.byteLength(local) : local.byteLength) > limit) throw tooLarge(limit);
+        resolve(parseBody(typeof local === "string" ? local : Buffer.from(local).toString("utf8")));
+      });
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -409,7 +406,7 @@ export class LlmProxy {
           // Answer now and discard the rest: destroying the request would reset the socket before the 413 is read.
           over = true;
           chunks.length = 0;
-          reject(new ApiError(413, `request body exceeds ${limit} bytes`, "invalid_request_error", null, "request_too_large"));
+          reject(tooLarge(limit));
           return;
         }
         chunks.push(c);
@@ -515,6 +512,10 @@ function asClientError<T>(f: () => T): T {
 
 export async function startLlmProxy(opts: LlmProxyOptions): Promise<LlmProxy> {
   return new LlmProxy(opts).start();
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, `request body exceeds ${limit} bytes`, "invalid_request_error", null, "request_too_large");
 }
 
 function parseBody(text: string): unknown {
