@@ -4,49 +4,13 @@
 // best of 5 rounds, 1000-span bodies shaped like bench/server/run.ts's.
 // Run: npx tsx bench/server/otlp-decode.ts [bodies per round]
 import { ExportTraceServiceRequest } from "../../src/server/otlp-proto.js";
+import { otlpBody } from "./otlp-body.js";
 import { decodeOtlpTraces } from "../../src/server/otlp-decode.js";
 import { otlpToSpans } from "../../src/server/otlp-ingest.js";
 
 const ROUNDS = Number(process.argv[2] ?? 300);
 const BATCH = 1000;
-const kv = (key: string, value: object) => ({ key, value });
-const body = Buffer.from(
-  ExportTraceServiceRequest.encode(
-    ExportTraceServiceRequest.fromObject({
-      resourceSpans: [
-        {
-          resource: {
-            attributes: [
-              kv("agentlightning.rollout_id", { stringValue: "ro-1" }),
-              kv("agentlightning.attempt_id", { stringValue: "at-1" }),
-            ],
-          },
-          scopeSpans: [
-            {
-              spans: Array.from({ length: BATCH }, (_, i) => ({
-                traceId: Buffer.alloc(16, 0xab),
-                spanId: Buffer.from(i.toString(16).padStart(16, "0"), "hex"),
-                name: "chat gpt-x",
-                kind: 3,
-                startTimeUnixNano: String(BigInt(1_700_000_000_000 + i) * 1_000_000n),
-                endTimeUnixNano: String(BigInt(1_700_000_000_050 + i) * 1_000_000n),
-                attributes: [
-                  kv("gen_ai.operation.name", { stringValue: "chat" }),
-                  kv("gen_ai.request.model", { stringValue: "gpt-x" }),
-                  kv("gen_ai.usage.input_tokens", { intValue: 120 }),
-                  kv("gen_ai.usage.output_tokens", { intValue: 40 }),
-                  kv("gen_ai.request.temperature", { doubleValue: 0.7 }),
-                  kv("step", { intValue: i }),
-                ],
-                status: { code: 1 },
-              })),
-            },
-          ],
-        },
-      ],
-    }),
-  ).finish(),
-);
+const body = otlpBody("ro-1", "at-1", 0, BATCH);
 
 const parts: Record<string, () => unknown> = {
   "hand-written": () => decodeOtlpTraces(body, null),

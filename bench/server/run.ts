@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { openStore, connectStore, type LightningStore } from "../../src/store/index.js";
 import { startRunnerPool } from "../../src/trainer/runner-processes.js";
 import { Runner } from "../../src/runner/runner.js";
-import { ExportTraceServiceRequest } from "../../src/server/otlp-proto.js";
+import { otlpBody } from "./otlp-body.js";
 import agent from "../../test/fixtures/runner/agent.js";
 
 const SPANS = Number(process.argv[2] ?? 100_000);
@@ -120,48 +120,8 @@ async function ingest() {
     const jsonClientCpuUs = ((cpuSeconds(process.pid) - k0) * 1e6) / (batches * BATCH);
 
     const pr = await remote.startRollout({ input: 0 });
-    const kv = (key: string, value: object) => ({ key, value });
-    const body = (b: number) =>
-      Buffer.from(
-        ExportTraceServiceRequest.encode(
-          ExportTraceServiceRequest.fromObject({
-            resourceSpans: [
-              {
-                resource: {
-                  attributes: [
-                    kv("agentlightning.rollout_id", { stringValue: pr.rolloutId }),
-                    kv("agentlightning.attempt_id", { stringValue: pr.attempt.attemptId }),
-                    kv("service.name", { stringValue: "bench" }),
-                  ],
-                },
-                scopeSpans: [
-                  {
-                    spans: Array.from({ length: BATCH }, (_, i) => ({
-                      traceId: Buffer.alloc(16, 0xab),
-                      spanId: Buffer.from((b * BATCH + i).toString(16).padStart(16, "0"), "hex"),
-                      name: "chat gpt-x",
-                      kind: 3,
-                      startTimeUnixNano: String(BigInt(1_700_000_000_000 + i) * 1_000_000n),
-                      endTimeUnixNano: String(BigInt(1_700_000_000_050 + i) * 1_000_000n),
-                      attributes: [
-                        kv("gen_ai.operation.name", { stringValue: "chat" }),
-                        kv("gen_ai.request.model", { stringValue: "gpt-x" }),
-                        kv("gen_ai.usage.input_tokens", { intValue: 120 }),
-                        kv("gen_ai.usage.output_tokens", { intValue: 40 }),
-                        kv("gen_ai.request.temperature", { doubleValue: 0.7 }),
-                        kv("step", { intValue: i }),
-                      ],
-                      status: { code: 1 },
-                    })),
-                  },
-                ],
-              },
-            ],
-          }),
-        ).finish(),
-      );
     // Bodies are encoded before the clock starts: the exporter's cost is the agent's, not the server's.
-    const bodies = Array.from({ length: batches }, (_, b) => body(b));
+    const bodies = Array.from({ length: batches }, (_, b) => otlpBody(pr.rolloutId, pr.attempt.attemptId, b * BATCH, BATCH));
     const agentPool = new http.Agent({ keepAlive: true });
     const s1 = cpuSeconds(child.pid!);
     const otlpRate = await pump(batches, (b) => postProto(new URL(`${url}/v1/traces`), bodies[b], agentPool));
