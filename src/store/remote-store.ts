@@ -35,6 +35,7 @@ import { httpRequest } from "./http-client.js";
 import {
   claimRolloutSteps,
   completeAttemptSteps,
+  rewardFromSpans,
   heartbeatSteps,
   spanFailureUpdate,
   type ClaimedRollout,
@@ -526,7 +527,7 @@ export class RemoteStore implements LightningStore {
       } catch (e) {
         if (!isMissingEndpoint(e)) throw e;
       }
-    return finalReward(await this.querySpans({ rolloutId, attemptId }));
+    return rewardFromSpans(this, rolloutId, attemptId);
   }
 
   getNextSpanSequenceId(rolloutId: string, attemptId: string): Promise<number> {

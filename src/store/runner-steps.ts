@@ -88,8 +88,12 @@ export async function completeAttemptSteps(
 }
 
 /** The store's noted reward when it keeps one, else the attempt's spans read back. */
-export async function attemptReward(store: LightningStore, rolloutId: string, attemptId: string): Promise<number | null> {
-  if (store.attemptReward) return store.attemptReward(rolloutId, attemptId);
+export function attemptReward(store: LightningStore, rolloutId: string, attemptId: string): Promise<number | null> {
+  return store.attemptReward ? store.attemptReward(rolloutId, attemptId) : rewardFromSpans(store, rolloutId, attemptId);
+}
+
+/** The attempt's reward read from its spans (stores that do not note it). */
+export async function rewardFromSpans(store: LightningStore, rolloutId: string, attemptId: string): Promise<number | null> {
   return finalReward(await store.querySpans({ rolloutId, attemptId }));
 }
 
