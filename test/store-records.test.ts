@@ -6,11 +6,22 @@ import fc from "fast-check";
 import { copy, newId } from "../src/store/entries.js";
 import { MemoryStore } from "../src/store/memory-store.js";
 
+/** assert.deepEqual calls two invalid Dates different (NaN times), even two structuredClones of one: such values cannot be compared. */
+function holdsInvalidDate(v: unknown, seen = new Set<unknown>()): boolean {
+  if (v instanceof Date) return Number.isNaN(v.getTime());
+  if (typeof v !== "object" || v === null || seen.has(v)) return false;
+  seen.add(v);
+  const inner = v instanceof Map ? [...v.keys(), ...v.values()] : v instanceof Set ? [...v] : Object.values(v);
+  return inner.some((x) => holdsInvalidDate(x, seen));
+}
+
 test("copy gives what structuredClone gives for any JSON-like value, and shares nothing with it", () => {
   fc.assert(
     fc.property(
       fc.jsonValue(),
-      fc.anything({ withNullPrototype: true, withSparseArray: true, withDate: true, withMap: true, withSet: true }),
+      fc
+        .anything({ withNullPrototype: true, withSparseArray: true, withDate: true, withMap: true, withSet: true })
+        .filter((v) => !holdsInvalidDate(v)),
       (json, any) => {
         for (const v of [json, any, { nested: [json, any] }]) {
           const c = copy(v);
