@@ -8,6 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import dc from "node:diagnostics_channel";
+import { inspect } from "node:util";
 import OpenAI from "openai";
 import * as agl from "../src/index.js";
 import { fetchLocally, useLocalRoutes } from "../src/tracer/local-routes.js";
@@ -362,6 +363,24 @@ test("a whole in-process answer reads like fetch's: once, as text, JSON, bytes o
   const blob = await (await f(url, { method: "POST" })!).blob();
   assert.equal(blob.type, "application/json");
   assert.equal(await blob.text(), '{"got":"","method":"POST"}');
+  // The rest of Response's surface, none of it reaching undici's internals (which this object has none of).
+  const whole = await f(url, { method: "POST", body: "x" })!;
+  assert.deepEqual([whole.type, whole.redirected, whole.headers.get("content-type")], ["default", false, "application/json"]);
+  assert.match(inspect(whole), /^Response \{\s+status: 201,\s+statusText: 'Made'/);
+  assert.equal(new TextDecoder().decode(await whole.bytes()), '{"got":"x","method":"POST"}');
+  // What Response's constructor refuses is refused here too: the fetch rejects, nothing half-made comes back.
+  for (const [status, text] of [
+    [99, ""],
+    [600, ""],
+    [200, "bad\r\nline"],
+  ] as const) {
+    const bad = localFetch((_req, res) => {
+      res.statusCode = status;
+      res.statusMessage = text;
+      res.end("{}");
+    });
+    await assert.rejects(bad(url)!, status === 200 ? TypeError : RangeError);
+  }
 });
 
 test("a closed proxy takes its route with it: calls then fail as they would over HTTP", async () => {

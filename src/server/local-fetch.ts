@@ -7,6 +7,7 @@
 import { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
+import { inspect, type InspectOptionsStylized } from "node:util";
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export interface LocalRequestInit {
@@ -148,7 +149,7 @@ class ResponseSink extends EventEmitter {
   writableFinished = false;
   destroyed = false;
   private readonly headers = new Map<string, number | string | string[]>();
-  private chunks: Uint8Array[] = [];
+  private chunks: (string | Uint8Array)[] = [];
   private stream: ReadableStreamDefaultController<Uint8Array> | null = null;
   private settled = false;
   private streamSoon = false;
@@ -218,7 +219,7 @@ class ResponseSink extends EventEmitter {
     this.writableEnded = true;
     this.writableFinished = true;
     if (this.stream) this.stream.close();
-    else this.settle(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks));
+    else this.settle(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks.map((c) => toBytes(c))));
     this.chunks = [];
     process.nextTick(() => {
       this.emit("finish");
@@ -260,10 +261,14 @@ class ResponseSink extends EventEmitter {
 
   private push(chunk: string | Uint8Array, encoding?: BufferEncoding): void {
     if (this.destroyed) return;
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk, encoding ?? "utf8") : chunk;
-    if (!bytes.byteLength) return;
-    if (this.stream) this.stream.enqueue(bytes);
-    else this.chunks.push(bytes);
+    // UTF-8 text stays text until someone needs bytes: a JSON answer written whole is parsed as it was written.
+    const part =
+      typeof chunk === "string" && (encoding === undefined || encoding === "utf8" || encoding === "utf-8")
+        ? chunk
+        : toBytes(chunk, encoding);
+    if (!part.length) return;
+    if (this.stream) this.stream.enqueue(toBytes(part));
+    else this.chunks.push(part);
   }
 
   private startStream(): void {
@@ -274,7 +279,7 @@ class ResponseSink extends EventEmitter {
       new ReadableStream<Uint8Array>({
         start: (c) => {
           this.stream = c;
-          for (const b of pending) c.enqueue(b);
+          for (const b of pending) c.enqueue(toBytes(b));
         },
         // The caller stopped reading: to the handler that is a client that went away.
         cancel: (reason) => {
@@ -285,7 +290,7 @@ class ResponseSink extends EventEmitter {
     );
   }
 
-  private settle(body: Uint8Array | ReadableStream<Uint8Array>): void {
+  private settle(body: string | Uint8Array | ReadableStream<Uint8Array>): void {
     if (this.settled) return;
     this.settled = true;
     const headers: [string, string][] = [];
@@ -299,8 +304,8 @@ class ResponseSink extends EventEmitter {
       const r =
         NULL_BODY.has(status) || body instanceof ReadableStream
           ? new Response(NULL_BODY.has(status) ? null : body, init)
-          : (new WholeResponse(body, init) as unknown as Response);
-      this.resolve(withUrl(r, this.url));
+          : (new WholeResponse(body, init, this.url) as unknown as Response);
+      this.resolve(r instanceof WholeResponse ? r : withUrl(r, this.url));
     } catch (e) {
       this.reject(e);
     }
@@ -309,37 +314,66 @@ class ResponseSink extends EventEmitter {
 
 const utf8 = new TextDecoder();
 
-// Response's members are declared as fields in Node's types; the class below replaces the body's.
-const ResponseBase = Response as unknown as new (
-  body: null,
-  init: ResponseInit,
-) => { readonly headers: Headers; readonly status: number; readonly statusText: string; readonly url: string };
+/** Bytes of a chunk a handler wrote (text in the encoding it named, UTF-8 by default). */
+function toBytes(chunk: string | Uint8Array, encoding?: BufferEncoding): Uint8Array {
+  return typeof chunk === "string" ? Buffer.from(chunk, encoding ?? "utf8") : chunk;
+}
+
+// What Response's constructor refuses (undici's checks), refused here too: the caller sees the same error.
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
- * A Response whose whole body is already here. undici's Response would wrap the bytes in a web stream
- * up front, and reading them back through it cost ~35 us a call (a third of the route's own cost);
- * this one reads them directly and makes the stream only if `body` is asked for. Status, headers and
- * the rest are Response's own.
+ * A Response whose whole body is already here, as the handler wrote it (text or bytes). undici's
+ * Response would wrap the bytes in a web stream up front, and reading them back through it cost
+ * ~35 us a call (a third of the route's own cost); its constructor alone cost 4-9 us a call in the
+ * running loop (bench/loop/overhead.ts). This one is a Response (its prototype is Response's) whose
+ * members are all its own: a JSON answer written as text is parsed from that text, and the stream is
+ * made only if `body` is asked for.
  */
-class WholeResponse extends ResponseBase {
-  #bytes: Uint8Array;
+class WholeResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: Headers;
+  readonly url: string;
+  #body: string | Uint8Array;
   #stream: ReadableStream<Uint8Array> | null = null;
   #used = false;
 
-  constructor(bytes: Uint8Array, init: ResponseInit) {
-    super(null, init);
-    this.#bytes = bytes;
+  constructor(
+    body: string | Uint8Array,
+    init: { status: number; statusText?: string; headers: ConstructorParameters<typeof Headers>[0] },
+    url: string,
+  ) {
+    if (!Number.isInteger(init.status) || init.status < 200 || init.status > 599)
+      throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`);
+    const statusText = init.statusText ?? "";
+    if (!REASON_PHRASE.test(statusText)) throw new TypeError("Invalid statusText");
+    this.status = init.status;
+    this.statusText = statusText;
+    this.headers = new Headers(init.headers);
+    this.url = url;
+    this.#body = body;
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status <= 299;
+  }
+  get type(): "default" {
+    return "default";
+  }
+  get redirected(): boolean {
+    return false;
   }
 
   get body(): ReadableStream<Uint8Array> {
     if (!this.#stream) {
-      const b = this.#bytes;
+      const b = this.#body;
       // Pulled only when read (high-water mark 0), so reading it marks the body used, as fetch's does.
       this.#stream = new ReadableStream<Uint8Array>(
         {
           pull: (c) => {
             this.#used = true;
-            if (b.byteLength) c.enqueue(b);
+            if (b.length) c.enqueue(toBytes(b));
             c.close();
           },
           cancel: () => {
@@ -356,40 +390,50 @@ class WholeResponse extends ResponseBase {
   }
 
   /** The whole body, once; a body someone took as a stream is read from that stream. */
-  async #take(): Promise<Uint8Array> {
+  async #take(): Promise<string | Uint8Array> {
     if (this.bodyUsed) throw new TypeError("Body is unusable: Body has already been read");
     if (this.#stream) return new Uint8Array(await new Response(this.#stream).arrayBuffer());
     this.#used = true;
-    return this.#bytes;
+    return this.#body;
   }
   async text(): Promise<string> {
-    return utf8.decode(await this.#take());
+    const b = await this.#take();
+    return typeof b === "string" ? b : utf8.decode(b);
   }
   async json(): Promise<unknown> {
-    return JSON.parse(utf8.decode(await this.#take()));
+    return JSON.parse(await this.text());
   }
   async arrayBuffer(): Promise<ArrayBuffer> {
-    const b = await this.#take();
+    const b = toBytes(await this.#take());
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
   }
   async bytes(): Promise<Uint8Array> {
     return new Uint8Array(await this.arrayBuffer());
   }
   async blob(): Promise<Blob> {
-    return new Blob([await this.#take()], { type: this.headers.get("content-type") ?? "" });
+    return new Blob([toBytes(await this.#take())], { type: this.headers.get("content-type") ?? "" });
   }
   async formData(): Promise<FormData> {
-    return new Response(await this.#take(), { headers: this.headers }).formData();
+    return new Response(toBytes(await this.#take()), { headers: this.headers }).formData();
   }
   clone(): Response {
     if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.");
     const init = { status: this.status, statusText: this.statusText, headers: this.headers };
-    if (!this.#stream) return withUrl(new WholeResponse(this.#bytes.slice(), init) as unknown as Response, this.url);
+    if (!this.#stream) {
+      const b = this.#body;
+      return new WholeResponse(typeof b === "string" ? b : b.slice(), init, this.url) as unknown as Response;
+    }
     const [mine, theirs] = this.#stream.tee();
     this.#stream = mine;
     return withUrl(new Response(theirs, init), this.url);
   }
+  [inspect.custom](_depth: number, options: InspectOptionsStylized): string {
+    const shown = { status: this.status, statusText: this.statusText, headers: this.headers, url: this.url, bodyUsed: this.bodyUsed };
+    return `Response ${inspect(shown, { ...options, depth: options.depth == null ? null : options.depth - 1 })}`;
+  }
 }
+// instanceof Response holds; none of Response's own accessors is reached (each is overridden above).
+Object.setPrototypeOf(WholeResponse.prototype, Response.prototype);
 
 /** fetch's responses carry the URL they answer; constructed ones cannot be given one. */
 function withUrl(r: Response, url: string): Response {
