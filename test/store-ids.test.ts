@@ -4,7 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { idSchema, parseId, parseOrThrow } from "../src/types/validate.js";
-import { DequeueOptionsSchema, parseDequeueOptions, RolloutIdSchema } from "../src/store/operation-args.js";
+import { DequeueOptionsSchema, parseAttemptUpdate, parseDequeueOptions, RolloutIdSchema } from "../src/store/operation-args.js";
+import { AttemptUpdateSchema } from "../src/types/rollout.js";
+import { ATTEMPT_STATUSES } from "../src/types/status.js";
 
 const outcome = (f: () => unknown) => {
   try {
@@ -48,5 +50,33 @@ test("parseDequeueOptions answers what DequeueOptionsSchema does, errors include
       ),
     ),
     { numRuns: 3000 },
+  );
+});
+
+test("parseAttemptUpdate answers what AttemptUpdateSchema does, errors included", () => {
+  const time = fc.oneof(fc.double(), fc.constantFrom(null, 0, -0, Number.NaN, Infinity, -Infinity, Number.MAX_VALUE), fc.anything());
+  const field = {
+    status: fc.oneof(fc.constantFrom(...ATTEMPT_STATUSES, "Running", "done", ""), fc.anything()),
+    workerId: fc.oneof(fc.string({ maxLength: 6 }), fc.constant(null), fc.anything()),
+    lastHeartbeatTime: time,
+    endTime: time,
+    metadata: fc.oneof(fc.dictionary(fc.string({ maxLength: 3 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }), fc.anything()),
+    other: fc.anything(),
+    __proto__: fc.anything(),
+  };
+  const update = fc.oneof(
+    fc.anything(),
+    fc.record(field, { requiredKeys: [] }),
+    fc.record({ status: fc.constantFrom(...ATTEMPT_STATUSES), endTime: fc.double() }),
+    fc.record({ status: fc.constantFrom(...ATTEMPT_STATUSES), endTime: fc.constant(undefined) }),
+  );
+  fc.assert(
+    fc.property(update, (u) =>
+      assert.deepStrictEqual(
+        outcome(() => parseAttemptUpdate(u, "where")),
+        outcome(() => parseOrThrow(AttemptUpdateSchema, u, "where")),
+      ),
+    ),
+    { numRuns: 4000 },
   );
 });

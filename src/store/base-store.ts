@@ -38,7 +38,7 @@ import {
   type WorkerUpdate,
 } from "../types/index.js";
 import { parseId } from "../types/validate.js";
-import { AttemptUpdateSchema, EnqueueRolloutSchema, RolloutUpdateSchema } from "../types/rollout.js";
+import { EnqueueRolloutSchema, RolloutUpdateSchema } from "../types/rollout.js";
 import { checkAttemptTransition, checkRolloutTransition } from "../types/status.js";
 import { NamedResourcesSchema } from "../types/resources.js";
 import { SpanQuerySchema } from "../types/span.js";
@@ -48,6 +48,7 @@ import { cmp, copy, newAttemptEntry, newId, type AttemptEntry, type RolloutEntry
 import type { DequeueOptions, LightningStore, RolloutQuery, StoreStatistics, WaitOptions } from "./lightning-store.js";
 import {
   AttemptIdSchema,
+  parseAttemptUpdate,
   parseDequeueOptions,
   LimitSchema,
   NowSchema,
@@ -375,7 +376,7 @@ export abstract class BaseStore implements LightningStore {
     this.assertWritable("updateAttempt");
     parseId(RolloutIdSchema, rolloutId, "updateAttempt");
     parseId(AttemptIdSchema, attemptId, "updateAttempt");
-    const u = parseOrThrow(AttemptUpdateSchema, update, "updateAttempt");
+    const u = parseAttemptUpdate(update, "updateAttempt");
     const ae = this.attemptEntry(rolloutId, attemptId);
     if (u.status !== undefined) checkAttemptTransition(ae.attempt.attemptId, ae.attempt.status, u.status);
     const now = this.clock();
