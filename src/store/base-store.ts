@@ -485,7 +485,8 @@ export abstract class BaseStore implements LightningStore {
     parseId(RolloutIdSchema, rolloutId, "addOtelSpan");
     parseId(AttemptIdSchema, attemptId, "addOtelSpan");
     if (sequenceId !== undefined) parseOrThrow(SequenceIdSchema, sequenceId, "addOtelSpan");
-    const draft = normalizeSpan(otelToSpanDraft(rolloutId, attemptId, otelSpan, sequenceId), "addOtelSpan");
+    // The conversion is a fresh object nothing else holds: checked, not copied again.
+    const draft = normalizeSpan(otelToSpanDraft(rolloutId, attemptId, otelSpan, sequenceId), "addOtelSpan", true);
     return (await this.ingest([draft]))[0];
   }
 

@@ -24,7 +24,7 @@ const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFin
 const wf = isWellFormedText;
 const text = (v: unknown): v is string => typeof v === "string" && wf(v);
 
-function attrValue(v: unknown): AttributeValue | undefined {
+function attrValue(v: unknown, owned: boolean): AttributeValue | undefined {
   switch (typeof v) {
     case "string":
       return wf(v) ? v : undefined;
@@ -39,21 +39,24 @@ function attrValue(v: unknown): AttributeValue | undefined {
       const t = typeof v[0];
       if (t !== "string" && t !== "number" && t !== "boolean") return undefined;
       for (const x of v) if (typeof x !== t || (t === "number" && !Number.isFinite(x)) || (t === "string" && !wf(x))) return undefined;
-      return v.slice() as AttributeValue;
+      return (owned ? v : v.slice()) as AttributeValue;
     }
     default:
       return undefined;
   }
 }
 
-function attrs(v: unknown): Attributes | undefined {
+/** The attributes checked, as a copy (or themselves when `owned`: the caller's fresh object, kept as it is). */
+function attrs(v: unknown, owned: boolean): Attributes | undefined {
   if (!isObj(v)) return undefined;
-  const out: Attributes = {};
+  if (owned && Object.getPrototypeOf(v) !== Object.prototype) owned = false;
+  const out: Attributes = owned ? (v as Attributes) : {};
   for (const k in v) {
     if (!Object.hasOwn(v, k)) continue;
     if (!wf(k)) return undefined;
-    const x = attrValue(v[k]);
+    const x = attrValue(v[k], owned);
     if (x === undefined) return undefined;
+    if (owned) continue;
     // An own "__proto__" key (JSON.parse makes them) would set the prototype instead and vanish.
     if (k === "__proto__") Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
     else out[k] = x;
@@ -61,7 +64,7 @@ function attrs(v: unknown): Attributes | undefined {
   return out;
 }
 
-function fast(v: unknown): SpanDraft | undefined {
+function fast(v: unknown, owned: boolean): SpanDraft | undefined {
   if (!isObj(v)) return undefined;
   const { rolloutId, attemptId, sequenceId, traceId, spanId, parentId, name, status, startTime, endTime } = v;
   if (!text(rolloutId) || rolloutId.length === 0) return undefined;
@@ -74,24 +77,24 @@ function fast(v: unknown): SpanDraft | undefined {
   if (!isObj(status) || !STATUS_CODES.has(status.statusCode as string)) return undefined;
   const desc = status.description;
   if (desc !== undefined && desc !== null && !text(desc)) return undefined;
-  const attributes = attrs(v.attributes);
+  const attributes = attrs(v.attributes, owned);
   if (!attributes || !Array.isArray(v.events) || !Array.isArray(v.links) || !isObj(v.resource)) return undefined;
   const events: Span["events"] = [];
   for (const e of v.events) {
     if (!isObj(e) || !text(e.name) || !isNum(e.timestamp)) return undefined;
-    const a = e.attributes === undefined ? {} : attrs(e.attributes);
+    const a = e.attributes === undefined ? {} : attrs(e.attributes, owned);
     if (!a) return undefined;
     events.push({ name: e.name, timestamp: e.timestamp, attributes: a });
   }
   const links: Span["links"] = [];
   for (const l of v.links) {
     if (!isObj(l) || !text(l.traceId) || !text(l.spanId)) return undefined;
-    const a = l.attributes === undefined ? {} : attrs(l.attributes);
+    const a = l.attributes === undefined ? {} : attrs(l.attributes, owned);
     if (!a) return undefined;
     links.push({ traceId: l.traceId, spanId: l.spanId, attributes: a });
   }
   const r = v.resource;
-  const rAttrs = r.attributes === undefined ? {} : attrs(r.attributes);
+  const rAttrs = r.attributes === undefined ? {} : attrs(r.attributes, owned);
   if (!rAttrs || (r.schemaUrl !== undefined && !text(r.schemaUrl))) return undefined;
   const out: SpanDraft = {
     rolloutId,
@@ -199,14 +202,16 @@ export function spanStorageProblem(s: Omit<Span, "sequenceId">): string | null {
 
 /**
  * Validates one span input and returns a fresh normalized copy the store may
- * keep: status always carries a description (null when none), times are
+ * keep (`owned`: the input is the caller's own fresh object, such as a span just
+ * converted or parsed, whose attribute objects are kept rather than copied
+ * again): status always carries a description (null when none), times are
  * rounded to the microsecond so a span reads back from Parquet unchanged.
  * Text that is not well-formed Unicode and out-of-range times are refused
  * (spanStorageProblem), before anything is acknowledged.
  */
-export function normalizeSpan(v: unknown, where: string): SpanDraft {
+export function normalizeSpan(v: unknown, where: string, owned = false): SpanDraft {
   // The fast path accepts well-formed text only; the rest goes through zod and then the full check, which names the field.
-  const f = fast(v);
+  const f = fast(v, owned);
   const s = f ?? (parseOrThrow(SpanInputSchema, v, where) as SpanDraft);
   if (s.status.description === undefined) s.status = { statusCode: s.status.statusCode, description: null };
   s.startTime = toMicro(s.startTime);
