@@ -301,11 +301,11 @@ class ResponseSink extends EventEmitter {
     const status = this.statusCode;
     try {
       const init = { status, ...(this.statusMessage ? { statusText: this.statusMessage } : {}), headers };
-      const r =
+      this.resolve(
         NULL_BODY.has(status) || body instanceof ReadableStream
-          ? new Response(NULL_BODY.has(status) ? null : body, init)
-          : (new WholeResponse(body, init, this.url) as unknown as Response);
-      this.resolve(r instanceof WholeResponse ? r : withUrl(r, this.url));
+          ? withUrl(new Response(NULL_BODY.has(status) ? null : body, init), this.url)
+          : (new WholeResponse(body, init, this.url) as unknown as Response),
+      );
     } catch (e) {
       this.reject(e);
     }

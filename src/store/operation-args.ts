@@ -29,23 +29,17 @@ const finiteOrNull = (v: unknown) => v === null || (typeof v === "number" && Num
  * else (metadata, a bad field) goes to zod, which words the error.
  */
 export function parseAttemptUpdate(update: unknown, where: string): z.output<typeof AttemptUpdateSchema> {
-  if (isPlainObject(update)) {
-    const out: z.output<typeof AttemptUpdateSchema> = {};
-    let plain = true;
-    for (const k of Object.keys(update)) {
-      const v = update[k];
-      if (k === "status" && ATTEMPT_STATUS_SET.has(v)) out.status = v as typeof out.status;
-      else if (k === "workerId" && (v === null || typeof v === "string")) out.workerId = v;
-      else if (k === "lastHeartbeatTime" && finiteOrNull(v)) out.lastHeartbeatTime = v as number | null;
-      else if (k === "endTime" && finiteOrNull(v)) out.endTime = v as number | null;
-      else {
-        plain = false;
-        break;
-      }
-    }
-    if (plain) return out;
+  if (!isPlainObject(update)) return parseOrThrow(AttemptUpdateSchema, update, where);
+  const out: z.output<typeof AttemptUpdateSchema> = {};
+  for (const k of Object.keys(update)) {
+    const v = update[k];
+    if (k === "status" && ATTEMPT_STATUS_SET.has(v)) out.status = v as typeof out.status;
+    else if (k === "workerId" && (v === null || typeof v === "string")) out.workerId = v;
+    else if (k === "lastHeartbeatTime" && finiteOrNull(v)) out.lastHeartbeatTime = v as number | null;
+    else if (k === "endTime" && finiteOrNull(v)) out.endTime = v as number | null;
+    else return parseOrThrow(AttemptUpdateSchema, update, where);
   }
-  return parseOrThrow(AttemptUpdateSchema, update, where);
+  return out;
 }
 export const LimitSchema = z.number().int().min(1);
 export const SequenceIdSchema = z.number().int().min(0);
